@@ -1,0 +1,71 @@
+"""What the human controls: automation switches, risk limits and the trading state.
+
+Field names are snake_case in Python and camelCase on the wire (the dashboard's names);
+both are accepted on input. Out-of-range values raise a ValidationError naming the field
+and the allowed range.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Self
+
+from pydantic import AliasGenerator, BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+
+
+class _Controls(BaseModel):
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        populate_by_name=True,
+        alias_generator=AliasGenerator(validation_alias=to_camel, serialization_alias=to_camel),
+    )
+
+    def to_wire(self) -> dict[str, object]:
+        """JSON-ready dict with the dashboard's camelCase names."""
+        return self.model_dump(mode="json", by_alias=True)
+
+
+class AutomationSettings(_Controls):
+    """The automation switches and per-trade parameters (defaults from the product brief)."""
+
+    master_switch: bool = False
+    data_collection: bool = True
+    signal_generation: bool = True
+    trade_execution: bool = True
+    risk_management: bool = True
+    max_positions: int = Field(default=5, ge=1, le=20)
+    max_day_trades: int = Field(default=3, ge=0, le=100)
+    max_risk_per_trade: float = Field(default=0.02, gt=0, le=0.10)
+    stop_loss_percentage: float = Field(default=0.15, gt=0, le=1.0)
+    take_profit_percentage: float = Field(default=0.25, gt=0, le=10.0)
+    min_confidence: float = Field(default=0.70, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _risk_management_cannot_be_off_while_trading(self) -> Self:
+        if self.trade_execution and not self.risk_management:
+            raise ValueError("riskManagement must be on while tradeExecution is on")
+        return self
+
+
+class RiskLimits(_Controls):
+    """Account-level circuit breakers."""
+
+    daily_loss_limit: float = Field(
+        default=0.05, gt=0, le=0.50, description="fraction of start-of-day equity"
+    )
+    max_drawdown: float = Field(default=0.15, gt=0, le=0.90, description="fraction of peak equity")
+    max_consecutive_losses: int = Field(default=5, ge=1, le=100)
+    min_seconds_between_trades: int = Field(default=300, ge=0, le=23_400)
+    pdt_equity_threshold_usd: float = Field(default=25_000.0, ge=0)
+    pdt_max_day_trades: int = Field(default=3, ge=0, le=100)
+    pdt_window_sessions: int = Field(default=5, ge=1, le=20)
+
+
+class TradingState(StrEnum):
+    """ACTIVE trades normally; REDUCING only closes; HALTED does nothing but flatten on command."""
+
+    ACTIVE = "ACTIVE"
+    REDUCING = "REDUCING"
+    HALTED = "HALTED"
