@@ -90,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--json", action="store_true", help="machine-readable output")
     cal.set_defaults(run=_cmd_calendar)
 
+    data = commands.add_parser("data", help="market data: generate synthetic sessions, show DBN files")
+    data_commands = data.add_subparsers(dest="data_command", required=True)
+    del data_commands  # each data subcommand registers itself here, e.g. data_commands.add_parser("show")
+
     demo = commands.add_parser("demo", help="run the newest end-to-end demonstration")
     demo.set_defaults(run=_cmd_demo)
     return parser
