@@ -20,14 +20,18 @@ SEED_DEFAULTS = {
 
 def test_defaults_are_the_product_brief_values_on_the_wire() -> None:
     assert AutomationSettings().to_wire() == SEED_DEFAULTS
-    assert RiskLimits().to_wire() | {} == {
+    assert RiskLimits().to_wire() == {
         "dailyLossLimit": 0.05,
         "maxDrawdown": 0.15,
         "maxConsecutiveLosses": 5,
         "minSecondsBetweenTrades": 300,
         "pdtEquityThresholdUsd": 25_000.0,
-        "pdtMaxDayTrades": 3,
         "pdtWindowSessions": 5,
+        "maxSpreadFraction": 0.15,
+        "minDisplayedSize": 10,
+        "maxSymbolExposure": 0.05,
+        "maxPortfolioDelta": 10.0,
+        "maxPortfolioGamma": 0.5,
     }
 
 

@@ -50,21 +50,27 @@ class AutomationSettings(_Controls):
 
 
 class RiskLimits(_Controls):
-    """Account-level circuit breakers."""
+    """Account-level circuit breakers and pre-trade limits.
 
-    daily_loss_limit: float = Field(
-        default=0.05, gt=0, le=0.50, description="fraction of start-of-day equity"
-    )
-    max_drawdown: float = Field(default=0.15, gt=0, le=0.90, description="fraction of peak equity")
+    Fractions are of equity unless named otherwise. The PDT cap itself is
+    `AutomationSettings.max_day_trades`, applied below `pdt_equity_threshold_usd`.
+    """
+
+    daily_loss_limit: float = Field(default=0.05, gt=0, le=0.50, description="of start-of-day equity")
+    max_drawdown: float = Field(default=0.15, gt=0, le=0.90, description="of peak equity")
     max_consecutive_losses: int = Field(default=5, ge=1, le=100)
     min_seconds_between_trades: int = Field(default=300, ge=0, le=23_400)
     pdt_equity_threshold_usd: float = Field(default=25_000.0, ge=0)
-    pdt_max_day_trades: int = Field(default=3, ge=0, le=100)
     pdt_window_sessions: int = Field(default=5, ge=1, le=20)
+    max_spread_fraction: float = Field(default=0.15, gt=0, le=1.0, description="(ask - bid) / mid")
+    min_displayed_size: int = Field(default=10, ge=1, le=10_000, description="contracts on our side")
+    max_symbol_exposure: float = Field(default=0.05, gt=0, le=1.0, description="premium per underlying")
+    max_portfolio_delta: float = Field(default=10.0, gt=0, le=100.0, description="|dollar delta|")
+    max_portfolio_gamma: float = Field(default=0.5, gt=0, le=10.0, description="|gamma P&L of a 1% move|")
 
 
 class TradingState(StrEnum):
-    """ACTIVE trades normally; REDUCING only closes; HALTED does nothing but flatten on command."""
+    """ACTIVE trades; REDUCING takes no new entries but manages exits; HALTED flattens everything."""
 
     ACTIVE = "ACTIVE"
     REDUCING = "REDUCING"
