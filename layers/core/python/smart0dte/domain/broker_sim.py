@@ -1,0 +1,223 @@
+"""A simulated broker that fills against quotes, for paper trading and backtests.
+
+- Marketable orders (market, or a limit through the quote) fill at the opposite side plus
+  slippage, up to the displayed size; the rest works on later quotes.
+- Resting limits fill at their limit when a later quote crosses them; sell stops trigger when
+  the bid falls to the stop and fill at the bid minus slippage.
+- An order is live only `latency_s` after submission; quotes before that cannot fill it.
+- No usable quote at submission: the order is rejected.
+- Bracket: a filled BUY with stop and target gets two SELL children, one-cancels-other.
+- Submitting the same intent id twice returns the first order and fills nothing new.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from smart0dte.domain.models import (
+    DomainError,
+    Fill,
+    OptionQuote,
+    Order,
+    OrderIntent,
+    OrderStatus,
+    OrderType,
+    Side,
+    TradingMode,
+)
+
+PRICE_TICK = Decimal("0.01")
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerCosts:
+    """Commissions and frictions; IBKR's $0.65 per option contract by default."""
+
+    commission_per_contract_usd: Decimal = Decimal("0.65")
+    fees_per_contract_usd: Decimal = Decimal("0.00")
+    slippage_per_share_usd: Decimal = Decimal("0.00")
+    latency_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("commission_per_contract_usd", "fees_per_contract_usd", "slippage_per_share_usd"):
+            if getattr(self, name) < 0:
+                raise DomainError(f"{name}={getattr(self, name)} must be >= 0")
+        if not 0 <= self.latency_s <= 60:
+            raise DomainError(f"latency_s={self.latency_s} must be within 0..60")
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerUpdate:
+    """What one call changed: orders in their new state and the fills it produced."""
+
+    orders: tuple[Order, ...] = ()
+    fills: tuple[Fill, ...] = ()
+
+
+@dataclass(slots=True)
+class _Working:
+    order: Order
+    active_at: datetime
+    stop_price: Decimal | None = None
+    oco_sibling: str | None = None
+    resting: bool = False
+    """A limit that did not fill on arrival; when crossed later it fills at its limit."""
+
+
+def _price(value: float) -> Decimal:
+    return Decimal(str(value)).quantize(PRICE_TICK, rounding=ROUND_HALF_UP)
+
+
+@dataclass
+class SimulatedBroker:
+    """Paper broker: the same operations as the live bridge, filled from quotes."""
+
+    costs: BrokerCosts = field(default_factory=BrokerCosts)
+    mode: TradingMode = TradingMode.PAPER
+    _orders: dict[str, Order] = field(default_factory=dict)
+    _by_intent: dict[str, str] = field(default_factory=dict)
+    _working: dict[str, _Working] = field(default_factory=dict)
+    _brackets: dict[str, tuple[Decimal | None, Decimal | None]] = field(default_factory=dict)
+    _sequence: int = 0
+
+    def order(self, order_id: str) -> Order:
+        return self._orders[order_id]
+
+    def working_orders(self) -> list[Order]:
+        return [w.order for w in self._working.values()]
+
+    def submit(self, intent: OrderIntent, quote: OptionQuote | None, now: datetime) -> BrokerUpdate:
+        """Accept an intent (idempotent on its id) and fill what the current quote allows."""
+        if intent.mode is not self.mode:
+            raise DomainError(f"intent mode={intent.mode.value} does not match broker mode={self.mode.value}")
+        existing = self._by_intent.get(intent.intent_id)
+        if existing is not None:
+            return BrokerUpdate(orders=(self._orders[existing],))
+        order = Order.from_intent(intent, order_id=self._next_id("O"))
+        self._by_intent[intent.intent_id] = order.order_id
+        if quote is None or not quote.is_usable or quote.contract != intent.contract:
+            rejected = order.transition(OrderStatus.REJECTED, now, "no usable quote for the contract")
+            self._orders[rejected.order_id] = rejected
+            return BrokerUpdate(orders=(rejected,))
+        submitted = order.transition(OrderStatus.SUBMITTED, now)
+        self._orders[submitted.order_id] = submitted
+        if intent.side is Side.BUY and (intent.stop_loss_price or intent.take_profit_price):
+            self._brackets[submitted.order_id] = (intent.stop_loss_price, intent.take_profit_price)
+        self._working[submitted.order_id] = _Working(submitted, now + timedelta(seconds=self.costs.latency_s))
+        if self.costs.latency_s > 0:
+            return BrokerUpdate(orders=(submitted,))
+        update = self.on_quote(quote, now)
+        return update if update.orders else BrokerUpdate(orders=(submitted,))
+
+    def cancel(self, order_id: str, now: datetime, reason: str = "cancelled") -> Order:
+        working = self._working.pop(order_id, None)
+        if working is None:
+            raise DomainError(f"order {order_id} is not working; it cannot be cancelled")
+        cancelled = working.order.transition(OrderStatus.CANCELLED, now, reason)
+        self._orders[order_id] = cancelled
+        return cancelled
+
+    def on_quote(self, quote: OptionQuote, now: datetime) -> BrokerUpdate:
+        """Let working orders in `quote.contract` trade against it."""
+        orders: list[Order] = []
+        fills: list[Fill] = []
+        for order_id in [i for i, w in self._working.items() if w.order.contract == quote.contract]:
+            working = self._working.get(order_id)
+            if working is None or now < working.active_at:
+                continue  # cancelled by an OCO sibling in this pass, or not live yet
+            fill_price = self._fill_price(working, quote)
+            if fill_price is None:
+                working.resting = True
+                continue
+            displayed = quote.ask_size if working.order.side is Side.BUY else quote.bid_size
+            quantity = min(working.order.remaining_quantity, displayed)
+            if quantity <= 0:
+                continue
+            fill = self._fill(working.order, quantity, fill_price, now)
+            filled = working.order.apply_fill(fill)
+            fills.append(fill)
+            orders.append(filled)
+            self._orders[order_id] = filled
+            if filled.status is OrderStatus.FILLED:
+                del self._working[order_id]
+            else:
+                working.order = filled
+                working.resting = True
+            if working.oco_sibling is not None and working.oco_sibling in self._working:
+                orders.append(self.cancel(working.oco_sibling, now, "one-cancels-other"))
+            orders.extend(self._bracket_children(filled, fill, now))
+        return BrokerUpdate(tuple(orders), tuple(fills))
+
+    def _fill_price(self, working: _Working, quote: OptionQuote) -> Decimal | None:
+        order = working.order
+        if not quote.is_usable:
+            return None
+        slip = self.costs.slippage_per_share_usd
+        bid, ask = _price(quote.bid), _price(quote.ask)
+        limit = order.limit_price
+        if order.side is Side.BUY:
+            if order.order_type is OrderType.MARKET:
+                return ask + slip
+            if limit is not None and limit >= ask:
+                return limit if working.resting else min(ask + slip, limit)
+            return None
+        if order.order_type is OrderType.STOP:
+            triggered = working.stop_price is not None and bid <= working.stop_price
+            return max(bid - slip, Decimal("0.00")) if triggered else None
+        if order.order_type is OrderType.MARKET:
+            return max(bid - slip, Decimal("0.00"))
+        if limit is not None and bid >= limit:
+            return limit if working.resting else max(bid - slip, limit)
+        return None
+
+    def _bracket_children(self, parent: Order, fill: Fill, now: datetime) -> list[Order]:
+        levels = self._brackets.get(parent.order_id)
+        if levels is None:
+            return []
+        stop, target = levels
+        children: list[_Working] = []
+        for order_type, price in ((OrderType.STOP, stop), (OrderType.LIMIT, target)):
+            if price is None:
+                continue
+            child_order = Order(
+                order_id=self._next_id("O"),
+                intent_id=parent.intent_id,
+                mode=self.mode,
+                contract=parent.contract,
+                side=Side.SELL,
+                quantity=fill.quantity,
+                order_type=order_type,
+                limit_price=price if order_type is OrderType.LIMIT else None,
+                created_at=now,
+                updated_at=now,
+                reason=f"bracket {'stop' if order_type is OrderType.STOP else 'target'} of {parent.order_id}",
+            ).transition(OrderStatus.SUBMITTED, now)
+            stop_price = price if order_type is OrderType.STOP else None
+            children.append(_Working(child_order, now, stop_price=stop_price, resting=True))
+        if len(children) == 2:
+            children[0].oco_sibling = children[1].order.order_id
+            children[1].oco_sibling = children[0].order.order_id
+        for working in children:
+            self._working[working.order.order_id] = working
+            self._orders[working.order.order_id] = working.order
+        return [c.order for c in children]
+
+    def _fill(self, order: Order, quantity: int, price: Decimal, now: datetime) -> Fill:
+        per_contract = self.costs.commission_per_contract_usd + self.costs.fees_per_contract_usd
+        return Fill(
+            fill_id=self._next_id("F"),
+            order_id=order.order_id,
+            intent_id=order.intent_id,
+            ts=now,
+            contract=order.contract,
+            side=order.side,
+            quantity=quantity,
+            price=price,
+            commission_usd=(per_contract * quantity).quantize(Decimal("0.01")),
+        )
+
+    def _next_id(self, prefix: str) -> str:
+        self._sequence += 1
+        return f"{prefix}{self._sequence:08d}"

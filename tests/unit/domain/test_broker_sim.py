@@ -1,0 +1,151 @@
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from smart0dte.domain.broker_sim import BrokerCosts, SimulatedBroker
+from smart0dte.domain.models import (
+    DomainError,
+    OptionContract,
+    OptionQuote,
+    OptionRight,
+    OrderIntent,
+    OrderStatus,
+    OrderType,
+    Side,
+    TradingMode,
+    idempotency_key,
+)
+
+T0 = datetime(2025, 3, 14, 15, 0, tzinfo=UTC)
+CALL = OptionContract(root="SPY", expiry=date(2025, 3, 14), right=OptionRight.CALL, strike=562)
+
+
+def quote(bid: float, ask: float, bid_size: int = 50, ask_size: int = 50) -> OptionQuote:
+    return OptionQuote(contract=CALL, bid=bid, ask=ask, bid_size=bid_size, ask_size=ask_size)
+
+
+def intent(
+    quantity: int = 2,
+    limit: str | None = "1.10",
+    side: Side = Side.BUY,
+    key: str = "signal-1",
+    order_type: OrderType = OrderType.LIMIT,
+    stop: str | None = None,
+    target: str | None = None,
+) -> OrderIntent:
+    return OrderIntent(
+        intent_id=idempotency_key(key),
+        mode=TradingMode.PAPER,
+        ts=T0,
+        contract=CALL,
+        side=side,
+        quantity=quantity,
+        order_type=order_type,
+        limit_price=Decimal(limit) if limit else None,
+        stop_loss_price=Decimal(stop) if stop else None,
+        take_profit_price=Decimal(target) if target else None,
+        reason="test",
+    )
+
+
+def test_marketable_buy_fills_at_the_ask_plus_slippage_with_commission() -> None:
+    broker = SimulatedBroker(BrokerCosts(slippage_per_share_usd=Decimal("0.01")))
+    update = broker.submit(intent(), quote(1.00, 1.05), T0)
+    (fill,) = update.fills
+    assert (fill.price, fill.quantity, fill.commission_usd) == (Decimal("1.06"), 2, Decimal("1.30"))
+    assert update.orders[-1].status is OrderStatus.FILLED
+    assert broker.working_orders() == []
+
+
+def test_partial_fill_by_displayed_size_then_the_rest_on_a_later_quote() -> None:
+    broker = SimulatedBroker()
+    first = broker.submit(intent(quantity=10), quote(1.00, 1.05, ask_size=4), T0)
+    assert [f.quantity for f in first.fills] == [4]
+    assert first.orders[-1].status is OrderStatus.PARTIALLY_FILLED
+    later = broker.on_quote(quote(1.00, 1.04, ask_size=100), T0 + timedelta(minutes=1))
+    # The remainder rested, so it fills at its limit, not at the better ask.
+    assert [(f.quantity, f.price) for f in later.fills] == [(6, Decimal("1.10"))]
+    assert broker.order(first.orders[0].order_id).status is OrderStatus.FILLED
+    assert broker.order(first.orders[0].order_id).avg_fill_price == Decimal(
+        "1.0800"
+    )  # (4 x 1.05 + 6 x 1.10) / 10
+
+
+def test_no_usable_quote_rejects() -> None:
+    broker = SimulatedBroker()
+    assert broker.submit(intent(key="a"), None, T0).orders[0].status is OrderStatus.REJECTED
+    crossed = broker.submit(intent(key="b"), quote(1.10, 1.05), T0).orders[0]
+    assert crossed.status is OrderStatus.REJECTED
+    assert crossed.reason == "no usable quote for the contract"
+
+
+def test_a_retried_intent_never_creates_a_second_order_or_fill() -> None:
+    broker = SimulatedBroker()
+    first = broker.submit(intent(), quote(1.00, 1.05), T0)
+    retry = broker.submit(intent(), quote(1.00, 1.05), T0 + timedelta(seconds=3))
+    assert retry.fills == ()
+    assert retry.orders[0].order_id == first.orders[0].order_id
+    assert retry.orders[0].filled_quantity == 2
+
+
+def test_resting_limit_fills_at_its_limit_when_crossed() -> None:
+    broker = SimulatedBroker()
+    update = broker.submit(intent(limit="0.95"), quote(1.00, 1.05), T0)
+    assert update.fills == ()
+    assert update.orders[0].status is OrderStatus.SUBMITTED
+    assert broker.on_quote(quote(0.90, 0.97), T0 + timedelta(minutes=1)).fills == ()
+    (fill,) = broker.on_quote(quote(0.85, 0.90), T0 + timedelta(minutes=2)).fills
+    assert fill.price == Decimal("0.95")
+
+
+def test_latency_keeps_an_order_from_trading_on_quotes_before_it_is_live() -> None:
+    broker = SimulatedBroker(BrokerCosts(latency_s=5))
+    assert broker.submit(intent(), quote(1.00, 1.05), T0).fills == ()
+    assert broker.on_quote(quote(1.00, 1.05), T0 + timedelta(seconds=4)).fills == ()
+    (fill,) = broker.on_quote(quote(1.00, 1.07), T0 + timedelta(seconds=5)).fills
+    assert (fill.price, fill.ts) == (Decimal("1.07"), T0 + timedelta(seconds=5))
+
+
+@pytest.mark.parametrize(
+    ("later", "filled_type", "price"),
+    [
+        (quote(1.30, 1.35), OrderType.LIMIT, Decimal("1.25")),  # target reached: sells at the target
+        (quote(0.80, 0.85), OrderType.STOP, Decimal("0.80")),  # stop triggered: sells at the bid
+    ],
+)
+def test_bracket_children_are_one_cancels_other(
+    later: OptionQuote, filled_type: OrderType, price: Decimal
+) -> None:
+    broker = SimulatedBroker()
+    entry = broker.submit(intent(stop="0.85", target="1.25"), quote(1.00, 1.05), T0)
+    children = [o for o in entry.orders if o.side is Side.SELL]
+    assert {o.order_type for o in children} == {OrderType.STOP, OrderType.LIMIT}
+    assert all(o.quantity == 2 and o.status is OrderStatus.SUBMITTED for o in children)
+    assert broker.on_quote(quote(1.00, 1.05), T0 + timedelta(minutes=1)).fills == ()
+    update = broker.on_quote(later, T0 + timedelta(minutes=2))
+    (fill,) = update.fills
+    assert fill.price == price
+    statuses = {broker.order(o.order_id).order_type: broker.order(o.order_id).status for o in children}
+    assert statuses[filled_type] is OrderStatus.FILLED
+    other = OrderType.STOP if filled_type is OrderType.LIMIT else OrderType.LIMIT
+    assert statuses[other] is OrderStatus.CANCELLED
+    assert broker.working_orders() == []
+
+
+def test_cancel_and_mode_checks() -> None:
+    broker = SimulatedBroker()
+    resting = broker.submit(intent(limit="0.50"), quote(1.00, 1.05), T0).orders[0]
+    assert broker.cancel(resting.order_id, T0).status is OrderStatus.CANCELLED
+    with pytest.raises(DomainError, match="is not working"):
+        broker.cancel(resting.order_id, T0)
+    live = intent().model_copy(update={"mode": TradingMode.LIVE})
+    with pytest.raises(DomainError, match="does not match broker mode=paper"):
+        broker.submit(live, quote(1.00, 1.05), T0)
+
+
+def test_costs_validation_names_the_field() -> None:
+    with pytest.raises(DomainError, match="commission_per_contract_usd=-1"):
+        BrokerCosts(commission_per_contract_usd=Decimal(-1))
+    with pytest.raises(DomainError, match="latency_s=61"):
+        BrokerCosts(latency_s=61)
