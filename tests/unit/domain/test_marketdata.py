@@ -72,6 +72,10 @@ def test_market_day_until_drops_everything_stamped_later() -> None:
     assert len(known.chains[Underlying.SPY]) == 3
     assert known.bars["SPY"].close.tolist() == [560.0, 561.0, 562.0]
     assert int(known.chains[Underlying.SPY].sample_ts_ns[-1]) == OPEN_NS + 3 * NS_PER_MINUTE
+    # The cut is a read-only view: cheap every minute, and later data cannot leak back in.
+    assert np.shares_memory(known.bars["SPY"].close, day.bars["SPY"].close)
+    assert not known.chains[Underlying.SPY].bid.flags.writeable
+    assert known.chains[Underlying.SPY].bid.shape == (3, 4)
 
 
 def test_chain_snapshot_leaves_out_unquoted_contracts() -> None:

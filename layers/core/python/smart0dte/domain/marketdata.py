@@ -12,9 +12,10 @@ A decision at time t may use bars with close <= t and chain rows sampled <= t, n
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Self
+from typing import Self, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -33,6 +34,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 NS_PER_SECOND = 1_000_000_000
 NS_PER_MINUTE = 60 * NS_PER_SECOND
 
+_Series = TypeVar("_Series", "BarSeries", "ChainSeries")
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -57,6 +59,14 @@ def _check_lengths(owner: str, expected: int, **arrays: npt.NDArray[np.generic])
     for name, array in arrays.items():
         if array.shape[0] != expected:
             raise DomainError(f"{owner}.{name} has {array.shape[0]} rows; expected {expected}")
+
+
+def _prefix(series: _Series, count: int, row_fields: tuple[str, ...]) -> _Series:
+    """A copy of `series` whose per-row arrays are cut to `count` rows; validated data stays valid."""
+    clone = copy.copy(series)
+    for name in row_fields:
+        object.__setattr__(clone, name, getattr(series, name)[:count])
+    return clone
 
 
 @dataclass(frozen=True, eq=False)
@@ -94,16 +104,8 @@ class BarSeries:
         return int(np.searchsorted(self.close_ts_ns, ts_ns, side="right"))
 
     def head(self, count: int) -> BarSeries:
-        return BarSeries(
-            self.symbol,
-            self.open_ts_ns[:count].copy(),
-            self.open[:count].copy(),
-            self.high[:count].copy(),
-            self.low[:count].copy(),
-            self.close[:count].copy(),
-            self.volume[:count].copy(),
-            self.interval_s,
-        )
+        """The first `count` bars, as read-only views (no copy)."""
+        return _prefix(self, count, ("open_ts_ns", "open", "high", "low", "close", "volume"))
 
     def bar(self, index: int) -> Bar:
         return Bar(
@@ -171,16 +173,8 @@ class ChainSeries:
         return int(np.searchsorted(self.sample_ts_ns, ts_ns, side="right"))
 
     def head(self, count: int) -> ChainSeries:
-        return ChainSeries(
-            self.underlying,
-            self.expiry,
-            self.contracts,
-            self.sample_ts_ns[:count].copy(),
-            self.bid[:count].copy(),
-            self.ask[:count].copy(),
-            self.bid_size[:count].copy(),
-            self.ask_size[:count].copy(),
-        )
+        """The first `count` samples, as read-only views (no copy)."""
+        return _prefix(self, count, ("sample_ts_ns", "bid", "ask", "bid_size", "ask_size"))
 
     def snapshot(self, row: int, underlying_price: float) -> ChainSnapshot:
         """Row `row` as a domain ChainSnapshot (contracts without a quote are left out)."""
