@@ -15,6 +15,7 @@ from smart0dte.domain.risk import (
     ProposedEntry,
     RiskRule,
     check_entry,
+    max_quantity_within_greeks,
     trading_state,
 )
 
@@ -210,3 +211,17 @@ def test_rejections_always_name_rules_and_hard_limits_always_hold(
         assert quantity * ask * 100 <= 0.02 * equity
         assert SESSION.open_et + timedelta(minutes=1) <= now < SESSION.flatten_et
         assert confidence >= 0.70
+
+
+def test_sizing_cap_keeps_portfolio_greeks_inside_their_limits() -> None:
+    # 0.4 delta x 100 x $561.50 = $22,460 of dollar delta per contract; the room is 10 x $100,000.
+    assert max_quantity_within_greeks(0.4, 0.05, 561.5, ACCOUNT, LIMITS) == 44
+    busy = replace(ACCOUNT, dollar_delta_usd=990_000.0)
+    assert max_quantity_within_greeks(0.4, 0.05, 561.5, busy, LIMITS) == 0
+    # A put reduces a long dollar delta, so delta does not cap it (gamma still does).
+    assert max_quantity_within_greeks(-0.4, 0.05, 561.5, busy, LIMITS) == 634
+    capped = max_quantity_within_greeks(0.4, 0.05, 561.5, ACCOUNT, LIMITS)
+    entry = replace(ENTRY, quantity=capped, quote=replace_quote(ask=0.05, bid=0.045))
+    assert "PORTFOLIO_DELTA" not in check_entry(entry, NOW, SESSION, CONTROLS, ACCOUNT, LIMITS).rules
+    over = replace(entry, quantity=capped + 1)
+    assert "PORTFOLIO_DELTA" in check_entry(over, NOW, SESSION, CONTROLS, ACCOUNT, LIMITS).rules

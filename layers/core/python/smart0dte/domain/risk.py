@@ -134,6 +134,31 @@ def trading_state(controls: Controls, account: AccountRisk, limits: RiskLimits) 
     return TradingState.ACTIVE, "all limits within bounds"
 
 
+def _dollar_delta_usd(delta: float, quantity: int, underlying_price: float) -> float:
+    return delta * CONTRACT_MULTIPLIER * quantity * underlying_price
+
+
+def _gamma_pnl_1pct_usd(gamma: float, quantity: int, underlying_price: float) -> float:
+    return 0.5 * gamma * (0.01 * underlying_price) ** 2 * CONTRACT_MULTIPLIER * quantity
+
+
+def max_quantity_within_greeks(
+    delta: float, gamma: float, underlying_price: float, account: AccountRisk, limits: RiskLimits
+) -> int:
+    """The most contracts that keep portfolio delta and gamma inside their limits (sizing caps to it)."""
+    cap = 10**6
+    per_delta = abs(_dollar_delta_usd(delta, 1, underlying_price))
+    if per_delta > 0:
+        room = limits.max_portfolio_delta * account.equity_usd - abs(account.dollar_delta_usd)
+        same_side = account.dollar_delta_usd * delta >= 0
+        cap = min(cap, int(room // per_delta) if same_side else cap)
+    per_gamma = abs(_gamma_pnl_1pct_usd(gamma, 1, underlying_price))
+    if per_gamma > 0:
+        room = limits.max_portfolio_gamma * account.equity_usd - abs(account.gamma_pnl_1pct_usd)
+        cap = min(cap, int(room // per_gamma))
+    return max(cap, 0)
+
+
 def check_entry(
     entry: ProposedEntry,
     now: datetime,
@@ -264,15 +289,14 @@ def _check_order(
             f"{symbol.value} premium at risk ${symbol_usd:,.2f} > {limits.max_symbol_exposure:.2%} of equity "
             f"(${symbol_cap_usd:,.2f})",
         )
-    delta_usd = entry.delta * CONTRACT_MULTIPLIER * entry.quantity * entry.underlying_price
+    delta_usd = _dollar_delta_usd(entry.delta, entry.quantity, entry.underlying_price)
     delta_fraction = abs(account.dollar_delta_usd + delta_usd) / account.equity_usd
     if delta_fraction > limits.max_portfolio_delta:
         fail(
             RiskRule.PORTFOLIO_DELTA,
             f"|dollar delta| would be {delta_fraction:.2f}x equity, max {limits.max_portfolio_delta:.2f}x",
         )
-    one_pct_move = 0.01 * entry.underlying_price
-    gamma_usd = 0.5 * entry.gamma * one_pct_move**2 * CONTRACT_MULTIPLIER * entry.quantity
+    gamma_usd = _gamma_pnl_1pct_usd(entry.gamma, entry.quantity, entry.underlying_price)
     gamma_fraction = abs(account.gamma_pnl_1pct_usd + gamma_usd) / account.equity_usd
     if gamma_fraction > limits.max_portfolio_gamma:
         fail(
