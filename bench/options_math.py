@@ -1,0 +1,308 @@
+"""Throughput and accuracy of smart0dte's option maths against QuantLib and py_vollib, on one core.
+
+One seeded synthetic 0DTE chain (spot 500, strikes 450-550, 5 minutes to 6.5 hours to expiry, vol
+5%-150%, rate 4%-5%, dividend yield 0%-2%, calls and puts) is priced by our bsm_price; then
+implied vol and price + Greeks are timed for ours (vectorised, whole chain), QuantLib (Python loop
+over blackFormulaImpliedStdDev / BlackCalculator, the accuracy reference) and py_vollib (pure-Python
+Let's Be Rational). The Python-loop references are timed on a subsample, as stated in the output.
+Every figure is the best of several runs. Run: python bench/options_math.py [--json].
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"
+if hasattr(os, "sched_setaffinity"):
+    os.sched_setaffinity(0, {0})
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
+import QuantLib as ql  # noqa: E402
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from py_vollib.black_scholes_merton import black_scholes_merton as vollib_price
+    from py_vollib.black_scholes_merton.greeks import analytical as vollib_greeks
+    from py_vollib.black_scholes_merton.implied_volatility import implied_volatility as vollib_iv
+
+from smart0dte.domain.pricing import IVStatus, bsm_greeks, bsm_price, implied_vol, t_years_from_minutes  # noqa: E402
+
+QUOTABLE_TIME_VALUE = 0.005  # dollars: below this a quote carries no usable vol information
+QL_ACCURACY = 1e-18  # stdDev accuracy passed to QuantLib: its default (1e-6) is far too loose
+QL_MAX_ITERATIONS = 1000
+
+
+def make_chain(n: int, seed: int, minutes: tuple[float, float] = (5.0, 390.0)) -> dict[str, np.ndarray]:
+    """A seeded synthetic 0DTE chain with prices from our own bsm_price."""
+    rng = np.random.default_rng(seed)
+    chain = {
+        "spot": np.full(n, 500.0),
+        "strike": rng.uniform(450.0, 550.0, n),
+        "t_years": t_years_from_minutes(rng.uniform(minutes[0], minutes[1], n)),
+        "rate": rng.uniform(0.04, 0.05, n),
+        "div_yield": rng.uniform(0.0, 0.02, n),
+        "vol": rng.uniform(0.05, 1.5, n),
+        "is_call": rng.random(n) < 0.5,
+    }
+    chain["price"] = bsm_price(
+        chain["spot"],
+        chain["strike"],
+        chain["t_years"],
+        chain["rate"],
+        chain["div_yield"],
+        chain["vol"],
+        chain["is_call"],
+    )
+    df_r = np.exp(-chain["rate"] * chain["t_years"])
+    fwd = chain["spot"] * np.exp((chain["rate"] - chain["div_yield"]) * chain["t_years"])
+    intrinsic = df_r * np.maximum(
+        np.where(chain["is_call"], fwd - chain["strike"], chain["strike"] - fwd), 0.0
+    )
+    chain["quotable"] = chain["price"] - intrinsic >= QUOTABLE_TIME_VALUE
+    return chain
+
+
+def best_time(fn: Callable[[], object], min_runs: int = 5, min_seconds: float = 0.5) -> float:
+    """Best wall time of one call over at least min_runs runs and min_seconds in total."""
+    fn()  # warm-up: caches, allocator and scratch buffers
+    times: list[float] = []
+    start = time.perf_counter()
+    while len(times) < min_runs or time.perf_counter() - start < min_seconds:
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def ql_implied_vols(chain: dict[str, np.ndarray], idx: np.ndarray) -> np.ndarray:
+    """QuantLib implied vols (NaN where it raises) for the options at idx: the accuracy reference."""
+    out = np.full(idx.size, np.nan)
+    for j, i in enumerate(idx):
+        t = float(chain["t_years"][i])
+        df_r = math.exp(-chain["rate"][i] * t)
+        fwd = chain["spot"][i] * math.exp((chain["rate"][i] - chain["div_yield"][i]) * t)
+        kind = ql.Option.Call if chain["is_call"][i] else ql.Option.Put
+        try:
+            sd = ql.blackFormulaImpliedStdDev(
+                kind,
+                float(chain["strike"][i]),
+                fwd,
+                float(chain["price"][i]),
+                df_r,
+                0.0,
+                ql.nullDouble(),
+                QL_ACCURACY,
+                QL_MAX_ITERATIONS,
+            )
+        except RuntimeError:
+            continue
+        out[j] = sd / math.sqrt(t)
+    return out
+
+
+def vollib_implied_vols(chain: dict[str, np.ndarray], idx: np.ndarray) -> np.ndarray:
+    """py_vollib implied vols (NaN where it raises) for the options at idx."""
+    out = np.full(idx.size, np.nan)
+    for j, i in enumerate(idx):
+        flag = "c" if chain["is_call"][i] else "p"
+        try:
+            out[j] = vollib_iv(
+                float(chain["price"][i]),
+                float(chain["spot"][i]),
+                float(chain["strike"][i]),
+                float(chain["t_years"][i]),
+                float(chain["rate"][i]),
+                float(chain["div_yield"][i]),
+                flag,
+            )
+        except Exception:  # py_vollib raises its own exception types for out-of-range prices
+            continue
+    return out
+
+
+def ql_price_greeks(chain: dict[str, np.ndarray], idx: np.ndarray) -> None:
+    """Price, delta, gamma, vega, theta, rho per option with QuantLib's BlackCalculator."""
+    for i in idx:
+        t = float(chain["t_years"][i])
+        spot = float(chain["spot"][i])
+        df_r = math.exp(-chain["rate"][i] * t)
+        fwd = spot * math.exp((chain["rate"][i] - chain["div_yield"][i]) * t)
+        kind = ql.Option.Call if chain["is_call"][i] else ql.Option.Put
+        calc = ql.BlackCalculator(
+            ql.PlainVanillaPayoff(kind, float(chain["strike"][i])),
+            fwd,
+            float(chain["vol"][i]) * math.sqrt(t),
+            df_r,
+        )
+        calc.value()
+        calc.delta(spot)
+        calc.gamma(spot)
+        calc.vega(t)
+        calc.theta(spot, t)
+        calc.rho(t)
+
+
+def vollib_price_greeks(chain: dict[str, np.ndarray], idx: np.ndarray) -> None:
+    """Price, delta, gamma, vega, theta, rho per option with py_vollib (analytical Greeks)."""
+    for i in idx:
+        args = (
+            "c" if chain["is_call"][i] else "p",
+            float(chain["spot"][i]),
+            float(chain["strike"][i]),
+            float(chain["t_years"][i]),
+            float(chain["rate"][i]),
+            float(chain["vol"][i]),
+            float(chain["div_yield"][i]),
+        )
+        vollib_price(*args)
+        for greek in (
+            vollib_greeks.delta,
+            vollib_greeks.gamma,
+            vollib_greeks.vega,
+            vollib_greeks.theta,
+            vollib_greeks.rho,
+        ):
+            greek(*args)
+
+
+def our_iv(chain: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    return implied_vol(
+        chain["price"],
+        chain["spot"],
+        chain["strike"],
+        chain["t_years"],
+        chain["rate"],
+        chain["div_yield"],
+        chain["is_call"],
+    )
+
+
+def run(sizes: list[int], seed: int, sample: int) -> dict[str, Any]:
+    """All measurements, as a JSON-ready dict."""
+    result: dict[str, Any] = {"seed": seed, "reference_sample": sample, "ours": {}}
+    for n in sizes:
+        chain = make_chain(n, seed)
+        iv_seconds = best_time(lambda chain=chain: our_iv(chain))
+        greeks_seconds = best_time(
+            lambda chain=chain: bsm_greeks(
+                chain["spot"],
+                chain["strike"],
+                chain["t_years"],
+                chain["rate"],
+                chain["div_yield"],
+                chain["vol"],
+                chain["is_call"],
+            )
+        )
+        _, status = our_iv(chain)
+        result["ours"][str(n)] = {
+            "implied_vol_per_s": n / iv_seconds,
+            "price_greeks_per_s": n / greeks_seconds,
+            "status_counts": {s.name: int(np.count_nonzero(status == s)) for s in IVStatus},
+            "quotable": int(np.count_nonzero(chain["quotable"])),
+        }
+
+    chain = make_chain(max(sizes), seed)
+    sub = np.arange(min(sample, chain["price"].size))
+    result["quantlib"] = {
+        "implied_vol_per_s": sub.size / best_time(lambda: ql_implied_vols(chain, sub), min_runs=3),
+        "price_greeks_per_s": sub.size / best_time(lambda: ql_price_greeks(chain, sub), min_runs=3),
+    }
+    result["vollib"] = {
+        "implied_vol_per_s": sub.size / best_time(lambda: vollib_implied_vols(chain, sub), min_runs=3),
+        "price_greeks_per_s": sub.size / best_time(lambda: vollib_price_greeks(chain, sub), min_runs=3),
+    }
+
+    # Accuracy on every quotable option of the largest chain, and on a chain one minute from expiry.
+    result["accuracy"] = {}
+    for label, acc_chain in (("chain", chain), ("one_minute", make_chain(20_000, seed + 1, (1.0, 1.0)))):
+        quotable = np.flatnonzero(acc_chain["quotable"])
+        ours, status = our_iv(acc_chain)
+        reference = ql_implied_vols(acc_chain, quotable)
+        ours_q = ours[quotable]
+        both = np.isfinite(reference) & np.isfinite(ours_q)
+        vl_idx = quotable[:sample]
+        vl = vollib_implied_vols(acc_chain, vl_idx)
+        vl_both = np.isfinite(vl) & np.isfinite(reference[: vl_idx.size])
+        result["accuracy"][label] = {
+            "quotable": int(quotable.size),
+            "compared": int(np.count_nonzero(both)),
+            "ours_not_ok_on_quotable": int(np.count_nonzero(status[quotable] != IVStatus.OK)),
+            "quantlib_failed_on_quotable": int(np.count_nonzero(~np.isfinite(reference))),
+            "ours_max_abs_err_vs_quantlib": float(np.max(np.abs(ours_q[both] - reference[both]))),
+            "vollib_compared": int(np.count_nonzero(vl_both)),
+            "vollib_max_abs_err_vs_quantlib": float(
+                np.max(np.abs(vl[vl_both] - reference[: vl_idx.size][vl_both]))
+            ),
+        }
+    return result
+
+
+def rate(x: float) -> str:
+    """Options per second, human-readable."""
+    return f"{x / 1e6:.2f} M" if x >= 1e6 else f"{x / 1e3:.1f} k"
+
+
+def print_table(r: dict[str, Any]) -> None:
+    sizes = list(r["ours"])
+    big = sizes[-1]
+    print("Smart 0DTE option maths: throughput on one core (CPU 0), best of several runs")
+    print(
+        f"Chain: seed {r['seed']}, spot 500, strikes 450-550, 5 min-6.5 h to expiry, vol 5%-150%, rate 4-5%, "
+        "dividend yield 0-2%, calls and puts"
+    )
+    print(
+        f"QuantLib and vollib are Python loops, timed on the first {r['reference_sample']} options of the "
+        f"{int(big):,}-option chain.\n"
+    )
+    head = "".join(f"{'ours n=' + f'{int(n):,}':>17}" for n in sizes)
+    print(f"{'options/s':<16}{head}{'QuantLib':>12}{'vollib':>12}{'ours/QuantLib':>15}{'ours/vollib':>13}")
+    for key, label in (("implied_vol_per_s", "implied vol"), ("price_greeks_per_s", "price+Greeks")):
+        ours = "".join(f"{rate(r['ours'][n][key]):>17}" for n in sizes)
+        best = r["ours"][big][key]
+        print(
+            f"{label:<16}{ours}{rate(r['quantlib'][key]):>12}{rate(r['vollib'][key]):>12}"
+            f"{best / r['quantlib'][key]:>14.0f}x{best / r['vollib'][key]:>12.0f}x"
+        )
+    print("\nImplied vol accuracy vs QuantLib (accuracy 1e-18) on quotable options (time value >= $0.005):")
+    for label, a in r["accuracy"].items():
+        what = "the chain above" if label == "chain" else "a 20,000-option chain 1 minute from expiry"
+        ours_err, vollib_err = a["ours_max_abs_err_vs_quantlib"], a["vollib_max_abs_err_vs_quantlib"]
+        print(
+            f"  {what}: ours max |error| {ours_err:.1e} over {a['compared']:,} options "
+            f"(ours not OK on {a['ours_not_ok_on_quotable']} quotable, QuantLib failed on "
+            f"{a['quantlib_failed_on_quotable']}); "
+            f"vollib max |error| {vollib_err:.1e} over {a['vollib_compared']:,}"
+        )
+    counts = {k: v for k, v in r["ours"][big]["status_counts"].items() if v}
+    quotable = r["ours"][big]["quotable"]
+    print(f"\nOur IV statuses on the {int(big):,}-option chain ({quotable:,} quotable): {counts}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--seed", type=int, default=20240603)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 100_000])
+    parser.add_argument(
+        "--reference-sample", type=int, default=2_000, help="options timed in the QuantLib and vollib loops"
+    )
+    args = parser.parse_args()
+    results = run(sorted(args.sizes), args.seed, args.reference_sample)
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        print_table(results)
+
+
+if __name__ == "__main__":
+    main()
