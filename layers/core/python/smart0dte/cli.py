@@ -6,19 +6,13 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import date
 
 from smart0dte import __version__
+from smart0dte.commands import backtest, data_generate, data_show, demo
+from smart0dte.commands.args import date_arg
 from smart0dte.domain.calendar import MarketCalendar, SessionTimes
-from smart0dte.domain.controls import AutomationSettings, RiskLimits
 from smart0dte.domain.models import DomainError, Underlying
-
-
-def _iso_date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--date={text!r} must be a date as YYYY-MM-DD") from None
 
 
 def calendar_report(calendar: MarketCalendar, day: date) -> dict[str, object]:
@@ -62,22 +56,6 @@ def _cmd_calendar(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_demo(_: argparse.Namespace) -> int:
-    """Show what exists end to end today: the calendar and the controls a trader starts with."""
-    calendar = MarketCalendar()
-    now = datetime.now(UTC)
-    today = now.date()
-    print(f"Smart 0DTE {__version__} - paper trading (the default; live needs explicit arming)")
-    print(f"Now {now.isoformat(timespec='seconds')}: phase {calendar.phase(now).value}")
-    day = today if calendar.is_session(today) else calendar.next_session(today)
-    for _ in range(5):
-        print("  " + _describe(calendar.session(day), day))
-        day = calendar.next_session(day)
-    print("Automation settings:", json.dumps(AutomationSettings().to_wire()))
-    print("Risk limits:", json.dumps(RiskLimits().to_wire()))
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smart0dte", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -85,17 +63,18 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("version", help="print the version").set_defaults(run=_cmd_version)
 
     cal = commands.add_parser("calendar", help="NYSE session facts for a date")
-    cal.add_argument("--date", type=_iso_date, required=True, help="YYYY-MM-DD, 2020-2030")
+    cal.add_argument("--date", type=date_arg("--date"), required=True, help="YYYY-MM-DD, 2020-2030")
     cal.add_argument("--flatten-minutes", type=int, default=10, help="minutes before close to flatten")
     cal.add_argument("--json", action="store_true", help="machine-readable output")
     cal.set_defaults(run=_cmd_calendar)
 
     data = commands.add_parser("data", help="market data: generate synthetic sessions, show DBN files")
     data_commands = data.add_subparsers(dest="data_command", required=True)
-    del data_commands  # each data subcommand registers itself here, e.g. data_commands.add_parser("show")
+    data_generate.register(data_commands)
+    data_show.register(data_commands)
 
-    demo = commands.add_parser("demo", help="run the newest end-to-end demonstration")
-    demo.set_defaults(run=_cmd_demo)
+    backtest.register(commands)
+    demo.register(commands)
     return parser
 
 

@@ -1,0 +1,108 @@
+"""`smart0dte backtest`: the session engine over generated or archived days, parallel by day."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import time
+from pathlib import Path
+
+from smart0dte.commands.args import ProgressBar, date_arg, scenario_arg, seed_arg
+from smart0dte.domain.simulator import Scenario
+from smart0dte.services.backtest import (
+    MAX_WORKERS,
+    BacktestReport,
+    BacktestRequest,
+    report_to_wire,
+    run_backtest,
+)
+
+
+def _hhmm(text: str) -> time:
+    try:
+        return time.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--data-until={text!r} must be a New York time as HH:MM") from None
+
+
+def _workers(text: str) -> int:
+    value = int(text) if text.isdigit() else 0
+    if not 1 <= value <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"--workers={text!r} must be an integer within 1..{MAX_WORKERS}")
+    return value
+
+
+def summary_lines(report: BacktestReport) -> list[str]:
+    """A readable account of a backtest: per-day results, then the metrics."""
+    m = report.metrics
+    lines = [f"{'date':<10}  {'trades':>6}  {'pnl $':>10}  {'max open':>8}  incidents"]
+    for day in report.days:
+        lines.append(
+            f"{day.session_date.isoformat():<10}  {len(day.trades):>6}  {day.pnl_usd:>10}  "
+            f"{day.max_open_positions:>8}  {len(day.incidents)}"
+        )
+
+    def fmt(value: float | None, pattern: str) -> str:
+        return "n/a" if value is None else format(value, pattern)
+
+    lines += [
+        "",
+        f"days {len(report.days)}, trades {m.trades.trades}, net P&L ${m.trades.net_pnl_usd:,.2f}, "
+        f"total return {m.total_return:.2%}",
+        f"win rate {fmt(m.trades.win_rate, '.1%')}, profit factor {fmt(m.trades.profit_factor, '.2f')}, "
+        f"expectancy ${fmt(m.trades.expectancy_usd, ',.2f')}",
+        f"Sharpe {fmt(m.sharpe, '.2f')}, Sortino {fmt(m.sortino, '.2f')}, Calmar {fmt(m.calmar, '.2f')}, "
+        f"max drawdown {m.drawdown.max_fraction:.2%} over {m.drawdown.max_duration_periods} day(s)",
+    ]
+    for name, stats in m.by_strategy.items():
+        lines.append(f"  {name:<18} {stats.trades:>4} trades  ${stats.net_pnl_usd:>10,.2f}")
+    return lines
+
+
+def _run(args: argparse.Namespace) -> int:
+    request = BacktestRequest(
+        start=args.start,
+        end=args.end,
+        data_dir=args.data_dir,
+        scenario=args.scenario,
+        seed=args.seed,
+        data_until=args.data_until,
+        workers=args.workers,
+    )
+    bar: ProgressBar | None = None
+
+    def progress(done: int, total: int, day: object) -> None:
+        nonlocal bar
+        bar = bar or ProgressBar(total, sys.stderr)
+        bar.update(done, str(day))
+
+    report = run_backtest(request, progress)
+    if bar is not None:
+        bar.close()
+    if args.json:
+        print(json.dumps(report_to_wire(report), indent=1))
+    else:
+        print("\n".join(summary_lines(report)))
+    return 0
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "backtest",
+        help="run the strategies, risk engine and simulated broker over past or generated days",
+        description="Each day starts from the same capital; without --data-dir days come from the simulator.",
+    )
+    parser.add_argument("--start", type=date_arg("--start"), required=True, help="first date, YYYY-MM-DD")
+    parser.add_argument("--end", type=date_arg("--end"), required=True, help="last date, YYYY-MM-DD")
+    parser.add_argument(
+        "--data-dir", type=Path, help="DBN day folders (see `data generate`); default: simulate"
+    )
+    parser.add_argument(
+        "--scenario", type=scenario_arg, default=Scenario.NORMAL, help="simulated days' shape"
+    )
+    parser.add_argument("--seed", type=seed_arg, default=7, help="simulator seed (default 7)")
+    parser.add_argument("--data-until", type=_hhmm, help="cut input data after this New York time, HH:MM")
+    parser.add_argument("--workers", type=_workers, default=1, help="processes running days in parallel")
+    parser.add_argument("--json", action="store_true", help="machine-readable report")
+    parser.set_defaults(run=_run)
