@@ -1,0 +1,243 @@
+"""Every AWS resource of the system, named once: tables and their keys, buckets, the order queue,
+the alert topic, Lambda functions, state machines and schedules.
+
+cdk/ synthesizes the stack from these specs and local/ provisions the embedded AWS from them, so
+a name written here is the only place that name exists. Physical names are
+`<prefix>-<logical name>`; the prefix defaults to `smart0dte` and carries a stage in AWS
+(e.g. `smart0dte-prod`). Paper and live share tables but never a record: the trading mode
+opens every partition key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from smart0dte.domain.models import TradingMode
+
+DEFAULT_PREFIX = "smart0dte"
+SCHEDULE_TIMEZONE = "America/New_York"
+REPO_ROOT = Path(__file__).resolve().parents[4]
+"""The repository checkout (layers/core/python/smart0dte/resources.py is four levels down)."""
+
+
+class KeyType(StrEnum):
+    STRING = "S"
+    NUMBER = "N"
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    name: str
+    type: KeyType = KeyType.STRING
+
+
+@dataclass(frozen=True, slots=True)
+class IndexSpec:
+    name: str
+    partition_key: Key
+    sort_key: Key | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TableSpec:
+    logical_name: str
+    partition_key: Key
+    sort_key: Key | None = None
+    indexes: tuple[IndexSpec, ...] = ()
+    ttl_attribute: str | None = None
+    purpose: str = ""
+
+    def physical_name(self, prefix: str = DEFAULT_PREFIX) -> str:
+        return f"{prefix}-{self.logical_name}"
+
+
+PK = Key("pk")
+SK = Key("sk")
+
+CONTROL_TABLE = TableSpec(
+    "control",
+    PK,
+    SK,
+    purpose="settings and trading state (switches, pause, emergency stop) and daily counters, per mode",
+)
+TRADING_TABLE = TableSpec(
+    "trading",
+    PK,
+    SK,
+    indexes=(IndexSpec("by_status", Key("gsi1pk"), Key("gsi1sk")),),
+    purpose="signals, risk decisions, orders, fills and positions; by_status finds open positions "
+    "and working orders",
+)
+MARKET_TABLE = TableSpec(
+    "market",
+    PK,
+    SK,
+    ttl_attribute="expires_at",
+    purpose="1-minute bars and chain snapshots written by the gateway task, expiring after a few days",
+)
+AUDIT_TABLE = TableSpec(
+    "audit",
+    PK,
+    SK,
+    purpose="append-only audit log: who, what, when and why of every decision and manual action",
+)
+IDEMPOTENCY_TABLE = TableSpec(
+    "idempotency",
+    Key("id"),
+    ttl_attribute="expiration",
+    purpose="Powertools idempotency records (execute is idempotent on the order intent id)",
+)
+TABLES = (CONTROL_TABLE, TRADING_TABLE, MARKET_TABLE, AUDIT_TABLE, IDEMPOTENCY_TABLE)
+
+
+def mode_key(mode: TradingMode, *parts: str) -> str:
+    """A partition key that starts with the trading mode, so paper and live never meet."""
+    return "#".join((mode.value, *parts))
+
+
+@dataclass(frozen=True, slots=True)
+class BucketSpec:
+    logical_name: str
+    purpose: str
+
+    def physical_name(self, prefix: str = DEFAULT_PREFIX, account: str = "local") -> str:
+        return f"{prefix}-{self.logical_name}-{account}"
+
+
+ARCHIVE_BUCKET = BucketSpec("archive", "DBN market-data archive, one folder per session date")
+MODELS_BUCKET = BucketSpec("models", "model artifacts and the registry of promoted models")
+REPORTS_BUCKET = BucketSpec("reports", "daily reports and backtest results")
+BUCKETS = (ARCHIVE_BUCKET, MODELS_BUCKET, REPORTS_BUCKET)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSpec:
+    logical_name: str
+    fifo: bool
+    visibility_timeout_s: int
+    max_receive_count: int
+    purpose: str
+
+    def physical_name(self, prefix: str = DEFAULT_PREFIX) -> str:
+        return f"{prefix}-{self.logical_name}" + (".fifo" if self.fifo else "")
+
+
+ORDER_INTENT_QUEUE = QueueSpec(
+    "order-intents",
+    fifo=True,
+    visibility_timeout_s=60,
+    max_receive_count=3,
+    purpose="live order intents for the gateway's IB bridge; deduplication id = intent id",
+)
+QUEUES = (ORDER_INTENT_QUEUE,)
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    logical_name: str
+    purpose: str
+
+    def physical_name(self, prefix: str = DEFAULT_PREFIX) -> str:
+        return f"{prefix}-{self.logical_name}"
+
+
+ALERT_TOPIC = TopicSpec("alerts", "incidents, circuit breakers, emergency stops and daily reports")
+TOPICS = (ALERT_TOPIC,)
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionSpec:
+    """A Lambda function: `lambdas/<name>/handler.py`, entry point `handler`."""
+
+    name: str
+    memory_mb: int = 512
+    timeout_s: int = 30
+    purpose: str = ""
+
+    @property
+    def handler_path(self) -> Path:
+        return REPO_ROOT / "lambdas" / self.name / "handler.py"
+
+    def physical_name(self, prefix: str = DEFAULT_PREFIX) -> str:
+        return f"{prefix}-{self.name.replace('_', '-')}"
+
+
+FUNCTIONS = (
+    FunctionSpec("pre_market", purpose="calendar check, health, daily reset, model load, today's schedules"),
+    FunctionSpec("signals", memory_mb=1024, purpose="strategies and model on the latest closed bar"),
+    FunctionSpec("risk", purpose="pre-trade checks and sizing, every violated rule named"),
+    FunctionSpec("execute", purpose="idempotent on the intent id: paper fills, live goes to the FIFO queue"),
+    FunctionSpec("flatten", purpose="cancel working orders, close every 0DTE position, block entries"),
+    FunctionSpec("post_close", timeout_s=300, purpose="reconcile, daily analytics, report to S3 and SNS"),
+    FunctionSpec(
+        "learning", memory_mb=3008, timeout_s=900, purpose="retrain walk-forward, promote if better"
+    ),
+    FunctionSpec("backtest_day", memory_mb=2048, timeout_s=300, purpose="one backtest session"),
+)
+
+
+class WorkflowType(StrEnum):
+    STANDARD = "STANDARD"
+    EXPRESS = "EXPRESS"
+
+
+@dataclass(frozen=True, slots=True)
+class StateMachineSpec:
+    """A workflow defined in `stepfunctions/<name>.asl.json`; `${<Function>Arn}` placeholders
+    are substituted with the ARNs of the functions it invokes."""
+
+    name: str
+    type: WorkflowType
+    functions: tuple[str, ...]
+    purpose: str = ""
+
+    @property
+    def definition_path(self) -> Path:
+        return REPO_ROOT / "stepfunctions" / f"{self.name}.asl.json"
+
+    @property
+    def substitutions(self) -> dict[str, str]:
+        """Placeholder -> function name, e.g. {'SignalsFunctionArn': 'signals'}."""
+        return {f"{_camel(f)}FunctionArn": f for f in self.functions}
+
+    def physical_name(self, prefix: str = DEFAULT_PREFIX) -> str:
+        return f"{prefix}-{self.name.replace('_', '-')}"
+
+
+def _camel(snake: str) -> str:
+    return "".join(part.capitalize() for part in snake.split("_"))
+
+
+STATE_MACHINES = (
+    StateMachineSpec("pre_market", WorkflowType.STANDARD, ("pre_market",)),
+    StateMachineSpec("trading_cycle", WorkflowType.EXPRESS, ("signals", "risk", "execute")),
+    StateMachineSpec("flatten", WorkflowType.STANDARD, ("flatten",)),
+    StateMachineSpec("post_close", WorkflowType.STANDARD, ("post_close",)),
+    StateMachineSpec("learning", WorkflowType.STANDARD, ("learning",)),
+    StateMachineSpec("backtest", WorkflowType.STANDARD, ("backtest_day",)),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleSpec:
+    """A recurring EventBridge Scheduler schedule, in New York time. Flatten and post_close are
+    one-time schedules that pre_market creates each session from the calendar (early closes)."""
+
+    name: str
+    cron: str
+    target_state_machine: str
+    timezone: str = field(default=SCHEDULE_TIMEZONE)
+
+    def physical_name(self, prefix: str = DEFAULT_PREFIX) -> str:
+        return f"{prefix}-{self.name.replace('_', '-')}"
+
+
+SCHEDULES = (
+    ScheduleSpec("pre_market", "cron(0 8 ? * MON-FRI *)", "pre_market"),
+    ScheduleSpec("learning_weekday", "cron(0 17 ? * MON-FRI *)", "learning"),
+    ScheduleSpec("learning_weekend", "cron(0 10 ? * SAT *)", "learning"),
+)
+FLATTEN_SCHEDULE_PREFIX = "flatten"
+POST_CLOSE_SCHEDULE_PREFIX = "post-close"
