@@ -6,6 +6,7 @@ list. Instants are converted to New York time with zoneinfo, so both DST switche
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -58,9 +59,13 @@ class SessionTimes:
 @lru_cache(maxsize=1)
 def _xnys_schedule() -> Mapping[date, tuple[datetime, datetime]]:
     """Open and close (UTC) of every XNYS session in the supported range."""
-    xnys = exchange_calendars.get_calendar(
-        "XNYS", start=FIRST_SUPPORTED_DATE.isoformat(), end=LAST_SUPPORTED_DATE.isoformat()
-    )
+    with warnings.catch_warnings():
+        # exchange_calendars reads Series.values of tz-aware columns, which pandas 3 deprecates;
+        # the values it reads are UTC either way.
+        warnings.filterwarnings("ignore", message="Series.values returning an ndarray that drops timezone")
+        xnys = exchange_calendars.get_calendar(
+            "XNYS", start=FIRST_SUPPORTED_DATE.isoformat(), end=LAST_SUPPORTED_DATE.isoformat()
+        )
     schedule = xnys.schedule
     return {
         day.date(): (open_utc.to_pydatetime(), close_utc.to_pydatetime())
