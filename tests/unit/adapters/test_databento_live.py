@@ -436,7 +436,6 @@ def test_one_second_bars_become_a_closed_minute_bar_when_the_stream_passes_the_m
     assert (stats.records[EQUS], stats.unmapped[EQUS], stats.bars.records) == (65, 1, 61)
 
 
-@pytest.mark.skipif(not FIXTURES.is_dir(), reason="Databento sample files not present")
 @pytest.mark.parametrize("schema", ["ohlcv-1s", "trades"])
 def test_real_equs_mini_records_aggregate_to_the_vendors_own_minute_bars(
     make_harness: Callable[..., Harness], schema: str

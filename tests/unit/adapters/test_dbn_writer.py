@@ -20,6 +20,7 @@ from smart0dte.adapters.dbn_writer import (
     write_market_day,
     write_simulated_day,
 )
+from smart0dte.adapters.historical import DbnFolderMarketData
 from smart0dte.domain.marketdata import NS_PER_MINUTE, ChainSeries, MarketDay, datetime_to_ns
 from smart0dte.domain.models import OptionContract, OptionRight, Underlying
 from smart0dte.domain.simulator import MarketSimulator, Scenario, SimulatedDay, SimulatorConfig
@@ -208,8 +209,7 @@ def test_a_missing_quote_is_undefined_and_ts_event_defaults_to_the_sample_time(
 
 
 def test_the_folder_reader_loads_back_the_simulated_day(folder: Path, day: SimulatedDay) -> None:
-    historical = pytest.importorskip("smart0dte.adapters.historical")
-    loaded = historical.DbnFolderMarketData(folder.parent).load_checked_day(DAY).raw
+    loaded = DbnFolderMarketData(folder.parent).load_checked_day(DAY).raw
 
     assert loaded.synthetic is True
     for symbol, bars in day.market_day.bars.items():
