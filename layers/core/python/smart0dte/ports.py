@@ -1,16 +1,39 @@
 """What the domain and services need from the outside world, as Protocols.
 
-Adapters implement them (DBN files, Databento, DynamoDB, S3, IBKR); tests and the local
-runtime inject their own. Ports appear here as the first code that needs them lands.
+Adapters implement them (DBN files, Databento, DynamoDB, S3, SQS, IBKR); tests and the local
+runtime inject their own. Ports appear here as the first code that needs them lands, with the
+records and errors they exchange.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import date, datetime
-from typing import Protocol
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Generic, Protocol, TypeVar
 
+from smart0dte.domain.calendar import NEW_YORK
+from smart0dte.domain.controls import AutomationSettings, RiskLimits, TradingState
+from smart0dte.domain.events import DomainEvent
 from smart0dte.domain.marketdata import MarketDay
+from smart0dte.domain.models import (
+    Bar,
+    ChainSnapshot,
+    Fill,
+    Order,
+    OrderIntent,
+    OrderStatus,
+    Position,
+    Signal,
+    TradingMode,
+    Underlying,
+    idempotency_key,
+)
+from smart0dte.domain.risk import Controls, RiskVerdict
+
+T = TypeVar("T")
 
 
 class Clock(Protocol):
@@ -35,3 +58,310 @@ class ObjectStore(Protocol):
     def get_bytes(self, key: str) -> bytes: ...
 
     def list_keys(self, prefix: str) -> Iterator[str]: ...
+
+
+class ObjectNotFound(LookupError):
+    """An ObjectStore has no object under the key; the message names the store and the key."""
+
+
+class OrderQueue(Protocol):
+    """Where live order intents go for the gateway's IB bridge (SQS FIFO in AWS)."""
+
+    def send(self, intent: OrderIntent) -> str:
+        """Enqueue `intent` once per intent id; returns the message id."""
+        ...
+
+
+# --- State: the records the StateStore keeps and the errors it raises ---------------------
+
+
+class RecordNotFound(LookupError):
+    """A record the call needs does not exist; the message names the entity and its id."""
+
+
+class ConcurrentUpdate(RuntimeError):
+    """Another writer changed the record first (optimistic lock); reload and try again."""
+
+
+class ConflictingRecord(ValueError):
+    """A create found the id already taken by a different record."""
+
+
+class AuditRecordExists(ValueError):
+    """An audit record with this key was already written; the log never overwrites."""
+
+
+def session_date_of(ts: datetime) -> date:
+    """The New York calendar date of `ts`: the partition date of every per-day record."""
+    return ts.astimezone(NEW_YORK).date()
+
+
+@dataclass(frozen=True, slots=True)
+class Versioned(Generic[T]):
+    """A record with the version its next conditional write must match."""
+
+    value: T
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """Who (actor) did what (action), when (ts) and why (reason), with JSON-ready details.
+
+    Its id derives from its content, so writing the same record twice is refused rather
+    than duplicated.
+    """
+
+    ts: datetime
+    mode: TradingMode
+    actor: str
+    action: str
+    reason: str
+    details: Mapping[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.ts.tzinfo is None or self.ts.utcoffset() is None:
+            raise ValueError("AuditRecord.ts must be timezone-aware")
+        for name in ("actor", "action", "reason"):
+            value: str = getattr(self, name)
+            if not 1 <= len(value) <= 2000:
+                raise ValueError(f"AuditRecord.{name} must have 1 to 2000 characters, got {len(value)}")
+        try:
+            self.details_json()
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"AuditRecord.details must be JSON-serializable: {exc}") from exc
+
+    def details_json(self) -> str:
+        return json.dumps(self.details, sort_keys=True, separators=(",", ":"))
+
+    @property
+    def record_id(self) -> str:
+        return idempotency_key(
+            self.mode.value,
+            self.ts.astimezone(UTC).isoformat(),
+            self.actor,
+            self.action,
+            self.reason,
+            self.details_json(),
+        )
+
+    @classmethod
+    def of_event(
+        cls, event: DomainEvent, reason: str, details: Mapping[str, object] | None = None
+    ) -> AuditRecord:
+        """The audit record of a domain event: its name is the action, its fields the details."""
+        payload = event.model_dump(mode="json", exclude={"ts", "mode", "actor"})
+        return cls(
+            ts=event.ts,
+            mode=event.mode,
+            actor=event.actor,
+            action=event.name,
+            reason=reason,
+            details={**payload, **(details or {})},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ControlChange:
+    """Who last flipped a control, why and when."""
+
+    actor: str
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TradingControls:
+    """The human's controls and the last trading state the system set.
+
+    The emergency stop moves the state to HALTED at once; pause, resume and clearing the stop
+    change only their flag, and the next risk evaluation sets the state from all inputs.
+    """
+
+    emergency_stop: bool = False
+    paused: bool = False
+    trading_state: TradingState = TradingState.ACTIVE
+    state_reason: str = "no control record yet"
+    emergency_stop_change: ControlChange | None = None
+    pause_change: ControlChange | None = None
+    state_change: ControlChange | None = None
+
+    def risk_controls(self, settings: AutomationSettings) -> Controls:
+        return Controls(settings=settings, emergency_stop=self.emergency_stop, paused=self.paused)
+
+
+@dataclass(frozen=True, slots=True)
+class RiskDecision:
+    """The Risk step's verdict on one signal, every violated rule with its numbers."""
+
+    signal_id: str
+    ts: datetime
+    verdict: RiskVerdict
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class DailyCounters:
+    """One session's counters: PDT day trades, entries and realized P&L (net, in cents)."""
+
+    session_date: date
+    day_trades: int = 0
+    trades: int = 0
+    realized_pnl_usd: Decimal = Decimal("0.00")
+
+
+class AuditLog(Protocol):
+    """Append-only: there is no way to change or remove a record."""
+
+    def append(self, record: AuditRecord) -> None:
+        """Write `record`, or raise AuditRecordExists if its key is taken."""
+        ...
+
+    def list_day(self, session_date: date) -> list[AuditRecord]:
+        """The session's records, oldest first."""
+        ...
+
+
+class StateStore(Protocol):
+    """Everything the system remembers, for one trading mode.
+
+    Every write that is a decision or a manual action writes its audit record in the same
+    transaction, so a change and its explanation exist together or not at all. Creates are
+    once-only: a retry returns the stored record and writes nothing.
+    """
+
+    @property
+    def mode(self) -> TradingMode: ...
+
+    @property
+    def audit(self) -> AuditLog: ...
+
+    # settings and controls
+    def get_settings(self) -> AutomationSettings: ...
+
+    def put_settings(self, settings: AutomationSettings, actor: str, reason: str, at: datetime) -> None: ...
+
+    def get_risk_limits(self) -> RiskLimits: ...
+
+    def put_risk_limits(self, limits: RiskLimits, actor: str, reason: str, at: datetime) -> None: ...
+
+    def get_controls(self) -> TradingControls: ...
+
+    def risk_controls(self) -> Controls:
+        """Settings, emergency stop and pause, as the risk checks take them."""
+        ...
+
+    def activate_emergency_stop(self, actor: str, reason: str, at: datetime) -> TradingControls: ...
+
+    def clear_emergency_stop(self, actor: str, reason: str, at: datetime) -> TradingControls: ...
+
+    def pause(self, actor: str, reason: str, at: datetime) -> TradingControls: ...
+
+    def resume(self, actor: str, reason: str, at: datetime) -> TradingControls: ...
+
+    def set_trading_state(
+        self, state: TradingState, actor: str, reason: str, at: datetime
+    ) -> TradingControls: ...
+
+    # signals and risk decisions
+    def put_signal(self, signal: Signal, actor: str) -> bool:
+        """Store and audit `signal`; False (nothing written) if its id is already stored."""
+        ...
+
+    def get_signal(self, session_date: date, signal_id: str) -> Signal | None: ...
+
+    def list_signals(self, session_date: date) -> list[Signal]: ...
+
+    def put_risk_decision(self, decision: RiskDecision, actor: str) -> bool: ...
+
+    def get_risk_decision(self, session_date: date, signal_id: str) -> RiskDecision | None: ...
+
+    def list_risk_decisions(self, session_date: date) -> list[RiskDecision]: ...
+
+    # orders and fills
+    def create_order(self, order: Order, actor: str, reason: str) -> Versioned[Order]:
+        """Create once per intent id; a retry returns the existing order and writes nothing."""
+        ...
+
+    def get_order(self, order_id: str) -> Versioned[Order] | None: ...
+
+    def get_order_by_intent(self, intent_id: str) -> Versioned[Order] | None: ...
+
+    def list_orders(self, status: OrderStatus) -> list[Order]:
+        """Orders in `status`, oldest first; read from an index, so a write may take a moment to show."""
+        ...
+
+    def list_working_orders(self) -> list[Order]:
+        """Orders not yet in a terminal status, oldest first (index read, as `list_orders`)."""
+        ...
+
+    def transition_order(
+        self,
+        order_id: str,
+        status: OrderStatus,
+        at: datetime,
+        actor: str,
+        reason: str,
+        expected_version: int | None = None,
+    ) -> Versioned[Order]:
+        """Move the order through `Order.transition` under an optimistic lock."""
+        ...
+
+    def record_fill(self, fill: Fill, actor: str) -> Versioned[Order]:
+        """Store the fill and apply it to its order, once per fill id."""
+        ...
+
+    def list_fills(self, order_id: str) -> list[Fill]: ...
+
+    # positions and daily counters
+    def open_position(self, position: Position, actor: str, reason: str) -> Versioned[Position]: ...
+
+    def get_position(self, position_id: str) -> Versioned[Position] | None: ...
+
+    def list_open_positions(self) -> list[Position]:
+        """Positions still holding contracts, OPEN and CLOSING, oldest first (index read)."""
+        ...
+
+    def mark_position_closing(
+        self, position_id: str, at: datetime, actor: str, reason: str
+    ) -> Versioned[Position]: ...
+
+    def close_position(
+        self,
+        position_id: str,
+        exit_price: Decimal,
+        closed_at: datetime,
+        exit_reason: str,
+        actor: str,
+        commissions_usd: Decimal = Decimal("0.00"),
+    ) -> Versioned[Position]:
+        """Close once and book the day trade and net realized P&L on the close date."""
+        ...
+
+    def get_counters(self, session_date: date) -> DailyCounters: ...
+
+    def add_to_counters(
+        self,
+        session_date: date,
+        *,
+        day_trades: int = 0,
+        trades: int = 0,
+        realized_pnl_usd: Decimal = Decimal("0.00"),
+    ) -> DailyCounters:
+        """Atomic increments; returns the counters after them."""
+        ...
+
+    def day_trades_in_window(self, session_dates: Sequence[date]) -> int:
+        """Day trades summed over `session_dates` (the PDT window the calendar gives)."""
+        ...
+
+    # market data (expires after the store's TTL)
+    def put_bar(self, bar: Bar) -> None: ...
+
+    def list_bars(self, symbol: str, session_date: date) -> list[Bar]: ...
+
+    def put_chain_snapshot(self, snapshot: ChainSnapshot) -> None: ...
+
+    def latest_chain_snapshot(
+        self, underlying: Underlying, at_or_before: datetime
+    ) -> ChainSnapshot | None: ...

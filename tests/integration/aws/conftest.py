@@ -1,0 +1,87 @@
+"""One in-process moto AWS for the package, provisioned from resources.py and emptied before each test."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3  # type: ignore[import-untyped]
+import pytest
+from moto import mock_aws
+
+from smart0dte.adapters.dynamodb import DynamoState
+from smart0dte.adapters.provisioning import Provisioned, provision
+from smart0dte.domain.models import TradingMode
+from smart0dte.resources import TABLES
+
+PREFIX = "smart0dte-test"
+REGION = "us-east-1"
+_NOT_OURS = ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+
+
+@pytest.fixture(scope="package")
+def aws() -> Iterator[Provisioned]:
+    """moto with fake keys and no profile or endpoint override, so nothing reaches a real account."""
+    with pytest.MonkeyPatch.context() as env:
+        for name in _NOT_OURS:
+            env.delenv(name, raising=False)
+        env.setenv("AWS_ACCESS_KEY_ID", "testing")
+        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        env.setenv("AWS_DEFAULT_REGION", REGION)
+        with mock_aws():
+            yield provision(PREFIX, boto3.session.Session(region_name=REGION))
+
+
+@pytest.fixture(scope="package")
+def dynamodb(aws: Provisioned) -> Any:
+    return boto3.client("dynamodb", region_name=REGION)
+
+
+@pytest.fixture(scope="package")
+def s3(aws: Provisioned) -> Any:
+    return boto3.client("s3", region_name=REGION)
+
+
+@pytest.fixture(scope="package")
+def sqs(aws: Provisioned) -> Any:
+    return boto3.client("sqs", region_name=REGION)
+
+
+@pytest.fixture(autouse=True)
+def empty_tables(aws: Provisioned, dynamodb: Any) -> None:
+    """Every table starts the test empty."""
+    for spec in TABLES:
+        table = aws.tables[spec.logical_name]
+        names = {f"#k{i}": key.name for i, key in enumerate((spec.partition_key, spec.sort_key)) if key}
+        pages = dynamodb.get_paginator("scan").paginate(
+            TableName=table, ProjectionExpression=", ".join(names), ExpressionAttributeNames=names
+        )
+        keys = [item for page in pages for item in page["Items"]]
+        for start in range(0, len(keys), 25):
+            deletes = [{"DeleteRequest": {"Key": key}} for key in keys[start : start + 25]]
+            dynamodb.batch_write_item(RequestItems={table: deletes})
+
+
+def empty_bucket(s3: Any, bucket: str) -> None:
+    for obj in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
+        s3.delete_object(Bucket=bucket, Key=obj["Key"])
+
+
+def drain_queue(sqs: Any, url: str) -> list[dict[str, Any]]:
+    """Receive and delete every message; returns them in the order received."""
+    received: list[dict[str, Any]] = []
+    while messages := sqs.receive_message(
+        QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"], MessageAttributeNames=["All"]
+    ).get("Messages"):
+        received += messages
+        for message in messages:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return received
+
+
+@pytest.fixture(scope="package")
+def paper(aws: Provisioned) -> DynamoState:
+    return DynamoState(PREFIX, TradingMode.PAPER, region=REGION)
+
+
+@pytest.fixture(scope="package")
+def live(aws: Provisioned) -> DynamoState:
+    return DynamoState(PREFIX, TradingMode.LIVE, region=REGION)

@@ -1,0 +1,152 @@
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from smart0dte.adapters.dynamodb import DynamoState
+from smart0dte.adapters.provisioning import Provisioned
+from smart0dte.domain.controls import AutomationSettings, RiskLimits, TradingState
+from smart0dte.ports import ConcurrentUpdate, ControlChange, TradingControls, Versioned
+
+from .builders import SESSION, T0, all_items, item_count
+
+
+def test_settings_default_when_never_stored_and_round_trip_with_camel_case_names(
+    paper: DynamoState, aws: Provisioned, dynamodb: Any
+) -> None:
+    assert paper.get_settings() == AutomationSettings()
+    chosen = AutomationSettings(master_switch=True, max_positions=3, min_confidence=0.75)
+
+    paper.put_settings(chosen, actor="user:alice", reason="go live with 3 positions", at=T0)
+
+    assert paper.get_settings() == chosen
+    (item,) = all_items(dynamodb, aws)["control"]
+    assert item["pk"] == {"S": "paper#control"}
+    assert item["sk"] == {"S": "settings"}
+    stored = json.loads(item["value"]["S"])
+    assert (stored["masterSwitch"], stored["maxPositions"], stored["minConfidence"]) == (True, 3, 0.75)
+    assert set(stored) == set(chosen.to_wire())
+    assert "master_switch" not in stored
+
+
+def test_settings_change_is_audited_with_before_and_after(paper: DynamoState) -> None:
+    paper.put_settings(AutomationSettings(master_switch=True), actor="user:alice", reason="start", at=T0)
+
+    (record,) = paper.audit.list_day(SESSION)
+
+    assert (record.actor, record.action, record.reason, record.ts) == (
+        "user:alice",
+        "SettingsChanged",
+        "start",
+        T0,
+    )
+    assert record.details["before"] == AutomationSettings().to_wire()
+    assert record.details["after"] == AutomationSettings(master_switch=True).to_wire()
+
+
+def test_invalid_settings_from_the_wire_are_refused_before_anything_is_written(
+    paper: DynamoState, aws: Provisioned, dynamodb: Any
+) -> None:
+    with pytest.raises(ValidationError, match="maxPositions"):
+        paper.put_settings(
+            AutomationSettings.model_validate({"masterSwitch": True, "maxPositions": 50}),
+            actor="user:alice",
+            reason="too many",
+            at=T0,
+        )
+
+    assert item_count(dynamodb, aws) == 0
+
+
+def test_risk_limits_round_trip(paper: DynamoState) -> None:
+    limits = RiskLimits(daily_loss_limit=0.03, pdt_window_sessions=5)
+
+    paper.put_risk_limits(limits, actor="user:alice", reason="tighter daily loss", at=T0)
+
+    assert paper.get_risk_limits() == limits
+    assert [r.action for r in paper.audit.list_day(SESSION)] == ["RiskLimitsChanged"]
+
+
+def test_emergency_stop_is_persisted_with_who_why_when_halts_and_is_audited(paper: DynamoState) -> None:
+    assert paper.get_controls() == TradingControls()
+
+    controls = paper.activate_emergency_stop(actor="user:bob", reason="broker outage", at=T0)
+
+    assert controls.emergency_stop is True
+    assert controls.trading_state is TradingState.HALTED
+    assert controls.state_reason == "emergency stop: broker outage"
+    assert controls.emergency_stop_change == ControlChange("user:bob", "broker outage", T0)
+    assert paper.get_controls() == controls
+    assert paper.risk_controls().emergency_stop is True
+    (record,) = paper.audit.list_day(SESSION)
+    assert (record.actor, record.action, record.reason, record.ts) == (
+        "user:bob",
+        "EmergencyStopActivated",
+        "broker outage",
+        T0,
+    )
+
+
+def test_clearing_the_stop_keeps_the_state_until_the_next_risk_evaluation_sets_it(paper: DynamoState) -> None:
+    paper.activate_emergency_stop(actor="user:bob", reason="broker outage", at=T0)
+    later = T0 + timedelta(minutes=20)
+
+    cleared = paper.clear_emergency_stop(actor="user:bob", reason="broker back", at=later)
+    state = paper.set_trading_state(
+        TradingState.ACTIVE, actor="risk", reason="all limits within bounds", at=later + timedelta(seconds=1)
+    )
+
+    assert (cleared.emergency_stop, cleared.trading_state) == (False, TradingState.HALTED)
+    assert cleared.emergency_stop_change == ControlChange("user:bob", "broker back", later)
+    assert (state.trading_state, state.state_reason) == (TradingState.ACTIVE, "all limits within bounds")
+    assert [r.action for r in paper.audit.list_day(SESSION)] == [
+        "EmergencyStopActivated",
+        "EmergencyStopCleared",
+        "TradingStateChanged",
+    ]
+
+
+def test_pause_and_resume_flip_only_the_pause_and_are_audited(paper: DynamoState) -> None:
+    paused = paper.pause(actor="user:alice", reason="lunch", at=T0)
+    resumed = paper.resume(actor="user:alice", reason="back", at=T0 + timedelta(minutes=30))
+
+    assert (paused.paused, paused.emergency_stop, paused.trading_state) == (True, False, TradingState.ACTIVE)
+    assert paused.pause_change == ControlChange("user:alice", "lunch", T0)
+    assert resumed.paused is False
+    assert [r.action for r in paper.audit.list_day(SESSION)] == ["TradingPaused", "TradingResumed"]
+
+
+def test_the_same_manual_action_replayed_is_recorded_once(paper: DynamoState) -> None:
+    paper.pause(actor="user:alice", reason="lunch", at=T0)
+    again = paper.pause(actor="user:alice", reason="lunch", at=T0)
+
+    assert again.paused is True
+    assert len(paper.audit.list_day(SESSION)) == 1
+
+
+def test_a_control_without_who_or_why_is_refused_and_writes_nothing(
+    paper: DynamoState, aws: Provisioned, dynamodb: Any
+) -> None:
+    with pytest.raises(ValidationError, match="reason"):
+        paper.activate_emergency_stop(actor="user:bob", reason="", at=T0)
+    with pytest.raises(ValidationError, match="actor"):
+        paper.pause(actor="", reason="lunch", at=T0)
+
+    assert item_count(dynamodb, aws) == 0
+
+
+def test_settings_replaced_by_another_writer_meanwhile_are_not_overwritten(
+    paper: DynamoState, aws: Provisioned, dynamodb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paper.put_settings(AutomationSettings(max_positions=2), actor="user:alice", reason="first", at=T0)
+    seen_before_bob = Versioned(AutomationSettings(), 0)
+    paper.put_settings(AutomationSettings(max_positions=4), actor="user:bob", reason="second", at=T0)
+    before = all_items(dynamodb, aws)
+    monkeypatch.setattr(paper, "_read_config", lambda sk, kind: seen_before_bob)
+
+    with pytest.raises(ConcurrentUpdate, match="settings changed since version 0"):
+        paper.put_settings(AutomationSettings(max_positions=6), actor="user:carol", reason="third", at=T0)
+
+    assert all_items(dynamodb, aws) == before

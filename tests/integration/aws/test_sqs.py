@@ -1,0 +1,50 @@
+import json
+from typing import Any
+
+import pytest
+
+from smart0dte.adapters.provisioning import Provisioned
+from smart0dte.adapters.sqs import MODE_ATTRIBUTE, SqsOrderQueue
+from smart0dte.domain.models import OrderIntent, TradingMode
+from smart0dte.resources import ORDER_INTENT_QUEUE
+
+from .builders import intent
+from .conftest import drain_queue
+
+
+@pytest.fixture
+def queue_url(aws: Provisioned, sqs: Any) -> str:
+    url = aws.queue_urls[ORDER_INTENT_QUEUE.logical_name]
+    drain_queue(sqs, url)
+    return url
+
+
+def test_an_intent_goes_out_as_json_deduplicated_on_its_intent_id(sqs: Any, queue_url: str) -> None:
+    queue = SqsOrderQueue(queue_url, sqs)
+    live_intent = intent(TradingMode.LIVE)
+
+    first_id = queue.send(live_intent)
+    queue.send(live_intent)  # a retried execute
+
+    (message,) = drain_queue(sqs, queue_url)
+    assert message["MessageId"] == first_id
+    assert OrderIntent.model_validate_json(message["Body"]) == live_intent
+    assert json.loads(message["Body"])["intent_id"] == live_intent.intent_id
+    assert message["Attributes"]["MessageDeduplicationId"] == live_intent.intent_id
+    assert message["Attributes"]["MessageGroupId"] == "live#SPY"
+    assert message["MessageAttributes"][MODE_ATTRIBUTE]["StringValue"] == "live"
+
+
+def test_different_intents_are_different_messages(sqs: Any, queue_url: str) -> None:
+    queue = SqsOrderQueue(queue_url, sqs)
+
+    queue.send(intent(TradingMode.LIVE, n=1))
+    queue.send(intent(TradingMode.LIVE, n=2))
+
+    bodies = [OrderIntent.model_validate_json(m["Body"]) for m in drain_queue(sqs, queue_url)]
+    assert [b.intent_id for b in bodies] == [intent(n=1).intent_id, intent(n=2).intent_id]
+
+
+def test_a_standard_queue_is_refused(sqs: Any) -> None:
+    with pytest.raises(ValueError, match="must name a FIFO queue"):
+        SqsOrderQueue("https://sqs.us-east-1.amazonaws.com/123456789012/orders", sqs)
