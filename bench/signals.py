@@ -7,6 +7,10 @@ contract choice is in the figures) minute by minute, after a warm-up day that is
 
 - strategies at one bar: regime + every allowed strategy for SPY, QQQ and IWM (`run_strategies`),
   the target of the issue (p99 <= 2 ms);
+- strategies + model at one bar: the same, plus the direction model's probability on each of the
+  three latest feature rows (every bar, though the minute cycle only asks when a signal fires) and
+  the ensemble of every signal (target p99 <= 2 ms). The model is trained first, on other simulated
+  sessions, with every one of its trees kept (no early stopping): the largest model the defaults make;
 - the minute's features: `latest_features` for the three underlyings (no target; reported because
   the minute cycle pays it too);
 - the day's features, vectorised: `day_features` for the three underlyings (target <= 50 ms).
@@ -26,16 +30,22 @@ from datetime import date
 import numpy as np
 
 from smart0dte.domain.calendar import MarketCalendar
+from smart0dte.domain.ensemble import combine
 from smart0dte.domain.features import FeatureSource, day_features, latest_features
 from smart0dte.domain.models import Underlying
 from smart0dte.domain.simulator import MarketSimulator, Scenario
 from smart0dte.domain.strategies import StateKey, run_strategies
 from smart0dte.domain.strategies.base import MarketHistory, StrategyState
+from smart0dte.ml.dataset import build_dataset
+from smart0dte.ml.model import DirectionModel, ModelParams, train
+from smart0dte.ml.sessions import session_dates, simulated_sessions
 
 DAY = date(2025, 3, 14)
 SCENARIOS = (Scenario.GAP_UP, Scenario.TREND_UP, Scenario.VIX_SPIKE, Scenario.CHOP, Scenario.NORMAL)
 STRATEGIES_P99_TARGET_S = 0.002
 DAY_FEATURES_TARGET_S = 0.050
+MODEL_TRAINING_DAYS = (date(2025, 1, 2), date(2025, 1, 15))
+"""Sessions the benchmark's model is trained on (the first 7 for the trees, the rest to calibrate)."""
 
 
 def _percentile_s(samples: list[float], q: float) -> float:
@@ -46,6 +56,18 @@ def _timed(action: Callable[[], object]) -> float:
     started = time.perf_counter()
     action()
     return time.perf_counter() - started
+
+
+def _model() -> DirectionModel:
+    dataset = build_dataset(simulated_sessions(session_dates(*MODEL_TRAINING_DAYS), seed=99))
+    cut = 7
+    trained = train(
+        dataset.sessions(0, cut),
+        dataset.sessions(cut, len(dataset.session_dates)),
+        ModelParams(early_stopping_rounds=None),
+        seed=99,
+    )
+    return trained.model
 
 
 def main() -> int:
@@ -66,8 +88,11 @@ def main() -> int:
     session = calendar.session(DAY)
     assert session is not None
     simulator = MarketSimulator(calendar=calendar)
+    model = _model()
+    probability = model.probability_fn()
 
     strategy_s: list[float] = []
+    with_model_s: list[float] = []
     latest_s: list[float] = []
     day_s: list[float] = []
     signal_count = 0
@@ -85,9 +110,16 @@ def main() -> int:
             started = time.perf_counter()
             decisions = run_strategies(history, states)
             elapsed = time.perf_counter() - started
+            started = time.perf_counter()
+            again = run_strategies(history, states)  # the same minute, now with the model
+            p_up = {u: probability(u, rows[-1]) for u, rows in history.features.items() if len(rows)}
+            for signal in again.signals:
+                combine(signal.confidence, p_up[signal.underlying], signal.direction)
+            elapsed_with_model = time.perf_counter() - started
             states = dict(decisions.states)
             if not warm_up:
                 strategy_s.append(elapsed)
+                with_model_s.append(elapsed_with_model)
                 signal_count += len(decisions.signals)
                 known = day.until(ts_ns)
                 prefixes = [FeatureSource.from_day(known, u, session, prior) for u in Underlying.tradable()]
@@ -110,6 +142,14 @@ def main() -> int:
             "target_p99_ms": STRATEGIES_P99_TARGET_S * 1e3,
             "ratio": _percentile_s(strategy_s, 99) / STRATEGIES_P99_TARGET_S,
         },
+        "strategies_and_model_3_symbols_one_bar": {
+            "model_trees": model.forest.trees,
+            "p50_ms": _percentile_s(with_model_s, 50) * 1e3,
+            "p99_ms": _percentile_s(with_model_s, 99) * 1e3,
+            "max_ms": max(with_model_s) * 1e3,
+            "target_p99_ms": STRATEGIES_P99_TARGET_S * 1e3,
+            "ratio": _percentile_s(with_model_s, 99) / STRATEGIES_P99_TARGET_S,
+        },
         "latest_features_3_symbols_one_bar": {
             "p50_ms": _percentile_s(latest_s, 50) * 1e3,
             "p99_ms": _percentile_s(latest_s, 99) * 1e3,
@@ -124,9 +164,11 @@ def main() -> int:
         print(json.dumps(figures, indent=2))
         return 0
     strategies = figures["strategies_3_symbols_one_bar"]
+    with_model = figures["strategies_and_model_3_symbols_one_bar"]
     latest = figures["latest_features_3_symbols_one_bar"]
     whole_day = figures["day_features_3_symbols"]
     assert isinstance(strategies, dict) and isinstance(latest, dict) and isinstance(whole_day, dict)
+    assert isinstance(with_model, dict)
     print(
         f"core {core}; {args.days} simulated days after a warm-up day "
         f"({', '.join(s.value for s in SCENARIOS)}); {len(strategy_s)} bars, {signal_count} signals"
@@ -136,6 +178,12 @@ def main() -> int:
     print(
         f"{'Strategies, 3 symbols, one bar':<52} {strategies['p50_ms']:7.3f}ms {strategies['p99_ms']:7.3f}ms "
         f"{strategies['target_p99_ms']:7.1f}ms {strategies['ratio']:6.2f}x {verdict}"
+    )
+    verdict = "ok" if with_model["ratio"] <= 1 else "SLOW"
+    label = f"Strategies + model ({with_model['model_trees']} trees), 3 symbols, one bar"
+    print(
+        f"{label:<52} {with_model['p50_ms']:7.3f}ms {with_model['p99_ms']:7.3f}ms "
+        f"{with_model['target_p99_ms']:7.1f}ms {with_model['ratio']:6.2f}x {verdict}"
     )
     print(
         f"{'Latest features, 3 symbols, one bar':<52} {latest['p50_ms']:7.3f}ms {latest['p99_ms']:7.3f}ms "
