@@ -1,0 +1,45 @@
+"""CDK entry (cdk.json): `cdk synth`, `cdk deploy`, or `python cdk/app.py` to synthesize only.
+
+Context: `-c prefix=smart0dte-prod` names every resource `<prefix>-<name>` (default `smart0dte`);
+the stack is named after the prefix too, so stages deploy side by side in one account.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+for path in (REPO_ROOT / "cdk", REPO_ROOT / "layers" / "core" / "python"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+import aws_cdk as cdk  # noqa: E402
+from cdk_nag import AwsSolutionsChecks  # noqa: E402
+from smart0dte_infra import Smart0dteStack  # noqa: E402
+
+from smart0dte.resources import DEFAULT_PREFIX  # noqa: E402
+
+
+def main() -> None:
+    app = cdk.App()
+    prefix = str(app.node.try_get_context("prefix") or DEFAULT_PREFIX)
+    Smart0dteStack(
+        app,
+        prefix,
+        prefix=prefix,
+        repo_root=REPO_ROOT,
+        env=cdk.Environment(
+            account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")
+        ),
+        description="Smart 0DTE: autonomous serverless 0DTE options trading (storage, functions, "
+        "workflows, schedules)",
+    )
+    # Synthesis fails on any AwsSolutions finding that is not acknowledged with a reason.
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))
+    app.synth()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,183 @@
+"""Who may touch what: the least-privilege matrix of the Lambda functions.
+
+Each function gets exactly the table, bucket, queue and topic access listed here and nothing else;
+the functions construct turns an entry into IAM statements and into environment variables naming
+those resources, so a function learns only the names it may use:
+
+    SMART0DTE_PREFIX                          the stage prefix (e.g. smart0dte, smart0dte-prod)
+    SMART0DTE_ACCOUNT                         the account id, the suffix of bucket names
+    SMART0DTE_TABLE_<LOGICAL>                 table name, e.g. SMART0DTE_TABLE_TRADING
+    SMART0DTE_BUCKET_<LOGICAL>                bucket name, e.g. SMART0DTE_BUCKET_MODELS
+    SMART0DTE_ORDER_QUEUE_URL                 the order-intent queue URL (senders only)
+    SMART0DTE_TOPIC_<LOGICAL>_ARN             topic ARN, e.g. SMART0DTE_TOPIC_ALERTS_ARN
+    pre_market only: SMART0DTE_SCHEDULE_GROUP, SMART0DTE_SESSION_SCHEDULER_ROLE_ARN,
+    SMART0DTE_STATE_MACHINE_FLATTEN_ARN, SMART0DTE_STATE_MACHINE_POST_CLOSE_ARN
+
+SMART0DTE_PREFIX, SMART0DTE_ACCOUNT and SMART0DTE_ORDER_QUEUE_URL are the names smart0dte.wiring
+reads (AwsConfig.from_env); a test holds the two in step.
+
+A function added to resources.py without an entry here fails synthesis, so every new function gets
+a deliberate decision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+
+from smart0dte import resources as r
+
+
+class TableAccess(Enum):
+    READ = "read"
+    READ_WRITE = "read_write"
+    APPEND = "append"
+    """PutItem only: the audit log is append-only (conditional put, no update or delete path)."""
+    IDEMPOTENCY = "idempotency"
+    """What Powertools' DynamoDB persistence layer calls: get, put, update, delete of its records."""
+
+
+class BucketAccess(Enum):
+    READ = "read"
+    WRITE = "write"
+    READ_WRITE = "read_write"
+
+
+TABLE_ACTIONS: dict[TableAccess, tuple[str, ...]] = {
+    TableAccess.READ: (
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:Query",
+        "dynamodb:ConditionCheckItem",
+    ),
+    TableAccess.READ_WRITE: (
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:Query",
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:BatchWriteItem",
+    ),
+    TableAccess.APPEND: ("dynamodb:PutItem",),
+    TableAccess.IDEMPOTENCY: (
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+    ),
+}
+TABLE_READS_INDEXES = frozenset({TableAccess.READ, TableAccess.READ_WRITE})
+
+BUCKET_OBJECT_ACTIONS: dict[BucketAccess, tuple[str, ...]] = {
+    BucketAccess.READ: ("s3:GetObject",),
+    BucketAccess.WRITE: ("s3:PutObject",),
+    BucketAccess.READ_WRITE: ("s3:GetObject", "s3:PutObject"),
+}
+BUCKET_LISTS = frozenset({BucketAccess.READ, BucketAccess.READ_WRITE})
+"""ListBucket lets a reader tell a missing key (404) from a denied one (403) and list a prefix."""
+
+
+@dataclass(frozen=True)
+class FunctionAccess:
+    tables: Mapping[r.TableSpec, TableAccess] = field(default_factory=dict)
+    buckets: Mapping[r.BucketSpec, BucketAccess] = field(default_factory=dict)
+    sends_to: tuple[r.QueueSpec, ...] = ()
+    publishes_to: tuple[r.TopicSpec, ...] = ()
+    creates_session_schedules: bool = False
+    """Creates today's one-time flatten and post_close schedules (pre_market)."""
+
+
+RW, READ, APPEND = TableAccess.READ_WRITE, TableAccess.READ, TableAccess.APPEND
+
+ACCESS: dict[str, FunctionAccess] = {
+    "pre_market": FunctionAccess(
+        tables={r.CONTROL_TABLE: RW, r.TRADING_TABLE: READ, r.AUDIT_TABLE: APPEND},
+        buckets={r.MODELS_BUCKET: BucketAccess.READ},
+        publishes_to=(r.ALERT_TOPIC,),
+        creates_session_schedules=True,
+    ),
+    "signals": FunctionAccess(
+        tables={r.MARKET_TABLE: READ, r.CONTROL_TABLE: READ, r.TRADING_TABLE: RW, r.AUDIT_TABLE: APPEND},
+        buckets={r.MODELS_BUCKET: BucketAccess.READ},
+    ),
+    "risk": FunctionAccess(
+        tables={r.CONTROL_TABLE: READ, r.MARKET_TABLE: READ, r.TRADING_TABLE: RW, r.AUDIT_TABLE: APPEND},
+    ),
+    "execute": FunctionAccess(
+        tables={
+            r.CONTROL_TABLE: RW,
+            r.TRADING_TABLE: RW,
+            r.MARKET_TABLE: READ,
+            r.AUDIT_TABLE: APPEND,
+            r.IDEMPOTENCY_TABLE: TableAccess.IDEMPOTENCY,
+        },
+        sends_to=(r.ORDER_INTENT_QUEUE,),
+        publishes_to=(r.ALERT_TOPIC,),
+    ),
+    "flatten": FunctionAccess(
+        tables={r.CONTROL_TABLE: RW, r.TRADING_TABLE: RW, r.MARKET_TABLE: READ, r.AUDIT_TABLE: APPEND},
+        sends_to=(r.ORDER_INTENT_QUEUE,),
+        publishes_to=(r.ALERT_TOPIC,),
+    ),
+    "post_close": FunctionAccess(
+        tables={r.CONTROL_TABLE: RW, r.TRADING_TABLE: RW, r.MARKET_TABLE: READ, r.AUDIT_TABLE: APPEND},
+        buckets={r.REPORTS_BUCKET: BucketAccess.WRITE},
+        publishes_to=(r.ALERT_TOPIC,),
+    ),
+    "learning": FunctionAccess(
+        tables={r.CONTROL_TABLE: READ, r.AUDIT_TABLE: APPEND},
+        buckets={
+            r.ARCHIVE_BUCKET: BucketAccess.READ,
+            r.MODELS_BUCKET: BucketAccess.READ_WRITE,
+            r.REPORTS_BUCKET: BucketAccess.WRITE,
+        },
+        publishes_to=(r.ALERT_TOPIC,),
+    ),
+    "backtest_day": FunctionAccess(
+        buckets={
+            r.ARCHIVE_BUCKET: BucketAccess.READ,
+            r.MODELS_BUCKET: BucketAccess.READ,
+            r.REPORTS_BUCKET: BucketAccess.WRITE,
+        },
+    ),
+}
+
+
+class AccessMatrixError(ValueError):
+    """The matrix and resources.FUNCTIONS disagree."""
+
+
+def access_for(functions: tuple[r.FunctionSpec, ...] = r.FUNCTIONS) -> dict[str, FunctionAccess]:
+    """The matrix, checked to cover exactly the functions resources.py declares."""
+    declared = {f.name for f in functions}
+    if missing := sorted(declared - ACCESS.keys()):
+        raise AccessMatrixError(
+            f"no least-privilege entry in cdk/smart0dte_infra/access.py for function(s): {', '.join(missing)}"
+        )
+    if extra := sorted(ACCESS.keys() - declared):
+        raise AccessMatrixError(f"access.py lists function(s) that resources.py does not: {', '.join(extra)}")
+    return {name: ACCESS[name] for name in sorted(declared)}
+
+
+def env_var(kind: str, logical_name: str, suffix: str = "") -> str:
+    """The environment variable naming one resource, e.g. SMART0DTE_TABLE_TRADING,
+    SMART0DTE_TOPIC_ALERTS_ARN."""
+    words = ["SMART0DTE", kind, logical_name, suffix]
+    return "_".join(w.upper().replace("-", "_") for w in words if w)
+
+
+PREFIX_ENV = "SMART0DTE_PREFIX"
+ACCOUNT_ENV = "SMART0DTE_ACCOUNT"
+QUEUE_URL_ENVS = {r.ORDER_INTENT_QUEUE: "SMART0DTE_ORDER_QUEUE_URL"}
+"""Queues whose URL variable is named by smart0dte.wiring; any other queue gets env_var(...)."""
+
+
+def queue_url_env(queue: r.QueueSpec) -> str:
+    return QUEUE_URL_ENVS.get(queue, env_var("QUEUE", queue.logical_name, "URL"))
+
+
+SCHEDULE_GROUP_ENV = "SMART0DTE_SCHEDULE_GROUP"
+SESSION_SCHEDULER_ROLE_ENV = "SMART0DTE_SESSION_SCHEDULER_ROLE_ARN"

@@ -1,0 +1,78 @@
+"""The Smart 0DTE stack: storage, functions, workflows and schedules, all read from resources.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+
+from smart0dte import resources as r
+
+from .functions import Functions
+from .layer_build import build_deps_layer
+from .scheduling import Scheduling
+from .sources import check_sources
+from .storage import Storage, construct_id
+from .workflows import Workflows
+
+S3_ACCESS_LOGS_BY_POLICY = "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy"
+
+
+def deps_requirements(repo_root: Path) -> Path:
+    return repo_root / "layers" / "deps" / "requirements.txt"
+
+
+class Smart0dteStack(Stack):
+    """Everything the serverless trading system runs on, named `<prefix>-<logical name>`.
+
+    `repo_root` is the checkout whose handlers, ASL files and layers are deployed; synthesis stops
+    with one error listing every missing handler or ASL file. `deps_layer_dir` is a built
+    dependency layer (a folder holding `python/`); without it the layer is built, or reused, under
+    `<repo_root>/build/layers/` from layers/deps/requirements.txt.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id_: str,
+        *,
+        prefix: str = r.DEFAULT_PREFIX,
+        repo_root: Path = r.REPO_ROOT,
+        deps_layer_dir: Path | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id_, **kwargs)
+        # Access logs go to a bucket with ACLs disabled; that needs a bucket policy, not the ACL.
+        self.node.set_context(S3_ACCESS_LOGS_BY_POLICY, True)
+        repo_root = repo_root.resolve()
+        check_sources(repo_root)
+        requirements = deps_requirements(repo_root)
+        if deps_layer_dir is None:
+            deps_layer_dir = build_deps_layer(requirements, repo_root / "build")
+
+        self.storage = Storage(self, "Storage", prefix=prefix)
+        self.functions = Functions(
+            self,
+            "Functions",
+            prefix=prefix,
+            repo_root=repo_root,
+            deps_layer_dir=deps_layer_dir,
+            storage=self.storage,
+        )
+        self.workflows = Workflows(
+            self, "Workflows", prefix=prefix, repo_root=repo_root, functions=self.functions.functions
+        )
+        self.scheduling = Scheduling(
+            self,
+            "Scheduling",
+            prefix=prefix,
+            state_machines=self.workflows.state_machines,
+            functions=self.functions.functions,
+            schedule_creators=[n for n, a in self.functions.access.items() if a.creates_session_schedules],
+        )
+        for name, machine in self.workflows.state_machines.items():
+            CfnOutput(self, f"{construct_id(name)}StateMachineArn", value=machine.state_machine_arn)
+        for spec, topic in self.storage.topics.items():
+            CfnOutput(self, f"{construct_id(spec.logical_name)}TopicArn", value=topic.topic_arn)
