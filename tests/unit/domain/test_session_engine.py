@@ -188,7 +188,8 @@ def test_position_left_without_a_bid_is_settled_and_reported() -> None:
     (trade,) = result.trades
     assert trade.exit_reason == "EXPIRY_SETTLEMENT"
     assert result.incidents and "held into expiry" in result.incidents[0]
-    assert result.open_positions_at_close == 0
+    assert result.open_positions_at_close == 1  # counted before the settlement closed it
+    assert result.portfolio.open_positions == []
 
 
 def test_replay_is_deterministic() -> None:
@@ -239,3 +240,28 @@ def test_bad_wiring_is_refused() -> None:
             Scripted({}),
             CARRY,
         )
+
+
+def test_entries_never_exceed_what_the_bid_could_take_back() -> None:
+    day = make_day(np.full(MINUTES, 560.0))
+    chain = day.chains[Underlying.SPY]
+    thin = MarketDay(
+        DAY,
+        day.bars,
+        {
+            Underlying.SPY: ChainSeries(
+                Underlying.SPY,
+                DAY,
+                chain.contracts,
+                chain.sample_ts_ns.copy(),
+                chain.bid.copy(),
+                chain.ask.copy(),
+                np.full(chain.bid.shape, 3, dtype=np.int64),
+                chain.ask_size.copy(),
+            )
+        },
+        synthetic=True,
+    )
+    result = SessionEngine(thin, SESSION, WIDE_EXITS, Scripted({60: OptionRight.CALL}), CARRY).run()
+    (trade,) = result.trades
+    assert trade.quantity == 3

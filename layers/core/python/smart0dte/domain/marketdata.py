@@ -12,7 +12,6 @@ A decision at time t may use bars with close <= t and chain rows sampled <= t, n
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Self, TypeVar
@@ -62,10 +61,15 @@ def _check_lengths(owner: str, expected: int, **arrays: npt.NDArray[np.generic])
 
 
 def _prefix(series: _Series, count: int, row_fields: tuple[str, ...]) -> _Series:
-    """A copy of `series` whose per-row arrays are cut to `count` rows; validated data stays valid."""
-    clone = copy.copy(series)
+    """`series` with its per-row arrays cut to `count` rows (validated data stays valid, so it is
+    not validated again); a series that is already that short is shared, not cloned."""
+    if count >= len(series):
+        return series
+    clone = object.__new__(type(series))
+    state = dict(vars(series))
     for name in row_fields:
-        object.__setattr__(clone, name, getattr(series, name)[:count])
+        state[name] = state[name][:count]
+    vars(clone).update(state)
     return clone
 
 

@@ -7,6 +7,7 @@ stamped at or before t. Every decision is recorded with its time and reasons.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -102,13 +103,36 @@ def _constant(controls: Controls) -> Callable[[datetime], Controls]:
     return lambda _now: controls
 
 
+class _DayCut:
+    """`MarketDay.until` for a loop that asks every minute: the same day as known at `ts_ns`, with
+    bar close and chain sample times searched once as Python lists (the per-minute cost matters)."""
+
+    def __init__(self, day: MarketDay) -> None:
+        self.day = day
+        self.bar_close_ns = {s: series.close_ts_ns.tolist() for s, series in day.bars.items()}
+        self.sample_ns = {u: chain.sample_ts_ns.tolist() for u, chain in day.chains.items()}
+
+    def until(self, ts_ns: int) -> MarketDay:
+        day = self.day
+        return type(day)(
+            day.session_date,
+            {s: series.head(bisect_right(self.bar_close_ns[s], ts_ns)) for s, series in day.bars.items()},
+            {u: chain.head(bisect_right(self.sample_ns[u], ts_ns)) for u, chain in day.chains.items()},
+            day.synthetic,
+        )
+
+
 @dataclass
 class _Chain:
     series: ChainSeries
     column: dict[str, int]
+    sample_ns: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.sample_ns = self.series.sample_ts_ns.tolist()
 
     def row_at(self, now_ns: int) -> int:
-        return self.series.sampled_by(now_ns) - 1
+        return bisect_right(self.sample_ns, now_ns) - 1
 
     def quote(self, occ_symbol: str, row: int) -> OptionQuote | None:
         col = self.column.get(occ_symbol)
@@ -160,6 +184,7 @@ class SessionEngine:
         self.chains = {
             u: _Chain(c, {k.occ_symbol: i for i, k in enumerate(c.contracts)}) for u, c in day.chains.items()
         }
+        self._cut = _DayCut(day)
 
     # --- the loop -----------------------------------------------------------------------------
 
@@ -168,6 +193,7 @@ class SessionEngine:
         while now <= self.session.close_et:
             self.step(now)
             now += MINUTE
+        open_at_close = len(self.portfolio.open_positions)
         self._settle_leftovers(self.session.close_et)
         return SessionResult(
             session_date=self.day.session_date.isoformat(),
@@ -175,7 +201,7 @@ class SessionEngine:
             trades=list(self.portfolio.closed),
             equity_curve=list(self.portfolio.equity_curve),
             max_open_positions=self.max_open,
-            open_positions_at_close=len(self.portfolio.open_positions),
+            open_positions_at_close=open_at_close,
             incidents=self.incidents,
             portfolio=self.portfolio,
         )
@@ -191,7 +217,7 @@ class SessionEngine:
         state, reason = trading_state(controls, account, self.config.limits)
         self._exits(rows, now, state, reason)
         if now < self.session.flatten_et:
-            known = self.day.until(now_ns)
+            known = self._cut.until(now_ns)
             for signal in sorted(
                 self.signal_source.signals(known, now), key=lambda s: (-s.confidence, s.signal_id)
             ):
@@ -352,7 +378,9 @@ class SessionEngine:
         quantity = 0
         if quote is not None and quote.is_usable:
             by_greeks = max_quantity_within_greeks(delta, gamma, spot, self._account(), self.config.limits)
-            quantity = min(self._size(quote.ask, signal.confidence, known), by_greeks)
+            # Never hold more than the bid shows: the flatten and the emergency stop must be able
+            # to sell the whole position within one minute.
+            quantity = min(self._size(quote.ask, signal.confidence, known), by_greeks, quote.bid_size)
         return ProposedEntry(signal, quote, quantity, delta, gamma, spot)
 
     def _size(self, ask: float, confidence: float, known: MarketDay) -> int:
