@@ -100,36 +100,12 @@ class StrategyState:
         )
 
 
-def _closed_prefix(series: BarSeries, ts_ns: int) -> BarSeries:
-    count = series.closed_by(ts_ns)
-    if count == len(series):
-        return series
-    return BarSeries(
-        series.symbol,
-        series.open_ts_ns[:count],
-        series.open[:count],
-        series.high[:count],
-        series.low[:count],
-        series.close[:count],
-        series.volume[:count],
-        series.interval_s,
-    )
-
-
-def _sampled_prefix(chain: ChainSeries, ts_ns: int) -> ChainSeries:
-    count = chain.sampled_by(ts_ns)
-    if count == len(chain):
-        return chain
-    return ChainSeries(
-        chain.underlying,
-        chain.expiry,
-        chain.contracts,
-        chain.sample_ts_ns[:count],
-        chain.bid[:count],
-        chain.ask[:count],
-        chain.bid_size[:count],
-        chain.ask_size[:count],
-    )
+def require_ordered(params: object, pairs: Sequence[tuple[str, str]]) -> None:
+    """Each (low, high) pair of fields must satisfy low < high; the error names both and their values."""
+    for low, high in pairs:
+        low_value, high_value = getattr(params, low), getattr(params, high)
+        if not low_value < high_value:
+            raise ValueError(f"{low} ({low_value}) must be < {high} ({high_value})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,12 +157,12 @@ class MarketHistory:
     ) -> MarketHistory:
         """The view at `ts_ns` of a day, given each underlying's `features.day_features` (or rows
         computed so far): bars, chain rows and feature rows are cut at ts_ns, without copying."""
-        bars = {symbol: _closed_prefix(series, ts_ns) for symbol, series in day.bars.items()}
+        bars = {symbol: series.head(series.closed_by(ts_ns)) for symbol, series in day.bars.items()}
         return cls(
             ts_ns=ts_ns,
             session=session,
             bars=bars,
-            chains={u: _sampled_prefix(chain, ts_ns) for u, chain in day.chains.items()},
+            chains={u: chain.head(chain.sampled_by(ts_ns)) for u, chain in day.chains.items()},
             features={u: rows[: len(bars[u.value])] for u, rows in day_features.items()},
             prior_close=prior_close,
             pricing=pricing,

@@ -32,6 +32,7 @@ from smart0dte.domain.strategies.base import (
     make_signal,
     ramp,
     ratio,
+    require_ordered,
 )
 
 NAME = "gap_fill"
@@ -68,9 +69,7 @@ class GapFillParams(StrategyParams):
             ("min_room_atr", "full_room_atr"),
             ("min_move_atr", "full_move_atr"),
         )
-        for low, high in pairs:
-            if not getattr(self, low) < getattr(self, high):
-                raise ValueError(f"{low} ({getattr(self, low)}) must be < {high} ({getattr(self, high)})")
+        require_ordered(self, pairs)
         return self
 
 

@@ -31,6 +31,7 @@ from smart0dte.domain.strategies.base import (
     make_signal,
     ramp,
     ratio,
+    require_ordered,
 )
 
 NAME = "mean_reversion"
@@ -61,9 +62,7 @@ class MeanReversionParams(StrategyParams):
             ("min_vwap_atr", "full_vwap_atr"),
             ("z_zero", "z_full"),
         )
-        for low, high in pairs:
-            if not getattr(self, low) < getattr(self, high):
-                raise ValueError(f"{low} ({getattr(self, low)}) must be < {high} ({getattr(self, high)})")
+        require_ordered(self, pairs)
         return self
 
 

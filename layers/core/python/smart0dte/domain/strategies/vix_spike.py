@@ -31,6 +31,7 @@ from smart0dte.domain.strategies.base import (
     StrategyState,
     make_signal,
     ramp,
+    require_ordered,
 )
 
 NAME = "vix_spike"
@@ -60,9 +61,7 @@ class VixSpikeParams(StrategyParams):
             ("min_rebound_bps", "full_rebound_bps"),
             ("level_zero", "level_full"),
         )
-        for low, high in pairs:
-            if not getattr(self, low) < getattr(self, high):
-                raise ValueError(f"{low} ({getattr(self, low)}) must be < {high} ({getattr(self, high)})")
+        require_ordered(self, pairs)
         return self
 
 
