@@ -369,7 +369,7 @@ rates = st.floats(-0.02, 0.1)
 yields = st.floats(0.0, 0.06)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, derandomize=True)
 @given(spots, moneyness, minutes, vols, rates, yields)
 def test_put_call_parity(spot: float, m: float, mins: float, vol: float, r: float, q: float) -> None:
     strike = spot * math.exp(m)
@@ -378,7 +378,7 @@ def test_put_call_parity(spot: float, m: float, mins: float, vol: float, r: floa
     assert call - put == pytest.approx(spot * math.exp(-q * t) - strike * math.exp(-r * t), abs=1e-12 * spot)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, derandomize=True)
 @given(spots, moneyness, minutes, vols, vols, rates, yields, st.booleans())
 def test_price_rises_with_vol(
     spot: float, m: float, mins: float, v1: float, v2: float, r: float, q: float, call: bool
@@ -389,7 +389,7 @@ def test_price_rises_with_vol(
     assert p_hi >= p_lo - 1e-13 * spot
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, derandomize=True)
 @given(spots, moneyness, minutes, vols, rates, yields)
 def test_greek_signs_and_bounds(spot: float, m: float, mins: float, vol: float, r: float, q: float) -> None:
     t = float(t_years_from_minutes(mins))
@@ -402,7 +402,7 @@ def test_greek_signs_and_bounds(spot: float, m: float, mins: float, vol: float, 
     assert g.gamma[0] == g.gamma[1]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, derandomize=True)
 @given(spots, moneyness, st.floats(1.0, 390.0), st.floats(0.05, 1.5), st.booleans())
 def test_round_trip_on_0dte_quotes(spot: float, m: float, mins: float, vol: float, call: bool) -> None:
     strike = spot * math.exp(m / 10.0)

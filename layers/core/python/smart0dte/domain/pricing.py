@@ -52,6 +52,8 @@ _CHUNK: Final = 32768
 """Elements per pass: the scratch buffers of one pass stay in cache, call overhead stays small."""
 _SMALL_EXPONENT: Final = 2.0**-10
 """Below this |z| exp(z) is a degree-4 Taylor polynomial (truncation < 1e-17 relative)."""
+_TINY_EXPONENT: Final = 2.0**-14
+"""Below this |z| degree 3 suffices (truncation < 1e-18 relative): rate x hours always is."""
 _EXP_MIN_ARG: Final = math.log(float(np.finfo(np.float64).tiny))
 """exp() below this is sub-normal: glibc's slow path. Such results are flushed to zero instead."""
 _HOUSEHOLDER_STEPS = 2
@@ -396,11 +398,25 @@ def _norm_cdf(
     return out
 
 
-def _exp_of_small(z: FloatArray, out: FloatArray) -> FloatArray:
-    """out = exp(z): a Taylor polynomial when every |z| is small (rate x hours), else np.exp."""
-    if float(np.max(z)) < _SMALL_EXPONENT and float(np.min(z)) > -_SMALL_EXPONENT:
-        return _polynomial(z, (1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0), out)
-    return np.exp(z, out=out)
+def _exp_of_small(z: FloatArray, out: FloatArray, sign: float = 1.0) -> FloatArray:
+    """out = exp(sign z): a Taylor polynomial when every |z| is small (rate x hours), else np.exp.
+
+    Degree 3 below _TINY_EXPONENT, degree 4 below _SMALL_EXPONENT.
+    """
+    largest = max(float(np.max(z)), -float(np.min(z)))  # NaN fails both tests below: np.exp
+    if largest < _SMALL_EXPONENT:
+        degree = 3 if largest < _TINY_EXPONENT else 4
+        coefficients = tuple(sign**k / math.factorial(k) for k in range(degree, -1, -1))
+        return _polynomial(z, coefficients, out)
+    np.multiply(z, sign, out=out)
+    return np.exp(out, out=out)
+
+
+def _all_regular(*values: Operand) -> bool:
+    """True if every element of every value is positive and finite (reductions only: no temporaries)."""
+    return all(float(np.min(v)) > 0.0 for v in values) and math.isfinite(
+        sum(float(np.sum(v)) for v in values)
+    )
 
 
 def _exp_flush(z: FloatArray, out: FloatArray, keep: BoolArray) -> FloatArray:
@@ -499,11 +515,9 @@ def _greeks_chunk(inputs: tuple[Operand, ...], out: FloatArray) -> None:
     np.sqrt(t_years, out=sqrt_t)
     np.multiply(vol, sqrt_t, out=sd)  # total standard deviation s = vol sqrt(t)
     np.multiply(rate, t_years, out=tmp)
-    np.negative(tmp, out=tmp)
-    _exp_of_small(tmp, df_r)
+    _exp_of_small(tmp, df_r, sign=-1.0)
     np.multiply(div_yield, t_years, out=tmp)
-    np.negative(tmp, out=tmp)
-    _exp_of_small(tmp, df_q)
+    _exp_of_small(tmp, df_q, sign=-1.0)
     np.multiply(spot, df_q, out=spot_q)  # S e^(-q t)
     np.multiply(strike, df_r, out=strike_r)  # K e^(-r t)
     np.divide(spot_q, strike_r, out=ratio)  # F / K
@@ -533,17 +547,19 @@ def _greeks_chunk(inputs: tuple[Operand, ...], out: FloatArray) -> None:
     np.maximum(price, 0.0, out=price)  # rounding in the sub-normal tail must not make it negative
     # Positive finite inputs take the formulas; the rest (zero variance or invalid input) is rare
     # and fixed up element by element at the end.
-    np.minimum(sd, spot, out=tmp)
-    np.minimum(tmp, strike, out=tmp)
-    np.greater(tmp, 0.0, out=keep)
-    np.add(sd, spot, out=tmp)
-    tmp += strike
-    tmp += t_years
-    tmp += rate
-    tmp += div_yield
-    np.isfinite(tmp, out=finite)
-    keep &= finite
-    irregular = None if keep.all() else np.flatnonzero(~keep)
+    irregular = None
+    if not (_all_regular(sd, spot, strike) and math.isfinite(float(np.sum(rate)) + float(np.sum(div_yield)))):
+        np.minimum(sd, spot, out=tmp)
+        np.minimum(tmp, strike, out=tmp)
+        np.greater(tmp, 0.0, out=keep)
+        np.add(sd, spot, out=tmp)
+        tmp += strike
+        tmp += t_years
+        tmp += rate
+        tmp += div_yield
+        np.isfinite(tmp, out=finite)
+        keep &= finite
+        irregular = None if keep.all() else np.flatnonzero(~keep)
     if out.shape[0] == 1:
         if irregular is not None:
             price[irregular] = _zero_variance_limits(
@@ -661,8 +677,7 @@ def _implied_vol_chunk(
     np.subtract(rate, div_yield, out=drift)
     drift *= t_years  # (r - q) t
     np.multiply(rate, t_years, out=tmp)
-    np.negative(tmp, out=tmp)
-    _exp_of_small(tmp, df_r)
+    _exp_of_small(tmp, df_r, sign=-1.0)
     _exp_of_small(drift, fwd)
     fwd *= spot
     np.divide(spot, strike, out=x)
@@ -781,6 +796,9 @@ def _classify(
     apply(IVStatus.ABOVE_MAXIMUM)
     np.logical_not(np.greater(t_years, 0.0), out=flag)
     apply(IVStatus.EXPIRED)
+    finite = math.isfinite(sum(float(np.sum(v)) for v in (price, t_years, rate, div_yield)))
+    if finite and _all_regular(spot, strike) and float(np.min(price)) >= 0.0:
+        return  # every input valid: no element is INVALID_INPUT
     np.add(price, spot, out=tmp)
     tmp += strike
     tmp += t_years
@@ -1038,6 +1056,7 @@ def _normalised_implied_sd(
         np.subtract(b_max[upper], beta[upper], out=log_target[upper])
         np.log(log_target[upper], out=log_target[upper])
 
+    step.fill(np.inf)  # no step taken is no convergence
     for _ in range(_HOUSEHOLDER_STEPS):
         _black_normalised(x, sd, b_max, [b, gap, vega, b2, b3], rest, pairs, keep)
         # Newton step n and h2 = g''/g', h3 = g'''/g' of the objective g: b - beta by default,
