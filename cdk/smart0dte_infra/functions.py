@@ -30,9 +30,9 @@ from .nag import acknowledge, finding_resource
 from .sources import handler_path
 from .storage import Storage, construct_id
 
-RUNTIME = lambda_.Runtime.PYTHON_3_11
+RUNTIME = lambda_.Runtime.PYTHON_3_12
 ARCHITECTURE = lambda_.Architecture.X86_64
-"""x86_64 because the dependency layer is built from manylinux2014_x86_64 wheels."""
+"""x86_64 because the dependency layer is built from manylinux_2_28_x86_64 wheels."""
 HANDLER = "handler.handler"
 LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
 ASSET_EXCLUDE = ["**/__pycache__", "**/*.pyc", "**/*.egg-info", "**/.mypy_cache", "**/.pytest_cache"]
@@ -122,8 +122,8 @@ class Functions(Construct):
         acknowledge(
             function,
             "AwsSolutions-L1",
-            "Pinned to python3.11 on purpose: the dependency layer is built for cp311 manylinux2014_x86_64 "
-            "wheels (Amazon Linux 2); runtime and layer move together.",
+            "Pinned to python3.12 on purpose: the dependency layer is built for cp312 manylinux_2_28_x86_64 "
+            "wheels (Amazon Linux 2023); runtime and layer move together.",
         )
         acknowledge(role, "AwsSolutions-IAM5", XRAY_REASON, "Resource::*")
         object_arns = [storage.buckets[b].arn_for_objects("*") for b in access.buckets]

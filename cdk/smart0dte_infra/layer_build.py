@@ -1,6 +1,6 @@
 """Build the third-party Lambda layer without Docker, once per requirements hash.
 
-pip downloads manylinux wheels for the Lambda runtime (CPython 3.11 on x86_64, Amazon Linux 2)
+pip downloads manylinux wheels for the Lambda runtime (CPython 3.12 on x86_64, Amazon Linux 2023)
 into `build/layers/deps-<hash>/python`. The hash covers the requirements file, the target platform
 and this recipe, so a rebuild happens only when one of them changes; tests and `cdk synth` reuse
 the folder. The build lands in a temporary folder first and is renamed into place, so an
@@ -16,8 +16,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-PLATFORM = "manylinux2014_x86_64"
-PYTHON_VERSION = "3.11"
+PLATFORMS = ("manylinux_2_28_x86_64", "manylinux2014_x86_64")
+"""Amazon Linux 2023 has glibc 2.34: wheels built for glibc 2.28 (current numpy, pandas) and 2.17
+(e.g. databento-dbn) both run there."""
+PYTHON_VERSION = "3.12"
 IMPLEMENTATION = "cp"
 DEPS_DIR_PREFIX = "deps-"
 RECIPE_VERSION = "1"
@@ -42,7 +44,7 @@ def requirements_hash(requirements: Path) -> str:
     """A short digest of what decides the layer's content."""
     digest = hashlib.sha256()
     digest.update(requirements.read_bytes())
-    for part in (PLATFORM, PYTHON_VERSION, IMPLEMENTATION, RECIPE_VERSION):
+    for part in (*PLATFORMS, PYTHON_VERSION, IMPLEMENTATION, RECIPE_VERSION):
         digest.update(b"\0" + part.encode())
     return digest.hexdigest()[:16]
 
@@ -62,8 +64,7 @@ def pip_command(requirements: Path, target: Path) -> list[str]:
         "--disable-pip-version-check",
         "--no-input",
         "--no-compile",
-        "--platform",
-        PLATFORM,
+        *(flag for platform in PLATFORMS for flag in ("--platform", platform)),
         "--only-binary=:all:",
         "--python-version",
         PYTHON_VERSION,
@@ -93,7 +94,8 @@ def build_deps_layer(requirements: Path, build_root: Path) -> Path:
         if result.returncode != 0:
             raise LayerBuildError(
                 f"pip could not build the dependency layer from {requirements} for "
-                f"{PLATFORM}/cp{PYTHON_VERSION} (exit {result.returncode}):\n{result.stderr.strip()}"
+                f"{'+'.join(PLATFORMS)}/cp{PYTHON_VERSION} (exit {result.returncode}):\n"
+                f"{result.stderr.strip()}"
             )
         _strip(partial / "python")
         try:

@@ -1,5 +1,5 @@
 """The dependency layer build: keyed by a hash of what decides its content, built once, never left
-half-built, trimmed of what Lambda already provides, and made of Linux x86_64 CPython 3.11 wheels."""
+half-built, trimmed of what Lambda already provides, and made of Linux x86_64 CPython 3.12 wheels."""
 
 from __future__ import annotations
 
@@ -41,9 +41,9 @@ def test_hash_follows_the_requirements_content(tmp_path: Path) -> None:
 def test_pip_targets_lambdas_platform_without_docker(tmp_path: Path) -> None:
     command = " ".join(pip_command(tmp_path / "requirements.txt", tmp_path / "python"))
 
-    assert "--platform manylinux2014_x86_64" in command
+    assert "--platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64" in command
     assert "--only-binary=:all:" in command
-    assert "--python-version 3.11" in command
+    assert "--python-version 3.12" in command
     assert "--implementation cp" in command
     assert f"--target {tmp_path / 'python'}" in command
 
@@ -105,16 +105,16 @@ def test_a_failed_build_leaves_nothing_behind_and_says_why(
     with pytest.raises(LayerBuildError, match="No matching distribution found for numpy") as raised:
         build_deps_layer(_requirements(tmp_path), tmp_path / "build")
 
-    assert "manylinux2014_x86_64" in str(raised.value)
+    assert "manylinux_2_28_x86_64" in str(raised.value)
     assert list((tmp_path / "build" / "layers").iterdir()) == []
 
 
-def test_the_real_layer_holds_linux_x86_64_cpython_3_11_binaries_and_no_aws_sdk(deps_layer: Path) -> None:
+def test_the_real_layer_holds_linux_x86_64_cpython_3_12_binaries_and_no_aws_sdk(deps_layer: Path) -> None:
     site = deps_layer / "python"
     extensions = [p.name for p in site.rglob("*.so")]
 
-    assert any(name.endswith(".cpython-311-x86_64-linux-gnu.so") for name in extensions)
-    assert not any(".cpython-3" in name and "311" not in name for name in extensions)
+    assert any(name.endswith(".cpython-312-x86_64-linux-gnu.so") for name in extensions)
+    assert not any(".cpython-3" in name and "312" not in name for name in extensions)
     assert all((site / package).is_dir() for package in ("numpy", "pandas", "pydantic_core", "pynamodb"))
     for absent in (*layer_build.PROVIDED_BY_RUNTIME, "bin", "pandas/tests"):
         assert not (site / absent).exists(), absent

@@ -246,7 +246,7 @@ def test_function_has_both_layers_and_its_memory_and_timeout(synth: Synth, spec:
         {
             "FunctionName": spec.physical_name(PREFIX),
             "Handler": "handler.handler",
-            "Runtime": "python3.11",
+            "Runtime": "python3.12",
             "Architectures": ["x86_64"],
             "MemorySize": spec.memory_mb,
             "Timeout": spec.timeout_s,
@@ -266,10 +266,10 @@ def test_there_is_one_function_per_spec(synth: Synth) -> None:
     synth.template.resource_count_is("AWS::Lambda::Function", len(r.FUNCTIONS))
 
 
-def test_layers_are_for_python_3_11_on_x86_64(synth: Synth) -> None:
+def test_layers_are_for_python_3_12_on_x86_64(synth: Synth) -> None:
     synth.template.all_resources_properties(
         "AWS::Lambda::LayerVersion",
-        {"CompatibleRuntimes": ["python3.11"], "CompatibleArchitectures": ["x86_64"]},
+        {"CompatibleRuntimes": ["python3.12"], "CompatibleArchitectures": ["x86_64"]},
     )
 
 
