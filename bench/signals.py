@@ -26,6 +26,7 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import date
+from typing import Any
 
 import numpy as np
 
@@ -50,6 +51,25 @@ MODEL_TRAINING_DAYS = (date(2025, 1, 2), date(2025, 1, 15))
 
 def _percentile_s(samples: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(samples), q))
+
+
+def _per_bar_figures(samples_s: list[float]) -> dict[str, float]:
+    """Per-bar latency against the strategies' p99 target, in ms."""
+    return {
+        "p50_ms": _percentile_s(samples_s, 50) * 1e3,
+        "p99_ms": _percentile_s(samples_s, 99) * 1e3,
+        "max_ms": max(samples_s) * 1e3,
+        "target_p99_ms": STRATEGIES_P99_TARGET_S * 1e3,
+        "ratio": _percentile_s(samples_s, 99) / STRATEGIES_P99_TARGET_S,
+    }
+
+
+def _per_bar_row(label: str, figures: dict[str, Any]) -> str:
+    verdict = "ok" if figures["ratio"] <= 1 else "SLOW"
+    return (
+        f"{label:<52} {figures['p50_ms']:7.3f}ms {figures['p99_ms']:7.3f}ms "
+        f"{figures['target_p99_ms']:7.1f}ms {figures['ratio']:6.2f}x {verdict}"
+    )
 
 
 def _timed(action: Callable[[], object]) -> float:
@@ -101,7 +121,7 @@ def main() -> int:
         scenario = SCENARIOS[index % len(SCENARIOS)]
         simulated = simulator.day(DAY, seed=index, scenario=scenario)
         day = simulated.market_day
-        prior = {u.value: level for u, level in simulated.previous.close_usd.items()}
+        prior = simulated.prior_close
         sources = {u: FeatureSource.from_day(day, u, session, prior) for u in Underlying.tradable()}
         features = {u: day_features(source) for u, source in sources.items()}
         states: dict[StateKey, StrategyState] = {}
@@ -135,20 +155,10 @@ def main() -> int:
         "days": args.days,
         "bars": len(strategy_s),
         "signals": signal_count,
-        "strategies_3_symbols_one_bar": {
-            "p50_ms": _percentile_s(strategy_s, 50) * 1e3,
-            "p99_ms": _percentile_s(strategy_s, 99) * 1e3,
-            "max_ms": max(strategy_s) * 1e3,
-            "target_p99_ms": STRATEGIES_P99_TARGET_S * 1e3,
-            "ratio": _percentile_s(strategy_s, 99) / STRATEGIES_P99_TARGET_S,
-        },
+        "strategies_3_symbols_one_bar": _per_bar_figures(strategy_s),
         "strategies_and_model_3_symbols_one_bar": {
             "model_trees": model.forest.trees,
-            "p50_ms": _percentile_s(with_model_s, 50) * 1e3,
-            "p99_ms": _percentile_s(with_model_s, 99) * 1e3,
-            "max_ms": max(with_model_s) * 1e3,
-            "target_p99_ms": STRATEGIES_P99_TARGET_S * 1e3,
-            "ratio": _percentile_s(with_model_s, 99) / STRATEGIES_P99_TARGET_S,
+            **_per_bar_figures(with_model_s),
         },
         "latest_features_3_symbols_one_bar": {
             "p50_ms": _percentile_s(latest_s, 50) * 1e3,
@@ -174,16 +184,11 @@ def main() -> int:
         f"({', '.join(s.value for s in SCENARIOS)}); {len(strategy_s)} bars, {signal_count} signals"
     )
     print(f"{'measurement':<52} {'p50':>9} {'p99':>9} {'target':>9} {'ratio':>7}")
-    verdict = "ok" if strategies["ratio"] <= 1 else "SLOW"
+    print(_per_bar_row("Strategies, 3 symbols, one bar", strategies))
     print(
-        f"{'Strategies, 3 symbols, one bar':<52} {strategies['p50_ms']:7.3f}ms {strategies['p99_ms']:7.3f}ms "
-        f"{strategies['target_p99_ms']:7.1f}ms {strategies['ratio']:6.2f}x {verdict}"
-    )
-    verdict = "ok" if with_model["ratio"] <= 1 else "SLOW"
-    label = f"Strategies + model ({with_model['model_trees']} trees), 3 symbols, one bar"
-    print(
-        f"{label:<52} {with_model['p50_ms']:7.3f}ms {with_model['p99_ms']:7.3f}ms "
-        f"{with_model['target_p99_ms']:7.1f}ms {with_model['ratio']:6.2f}x {verdict}"
+        _per_bar_row(
+            f"Strategies + model ({with_model['model_trees']} trees), 3 symbols, one bar", with_model
+        )
     )
     print(
         f"{'Latest features, 3 symbols, one bar':<52} {latest['p50_ms']:7.3f}ms {latest['p99_ms']:7.3f}ms "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date
-from functools import cache
 
 import numpy as np
 import pytest
@@ -11,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from smart0dte.domain.calendar import MarketCalendar, SessionTimes
+from smart0dte.domain.calendar import MarketCalendar
 from smart0dte.domain.data_quality import (
     QualityLimits,
     apply_flags,
@@ -23,24 +22,17 @@ from smart0dte.domain.data_quality import (
 )
 from smart0dte.domain.marketdata import NS_PER_MINUTE, BarSeries, ChainSeries, MarketDay
 from smart0dte.domain.models import DomainError, OptionContract, OptionRight, Underlying
+from tests.unit.session_day import SESSION, SESSION_DATE
 
-DAY = date(2025, 3, 14)
 LIMITS = QualityLimits()
 
 
-@cache
-def _session() -> SessionTimes:
-    session = MarketCalendar().session(DAY)
-    assert session is not None
-    return session
-
-
 def _bar_opens() -> np.ndarray:
-    return session_grid(_session())[0]
+    return session_grid(SESSION)[0]
 
 
 def _samples() -> np.ndarray:
-    return session_grid(_session())[1]
+    return session_grid(SESSION)[1]
 
 
 def _bars(close: np.ndarray, open_ts_ns: np.ndarray | None = None) -> BarSeries:
@@ -59,12 +51,12 @@ def _bars(close: np.ndarray, open_ts_ns: np.ndarray | None = None) -> BarSeries:
 
 def _chain(bid: np.ndarray, ask: np.ndarray, sample_ts_ns: np.ndarray | None = None) -> ChainSeries:
     contracts = tuple(
-        OptionContract(root="SPY", expiry=DAY, right=OptionRight.CALL, strike=560.0 + k)
+        OptionContract(root="SPY", expiry=SESSION_DATE, right=OptionRight.CALL, strike=560.0 + k)
         for k in range(bid.shape[1])
     )
     samples = _samples()[: bid.shape[0]] if sample_ts_ns is None else sample_ts_ns
     sizes = np.full(bid.shape, 7, dtype=np.int64)
-    return ChainSeries(Underlying.SPY, DAY, contracts, samples.copy(), bid, ask, sizes, sizes.copy())
+    return ChainSeries(Underlying.SPY, SESSION_DATE, contracts, samples.copy(), bid, ask, sizes, sizes.copy())
 
 
 def _steady_chain(rows: int = 390, columns: int = 3) -> tuple[np.ndarray, np.ndarray]:
@@ -197,7 +189,7 @@ def test_a_row_off_the_grid_is_flagged_whole() -> None:
 
 
 def _day(bars: BarSeries, chain: ChainSeries) -> MarketDay:
-    return MarketDay(DAY, {"SPY": bars}, {Underlying.SPY: chain}, synthetic=True)
+    return MarketDay(SESSION_DATE, {"SPY": bars}, {Underlying.SPY: chain}, synthetic=True)
 
 
 def test_applying_the_flags_empties_flagged_quotes_and_drops_flagged_bars() -> None:
@@ -207,10 +199,10 @@ def test_applying_the_flags_empties_flagged_quotes_and_drops_flagged_bars() -> N
     bid[10, 1], ask[10, 1] = 3.0, 2.0
     day = _day(_bars(close), _chain(bid, ask))
 
-    checked = check_and_clean(day, _session())
+    checked = check_and_clean(day, SESSION)
 
     clean = checked.clean
-    assert checked.raw is day and clean.synthetic and clean.session_date == DAY
+    assert checked.raw is day and clean.synthetic and clean.session_date == SESSION_DATE
     assert len(clean.bars["SPY"]) == 389 and _bar_opens()[5] not in clean.bars["SPY"].open_ts_ns
     chain = clean.chains[Underlying.SPY]
     assert np.isnan(chain.bid[10, 1]) and np.isnan(chain.ask[10, 1])
@@ -246,7 +238,7 @@ def test_a_report_of_another_day_cannot_be_applied() -> None:
     shorter = _day(_bars(np.full(389, 560.0)), _chain(*_steady_chain()))
 
     with pytest.raises(DomainError, match="quality report of SPY has 389 bars; day has 390"):
-        apply_flags(day, check_day(shorter, _session()))
+        apply_flags(day, check_day(shorter, SESSION))
 
 
 def test_the_session_must_be_the_day() -> None:
@@ -299,9 +291,9 @@ def test_flags_at_a_minute_depend_on_nothing_later(bid: np.ndarray, ask_seed: np
 @given(_prices, _prices)
 def test_a_clean_chain_has_only_usable_quotes_or_nan(bid: np.ndarray, ask_seed: np.ndarray) -> None:
     ask = np.resize(ask_seed, bid.shape)
-    day = MarketDay(DAY, {}, {Underlying.SPY: _chain(bid, ask)}, synthetic=True)
+    day = MarketDay(SESSION_DATE, {}, {Underlying.SPY: _chain(bid, ask)}, synthetic=True)
 
-    chain = check_and_clean(day, _session()).clean.chains[Underlying.SPY]
+    chain = check_and_clean(day, SESSION).clean.chains[Underlying.SPY]
 
     quoted = ~np.isnan(chain.bid) | ~np.isnan(chain.ask)
     assert np.all(chain.bid[quoted] > 0) and np.all(chain.bid[quoted] < chain.ask[quoted])

@@ -1,5 +1,4 @@
 import dataclasses
-from datetime import UTC, date, datetime
 from functools import cache
 
 import numpy as np
@@ -7,7 +6,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smart0dte.domain.calendar import MarketCalendar
 from smart0dte.domain.features import (
     FEATURE_NAMES,
     N_FEATURES,
@@ -17,36 +15,18 @@ from smart0dte.domain.features import (
     day_features,
     latest_features,
 )
-from smart0dte.domain.marketdata import NS_PER_MINUTE, BarSeries, ChainSeries, MarketDay, datetime_to_ns
-from smart0dte.domain.models import DomainError, OptionContract, OptionRight, Underlying
+from smart0dte.domain.marketdata import NS_PER_MINUTE, BarSeries, MarketDay
+from smart0dte.domain.models import DomainError, Underlying
 from smart0dte.domain.pricing import bsm_price, t_years_from_minutes
-from smart0dte.domain.simulator import MarketSimulator, Scenario
-
-SESSION_DATE = date(2025, 3, 14)
-OPEN_NS = datetime_to_ns(datetime(2025, 3, 14, 13, 30, tzinfo=UTC))
-CLOSE_NS = OPEN_NS + 390 * NS_PER_MINUTE
-
-
-def _bars(
-    close: list[float] | np.ndarray,
-    *,
-    spread: float = 0.1,
-    volume: list[int] | np.ndarray | None = None,
-    symbol: str = "SPY",
-    first_open_ns: int = OPEN_NS,
-) -> BarSeries:
-    close = np.asarray(close, dtype=np.float64)
-    n = close.shape[0]
-    open_ = np.concatenate(([close[0]], close[:-1]))
-    return BarSeries(
-        symbol,
-        first_open_ns + np.arange(n, dtype=np.int64) * NS_PER_MINUTE,
-        open_,
-        np.maximum(open_, close) + spread,
-        np.minimum(open_, close) - spread,
-        close,
-        np.asarray(volume if volume is not None else np.full(n, 1000), dtype=np.int64),
-    )
+from smart0dte.domain.simulator import Scenario
+from tests.unit.session_day import (
+    CLOSE_NS,
+    OPEN_NS,
+    SESSION,
+    flat_vol_chain,
+    minute_bars,
+    simulate,
+)
 
 
 def _source(bars: BarSeries, **kwargs: object) -> FeatureSource:
@@ -55,18 +35,13 @@ def _source(bars: BarSeries, **kwargs: object) -> FeatureSource:
 
 @cache
 def _simulated(scenario: Scenario = Scenario.NORMAL, seed: int = 3) -> tuple[MarketDay, dict[str, float]]:
-    calendar = MarketCalendar()
-    simulated = MarketSimulator(calendar=calendar).day(SESSION_DATE, seed=seed, scenario=scenario)
-    prior = {u.value: level for u, level in simulated.previous.close_usd.items()}
-    return simulated.market_day, prior
+    return simulate(seed, scenario)
 
 
 def _simulated_source(underlying: Underlying = Underlying.SPY, until_ns: int | None = None) -> FeatureSource:
     day, prior = _simulated()
-    session = MarketCalendar().session(SESSION_DATE)
-    assert session is not None
     known = day if until_ns is None else day.until(until_ns)
-    return FeatureSource.from_day(known, underlying, session, prior)
+    return FeatureSource.from_day(known, underlying, SESSION, prior)
 
 
 def test_there_are_at_least_40_named_features_in_column_order() -> None:
@@ -78,7 +53,7 @@ def test_there_are_at_least_40_named_features_in_column_order() -> None:
 
 def test_returns_rsi_and_atr_follow_their_definitions() -> None:
     close = 100.0 + np.arange(70, dtype=np.float64)  # +1 every bar
-    rows = day_features(_source(_bars(close, spread=0.5)))
+    rows = day_features(_source(minute_bars(close, spread=0.5)))
 
     assert rows[69, Feature.RET_1M_BPS] == pytest.approx((169 / 168 - 1) * 1e4)
     assert rows[69, Feature.RET_60M_BPS] == pytest.approx((169 / 109 - 1) * 1e4)
@@ -91,7 +66,7 @@ def test_returns_rsi_and_atr_follow_their_definitions() -> None:
 
 
 def test_flat_prices_give_neutral_rsi_and_no_directional_movement() -> None:
-    rows = day_features(_source(_bars(np.full(40, 50.0), spread=0.0)))
+    rows = day_features(_source(minute_bars(np.full(40, 50.0), spread=0.0)))
     assert rows[39, Feature.RSI_14] == 50.0
     assert rows[39, Feature.PLUS_DI_14] == rows[39, Feature.MINUS_DI_14] == 0.0
     assert rows[39, Feature.ADX_14] == 0.0
@@ -99,7 +74,7 @@ def test_flat_prices_give_neutral_rsi_and_no_directional_movement() -> None:
 
 
 def test_warm_up_is_nan_until_each_window_is_full() -> None:
-    rows = day_features(_source(_bars(100 + np.sin(np.arange(60.0)))))
+    rows = day_features(_source(minute_bars(100 + np.sin(np.arange(60.0)))))
     first_defined = {
         Feature.RET_5M_BPS: 5,
         Feature.RSI_14: 14,
@@ -117,7 +92,7 @@ def test_warm_up_is_nan_until_each_window_is_full() -> None:
 
 
 def test_vwap_weights_the_typical_price_by_volume() -> None:
-    bars = _bars([10.0, 20.0], spread=0.0, volume=[1, 3])
+    bars = minute_bars([10.0, 20.0], spread=0.0, volume=[1, 3])
     rows = day_features(_source(bars))
     typical = (bars.high + bars.low + bars.close) / 3
     assert rows[0, Feature.VWAP] == pytest.approx(typical[0])
@@ -127,7 +102,7 @@ def test_vwap_weights_the_typical_price_by_volume() -> None:
 
 def test_opening_range_is_known_only_once_it_has_closed() -> None:
     close = np.concatenate((np.linspace(100, 101, 30), np.full(5, 103.0)))
-    rows = day_features(_source(_bars(close, spread=0.0)), FeatureParams(opening_range_minutes=30))
+    rows = day_features(_source(minute_bars(close, spread=0.0)), FeatureParams(opening_range_minutes=30))
     assert np.isnan(rows[28, Feature.OR_HIGH])  # bar 28 closes 29 minutes after the open
     assert rows[29, Feature.OR_HIGH] == 101.0
     assert rows[29, Feature.OR_LOW] == 100.0
@@ -137,63 +112,38 @@ def test_opening_range_is_known_only_once_it_has_closed() -> None:
 
 def test_gap_features_measure_the_open_against_the_prior_close() -> None:
     close = [101.0, 100.5, 100.0]  # the first bar opens (and closes) at 101
-    rows = day_features(_source(_bars(close), prior_close=100.0))
+    rows = day_features(_source(minute_bars(close), prior_close=100.0))
     assert rows[0, Feature.GAP_BPS] == pytest.approx(100.0)
     assert rows[1, Feature.GAP_FILL_FRACTION] == pytest.approx(0.5)
     assert rows[2, Feature.GAP_FILL_FRACTION] == pytest.approx(1.0)
-    no_prior = day_features(_source(_bars(close)))
+    no_prior = day_features(_source(minute_bars(close)))
     assert np.isnan(no_prior[:, Feature.GAP_BPS]).all()
 
 
 def test_time_features_count_from_each_bar_close() -> None:
-    rows = day_features(_source(_bars([100.0, 100.0])))
+    rows = day_features(_source(minute_bars([100.0, 100.0])))
     assert rows[:, Feature.MINUTES_SINCE_OPEN].tolist() == [1.0, 2.0]
     assert rows[:, Feature.MINUTES_TO_CLOSE].tolist() == [389.0, 388.0]
     assert rows[1, Feature.SESSION_FRACTION] == pytest.approx(2 / 390)
 
 
 def test_vix_features_use_only_vix_bars_closed_by_the_row_close() -> None:
-    spy = _bars(np.full(20, 100.0))
+    spy = minute_bars(np.full(20, 100.0))
     vix_close = 15.0 + np.arange(21, dtype=np.float64)
-    vix = _bars(vix_close, symbol="VIX", spread=0.0)  # one more bar than SPY: never visible
+    vix = minute_bars(vix_close, symbol="VIX", spread=0.0)  # one more bar than SPY: never visible
     rows = day_features(_source(spy, vix=vix, prior_vix_close=14.0))
     assert rows[:, Feature.VIX_LEVEL].tolist() == vix_close[:20].tolist()
     assert rows[19, Feature.VIX_RET_5M_PCT] == pytest.approx((34 / 29 - 1) * 100)
     assert rows[0, Feature.VIX_RET_PRIOR_CLOSE_PCT] == pytest.approx((15 / 14 - 1) * 100)
-    late = _bars(vix_close[:20], symbol="VIX", spread=0.0, first_open_ns=OPEN_NS + NS_PER_MINUTE)
+    late = minute_bars(vix_close[:20], symbol="VIX", spread=0.0, first_open_ns=OPEN_NS + NS_PER_MINUTE)
     shifted = day_features(_source(spy, vix=late))
     assert np.isnan(shifted[0, Feature.VIX_LEVEL])  # the first VIX bar closes a minute after SPY's
     assert shifted[1, Feature.VIX_LEVEL] == 15.0
 
 
-def _flat_vol_chain(spot: float, vol: float, samples: int, bars_before: int) -> ChainSeries:
-    strikes = np.arange(spot - 5, spot + 6, 1.0)
-    contracts = tuple(
-        OptionContract(root="SPY", expiry=SESSION_DATE, right=right, strike=float(k))
-        for right in OptionRight
-        for k in strikes
-    )
-    sample_ts = OPEN_NS + (bars_before + 1 + np.arange(samples, dtype=np.int64)) * NS_PER_MINUTE
-    minutes_left = (CLOSE_NS - sample_ts) / NS_PER_MINUTE
-    strike = np.array([c.strike for c in contracts])
-    is_call = np.array([c.right is OptionRight.CALL for c in contracts])
-    t_years = t_years_from_minutes(minutes_left)[:, None]
-    price = bsm_price(spot, strike[None, :], t_years, 0.04, 0.01, vol, is_call[None, :])
-    return ChainSeries(
-        Underlying.SPY,
-        SESSION_DATE,
-        contracts,
-        sample_ts,
-        price - 0.01,
-        price + 0.01,
-        np.full(price.shape, 10, dtype=np.int64),
-        np.full(price.shape, 10, dtype=np.int64),
-    )
-
-
 def test_chain_features_recover_the_vol_the_chain_was_priced_with() -> None:
-    bars = _bars(np.full(40, 560.0), spread=0.05)
-    chain = _flat_vol_chain(560.0, 0.25, samples=40, bars_before=0)
+    bars = minute_bars(np.full(40, 560.0), spread=0.05)
+    chain = flat_vol_chain(560.0, 0.25, samples=40, strikes_each_side=5, rate=0.04, div_yield=0.01)
     rows = day_features(_source(bars, chain=chain, rate=0.04, div_yield=0.01))
 
     assert rows[30, Feature.ATM_IV] == pytest.approx(0.25, abs=1e-6)
@@ -205,8 +155,9 @@ def test_chain_features_recover_the_vol_the_chain_was_priced_with() -> None:
 
 
 def test_a_stale_chain_sample_gives_no_chain_features() -> None:
-    bars = _bars(np.full(10, 560.0))
-    chain = _flat_vol_chain(560.0, 0.25, samples=1, bars_before=0)  # sampled at bar 0's close only
+    bars = minute_bars(np.full(10, 560.0))
+    # sampled at bar 0's close only
+    chain = flat_vol_chain(560.0, 0.25, samples=1, strikes_each_side=5, rate=0.04, div_yield=0.01)
     rows = day_features(_source(bars, chain=chain), FeatureParams(max_chain_age_s=120))
     assert not np.isnan(rows[2, Feature.ATM_IV])  # 2 minutes old
     assert np.isnan(rows[3, Feature.ATM_IV])  # 3 minutes old
@@ -223,8 +174,8 @@ def test_latest_row_equals_the_day_row_bit_for_bit(
 ) -> None:
     close = np.round(100 * np.cumprod(1 + np.asarray(steps)), 2)
     n = close.shape[0]
-    vix = _bars(np.round(16 * np.cumprod(1 - np.asarray(steps)), 2), symbol="VIX")
-    source = _source(_bars(close, volume=volumes[:n]), prior_close=99.0, vix=vix, prior_vix_close=15.0)
+    vix = minute_bars(np.round(16 * np.cumprod(1 - np.asarray(steps)), 2), symbol="VIX")
+    source = _source(minute_bars(close, volume=volumes[:n]), prior_close=99.0, vix=vix, prior_vix_close=15.0)
     rows = day_features(source)
     count = data.draw(st.integers(1, n), label="bars closed")
     prefix = dataclasses.replace(source, bars=source.bars.head(count), vix=vix.head(count))
@@ -245,7 +196,7 @@ def test_latest_row_equals_the_day_row_on_a_simulated_day_with_chain() -> None:
 
 def test_latest_features_refuses_an_empty_prefix() -> None:
     with pytest.raises(DomainError, match="no bar has closed"):
-        latest_features(_source(_bars([100.0]).head(0)))
+        latest_features(_source(minute_bars([100.0]).head(0)))
 
 
 def test_feature_params_name_the_field_and_limit() -> None:

@@ -1,13 +1,11 @@
-from datetime import date
-
 import numpy as np
 import pytest
 
-from smart0dte.domain.calendar import MarketCalendar
 from smart0dte.domain.features import N_FEATURES, Feature, FeatureSource, day_features
 from smart0dte.domain.models import Underlying
 from smart0dte.domain.regime import Regime, RegimeParams, classify
-from smart0dte.domain.simulator import MarketSimulator, Scenario
+from smart0dte.domain.simulator import Scenario
+from tests.unit.session_day import SESSION, simulate
 
 
 def _row(**values: float) -> np.ndarray:
@@ -63,13 +61,8 @@ def test_regime_params_name_the_field_and_limit() -> None:
 
 
 def test_a_simulated_vix_spike_turns_the_regime_high_vol_only_after_the_spike_starts() -> None:
-    calendar = MarketCalendar()
-    session_date = date(2025, 3, 14)
-    session = calendar.session(session_date)
-    assert session is not None
-    simulated = MarketSimulator(calendar=calendar).day(session_date, seed=0, scenario=Scenario.VIX_SPIKE)
-    prior = {u.value: level for u, level in simulated.previous.close_usd.items()}
-    rows = day_features(FeatureSource.from_day(simulated.market_day, Underlying.SPY, session, prior))
+    day, prior = simulate(seed=0, scenario=Scenario.VIX_SPIKE)
+    rows = day_features(FeatureSource.from_day(day, Underlying.SPY, SESSION, prior))
 
     regimes = [classify(row).regime for row in rows]
 

@@ -165,23 +165,7 @@ def test_position_left_without_a_bid_is_settled_and_reported() -> None:
     bid = chain.bid.copy()
     flatten_row = int((SESSION.flatten_et - SESSION.open_et).total_seconds() // 60) - 1
     bid[flatten_row:, :] = np.nan  # the book vanishes from the flatten time on
-    broken = MarketDay(
-        DAY,
-        day.bars,
-        {
-            Underlying.SPY: ChainSeries(
-                Underlying.SPY,
-                DAY,
-                chain.contracts,
-                chain.sample_ts_ns.copy(),
-                bid,
-                chain.ask.copy(),
-                chain.bid_size.copy(),
-                chain.ask_size.copy(),
-            )
-        },
-        synthetic=True,
-    )
+    broken = MarketDay(DAY, day.bars, {Underlying.SPY: replace(chain, bid=bid)}, synthetic=True)
     result = SessionEngine(
         broken, SESSION, WIDE_EXITS, Scripted({MINUTES - 60: OptionRight.CALL}), CARRY
     ).run()
@@ -245,23 +229,8 @@ def test_bad_wiring_is_refused() -> None:
 def test_entries_never_exceed_what_the_bid_could_take_back() -> None:
     day = make_day(np.full(MINUTES, 560.0))
     chain = day.chains[Underlying.SPY]
-    thin = MarketDay(
-        DAY,
-        day.bars,
-        {
-            Underlying.SPY: ChainSeries(
-                Underlying.SPY,
-                DAY,
-                chain.contracts,
-                chain.sample_ts_ns.copy(),
-                chain.bid.copy(),
-                chain.ask.copy(),
-                np.full(chain.bid.shape, 3, dtype=np.int64),
-                chain.ask_size.copy(),
-            )
-        },
-        synthetic=True,
-    )
+    thin_bids = replace(chain, bid_size=np.full(chain.bid.shape, 3, dtype=np.int64))
+    thin = MarketDay(DAY, day.bars, {Underlying.SPY: thin_bids}, synthetic=True)
     result = SessionEngine(thin, SESSION, WIDE_EXITS, Scripted({60: OptionRight.CALL}), CARRY).run()
     (trade,) = result.trades
     assert trade.quantity == 3

@@ -1,18 +1,16 @@
 """Training examples: labels from later bars of the same session, causal features, nothing across
 the session's end."""
 
-from datetime import date
 from functools import cache
 
 import numpy as np
 import pytest
 
-from smart0dte.domain.calendar import MarketCalendar, SessionTimes
 from smart0dte.domain.features import FEATURE_NAMES, Feature, FeatureSource, day_features
-from smart0dte.domain.marketdata import NS_PER_MINUTE, BarSeries, MarketDay, datetime_to_ns
+from smart0dte.domain.marketdata import NS_PER_MINUTE, BarSeries, MarketDay
 from smart0dte.domain.models import DomainError, Underlying
 from smart0dte.domain.regime import Regime, classify
-from smart0dte.domain.simulator import MarketSimulator, Scenario
+from smart0dte.domain.simulator import Scenario
 from smart0dte.ml.dataset import (
     LEVEL_FEATURES,
     MODEL_FEATURES,
@@ -22,19 +20,7 @@ from smart0dte.ml.dataset import (
     direction_labels,
     session_examples,
 )
-
-SESSION_DATE = date(2025, 3, 14)
-
-
-def _session() -> SessionTimes:
-    session = MarketCalendar().session(SESSION_DATE)
-    assert session is not None
-    return session
-
-
-SESSION = _session()
-OPEN_NS = datetime_to_ns(SESSION.open_et)
-CLOSE_NS = datetime_to_ns(SESSION.close_et)
+from tests.unit.session_day import CLOSE_NS, OPEN_NS, SESSION, SESSION_DATE, scaled, simulate
 
 
 def _bars(closes: list[float], minutes: list[int] | None = None) -> BarSeries:
@@ -47,9 +33,8 @@ def _bars(closes: list[float], minutes: list[int] | None = None) -> BarSeries:
 
 @cache
 def _simulated() -> SessionData:
-    simulated = MarketSimulator().day(SESSION_DATE, seed=3, scenario=Scenario.TREND_UP)
-    prior = {u.value: v for u, v in simulated.previous.close_usd.items()}
-    return SessionData(simulated.market_day, SESSION, prior)
+    day, prior = simulate(seed=3, scenario=Scenario.TREND_UP)
+    return SessionData(day, SESSION, prior)
 
 
 def test_a_label_compares_the_close_horizon_minutes_later_with_this_close() -> None:
@@ -135,15 +120,7 @@ def _perturbed_after(day: MarketDay, t_ns: int, seed: int) -> MarketDay:
         factor = np.ones(len(b))
         later = slice(b.closed_by(t_ns), None)
         factor[later] = np.exp(rng.normal(0.0, 0.01, len(b) - b.closed_by(t_ns)))
-        return BarSeries(
-            b.symbol,
-            b.open_ts_ns,
-            b.open * factor,
-            b.high * factor,
-            b.low * factor,
-            b.close * factor,
-            b.volume,
-        )
+        return scaled(b, factor)
 
     return MarketDay(day.session_date, {s: bars(b) for s, b in day.bars.items()}, day.chains, day.synthetic)
 

@@ -10,34 +10,21 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smart0dte.domain.calendar import MarketCalendar, SessionTimes
 from smart0dte.domain.chain_analytics import PricingInputs
 from smart0dte.domain.ensemble import DEFAULT_MODEL_WEIGHT, RULES_ONLY
-from smart0dte.domain.marketdata import BarSeries, ChainSeries, MarketDay, datetime_to_ns, ns_to_datetime
+from smart0dte.domain.marketdata import MarketDay, datetime_to_ns, ns_to_datetime
 from smart0dte.domain.models import Signal, Underlying
-from smart0dte.domain.simulator import MarketSimulator, Scenario
+from smart0dte.domain.simulator import Scenario
 from smart0dte.domain.strategy_signals import ProbabilityFn, StrategySignals
 from smart0dte.ml.dataset import build_dataset
 from smart0dte.ml.model import DirectionModel, ModelParams, train
 from smart0dte.ml.sessions import session_dates, simulated_sessions
-
-SESSION_DATE = date(2025, 3, 14)
-CALENDAR = MarketCalendar()
-
-
-def _session() -> SessionTimes:
-    session = CALENDAR.session(SESSION_DATE)
-    assert session is not None
-    return session
-
-
-SESSION = _session()
+from tests.unit.session_day import SESSION, perturbed_after, simulate
 
 
 @cache
 def _day() -> tuple[MarketDay, dict[str, float]]:
-    simulated = MarketSimulator(calendar=CALENDAR).day(SESSION_DATE, seed=1, scenario=Scenario.GAP_UP)
-    return simulated.market_day, {u.value: level for u, level in simulated.previous.close_usd.items()}
+    return simulate(seed=1, scenario=Scenario.GAP_UP)
 
 
 @cache
@@ -64,49 +51,13 @@ def _baseline() -> tuple[StrategySignals, list[list[Signal]]]:
     return _minutes(day, prior, _model().probability_fn())
 
 
-def _perturbed_after(day: MarketDay, t_ns: int, seed: int) -> MarketDay:
-    rng = np.random.default_rng(seed)
-
-    def bars(b: BarSeries) -> BarSeries:
-        factor = np.ones(len(b))
-        later = slice(b.closed_by(t_ns), None)
-        factor[later] = np.exp(rng.normal(0.0, 0.01, len(b) - b.closed_by(t_ns)))
-        volume = b.volume.copy()
-        volume[later] = rng.integers(0, 10 * int(b.volume.max()) + 10, volume[later].shape[0])
-        return BarSeries(
-            b.symbol, b.open_ts_ns, b.open * factor, b.high * factor, b.low * factor, b.close * factor, volume
-        )
-
-    def chain(c: ChainSeries) -> ChainSeries:
-        factor = np.ones((len(c), 1))
-        later = slice(c.sampled_by(t_ns), None)
-        factor[later] = np.exp(rng.normal(0.0, 0.3, (len(c) - c.sampled_by(t_ns), 1)))
-        return ChainSeries(
-            c.underlying,
-            c.expiry,
-            c.contracts,
-            c.sample_ts_ns,
-            c.bid * factor,
-            c.ask * factor,
-            c.bid_size,
-            c.ask_size,
-        )
-
-    return MarketDay(
-        day.session_date,
-        {s: bars(b) for s, b in day.bars.items()},
-        {u: chain(c) for u, c in day.chains.items()},
-        day.synthetic,
-    )
-
-
 def _check_nothing_at_or_before_t_changes(minute: int, seed: int) -> None:
     day, prior = _day()
     baseline, baseline_log = _baseline()
     t_ns = int(day.bars["SPY"].close_ts_ns[minute])
     model = _model()
 
-    perturbed, log = _minutes(_perturbed_after(day, t_ns, seed), prior, model.probability_fn(), until=minute)
+    perturbed, log = _minutes(perturbed_after(day, t_ns, seed), prior, model.probability_fn(), until=minute)
 
     assert log == baseline_log[: minute + 1]
     for u in Underlying.tradable():

@@ -1,13 +1,11 @@
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
 
-from smart0dte.domain.calendar import MarketCalendar, SessionTimes
 from smart0dte.domain.features import N_FEATURES
 from smart0dte.domain.marketdata import NS_PER_MINUTE, BarSeries, ChainSeries, MarketDay, datetime_to_ns
-from smart0dte.domain.models import DomainError, OptionContract, OptionRight, Signal, Underlying
-from smart0dte.domain.pricing import bsm_price, t_years_from_minutes
+from smart0dte.domain.models import DomainError, OptionRight, Signal, Underlying
 from smart0dte.domain.strategies.base import (
     Evidence,
     MarketHistory,
@@ -19,50 +17,15 @@ from smart0dte.domain.strategies.base import (
     signal_id,
 )
 from smart0dte.domain.strategies.momentum_breakout import MomentumBreakoutParams
-
-SESSION_DATE = date(2025, 3, 14)
-
-
-def _session() -> SessionTimes:
-    session = MarketCalendar().session(SESSION_DATE)
-    assert session is not None
-    return session
-
-
-SESSION = _session()
-OPEN_NS = datetime_to_ns(SESSION.open_et)
-CLOSE_NS = datetime_to_ns(SESSION.close_et)
+from tests.unit.session_day import OPEN_NS, SESSION, SESSION_DATE, flat_vol_chain, minute_bars
 
 
 def _bars(count: int, symbol: str = "SPY", price: float = 560.0) -> BarSeries:
-    close = np.full(count, price)
-    return BarSeries(
-        symbol,
-        OPEN_NS + np.arange(count, dtype=np.int64) * NS_PER_MINUTE,
-        close,
-        close + 0.1,
-        close - 0.1,
-        close,
-        np.full(count, 1000, dtype=np.int64),
-    )
+    return minute_bars(np.full(count, price), symbol=symbol)
 
 
 def _chain(spot: float, vol: float, samples: int) -> ChainSeries:
-    strikes = np.arange(spot - 10, spot + 11, 1.0)
-    contracts = tuple(
-        OptionContract(root="SPY", expiry=SESSION_DATE, right=right, strike=float(k))
-        for right in OptionRight
-        for k in strikes
-    )
-    sample_ts = OPEN_NS + (1 + np.arange(samples, dtype=np.int64)) * NS_PER_MINUTE
-    strike = np.array([c.strike for c in contracts])
-    is_call = np.array([c.right is OptionRight.CALL for c in contracts])
-    t_years = t_years_from_minutes((CLOSE_NS - sample_ts) / NS_PER_MINUTE)[:, None]
-    price = bsm_price(spot, strike[None, :], t_years, 0.043, 0.012, vol, is_call[None, :])
-    sizes = np.full(price.shape, 10, dtype=np.int64)
-    return ChainSeries(
-        Underlying.SPY, SESSION_DATE, contracts, sample_ts, price - 0.01, price + 0.01, sizes, sizes
-    )
+    return flat_vol_chain(spot, vol, samples, strikes_each_side=10, rate=0.043, div_yield=0.012)
 
 
 def _history(ts_ns: int, bars: int = 5, chain: ChainSeries | None = None) -> MarketHistory:

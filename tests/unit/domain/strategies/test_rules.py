@@ -1,31 +1,19 @@
 """Each strategy's own rules, on hand-made feature rows: it fires when every condition holds, stays
 quiet when any one fails, mirrors for the other direction, and grows more confident with evidence."""
 
-from datetime import date
 from types import ModuleType
 
 import numpy as np
 import pytest
 
-from smart0dte.domain.calendar import MarketCalendar, SessionTimes
 from smart0dte.domain.features import N_FEATURES, Feature
-from smart0dte.domain.marketdata import NS_PER_MINUTE, BarSeries, datetime_to_ns
+from smart0dte.domain.marketdata import NS_PER_MINUTE
 from smart0dte.domain.models import OptionRight, Signal, Underlying
 from smart0dte.domain.regime import classify
 from smart0dte.domain.strategies import gap_fill, mean_reversion, momentum_breakout, vix_spike
 from smart0dte.domain.strategies.base import MarketHistory, Snapshot, StrategyParams, StrategyState
+from tests.unit.session_day import OPEN_NS, SESSION, minute_bars
 
-SESSION_DATE = date(2025, 3, 14)
-
-
-def _session() -> SessionTimes:
-    session = MarketCalendar().session(SESSION_DATE)
-    assert session is not None
-    return session
-
-
-SESSION = _session()
-OPEN_NS = datetime_to_ns(SESSION.open_et)
 BARS = 40
 CLOSE_USD = 560.0
 CALM = {
@@ -53,16 +41,7 @@ def _rows(last: dict[str, float], *, earlier: dict[int, dict[str, float]] | None
 def _decide(
     module: ModuleType, rows: np.ndarray, params: object = None, state: StrategyState | None = None
 ) -> list[Signal]:
-    close = np.full(BARS, CLOSE_USD)
-    bars = BarSeries(
-        "SPY",
-        OPEN_NS + np.arange(BARS, dtype=np.int64) * NS_PER_MINUTE,
-        close,
-        close + 0.1,
-        close - 0.1,
-        close,
-        np.full(BARS, 1000, dtype=np.int64),
-    )
+    bars = minute_bars(np.full(BARS, CLOSE_USD))
     ts_ns = OPEN_NS + BARS * NS_PER_MINUTE
     history = MarketHistory(ts_ns, SESSION, {"SPY": bars}, {}, {Underlying.SPY: rows}, {"SPY": 552.8})
     snapshot = Snapshot(Underlying.SPY, ts_ns, rows[-1], CLOSE_USD, classify(rows[-1]))

@@ -4,27 +4,16 @@ from datetime import date
 import numpy as np
 import pytest
 
-from smart0dte.domain.calendar import MarketCalendar, SessionTimes
 from smart0dte.domain.features import N_FEATURES, Feature
-from smart0dte.domain.marketdata import NS_PER_MINUTE, BarSeries, datetime_to_ns
+from smart0dte.domain.marketdata import NS_PER_MINUTE
 from smart0dte.domain.models import DomainError, OptionRight, Underlying
 from smart0dte.domain.regime import Regime
 from smart0dte.domain.strategies import STRATEGIES, run_strategies
 from smart0dte.domain.strategies.base import MarketHistory, StrategyParams, StrategyState
 from smart0dte.domain.strategies.gap_fill import GapFillParams
 from smart0dte.domain.strategies.momentum_breakout import MomentumBreakoutParams
+from tests.unit.session_day import OPEN_NS, SESSION, minute_bars
 
-SESSION_DATE = date(2025, 3, 14)
-
-
-def _session() -> SessionTimes:
-    session = MarketCalendar().session(SESSION_DATE)
-    assert session is not None
-    return session
-
-
-SESSION = _session()
-OPEN_NS = datetime_to_ns(SESSION.open_et)
 BREAKOUT = {
     "ATR_14": 0.4,
     "ATR_14_BPS": 7.0,
@@ -44,16 +33,7 @@ def _history(values: dict[str, float], bars: int = 60, lag_minutes: int = 0) -> 
     rows = np.full((bars, N_FEATURES), np.nan)
     for name, value in values.items():
         rows[:, Feature[name]] = value
-    close = np.full(bars, 560.0)
-    series = BarSeries(
-        "SPY",
-        OPEN_NS + np.arange(bars, dtype=np.int64) * NS_PER_MINUTE,
-        close,
-        close,
-        close,
-        close,
-        np.full(bars, 1000, dtype=np.int64),
-    )
+    series = minute_bars(np.full(bars, 560.0), spread=0.0)
     ts_ns = OPEN_NS + (bars + lag_minutes) * NS_PER_MINUTE
     return MarketHistory(ts_ns, SESSION, {"SPY": series}, {}, {Underlying.SPY: rows}, {"SPY": 559.0})
 

@@ -1,32 +1,16 @@
 """Whole simulated days through features, regime and every strategy, minute by minute: each strategy
 fires on the day built for it and the system stays quiet on chop."""
 
-from datetime import date
 from functools import cache
 
 import numpy as np
 import pytest
 
-from smart0dte.domain.calendar import MarketCalendar, SessionTimes
-from smart0dte.domain.features import FeatureSource, day_features
-from smart0dte.domain.marketdata import NS_PER_MINUTE, BarSeries, MarketDay, datetime_to_ns
+from smart0dte.domain.marketdata import NS_PER_MINUTE, MarketDay, datetime_to_ns
 from smart0dte.domain.models import OptionRight, Signal, Underlying
-from smart0dte.domain.simulator import MarketSimulator, Scenario
-from smart0dte.domain.strategies import StateKey, run_strategies
-from smart0dte.domain.strategies.base import MarketHistory, StrategyState
+from smart0dte.domain.simulator import Scenario
+from tests.unit.session_day import OPEN_NS, features_by_underlying, replay, scaled, simulate
 
-SESSION_DATE = date(2025, 3, 14)
-CALENDAR = MarketCalendar()
-
-
-def _session() -> SessionTimes:
-    session = MarketCalendar().session(SESSION_DATE)
-    assert session is not None
-    return session
-
-
-SESSION = _session()
-OPEN_NS = datetime_to_ns(SESSION.open_et)
 STRETCH_BAR = 200
 
 
@@ -35,36 +19,17 @@ def _stretched(day: MarketDay, depth: float = 0.006, bars: int = 6, back: int = 
     factor = np.ones(len(day.bars["SPY"]))
     factor[STRETCH_BAR : STRETCH_BAR + bars] = 1 - depth * np.arange(1, bars + 1) / bars
     factor[STRETCH_BAR + bars : STRETCH_BAR + bars + back] = 1 - depth * (1 - np.arange(1, back + 1) / back)
-
-    def scale(b: BarSeries) -> BarSeries:
-        return BarSeries(
-            b.symbol,
-            b.open_ts_ns,
-            b.open * factor,
-            b.high * factor,
-            b.low * factor,
-            b.close * factor,
-            b.volume,
-        )
-
-    bars_by_symbol = {s: b if s == "VIX" else scale(b) for s, b in day.bars.items()}
+    bars_by_symbol = {s: b if s == "VIX" else scaled(b, factor) for s, b in day.bars.items()}
     return MarketDay(day.session_date, bars_by_symbol, day.chains, synthetic=True)
 
 
 def _replay(scenario: Scenario, seed: int, stretch: bool = False) -> tuple[Signal, ...]:
-    simulated = MarketSimulator(calendar=CALENDAR).day(SESSION_DATE, seed=seed, scenario=scenario)
-    day = _stretched(simulated.market_day) if stretch else simulated.market_day
-    prior = {u.value: level for u, level in simulated.previous.close_usd.items()}
-    features = {
-        u: day_features(FeatureSource.from_day(day, u, SESSION, prior)) for u in Underlying.tradable()
-    }
-    states: dict[StateKey, StrategyState] = {}
-    signals: list[Signal] = []
-    for ts_ns in day.bars["SPY"].close_ts_ns.tolist():
-        decisions = run_strategies(MarketHistory.from_day(day, ts_ns, SESSION, prior, features), states)
-        states = dict(decisions.states)
-        signals.extend(decisions.signals)
-    return tuple(signals)
+    day, prior = simulate(seed, scenario)
+    if stretch:
+        day = _stretched(day)
+    return tuple(
+        s for decisions in replay(day, prior, features_by_underlying(day, prior)) for s in decisions.signals
+    )
 
 
 _cached_replay = cache(_replay)

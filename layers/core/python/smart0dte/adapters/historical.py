@@ -327,17 +327,7 @@ def _session_bars(data: DbnData, symbols: Sequence[str], open_ns: int, close_ns:
     bars: dict[str, BarSeries] = {}
     for symbol in symbols:
         series = all_bars[symbol]
-        keep = (series.open_ts_ns >= open_ns) & (series.open_ts_ns < close_ns)
-        bars[symbol] = BarSeries(
-            symbol,
-            series.open_ts_ns[keep],
-            series.open[keep],
-            series.high[keep],
-            series.low[keep],
-            series.close[keep],
-            series.volume[keep],
-            series.interval_s,
-        )
+        bars[symbol] = series.select((series.open_ts_ns >= open_ns) & (series.open_ts_ns < close_ns))
     return bars
 
 

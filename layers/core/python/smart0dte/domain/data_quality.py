@@ -263,17 +263,7 @@ def apply_flags(day: MarketDay, quality: DayQuality) -> MarketDay:
             raise DomainError(
                 f"the quality report of {symbol} has {flagged_bars.shape[0]} bars; day has {len(series)}"
             )
-        keep = ~flagged_bars
-        bars[symbol] = BarSeries(
-            symbol,
-            series.open_ts_ns[keep],
-            series.open[keep],
-            series.high[keep],
-            series.low[keep],
-            series.close[keep],
-            series.volume[keep],
-            series.interval_s,
-        )
+        bars[symbol] = series.select(~flagged_bars)
     chains: dict[Underlying, ChainSeries] = {}
     for underlying, chain in day.chains.items():
         flagged_quotes = quality.chains[underlying].flagged

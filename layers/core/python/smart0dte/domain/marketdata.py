@@ -111,6 +111,19 @@ class BarSeries:
         """The first `count` bars, as read-only views (no copy)."""
         return _prefix(self, count, ("open_ts_ns", "open", "high", "low", "close", "volume"))
 
+    def select(self, keep: BoolArray) -> BarSeries:
+        """The bars where `keep` is true, in order (copies)."""
+        return BarSeries(
+            self.symbol,
+            self.open_ts_ns[keep],
+            self.open[keep],
+            self.high[keep],
+            self.low[keep],
+            self.close[keep],
+            self.volume[keep],
+            self.interval_s,
+        )
+
     def bar(self, index: int) -> Bar:
         return Bar(
             symbol=self.symbol,

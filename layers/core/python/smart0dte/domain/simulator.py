@@ -262,6 +262,11 @@ class SimulatedDay:
     quote_ts_event_ns: Mapping[Underlying, I64]
     """Per chain, (sample x contract): when each quote last changed before its sample (cbbo ts_event)."""
 
+    @property
+    def prior_close(self) -> dict[str, float]:
+        """The previous session's closes keyed by symbol, as `FeatureSource.from_day` takes them."""
+        return {u.value: level for u, level in self.previous.close_usd.items()}
+
     def describe(self) -> dict[str, object]:
         """JSON-ready facts about the day, for a manifest."""
         day = self.market_day

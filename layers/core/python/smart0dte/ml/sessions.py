@@ -45,8 +45,7 @@ def simulated_sessions(
         simulated = simulator.day(session_date, seed=seed, scenario=shape)
         session = calendar.session(session_date)
         assert session is not None  # simulator.day refuses non-sessions
-        prior = {u.value: level for u, level in simulated.previous.close_usd.items()}
-        yield SessionData(simulated.market_day, session, prior)
+        yield SessionData(simulated.market_day, session, simulated.prior_close)
 
 
 def describe_simulated(seed: int, scenario: Scenario | None) -> str:

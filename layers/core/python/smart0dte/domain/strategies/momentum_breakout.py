@@ -31,6 +31,7 @@ from smart0dte.domain.strategies.base import (
     make_signal,
     ramp,
     ratio,
+    require_ordered,
 )
 
 NAME = "momentum_breakout"
@@ -57,18 +58,12 @@ class MomentumBreakoutParams(StrategyParams):
                 f"need min_break_atr ({self.min_break_atr}) < full_break_atr ({self.full_break_atr}) "
                 f"<= max_break_atr ({self.max_break_atr})"
             )
-        if not self.min_move_30m_atr < self.full_move_30m_atr:
-            raise ValueError(
-                f"min_move_30m_atr ({self.min_move_30m_atr}) must be < full_move_30m_atr "
-                f"({self.full_move_30m_atr})"
-            )
-        if not self.min_volume_ratio < self.full_volume_ratio:
-            raise ValueError(
-                f"min_volume_ratio ({self.min_volume_ratio}) must be < full_volume_ratio "
-                f"({self.full_volume_ratio})"
-            )
-        if not self.adx_zero < self.adx_full:
-            raise ValueError(f"adx_zero ({self.adx_zero}) must be < adx_full ({self.adx_full})")
+        pairs = (
+            ("min_move_30m_atr", "full_move_30m_atr"),
+            ("min_volume_ratio", "full_volume_ratio"),
+            ("adx_zero", "adx_full"),
+        )
+        require_ordered(self, pairs)
         return self
 
 
