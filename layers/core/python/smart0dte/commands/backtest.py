@@ -69,6 +69,7 @@ def _run(args: argparse.Namespace) -> int:
         seed=args.seed,
         data_until=args.data_until,
         workers=args.workers,
+        registry_dir=args.registry,
     )
     bar: ProgressBar | None = None
 
@@ -104,5 +105,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument("--seed", type=seed_arg, default=7, help="simulator seed (default 7)")
     parser.add_argument("--data-until", type=_hhmm, help="cut input data after this New York time, HH:MM")
     parser.add_argument("--workers", type=_workers, default=1, help="processes running days in parallel")
+    parser.add_argument(
+        "--registry", type=Path, help="model registry folder; its promoted model joins the rules"
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable report")
     parser.set_defaults(run=_run)

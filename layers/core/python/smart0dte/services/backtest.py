@@ -22,7 +22,7 @@ from smart0dte.domain.models import DomainError, Underlying
 from smart0dte.domain.portfolio import ClosedTrade
 from smart0dte.domain.session_engine import AccountCarry, DecisionRecord, EngineConfig, SessionEngine
 from smart0dte.domain.simulator import MarketSimulator, MarketState, Scenario
-from smart0dte.domain.strategy_signals import StrategySignals
+from smart0dte.domain.strategy_signals import ProbabilityFn, StrategySignals
 
 MAX_WORKERS = 64
 
@@ -44,6 +44,8 @@ class BacktestRequest:
     workers: int = 1
     starting_equity_usd: Decimal = Decimal("100000")
     config: EngineConfig = field(default_factory=backtest_config)
+    registry_dir: Path | None = None
+    """A model registry folder; its promoted model joins the rules (none promoted: rules only)."""
 
     def __post_init__(self) -> None:
         if self.start > self.end:
@@ -112,6 +114,16 @@ def _load(job: DayJob) -> tuple[MarketDay, dict[str, float] | None]:
     return simulated.market_day, previous
 
 
+def _promoted(request: BacktestRequest) -> ProbabilityFn | None:
+    if request.registry_dir is None:
+        return None
+    from smart0dte.adapters.local_store import FolderObjectStore
+    from smart0dte.ml.registry import ModelRegistry
+
+    model = ModelRegistry(FolderObjectStore(request.registry_dir)).promoted_model()
+    return model.probability_fn() if model is not None else None
+
+
 def run_day(job: DayJob) -> DayOutcome:
     """One session through the engine with the rule strategies (top level: runs in a worker)."""
     request = job.request
@@ -124,7 +136,7 @@ def run_day(job: DayJob) -> DayOutcome:
         cut = datetime.combine(job.session_date, request.data_until, tzinfo=NEW_YORK)
         day = day.until(datetime_to_ns(cut))
     prior = _prior_close(day, previous_close)
-    signals = StrategySignals(day, session, prior, request.config.pricing)
+    signals = StrategySignals(day, session, prior, request.config.pricing, probability_fn=_promoted(request))
     carry = AccountCarry(
         equity_usd=request.starting_equity_usd,
         peak_equity_usd=request.starting_equity_usd,
