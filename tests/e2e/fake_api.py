@@ -1,0 +1,381 @@
+"""An in-memory fake of the dashboard's HTTP API, served with web/dist on 127.0.0.1.
+
+It implements the JSON contract the dashboard is built against, so the browser tests do not
+depend on the real API Lambda. Settings are validated with the real `AutomationSettings`
+model and a failure is answered the way Powertools answers it (422 with `detail` entries).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import mimetypes
+import re
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from pydantic import ValidationError
+
+from smart0dte.domain.controls import AutomationSettings
+
+TOKEN = "e2e-token"
+NOW = datetime(2025, 3, 14, 15, 0, tzinfo=UTC)  # 11:00 New York
+
+
+def _iso(dt: datetime) -> str:
+    return dt.isoformat().replace("+00:00", "Z")
+
+
+def _bars(start: float, n: int = 60, step_s: int = 120) -> list[dict[str, Any]]:
+    bars, price = [], start
+    t0 = NOW.replace(hour=13, minute=30)
+    for i in range(n):
+        o = price
+        c = o + (((i * 7919) % 11 - 5) * 0.0004 + 0.0006 * math.sin(i / 6)) * start
+        wick = 0.0004 * start
+        bars.append(
+            {
+                "ts": _iso(t0 + timedelta(seconds=i * step_s)),
+                "open": round(o, 2),
+                "high": round(max(o, c) + wick, 2),
+                "low": round(min(o, c) - wick, 2),
+                "close": round(c, 2),
+                "volume": 1000 + i * 13,
+            }
+        )
+        price = c
+    return bars
+
+
+def _chain(symbol: str, spot: float) -> list[dict[str, Any]]:
+    rows = []
+    for k in range(-3, 4):
+        strike = round(spot) + k
+        for right in ("C", "P"):
+            itm = (spot - strike) if right == "C" else (strike - spot)
+            mid = max(itm, 0) + 0.35 - abs(k) * 0.04
+            rows.append(
+                {
+                    "contract": f"{symbol:<6}250314{right}{int(strike * 1000):08d}",
+                    "strike": strike,
+                    "right": right,
+                    "bid": round(mid - 0.02, 2),
+                    "ask": round(mid + 0.02, 2),
+                    "volume": 500 + 100 * abs(k),
+                    "iv": 0.14 + 0.01 * abs(k),
+                    "delta": round((0.5 - 0.12 * k) * (1 if right == "C" else -1), 3),
+                    "gamma": 0.09 - 0.01 * abs(k),
+                    "thetaPerMinute": -0.0012 + 0.0001 * abs(k),
+                    "vega": 0.021,
+                }
+            )
+    return rows
+
+
+def initial_state() -> dict[str, Any]:
+    equity = [
+        {"ts": _iso(NOW - timedelta(days=30 - i)), "equity": 25_000 + i * 42.5 - (i % 4) * 60}
+        for i in range(30)
+    ]
+    return {
+        "mode": "paper",
+        "tradingState": "ACTIVE",
+        "paused": False,
+        "emergencyStop": {"active": False, "by": None, "reason": None, "at": None},
+        "settings": AutomationSettings(master_switch=True).to_wire(),
+        "riskLimits": {"dailyLossLimit": 0.05, "maxDrawdown": 0.15, "maxConsecutiveLosses": 5},
+        "positions": [
+            {
+                "id": "pos-1",
+                "contract": "SPY   250314C00590000",
+                "strategy": "orb",
+                "quantity": 2,
+                "entryPrice": 1.25,
+                "markPrice": 1.6,
+                "unrealizedPnl": 70.0,
+                "openedAt": _iso(NOW),
+            },
+            {
+                "id": "pos-2",
+                "contract": "QQQ   250314P00500000",
+                "strategy": "vwap_reversion",
+                "quantity": 1,
+                "entryPrice": 0.9,
+                "markPrice": 0.75,
+                "unrealizedPnl": -15.0,
+                "openedAt": _iso(NOW),
+            },
+        ],
+        "pnl": {"realized": 312.5, "unrealized": 55.0, "today": 367.5},
+        "equityCurve": equity,
+        "marketStatus": {
+            "phase": "open",
+            "nextChangeEt": _iso(datetime.now(UTC) + timedelta(hours=2, minutes=5)),
+            "session": {
+                "open": "2025-03-14T09:30:00-04:00",
+                "close": "2025-03-14T16:00:00-04:00",
+                "earlyClose": False,
+            },
+        },
+        "recentSignals": [
+            {
+                "ts": _iso(NOW),
+                "symbol": "SPY",
+                "strategy": "orb",
+                "direction": "long_call",
+                "confidence": 0.82,
+                "rationale": "Opening-range breakout above 589.40 on 1.8x volume; VIX 14.2 calm regime",
+            },
+            {
+                "ts": _iso(NOW - timedelta(minutes=9)),
+                "symbol": "QQQ",
+                "strategy": "vwap_reversion",
+                "direction": "long_put",
+                "confidence": 0.74,
+                "rationale": ["2.1 sd above VWAP", "RSI 78"],
+            },
+        ],
+        "health": {
+            "components": {
+                "dataFeed": {"status": "green", "reason": "last bar 12 s ago"},
+                "broker": {"status": "yellow", "reason": "paper broker (simulated)"},
+                "signalEngine": {"status": "green", "reason": "model v7 loaded"},
+                "marketHours": {"status": "green", "reason": "regular session until 16:00 ET"},
+                "system": {"status": "gray", "reason": "no alarms configured"},
+            }
+        },
+        "analytics": {
+            "metrics": {
+                "totalTrades": 148,
+                "winRate": 0.56,
+                "sharpe": 1.42,
+                "maxDrawdown": 0.061,
+                "totalPnl": 4210.55,
+                "profitFactor": 1.37,
+            },
+            "equityCurve": equity,
+            "drawdown": [{"ts": p["ts"], "drawdown": -0.01 * (i % 5)} for i, p in enumerate(equity)],
+            "byStrategy": [
+                {"strategy": "orb", "trades": 80, "winRate": 0.6, "totalPnl": 3100.0, "sharpe": 1.8},
+                {
+                    "strategy": "vwap_reversion",
+                    "trades": 68,
+                    "winRate": 0.51,
+                    "totalPnl": 1110.55,
+                    "sharpe": 0.9,
+                },
+            ],
+        },
+        "audit": [
+            {
+                "ts": _iso(NOW - timedelta(hours=3)),
+                "actor": "scheduler",
+                "action": "pre_market.started",
+                "reason": "08:00 ET schedule",
+                "details": {"session": "2025-03-14"},
+            },
+            {
+                "ts": _iso(NOW - timedelta(minutes=5)),
+                "actor": "user:alice",
+                "action": "settings.updated",
+                "reason": "tighter stops",
+                "details": {"stopLossPercentage": 0.15},
+            },
+        ],
+        "backtests": {},
+    }
+
+
+@dataclass
+class FakeApi:
+    """The API's state plus a log of every /api request (method, path, auth header, body)."""
+
+    dist: Path
+    state: dict[str, Any] = field(default_factory=initial_state)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def reset(self) -> None:
+        with self.lock:
+            self.state = initial_state()
+            self.requests.clear()
+
+    def posts(self, path: str) -> list[dict[str, Any]]:
+        return [r for r in self.requests if r["method"] == "POST" and r["path"] == path]
+
+    def _loc_name(self, part: object) -> object:
+        """The field name as the API reports it: camelCase, or snake_case when a test asks."""
+        if self.state.get("snake_case_locs") and isinstance(part, str):
+            return re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), part)
+        return part
+
+    # -- routes -------------------------------------------------------------------------
+    def handle(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any]:
+        s = self.state
+        if method == "GET" and path in s.get("verbatim", {}):  # a test's canned response
+            return 200, s["verbatim"][path]
+        if method == "GET" and path == "/api/health":
+            return 200, s["health"]
+        if method == "GET" and path == "/api/dashboard":
+            keys = ("mode", "tradingState", "pnl", "equityCurve", "marketStatus", "recentSignals")
+            out = {k: s[k] for k in keys if k in s}  # a test may drop fields
+            return 200, {**out, "automation": s["settings"]}
+        if method == "GET" and path == "/api/trading":
+            keys = ("mode", "tradingState", "emergencyStop", "paused", "settings", "positions", "riskLimits")
+            return 200, {k: s[k] for k in keys if k in s}
+        if method == "POST" and path == "/api/trading/emergency-stop":
+            s["tradingState"] = "HALTED"
+            s["emergencyStop"] = {
+                "active": True,
+                "by": "user:e2e",
+                "reason": body.get("reason"),
+                "at": _iso(NOW),
+            }
+            return 200, {"tradingState": "HALTED", "emergencyStop": s["emergencyStop"]}
+        if method == "POST" and path == "/api/trading/pause":
+            s["paused"] = True
+            return 200, {"paused": True}
+        if method == "POST" and path == "/api/trading/resume":
+            s["paused"] = False
+            s["tradingState"] = "ACTIVE"
+            s["emergencyStop"] = {"active": False, "by": None, "reason": None, "at": None}
+            return 200, {"paused": False, "tradingState": "ACTIVE"}
+        m = re.fullmatch(r"/api/positions/([^/]+)/close", path)
+        if method == "POST" and m:
+            before = len(s["positions"])
+            s["positions"] = [p for p in s["positions"] if p["id"] != m.group(1)]
+            return (
+                (200, {"closed": m.group(1)})
+                if len(s["positions"]) < before
+                else (404, {"message": "no such position"})
+            )
+        if method == "POST" and path == "/api/automation/settings":
+            if not isinstance(body, dict):
+                return 422, {
+                    "statusCode": 422,
+                    "detail": [{"loc": ["body"], "msg": "must be an object", "type": "x"}],
+                }
+            try:
+                merged = AutomationSettings.model_validate({**s["settings"], **body})
+            except ValidationError as err:
+                detail = [
+                    {"loc": ["body", *map(self._loc_name, e["loc"])], "msg": e["msg"], "type": e["type"]}
+                    for e in err.errors()
+                ]
+                return 422, {"statusCode": 422, "detail": detail}
+            s["settings"] = merged.to_wire()
+            return 200, s["settings"]
+        if method == "GET" and path == "/api/strikes":
+            symbol = query.get("symbol", ["SPY"])[0]
+            spot = {"SPY": 589.6, "QQQ": 500.2, "IWM": 205.3}.get(symbol, 100.0)
+            return 200, {
+                "symbol": symbol,
+                "ts": _iso(NOW),
+                "underlyingPrice": spot,
+                "rows": _chain(symbol, spot),
+            }
+        if method == "GET" and path == "/api/bars":
+            symbol = query.get("symbol", ["SPY"])[0]
+            start = {"SPY": 589.6, "QQQ": 500.2, "IWM": 205.3}.get(symbol, 1.2)
+            return 200, {"symbol": symbol, "interval": "2m", "bars": _bars(start)}
+        if method == "GET" and path == "/api/analytics":
+            return 200, s["analytics"]
+        if method == "POST" and path == "/api/analytics/backtest":
+            bt_id = f"bt-{len(s['backtests']) + 1}"
+            s["backtests"][bt_id] = 0
+            return 202, {"id": bt_id}
+        m = re.fullmatch(r"/api/analytics/backtest/([^/]+)", path)
+        if method == "GET" and m and m.group(1) in s["backtests"]:
+            polls = s["backtests"][m.group(1)] = s["backtests"][m.group(1)] + 1
+            progress = min(1.0, polls / 3)
+            return 200, {"status": "SUCCEEDED" if progress >= 1 else "RUNNING", "progress": progress}
+        if method == "GET" and path == "/api/audit":
+            return 200, {"records": s["audit"]}
+        if method == "POST" and path == "/api/reset":
+            if body.get("confirm") != "RESET" or body.get("scope") not in {
+                "positions",
+                "signals",
+                "analytics",
+                "all",
+            }:
+                return 422, {
+                    "statusCode": 422,
+                    "detail": [{"loc": ["body", "confirm"], "msg": "bad", "type": "x"}],
+                }
+            if body["scope"] in ("signals", "all"):
+                s["recentSignals"] = []
+            if body["scope"] in ("positions", "all"):
+                s["positions"] = []
+            return 200, {"scope": body["scope"], "deleted": True}
+        return 404, {"message": f"no route {method} {path}"}
+
+
+def make_handler(api: FakeApi) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:  # quiet test output
+            pass
+
+        def _send(self, status: int, payload: bytes, content_type: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(payload)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def _api(self, method: str) -> None:
+            url = urlsplit(self.path)
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            try:
+                body = json.loads(raw) if raw else {}
+            except json.JSONDecodeError:
+                body = None
+            auth = self.headers.get("Authorization")
+            with api.lock:
+                api.requests.append(
+                    {
+                        "method": method,
+                        "path": url.path,
+                        "query": url.query,
+                        "auth": auth,
+                        "body": copy.deepcopy(body),
+                    }
+                )
+                if url.path != "/api/health" and auth != f"Bearer {TOKEN}":
+                    status, out = 401, {"message": "Unauthorized"}
+                else:
+                    status, out = api.handle(method, url.path, parse_qs(url.query), body)
+            self._send(status, json.dumps(out).encode(), "application/json")
+
+        def do_POST(self) -> None:
+            if self.path.startswith("/api/"):
+                self._api("POST")
+            else:
+                self._send(405, b"", "text/plain")
+
+        def do_GET(self) -> None:
+            if self.path.startswith("/api/"):
+                self._api("GET")
+                return
+            rel = urlsplit(self.path).path.lstrip("/") or "index.html"
+            target = (api.dist / rel).resolve()
+            if not target.is_file() or api.dist.resolve() not in target.parents:
+                self._send(404, b"not found", "text/plain")
+                return
+            ctype = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+            self._send(200, target.read_bytes(), ctype)
+
+    return Handler
+
+
+def serve(api: FakeApi) -> tuple[ThreadingHTTPServer, str]:
+    """Starts the server on a free port of 127.0.0.1 in a daemon thread; returns it and its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(api))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"

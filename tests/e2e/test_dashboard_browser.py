@@ -1,0 +1,356 @@
+"""The dashboard in a real browser (Debian's chromium) against the in-memory fake API."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import open_page
+from tests.e2e.fake_api import TOKEN, FakeApi
+
+PAGES = ["dashboard", "trading", "strikes", "analytics", "settings", "audit", "reset"]
+
+
+def test_dashboard_loads_with_data(page, api: FakeApi, base_url: str) -> None:
+    open_page(page, base_url, "dashboard")
+
+    expect(page.get_by_test_id("pnl-today")).to_have_text("$367.50")
+    expect(page.get_by_test_id("pnl-realized")).to_have_text("$312.50")
+    expect(page.get_by_test_id("health-dataFeed")).to_have_attribute("data-status", "green")
+    expect(page.get_by_test_id("health-broker")).to_contain_text("paper broker (simulated)")
+    expect(page.get_by_test_id("health-system")).to_have_attribute("data-status", "gray")
+    expect(page.get_by_test_id("market-phase")).to_have_text("OPEN")
+    expect(page.get_by_test_id("countdown")).to_have_text(re.compile(r"^2h 0[45]m \d\ds$"))
+    expect(page.get_by_test_id("signals-table")).to_contain_text("Opening-range breakout above 589.40")
+    expect(page.get_by_test_id("signals-table")).to_contain_text("82%")
+    expect(page.get_by_test_id("automation-status")).to_contain_text("Master switch: on")
+    expect(page.locator("[data-testid=equity-chart] canvas").first).to_be_visible()
+    expect(page.get_by_test_id("state-indicator")).to_have_text("ACTIVE")
+    expect(page.get_by_test_id("mode-indicator")).to_have_text("PAPER")
+    expect(page.get_by_test_id("auth-banner")).to_be_hidden()
+
+
+def test_token_is_taken_from_the_url_once_and_sent_as_bearer(page, api: FakeApi, base_url: str) -> None:
+    open_page(page, base_url, "dashboard")
+    expect(page.get_by_test_id("pnl-today")).to_have_text("$367.50")
+
+    assert "token=" not in page.url
+    assert page.evaluate("sessionStorage.getItem('smart0dte.token')") == TOKEN
+    page.goto(f"{base_url}/#/audit")  # no token in the URL any more
+    expect(page.get_by_test_id("audit-table")).to_contain_text("settings.updated")
+    authed = [r for r in api.requests if r["path"] != "/api/health"]
+    assert authed and all(r["auth"] == f"Bearer {TOKEN}" for r in authed)
+
+
+@pytest.mark.parametrize("token", [None, "expired-or-forged"])
+def test_missing_or_rejected_token_shows_a_clear_banner(page, api: FakeApi, base_url: str, token) -> None:
+    open_page(page, base_url, "dashboard", token=token)
+
+    expect(page.get_by_test_id("auth-banner")).to_be_visible()
+    expect(page.get_by_test_id("auth-banner")).to_contain_text("Token missing or expired")
+    expect(page.get_by_test_id("pnl-today")).to_have_count(0)
+
+
+def test_emergency_stop_changes_the_state_and_the_indicator(page, api: FakeApi, base_url: str) -> None:
+    open_page(page, base_url, "trading")
+    expect(page.get_by_test_id("state-indicator")).to_have_text("ACTIVE")
+
+    page.get_by_test_id("reason").fill("VIX spike")
+    page.get_by_test_id("emergency-stop").click()
+
+    expect(page.get_by_test_id("state-indicator")).to_have_text("HALTED")
+    expect(page.get_by_test_id("state-indicator")).to_have_class(re.compile(r"\bstate-halted\b"))
+    expect(page.get_by_test_id("trading-state")).to_have_text("HALTED")
+    expect(page.get_by_test_id("estop-status")).to_contain_text("VIX spike")
+    expect(page.get_by_test_id("emergency-stop")).to_be_disabled()
+    assert [r["body"] for r in api.posts("/api/trading/emergency-stop")] == [{"reason": "VIX spike"}]
+
+
+def test_pause_then_resume(page, api: FakeApi, base_url: str) -> None:
+    open_page(page, base_url, "trading")
+
+    page.get_by_test_id("pause").click()
+    expect(page.get_by_test_id("state-indicator")).to_have_text("PAUSED")
+    page.get_by_test_id("resume").click()
+
+    expect(page.get_by_test_id("state-indicator")).to_have_text("ACTIVE")
+    assert len(api.posts("/api/trading/pause")) == 1 and len(api.posts("/api/trading/resume")) == 1
+
+
+def test_master_switch_toggle_posts_the_setting(page, api: FakeApi, base_url: str) -> None:
+    open_page(page, base_url, "trading")
+
+    page.get_by_test_id("toggle-masterSwitch").uncheck()
+
+    expect(page.get_by_test_id("trading-flash")).to_contain_text("Master switch off")
+    assert [r["body"] for r in api.posts("/api/automation/settings")] == [{"masterSwitch": False}]
+    assert api.state["settings"]["masterSwitch"] is False
+
+
+def test_rejected_toggle_reverts_and_says_why(page, api: FakeApi, base_url: str) -> None:
+    open_page(page, base_url, "trading")
+
+    page.get_by_test_id("toggle-riskManagement").click()  # not allowed while tradeExecution is on
+
+    expect(page.get_by_test_id("toggle-error")).to_contain_text("riskManagement must be on")
+    expect(page.get_by_test_id("toggle-riskManagement")).to_be_checked()
+
+
+def test_close_position_after_confirmation(page, api: FakeApi, base_url: str) -> None:
+    open_page(page, base_url, "trading")
+    expect(page.get_by_test_id("positions-table")).to_contain_text("SPY   250314C00590000")
+
+    page.get_by_test_id("close-pos-1").click()
+    expect(page.get_by_test_id("confirm-dialog")).to_contain_text("pos-1")
+    page.get_by_test_id("confirm-ok").click()
+
+    expect(page.get_by_test_id("positions-table")).not_to_contain_text("SPY   250314C00590000")
+    expect(page.get_by_test_id("positions-table")).to_contain_text("QQQ")
+    assert len(api.posts("/api/positions/pos-1/close")) == 1
+
+
+def test_bad_setting_shows_its_error_next_to_the_field(page, api: FakeApi, base_url: str) -> None:
+    open_page(page, base_url, "settings")
+
+    page.get_by_test_id("field-maxPositions").fill("99")
+    page.get_by_test_id("save-settings").click()
+
+    error = page.get_by_test_id("error-maxPositions")
+    expect(error).to_be_visible()
+    expect(error).to_contain_text("less than or equal to 20")
+    field = page.locator(".field[data-field=maxPositions]")
+    expect(field).to_have_class(re.compile(r"\binvalid\b"))
+    assert field.locator("[data-testid=error-maxPositions]").count() == 1  # inside the field's own box
+    expect(page.get_by_test_id("error-minConfidence")).to_be_hidden()
+    assert api.state["settings"]["maxPositions"] == 5  # nothing half-written
+    assert [r["body"] for r in api.posts("/api/automation/settings")] == [{"maxPositions": 99}]
+
+
+def test_snake_case_error_locations_still_land_next_to_the_field(page, api: FakeApi, base_url: str) -> None:
+    api.state["snake_case_locs"] = True
+    open_page(page, base_url, "settings")
+
+    page.get_by_test_id("field-maxRiskPerTrade").fill("0.5")
+    page.get_by_test_id("save-settings").click()
+
+    expect(page.get_by_test_id("error-maxRiskPerTrade")).to_contain_text("less than or equal to 0.1")
+    expect(page.get_by_test_id("form-error")).to_be_hidden()
+
+
+def test_error_without_a_field_is_shown_on_the_form(page, api: FakeApi, base_url: str) -> None:
+    open_page(page, base_url, "settings")
+
+    page.get_by_test_id("field-riskManagement").uncheck()
+    page.get_by_test_id("save-settings").click()
+
+    expect(page.get_by_test_id("form-error")).to_contain_text(
+        "riskManagement must be on while tradeExecution is on"
+    )
+    assert api.state["settings"]["riskManagement"] is True
+
+
+def test_good_setting_is_saved_and_errors_clear(page, api: FakeApi, base_url: str) -> None:
+    open_page(page, base_url, "settings")
+    page.get_by_test_id("field-minConfidence").fill("7")
+    page.get_by_test_id("save-settings").click()
+    expect(page.get_by_test_id("error-minConfidence")).to_be_visible()
+
+    page.get_by_test_id("field-minConfidence").fill("0.8")
+    page.get_by_test_id("save-settings").click()
+
+    expect(page.get_by_test_id("settings-flash")).to_contain_text("Saved: Min confidence")
+    expect(page.get_by_test_id("error-minConfidence")).to_be_hidden()
+    assert api.state["settings"]["minConfidence"] == 0.8
+
+
+def test_reset_asks_for_confirmation_naming_the_scope(page, api: FakeApi, base_url: str) -> None:
+    open_page(page, base_url, "reset")
+    page.get_by_test_id("scope-signals").check()
+
+    page.get_by_test_id("reset-button").click()
+    dialog = page.get_by_test_id("confirm-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("generated signals and their risk decisions")
+    expect(dialog).to_contain_text("signals")
+    expect(page.get_by_test_id("confirm-ok")).to_be_disabled()  # until RESET is typed
+    page.get_by_test_id("confirm-cancel").click()
+    expect(page.get_by_test_id("reset-flash")).to_contain_text("nothing was deleted")
+    assert api.posts("/api/reset") == []
+
+    page.get_by_test_id("reset-button").click()
+    page.get_by_test_id("confirm-typed").fill("RESET")
+    page.get_by_test_id("confirm-ok").click()
+
+    expect(page.get_by_test_id("reset-flash")).to_contain_text("Reset done: signals deleted")
+    assert [r["body"] for r in api.posts("/api/reset")] == [{"scope": "signals", "confirm": "RESET"}]
+
+
+def test_strikes_show_the_chain_with_greeks_and_candles(page, api: FakeApi, base_url: str) -> None:
+    open_page(page, base_url, "strikes")
+
+    chain = page.get_by_test_id("chain-table")
+    expect(chain).to_contain_text("SPY   250314C00590000")
+    for header in ("IV", "Delta", "Gamma", "Theta/min", "Vega"):
+        expect(chain.locator("th", has_text=header).first).to_be_visible()
+    expect(page.locator("[data-testid=underlying-chart] canvas").first).to_be_visible()
+
+    page.get_by_test_id("symbol-QQQ").click()
+    expect(chain).to_contain_text("QQQ   250314P00500000")
+    chain.locator("tr", has_text="QQQ   250314C00500000").click()
+    expect(page.locator("#option-chart canvas").first).to_be_visible()
+    assert any(r["path"] == "/api/bars" for r in api.requests)
+
+
+def test_analytics_runs_a_backtest_and_shows_its_progress(page, api: FakeApi, base_url: str) -> None:
+    open_page(page, base_url, "analytics")
+    expect(page.get_by_test_id("metrics")).to_contain_text("56.00%")
+    expect(page.get_by_test_id("strategy-table")).to_contain_text("vwap_reversion")
+
+    page.get_by_test_id("timeframe").select_option("1w")
+    page.get_by_test_id("strategy-filter").fill("orb")
+    with page.expect_response(lambda r: "/api/analytics?" in r.url) as response:
+        page.locator("[data-testid=analytics-filter] button").click()
+    assert response.value.url.endswith("/api/analytics?timeframe=1w&strategy=orb")
+
+    page.get_by_test_id("bt-run").click()
+
+    expect(page.get_by_test_id("bt-status")).to_have_attribute("data-status", "succeeded", timeout=15_000)
+    expect(page.get_by_test_id("bt-status")).to_contain_text("100%")
+    assert len(api.posts("/api/analytics/backtest")) == 1
+
+
+def test_audit_log_lists_records_and_filters(page, api: FakeApi, base_url: str) -> None:
+    open_page(page, base_url, "audit")
+    table = page.get_by_test_id("audit-table")
+    expect(table).to_contain_text("user:alice")
+    expect(table).to_contain_text("pre_market.started")
+
+    page.get_by_test_id("audit-filter").fill("alice")
+
+    expect(table).not_to_contain_text("pre_market.started")
+    expect(table).to_contain_text("tighter stops")
+
+
+def test_missing_fields_render_as_dashes(page, api: FakeApi, base_url: str) -> None:
+    for key in ("pnl", "marketStatus", "recentSignals", "equityCurve"):
+        del api.state[key]
+    api.state["health"] = {"components": {"broker": {"status": "purple"}}}
+    api.state["settings"] = {}
+
+    open_page(page, base_url, "dashboard")
+
+    expect(page.get_by_test_id("pnl-today")).to_have_text("—")
+    expect(page.get_by_test_id("countdown")).to_have_text("—")
+    expect(page.get_by_test_id("health-broker")).to_have_attribute("data-status", "gray")
+    expect(page.get_by_test_id("signals-table")).to_contain_text("No signals yet")
+
+
+@pytest.mark.parametrize("route", PAGES)
+def test_phone_width_has_no_horizontal_scrolling(phone_page, api: FakeApi, base_url: str, route: str) -> None:
+    open_page(phone_page, base_url, route)
+    expect(phone_page.locator("main h1")).to_be_visible()
+    phone_page.wait_for_load_state("networkidle")
+
+    widths = phone_page.evaluate(
+        "[document.documentElement.scrollWidth, document.documentElement.clientWidth,"
+        " document.body.scrollWidth]"
+    )
+    assert widths[0] <= widths[1] and widths[2] <= widths[1], f"{route}: scroll/client widths {widths}"
+
+
+API_LAMBDA_DASHBOARD = {
+    "mode": "paper",
+    "settings": {"masterSwitch": False, "tradeExecution": True, "riskManagement": True, "maxPositions": 5},
+    "controls": {
+        "emergencyStop": True,
+        "paused": False,
+        "tradingState": "HALTED",
+        "stateReason": "emergency stop",
+        "emergencyStopChange": {"actor": "user:bob", "reason": "broker outage", "at": "2025-03-14T15:02:00Z"},
+    },
+    "counters": {"sessionDate": "2025-03-14", "dayTrades": 1, "trades": 2, "realizedPnlUsd": "120.50"},
+    "openPositions": [
+        {
+            "positionId": "p-77",
+            "contract": "IWM   250314C00205000",
+            "underlying": "IWM",
+            "quantity": 3,
+            "entryPrice": "0.80",
+            "openedAt": "2025-03-14T14:40:00Z",
+            "strategy": "orb",
+            "markPrice": 0.95,
+            "unrealizedPnlUsd": "45.00",
+        }
+    ],
+    "unrealizedPnlUsd": "45.00",
+    "recentSignals": [
+        {
+            "ts": "2025-03-14T14:39:00Z",
+            "underlying": "IWM",
+            "direction": "long_call",
+            "strategy": "orb",
+            "confidence": 0.77,
+            "rationale": "breakout over the opening range high",
+        }
+    ],
+    "market": {
+        "phase": "open",
+        "openEt": "2025-03-14T09:30:00-04:00",
+        "closeEt": "2025-03-14T16:00:00-04:00",
+        "nextEvent": "flatten",
+        "nextEventAt": "2099-01-01T00:00:00Z",
+        "secondsToNextEvent": 100,
+    },
+}
+API_LAMBDA_HEALTH = {
+    "status": "yellow",
+    "components": [
+        {"name": "dataFeed", "status": "green", "reason": "fresh"},
+        {"name": "broker", "status": "red", "reason": "gateway down"},
+    ],
+}
+API_LAMBDA_ANALYTICS = {
+    "timeframe": "3m",
+    "totalReturn": 0.031,
+    "sharpe": 1.1,
+    "maxDrawdown": 0.02,
+    "trades": {"trades": 12, "winRate": 0.5, "netPnlUsd": 310.0},
+    "byStrategy": {"orb": {"trades": 12, "winRate": 0.5, "netPnlUsd": 310.0}},
+    "equityCurve": [
+        {"sessionDate": "2025-03-12", "equityUsd": 100000.0, "drawdown": 0.0},
+        {"sessionDate": "2025-03-13", "equityUsd": 100310.0, "drawdown": 0.01},
+    ],
+}
+
+
+def test_pages_render_the_api_lambda_response_shapes(page, api: FakeApi, base_url: str) -> None:
+    trading = {k: v for k, v in API_LAMBDA_DASHBOARD.items() if k not in ("counters", "market")}
+    api.state["verbatim"] = {
+        "/api/dashboard": API_LAMBDA_DASHBOARD,
+        "/api/health": API_LAMBDA_HEALTH,
+        "/api/analytics": API_LAMBDA_ANALYTICS,
+        "/api/trading": {**trading, "riskLimits": {"dailyLossLimit": 0.05}},
+    }
+    open_page(page, base_url, "dashboard")
+
+    expect(page.get_by_test_id("pnl-realized")).to_have_text("$120.50")
+    expect(page.get_by_test_id("pnl-today")).to_have_text("$165.50")
+    expect(page.get_by_test_id("health-broker")).to_have_attribute("data-status", "red")
+    expect(page.get_by_test_id("health-system")).to_have_attribute("data-status", "gray")
+    expect(page.get_by_test_id("state-indicator")).to_have_text("HALTED")
+    expect(page.get_by_test_id("signals-table")).to_contain_text("breakout over the opening range high")
+    expect(page.get_by_test_id("automation-status")).to_contain_text("Master switch: off")
+    expect(page.get_by_test_id("countdown")).to_have_text(re.compile(r"^1m [34]\ds$"))  # server's 100 s
+    expect(page.locator("#market")).to_contain_text("Flatten in")
+    expect(page.locator("[data-testid=equity-chart] canvas").first).to_be_visible()
+
+    page.goto(f"{base_url}/#/trading")
+    expect(page.get_by_test_id("estop-status")).to_contain_text("broker outage")
+    expect(page.get_by_test_id("positions-table")).to_contain_text("$45.00")
+    expect(page.get_by_test_id("close-p-77")).to_be_visible()
+
+    page.goto(f"{base_url}/#/analytics")
+    expect(page.get_by_test_id("metrics")).to_contain_text("3.10%")
+    expect(page.get_by_test_id("strategy-table")).to_contain_text("$310.00")

@@ -1,0 +1,81 @@
+// Talks to /api with the bearer token. The token arrives once as `?token=` in the URL,
+// is kept in sessionStorage (never in localStorage), and is removed from the address bar.
+
+const TOKEN_KEY = "smart0dte.token";
+const listeners = { unauthorized: [], ok: [] };
+
+export class ApiError extends Error {
+  constructor(status, body, message) {
+    super(message);
+    this.status = status;
+    this.body = body;
+  }
+}
+
+export function captureToken() {
+  const url = new URL(window.location.href);
+  const token = url.searchParams.get("token");
+  if (token) {
+    sessionStorage.setItem(TOKEN_KEY, token);
+    url.searchParams.delete("token");
+    window.history.replaceState(null, "", url.pathname + url.search + url.hash);
+  }
+}
+
+export function getToken() {
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+export function onUnauthorized(fn) {
+  listeners.unauthorized.push(fn);
+}
+
+export function onAuthorized(fn) {
+  listeners.ok.push(fn);
+}
+
+function messageFrom(body, status) {
+  if (body && typeof body === "object") {
+    if (typeof body.message === "string") return body.message;
+    if (typeof body.detail === "string") return body.detail;
+    if (Array.isArray(body.detail) && body.detail.length) {
+      return body.detail.map((d) => d && d.msg).filter(Boolean).join("; ");
+    }
+  }
+  return `HTTP ${status}`;
+}
+
+export async function api(path, { method = "GET", body } = {}) {
+  const headers = { Accept: "application/json" };
+  const token = getToken();
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  let response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: "no-store",
+    });
+  } catch (err) {
+    throw new ApiError(0, null, `Cannot reach the API (${err.message})`);
+  }
+  let data = null;
+  const text = await response.text();
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = { message: text.slice(0, 200) };
+    }
+  }
+  if (response.status === 401) {
+    listeners.unauthorized.forEach((fn) => fn());
+    throw new ApiError(401, data, "Token missing or expired");
+  }
+  if (!response.ok) throw new ApiError(response.status, data, messageFrom(data, response.status));
+  // /api/health is public, so only an authenticated route proves the token works.
+  if (token && !path.startsWith("/api/health")) listeners.ok.forEach((fn) => fn());
+  return data;
+}

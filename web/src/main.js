@@ -1,0 +1,115 @@
+// Hash router, token handling, header indicators and the 401 banner.
+import { ApiError, api, captureToken, getToken, onAuthorized, onUnauthorized } from "./api.js";
+import { disposeCharts } from "./charts.js";
+import { esc, fmtText } from "./format.js";
+import { normTrading } from "./normalize.js";
+import analytics from "./pages/analytics.js";
+import audit from "./pages/audit.js";
+import dashboard from "./pages/dashboard.js";
+import reset from "./pages/reset.js";
+import settings from "./pages/settings.js";
+import strikes from "./pages/strikes.js";
+import trading from "./pages/trading.js";
+
+const PAGES = { dashboard, trading, strikes, analytics, settings, audit, reset };
+const app = document.getElementById("app");
+const authBanner = document.getElementById("auth-banner");
+const errorBanner = document.getElementById("error-banner");
+let timers = [];
+let generation = 0;
+
+captureToken();
+
+function showAuthBanner() {
+  authBanner.innerHTML = getToken()
+    ? "<strong>Token missing or expired.</strong> The API refused the token. Open the dashboard again with the link (<code>?token=…</code>) that <code>smart0dte demo</code> prints."
+    : "<strong>Token missing or expired.</strong> No token was given. Open the dashboard with the link (<code>?token=…</code>) that <code>smart0dte demo</code> prints.";
+  authBanner.hidden = false;
+}
+onUnauthorized(showAuthBanner);
+onAuthorized(() => {
+  authBanner.hidden = true;
+});
+if (!getToken()) showAuthBanner();
+
+/** Updates the mode and trading-state pills from any response carrying them. */
+export function updateHeader(data) {
+  if (!data || typeof data !== "object") return;
+  const statePill = document.getElementById("state-pill");
+  const modePill = document.getElementById("mode-pill");
+  if ("mode" in data) {
+    modePill.textContent = fmtText(data.mode).toUpperCase();
+    modePill.className = `pill mode-${String(data.mode).toLowerCase()}`;
+  }
+  if ("tradingState" in data) {
+    let state = fmtText(data.tradingState).toUpperCase();
+    const stopped = data.emergencyStop && data.emergencyStop.active;
+    if (stopped && state === "ACTIVE") state = "HALTED";
+    const paused = data.paused === true && state === "ACTIVE";
+    statePill.textContent = paused ? "PAUSED" : state;
+    statePill.dataset.state = paused ? "paused" : state.toLowerCase();
+    statePill.className = `pill state-${statePill.dataset.state}`;
+    statePill.title = stopped ? `Emergency stop: ${fmtText(data.emergencyStop.reason)}` : "Trading state";
+  }
+}
+
+export function showError(err) {
+  if (err instanceof ApiError && err.status === 401) return;
+  errorBanner.textContent = err && err.message ? err.message : String(err);
+  errorBanner.hidden = false;
+}
+
+function clearError() {
+  errorBanner.hidden = true;
+}
+
+function routeName() {
+  const name = (window.location.hash.replace(/^#\/?/, "").split(/[/?]/)[0] || "dashboard").toLowerCase();
+  return PAGES[name] ? name : "dashboard";
+}
+
+async function navigate() {
+  generation += 1;
+  const mine = generation;
+  timers.forEach(clearInterval);
+  timers = [];
+  disposeCharts();
+  clearError();
+  const name = routeName();
+  document.querySelectorAll("#nav a").forEach((a) => a.classList.toggle("active", a.dataset.route === name));
+  app.innerHTML = `<p class="muted">Loading…</p>`;
+  app.dataset.page = name;
+  const ctx = {
+    every(ms, fn) {
+      timers.push(setInterval(() => mine === generation && fn(), ms));
+    },
+    alive: () => mine === generation,
+    updateHeader,
+    showError,
+    clearError,
+  };
+  const title = name.charAt(0).toUpperCase() + name.slice(1);
+  try {
+    await PAGES[name](app, ctx);
+  } catch (err) {
+    if (mine !== generation) return;
+    if (!(err instanceof ApiError && err.status === 401)) {
+      app.innerHTML = `<section class="card"><h1>${esc(title)}</h1><p class="neg">Could not load: ${esc(err.message || err)}</p></section>`;
+    } else {
+      app.innerHTML = `<section class="card"><h1>${esc(title)}</h1><p class="muted">Sign in with a valid token to see this page.</p></section>`;
+    }
+  }
+}
+
+function refreshHeader() {
+  if (getToken()) api("/api/trading").then((d) => updateHeader(normTrading(d))).catch(() => {});
+}
+
+window.addEventListener("hashchange", () => {
+  navigate();
+  refreshHeader();
+});
+navigate();
+refreshHeader();
+// Keep the header current on every page.
+setInterval(refreshHeader, 15000);

@@ -1,0 +1,133 @@
+// Dashboard: P&L, equity curve, market status with countdown, automation status,
+// recent signals with their rationale, and connection indicators from /api/health.
+import { api } from "../api.js";
+import { lineChart, removeChart } from "../charts.js";
+import {
+  DASH, arr, esc, fmtDuration, fmtMoney, fmtPct, fmtText, fmtTime, label, num, obj, signClass, tsMs,
+} from "../format.js";
+import { normAnalytics, normDashboard, normHealth } from "../normalize.js";
+import { table } from "../ui.js";
+
+const COMPONENTS = ["dataFeed", "broker", "signalEngine", "marketHours", "system"];
+const COLORS = new Set(["green", "yellow", "red", "gray"]);
+const TOGGLES = ["masterSwitch", "dataCollection", "signalGeneration", "tradeExecution", "riskManagement"];
+
+export function healthHtml(health) {
+  const comps = obj(obj(health).components);
+  return COMPONENTS.map((key) => {
+    const c = obj(comps[key]);
+    const status = COLORS.has(c.status) ? c.status : "gray";
+    return `<li class="health-item" data-testid="health-${key}" data-status="${status}">
+      <span class="dot dot-${status}" aria-hidden="true"></span>
+      <span class="health-name">${esc(label(key))}</span>
+      <span class="health-status">${esc(status)}</span>
+      <span class="health-reason muted">${esc(fmtText(c.reason))}</span></li>`;
+  }).join("");
+}
+
+function rationale(sig) {
+  const r = sig.rationale ?? sig.reason ?? sig.reasons;
+  if (Array.isArray(r)) return r.map((x) => esc(fmtText(x))).join("<br>");
+  if (r && typeof r === "object") {
+    return Object.entries(r).map(([k, v]) => `${esc(label(k))}: ${esc(fmtText(v))}`).join("<br>");
+  }
+  return esc(fmtText(r));
+}
+
+function automationHtml(auto) {
+  const a = obj(auto);
+  const flags = TOGGLES.map((k) => {
+    const on = a[k] === true, off = a[k] === false;
+    return `<li><span class="dot dot-${on ? "green" : off ? "red" : "gray"}"></span>${esc(label(k))}: <strong>${on ? "on" : off ? "off" : DASH}</strong></li>`;
+  }).join("");
+  return `<ul class="flags" data-testid="automation-status">${flags}</ul>
+    <p class="muted small">Max positions ${esc(fmtText(a.maxPositions))} · risk/trade ${fmtPct(a.maxRiskPerTrade)} ·
+    stop ${fmtPct(a.stopLossPercentage)} · target ${fmtPct(a.takeProfitPercentage)} · min confidence ${fmtPct(a.minConfidence, 0)}</p>`;
+}
+
+export default async function dashboard(root, ctx) {
+  root.innerHTML = `
+    <h1>Dashboard</h1>
+    <section class="card"><h2>Connections</h2><ul class="health" id="health"></ul></section>
+    <div class="grid-3" id="pnl"></div>
+    <div class="grid-2">
+      <section class="card"><h2>Market</h2><div id="market"></div></section>
+      <section class="card"><h2>Automation</h2><div id="automation"></div></section>
+    </div>
+    <section class="card"><h2>Equity</h2><div class="chart" id="equity-chart" data-testid="equity-chart"></div></section>
+    <section class="card"><h2>Recent signals</h2><div id="signals"></div></section>`;
+  let nextChangeMs = null;
+  let chart = null;
+  let drawnKey = null;
+
+  const tick = () => {
+    const el = root.querySelector("#countdown");
+    if (el) el.textContent = nextChangeMs === null ? DASH : fmtDuration(nextChangeMs - Date.now());
+  };
+
+  async function load() {
+    const [rawDash, rawHealth] = await Promise.all([
+      api("/api/dashboard"),
+      api("/api/health").catch(() => ({ components: {} })),
+    ]);
+    const dash = normDashboard(rawDash);
+    const health = normHealth(rawHealth);
+    if (dash.equityCurve === undefined) {
+      // No intraday curve in this response: fall back to the daily curve from analytics.
+      dash.equityCurve = normAnalytics(await api("/api/analytics?timeframe=3m").catch(() => ({}))).equityCurve;
+    }
+    if (!ctx.alive()) return;
+    ctx.updateHeader(dash);
+    root.querySelector("#health").innerHTML = healthHtml(health);
+
+    const d = obj(dash);
+    const pnl = obj(d.pnl);
+    root.querySelector("#pnl").innerHTML = ["today", "realized", "unrealized"]
+      .map((k) => `<section class="card stat"><h2>${esc(label(k))} P&amp;L</h2>
+        <p class="big ${signClass(pnl[k])}" data-testid="pnl-${k}">${fmtMoney(pnl[k])}</p></section>`)
+      .join("");
+
+    const m = obj(d.marketStatus);
+    const s = obj(m.session);
+    // The server's own countdown wins: the demo runs on a simulated clock.
+    nextChangeMs = num(m.secondsToNextChange) !== null ? Date.now() + num(m.secondsToNextChange) * 1000 : tsMs(m.nextChangeEt);
+    root.querySelector("#market").innerHTML = `
+      <p><span class="pill phase" data-testid="market-phase">${esc(fmtText(m.phase)).toUpperCase()}</span></p>
+      <p>${m.nextEvent ? `${esc(label(m.nextEvent))} in` : "Next change in"} <strong id="countdown" data-testid="countdown">${DASH}</strong>
+         <span class="muted small">(${fmtTime(m.nextChangeEt)})</span></p>
+      <dl class="kv">${Object.entries(s).map(([k, v]) => `<dt>${esc(label(k))}</dt><dd>${
+        /(open|close|flatten|at|time)$/i.test(k) && tsMs(v) !== null && typeof v !== "boolean" ? fmtTime(v) : esc(fmtText(v))
+      }</dd>`).join("")}</dl>`;
+    tick();
+
+    root.querySelector("#automation").innerHTML = automationHtml(d.automation);
+
+    const curve = arr(d.equityCurve);
+    const key = `${curve.length}:${JSON.stringify(curve[curve.length - 1] ?? null)}`;
+    if (key !== drawnKey) {  // redraw only when the curve changed
+      removeChart(chart);
+      const el = root.querySelector("#equity-chart");
+      el.innerHTML = "";
+      chart = lineChart(el, curve, "equity");
+      drawnKey = key;
+    }
+
+    const signals = arr(d.recentSignals).filter((x) => x && typeof x === "object");
+    root.querySelector("#signals").innerHTML = table(
+      [
+        { label: "Time", render: (r) => fmtTime(r.ts) },
+        { label: "Symbol", render: (r) => esc(fmtText(r.symbol ?? r.underlying)) },
+        { label: "Strategy", render: (r) => esc(fmtText(r.strategy)) },
+        { label: "Direction", render: (r) => esc(fmtText(r.direction ?? r.side ?? r.action)) },
+        { label: "Confidence", cls: "num", render: (r) => (num(r.confidence) === null ? DASH : fmtPct(r.confidence, 0)) },
+        { label: "Rationale", cls: "wrap", render: rationale },
+      ],
+      signals,
+      { empty: "No signals yet today.", testid: "signals-table", stack: true },
+    );
+  }
+
+  await load();
+  ctx.every(1000, tick);
+  ctx.every(5000, () => load().catch(ctx.showError));
+}
