@@ -1,0 +1,1372 @@
+"""The HTTP API behind the dashboard: a Powertools APIGatewayHttpResolver (HTTP API payload v2)
+with pydantic validation and a generated OpenAPI document.
+
+Identity and scopes come from the JWT claims API Gateway's authorizer (Cognito in AWS, the
+local server's HS256 check locally) put in `requestContext.authorizer.jwt`. Every route but
+`/api/health` and `/api/openapi.json` needs claims (401 without); GETs need the `read` or
+`trade` scope, POSTs `trade` (403 otherwise). Every change is audited with the caller as actor,
+through the store's audited writes or an AuditRecord appended here.
+
+Nothing here touches AWS directly: the store, the clock and the backtest runner are injected.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, Literal, Protocol
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from pydantic import AliasGenerator, BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic.alias_generators import to_camel
+
+from smart0dte.domain.analytics import performance
+from smart0dte.domain.calendar import NEW_YORK, MarketCalendar, MarketPhase
+from smart0dte.domain.chain_analytics import PricingInputs, QuoteFlag, analyze_snapshot
+from smart0dte.domain.controls import AutomationSettings, TradingState
+from smart0dte.domain.models import Bar, DomainError, Position, PositionStatus, TradingMode, Underlying
+from smart0dte.domain.portfolio import ClosedTrade, cents
+from smart0dte.domain.strategies import STRATEGIES
+from smart0dte.ports import (
+    AuditRecord,
+    AuditRecordExists,
+    Clock,
+    ConcurrentUpdate,
+    RecordNotFound,
+    StateStore,
+    TradingControls,
+    session_date_of,
+)
+from smart0dte.resources import SCHEDULES
+
+READ_SCOPE = "read"
+TRADE_SCOPE = "trade"
+PUBLIC_PATHS = frozenset({"/api/health", "/api/openapi.json"})
+BAR_INTERVALS = {"1m": 1, "2m": 2, "5m": 5, "15m": 15, "30m": 30}
+TIMEFRAMES = {"1d": 1, "1w": 7, "1m": 31, "3m": 92, "6m": 183, "1y": 366, "all": None}
+STARTING_EQUITY_USD = Decimal("100000")
+RECENT_SIGNALS = 20
+FEED_FRESH = timedelta(minutes=2)
+FEED_STALE = timedelta(minutes=5)
+API_TITLE = "Smart 0DTE API"
+
+
+# --- injected collaborators ---------------------------------------------------------------
+
+
+class ApiStore(StateStore, Protocol):
+    """The StateStore plus the status listing DynamoState offers (closed positions for analytics)."""
+
+    def list_positions(self, status: PositionStatus) -> list[Position]: ...
+
+
+class BacktestRunner(Protocol):
+    """Starts the backtest workflow and reports on it (Step Functions in AWS)."""
+
+    def start(self, request: Mapping[str, object]) -> str:
+        """Start a run; returns the id to poll."""
+        ...
+
+    def status(self, run_id: str) -> Mapping[str, object] | None:
+        """{"status": ..., "output": ...} of a run, None when the id is unknown."""
+        ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass
+class ApiDeps:
+    """What the API needs; `store_factory` is called once, on first use (no AWS at import)."""
+
+    store_factory: Callable[[], ApiStore]
+    clock: Clock = field(default_factory=SystemClock)
+    calendar: MarketCalendar = field(default_factory=MarketCalendar)
+    backtests: BacktestRunner | None = None
+    pricing: PricingInputs = field(default_factory=PricingInputs)
+    live_checks: Callable[[], list[str]] | None = None
+    """Unmet conditions for arming live trading; None uses `default_live_checks`."""
+    _store: ApiStore | None = None
+
+    @property
+    def store(self) -> ApiStore:
+        if self._store is None:
+            self._store = self.store_factory()
+        return self._store
+
+
+def default_live_checks() -> list[str]:
+    """Why live trading cannot arm in this repository: there is no validated broker path yet."""
+    return [
+        "broker credentials: no IB Gateway credentials are configured or validated",
+        "account permissions: options trading permission on the IB account is not verified",
+        "risk limits: live limits have not been reviewed and signed off",
+        "order bridge: the gateway task's live order bridge is not deployed",
+    ]
+
+
+# --- wire models ---------------------------------------------------------------------------
+
+
+class Wire(BaseModel):
+    """camelCase on the wire, snake_case in Python."""
+
+    model_config = ConfigDict(
+        populate_by_name=True,
+        alias_generator=AliasGenerator(validation_alias=to_camel, serialization_alias=to_camel),
+    )
+
+
+class Status(StrEnum):
+    GREEN = "green"
+    YELLOW = "yellow"
+    RED = "red"
+    GRAY = "gray"
+
+
+class ComponentHealth(Wire):
+    name: str
+    status: Status
+    reason: str
+
+
+class HealthResponse(Wire):
+    status: Status
+    checked_at: datetime
+    mode: TradingMode
+    components: list[ComponentHealth]
+
+
+class ControlChangeOut(Wire):
+    actor: str
+    reason: str
+    at: datetime
+
+
+class ControlsOut(Wire):
+    emergency_stop: bool
+    paused: bool
+    trading_state: TradingState
+    state_reason: str
+    emergency_stop_change: ControlChangeOut | None = None
+    pause_change: ControlChangeOut | None = None
+    state_change: ControlChangeOut | None = None
+
+
+class PositionOut(Wire):
+    position_id: str
+    contract: str
+    underlying: str
+    right: str
+    strike: float
+    expiry: date
+    quantity: int
+    entry_price: str
+    opened_at: datetime
+    strategy: str
+    status: PositionStatus
+    stop_loss_price: str | None = None
+    take_profit_price: str | None = None
+    exit_price: str | None = None
+    closed_at: datetime | None = None
+    exit_reason: str | None = None
+    mark_price: float | None = None
+    unrealized_pnl_usd: str | None = None
+
+
+class RiskDecisionOut(Wire):
+    approved: bool
+    trading_state: TradingState
+    quantity: int
+    violations: list[str]
+
+
+class SignalOut(Wire):
+    signal_id: str
+    ts: datetime
+    underlying: str
+    direction: str
+    strategy: str
+    confidence: float
+    rationale: str
+    target_delta: float | None = None
+    contract: str | None = None
+    risk: RiskDecisionOut | None = None
+
+
+class CountersOut(Wire):
+    session_date: date
+    day_trades: int
+    trades: int
+    realized_pnl_usd: str
+
+
+class MarketStatus(Wire):
+    now: datetime
+    now_et: str
+    phase: MarketPhase
+    is_session: bool
+    session_date: date
+    open_et: datetime | None = None
+    close_et: datetime | None = None
+    flatten_et: datetime | None = None
+    early_close: bool = False
+    next_event: str
+    next_event_at: datetime
+    seconds_to_next_event: int
+
+
+class DashboardResponse(Wire):
+    mode: TradingMode
+    settings: dict[str, Any]
+    controls: ControlsOut
+    counters: CountersOut
+    open_positions: list[PositionOut]
+    unrealized_pnl_usd: str
+    recent_signals: list[SignalOut]
+    market: MarketStatus
+
+
+class TradingResponse(Wire):
+    mode: TradingMode
+    settings: dict[str, Any]
+    risk_limits: dict[str, Any]
+    controls: ControlsOut
+    open_positions: list[PositionOut]
+    working_orders: list[dict[str, Any]]
+
+
+class ReasonBody(Wire):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class ControlsResponse(Wire):
+    mode: TradingMode
+    controls: ControlsOut
+
+
+class SettingsResponse(Wire):
+    mode: TradingMode
+    settings: dict[str, Any]
+
+
+def _partial_settings_model() -> type[BaseModel]:
+    fields: dict[str, Any] = {
+        name: (_optional(info.annotation), Field(default=None, **_constraints(info)))
+        for name, info in AutomationSettings.model_fields.items()
+    }
+    return create_model(
+        "AutomationSettingsPatch",
+        __config__=ConfigDict(
+            extra="forbid",
+            populate_by_name=True,
+            alias_generator=AliasGenerator(validation_alias=to_camel, serialization_alias=to_camel),
+        ),
+        **fields,
+    )
+
+
+def _optional(annotation: Any) -> Any:
+    return annotation | None
+
+
+def _constraints(info: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for meta in info.metadata:
+        for attr in ("ge", "gt", "le", "lt"):
+            value = getattr(meta, attr, None)
+            if value is not None:
+                out[attr] = value
+    return out
+
+
+AutomationSettingsPatch = _partial_settings_model()
+"""Any subset of AutomationSettings, camelCase, each field with its own limits."""
+
+
+class StrikeRow(Wire):
+    contract: str
+    right: str
+    strike: float
+    bid: float
+    ask: float
+    bid_size: int
+    ask_size: int
+    volume: int
+    """Traded volume is not in the snapshot: bid size + ask size (displayed liquidity) stands in."""
+    volume_source: Literal["displayed_size"] = "displayed_size"
+    mid: float | None
+    iv: float | None
+    delta: float | None
+    gamma: float | None
+    theta_per_minute: float | None
+    vega: float | None
+    usable: bool
+    quote_flag: str
+
+
+class StrikesResponse(Wire):
+    symbol: str
+    ts: datetime
+    expiry: date
+    underlying_price: float
+    minutes_to_expiry: float
+    rows: list[StrikeRow]
+
+
+class BarOut(Wire):
+    ts: datetime
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: int
+
+
+class BarsResponse(Wire):
+    symbol: str
+    interval: str
+    session_date: date
+    bars: list[BarOut]
+
+
+class TradeStatsOut(Wire):
+    trades: int
+    win_rate: float | None
+    profit_factor: float | None
+    expectancy_usd: float | None
+    average_win_usd: float | None
+    average_loss_usd: float | None
+    net_pnl_usd: float
+
+
+class EquityPoint(Wire):
+    session_date: date
+    equity_usd: float
+    drawdown: float
+
+
+class AnalyticsResponse(Wire):
+    timeframe: str
+    strategy: str | None
+    start: date | None
+    end: date
+    starting_equity_usd: float
+    total_return: float
+    sharpe: float | None
+    sortino: float | None
+    max_drawdown: float
+    trades: TradeStatsOut
+    by_strategy: dict[str, TradeStatsOut]
+    by_symbol: dict[str, TradeStatsOut]
+    equity_curve: list[EquityPoint]
+
+
+class BacktestBody(Wire):
+    start: date
+    end: date
+    scenario: str = Field(default="normal", min_length=1, max_length=32)
+    seed: int = Field(default=7, ge=0, le=2**31 - 1)
+    starting_equity_usd: float = Field(default=100_000.0, gt=0, le=1e9)
+
+
+class BacktestStarted(Wire):
+    id: str
+    status: str
+
+
+class BacktestStatus(Wire):
+    id: str
+    status: str
+    output: Any = None
+
+
+class OptimizationResponse(Wire):
+    strategy: str
+    default_params: dict[str, Any]
+    live_trades: TradeStatsOut
+    optimization: dict[str, Any] | None
+    note: str
+
+
+class ScheduleOut(Wire):
+    name: str
+    cron: str
+    timezone: str
+    target: str
+
+
+class SchedulerStatus(Wire):
+    session_date: date
+    is_session: bool
+    recurring: list[ScheduleOut]
+    today: list[dict[str, Any]]
+
+
+class AuditOut(Wire):
+    ts: datetime
+    actor: str
+    action: str
+    reason: str
+    details: dict[str, Any]
+
+
+class AuditResponse(Wire):
+    session_date: date
+    records: list[AuditOut]
+
+
+class ResetBody(Wire):
+    scope: Literal["positions", "signals", "analytics", "all"]
+    confirm: Literal["RESET"]
+
+
+class ResetResponse(Wire):
+    scope: str
+    deleted: dict[str, int]
+
+
+class ModeBody(Wire):
+    mode: TradingMode
+    confirm: str | None = Field(default=None, max_length=16)
+    reason: str = Field(default="requested from the dashboard", min_length=1, max_length=500)
+
+
+class ModeResponse(Wire):
+    mode: TradingMode
+    changed: bool
+    unmet: list[str] = []
+
+
+class ClosePositionResponse(Wire):
+    position: PositionOut
+    exit_price: str
+    realized_pnl_usd: str
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+class ApiError(Exception):
+    """An error with its HTTP status; the message says what was wrong and what would be right."""
+
+    def __init__(self, status: int, message: str, **extra: object) -> None:
+        super().__init__(message)
+        self.status = status
+        self.extra = extra
+
+
+def _finite(x: float) -> float | None:
+    return None if not math.isfinite(x) else float(x)
+
+
+def _controls_out(c: TradingControls) -> ControlsOut:
+    def change(ch: Any) -> ControlChangeOut | None:
+        return None if ch is None else ControlChangeOut(actor=ch.actor, reason=ch.reason, at=ch.at)
+
+    return ControlsOut(
+        emergency_stop=c.emergency_stop,
+        paused=c.paused,
+        trading_state=c.trading_state,
+        state_reason=c.state_reason,
+        emergency_stop_change=change(c.emergency_stop_change),
+        pause_change=change(c.pause_change),
+        state_change=change(c.state_change),
+    )
+
+
+def _money(x: Decimal | None) -> str | None:
+    return None if x is None else str(x)
+
+
+def _position_out(p: Position, mark: float | None = None) -> PositionOut:
+    unrealized = None
+    if mark is not None and p.status is not PositionStatus.CLOSED:
+        unrealized = str(p.pnl_usd(cents(Decimal(str(mark)))))
+    return PositionOut(
+        position_id=p.position_id,
+        contract=p.contract.occ_symbol,
+        underlying=p.contract.root,
+        right=p.contract.right.value,
+        strike=p.contract.strike,
+        expiry=p.contract.expiry,
+        quantity=p.quantity,
+        entry_price=str(p.entry_price),
+        opened_at=p.opened_at,
+        strategy=p.strategy,
+        status=p.status,
+        stop_loss_price=_money(p.stop_loss_price),
+        take_profit_price=_money(p.take_profit_price),
+        exit_price=_money(p.exit_price),
+        closed_at=p.closed_at,
+        exit_reason=p.exit_reason,
+        mark_price=mark,
+        unrealized_pnl_usd=unrealized,
+    )
+
+
+def _underlying(symbol: str) -> Underlying:
+    try:
+        u = Underlying(symbol.upper())
+    except ValueError:
+        u = None
+    if u is None or not u.is_tradable:
+        allowed = ", ".join(x.value for x in Underlying.tradable())
+        raise ApiError(422, f"symbol={symbol!r} must be one of {allowed}", field="symbol")
+    return u
+
+
+def _parse_date(text: str | None, today: date, name: str = "date") -> date:
+    if not text:
+        return today
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ApiError(422, f"{name}={text!r} must be a date YYYY-MM-DD", field=name) from None
+
+
+def resample(bars: Sequence[Bar], minutes: int) -> list[BarOut]:
+    """1-minute bars into `minutes`-minute bars aligned on New York clock time (09:30 + k*n)."""
+    out: list[BarOut] = []
+    current_key: int | None = None
+    for bar in sorted(bars, key=lambda b: b.ts):
+        local = bar.ts.astimezone(NEW_YORK)
+        minute_of_day = local.hour * 60 + local.minute
+        key = minute_of_day // minutes
+        if key != current_key or not out:
+            start = local.replace(
+                hour=key * minutes // 60, minute=key * minutes % 60, second=0, microsecond=0
+            )
+            out.append(
+                BarOut(
+                    ts=start.astimezone(UTC),
+                    open=bar.open,
+                    high=bar.high,
+                    low=bar.low,
+                    close=bar.close,
+                    volume=bar.volume,
+                )
+            )
+            current_key = key
+        else:
+            last = out[-1]
+            last.high = max(last.high, bar.high)
+            last.low = min(last.low, bar.low)
+            last.close = bar.close
+            last.volume += bar.volume
+    return out
+
+
+def _closed_trade(p: Position) -> ClosedTrade | None:
+    if p.exit_price is None or p.closed_at is None:
+        return None
+    return ClosedTrade(
+        position_id=p.position_id,
+        contract=p.contract,
+        strategy=p.strategy,
+        quantity=p.quantity,
+        entry_ts=p.opened_at,
+        entry_price=p.entry_price,
+        exit_ts=p.closed_at,
+        exit_price=p.exit_price,
+        exit_reason=p.exit_reason or "",
+        commissions_usd=Decimal("0.00"),
+        pnl_usd=p.pnl_usd(p.exit_price),
+    )
+
+
+def _stats_out(s: Any) -> TradeStatsOut:
+    return TradeStatsOut(
+        trades=s.trades,
+        win_rate=s.win_rate,
+        profit_factor=s.profit_factor,
+        expectancy_usd=s.expectancy_usd,
+        average_win_usd=s.average_win_usd,
+        average_loss_usd=s.average_loss_usd,
+        net_pnl_usd=s.net_pnl_usd,
+    )
+
+
+def _scopes(claims: Mapping[str, Any], jwt: Mapping[str, Any]) -> set[str]:
+    """Scopes from the authorizer's list and the token's space-separated `scope` claim; a
+    Cognito resource-server scope `smart0dte/trade` counts as `trade`."""
+    raw: list[str] = list(jwt.get("scopes") or [])
+    scope_claim = claims.get("scope")
+    if isinstance(scope_claim, str):
+        raw += scope_claim.split()
+    return {s.rsplit("/", 1)[-1] for s in raw if s}
+
+
+def _identity(claims: Mapping[str, Any]) -> str | None:
+    for name in ("email", "cognito:username", "username", "sub"):
+        value = claims.get(name)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _error(status: int, message: str, **extra: object) -> Response[Any]:
+    return Response(
+        status_code=status,
+        content_type="application/json",
+        body={"statusCode": status, "message": message, **extra},
+    )
+
+
+# --- the application -----------------------------------------------------------------------
+
+
+class ApiResolver(APIGatewayHttpResolver):
+    """Checks the caller before anything else (request validation included), so a request
+    without claims gets 401, not a 422 about its body."""
+
+    def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        denied = authorize(event)
+        if isinstance(denied, Response):
+            return _v2_response(denied)
+        unsupported = _unsupported_media(event)
+        if unsupported is not None:
+            return _v2_response(unsupported)
+        self.append_context(actor=denied)  # type: ignore[no-untyped-call]
+        try:
+            return super().resolve(event, context)
+        finally:
+            self.clear_context()  # type: ignore[no-untyped-call]
+
+
+def _v2_response(response: Response[Any]) -> dict[str, Any]:
+    import json
+
+    return {
+        "statusCode": response.status_code,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps(response.body, separators=(",", ":")),
+        "isBase64Encoded": False,
+        "cookies": [],
+    }
+
+
+def authorize(event: Mapping[str, Any]) -> str | Response[Any]:
+    """The caller's actor name, or the 401/403 response. Public paths pass as 'anonymous'."""
+    context = event.get("requestContext") or {}
+    http = context.get("http") or {}
+    path = str(event.get("rawPath") or http.get("path") or "")
+    if path in PUBLIC_PATHS or not path.startswith("/api/"):
+        return "anonymous"
+    jwt = (context.get("authorizer") or {}).get("jwt") or {}
+    claims = jwt.get("claims") or {}
+    identity = _identity(claims)
+    if not claims or identity is None:
+        return _error(401, "missing or invalid bearer token: send Authorization: Bearer <JWT>")
+    scopes = _scopes(claims, jwt)
+    method = str(http.get("method") or "GET").upper()
+    needed = READ_SCOPE if method in ("GET", "HEAD", "OPTIONS") else TRADE_SCOPE
+    if needed not in scopes and not (needed == READ_SCOPE and TRADE_SCOPE in scopes):
+        return _error(
+            403,
+            f"{method} {path} needs scope {needed!r}; the token has {sorted(scopes) or 'none'}",
+            requiredScope=needed,
+        )
+    return f"user:{identity}"
+
+
+def _unsupported_media(event: Mapping[str, Any]) -> Response[Any] | None:
+    """Bodies are JSON only; anything else is 415 before the validator tries to parse it."""
+    if not event.get("body"):
+        return None
+    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+    content_type = headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    if content_type != "application/json" and not content_type.endswith("+json"):
+        return _error(415, f"Content-Type {content_type!r} is not supported: send application/json")
+    if event.get("isBase64Encoded"):
+        import base64
+        import binascii
+
+        try:
+            base64.b64decode(str(event["body"])).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return _error(400, "body must be UTF-8 encoded JSON")
+    return None
+
+
+def _validation_detail(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """Each error with its field path, message and limit (pydantic's ctx, as text)."""
+    out = []
+    for e in errors:
+        loc = [str(x) for x in e.get("loc", ())]
+        ctx = {
+            k: (v if isinstance(v, int | float | str | bool) else str(v))
+            for k, v in (e.get("ctx") or {}).items()
+        }
+        field_name = ".".join(x for x in loc if x not in ("body", "query", "path"))
+        message = e.get("msg") or e.get("type", "invalid")
+        out.append({"loc": loc, "field": field_name, "type": e.get("type"), "msg": message, "ctx": ctx})
+    return out
+
+
+def build_app(deps: ApiDeps) -> ApiResolver:
+    app = ApiResolver(enable_validation=True)
+
+    @app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
+    def _invalid(exc: RequestValidationError) -> Response[Any]:
+        detail = _validation_detail(exc.errors())
+        summary = "; ".join(f"{d['field'] or 'body'}: {d['msg']}" for d in detail)
+        return _error(422, f"invalid request: {summary}", detail=detail)
+
+    def actor() -> str:
+        return str(app.context.get("actor", "user:unknown"))
+
+    @app.exception_handler(ApiError)  # type: ignore[untyped-decorator]
+    def _api_error(exc: ApiError) -> Response[Any]:
+        return _error(exc.status, str(exc), **exc.extra)
+
+    @app.exception_handler(RecordNotFound)  # type: ignore[untyped-decorator]
+    def _not_found(exc: RecordNotFound) -> Response[Any]:
+        return _error(404, str(exc))
+
+    @app.exception_handler(AuditRecordExists)  # type: ignore[untyped-decorator]
+    def _duplicate(exc: AuditRecordExists) -> Response[Any]:
+        return _error(409, f"the same action was already recorded at this instant: {exc}")
+
+    @app.exception_handler(ConcurrentUpdate)  # type: ignore[untyped-decorator]
+    def _conflict(exc: ConcurrentUpdate) -> Response[Any]:
+        return _error(409, str(exc))
+
+    @app.exception_handler(DomainError)  # type: ignore[untyped-decorator]
+    def _domain(exc: DomainError) -> Response[Any]:
+        return _error(409, str(exc))
+
+    def now() -> datetime:
+        return deps.clock.now()
+
+    def today() -> date:
+        return session_date_of(now())
+
+    def audit(action: str, reason: str, details: Mapping[str, object] | None = None) -> None:
+        store = deps.store
+        request_id = str((app.current_event.get("requestContext") or {}).get("requestId") or uuid.uuid4())
+        record = AuditRecord(
+            now(), store.mode, actor(), action, reason, {**(details or {}), "requestId": request_id}
+        )
+        store.audit.append(record)
+
+    # market status --------------------------------------------------------------------------
+
+    def market_status() -> MarketStatus:
+        at = now()
+        local = at.astimezone(NEW_YORK)
+        day = local.date()
+        session = deps.calendar.session(day)
+        phase = deps.calendar.phase(at)
+        if session is not None and at < session.open_et:
+            event, event_at = "open", session.open_et
+        elif session is not None and at < session.close_et:
+            event, event_at = "close", session.close_et
+        else:
+            nxt = deps.calendar.session(deps.calendar.next_session(day))
+            assert nxt is not None
+            event, event_at = "open", nxt.open_et
+        return MarketStatus(
+            now=at,
+            now_et=local.isoformat(),
+            phase=phase,
+            is_session=session is not None,
+            session_date=day,
+            open_et=session.open_et if session else None,
+            close_et=session.close_et if session else None,
+            flatten_et=session.flatten_et if session else None,
+            early_close=session.early_close if session else False,
+            next_event=event,
+            next_event_at=event_at,
+            seconds_to_next_event=max(0, int((event_at - at).total_seconds())),
+        )
+
+    def signals_out(day: date, limit: int | None = None) -> list[SignalOut]:
+        store = deps.store
+        signals = sorted(store.list_signals(day), key=lambda s: s.ts, reverse=True)
+        if limit is not None:
+            signals = signals[:limit]
+        decisions = {d.signal_id: d for d in store.list_risk_decisions(day)} if signals else {}
+        out = []
+        for s in signals:
+            d = decisions.get(s.signal_id)
+            risk = (
+                None
+                if d is None
+                else RiskDecisionOut(
+                    approved=d.verdict.approved,
+                    trading_state=d.verdict.trading_state,
+                    quantity=d.quantity,
+                    violations=[str(v) for v in d.verdict.violations],
+                )
+            )
+            out.append(
+                SignalOut(
+                    signal_id=s.signal_id,
+                    ts=s.ts,
+                    underlying=s.underlying.value,
+                    direction=s.direction.value,
+                    strategy=s.strategy,
+                    confidence=s.confidence,
+                    rationale=s.rationale,
+                    target_delta=s.target_delta,
+                    contract=s.contract.occ_symbol if s.contract else None,
+                    risk=risk,
+                )
+            )
+        return out
+
+    def marks(positions: Sequence[Position]) -> dict[str, float]:
+        """Mid of each open contract in its underlying's latest chain snapshot."""
+        out: dict[str, float] = {}
+        at = now()
+        for underlying in {p.contract.underlying for p in positions}:
+            if underlying is None:
+                continue
+            snap = deps.store.latest_chain_snapshot(underlying, at)
+            if snap is None:
+                continue
+            for p in positions:
+                q = snap.quote_for(p.contract)
+                if q is not None and q.is_usable:
+                    out[p.contract.occ_symbol] = q.mid
+        return out
+
+    # health ---------------------------------------------------------------------------------
+
+    @app.get("/api/health", summary="Component status: green / yellow / red / gray, with reasons")
+    def health() -> HealthResponse:
+        at = now()
+        phase = deps.calendar.phase(at)
+        trading = phase is MarketPhase.TRADING
+        components: list[ComponentHealth] = []
+        try:
+            store = deps.store
+            controls = store.get_controls()
+            settings = store.get_settings()
+            components.append(
+                ComponentHealth(name="system", status=Status.GREEN, reason="state store reachable")
+            )
+        except Exception as exc:  # health reports, it does not fail
+            components.append(
+                ComponentHealth(
+                    name="system", status=Status.RED, reason=f"state store unreachable ({type(exc).__name__})"
+                )
+            )
+            controls, settings, store = None, None, None
+        # data feed: age of the newest SPY bar
+        if store is None:
+            components.append(ComponentHealth(name="dataFeed", status=Status.GRAY, reason="no state store"))
+        elif not trading:
+            components.append(
+                ComponentHealth(
+                    name="dataFeed", status=Status.GRAY, reason=f"market {phase.value}: no feed expected"
+                )
+            )
+        else:
+            bars = store.list_bars(Underlying.SPY.value, session_date_of(at))
+            latest = max((b.ts + timedelta(seconds=b.interval_s) for b in bars), default=None)
+            if latest is None:
+                components.append(
+                    ComponentHealth(name="dataFeed", status=Status.RED, reason="no SPY bar this session")
+                )
+            else:
+                age = at - latest
+                status = (
+                    Status.GREEN if age <= FEED_FRESH else Status.YELLOW if age <= FEED_STALE else Status.RED
+                )
+                components.append(
+                    ComponentHealth(
+                        name="dataFeed",
+                        status=status,
+                        reason=f"last SPY bar closed {int(age.total_seconds())} s ago",
+                    )
+                )
+        mode = store.mode if store is not None else TradingMode.PAPER
+        if mode is TradingMode.PAPER:
+            components.append(
+                ComponentHealth(name="broker", status=Status.GREEN, reason="paper mode: simulated broker")
+            )
+        else:
+            components.append(
+                ComponentHealth(
+                    name="broker",
+                    status=Status.RED,
+                    reason="live mode: IB Gateway connection is not reported",
+                )
+            )
+        if controls is None or settings is None:
+            components.append(
+                ComponentHealth(name="signalEngine", status=Status.GRAY, reason="no state store")
+            )
+        elif controls.emergency_stop:
+            components.append(
+                ComponentHealth(name="signalEngine", status=Status.RED, reason="emergency stop is active")
+            )
+        elif controls.paused:
+            components.append(
+                ComponentHealth(name="signalEngine", status=Status.YELLOW, reason="trading paused")
+            )
+        elif not settings.master_switch:
+            components.append(
+                ComponentHealth(name="signalEngine", status=Status.YELLOW, reason="master switch off")
+            )
+        elif not settings.signal_generation:
+            components.append(
+                ComponentHealth(name="signalEngine", status=Status.YELLOW, reason="signal generation off")
+            )
+        else:
+            components.append(
+                ComponentHealth(name="signalEngine", status=Status.GREEN, reason="automation on, signals on")
+            )
+        market_status = {
+            MarketPhase.TRADING: Status.GREEN,
+            MarketPhase.PRE_MARKET: Status.YELLOW,
+            MarketPhase.AFTER_HOURS: Status.YELLOW,
+        }.get(phase, Status.GRAY)
+        components.append(
+            ComponentHealth(name="marketHours", status=market_status, reason=f"phase {phase.value}")
+        )
+        order = [Status.RED, Status.YELLOW, Status.GREEN, Status.GRAY]
+        worst = min((c.status for c in components), key=order.index)
+        overall = Status.GREEN if worst is Status.GRAY else worst
+        return HealthResponse(status=overall, checked_at=at, mode=mode, components=components)
+
+    @app.get("/api/openapi.json", summary="This API's OpenAPI document", include_in_schema=False)
+    def openapi() -> Response[Any]:
+        return Response(200, "application/json", app.get_openapi_json_schema(title=API_TITLE))
+
+    # dashboard and trading ------------------------------------------------------------------
+
+    @app.get("/api/dashboard", summary="P&L, automation status, positions, recent signals, market status")
+    def dashboard() -> DashboardResponse:
+        store = deps.store
+        day = today()
+        positions = store.list_open_positions()
+        mark_by_symbol = marks(positions)
+        out = [_position_out(p, mark_by_symbol.get(p.contract.occ_symbol)) for p in positions]
+        unrealized = sum(
+            (Decimal(p.unrealized_pnl_usd) for p in out if p.unrealized_pnl_usd), Decimal("0.00")
+        )
+        counters = store.get_counters(day)
+        return DashboardResponse(
+            mode=store.mode,
+            settings=store.get_settings().to_wire(),
+            controls=_controls_out(store.get_controls()),
+            counters=CountersOut(
+                session_date=day,
+                day_trades=counters.day_trades,
+                trades=counters.trades,
+                realized_pnl_usd=str(counters.realized_pnl_usd),
+            ),
+            open_positions=out,
+            unrealized_pnl_usd=str(cents(unrealized)),
+            recent_signals=signals_out(day, RECENT_SIGNALS),
+            market=market_status(),
+        )
+
+    @app.get("/api/trading", summary="Controls, settings, limits, open positions and working orders")
+    def trading() -> TradingResponse:
+        store = deps.store
+        positions = store.list_open_positions()
+        mark_by_symbol = marks(positions)
+        return TradingResponse(
+            mode=store.mode,
+            settings=store.get_settings().to_wire(),
+            risk_limits=store.get_risk_limits().to_wire(),
+            controls=_controls_out(store.get_controls()),
+            open_positions=[_position_out(p, mark_by_symbol.get(p.contract.occ_symbol)) for p in positions],
+            working_orders=[o.model_dump(mode="json") for o in store.list_working_orders()],
+        )
+
+    @app.post(
+        "/api/automation/settings",
+        summary="Change any subset of the automation settings (camelCase); 422 names the field and limit",
+    )
+    def put_settings(body: AutomationSettingsPatch) -> SettingsResponse:  # type: ignore[valid-type]
+        store = deps.store
+        patch = body.model_dump(exclude_none=True)  # type: ignore[attr-defined]
+        if not patch:
+            raise ApiError(422, "body must set at least one setting", field="body")
+        current = store.get_settings()
+        try:
+            updated = AutomationSettings.model_validate({**current.model_dump(), **patch})
+        except ValidationError as exc:
+            errors = [{**e, "loc": ("body", *(to_camel(str(x)) for x in e["loc"]))} for e in exc.errors()]
+            raise RequestValidationError(errors) from None
+        changed = {to_camel(k): v for k, v in patch.items()}
+        store.put_settings(updated, actor(), f"settings changed: {sorted(changed)}", now())
+        return SettingsResponse(mode=store.mode, settings=updated.to_wire())
+
+    def controls_response(c: TradingControls) -> ControlsResponse:
+        return ControlsResponse(mode=deps.store.mode, controls=_controls_out(c))
+
+    @app.post("/api/trading/emergency-stop", summary="Halt everything at once (audited)")
+    def emergency_stop(body: ReasonBody) -> ControlsResponse:
+        return controls_response(deps.store.activate_emergency_stop(actor(), body.reason, now()))
+
+    @app.post("/api/trading/pause", summary="Pause new entries (audited)")
+    def pause(body: ReasonBody) -> ControlsResponse:
+        return controls_response(deps.store.pause(actor(), body.reason, now()))
+
+    @app.post("/api/trading/resume", summary="Clear the pause and the emergency stop (audited)")
+    def resume(body: ReasonBody) -> ControlsResponse:
+        store = deps.store
+        controls = store.get_controls()
+        if controls.emergency_stop:
+            controls = store.clear_emergency_stop(actor(), body.reason, now())
+        return controls_response(store.resume(actor(), body.reason, now()))
+
+    @app.post(
+        "/api/positions/<position_id>/close",
+        summary="Close a position now (paper: at the bid of the latest chain snapshot)",
+    )
+    def close_position(
+        position_id: Annotated[str, Path(min_length=1, max_length=128)], body: ReasonBody
+    ) -> ClosePositionResponse:
+        store = deps.store
+        found = store.get_position(position_id)
+        if found is None:
+            raise ApiError(404, f"position {position_id} does not exist in {store.mode.value}")
+        position = found.value
+        if position.status is PositionStatus.CLOSED:
+            raise ApiError(409, f"position {position_id} is already closed")
+        if store.mode is TradingMode.LIVE:
+            raise ApiError(
+                501,
+                "closing a live position needs an exit order through the execute service and the "
+                "order queue; the API does not place live orders",
+            )
+        underlying = position.contract.underlying
+        at = now()
+        snap = None if underlying is None else store.latest_chain_snapshot(underlying, at)
+        quote = None if snap is None else snap.quote_for(position.contract)
+        if quote is None or quote.bid <= 0:
+            raise ApiError(
+                409,
+                f"no usable bid for {position.contract.occ_symbol} at {at.isoformat()}: "
+                "cannot price the exit",
+            )
+        exit_price = cents(Decimal(str(quote.bid)))
+        reason = f"manual close: {body.reason}"
+        store.mark_position_closing(position_id, at, actor(), reason)
+        closed = store.close_position(position_id, exit_price, at, reason, actor())
+        pnl = closed.value.pnl_usd(exit_price)
+        return ClosePositionResponse(
+            position=_position_out(closed.value), exit_price=str(exit_price), realized_pnl_usd=str(pnl)
+        )
+
+    # signals, strikes, bars -----------------------------------------------------------------
+
+    @app.get("/api/signals", summary="A session's signals, newest first, with their risk decisions")
+    def signals(
+        date_: Annotated[str | None, Query(alias="date", max_length=10)] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    ) -> list[SignalOut]:
+        return signals_out(_parse_date(date_, today()), limit)
+
+    @app.get("/api/strikes", summary="The latest 0DTE chain of a symbol with mid IV and Greeks")
+    def strikes(symbol: Annotated[str, Query(min_length=1, max_length=8)]) -> StrikesResponse:
+        underlying = _underlying(symbol)
+        at = now()
+        snap = deps.store.latest_chain_snapshot(underlying, at)
+        if snap is None:
+            raise ApiError(404, f"no {underlying.value} chain snapshot this session up to {at.isoformat()}")
+        session = deps.calendar.session(snap.expiry)
+        close_at = (
+            session.close_et
+            if session is not None
+            else datetime.combine(snap.expiry, time(16, 0), tzinfo=NEW_YORK)
+        )
+        chain = analyze_snapshot(snap, close_at, deps.pricing)
+        rows = []
+        usable = chain.usable
+        for i, q in enumerate(snap.quotes):
+            rows.append(
+                StrikeRow(
+                    contract=q.contract.occ_symbol,
+                    right=q.contract.right.value,
+                    strike=q.contract.strike,
+                    bid=q.bid,
+                    ask=q.ask,
+                    bid_size=q.bid_size,
+                    ask_size=q.ask_size,
+                    volume=q.bid_size + q.ask_size,
+                    mid=_finite(float(chain.mid[i])),
+                    iv=_finite(float(chain.iv[i])),
+                    delta=_finite(float(chain.delta[i])),
+                    gamma=_finite(float(chain.gamma[i])),
+                    theta_per_minute=_finite(float(chain.theta_per_minute[i])),
+                    vega=_finite(float(chain.vega_per_vol_point[i])),
+                    usable=bool(usable[i]),
+                    quote_flag=QuoteFlag(int(chain.quote_flag[i])).name,
+                )
+            )
+        rows.sort(key=lambda r: (r.strike, r.right))
+        return StrikesResponse(
+            symbol=underlying.value,
+            ts=snap.ts,
+            expiry=snap.expiry,
+            underlying_price=snap.underlying_price,
+            minutes_to_expiry=chain.minutes_to_expiry,
+            rows=rows,
+        )
+
+    @app.get("/api/bars", summary="A session's bars of a symbol or an OCC contract, resampled")
+    def bars(
+        symbol: Annotated[str, Query(min_length=1, max_length=21)],
+        interval: Annotated[Literal["1m", "2m", "5m", "15m", "30m"], Query()] = "2m",
+        date_: Annotated[str | None, Query(alias="date", max_length=10)] = None,
+    ) -> BarsResponse:
+        day = _parse_date(date_, today())
+        raw = deps.store.list_bars(symbol.upper() if len(symbol) <= 5 else symbol, day)
+        return BarsResponse(
+            symbol=symbol, interval=interval, session_date=day, bars=resample(raw, BAR_INTERVALS[interval])
+        )
+
+    # analytics and backtests ----------------------------------------------------------------
+
+    def closed_trades(start: date | None, strategy: str | None) -> list[ClosedTrade]:
+        trades = []
+        for p in deps.store.list_positions(PositionStatus.CLOSED):
+            t = _closed_trade(p)
+            if t is None:
+                continue
+            if start is not None and session_date_of(t.exit_ts) < start:
+                continue
+            if strategy is not None and t.strategy != strategy:
+                continue
+            trades.append(t)
+        return sorted(trades, key=lambda t: (t.exit_ts, t.position_id))
+
+    @app.get("/api/analytics", summary="Performance of closed trades: equity, drawdown, per-strategy stats")
+    def analytics(
+        timeframe: Annotated[Literal["1d", "1w", "1m", "3m", "6m", "1y", "all"], Query()] = "1m",
+        strategy: Annotated[str | None, Query(max_length=64)] = None,
+    ) -> AnalyticsResponse:
+        if strategy is not None and strategy not in STRATEGIES:
+            raise ApiError(
+                422, f"strategy={strategy!r} is unknown; known: {', '.join(STRATEGIES)}", field="strategy"
+            )
+        end = today()
+        days = TIMEFRAMES[timeframe]
+        start = None if days is None else end - timedelta(days=days - 1)
+        trades = closed_trades(start, strategy)
+        by_day: dict[date, Decimal] = {}
+        for t in trades:
+            d = session_date_of(t.exit_ts)
+            by_day[d] = by_day.get(d, Decimal(0)) + t.pnl_usd
+        equity = [STARTING_EQUITY_USD]
+        curve: list[EquityPoint] = []
+        peak = float(STARTING_EQUITY_USD)
+        for d in sorted(by_day):
+            equity.append(equity[-1] + by_day[d])
+            value = float(equity[-1])
+            peak = max(peak, value)
+            curve.append(EquityPoint(session_date=d, equity_usd=value, drawdown=1 - value / peak))
+        perf = performance(equity, trades)
+        return AnalyticsResponse(
+            timeframe=timeframe,
+            strategy=strategy,
+            start=start,
+            end=end,
+            starting_equity_usd=float(STARTING_EQUITY_USD),
+            total_return=perf.total_return,
+            sharpe=perf.sharpe,
+            sortino=perf.sortino,
+            max_drawdown=perf.drawdown.max_fraction,
+            trades=_stats_out(perf.trades),
+            by_strategy={k: _stats_out(v) for k, v in perf.by_strategy.items()},
+            by_symbol={k: _stats_out(v) for k, v in perf.by_symbol.items()},
+            equity_curve=curve,
+        )
+
+    def runner() -> BacktestRunner:
+        if deps.backtests is None:
+            raise ApiError(501, "no backtest runner is configured (the backtest state machine is not wired)")
+        return deps.backtests
+
+    @app.post(
+        "/api/analytics/backtest", summary="Start a backtest run; poll GET /api/analytics/backtest/{id}"
+    )
+    def start_backtest(body: BacktestBody) -> Response[BacktestStarted]:
+        if body.start > body.end:
+            raise ApiError(422, f"start={body.start} is after end={body.end}", field="start")
+        if (body.end - body.start).days > 366 * 5:
+            raise ApiError(422, "a backtest spans at most 5 years", field="end")
+        sessions = [d.isoformat() for d in deps.calendar.sessions_between(body.start, body.end)]
+        if not sessions:
+            raise ApiError(422, f"no NYSE session between {body.start} and {body.end}", field="start")
+        request = {**body.model_dump(mode="json"), "requested_by": actor()}
+        run_id = runner().start({"days": sessions, "request": request})
+        audit("BacktestStarted", f"backtest {body.start}..{body.end}", {"id": run_id, **request})
+        return Response(202, "application/json", BacktestStarted(id=run_id, status="RUNNING"))
+
+    @app.get("/api/analytics/backtest/<run_id>", summary="Status (and result when done) of a backtest run")
+    def backtest_status(run_id: Annotated[str, Path(min_length=1, max_length=128)]) -> BacktestStatus:
+        found = runner().status(run_id)
+        if found is None:
+            raise ApiError(404, f"backtest {run_id} does not exist")
+        return BacktestStatus(id=run_id, status=str(found.get("status")), output=found.get("output"))
+
+    @app.get("/api/analytics/optimization/<strategy>", summary="A strategy's parameters and live results")
+    def optimization(strategy: Annotated[str, Path(min_length=1, max_length=64)]) -> OptimizationResponse:
+        found = STRATEGIES.get(strategy)
+        if found is None:
+            raise ApiError(404, f"strategy={strategy!r} is unknown; known: {', '.join(STRATEGIES)}")
+        params = found.default_params
+        dumped = params.model_dump(mode="json") if hasattr(params, "model_dump") else dict(vars(params))
+        trades = closed_trades(None, strategy)
+        stats = performance([STARTING_EQUITY_USD], trades).trades
+        return OptimizationResponse(
+            strategy=strategy,
+            default_params=dumped,
+            live_trades=_stats_out(stats),
+            optimization=None,
+            note="no walk-forward optimization result is stored yet; the learning workflow writes none",
+        )
+
+    # market, scheduler, audit ---------------------------------------------------------------
+
+    @app.get(
+        "/api/market-status", summary="Phase of the trading day and the countdown to the next open/close"
+    )
+    def get_market_status() -> MarketStatus:
+        return market_status()
+
+    @app.get("/api/scheduler/status", summary="Recurring schedules and today's session-bound times")
+    def scheduler_status() -> SchedulerStatus:
+        day = today()
+        session = deps.calendar.session(day)
+        todays: list[dict[str, Any]] = []
+        if session is not None:
+            todays = [
+                {
+                    "workflow": "pre_market",
+                    "at": datetime.combine(day, time(8, 0), tzinfo=NEW_YORK).isoformat(),
+                },
+                {
+                    "workflow": "trading_cycle",
+                    "from": session.open_et.isoformat(),
+                    "to": session.close_et.isoformat(),
+                },
+                {"workflow": "flatten", "at": session.flatten_et.isoformat()},
+                {"workflow": "post_close", "at": (session.close_et + timedelta(minutes=5)).isoformat()},
+            ]
+        return SchedulerStatus(
+            session_date=day,
+            is_session=session is not None,
+            recurring=[
+                ScheduleOut(name=s.name, cron=s.cron, timezone=s.timezone, target=s.target_state_machine)
+                for s in SCHEDULES
+            ],
+            today=todays,
+        )
+
+    @app.get("/api/audit", summary="A session's audit log, newest first")
+    def get_audit(
+        date_: Annotated[str | None, Query(alias="date", max_length=10)] = None,
+        limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+    ) -> AuditResponse:
+        day = _parse_date(date_, today())
+        records = sorted(deps.store.audit.list_day(day), key=lambda r: r.ts, reverse=True)[:limit]
+        return AuditResponse(
+            session_date=day,
+            records=[
+                AuditOut(ts=r.ts, actor=r.actor, action=r.action, reason=r.reason, details=dict(r.details))
+                for r in records
+            ],
+        )
+
+    # reset and mode -------------------------------------------------------------------------
+
+    @app.post("/api/reset", summary='Delete paper records of a scope; needs {"confirm": "RESET"}')
+    def reset(body: ResetBody) -> ResetResponse:
+        store = deps.store
+        if store.mode is not TradingMode.PAPER:
+            raise ApiError(409, f"reset is refused in {store.mode.value} mode: paper only")
+        delete = getattr(store, "reset", None)
+        if delete is None:
+            raise ApiError(
+                501,
+                f"reset scope={body.scope!r}: the state store has no reset(scope, actor, reason, at) "
+                "method yet, so nothing was deleted",
+            )
+        deleted = delete(body.scope, actor(), f"reset {body.scope} from the API", now())
+        return ResetResponse(scope=body.scope, deleted=dict(deleted))
+
+    @app.post(
+        "/api/trading/mode", summary='Switch paper -> live: needs {"confirm": "LIVE"} and every check met'
+    )
+    def trading_mode(body: ModeBody) -> ModeResponse:
+        store = deps.store
+        if body.mode is store.mode:
+            return ModeResponse(mode=store.mode, changed=False)
+        if body.mode is TradingMode.PAPER:
+            raise ApiError(
+                409, "the trading mode is set by deployment configuration (SMART0DTE_MODE); redeploy in paper"
+            )
+        unmet = list((deps.live_checks or default_live_checks)())
+        if body.confirm != "LIVE":
+            unmet.insert(0, 'confirmation: body must carry "confirm": "LIVE"')
+        audit(
+            "LiveModeRefused",
+            body.reason,
+            {"requested": body.mode.value, "unmet": unmet},
+        )
+        raise ApiError(409, "live trading cannot arm: " + "; ".join(unmet), unmet=unmet)
+
+    return app
+
+
+def openapi_document(app: APIGatewayHttpResolver) -> dict[str, Any]:
+    return app.get_openapi_schema(title=API_TITLE).model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+# --- the Step Functions backtest runner (wired in the handler) ---------------------------------
+
+
+class StepFunctionsBacktests:
+    """Runs the `backtest` state machine; ids are execution names."""
+
+    def __init__(self, client: Any, state_machine_arn: str) -> None:
+        self._client = client
+        self._arn = state_machine_arn
+
+    @classmethod
+    def by_name(cls, client: Any, state_machine_name: str) -> StepFunctionsBacktests:
+        """The runner of the state machine called `state_machine_name` (e.g. `smart0dte-backtest`)."""
+        for page in client.get_paginator("list_state_machines").paginate():
+            for machine in page["stateMachines"]:
+                if machine["name"] == state_machine_name:
+                    return cls(client, str(machine["stateMachineArn"]))
+        raise LookupError(f"state machine {state_machine_name!r} does not exist")
+
+    def start(self, request: Mapping[str, object]) -> str:
+        import json
+
+        name = uuid.uuid4().hex
+        self._client.start_execution(stateMachineArn=self._arn, name=name, input=json.dumps(dict(request)))
+        return name
+
+    def status(self, run_id: str) -> Mapping[str, object] | None:
+        import json
+
+        if not run_id.isalnum():
+            return None
+        arn = self._arn.replace(":stateMachine:", ":execution:") + ":" + run_id
+        try:
+            found = self._client.describe_execution(executionArn=arn)
+        except self._client.exceptions.ExecutionDoesNotExist:
+            return None
+        output = found.get("output")
+        return {"status": found["status"], "output": json.loads(output) if output else None}

@@ -1,0 +1,66 @@
+"""The generated OpenAPI document is valid OpenAPI and lists every route with its method."""
+
+from typing import Any
+
+from openapi_spec_validator import validate
+
+from smart0dte.services.api import ApiDeps, build_app, openapi_document
+
+ROUTES = {
+    ("get", "/api/health"),
+    ("get", "/api/dashboard"),
+    ("get", "/api/trading"),
+    ("post", "/api/automation/settings"),
+    ("post", "/api/trading/emergency-stop"),
+    ("post", "/api/trading/pause"),
+    ("post", "/api/trading/resume"),
+    ("post", "/api/positions/{position_id}/close"),
+    ("get", "/api/signals"),
+    ("get", "/api/strikes"),
+    ("get", "/api/bars"),
+    ("get", "/api/analytics"),
+    ("post", "/api/analytics/backtest"),
+    ("get", "/api/analytics/backtest/{run_id}"),
+    ("get", "/api/analytics/optimization/{strategy}"),
+    ("get", "/api/market-status"),
+    ("get", "/api/scheduler/status"),
+    ("get", "/api/audit"),
+    ("post", "/api/reset"),
+    ("post", "/api/trading/mode"),
+}
+
+
+def no_store() -> Any:
+    raise AssertionError("building the app or its document must not touch the store")
+
+
+def document() -> dict[str, object]:
+    return openapi_document(build_app(ApiDeps(store_factory=no_store)))
+
+
+def test_document_is_valid_openapi() -> None:
+    validate(document())  # raises on any violation
+
+
+def test_document_lists_exactly_the_routes_of_the_issue() -> None:
+    doc = document()
+    paths: dict[str, dict[str, object]] = doc["paths"]  # type: ignore[assignment]
+    listed = {(method, path) for path, ops in paths.items() for method in ops if method != "parameters"}
+    assert listed == ROUTES
+
+
+def test_settings_body_names_every_setting_with_its_limits() -> None:
+    schemas = document()["components"]["schemas"]  # type: ignore[index]
+    patch = schemas["AutomationSettingsPatch"]["properties"]
+    assert patch["maxPositions"]["anyOf"][0] == {"type": "integer", "minimum": 1, "maximum": 20}
+    assert {"masterSwitch", "minConfidence", "stopLossPercentage"} <= set(patch)
+
+
+def test_build_app_touches_no_store() -> None:
+    calls: list[int] = []
+
+    def factory() -> Any:
+        calls.append(1)
+
+    build_app(ApiDeps(store_factory=factory))
+    assert calls == []

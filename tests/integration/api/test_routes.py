@@ -1,0 +1,376 @@
+"""Contract tests for every route of the API, on moto with a seeded paper store."""
+
+from datetime import date
+from typing import Any
+
+import pytest
+
+from smart0dte.adapters.dynamodb import DynamoState
+from smart0dte.domain.models import PositionStatus
+from smart0dte.services.api import ApiDeps
+
+from .conftest import READER, SESSION, Call, FakeBacktests, FixedClock, make_call
+
+GETS = [
+    "/api/dashboard",
+    "/api/trading",
+    "/api/signals",
+    "/api/strikes?symbol=SPY",
+    "/api/bars?symbol=SPY&interval=2m",
+    "/api/analytics?timeframe=all",
+    "/api/analytics/backtest/run1",
+    "/api/analytics/optimization/momentum_breakout",
+    "/api/market-status",
+    "/api/scheduler/status",
+    "/api/audit",
+]
+POSTS = [
+    ("/api/automation/settings", {"maxPositions": 3}),
+    ("/api/trading/emergency-stop", {"reason": "x"}),
+    ("/api/trading/pause", {"reason": "x"}),
+    ("/api/trading/resume", {"reason": "x"}),
+    ("/api/positions/position-1/close", {"reason": "x"}),
+    ("/api/analytics/backtest", {"start": "2025-03-10", "end": "2025-03-14"}),
+    ("/api/reset", {"scope": "all", "confirm": "RESET"}),
+    ("/api/trading/mode", {"mode": "live", "confirm": "LIVE"}),
+]
+
+
+def audit_actions(store: DynamoState) -> list[tuple[str, str]]:
+    return [(r.action, r.actor) for r in store.audit.list_day(SESSION)]
+
+
+# --- auth -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", GETS)
+def test_every_read_route_needs_a_token(api: Call, path: str) -> None:
+    status, body = api("GET", path, claims=None)
+    assert status == 401
+    assert "bearer token" in body["message"]
+
+
+@pytest.mark.parametrize(("path", "body"), POSTS)
+def test_every_mutating_route_needs_a_token_before_validating_the_body(
+    api: Call, seeded: DynamoState, path: str, body: dict[str, Any]
+) -> None:
+    before = audit_actions(seeded)
+    status, _ = api("POST", path, {"not": "valid"}, claims=None)
+    assert status == 401
+    assert audit_actions(seeded) == before
+
+
+@pytest.mark.parametrize(("path", "body"), POSTS)
+def test_mutating_routes_need_the_trade_scope(
+    api: Call, seeded: DynamoState, path: str, body: dict[str, Any]
+) -> None:
+    before = audit_actions(seeded)
+    status, payload = api("POST", path, body, claims=READER)
+    assert status == 403
+    assert payload["requiredScope"] == "trade"
+    assert audit_actions(seeded) == before
+
+
+@pytest.mark.parametrize("path", GETS)
+def test_read_routes_need_read_or_trade_scope(api: Call, path: str) -> None:
+    assert api("GET", path, claims={"sub": "x", "scope": "profile"})[0] == 403
+    expected = 404 if path.endswith("/run1") else 200  # no run started: past auth, not found
+    assert api("GET", path, claims=READER)[0] == expected
+    assert api("GET", path, claims={"sub": "x", "scope": "smart0dte/trade"})[0] == expected
+
+
+def test_health_needs_no_token_and_reports_every_component(api: Call) -> None:
+    status, body = api("GET", "/api/health", claims=None)
+    assert status == 200
+    by_name = {c["name"]: c for c in body["components"]}
+    assert set(by_name) == {"system", "dataFeed", "broker", "signalEngine", "marketHours"}
+    assert by_name["dataFeed"]["status"] == "green"
+    assert "SPY bar" in by_name["dataFeed"]["reason"]
+    assert by_name["marketHours"] == {"name": "marketHours", "status": "green", "reason": "phase TRADING"}
+    assert by_name["signalEngine"]["status"] == "green"
+    assert body["status"] == "green"
+
+
+def test_health_turns_red_on_emergency_stop_and_gray_when_closed(
+    seeded: DynamoState, backtests: FakeBacktests
+) -> None:
+    seeded.activate_emergency_stop("user:alice", "drill", FixedClock().at)
+    call = make_call(ApiDeps(store_factory=lambda: seeded, clock=FixedClock(FixedClock().at.replace(day=15))))
+    status, body = call("GET", "/api/health", claims=None)
+    by_name = {c["name"]: c for c in body["components"]}
+    assert status == 200
+    assert by_name["signalEngine"]["status"] == "red"
+    assert by_name["dataFeed"]["status"] == "gray"
+    assert by_name["marketHours"]["status"] == "gray"
+    assert body["status"] == "red"
+
+
+# --- reads ------------------------------------------------------------------------------------
+
+
+def test_dashboard_shows_pnl_positions_signals_and_market(api: Call) -> None:
+    status, body = api("GET", "/api/dashboard", claims=READER)
+    assert status == 200
+    assert body["mode"] == "paper"
+    assert body["settings"]["masterSwitch"] is True
+    assert [p["positionId"] for p in body["openPositions"]] == ["position-1", "position-2"]
+    first = body["openPositions"][0]
+    assert first["markPrice"] == pytest.approx(1.05)  # mid of the 562 call: (1.00 + 1.10) / 2
+    assert first["unrealizedPnlUsd"] == "-40.00"  # (1.05 - 1.25) * 2 * 100
+    assert body["counters"]["trades"] == 2
+    assert next(s["signalId"] for s in body["recentSignals"]) == "momentum_breakout-SPY-2"
+    assert body["recentSignals"][-1]["risk"]["violations"] == ["PAUSED: trading is paused"]
+    assert body["market"]["phase"] == "TRADING"
+    assert body["market"]["nextEvent"] == "close"
+    assert body["controls"]["emergencyStop"] is False
+
+
+def test_trading_lists_controls_limits_positions_and_working_orders(api: Call) -> None:
+    status, body = api("GET", "/api/trading", claims=READER)
+    assert status == 200
+    assert body["riskLimits"]["maxDrawdown"] == 0.15
+    assert [o["order_id"] for o in body["workingOrders"]] == ["order-2"]
+    assert len(body["openPositions"]) == 2
+
+
+def test_signals_newest_first_with_risk(api: Call) -> None:
+    status, body = api("GET", "/api/signals?date=2025-03-14&limit=2")
+    assert status == 200
+    assert [s["signalId"] for s in body] == ["momentum_breakout-SPY-2", "momentum_breakout-SPY-1"]
+    assert body[0]["risk"] == {"approved": True, "tradingState": "ACTIVE", "quantity": 2, "violations": []}
+    assert api("GET", "/api/signals?date=2025-02-30")[0] == 422
+    assert api("GET", "/api/signals?limit=0")[0] == 422
+
+
+def test_strikes_give_quotes_iv_and_greeks(api: Call) -> None:
+    status, body = api("GET", "/api/strikes?symbol=spy")
+    assert status == 200
+    assert body["symbol"] == "SPY"
+    assert body["minutesToExpiry"] == pytest.approx(330.0)  # 10:30 to 16:00
+    assert len(body["rows"]) == 10
+    atm_call = next(r for r in body["rows"] if r["strike"] == 562.0 and r["right"] == "C")
+    assert atm_call["bid"] == 1.0 and atm_call["ask"] == 1.1
+    assert atm_call["volume"] == 50 and atm_call["volumeSource"] == "displayed_size"
+    assert 0.4 < atm_call["delta"] < 0.6
+    assert atm_call["gamma"] > 0 and atm_call["vega"] > 0 and atm_call["thetaPerMinute"] < 0
+    assert 0 < atm_call["iv"] < 1
+    assert atm_call["usable"] is True and atm_call["quoteFlag"] == "OK"
+
+
+def test_strikes_reject_unknown_symbols_and_report_missing_chains(api: Call) -> None:
+    status, body = api("GET", "/api/strikes?symbol=TSLA")
+    assert status == 422 and "SPY, QQQ, IWM" in body["message"]
+    assert api("GET", "/api/strikes?symbol=QQQ")[0] == 404
+    assert api("GET", "/api/strikes")[0] == 422
+
+
+def test_bars_resample_one_minute_bars(api: Call) -> None:
+    status, body = api("GET", "/api/bars?symbol=SPY&interval=2m")
+    assert status == 200
+    bars = body["bars"]
+    assert len(bars) == 30
+    assert bars[0]["ts"].startswith("2025-03-14T13:30:00")
+    assert bars[0]["volume"] == 1000 + 1001
+    assert bars[0]["open"] == 562.0 and bars[0]["close"] == pytest.approx(562.1)
+    assert bars[0]["high"] == pytest.approx(562.15)
+    assert len(api("GET", "/api/bars?symbol=SPY&interval=5m")[1]["bars"]) == 12
+    assert api("GET", "/api/bars?symbol=SPY&interval=3m")[0] == 422
+
+
+def test_analytics_of_closed_trades(api: Call) -> None:
+    status, body = api("GET", "/api/analytics?timeframe=all")
+    assert status == 200
+    assert body["trades"]["trades"] == 3
+    assert body["trades"]["netPnlUsd"] == pytest.approx(70 - 70 + 50)
+    assert set(body["byStrategy"]) == {"momentum_breakout", "gap_fill"}
+    assert len(body["equityCurve"]) == 3
+    week = api("GET", "/api/analytics?timeframe=1w&strategy=momentum_breakout")[1]
+    assert week["trades"]["trades"] == 1
+    assert api("GET", "/api/analytics?strategy=nope")[0] == 422
+    assert api("GET", "/api/analytics?timeframe=2d")[0] == 422
+
+
+def test_optimization_names_parameters_and_live_results(api: Call) -> None:
+    status, body = api("GET", "/api/analytics/optimization/momentum_breakout")
+    assert status == 200
+    assert body["liveTrades"]["trades"] == 2
+    assert body["defaultParams"]
+    assert body["optimization"] is None
+    assert api("GET", "/api/analytics/optimization/unknown")[0] == 404
+
+
+def test_market_status_counts_down_to_the_close(api: Call) -> None:
+    status, body = api("GET", "/api/market-status")
+    assert status == 200
+    assert body["phase"] == "TRADING"
+    assert body["nextEvent"] == "close"
+    assert body["secondsToNextEvent"] == 5 * 3600 + 29 * 60
+
+
+def test_scheduler_status_lists_recurring_and_todays_times(api: Call) -> None:
+    status, body = api("GET", "/api/scheduler/status")
+    assert status == 200
+    assert {s["name"] for s in body["recurring"]} == {"pre_market", "learning_weekday", "learning_weekend"}
+    flatten = next(t for t in body["today"] if t["workflow"] == "flatten")
+    assert flatten["at"] == "2025-03-14T15:50:00-04:00"
+
+
+def test_audit_lists_the_day_newest_first(api: Call) -> None:
+    status, body = api("GET", "/api/audit?date=2025-03-14")
+    assert status == 200
+    stamps = [r["ts"] for r in body["records"]]
+    assert stamps == sorted(stamps, reverse=True)
+    assert {"SignalGenerated", "PositionOpened"} <= {r["action"] for r in body["records"]}
+
+
+# --- writes -----------------------------------------------------------------------------------
+
+
+def test_settings_change_is_partial_and_audited_with_the_caller(api: Call, seeded: DynamoState) -> None:
+    status, body = api("POST", "/api/automation/settings", {"maxPositions": 3, "minConfidence": 0.8})
+    assert status == 200
+    assert body["settings"]["maxPositions"] == 3
+    assert body["settings"]["masterSwitch"] is True  # untouched
+    assert seeded.get_settings().max_positions == 3
+    assert ("SettingsChanged", "user:alice") in audit_actions(seeded)
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "text"),
+    [
+        ({"maxPositions": 99}, "maxPositions", "less than or equal to 20"),
+        ({"maxRiskPerTrade": 0}, "maxRiskPerTrade", "greater than 0"),
+        ({"stopLossPercentage": "lots"}, "stopLossPercentage", "number"),
+        ({"bogus": 1}, "bogus", "Extra inputs"),
+        ({"riskManagement": False}, "body", "riskManagement must be on while tradeExecution is on"),
+        ({}, "body", "at least one setting"),
+    ],
+)
+def test_bad_settings_get_422_naming_the_field_and_change_nothing(
+    api: Call, seeded: DynamoState, body: dict[str, Any], field: str, text: str
+) -> None:
+    before = seeded.get_settings()
+    status, payload = api("POST", "/api/automation/settings", body)
+    assert status == 422
+    assert text in payload["message"]
+    if field != "body":
+        assert payload["detail"][0]["field"] == field
+    assert seeded.get_settings() == before
+
+
+def test_settings_422_carries_the_limit(api: Call) -> None:
+    _, payload = api("POST", "/api/automation/settings", {"maxPositions": 99})
+    assert payload["detail"][0]["ctx"] == {"le": 20}
+
+
+def test_emergency_stop_pause_and_resume(api: Call, seeded: DynamoState) -> None:
+    status, body = api("POST", "/api/trading/emergency-stop", {"reason": "runaway losses"})
+    assert status == 200
+    assert body["controls"]["emergencyStop"] is True
+    assert body["controls"]["tradingState"] == "HALTED"
+    assert body["controls"]["emergencyStopChange"]["actor"] == "user:alice"
+    assert body["controls"]["emergencyStopChange"]["reason"] == "runaway losses"
+    assert api("POST", "/api/trading/pause", {"reason": "lunch"})[1]["controls"]["paused"] is True
+    status, body = api("POST", "/api/trading/resume", {"reason": "all clear"})
+    assert status == 200
+    assert body["controls"]["emergencyStop"] is False and body["controls"]["paused"] is False
+    actions = audit_actions(seeded)
+    for action in ("EmergencyStopActivated", "TradingPaused", "EmergencyStopCleared", "TradingResumed"):
+        assert (action, "user:alice") in actions
+
+
+@pytest.mark.parametrize("body", [None, {}, {"reason": ""}, {"reason": "x" * 501}, {"why": "x"}])
+def test_controls_need_a_reason(api: Call, seeded: DynamoState, body: Any) -> None:
+    assert api("POST", "/api/trading/emergency-stop", body)[0] == 422
+    assert seeded.get_controls().emergency_stop is False
+
+
+def test_malformed_json_is_422(api: Call) -> None:
+    assert api("POST", "/api/trading/pause", raw_body="{not json")[0] == 422
+
+
+def test_close_position_at_the_bid_books_pnl_and_audits(api: Call, seeded: DynamoState) -> None:
+    status, body = api("POST", "/api/positions/position-1/close", {"reason": "take it off"})
+    assert status == 200
+    assert body["exitPrice"] == "1.00"
+    assert body["realizedPnlUsd"] == "-50.00"
+    assert body["position"]["status"] == "CLOSED"
+    stored = seeded.get_position("position-1")
+    assert stored is not None and stored.value.status is PositionStatus.CLOSED
+    assert ("PositionClosed", "user:alice") in audit_actions(seeded)
+    assert api("POST", "/api/positions/position-1/close", {"reason": "again"})[0] == 409
+    assert api("POST", "/api/positions/nope/close", {"reason": "x"})[0] == 404
+
+
+def test_backtest_start_and_poll(api: Call, backtests: FakeBacktests, seeded: DynamoState) -> None:
+    status, body = api(
+        "POST", "/api/analytics/backtest", {"start": "2025-03-10", "end": "2025-03-14", "seed": 3}
+    )
+    assert status == 202
+    assert body == {"id": "run1", "status": "RUNNING"}
+    started = backtests.started[0]
+    assert started["days"] == ["2025-03-10", "2025-03-11", "2025-03-12", "2025-03-13", "2025-03-14"]
+    assert started["request"]["requested_by"] == "user:alice"  # type: ignore[index]
+    assert started["request"]["seed"] == 3  # type: ignore[index]
+    assert ("BacktestStarted", "user:alice") in audit_actions(seeded)
+    status, body = api("GET", "/api/analytics/backtest/run1")
+    assert (status, body["status"], body["output"]) == (200, "SUCCEEDED", {"days": 3})
+    assert api("GET", "/api/analytics/backtest/run9")[0] == 404
+    assert api("POST", "/api/analytics/backtest", {"start": "2025-03-14", "end": "2025-03-10"})[0] == 422
+    assert api("POST", "/api/analytics/backtest", {"start": "soon"})[0] == 422
+    assert api("POST", "/api/analytics/backtest", {"start": "2025-03-15", "end": "2025-03-16"})[0] == 422
+
+
+def test_backtest_without_a_runner_is_501(seeded: DynamoState) -> None:
+    call = make_call(ApiDeps(store_factory=lambda: seeded, clock=FixedClock()))
+    status, body = call("POST", "/api/analytics/backtest", {"start": "2025-03-10", "end": "2025-03-14"})
+    assert status == 501 and "backtest" in body["message"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"scope": "all"},
+        {"scope": "all", "confirm": "reset"},
+        {"scope": "everything", "confirm": "RESET"},
+        {"confirm": "RESET"},
+    ],
+)
+def test_reset_needs_a_known_scope_and_the_exact_confirmation(api: Call, body: dict[str, Any]) -> None:
+    assert api("POST", "/api/reset", body)[0] == 422
+
+
+def test_reset_without_a_store_reset_is_501_and_deletes_nothing(api: Call, seeded: DynamoState) -> None:
+    status, body = api("POST", "/api/reset", {"scope": "signals", "confirm": "RESET"})
+    assert status == 501
+    assert "reset(scope, actor, reason, at)" in body["message"]
+    assert len(seeded.list_signals(SESSION)) == 3
+
+
+def test_reset_is_refused_in_live(live: DynamoState, seeded: DynamoState) -> None:
+    call = make_call(ApiDeps(store_factory=lambda: live, clock=FixedClock()))
+    status, body = call("POST", "/api/reset", {"scope": "all", "confirm": "RESET"})
+    assert status == 409 and "paper only" in body["message"]
+
+
+def test_live_mode_never_arms_and_the_attempt_is_audited(api: Call, seeded: DynamoState) -> None:
+    status, body = api("POST", "/api/trading/mode", {"mode": "live", "confirm": "LIVE"})
+    assert status == 409
+    assert any("broker credentials" in u for u in body["unmet"])
+    assert not any("confirmation" in u for u in body["unmet"])
+    status, body = api("POST", "/api/trading/mode", {"mode": "live"})
+    assert status == 409 and body["unmet"][0].startswith("confirmation")
+    assert ("LiveModeRefused", "user:alice") in audit_actions(seeded)
+    assert api("POST", "/api/trading/mode", {"mode": "paper"}) == (
+        200,
+        {"mode": "paper", "changed": False, "unmet": []},
+    )
+    assert api("POST", "/api/trading/mode", {"mode": "margin"})[0] == 422
+
+
+def test_unknown_routes_are_404(api: Call) -> None:
+    assert api("GET", "/api/nothing-here")[0] == 404
+
+
+def test_dates_default_to_the_clock_session(api: Call) -> None:
+    assert api("GET", "/api/audit")[1]["sessionDate"] == date(2025, 3, 14).isoformat()
