@@ -365,3 +365,106 @@ class StateStore(Protocol):
     def latest_chain_snapshot(
         self, underlying: Underlying, at_or_before: datetime
     ) -> ChainSnapshot | None: ...
+
+
+# --- The trading day across Lambdas: the session plan, the engine's saved state, the market as
+# --- stored by the gateway, schedules and notifications ------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPlan:
+    """What pre_market decided for one session: its times, the model to trade with (None: rules
+    only) and what the day inherits from the days before it."""
+
+    session_date: date
+    open_et: datetime
+    close_et: datetime
+    flatten_et: datetime
+    model_version: str | None
+    starting_equity_usd: Decimal
+    peak_equity_usd: Decimal
+    day_trades_in_window: int
+    consecutive_losses: int
+    prepared_at: datetime
+
+    def to_wire(self) -> dict[str, object]:
+        return {
+            "session_date": self.session_date.isoformat(),
+            "open_et": self.open_et.isoformat(),
+            "close_et": self.close_et.isoformat(),
+            "flatten_et": self.flatten_et.isoformat(),
+            "model_version": self.model_version,
+            "starting_equity_usd": str(self.starting_equity_usd),
+            "peak_equity_usd": str(self.peak_equity_usd),
+            "day_trades_in_window": self.day_trades_in_window,
+            "consecutive_losses": self.consecutive_losses,
+            "prepared_at": self.prepared_at.isoformat(),
+        }
+
+    @classmethod
+    def from_wire(cls, wire: Mapping[str, object]) -> SessionPlan:
+        def text(name: str) -> str:
+            value = wire.get(name)
+            if not isinstance(value, str):
+                raise ValueError(f"session plan field {name!r} must be a string, got {value!r}")
+            return value
+
+        model = wire.get("model_version")
+        return cls(
+            session_date=date.fromisoformat(text("session_date")),
+            open_et=datetime.fromisoformat(text("open_et")),
+            close_et=datetime.fromisoformat(text("close_et")),
+            flatten_et=datetime.fromisoformat(text("flatten_et")),
+            model_version=None if model is None else str(model),
+            starting_equity_usd=Decimal(text("starting_equity_usd")),
+            peak_equity_usd=Decimal(text("peak_equity_usd")),
+            day_trades_in_window=int(str(wire.get("day_trades_in_window", 0))),
+            consecutive_losses=int(str(wire.get("consecutive_losses", 0))),
+            prepared_at=datetime.fromisoformat(text("prepared_at")),
+        )
+
+
+class SessionStore(Protocol):
+    """The session plan (written by pre_market) and the session engine's saved state (written by
+    every trading phase), for one trading mode. The engine state is one JSON document per session,
+    replaced under an optimistic lock."""
+
+    def get_plan(self, session_date: date) -> SessionPlan | None: ...
+
+    def put_plan(self, plan: SessionPlan, actor: str, reason: str) -> None:
+        """Store (or replace) the plan, with its audit record in the same transaction."""
+        ...
+
+    def get_engine(self, session_date: date) -> Versioned[dict[str, object]] | None: ...
+
+    def put_engine(self, session_date: date, document: Mapping[str, object], expected_version: int) -> int:
+        """Write the document if the stored version is `expected_version` (0: none stored yet);
+        returns the new version, or raises ConcurrentUpdate."""
+        ...
+
+
+class MarketReader(Protocol):
+    """The market as the gateway stored it (bars and chain snapshots), rebuilt as a MarketDay."""
+
+    def known_day(self, session_date: date, ts: datetime) -> MarketDay:
+        """Bars closed by `ts` and chain snapshots taken at or before it."""
+        ...
+
+    def closes(self, session_date: date) -> dict[str, float]:
+        """The last stored close of each symbol on `session_date` (empty when none is stored)."""
+        ...
+
+
+class Scheduler(Protocol):
+    """One-time schedules that start a workflow (EventBridge Scheduler in AWS)."""
+
+    def create_one_time(self, name: str, at: datetime, target: str, input: Mapping[str, object]) -> bool:
+        """Start state machine `target` (a resources.STATE_MACHINES name) at `at` with `input`;
+        False when a schedule of that name already exists (a retry), True when created."""
+        ...
+
+
+class Notifier(Protocol):
+    """Messages for the humans (the SNS alert topic in AWS)."""
+
+    def notify(self, subject: str, message: str) -> None: ...

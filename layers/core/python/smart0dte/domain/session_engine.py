@@ -3,20 +3,38 @@ fills -> exits. Backtests, the paper path and the parity test all run this code;
 
 At each minute end t the engine knows only `day.until(t)`: bars closed by t and chain samples
 stamped at or before t. Every decision is recorded with its time and reasons.
+
+One minute is three phases, which the trading_cycle Lambdas call one each (`step` calls them in
+turn, so a backtest and the Lambda path run the same code):
+
+- `observe(now)`: mark positions, let working orders trade, exit what must exit, then ask the
+  signal source: the candidates, strongest first.
+- `assess(candidates, now)`: the risk verdict and size of each candidate, in order. Each approved
+  entry is filled on a throw-away copy of the account (same broker, same quote) before the next
+  candidate is judged, so it holds the positions, exposure, cash and last-entry time the next
+  verdict must see, exactly as if the entries had been made one after the other.
+- `execute(intents, now)`: submit the approved intents and book their fills.
+
+Between phases the engine's whole mutable state (portfolio and its ledger, broker orders, exit
+plans, strategy states, counters) travels through `to_state()` / `from_state()` as JSON, so each
+phase can run in its own process. Each phase returns its decision records and its effects (orders,
+fills, position changes) for the caller to persist.
 """
 
 from __future__ import annotations
 
+import copy
 from bisect import bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
+from weakref import WeakKeyDictionary
 
 import numpy as np
 
-from smart0dte.domain.broker_sim import BrokerCosts, BrokerUpdate, SimulatedBroker
+from smart0dte.domain.broker_sim import BrokerCosts, BrokerUpdate, SimulatedBroker, _Working
 from smart0dte.domain.calendar import SessionTimes
 from smart0dte.domain.chain_analytics import PricingInputs, analyze, select_by_delta
 from smart0dte.domain.controls import AutomationSettings, RiskLimits, TradingState
@@ -25,7 +43,10 @@ from smart0dte.domain.marketdata import ChainSeries, MarketDay, datetime_to_ns, 
 from smart0dte.domain.models import (
     DomainError,
     Fill,
+    OptionContract,
     OptionQuote,
+    OptionRight,
+    Order,
     OrderIntent,
     Position,
     Side,
@@ -34,24 +55,36 @@ from smart0dte.domain.models import (
     Underlying,
     idempotency_key,
 )
-from smart0dte.domain.portfolio import ClosedTrade, Portfolio
+from smart0dte.domain.portfolio import ClosedTrade, LedgerEntry, LedgerKind, Portfolio, _OpenLot
 from smart0dte.domain.risk import (
     AccountRisk,
     Controls,
     ProposedEntry,
+    RiskVerdict,
     check_entry,
     max_quantity_within_greeks,
     trading_state,
 )
 from smart0dte.domain.sizing import SizingMethod, fixed_fractional, half_kelly, volatility_adjusted
+from smart0dte.domain.strategies import StateKey
+from smart0dte.domain.strategies.base import StrategyState
 
 MINUTE = timedelta(minutes=1)
+STATE_FORMAT = 1
+"""Version of the `to_state` layout; `from_state` refuses any other."""
 
 
 class SignalSource(Protocol):
     """Produces the signals of minute `now` from what is known then."""
 
     def signals(self, known: MarketDay, now: datetime) -> list[Signal]: ...
+
+
+@runtime_checkable
+class StatefulSignalSource(SignalSource, Protocol):
+    """A signal source whose per-day memory (cooldowns, daily caps) is part of the engine state."""
+
+    states: Mapping[StateKey, StrategyState]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +118,110 @@ class DecisionRecord:
     ts: datetime
     kind: str
     detail: dict[str, object]
+
+
+@dataclass(frozen=True, slots=True)
+class PositionChange:
+    """A position opened, grew, shrank or closed, with the round trip booked by the change.
+
+    `kind` is "opened", "added", "reduced" or "closed"; `position` is the position as it was
+    before a reduction or close (after an opening or addition); `trades` holds every round trip
+    of the position so far when it closed, the one just booked when it shrank.
+    """
+
+    kind: str
+    position: Position
+    trades: tuple[ClosedTrade, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Effects:
+    """What one phase changed, in the order it happened: for a caller to persist."""
+
+    decisions: tuple[DecisionRecord, ...] = ()
+    submitted: tuple[OrderIntent, ...] = ()
+    """Intents given to the broker for the first time."""
+    orders: tuple[Order, ...] = ()
+    """Every order state the phase produced (an order may appear more than once; the last wins)."""
+    fills: tuple[Fill, ...] = ()
+    positions: tuple[PositionChange, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    """`observe`'s outcome: the signals to assess, strongest first, and the account's state."""
+
+    ts: datetime
+    signals: tuple[Signal, ...]
+    trading_state: TradingState
+    trading_state_reason: str
+    open_positions: int
+    effects: Effects
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedEntry:
+    """An approved entry: the buy intent, the quote it was judged and will be filled against, and
+    the strategy the position will belong to."""
+
+    intent: OrderIntent
+    quote: OptionQuote
+    strategy: str
+
+    def to_wire(self) -> dict[str, object]:
+        return {
+            "intent": self.intent.model_dump(mode="json"),
+            "quote": self.quote.model_dump(mode="json"),
+            "strategy": self.strategy,
+        }
+
+    @classmethod
+    def from_wire(cls, wire: Mapping[str, Any]) -> PlannedEntry:
+        """Parse `to_wire`'s form; a missing or invalid field raises naming it."""
+        for name in ("intent", "quote", "strategy"):
+            if name not in wire:
+                raise DomainError(f"planned entry has no {name!r}")
+        strategy = wire["strategy"]
+        if not isinstance(strategy, str) or not 1 <= len(strategy) <= 64:
+            raise DomainError(f"planned entry strategy={strategy!r} must be a name of 1 to 64 characters")
+        planned = cls(
+            OrderIntent.model_validate(wire["intent"]), OptionQuote.model_validate(wire["quote"]), strategy
+        )
+        if planned.quote.contract != planned.intent.contract:
+            raise DomainError(
+                f"planned entry quote is for {planned.quote.contract.occ_symbol}, "
+                f"the intent for {planned.intent.contract.occ_symbol}"
+            )
+        return planned
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The risk decision on one candidate, with the contract and size it was judged at."""
+
+    signal: Signal
+    verdict: RiskVerdict
+    contract: OptionContract | None
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """`assess`'s outcome: a verdict per candidate and the intents of those approved."""
+
+    ts: datetime
+    verdicts: tuple[Verdict, ...]
+    intents: tuple[PlannedEntry, ...]
+    effects: Effects
+
+
+@dataclass(frozen=True, slots=True)
+class Executed:
+    """`execute`'s (or `settle`'s) outcome."""
+
+    ts: datetime
+    open_positions: int
+    effects: Effects
 
 
 @dataclass
@@ -122,6 +259,18 @@ class _DayCut:
         )
 
 
+_COLUMNS: WeakKeyDictionary[ChainSeries, dict[str, int]] = WeakKeyDictionary()
+
+
+def _columns(series: ChainSeries) -> dict[str, int]:
+    """OCC symbol -> column of a chain, computed once per series (engines are rebuilt per phase)."""
+    columns = _COLUMNS.get(series)
+    if columns is None:
+        columns = {k.occ_symbol: i for i, k in enumerate(series.contracts)}
+        _COLUMNS[series] = columns
+    return columns
+
+
 @dataclass
 class _Chain:
     series: ChainSeries
@@ -151,8 +300,28 @@ class _Chain:
         )
 
 
+@dataclass
+class _Collector:
+    """Effects of the phase in progress."""
+
+    decisions: list[DecisionRecord] = field(default_factory=list)
+    submitted: list[OrderIntent] = field(default_factory=list)
+    orders: list[Order] = field(default_factory=list)
+    fills: list[Fill] = field(default_factory=list)
+    positions: list[PositionChange] = field(default_factory=list)
+
+    def freeze(self) -> Effects:
+        return Effects(
+            tuple(self.decisions),
+            tuple(self.submitted),
+            tuple(self.orders),
+            tuple(self.fills),
+            tuple(self.positions),
+        )
+
+
 class SessionEngine:
-    """Runs one session over a MarketDay; create one per day."""
+    """Runs one session over a MarketDay; create one per day (or restore one with `from_state`)."""
 
     def __init__(
         self,
@@ -177,14 +346,20 @@ class SessionEngine:
         self.peak_equity = max(carry.peak_equity_usd, carry.equity_usd)
         self.day_trades_today = 0
         self.plans: dict[str, ExitPlan] = {}
-        self.exit_reason_by_order: dict[str, str] = {}
+        self.order_meta: dict[str, tuple[str, str]] = {}
+        """Order id -> (strategy, exit reason): how its fills are booked whenever they come."""
         self.decisions: list[DecisionRecord] = []
+        self.fills: list[Fill] = []
+        """Every fill booked today, in order: what a reconciliation compares the store with."""
         self.incidents: list[str] = []
         self.max_open = 0
-        self.chains = {
-            u: _Chain(c, {k.occ_symbol: i for i, k in enumerate(c.contracts)}) for u, c in day.chains.items()
-        }
+        self.chains = {u: _Chain(c, _columns(c)) for u, c in day.chains.items()}
         self._cut = _DayCut(day)
+        self._kept_strategy_states: list[object] = []
+        """Strategy states restored for a source that does not keep them: written back unchanged."""
+        self._phase = _Collector()
+        self._curve_wire: list[list[object]] = []
+        """The equity curve's points already in `to_state` form."""
 
     # --- the loop -----------------------------------------------------------------------------
 
@@ -194,7 +369,7 @@ class SessionEngine:
             self.step(now)
             now += MINUTE
         open_at_close = len(self.portfolio.open_positions)
-        self._settle_leftovers(self.session.close_et)
+        self.settle(self.session.close_et)
         return SessionResult(
             session_date=self.day.session_date.isoformat(),
             decisions=self.decisions,
@@ -207,24 +382,120 @@ class SessionEngine:
         )
 
     def step(self, now: datetime) -> None:
-        """One minute end: mark, let working orders trade, exit, then consider entries."""
+        """One minute end: the three phases in turn."""
+        candidates = self.observe(now)
+        assessment = self.assess(candidates.signals, now)
+        self.execute(assessment.intents, now)
+
+    # --- the phases -----------------------------------------------------------------------------
+
+    def observe(self, now: datetime) -> Candidates:
+        """Mark, let working orders trade, exit, then ask for signals (none from the flatten time on)."""
+        self._phase = _Collector()
         now_ns = datetime_to_ns(now)
-        rows = {u: chain.row_at(now_ns) for u, chain in self.chains.items()}
+        rows = self._rows(now_ns)
         self._mark(rows, now)
         self._work_orders(rows, now)
         controls = self.controls_at(now)
-        account = self._account()
-        state, reason = trading_state(controls, account, self.config.limits)
+        state, reason = trading_state(controls, self._account(), self.config.limits)
         self._exits(rows, now, state, reason)
+        signals: list[Signal] = []
         if now < self.session.flatten_et:
             known = self._cut.until(now_ns)
-            for signal in sorted(
+            signals = sorted(
                 self.signal_source.signals(known, now), key=lambda s: (-s.confidence, s.signal_id)
-            ):
-                self._consider(signal, rows, now, controls, known)
-        self.max_open = max(self.max_open, len(self.portfolio.open_positions))
+            )
+            for signal in signals:
+                self._record_signal(signal, now)
+        self._count_open()
+        open_positions = len(self.portfolio.open_positions)
+        return Candidates(now, tuple(signals), state, reason, open_positions, self._phase.freeze())
+
+    def assess(self, signals: Sequence[Signal], now: datetime) -> Assessment:
+        """Judge and size each candidate in order; an approved one is filled on a copy of the
+        account before the next is judged (see the module doc)."""
+        self._phase = _Collector()
+        verdicts: list[Verdict] = []
+        intents: list[PlannedEntry] = []
+        if signals:
+            now_ns = datetime_to_ns(now)
+            rows = self._rows(now_ns)
+            known = self._cut.until(now_ns)
+            controls = self.controls_at(now)
+            trial = self._trial()
+            for signal in signals:
+                entry = trial._entry(signal, rows, now, known)
+                verdict = check_entry(
+                    entry, now, self.session, controls, trial._account(), self.config.limits
+                )
+                contract = entry.quote.contract if entry.quote else None
+                self._record(
+                    now,
+                    "risk",
+                    {
+                        "signal_id": signal.signal_id,
+                        "approved": verdict.approved,
+                        "rules": list(verdict.rules),
+                        "violations": [str(v) for v in verdict.violations],
+                        "trading_state": verdict.trading_state.value,
+                        "contract": contract.occ_symbol if contract else None,
+                        "quantity": entry.quantity,
+                    },
+                )
+                verdicts.append(Verdict(signal, verdict, contract, entry.quantity))
+                if not verdict.approved or entry.quote is None:
+                    continue
+                planned = PlannedEntry(
+                    self._entry_intent(signal, entry.quote, entry.quantity, now), entry.quote, signal.strategy
+                )
+                trial._enter(planned, now)
+                intents.append(planned)
+        return Assessment(now, tuple(verdicts), tuple(intents), self._phase.freeze())
+
+    def execute(self, intents: Sequence[PlannedEntry], now: datetime) -> Executed:
+        """Submit each approved intent against its quote and book what fills."""
+        self._phase = _Collector()
+        for planned in intents:
+            self._enter(planned, now)
+        self._count_open()
+        return Executed(now, len(self.portfolio.open_positions), self._phase.freeze())
+
+    def settle(self, close: datetime) -> Executed:
+        """No 0DTE position may outlive the close; if one does, settle it and report an incident."""
+        self._phase = _Collector()
+        for position in self.portfolio.open_positions:
+            self._cancel_working(position, close)
+            underlying = position.contract.underlying
+            bars = self.day.bars.get(underlying.value if underlying else "")
+            last = float(bars.close[-1]) if bars is not None and len(bars) else float("nan")
+            value = intrinsic_value(position.contract.right, position.contract.strike, last)
+            trade = self.portfolio.settle_at_expiry(position.contract, Decimal(str(round(value, 4))), close)
+            self.plans.pop(position.contract.occ_symbol, None)
+            message = (
+                f"INCIDENT: {position.contract.occ_symbol} x{position.quantity} was held into expiry; "
+                f"settled at intrinsic {value:.2f} (underlying {last:.2f}), pnl {trade.pnl_usd}"
+            )
+            self.incidents.append(message)
+            self._phase.positions.append(
+                PositionChange("closed", position, self._trades_of(position.position_id))
+            )
+            self._record(close, "incident", {"message": message})
+        return Executed(close, len(self.portfolio.open_positions), self._phase.freeze())
+
+    # --- reading --------------------------------------------------------------------------------
+
+    def orders(self) -> list[Order]:
+        """Every order the broker took today, in the order they were submitted (latest state)."""
+        return list(self.broker._orders.values())
+
+    def account(self) -> AccountRisk:
+        """The account as the risk checks see it now."""
+        return self._account()
 
     # --- steps ----------------------------------------------------------------------------------
+
+    def _rows(self, now_ns: int) -> dict[Underlying, int]:
+        return {u: chain.row_at(now_ns) for u, chain in self.chains.items()}
 
     def _mark(self, rows: dict[Underlying, int], now: datetime) -> None:
         marks: dict[str, float] = {}
@@ -245,9 +516,9 @@ class SessionEngine:
             if underlying is not None and underlying in self.chains:
                 quote = self.chains[underlying].quote(order.contract.occ_symbol, rows[underlying])
             if quote is not None:
-                self._book(self.broker.on_quote(quote, now), "", "")
+                self._book(self.broker.on_quote(quote, now))
             if order.order_id in {o.order_id for o in self.broker.working_orders()}:
-                self.broker.cancel(order.order_id, now, "immediate-or-cancel remainder")
+                self._cancel(order.order_id, now, "immediate-or-cancel remainder")
 
     def _exits(self, rows: dict[Underlying, int], now: datetime, state: TradingState, why: str) -> None:
         for position in self.portfolio.open_positions:
@@ -273,7 +544,7 @@ class SessionEngine:
                 limit_price=Decimal(str(max(bid, 0.0))) if np.isfinite(bid) else Decimal("0"),
                 reason=f"exit {reason.value}" + (f": {why}" if reason is ExitReason.EMERGENCY_STOP else ""),
             )
-            update = self._immediate_or_cancel(self.broker.submit(intent, quote, now), now)
+            update = self._submit(intent, quote, now, position.strategy, reason.value)
             self._record(
                 now,
                 "exit",
@@ -284,11 +555,9 @@ class SessionEngine:
                     **self._order_detail(update),
                 },
             )
-            self._book(update, position.strategy, reason.value)
+            self._book(update)
 
-    def _consider(
-        self, signal: Signal, rows: dict[Underlying, int], now: datetime, controls: Controls, known: MarketDay
-    ) -> None:
+    def _record_signal(self, signal: Signal, now: datetime) -> None:
         self._record(
             now,
             "signal",
@@ -301,53 +570,47 @@ class SessionEngine:
                 "rationale": signal.rationale,
             },
         )
+
+    def _entry(
+        self, signal: Signal, rows: dict[Underlying, int], now: datetime, known: MarketDay
+    ) -> ProposedEntry:
         chain = self.chains.get(signal.underlying)
         spot = self._spot(known, signal.underlying)
-        entry = ProposedEntry(signal, None, 0)
         if chain is not None and spot is not None and rows[signal.underlying] >= 0:
-            entry = self._propose(signal, chain, rows[signal.underlying], spot, now, known)
-        verdict = check_entry(entry, now, self.session, controls, self._account(), self.config.limits)
-        self._record(
-            now,
-            "risk",
-            {
-                "signal_id": signal.signal_id,
-                "approved": verdict.approved,
-                "rules": list(verdict.rules),
-                "violations": [str(v) for v in verdict.violations],
-                "trading_state": verdict.trading_state.value,
-                "contract": entry.quote.contract.occ_symbol if entry.quote else None,
-                "quantity": entry.quantity,
-            },
-        )
-        if not verdict.approved or entry.quote is None:
-            return
-        settings = self.config.settings
-        ask = Decimal(str(entry.quote.ask))
-        intent = OrderIntent(
+            return self._propose(signal, chain, rows[signal.underlying], spot, now, known)
+        return ProposedEntry(signal, None, 0)
+
+    def _entry_intent(self, signal: Signal, quote: OptionQuote, quantity: int, now: datetime) -> OrderIntent:
+        return OrderIntent(
             intent_id=idempotency_key(self.config.mode, self.day.session_date, signal.signal_id),
             mode=self.config.mode,
             ts=now,
-            contract=entry.quote.contract,
+            contract=quote.contract,
             side=Side.BUY,
-            quantity=entry.quantity,
-            limit_price=ask,
+            quantity=quantity,
+            limit_price=Decimal(str(quote.ask)),
             signal_id=signal.signal_id,
             reason=f"{signal.strategy} {signal.direction.value} conf {signal.confidence:.2f}",
         )
-        update = self._immediate_or_cancel(self.broker.submit(intent, entry.quote, now), now)
-        self._record(now, "order", {"signal_id": signal.signal_id, **self._order_detail(update)})
-        filled = self._book(update, signal.strategy, "")
-        if filled:
-            self.day_trades_today += 1
-            position = self.portfolio.position_for(entry.quote.contract)
-            if position is not None:
-                self.plans[position.contract.occ_symbol] = ExitPlan(
-                    float(position.entry_price),
-                    settings.stop_loss_percentage,
-                    settings.take_profit_percentage,
-                    self.config.trailing_stop_fraction,
-                )
+
+    def _enter(self, planned: PlannedEntry, now: datetime) -> None:
+        update = self._submit(planned.intent, planned.quote, now, planned.strategy, "")
+        self._record(now, "order", {"signal_id": planned.intent.signal_id, **self._order_detail(update)})
+        self._book(update)
+
+    def _trial(self) -> SessionEngine:
+        """A copy whose account can be changed without touching this engine's."""
+        trial = copy.copy(self)
+        trial.portfolio = _copy_portfolio(self.portfolio)
+        trial.broker = _copy_broker(self.broker)
+        trial.plans = dict(self.plans)
+        trial.order_meta = dict(self.order_meta)
+        trial.fills = list(self.fills)
+        trial.decisions = []
+        trial.incidents = list(self.incidents)
+        trial._phase = _Collector()
+        trial._curve_wire = list(self._curve_wire)
+        return trial
 
     def _propose(
         self, signal: Signal, chain: _Chain, row: int, spot: float, now: datetime, known: MarketDay
@@ -398,22 +661,6 @@ class SessionEngine:
             )
         return fixed_fractional(equity, ask, settings.max_risk_per_trade)
 
-    def _settle_leftovers(self, close: datetime) -> None:
-        """No 0DTE position may outlive the close; if one does, settle it and report an incident."""
-        for position in self.portfolio.open_positions:
-            self._cancel_working(position, close)
-            underlying = position.contract.underlying
-            bars = self.day.bars.get(underlying.value if underlying else "")
-            last = float(bars.close[-1]) if bars is not None and len(bars) else float("nan")
-            value = intrinsic_value(position.contract.right, position.contract.strike, last)
-            trade = self.portfolio.settle_at_expiry(position.contract, Decimal(str(round(value, 4))), close)
-            message = (
-                f"INCIDENT: {position.contract.occ_symbol} x{position.quantity} was held into expiry; "
-                f"settled at intrinsic {value:.2f} (underlying {last:.2f}), pnl {trade.pnl_usd}"
-            )
-            self.incidents.append(message)
-            self._record(close, "incident", {"message": message})
-
     # --- helpers --------------------------------------------------------------------------------
 
     def _quote(self, position: Position, rows: dict[Underlying, int]) -> OptionQuote | None:
@@ -426,10 +673,18 @@ class SessionEngine:
         bars = known.bars.get(underlying.value)
         return float(bars.close[-1]) if bars is not None and len(bars) else None
 
+    def _cancel(self, order_id: str, now: datetime, reason: str) -> Order:
+        cancelled = self.broker.cancel(order_id, now, reason)
+        self._phase.orders.append(cancelled)
+        return cancelled
+
     def _cancel_working(self, position: Position, now: datetime) -> None:
         for order in self.broker.working_orders():
             if order.contract == position.contract:
-                self.broker.cancel(order.order_id, now, "position exit")
+                self._cancel(order.order_id, now, "position exit")
+
+    def _count_open(self) -> None:
+        self.max_open = max(self.max_open, len(self.portfolio.open_positions))
 
     def _account(self) -> AccountRisk:
         portfolio = self.portfolio
@@ -446,47 +701,78 @@ class SessionEngine:
             day_trades_in_window=self.carry.day_trades_in_window + self.day_trades_today,
         )
 
-    def _immediate_or_cancel(self, update: BrokerUpdate, now: datetime) -> BrokerUpdate:
-        """Cancel what an order's first live quote did not fill: the engine never leaves orders resting.
+    def _submit(
+        self, intent: OrderIntent, quote: OptionQuote | None, now: datetime, strategy: str, reason: str
+    ) -> BrokerUpdate:
+        """Give the broker `intent` and cancel what its first live quote did not fill: the engine
+        never leaves orders resting.
 
         With `latency_s` > 0 an order is not live at submission: it trades against the next
         minute's quote (see `_work_orders`) and is cancelled there.
         """
+        first_time = intent.intent_id not in self.broker._by_intent
+        update = self.broker.submit(intent, quote, now)
+        if first_time:
+            self._phase.submitted.append(intent)
+            self.order_meta[update.orders[0].order_id] = (strategy, reason)
         if self.config.costs.latency_s > 0:
             return update
         live = {o.order_id for o in self.broker.working_orders()}
         orders = tuple(
-            self.broker.cancel(o.order_id, now, "immediate-or-cancel remainder") if o.order_id in live else o
+            self._cancel(o.order_id, now, "immediate-or-cancel remainder") if o.order_id in live else o
             for o in update.orders
         )
         return BrokerUpdate(orders, update.fills)
 
-    def _book(self, update: BrokerUpdate, strategy: str, exit_reason: str) -> bool:
-        """Apply fills to the portfolio; True if any fill was booked."""
+    def _book(self, update: BrokerUpdate) -> None:
+        """Apply an update's order states and fills."""
+        self._phase.orders.extend(update.orders)
         for fill in update.fills:
-            self._apply(fill, strategy, exit_reason)
-        return bool(update.fills)
+            self._apply(fill)
 
-    def _apply(self, fill: Fill, strategy: str, exit_reason: str) -> None:
+    def _apply(self, fill: Fill) -> None:
+        strategy, reason = self.order_meta.get(fill.order_id, ("", ""))
+        symbol = fill.contract.occ_symbol
         held = self.portfolio.position_for(fill.contract)
-        trade = self.portfolio.apply_fill(
-            fill, strategy or (held.strategy if held else "unknown"), exit_reason
-        )
+        trade = self.portfolio.apply_fill(fill, strategy or (held.strategy if held else "unknown"), reason)
+        self._phase.fills.append(fill)
+        self.fills.append(fill)
         self._record(
             fill.ts,
             "fill",
             {
                 "fill_id": fill.fill_id,
                 "order_id": fill.order_id,
-                "contract": fill.contract.occ_symbol,
+                "contract": symbol,
                 "side": fill.side.value,
                 "quantity": fill.quantity,
                 "price": str(fill.price),
                 "commission_usd": str(fill.commission_usd),
             },
         )
-        if trade is not None and self.portfolio.position_for(fill.contract) is None:
-            self.plans.pop(fill.contract.occ_symbol, None)
+        after = self.portfolio.position_for(fill.contract)
+        if fill.side is Side.BUY:
+            assert after is not None
+            if self.broker.order(fill.order_id).filled_quantity == fill.quantity:
+                self.day_trades_today += 1  # the entry's first fill
+            settings = self.config.settings
+            self.plans[symbol] = ExitPlan(
+                float(after.entry_price),
+                settings.stop_loss_percentage,
+                settings.take_profit_percentage,
+                self.config.trailing_stop_fraction,
+            )
+            self._phase.positions.append(PositionChange("opened" if held is None else "added", after))
+            return
+        assert held is not None and trade is not None
+        if after is None:
+            self.plans.pop(symbol, None)
+            self._phase.positions.append(PositionChange("closed", held, self._trades_of(held.position_id)))
+        else:
+            self._phase.positions.append(PositionChange("reduced", held, (trade,)))
+
+    def _trades_of(self, position_id: str) -> tuple[ClosedTrade, ...]:
+        return tuple(t for t in self.portfolio.closed if t.position_id == position_id)
 
     def _order_detail(self, update: BrokerUpdate) -> dict[str, object]:
         order = update.orders[-1] if update.orders else None
@@ -504,4 +790,308 @@ class SessionEngine:
         }
 
     def _record(self, ts: datetime, kind: str, detail: dict[str, object]) -> None:
-        self.decisions.append(DecisionRecord(ts, kind, detail))
+        record = DecisionRecord(ts, kind, detail)
+        self.decisions.append(record)
+        self._phase.decisions.append(record)
+
+    # --- state ----------------------------------------------------------------------------------
+
+    def to_state(self) -> dict[str, Any]:
+        """Everything that changes during the day, as JSON-ready values (Decimals as strings,
+        datetimes ISO 8601); `from_state` rebuilds an engine that continues identically.
+        The decision log is not part of it: each phase returns its own records."""
+        source = self.signal_source
+        strategy_states = (
+            [_strategy_state_to_wire(key, value) for key, value in source.states.items()]
+            if isinstance(source, StatefulSignalSource)
+            else list(self._kept_strategy_states)
+        )
+        carry = self.carry
+        return {
+            "format": STATE_FORMAT,
+            "session_date": self.session.session_date.isoformat(),
+            "mode": self.config.mode.value,
+            "carry": {
+                "equity_usd": str(carry.equity_usd),
+                "peak_equity_usd": str(carry.peak_equity_usd),
+                "day_trades_in_window": carry.day_trades_in_window,
+                "consecutive_losses": carry.consecutive_losses,
+            },
+            "peak_equity_usd": str(self.peak_equity),
+            "day_trades_today": self.day_trades_today,
+            "max_open_positions": self.max_open,
+            "incidents": list(self.incidents),
+            "plans": [
+                [
+                    symbol,
+                    p.entry_price,
+                    p.stop_loss_fraction,
+                    p.take_profit_fraction,
+                    p.trailing_stop_fraction,
+                    p.peak_bid,
+                ]
+                for symbol, p in self.plans.items()
+            ],
+            "order_meta": [[order_id, s, r] for order_id, (s, r) in self.order_meta.items()],
+            "fills": [f.model_dump(mode="json") for f in self.fills],
+            "portfolio": _portfolio_to_wire(
+                self.portfolio, _curve_to_wire(self.portfolio, self.session.open_et, self._curve_wire)
+            ),
+            "broker": _broker_to_wire(self.broker),
+            "strategy_states": strategy_states,
+        }
+
+    @classmethod
+    def from_state(
+        cls,
+        state: Mapping[str, Any],
+        day: MarketDay,
+        session: SessionTimes,
+        config: EngineConfig,
+        signal_source: SignalSource,
+        controls_at: Callable[[datetime], Controls] | None = None,
+    ) -> SessionEngine:
+        """The engine `to_state` described, over `day` (the market as known now: it may hold more
+        than when the state was saved). Refuses a state of another format, session or mode."""
+        try:
+            return cls._restore(state, day, session, config, signal_source, controls_at)
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            if isinstance(exc, DomainError):
+                raise
+            raise DomainError(f"engine state is malformed: {type(exc).__name__}: {exc}") from exc
+
+    @classmethod
+    def _restore(
+        cls,
+        state: Mapping[str, Any],
+        day: MarketDay,
+        session: SessionTimes,
+        config: EngineConfig,
+        signal_source: SignalSource,
+        controls_at: Callable[[datetime], Controls] | None,
+    ) -> SessionEngine:
+        if state.get("format") != STATE_FORMAT:
+            raise DomainError(
+                f"engine state format={state.get('format')!r}; this engine reads {STATE_FORMAT}"
+            )
+        if state["session_date"] != session.session_date.isoformat():
+            raise DomainError(
+                f"engine state is for session {state['session_date']}, not {session.session_date.isoformat()}"
+            )
+        if state["mode"] != config.mode.value:
+            raise DomainError(
+                f"engine state mode={state['mode']} does not match config mode={config.mode.value}"
+            )
+        wire = state["carry"]
+        carry = AccountCarry(
+            equity_usd=Decimal(wire["equity_usd"]),
+            peak_equity_usd=Decimal(wire["peak_equity_usd"]),
+            day_trades_in_window=int(wire["day_trades_in_window"]),
+            consecutive_losses=int(wire["consecutive_losses"]),
+        )
+        engine = cls(day, session, config, signal_source, carry, controls_at)
+        engine.peak_equity = Decimal(state["peak_equity_usd"])
+        engine.day_trades_today = int(state["day_trades_today"])
+        engine.max_open = int(state["max_open_positions"])
+        engine.incidents = [str(i) for i in state["incidents"]]
+        engine.plans = {
+            str(symbol): ExitPlan(
+                float(entry), float(stop), float(take), None if trail is None else float(trail), float(peak)
+            )
+            for symbol, entry, stop, take, trail, peak in state["plans"]
+        }
+        engine.order_meta = {str(order_id): (str(s), str(r)) for order_id, s, r in state["order_meta"]}
+        engine.fills = [Fill.model_validate(f) for f in state["fills"]]
+        engine.portfolio = _portfolio_from_wire(state["portfolio"], session.open_et)
+        engine._curve_wire = [list(point) for point in state["portfolio"]["equity_curve"]]
+        engine.broker = _broker_from_wire(state["broker"], config.costs)
+        if engine.portfolio.mode is not config.mode or engine.broker.mode is not config.mode:
+            raise DomainError(f"engine state holds records of another mode than {config.mode.value}")
+        raw = list(state["strategy_states"])
+        if isinstance(signal_source, StatefulSignalSource):
+            signal_source.states = dict(_strategy_state_from_wire(item) for item in raw)
+        else:
+            engine._kept_strategy_states = raw
+        return engine
+
+
+# --- state on the wire -----------------------------------------------------------------------------
+# Portfolio and SimulatedBroker keep their books in private fields; their layout on the wire lives
+# here, next to the only code that saves and restores them.
+
+
+def _iso(ts: datetime) -> str:
+    return ts.isoformat()
+
+
+def _micros_from(anchor: datetime, ts: datetime) -> int:
+    return (ts - anchor) // timedelta(microseconds=1)
+
+
+def _when(text: str) -> datetime:
+    ts = datetime.fromisoformat(text)
+    if ts.tzinfo is None:
+        raise DomainError(f"engine state timestamp {text!r} has no UTC offset")
+    return ts
+
+
+def trade_to_wire(t: ClosedTrade) -> dict[str, object]:
+    return {
+        "position_id": t.position_id,
+        "contract": t.contract.model_dump(mode="json"),
+        "strategy": t.strategy,
+        "quantity": t.quantity,
+        "entry_ts": _iso(t.entry_ts),
+        "entry_price": str(t.entry_price),
+        "exit_ts": _iso(t.exit_ts),
+        "exit_price": str(t.exit_price),
+        "exit_reason": t.exit_reason,
+        "commissions_usd": str(t.commissions_usd),
+        "pnl_usd": str(t.pnl_usd),
+    }
+
+
+def trade_from_wire(wire: Mapping[str, Any]) -> ClosedTrade:
+    """A round trip from its `to_state` form."""
+    return ClosedTrade(
+        position_id=str(wire["position_id"]),
+        contract=OptionContract.model_validate(wire["contract"]),
+        strategy=str(wire["strategy"]),
+        quantity=int(wire["quantity"]),
+        entry_ts=_when(wire["entry_ts"]),
+        entry_price=Decimal(wire["entry_price"]),
+        exit_ts=_when(wire["exit_ts"]),
+        exit_price=Decimal(wire["exit_price"]),
+        exit_reason=str(wire["exit_reason"]),
+        commissions_usd=Decimal(wire["commissions_usd"]),
+        pnl_usd=Decimal(wire["pnl_usd"]),
+    )
+
+
+def _curve_to_wire(p: Portfolio, anchor: datetime, done: list[list[object]]) -> list[list[object]]:
+    """The equity curve as [microseconds after `anchor` (the open), equity]: `done` holds the points
+    already converted (the curve only grows), extended in place with the new ones."""
+    done.extend([_micros_from(anchor, ts), str(equity)] for ts, equity in p.equity_curve[len(done) :])
+    return done
+
+
+def _portfolio_to_wire(p: Portfolio, curve: list[list[object]]) -> dict[str, object]:
+    return {
+        "mode": p.mode.value,
+        "cash_usd": str(p.cash_usd),
+        "ledger": [[_iso(e.ts), e.kind.value, str(e.amount_usd), e.reference] for e in p.ledger],
+        "closed": [trade_to_wire(t) for t in p.closed],
+        "equity_curve": curve,
+        "open": [
+            [symbol, lot.position.model_dump(mode="json"), str(lot.commissions_usd), str(lot.mark_price)]
+            for symbol, lot in p._open.items()
+        ],
+        "last_entry_at": None if p._last_entry_at is None else _iso(p._last_entry_at),
+    }
+
+
+def _portfolio_from_wire(wire: Mapping[str, Any], anchor: datetime) -> Portfolio:
+    portfolio = Portfolio(mode=TradingMode(wire["mode"]), cash_usd=Decimal(wire["cash_usd"]))
+    portfolio.ledger = [
+        LedgerEntry(_when(ts), LedgerKind(kind), Decimal(amount), str(reference))
+        for ts, kind, amount, reference in wire["ledger"]
+    ]
+    portfolio.closed = [trade_from_wire(t) for t in wire["closed"]]
+    portfolio.equity_curve = [
+        (anchor + timedelta(microseconds=micros), Decimal(equity)) for micros, equity in wire["equity_curve"]
+    ]
+    portfolio._open = {
+        str(symbol): _OpenLot(Position.model_validate(position), Decimal(commissions), Decimal(mark))
+        for symbol, position, commissions, mark in wire["open"]
+    }
+    last = wire["last_entry_at"]
+    portfolio._last_entry_at = None if last is None else _when(last)
+    return portfolio
+
+
+def _copy_portfolio(p: Portfolio) -> Portfolio:
+    """An independent copy (entries, trades and positions are immutable and shared)."""
+    clone = Portfolio(mode=p.mode, cash_usd=p.cash_usd)
+    clone.ledger = list(p.ledger)
+    clone.closed = list(p.closed)
+    clone.equity_curve = list(p.equity_curve)
+    clone._open = {
+        s: _OpenLot(lot.position, lot.commissions_usd, lot.mark_price) for s, lot in p._open.items()
+    }
+    clone._last_entry_at = p._last_entry_at
+    return clone
+
+
+def _copy_broker(b: SimulatedBroker) -> SimulatedBroker:
+    """An independent copy (orders are immutable and shared)."""
+    clone = SimulatedBroker(b.costs, b.mode)
+    clone._orders = dict(b._orders)
+    clone._by_intent = dict(b._by_intent)
+    clone._working = {
+        i: _Working(w.order, w.active_at, w.stop_price, w.oco_sibling, w.resting)
+        for i, w in b._working.items()
+    }
+    clone._brackets = dict(b._brackets)
+    clone._sequence = b._sequence
+    return clone
+
+
+def _money(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _decimal(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
+
+
+def _broker_to_wire(b: SimulatedBroker) -> dict[str, object]:
+    return {
+        "mode": b.mode.value,
+        "sequence": b._sequence,
+        "orders": [o.model_dump(mode="json") for o in b._orders.values()],
+        "by_intent": [[intent_id, order_id] for intent_id, order_id in b._by_intent.items()],
+        "working": [
+            [order_id, _iso(w.active_at), _money(w.stop_price), w.oco_sibling, w.resting]
+            for order_id, w in b._working.items()
+        ],
+        "brackets": [[order_id, _money(s), _money(t)] for order_id, (s, t) in b._brackets.items()],
+    }
+
+
+def _broker_from_wire(wire: Mapping[str, Any], costs: BrokerCosts) -> SimulatedBroker:
+    broker = SimulatedBroker(costs, TradingMode(wire["mode"]))
+    broker._sequence = int(wire["sequence"])
+    orders = [Order.model_validate(o) for o in wire["orders"]]
+    broker._orders = {o.order_id: o for o in orders}
+    broker._by_intent = {str(intent_id): str(order_id) for intent_id, order_id in wire["by_intent"]}
+    broker._working = {
+        str(order_id): _Working(
+            broker._orders[order_id], _when(active_at), _decimal(stop), sibling, bool(resting)
+        )
+        for order_id, active_at, stop, sibling, resting in wire["working"]
+    }
+    broker._brackets = {str(order_id): (_decimal(s), _decimal(t)) for order_id, s, t in wire["brackets"]}
+    return broker
+
+
+def _strategy_state_to_wire(key: StateKey, state: StrategyState) -> list[object]:
+    name, underlying = key
+    return [
+        name,
+        underlying.value,
+        state.session_date.isoformat(),
+        state.signals_today,
+        state.last_signal_ts_ns,
+        None if state.last_direction is None else state.last_direction.value,
+    ]
+
+
+def _strategy_state_from_wire(item: Sequence[Any]) -> tuple[StateKey, StrategyState]:
+    name, underlying, session_date, count, last_ns, direction = item
+    key: StateKey = (str(name), Underlying(underlying))
+    return key, StrategyState(
+        session_date=date.fromisoformat(session_date),
+        signals_today=int(count),
+        last_signal_ts_ns=None if last_ns is None else int(last_ns),
+        last_direction=None if direction is None else OptionRight(direction),
+    )

@@ -1,0 +1,59 @@
+"""BacktestDay: one session of the backtest workflow's Distributed Map, and the final aggregate.
+
+Events:  {"action": "day", "date": "YYYY-MM-DD", "request": <request>} (one per Map item)
+         {"action": "aggregate", "request": <request>, "results": [<day result>...]} (at the end)
+         <request> = {"start", "end", "source": "simulator" | "archive", "scenario", "seed",
+         "data_until": "HH:MM" | null, "starting_equity_usd"}
+Returns: day -> {"date", "pnl_usd", "trades": [...], "decisions" (count), "max_open_positions",
+         "open_positions_at_close", "incidents", "report_key"} (the full day, decisions included,
+         is in the reports bucket); aggregate -> {"report_key", "days", "trades", "net_pnl_usd",
+         "total_return"}
+
+A malformed event raises MalformedEvent naming each field; nothing is written.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+
+from smart0dte.domain.models import TradingMode
+from smart0dte.services.backtest_day import BacktestDay
+from smart0dte.services.events import BacktestAggregateEvent, BacktestDayEvent, MalformedEvent, parse_event
+from smart0dte.services.lambda_context import context_or_local
+from smart0dte.services.runtime import runtime
+
+NAME = "backtest_day"
+logger = Logger(service=NAME)
+tracer = Tracer(service=NAME)
+metrics = Metrics(namespace="Smart0DTE", service=NAME)
+
+
+def build_service() -> BacktestDay:
+    rt = runtime(TradingMode.PAPER)
+    return BacktestDay(rt.bucket("reports"), rt.bucket("archive"))
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def _handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    action = event.get("action") if isinstance(event, dict) else None
+    if action == "day":
+        result = build_service().day(parse_event(BacktestDayEvent, event, NAME))
+        metrics.add_metric(name="BacktestTrades", unit=MetricUnit.Count, value=len(result["trades"]))
+    elif action == "aggregate":
+        result = build_service().aggregate(parse_event(BacktestAggregateEvent, event, NAME))
+    else:
+        raise MalformedEvent(f"{NAME}: malformed event: action={action!r} must be 'day' or 'aggregate'")
+    logger.info(
+        "backtest_day", extra={"action": action, **{k: v for k, v in result.items() if k != "trades"}}
+    )
+    return result
+
+
+def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    result: dict[str, Any] = _handle(event, context_or_local(context, NAME))
+    return result

@@ -1,0 +1,49 @@
+"""Learning: after the close and on Saturdays, retrain on the archive and promote only if better.
+
+Event:   {"mode": "paper" | "live" (default "paper"), "session_date": "YYYY-MM-DD"} or the
+         scheduler's {"schedule", "scheduled_time"} (the recurring learning schedules send that)
+Returns: {"mode", "session_date", "trained", "promoted", and when trained "version",
+         "report_key"; "reason" either way}
+
+Too few archived sessions: nothing is trained and the promoted model stays. A malformed event
+raises MalformedEvent naming each field; nothing is written.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+
+from smart0dte.domain.models import TradingMode
+from smart0dte.services.events import SessionEvent, parse_event
+from smart0dte.services.lambda_context import context_or_local
+from smart0dte.services.learning import Learning
+from smart0dte.services.runtime import UtcClock, runtime
+
+NAME = "learning"
+logger = Logger(service=NAME)
+tracer = Tracer(service=NAME)
+metrics = Metrics(namespace="Smart0DTE", service=NAME)
+
+
+def build_service(mode: TradingMode) -> Learning:
+    rt = runtime(mode)
+    return Learning(rt.bucket("archive"), rt.bucket("models"), rt.bucket("reports"), rt.notifier, UtcClock())
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def _handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    request = parse_event(SessionEvent, event, NAME)
+    result = build_service(request.mode).learn(request)
+    metrics.add_metric(name="ModelPromoted", unit=MetricUnit.Count, value=int(result["promoted"]))
+    logger.info("learning", extra=result)
+    return result
+
+
+def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    result: dict[str, Any] = _handle(event, context_or_local(context, NAME))
+    return result

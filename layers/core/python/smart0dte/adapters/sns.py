@@ -1,0 +1,32 @@
+"""Notifier on the SNS alert topic: daily reports, flatten failures, incidents."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+MAX_SUBJECT_CHARS: Final = 100
+"""SNS's limit on an email subject."""
+MAX_MESSAGE_BYTES: Final = 256 * 1024
+
+
+class SnsNotifier:
+    """Publishes to one topic through an injected boto3 SNS client."""
+
+    def __init__(self, topic_arn: str, client: Any) -> None:
+        if not topic_arn.startswith("arn:"):
+            raise ValueError(f"topic_arn={topic_arn!r} must be an SNS topic ARN")
+        self._topic_arn = topic_arn
+        self._client = client
+
+    @property
+    def topic_arn(self) -> str:
+        return self._topic_arn
+
+    def notify(self, subject: str, message: str) -> None:
+        """Publish; a subject over SNS's limit is shortened, a message over it refused (naming it)."""
+        if len(message.encode()) > MAX_MESSAGE_BYTES:
+            raise ValueError(
+                f"message of {len(message.encode())} bytes exceeds SNS's {MAX_MESSAGE_BYTES} bytes"
+            )
+        short = subject if len(subject) <= MAX_SUBJECT_CHARS else subject[: MAX_SUBJECT_CHARS - 3] + "..."
+        self._client.publish(TopicArn=self._topic_arn, Subject=short, Message=message)

@@ -1,0 +1,54 @@
+"""Close minus 10 minutes: cancel working orders, sell every open position (TIME_EXIT), take no entry.
+
+This is the engine's observe phase at the flatten time: from that minute on every position exits
+with reason TIME_EXIT, working orders of an exiting position are cancelled first, and no signal is
+asked for (risk also refuses entries after the flatten time). When the trading cycle has already
+observed that minute the positions were exited there; flatten then only reports what is still
+open. A position the bid could not take whole keeps exiting every following minute; the workflow
+tries once more and fails visibly (and an alert is published) if anything is still open.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from smart0dte.ports import Notifier
+from smart0dte.services.events import FlattenEvent
+from smart0dte.services.session import OutOfOrder, SessionDesk, new_york_date
+from smart0dte.services.trading_cycle import TradingCycle
+
+
+class Flatten:
+    def __init__(self, desk: SessionDesk, notifier: Notifier | None = None) -> None:
+        self.desk = desk
+        self.cycle = TradingCycle(desk)
+        self.notifier = notifier
+
+    def flatten(self, event: FlattenEvent) -> dict[str, Any]:
+        ts = event.ts
+        session_date = new_york_date(ts)
+        session = self.desk.calendar.session(session_date)
+        base = {"mode": self.desk.mode.value, "ts": ts.isoformat(), "session_date": session_date.isoformat()}
+        if session is None:
+            return {**base, "is_session": False, "open_positions": 0, "exits": 0, "already_observed": False}
+        if ts < session.flatten_et:
+            raise OutOfOrder(
+                f"flatten at {ts.isoformat()} is before the session's flatten time "
+                f"{session.flatten_et.isoformat()}; to close everything earlier, use the emergency stop"
+            )
+        minute = ts.replace(second=0, microsecond=0)
+        observed = self.desk.retrying(lambda: self.cycle.observe(minute, "flatten"))
+        result = {
+            **base,
+            "is_session": True,
+            "open_positions": observed.open_positions,
+            "exits": observed.exits,
+            "already_observed": observed.duplicate or observed.stale,
+        }
+        if observed.open_positions and self.notifier is not None:
+            self.notifier.notify(
+                f"Smart 0DTE {self.desk.mode.value}: {observed.open_positions} open after flatten",
+                f"{observed.open_positions} position(s) remained open after the flatten at {ts.isoformat()} "
+                f"({session_date.isoformat()}); they keep exiting every minute until the close.",
+            )
+        return result

@@ -1,0 +1,247 @@
+"""The trading_cycle workflow's three steps, one closed minute at a time: Signals -> Risk -> Execute.
+
+Each step is one phase of the session engine (`SessionEngine.observe`, `assess`, `execute`) on the
+engine restored from the session document (see `services.session`), so the Lambda path makes the
+same decisions as a backtest of the same day.
+
+- `signals({"mode", "ts"})`: mark, work orders, exits, then the strategies' candidates.
+- `risk(<signals' result>)`: a verdict and a size per candidate; the approved intents.
+- `execute(<risk's result>)`: each intent once (the handler makes `execute_one` idempotent on the
+  intent id): paper fills in the simulated broker, live sends it to the order queue.
+
+A minute already observed is not observed again: a duplicated event gets the stored result
+(`duplicate: true`) and changes nothing; an event for a minute older than the last one observed
+is stale and does nothing. Risk and Execute accept only the candidates and intents the previous
+step produced for the minute the engine is at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from typing import Any
+
+from smart0dte.domain.session_engine import PlannedEntry
+from smart0dte.services.events import (
+    CycleEvent,
+    ExecuteResult,
+    OrderOutcome,
+    PlannedEntryWire,
+    RiskResult,
+    SignalsResult,
+    VerdictWire,
+)
+from smart0dte.services.session import (
+    CyclePhase,
+    Envelope,
+    OutOfOrder,
+    SessionDesk,
+    effect_ops,
+    new_york_date,
+    qualified,
+    risk_ops,
+    signal_ops,
+    trading_state_op,
+)
+
+RunOne = Callable[..., Mapping[str, Any]]
+"""`execute_one` as the handler wraps it (idempotent on the intent id): called as run(item=...)."""
+
+
+class TradingCycle:
+    def __init__(self, desk: SessionDesk) -> None:
+        self.desk = desk
+
+    # --- Signals ----------------------------------------------------------------------------------
+
+    def signals(self, event: CycleEvent) -> dict[str, Any]:
+        return self.desk.retrying(lambda: self.observe(event.ts, "signals").model_dump(mode="json"))
+
+    def observe(self, ts: datetime, actor: str) -> SignalsResult:
+        """The engine's observe phase at `ts`, once: a minute already observed returns its result."""
+        desk = self.desk
+        session_date = new_york_date(ts)
+        session = desk.session(session_date)
+        inputs = desk.inputs()
+        envelope = desk.load(session_date, session, inputs)
+        if envelope.cursor_ts is not None and envelope.cursor_ts >= ts:
+            return self._already_observed(envelope, ts, session_date)
+        day = desk.market.known_day(session_date, ts)
+        source = desk.strategies(envelope, session, day)
+        engine = desk.restore(envelope, session, inputs, day, source)
+        candidates = engine.observe(ts)
+        exits = sum(1 for d in candidates.effects.decisions if d.kind == "exit")
+        result = SignalsResult(
+            mode=desk.mode,
+            ts=ts,
+            session_date=session_date,
+            candidates=list(candidates.signals),
+            trading_state=candidates.trading_state,
+            trading_state_reason=candidates.trading_state_reason,
+            open_positions=candidates.open_positions,
+            exits=exits,
+        )
+        outbox = [
+            *effect_ops(candidates.effects, desk.mode, session_date, actor),
+            *signal_ops(candidates.signals, actor),
+        ]
+        if candidates.trading_state is not inputs.trading_state:
+            outbox.append(
+                trading_state_op(candidates.trading_state, candidates.trading_state_reason, ts, actor)
+            )
+        envelope.cursor_ts, envelope.phase = ts, CyclePhase.OBSERVED
+        envelope.observed = result.model_dump(mode="json")
+        envelope.assessment, envelope.executed = None, {}
+        desk.commit(envelope, engine, outbox)
+        return result
+
+    def _already_observed(self, envelope: Envelope, ts: datetime, session_date: date) -> SignalsResult:
+        if envelope.cursor_ts == ts and envelope.observed is not None:
+            return SignalsResult.model_validate({**envelope.observed, "duplicate": True})
+        last = envelope.observed or {}
+        at = envelope.cursor_ts.isoformat() if envelope.cursor_ts else "?"
+        return SignalsResult(
+            mode=self.desk.mode,
+            ts=ts,
+            session_date=session_date,
+            candidates=[],
+            trading_state=last.get("trading_state", "ACTIVE"),
+            trading_state_reason=f"stale: the engine is at {at}",
+            open_positions=int(last.get("open_positions", 0)),
+            stale=True,
+        )
+
+    # --- Risk -------------------------------------------------------------------------------------
+
+    def risk(self, event: SignalsResult) -> dict[str, Any]:
+        return self.desk.retrying(lambda: self._risk(event).model_dump(mode="json"))
+
+    def _risk(self, event: SignalsResult) -> RiskResult:
+        desk = self.desk
+        ts = event.ts
+        session = desk.session(event.session_date)
+        inputs = desk.inputs()
+        envelope = desk.load(event.session_date, session, inputs)
+        self._require_minute(envelope, ts, "risk")
+        if envelope.phase in (CyclePhase.ASSESSED, CyclePhase.EXECUTED) and envelope.assessment is not None:
+            return RiskResult.model_validate({**envelope.assessment, "duplicate": True})
+        observed = SignalsResult.model_validate(envelope.observed)
+        if [s.model_dump(mode="json") for s in event.candidates] != [
+            s.model_dump(mode="json") for s in observed.candidates
+        ]:
+            raise OutOfOrder(
+                f"risk at {ts.isoformat()}: the event's candidates "
+                f"{[s.signal_id for s in event.candidates]} are not those Signals observed "
+                f"{[s.signal_id for s in observed.candidates]}"
+            )
+        day = desk.market.known_day(event.session_date, ts)
+        engine = desk.restore(envelope, session, inputs, day)
+        assessment = engine.assess(observed.candidates, ts)
+        result = RiskResult(
+            mode=desk.mode,
+            ts=ts,
+            session_date=event.session_date,
+            intents=[PlannedEntryWire.model_validate(p.to_wire()) for p in assessment.intents],
+            verdicts=[
+                VerdictWire(
+                    signal_id=v.signal.signal_id,
+                    approved=v.verdict.approved,
+                    rules=list(v.verdict.rules),
+                    contract=v.contract.occ_symbol if v.contract else None,
+                    quantity=v.quantity,
+                )
+                for v in assessment.verdicts
+            ],
+        )
+        envelope.phase = CyclePhase.ASSESSED
+        envelope.assessment = result.model_dump(mode="json")
+        desk.commit(envelope, engine, risk_ops(assessment.verdicts, ts, "risk"))
+        return result
+
+    # --- Execute ----------------------------------------------------------------------------------
+
+    def execute(self, event: RiskResult, run_one: RunOne | None = None) -> dict[str, Any]:
+        """Each approved intent through `run_one` (default: `execute_one` itself)."""
+        run = run_one or self.execute_one
+        outcomes: list[OrderOutcome] = []
+        open_positions = 0
+        for planned in event.intents:
+            item = {
+                "mode": event.mode.value,
+                "ts": event.ts.isoformat(),
+                "session_date": event.session_date.isoformat(),
+                **planned.model_dump(mode="json"),
+            }
+            done = dict(run(item=item))
+            open_positions = int(done.pop("open_positions", open_positions))
+            outcomes.append(OrderOutcome.model_validate(done))
+        result = ExecuteResult(
+            mode=event.mode,
+            ts=event.ts,
+            session_date=event.session_date,
+            orders=outcomes,
+            open_positions=open_positions,
+        )
+        return result.model_dump(mode="json")
+
+    def execute_one(self, item: Mapping[str, Any]) -> dict[str, Any]:
+        """Submit one approved intent, once: a second call returns the first outcome."""
+        planned_wire = PlannedEntryWire.model_validate({k: item[k] for k in ("intent", "quote", "strategy")})
+        ts = datetime.fromisoformat(str(item["ts"]))
+        return self.desk.retrying(lambda: self._execute_one(planned_wire, ts))
+
+    def _execute_one(self, planned_wire: PlannedEntryWire, ts: datetime) -> dict[str, Any]:
+        desk = self.desk
+        intent = planned_wire.intent
+        if intent.mode is not desk.mode:
+            raise OutOfOrder(
+                f"intent {intent.intent_id} is {intent.mode.value}; this is the {desk.mode.value} desk"
+            )
+        session_date = new_york_date(ts)
+        session = desk.session(session_date)
+        inputs = desk.inputs()
+        envelope = desk.load(session_date, session, inputs)
+        done = envelope.executed.get(intent.intent_id)
+        if done is not None:
+            return {**done, "duplicate": True}
+        self._require_minute(envelope, ts, "execute")
+        approved = [p["intent"]["intent_id"] for p in (envelope.assessment or {}).get("intents", [])]
+        if (
+            envelope.phase not in (CyclePhase.ASSESSED, CyclePhase.EXECUTED)
+            or intent.intent_id not in approved
+        ):
+            raise OutOfOrder(
+                f"execute at {ts.isoformat()}: intent {intent.intent_id} was not approved by risk"
+            )
+        stored = next(
+            p for p in (envelope.assessment or {})["intents"] if p["intent"]["intent_id"] == intent.intent_id
+        )
+        if PlannedEntryWire.model_validate(stored) != planned_wire:
+            raise OutOfOrder(f"execute: intent {intent.intent_id} differs from the one risk approved")
+        engine = desk.restore(envelope, session, inputs)
+        executed = engine.execute([PlannedEntry(intent, planned_wire.quote, planned_wire.strategy)], ts)
+        orders = [o for o in executed.effects.orders if o.intent_id == intent.intent_id]
+        last = orders[-1]
+        live = desk.mode.value == "live"
+        outcome = {
+            "intent_id": intent.intent_id,
+            "order_id": qualified(session_date, last.order_id),
+            "status": "SUBMITTED" if live else last.status.value,
+            "filled_quantity": 0 if live else last.filled_quantity,
+            "fills": 0 if live else len(executed.effects.fills),
+            "sent_to_broker": live,
+            "duplicate": False,
+        }
+        envelope.executed[intent.intent_id] = outcome
+        if set(approved) <= set(envelope.executed):
+            envelope.phase = CyclePhase.EXECUTED
+        desk.commit(envelope, engine, effect_ops(executed.effects, desk.mode, session_date, "execute"))
+        return {**outcome, "open_positions": executed.open_positions}
+
+    # --- helpers ----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _require_minute(envelope: Envelope, ts: datetime, step: str) -> None:
+        if envelope.cursor_ts != ts:
+            at = envelope.cursor_ts.isoformat() if envelope.cursor_ts else "no minute yet"
+            raise OutOfOrder(f"{step} for {ts.isoformat()}, but the engine has observed {at} last")

@@ -1,0 +1,122 @@
+"""learning retrains on the archive bucket's DBN days and asks the registry to promote; backtest_day
+runs one session of the Distributed Map and aggregates the days, as `smart0dte backtest` would."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import boto3  # type: ignore[import-untyped]
+import pytest
+
+from smart0dte.adapters.dbn_writer import write_simulated_day
+from smart0dte.adapters.provisioning import Provisioned
+from smart0dte.domain.models import OptionContract, TradingMode
+from smart0dte.domain.simulator import MarketSimulator, Scenario
+from smart0dte.ml.walk_forward import WalkForwardConfig
+from smart0dte.resources import ARCHIVE_BUCKET, MODELS_BUCKET, REPORTS_BUCKET
+from smart0dte.services.backtest import BacktestRequest, report_to_wire, run_backtest
+from smart0dte.services.learning import Learning
+from smart0dte.services.runtime import UtcClock, runtime
+
+from .conftest import REGION, Context, load_handler
+
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
+
+
+def keys(aws: Provisioned, bucket: str) -> list[str]:
+    s3 = boto3.client("s3", region_name=REGION)
+    return [o["Key"] for o in s3.list_objects_v2(Bucket=aws.buckets[bucket]).get("Contents", [])]
+
+
+def test_learning_with_too_few_archived_days_trains_nothing(aws: Provisioned) -> None:
+    result = load_handler("learning").handler(
+        {"schedule": "learning_weekday", "scheduled_time": "2025-03-14T21:00:00Z"}, Context()
+    )
+
+    assert result == {
+        "mode": "paper",
+        "session_date": "2025-03-14",
+        "trained": False,
+        "promoted": False,
+        "reason": "0 archived session(s) up to 2025-03-14; walk-forward needs 30: nothing trained, "
+        "the promoted model is unchanged",
+    }
+    assert keys(aws, MODELS_BUCKET.logical_name) == []
+
+
+def test_learning_trains_on_the_archive_and_records_the_promotion_decision(
+    aws: Provisioned, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s3 = boto3.client("s3", region_name=REGION)
+    sessions = [date(2025, 3, d) for d in (10, 11, 12, 13)]
+    for simulated in MarketSimulator().days(sessions, seed=3, scenario=Scenario.NORMAL):
+        folder = write_simulated_day(simulated, tmp_path)
+        for path in folder.iterdir():
+            key = f"{folder.name}/{path.name}"
+            s3.put_object(Bucket=aws.buckets[ARCHIVE_BUCKET.logical_name], Key=key, Body=path.read_bytes())
+    handler = load_handler("learning")
+
+    def small(mode: TradingMode) -> Learning:
+        rt = runtime(mode)
+        config = WalkForwardConfig(train_sessions=2, validation_sessions=1, test_sessions=1)
+        return Learning(
+            rt.bucket("archive"),
+            rt.bucket("models"),
+            rt.bucket("reports"),
+            rt.notifier,
+            UtcClock(),
+            walk_forward=config,
+            trees=10,
+        )
+
+    monkeypatch.setattr(handler, "build_service", small)
+
+    result = handler.handler({"mode": "paper", "session_date": "2025-03-14"}, Context())
+
+    assert result["trained"] is True and len(result["version"]) == 64
+    models = keys(aws, MODELS_BUCKET.logical_name)
+    assert f"direction/versions/{result['version']}.json" in models
+    assert any(k.startswith("direction/decisions/") for k in models)
+    assert ("direction/promoted.json" in models) is result["promoted"]
+    report = json.loads(
+        s3.get_object(Bucket=aws.buckets[REPORTS_BUCKET.logical_name], Key=result["report_key"])[
+            "Body"
+        ].read()
+    )
+    assert report["source"] == "archive 2025-03-10..2025-03-13 (4 sessions)"
+    assert report["promotion"]["candidate"] == result["version"]
+
+
+def test_backtest_days_and_their_aggregate_match_the_local_backtest(aws: Provisioned) -> None:
+    request = {"start": "2025-03-12", "end": "2025-03-13", "scenario": "trend_up", "seed": 7}
+    handler = load_handler("backtest_day")
+
+    days = [
+        handler.handler({"action": "day", "date": day, "request": request}, Context())
+        for day in ("2025-03-12", "2025-03-13")
+    ]
+    aggregate: dict[str, Any] = handler.handler(
+        {"action": "aggregate", "request": request, "results": days}, Context()
+    )
+
+    local = report_to_wire(
+        run_backtest(
+            BacktestRequest(
+                start=date(2025, 3, 12), end=date(2025, 3, 13), scenario=Scenario.TREND_UP, seed=7
+            )
+        )
+    )
+    assert [d["pnl_usd"] for d in days] == [d["pnl"] for d in local["days"]]  # type: ignore[index]
+    contracts = [OptionContract.model_validate(t["contract"]).occ_symbol for d in days for t in d["trades"]]
+    assert contracts == [t["contract"] for t in local["trades"]]  # type: ignore[union-attr]
+    assert sum(d["decisions"] for d in days) == len(local["decisions"])  # type: ignore[arg-type]
+    assert aggregate["days"] == 2 and aggregate["trades"] == len(local["trades"])  # type: ignore[arg-type]
+    assert Decimal(aggregate["net_pnl_usd"]) == Decimal(local["equity_curve"][-1]) - Decimal("100000")  # type: ignore[index]
+    reports = keys(aws, REPORTS_BUCKET.logical_name)
+    assert aggregate["report_key"] in reports and all(d["report_key"] in reports for d in days)
+    with pytest.raises(ValueError, match=r"date=2025-03-14 is outside the request's 2025-03-12..2025-03-13"):
+        handler.handler({"action": "day", "date": "2025-03-14", "request": request}, Context())

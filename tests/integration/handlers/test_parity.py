@@ -1,0 +1,214 @@
+"""Parity: the handlers driven minute by minute over the embedded AWS make the decisions the
+in-process backtest makes on the same day with the same settings (`run_day` with `data_until` at
+the same cut): the same signals, verdicts, orders and fills, ids and numbers included."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from smart0dte.domain.calendar import NEW_YORK
+from smart0dte.domain.models import OrderStatus, PositionStatus, TradingMode
+from smart0dte.domain.session_engine import EngineConfig
+from smart0dte.domain.simulator import Scenario
+from smart0dte.services.backtest import BacktestRequest, DayJob, run_day
+from smart0dte.services.session import qualified
+
+from .conftest import (
+    LIMITS,
+    SETTINGS,
+    Gateway,
+    configure,
+    minute_ends,
+    prepare_session,
+    run_cycle,
+    simulated,
+    store,
+)
+
+Row = tuple[object, ...]
+
+
+def _utc(ts: datetime) -> str:
+    return ts.astimezone(UTC).isoformat()
+
+
+def _price(value: Decimal | None) -> str:
+    """Prices to 4 decimals: a stored position keeps its exit price so (0.3400 is 0.34)."""
+    return "" if value is None else str(value.quantize(Decimal("0.0001")))
+
+
+def backtest_rows(session_date: date, scenario: Scenario, seed: int, cut: time) -> dict[str, list[Row]]:
+    config = EngineConfig(settings=SETTINGS, limits=LIMITS)
+    request = BacktestRequest(
+        start=session_date, end=session_date, scenario=scenario, seed=seed, data_until=cut, config=config
+    )
+    outcome = run_day(DayJob(session_date, request, None))
+    cut_at = datetime.combine(session_date, cut, tzinfo=NEW_YORK)
+    rows: dict[str, list[Row]] = {"signal": [], "risk": [], "order": [], "fill": [], "position": []}
+    for d in outcome.decisions:
+        if d.ts > cut_at:
+            continue
+        x = d.detail
+        if d.kind == "signal":
+            rows["signal"].append(
+                (
+                    _utc(d.ts),
+                    x["signal_id"],
+                    x["strategy"],
+                    x["symbol"],
+                    x["direction"],
+                    x["confidence"],
+                    x["rationale"],
+                )
+            )
+        elif d.kind == "risk":
+            rows["risk"].append(
+                (
+                    _utc(d.ts),
+                    x["signal_id"],
+                    x["approved"],
+                    tuple(x["rules"]),
+                    tuple(x["violations"]),
+                    x["trading_state"],
+                    x["quantity"],
+                )
+            )
+        elif d.kind in ("order", "exit"):
+            rows["order"].append(
+                (
+                    qualified(session_date, str(x["order_id"])),
+                    x["intent_id"],
+                    x["contract"],
+                    x["side"],
+                    x["quantity"],
+                    x["status"],
+                    x["limit_price"],
+                    x["filled_quantity"],
+                )
+            )
+        elif d.kind == "fill":
+            rows["fill"].append(
+                (
+                    qualified(session_date, str(x["fill_id"])),
+                    qualified(session_date, str(x["order_id"])),
+                    x["contract"],
+                    x["side"],
+                    x["quantity"],
+                    x["price"],
+                    x["commission_usd"],
+                )
+            )
+    rows["position"] = [
+        (t.position_id, str(t.entry_price), t.quantity, _utc(t.exit_ts), _price(t.exit_price), t.exit_reason)
+        for t in outcome.trades
+        if t.exit_ts <= cut_at
+    ]
+    return {k: sorted(v, key=str) for k, v in rows.items()}
+
+
+def store_rows(mode: TradingMode, session_date: date) -> dict[str, list[Row]]:
+    state = store(mode)
+    signals = [
+        (
+            _utc(s.ts),
+            s.signal_id,
+            s.strategy,
+            s.underlying.value,
+            s.direction.value,
+            round(s.confidence, 4),
+            s.rationale,
+        )
+        for s in state.list_signals(session_date)
+    ]
+    risks = [
+        (
+            _utc(r.ts),
+            r.signal_id,
+            r.verdict.approved,
+            r.verdict.rules,
+            tuple(str(v) for v in r.verdict.violations),
+            r.verdict.trading_state.value,
+            r.quantity,
+        )
+        for r in state.list_risk_decisions(session_date)
+    ]
+    orders = [o for status in OrderStatus for o in state.list_orders(status)]
+    order_rows = [
+        (
+            o.order_id,
+            o.intent_id,
+            o.contract.occ_symbol,
+            o.side.value,
+            o.quantity,
+            o.status.value,
+            None if o.limit_price is None else str(o.limit_price),
+            o.filled_quantity,
+        )
+        for o in orders
+    ]
+    fills = [
+        (
+            f.fill_id,
+            f.order_id,
+            f.contract.occ_symbol,
+            f.side.value,
+            f.quantity,
+            str(f.price),
+            str(f.commission_usd),
+        )
+        for o in orders
+        for f in state.list_fills(o.order_id)
+    ]
+    positions = [
+        (
+            p.position_id,
+            str(p.entry_price),
+            p.quantity,
+            _utc(p.closed_at),
+            _price(p.exit_price),
+            p.exit_reason,
+        )
+        for p in state.list_positions(PositionStatus.CLOSED)
+        if p.closed_at is not None
+    ]
+    return {
+        "position": sorted(positions, key=str),
+        "signal": sorted(signals, key=str),
+        "risk": sorted(risks, key=str),
+        "order": sorted(order_rows, key=str),
+        "fill": sorted(fills, key=str),
+    }
+
+
+@pytest.mark.parametrize(
+    ("session_date", "scenario", "seed"),
+    [(date(2025, 3, 13), Scenario.GAP_UP, 5)],
+)
+def test_the_handlers_decide_what_the_backtest_decides(
+    session_date: date, scenario: Scenario, seed: int
+) -> None:
+    cut = time(11, 0)
+    mode = TradingMode.PAPER
+    configure(mode)
+    gateway = Gateway(mode, simulated(session_date, scenario, seed))
+    gateway.write_previous_close()
+    assert prepare_session(mode, session_date)["is_session"] is True
+
+    executed: list[dict[str, Any]] = []
+    for ts in minute_ends(session_date, datetime.combine(session_date, cut, tzinfo=NEW_YORK)):
+        gateway.write_until(ts)
+        cycle = run_cycle(mode, ts)
+        if cycle.execute is not None:
+            executed.append(cycle.execute)
+
+    expected = backtest_rows(session_date, scenario, seed, cut)
+    actual = store_rows(mode, session_date)
+    for kind in ("signal", "risk", "order", "fill", "position"):
+        assert actual[kind] == expected[kind], kind
+    assert [len(expected[k]) for k in ("signal", "risk", "order", "fill", "position")] == [5, 5, 5, 5, 2]
+    assert sum(1 for r in expected["risk"] if not r[2]) == 2  # two refusals among them
+    assert executed

@@ -1,0 +1,239 @@
+"""pre_market, flatten and post_close: the session's plan and schedules, the flatten at close - 10
+minutes, the daily report, and post_close recovering a crash between an order and its record."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import boto3  # type: ignore[import-untyped]
+import pytest
+
+from smart0dte.adapters.dynamodb import DynamoState
+from smart0dte.adapters.provisioning import Provisioned
+from smart0dte.domain.controls import AutomationSettings, TradingState
+from smart0dte.domain.models import Order, OrderStatus, PositionStatus, TradingMode
+from smart0dte.ml.artifact import canonical_json
+from smart0dte.resources import ALERT_TOPIC, MODELS_BUCKET, REPORTS_BUCKET
+from smart0dte.services.session import OutOfOrder
+
+from .conftest import (
+    CALENDAR,
+    ENTRY_DAY,
+    LIMITS,
+    PREFIX,
+    REGION,
+    SETTINGS,
+    Context,
+    at_entry,
+    configure,
+    entry_gateway,
+    load_handler,
+    schedules,
+    store,
+    table_items,
+)
+
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
+PAPER = TradingMode.PAPER
+
+
+@pytest.fixture
+def alerts(aws: Provisioned) -> Any:
+    """An SQS queue subscribed to the alert topic: what SNS published, one message per publish."""
+    sqs = boto3.client("sqs", region_name=REGION)
+    url = sqs.create_queue(QueueName=f"{PREFIX}-alerts-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    boto3.client("sns", region_name=REGION).subscribe(
+        TopicArn=aws.topic_arns[ALERT_TOPIC.logical_name], Protocol="sqs", Endpoint=arn
+    )
+
+    def received() -> list[dict[str, Any]]:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        return [json.loads(m["Body"]) for m in messages]
+
+    return received
+
+
+def report(aws: Provisioned, key: str) -> dict[str, Any]:
+    body = boto3.client("s3", region_name=REGION).get_object(
+        Bucket=aws.buckets[REPORTS_BUCKET.logical_name], Key=key
+    )["Body"]
+    document: dict[str, Any] = json.loads(body.read())
+    return document
+
+
+def orders(mode: TradingMode = PAPER) -> list[Order]:
+    state = store(mode)
+    return [o for status in OrderStatus for o in state.list_orders(status)]
+
+
+# --- pre_market -------------------------------------------------------------------------------------
+
+
+def test_pre_market_does_nothing_on_a_holiday_or_a_weekend(aws: Provisioned, dynamodb: Any) -> None:
+    pre_market = load_handler("pre_market")
+
+    good_friday = pre_market.handler({"session_date": "2025-04-18"}, Context())
+    saturday = pre_market.handler(
+        {"schedule": "pre_market", "scheduled_time": "2025-03-15T12:00:00Z"}, Context()
+    )
+
+    assert good_friday == {
+        "mode": "paper",
+        "session_date": "2025-04-18",
+        "is_session": False,
+        "reason": "2025-04-18 is a holiday: no session",
+    }
+    assert saturday["is_session"] is False and saturday["session_date"] == "2025-03-15"
+    assert all(items == [] for items in table_items(dynamodb, aws).values())
+    assert schedules() == []
+
+
+def test_pre_market_plans_an_early_close_and_schedules_flatten_and_post_close(
+    aws: Provisioned, dynamodb: Any
+) -> None:
+    day = date(2024, 7, 3)  # closes at 13:00
+    state = store(PAPER)
+    state.add_to_counters(CALENDAR.previous_session(day), day_trades=2)
+    state.set_trading_state(
+        TradingState.REDUCING, "risk", "daily loss limit", datetime(2024, 7, 2, 19, tzinfo=UTC)
+    )
+    models = boto3.client("s3", region_name=REGION)
+    version = "ab" * 32
+    models.put_object(
+        Bucket=aws.buckets[MODELS_BUCKET.logical_name],
+        Key="direction/promoted.json",
+        Body=canonical_json({"version": version, "decision": "d", "decided_at": None}),
+    )
+    pre_market = load_handler("pre_market")
+
+    result = pre_market.handler({"mode": "paper", "session_date": day.isoformat()}, Context())
+    again = pre_market.handler({"mode": "paper", "session_date": day.isoformat()}, Context())
+
+    assert result["is_session"] and result["early_close"]
+    assert (result["open"], result["close"], result["flatten"]) == (
+        "2024-07-03T09:30:00-04:00",
+        "2024-07-03T13:00:00-04:00",
+        "2024-07-03T12:50:00-04:00",
+    )
+    assert result["model_version"] == version and result["trading"] == f"rules + model {version[:12]}"
+    assert result["day_trades_in_window"] == 2 and result["starting_equity_usd"] == "100000"
+    assert [s["created"] for s in result["schedules"]] == [True, True]
+    assert [s["created"] for s in again["schedules"]] == [False, False]
+    by_name = {s["Name"]: s for s in schedules()}
+    assert set(by_name) == {"flatten-paper-2024-07-03", "post-close-paper-2024-07-03"}
+    flatten = by_name["flatten-paper-2024-07-03"]
+    assert flatten["ScheduleExpression"] == "at(2024-07-03T12:50:00)"
+    assert flatten["ScheduleExpressionTimezone"] == "America/New_York"
+    assert flatten["Target"]["Arn"].endswith(f"stateMachine:{PREFIX}-flatten")
+    assert json.loads(flatten["Target"]["Input"]) == {"mode": "paper", "ts": "2024-07-03T12:50:00-04:00"}
+    post_close = by_name["post-close-paper-2024-07-03"]
+    assert post_close["ScheduleExpression"] == "at(2024-07-03T13:05:00)"
+    assert json.loads(post_close["Target"]["Input"]) == {"mode": "paper", "session_date": "2024-07-03"}
+    assert state.get_controls().trading_state is TradingState.ACTIVE
+    plan_items = [i for i in table_items(dynamodb, aws)["control"] if i["pk"]["S"] == "paper#session"]
+    assert [i["sk"]["S"] for i in plan_items] == ["2024-07-03"]
+
+
+# --- flatten and post_close ---------------------------------------------------------------------------
+
+
+def test_flatten_sells_every_position_at_the_flatten_time_and_post_close_reports(
+    aws: Provisioned, dynamodb: Any, alerts: Any
+) -> None:
+    cycle = at_entry(PAPER, aws, dynamodb)
+    configure(
+        PAPER,
+        AutomationSettings(
+            **{**SETTINGS.model_dump(), "stop_loss_percentage": 0.9, "take_profit_percentage": 5.0}
+        ),
+        LIMITS,
+    )
+    load_handler("execute").handler(cycle.risk, Context())
+    session = CALENDAR.session(ENTRY_DAY)
+    assert session is not None
+    gateway = entry_gateway(PAPER)
+    gateway.skip_to(session.flatten_et - timedelta(minutes=3))
+    gateway.write_until(session.flatten_et + timedelta(minutes=1))
+    flatten = load_handler("flatten")
+
+    with pytest.raises(OutOfOrder, match="before the session's flatten time"):
+        flatten.handler({"ts": (session.flatten_et - timedelta(minutes=1)).isoformat()}, Context())
+    first = flatten.handler({"mode": "paper", "ts": session.flatten_et.isoformat()}, Context())
+    second = flatten.handler(first, Context())  # FlattenAgain gets the first attempt's result
+    after = load_handler("signals").handler(
+        {"ts": (session.flatten_et + timedelta(minutes=1)).isoformat()}, Context()
+    )
+
+    assert (first["open_positions"], first["exits"], first["already_observed"]) == (0, 1, False)
+    assert (second["open_positions"], second["already_observed"]) == (0, True)
+    assert after["candidates"] == [] and after["open_positions"] == 0  # entries are blocked
+    state = store(PAPER)
+    assert state.list_open_positions() == []
+    (exit_order,) = [o for o in orders() if o.side.value == "SELL"]
+    assert exit_order.status is OrderStatus.FILLED and exit_order.created_at == session.flatten_et
+    closed = state.list_positions(PositionStatus.CLOSED)
+    assert [p.exit_reason for p in closed] == ["TIME_EXIT"]
+
+    closing = load_handler("post_close").handler({"mode": "paper", "session_date": "2025-03-13"}, Context())
+
+    assert closing["trades"] == 1 and closing["incidents"] == 0 and closing["open_positions_at_close"] == 0
+    assert closing["reconciliation"] == {
+        "outbox_records_recovered": 0,
+        "orders_written": [],
+        "fills_written": [],
+        "positions_repaired": [],
+        "orders_cancelled": [],
+    }
+    daily = report(aws, closing["report_key"])
+    assert closing["report_key"] == "daily/paper/2025-03-13.json"
+    assert [t["exit_reason"] for t in daily["trades"]] == ["TIME_EXIT"]
+    assert (
+        Decimal(daily["net_pnl_usd"])
+        == Decimal(closing["net_pnl_usd"])
+        == state.get_counters(ENTRY_DAY).realized_pnl_usd
+    )
+    (message,) = alerts()
+    assert message["Subject"] == "Smart 0DTE paper daily report 2025-03-13"
+    assert "1 trade(s)" in message["Message"]
+
+
+def test_post_close_recovers_a_crash_between_the_order_record_and_the_fill_record(
+    aws: Provisioned, dynamodb: Any, monkeypatch: pytest.MonkeyPatch, alerts: Any
+) -> None:
+    cycle = at_entry(PAPER, aws, dynamodb)
+
+    def crash(self: DynamoState, *args: object, **kwargs: object) -> None:
+        raise RuntimeError("the Lambda died here")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(DynamoState, "record_fill", crash)
+        with pytest.raises(RuntimeError, match="died here"):
+            load_handler("execute").handler(cycle.risk, Context())
+    (order,) = orders()
+    assert order.status is OrderStatus.SUBMITTED and store(PAPER).list_fills(order.order_id) == []
+    assert store(PAPER).list_open_positions() == []
+    phantom = order.model_copy(update={"order_id": "20250313-X0000001", "intent_id": "e" * 32})
+    store(PAPER).create_order(phantom, "bridge", "an order whose phase never committed")
+
+    closing = load_handler("post_close").handler({"mode": "paper", "session_date": "2025-03-13"}, Context())
+
+    reconciliation = closing["reconciliation"]
+    assert reconciliation["outbox_records_recovered"] > 0
+    assert reconciliation["orders_cancelled"] == ["20250313-X0000001"]
+    state = store(PAPER)
+    recovered = state.get_order(order.order_id)
+    assert recovered is not None and recovered.value.status is OrderStatus.FILLED
+    assert len(state.list_fills(order.order_id)) == 1
+    cancelled = state.get_order("20250313-X0000001")
+    assert cancelled is not None and cancelled.value.status is OrderStatus.CANCELLED
+    # The day stopped at 09:45 here, so the position outlived the close: settled, an incident.
+    (position,) = state.list_positions(PositionStatus.CLOSED)
+    assert position.exit_reason == "EXPIRY_SETTLEMENT" and closing["incidents"] == 1
+    assert [r.action for r in state.audit.list_day(ENTRY_DAY)].count("IncidentReported") == 1
+    assert report(aws, closing["report_key"])["incidents"][0].startswith("INCIDENT:")
+    assert len(alerts()) == 1
