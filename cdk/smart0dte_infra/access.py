@@ -99,12 +99,15 @@ ACCESS: dict[str, FunctionAccess] = {
         publishes_to=(r.ALERT_TOPIC,),
         creates_session_schedules=True,
     ),
+    # Every trading_cycle phase saves the session engine's state (control table); signals' exits
+    # in live mode go to the order queue like execute's entries.
     "signals": FunctionAccess(
-        tables={r.MARKET_TABLE: READ, r.CONTROL_TABLE: READ, r.TRADING_TABLE: RW, r.AUDIT_TABLE: APPEND},
+        tables={r.MARKET_TABLE: READ, r.CONTROL_TABLE: RW, r.TRADING_TABLE: RW, r.AUDIT_TABLE: APPEND},
         buckets={r.MODELS_BUCKET: BucketAccess.READ},
+        sends_to=(r.ORDER_INTENT_QUEUE,),
     ),
     "risk": FunctionAccess(
-        tables={r.CONTROL_TABLE: READ, r.MARKET_TABLE: READ, r.TRADING_TABLE: RW, r.AUDIT_TABLE: APPEND},
+        tables={r.CONTROL_TABLE: RW, r.MARKET_TABLE: READ, r.TRADING_TABLE: RW, r.AUDIT_TABLE: APPEND},
     ),
     "execute": FunctionAccess(
         tables={

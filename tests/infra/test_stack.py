@@ -275,7 +275,7 @@ def test_layers_are_for_python_3_12_on_x86_64(synth: Synth) -> None:
 
 def test_risk_decides_without_touching_orders_money_or_schedules(t: dict[str, Any]) -> None:
     role = function_role(t, "risk")
-    assert table_actions(t, "risk", r.CONTROL_TABLE) == READ
+    assert table_actions(t, "risk", r.CONTROL_TABLE) == READ | WRITE  # saves the engine state
     assert table_actions(t, "risk", r.MARKET_TABLE) == READ
     assert table_actions(t, "risk", r.TRADING_TABLE) == READ | WRITE
     assert table_actions(t, "risk", r.AUDIT_TABLE) == {"dynamodb:PutItem"}
@@ -291,20 +291,21 @@ def test_risk_decides_without_touching_orders_money_or_schedules(t: dict[str, An
     assert actions_on_any_resource(t, role) == XRAY
 
 
-def test_signals_reads_market_and_control_and_writes_trading_and_audit(t: dict[str, Any]) -> None:
+def test_signals_reads_market_and_writes_engine_state_trading_and_audit(t: dict[str, Any]) -> None:
     assert table_actions(t, "signals", r.MARKET_TABLE) == READ
-    assert table_actions(t, "signals", r.CONTROL_TABLE) == READ
+    assert table_actions(t, "signals", r.CONTROL_TABLE) == READ | WRITE  # saves the engine state
     assert table_actions(t, "signals", r.TRADING_TABLE) == READ | WRITE
     assert table_actions(t, "signals", r.AUDIT_TABLE) == {"dynamodb:PutItem"}
-    assert allowed(t, function_role(t, "signals"), "sqs:SendMessage") == []
+    queue = queue_id(t, r.ORDER_INTENT_QUEUE)
+    assert actions_on(t, function_role(t, "signals"), queue) == {"sqs:SendMessage"}  # live exits
 
 
-def test_execute_is_idempotent_and_the_only_entry_path_to_the_order_queue_besides_flatten(
+def test_only_execute_and_the_exit_paths_reach_the_order_queue_and_execute_is_idempotent(
     t: dict[str, Any],
 ) -> None:
     queue = queue_id(t, r.ORDER_INTENT_QUEUE)
     senders = {f.name for f in r.FUNCTIONS if actions_on(t, function_role(t, f.name), queue)}
-    assert senders == {"execute", "flatten"}
+    assert senders == {"execute", "flatten", "signals"}
     assert actions_on(t, function_role(t, "execute"), queue) == {"sqs:SendMessage"}
     variables = t["Resources"][function_id(t, "execute")]["Properties"]["Environment"]["Variables"]
     assert variables["SMART0DTE_ORDER_QUEUE_URL"] == {"Ref": queue}
