@@ -60,7 +60,10 @@ def test_start_serves_on_a_free_local_port_and_stop_frees_it_and_restores_everyt
     }
     assert not _accepts_connections(port)
     with socket.socket() as reuse:
+        # SO_REUSEADDR tolerates the closed connections' TIME_WAIT entries but not a live listener.
+        reuse.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         reuse.bind(("127.0.0.1", port))
+        reuse.listen()
     assert {name: os.environ.get(name) for name in SET_BY_RUNTIME} == env_before
     assert (default_user_config["lambda"], default_user_config["stepfunctions"]) == config_before
     with pytest.raises(EmbeddedAwsError, match="not running"):
