@@ -163,7 +163,7 @@ def test_demo_json_reads_the_day_back_from_dynamodb(
 
 
 def test_demo_explains_the_day_in_words(with_test_handlers: None, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["demo", "--embedded", "--minutes", str(MINUTES)])
+    code = main(["demo", "--embedded", "--minutes", str(MINUTES), "--no-serve"])
 
     out = capsys.readouterr().out
     assert code == 0

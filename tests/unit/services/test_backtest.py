@@ -139,7 +139,7 @@ def test_bad_requests_name_the_field(capsys: pytest.CaptureFixture[str]) -> None
 
 
 def test_demo_replays_a_day_and_ends_flat(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo"]) == 0
+    assert main(["demo", "--in-process"]) == 0
     out = capsys.readouterr().out
     assert "SIGNAL" in out and "why:" in out and "risk:" in out
     assert "Open positions at the close: 0" in out

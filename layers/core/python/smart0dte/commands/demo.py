@@ -17,6 +17,7 @@ import argparse
 import contextlib
 import json
 import sys
+import threading
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -32,7 +33,7 @@ from smart0dte.domain.simulator import Scenario
 from smart0dte.services.backtest import BacktestReport, BacktestRequest, run_backtest
 
 if TYPE_CHECKING:
-    from smart0dte.local.embedded import LambdaHandler
+    from smart0dte.local.embedded import EmbeddedAws, LambdaHandler
     from smart0dte.local.replay import ReplayDay, ReplayReport, ScheduledStart
     from smart0dte.local.summary import DaySummary
 
@@ -42,7 +43,7 @@ class Runtime(StrEnum):
     IN_PROCESS = "in-process"
 
 
-DEFAULT_RUNTIME: Final = Runtime.IN_PROCESS
+DEFAULT_RUNTIME: Final = Runtime.EMBEDDED
 """Until every lambdas/<name>/handler.py exists; then Runtime.EMBEDDED."""
 DEMO_DATE = date(2025, 3, 14)
 DEMO_SCENARIO = Scenario.TREND_UP
@@ -222,9 +223,11 @@ def run_embedded(
     handlers: Mapping[str, LambdaHandler] | None = None,
     on_result: Callable[[ScheduledStart, Any], None] | None = None,
     on_start: Callable[[str, int], None] | None = None,
+    after: Callable[[EmbeddedAws, ReplayReport, DaySummary], None] | None = None,
 ) -> tuple[ReplayReport, DaySummary]:
     """Play `day` on a fresh embedded AWS with automation on (paper) and read back what the
-    handlers recorded. `on_start` hears the endpoint and the number of scheduled starts."""
+    handlers recorded. `on_start` hears the endpoint and the number of scheduled starts; `after`
+    runs while the embedded AWS is still up (e.g. to serve the dashboard on it)."""
     from smart0dte.domain.controls import AutomationSettings
     from smart0dte.local.embedded import EmbeddedAws
     from smart0dte.local.replay import ReplayDriver
@@ -238,7 +241,37 @@ def run_embedded(
             on_start(aws.endpoint_url, len(driver.schedule))
         report = driver.run()
         summary = read_day(aws.state_store(), day.session.session_date)
+        if after is not None:
+            after(aws, report, summary)
     return report, summary
+
+
+def serve_dashboard(aws: EmbeddedAws, day: ReplayDay, port: int) -> None:
+    """Serve web/dist and the API on the embedded AWS until Ctrl-C; the API's clock stands at the
+    replayed session's close, so "today" is the replayed day."""
+    from smart0dte.local.clock import SimulatedClock
+    from smart0dte.local.http_server import serve
+    from smart0dte.resources import REPO_ROOT, STATE_MACHINES
+    from smart0dte.services.api import ApiDeps, StepFunctionsBacktests
+
+    backtest = next(m for m in STATE_MACHINES if m.name == "backtest").physical_name(aws.config.prefix)
+    deps = ApiDeps(
+        store_factory=aws.state_store,
+        clock=SimulatedClock(day.session.close_et),
+        backtests=StepFunctionsBacktests.by_name(aws.client("stepfunctions"), backtest),
+    )
+    server = serve(port, REPO_ROOT / "web" / "dist", deps=deps)
+    token = server.issue_token("demo")
+    print(f"\nDashboard: {server.url}/?token={token}")
+    print(f"API token (expires in 12 h): {token}")
+    print(f"  curl -H 'Authorization: Bearer {token}' {server.url}/api/dashboard")
+    print("Ctrl-C to stop", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
 
 
 def _print_embedded(report: ReplayReport, summary: DaySummary) -> None:
@@ -325,18 +358,29 @@ def _run_embedded(args: argparse.Namespace, session: SessionTimes) -> int:
         if bar is not None:
             bar.update(done, f"{_hhmm(start.at)} {start.state_machine}")
 
+    serve_port = None if args.no_serve or args.json else args.port
+
+    def after(aws: EmbeddedAws, report: ReplayReport, summary: DaySummary) -> None:
+        """The readable summary, then the dashboard while the embedded AWS is still up."""
+        if bar is not None:
+            bar.close()
+        _print_embedded(report, summary)
+        if serve_port is not None:
+            serve_dashboard(aws, day, serve_port)
+
+    if not args.json:
+        report, _ = run_embedded(
+            day, minutes=args.minutes, on_result=on_result, on_start=on_start, after=after
+        )
+        return 0 if not report.failures else 1
     # Handler logs go to stderr while --json owns stdout.
-    quiet_stdout = contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext()
-    with quiet_stdout:
+    with contextlib.redirect_stdout(sys.stderr):
         report, summary = run_embedded(day, minutes=args.minutes, on_result=on_result, on_start=on_start)
     if bar is not None:
         bar.close()
-    if args.json:
-        from smart0dte.local.summary import to_wire
+    from smart0dte.local.summary import to_wire
 
-        print(json.dumps(to_wire(report, summary), indent=1))
-    else:
-        _print_embedded(report, summary)
+    print(json.dumps(to_wire(report, summary), indent=1))
     return 0 if not report.failures else 1
 
 
@@ -364,8 +408,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument("--minutes", type=_minutes, help="replay only the first N minutes of the session")
     parser.add_argument("--json", action="store_true", help="machine-readable outcome")
     parser.add_argument(
-        "--no-serve", action="store_true", help="do not serve the dashboard (the default until the API lands)"
+        "--port", type=int, default=8000, help="serve the dashboard and API on 127.0.0.1:PORT"
     )
+    parser.add_argument("--no-serve", action="store_true", help="exit after the summary instead of serving")
     runtime = parser.add_mutually_exclusive_group()
     runtime.add_argument(
         "--embedded",
