@@ -75,7 +75,8 @@ HOST: Final = "127.0.0.1"
 LOCAL_ACCOUNT_SUFFIX: Final = "local"
 """Bucket names end with this instead of an account id (resources.BucketSpec's default)."""
 FAKE_CREDENTIALS: Final = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
-LAMBDA_RUNTIME: Final = "python3.11"
+LAMBDA_RUNTIME: Final = "python3.12"
+METRICS_NAMESPACE: Final = "Smart0DTE"
 DEFAULT_WAIT_S: Final = 900.0
 """How long `wait` lets an execution run (learning's own timeout is 900 s)."""
 _CLEARED_ENV: Final = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
@@ -310,10 +311,20 @@ class Dispatcher:
         if error_type is not None:
             response_headers["x-amz-function-error"] = "Unhandled"
         elapsed_s = time.perf_counter() - started
+        _discard_unpublished_metrics()
         with self._lock:
             self._invocations.append(Invocation(spec.name, event, error_type, elapsed_s))
         response_headers["Content-Length"] = str(len(payload))
         return payload
+
+
+def _discard_unpublished_metrics() -> None:
+    """Metrics are disabled locally, but Powertools still buffers them across invocations and
+    prints the buffer to stdout at 100 values; drop each invocation's metrics as Lambda would
+    have flushed them."""
+    from aws_lambda_powertools import Metrics
+
+    Metrics(namespace=METRICS_NAMESPACE).clear_metrics()
 
 
 def _error_payload(error_type: str, message: str, request_id: str, exc: BaseException | None = None) -> bytes:
