@@ -234,3 +234,19 @@ def test_entries_never_exceed_what_the_bid_could_take_back() -> None:
     result = SessionEngine(thin, SESSION, WIDE_EXITS, Scripted({60: OptionRight.CALL}), CARRY).run()
     (trade,) = result.trades
     assert trade.quantity == 3
+
+
+def test_open_positions_count_toward_the_portfolio_delta_limit() -> None:
+    config = replace(
+        WIDE_EXITS,
+        limits=CONFIG.limits.model_copy(update={"min_seconds_between_trades": 0, "max_portfolio_delta": 1.0}),
+    )
+    result = run(np.full(MINUTES, 560.0), Scripted({60: OptionRight.CALL, 61: OptionRight.CALL}), config)
+    first, second = (d for d in result.decisions if d.kind == "risk")
+    assert first.detail["approved"] is True
+    # The first call already uses most of the 1x-equity dollar-delta budget, so the second gets
+    # at most what is left (here nothing) instead of a fresh budget.
+    assert second.detail["approved"] is False
+    assert second.detail["rules"] == ["ZERO_QUANTITY"]  # sized to the delta room left: none
+    # A ~0.4-delta call on $560 is ~$22,400 of dollar delta per contract: at most 4 fit in $100,000.
+    assert 1 <= int(first.detail["quantity"]) <= 4

@@ -134,11 +134,11 @@ def trading_state(controls: Controls, account: AccountRisk, limits: RiskLimits) 
     return TradingState.ACTIVE, "all limits within bounds"
 
 
-def _dollar_delta_usd(delta: float, quantity: int, underlying_price: float) -> float:
+def dollar_delta_usd(delta: float, quantity: int, underlying_price: float) -> float:
     return delta * CONTRACT_MULTIPLIER * quantity * underlying_price
 
 
-def _gamma_pnl_1pct_usd(gamma: float, quantity: int, underlying_price: float) -> float:
+def gamma_pnl_1pct_usd(gamma: float, quantity: int, underlying_price: float) -> float:
     return 0.5 * gamma * (0.01 * underlying_price) ** 2 * CONTRACT_MULTIPLIER * quantity
 
 
@@ -147,12 +147,12 @@ def max_quantity_within_greeks(
 ) -> int:
     """The most contracts that keep portfolio delta and gamma inside their limits (sizing caps to it)."""
     cap = 10**6
-    per_delta = abs(_dollar_delta_usd(delta, 1, underlying_price))
+    per_delta = abs(dollar_delta_usd(delta, 1, underlying_price))
     if per_delta > 0:
         room = limits.max_portfolio_delta * account.equity_usd - abs(account.dollar_delta_usd)
         same_side = account.dollar_delta_usd * delta >= 0
         cap = min(cap, int(room // per_delta) if same_side else cap)
-    per_gamma = abs(_gamma_pnl_1pct_usd(gamma, 1, underlying_price))
+    per_gamma = abs(gamma_pnl_1pct_usd(gamma, 1, underlying_price))
     if per_gamma > 0:
         room = limits.max_portfolio_gamma * account.equity_usd - abs(account.gamma_pnl_1pct_usd)
         cap = min(cap, int(room // per_gamma))
@@ -289,14 +289,14 @@ def _check_order(
             f"{symbol.value} premium at risk ${symbol_usd:,.2f} > {limits.max_symbol_exposure:.2%} of equity "
             f"(${symbol_cap_usd:,.2f})",
         )
-    delta_usd = _dollar_delta_usd(entry.delta, entry.quantity, entry.underlying_price)
+    delta_usd = dollar_delta_usd(entry.delta, entry.quantity, entry.underlying_price)
     delta_fraction = abs(account.dollar_delta_usd + delta_usd) / account.equity_usd
     if delta_fraction > limits.max_portfolio_delta:
         fail(
             RiskRule.PORTFOLIO_DELTA,
             f"|dollar delta| would be {delta_fraction:.2f}x equity, max {limits.max_portfolio_delta:.2f}x",
         )
-    gamma_usd = _gamma_pnl_1pct_usd(entry.gamma, entry.quantity, entry.underlying_price)
+    gamma_usd = gamma_pnl_1pct_usd(entry.gamma, entry.quantity, entry.underlying_price)
     gamma_fraction = abs(account.gamma_pnl_1pct_usd + gamma_usd) / account.equity_usd
     if gamma_fraction > limits.max_portfolio_gamma:
         fail(

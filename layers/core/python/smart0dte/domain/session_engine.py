@@ -56,12 +56,15 @@ from smart0dte.domain.models import (
     idempotency_key,
 )
 from smart0dte.domain.portfolio import ClosedTrade, LedgerEntry, LedgerKind, Portfolio, _OpenLot
+from smart0dte.domain.pricing import IVStatus, bsm_greeks, implied_vol, t_years_from_minutes
 from smart0dte.domain.risk import (
     AccountRisk,
     Controls,
     ProposedEntry,
     RiskVerdict,
     check_entry,
+    dollar_delta_usd,
+    gamma_pnl_1pct_usd,
     max_quantity_within_greeks,
     trading_state,
 )
@@ -426,7 +429,7 @@ class SessionEngine:
             for signal in signals:
                 entry = trial._entry(signal, rows, now, known)
                 verdict = check_entry(
-                    entry, now, self.session, controls, trial._account(), self.config.limits
+                    entry, now, self.session, controls, trial._account(now), self.config.limits
                 )
                 contract = entry.quote.contract if entry.quote else None
                 self._record(
@@ -640,7 +643,8 @@ class SessionEngine:
         delta, gamma = float(analytics.delta[index]), float(analytics.gamma[index])
         quantity = 0
         if quote is not None and quote.is_usable:
-            by_greeks = max_quantity_within_greeks(delta, gamma, spot, self._account(), self.config.limits)
+            account = self._account(now)
+            by_greeks = max_quantity_within_greeks(delta, gamma, spot, account, self.config.limits)
             # Never hold more than the bid shows: the flatten and the emergency stop must be able
             # to sell the whole position within one minute.
             quantity = min(self._size(quote.ask, signal.confidence, known), by_greeks, quote.bid_size)
@@ -686,10 +690,39 @@ class SessionEngine:
     def _count_open(self) -> None:
         self.max_open = max(self.max_open, len(self.portfolio.open_positions))
 
-    def _account(self) -> AccountRisk:
+    def _portfolio_greeks(self, now: datetime) -> tuple[float, float]:
+        """Dollar delta and the gamma P&L of a 1% move of the open positions, from the chain mid's
+        implied vol at `now` (positions without a usable quote count as 0: nothing to price)."""
+        now_ns = datetime_to_ns(now)
+        minutes_left = max((self.session.close_et - now).total_seconds() / 60, 0.0)
+        t_years = float(t_years_from_minutes(minutes_left))
+        dollar_delta = gamma_pnl = 0.0
+        for position in self.portfolio.open_positions:
+            underlying = position.contract.underlying
+            bars = self.day.bars.get(underlying.value) if underlying is not None else None
+            chain = self.chains.get(underlying) if underlying is not None else None
+            closed = bars.closed_by(now_ns) if bars is not None else 0
+            quote = chain.quote(position.contract.occ_symbol, chain.row_at(now_ns)) if chain else None
+            if bars is None or closed == 0 or quote is None or not quote.is_usable or underlying is None:
+                continue
+            spot = float(bars.close[closed - 1])
+            is_call = position.contract.right is OptionRight.CALL
+            q = self.config.pricing.div_yield.get(underlying, 0.0)
+            rate = self.config.pricing.rate
+            vol, status = implied_vol(quote.mid, spot, position.contract.strike, t_years, rate, q, is_call)
+            if int(status) != IVStatus.OK:
+                continue
+            greeks = bsm_greeks(spot, position.contract.strike, t_years, rate, q, float(vol), is_call)
+            dollar_delta += dollar_delta_usd(float(greeks.delta), position.quantity, spot)
+            gamma_pnl += gamma_pnl_1pct_usd(float(greeks.gamma), position.quantity, spot)
+        return dollar_delta, gamma_pnl
+
+    def _account(self, now: datetime | None = None) -> AccountRisk:
+        """The account the risk checks see; with `now`, open positions' greeks count too."""
         portfolio = self.portfolio
         losses_today = portfolio.consecutive_losses()
         all_lost_today = losses_today == len(portfolio.closed)
+        dollar_delta, gamma_pnl = self._portfolio_greeks(now) if now is not None else (0.0, 0.0)
         return AccountRisk(
             equity_usd=float(portfolio.equity_usd()),
             start_of_day_equity_usd=float(self.carry.equity_usd),
@@ -699,6 +732,8 @@ class SessionEngine:
             consecutive_losses=losses_today + (self.carry.consecutive_losses if all_lost_today else 0),
             last_entry_at=portfolio.last_entry_at,
             day_trades_in_window=self.carry.day_trades_in_window + self.day_trades_today,
+            dollar_delta_usd=dollar_delta,
+            gamma_pnl_1pct_usd=gamma_pnl,
         )
 
     def _submit(
