@@ -654,50 +654,46 @@ class DynamoState:
             c.state_at.set(at),
         ]
 
-    def activate_emergency_stop(self, actor: str, reason: str, at: datetime) -> TradingControls:
-        """Stop everything now: the flag, who/why/when, and the state HALTED, audited together."""
-        event = EmergencyStopActivated(ts=at, mode=self._mode, actor=actor, reason=reason)
+    def _stop_actions(self, active: bool, actor: str, reason: str, at: datetime) -> list[Action]:
         c = self._controls
-        actions = [
-            c.emergency_stop.set(True),
+        return [
+            c.emergency_stop.set(active),
             c.stop_actor.set(actor),
             c.stop_reason.set(reason),
             c.stop_at.set(at),
+        ]
+
+    def _pause_actions(self, paused: bool, actor: str, reason: str, at: datetime) -> list[Action]:
+        c = self._controls
+        return [
+            c.paused.set(paused),
+            c.pause_actor.set(actor),
+            c.pause_reason.set(reason),
+            c.pause_at.set(at),
+        ]
+
+    def activate_emergency_stop(self, actor: str, reason: str, at: datetime) -> TradingControls:
+        """Stop everything now: the flag, who/why/when, and the state HALTED, audited together."""
+        event = EmergencyStopActivated(ts=at, mode=self._mode, actor=actor, reason=reason)
+        actions = [
+            *self._stop_actions(True, actor, reason, at),
             *self._state_actions(TradingState.HALTED, actor, f"emergency stop: {reason}", at),
         ]
         return self._change_controls(actions, AuditRecord.of_event(event, reason))
 
     def clear_emergency_stop(self, actor: str, reason: str, at: datetime) -> TradingControls:
         event = EmergencyStopCleared(ts=at, mode=self._mode, actor=actor, reason=reason)
-        c = self._controls
-        actions = [
-            c.emergency_stop.set(False),
-            c.stop_actor.set(actor),
-            c.stop_reason.set(reason),
-            c.stop_at.set(at),
-        ]
+        actions = self._stop_actions(False, actor, reason, at)
         return self._change_controls(actions, AuditRecord.of_event(event, reason))
 
     def pause(self, actor: str, reason: str, at: datetime) -> TradingControls:
         event = TradingPaused(ts=at, mode=self._mode, actor=actor, reason=reason)
-        c = self._controls
-        actions = [
-            c.paused.set(True),
-            c.pause_actor.set(actor),
-            c.pause_reason.set(reason),
-            c.pause_at.set(at),
-        ]
+        actions = self._pause_actions(True, actor, reason, at)
         return self._change_controls(actions, AuditRecord.of_event(event, reason))
 
     def resume(self, actor: str, reason: str, at: datetime) -> TradingControls:
         event = TradingResumed(ts=at, mode=self._mode, actor=actor, reason=reason)
-        c = self._controls
-        actions = [
-            c.paused.set(False),
-            c.pause_actor.set(actor),
-            c.pause_reason.set(reason),
-            c.pause_at.set(at),
-        ]
+        actions = self._pause_actions(False, actor, reason, at)
         return self._change_controls(actions, AuditRecord.of_event(event, reason))
 
     def set_trading_state(
