@@ -10,10 +10,9 @@ from typing import Any
 
 import boto3  # type: ignore[import-untyped]
 import pytest
-from moto import mock_aws
 
 from smart0dte.adapters.dynamodb import DynamoState
-from smart0dte.adapters.provisioning import Provisioned, provision
+from smart0dte.adapters.provisioning import Provisioned
 from smart0dte.domain.controls import AutomationSettings, TradingState
 from smart0dte.domain.models import (
     Bar,
@@ -38,14 +37,14 @@ from smart0dte.ports import RiskDecision
 from smart0dte.resources import TABLES
 from smart0dte.services.api import ApiDeps
 
+from ..moto_env import REGION, provisioned_moto
+
 PREFIX = "smart0dte-apitest"
-REGION = "us-east-1"
 SESSION = datetime(2025, 3, 14).date()
 T0 = datetime(2025, 3, 14, 14, 31, tzinfo=UTC)
 """10:31 New York."""
 OPEN = datetime(2025, 3, 14, 13, 30, tzinfo=UTC)
 SPOT = 562.0
-_NOT_OURS = ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 READER = {"sub": "reader-1", "username": "rita", "scope": "read"}
 TRADER = {"sub": "trader-1", "username": "alice", "scope": "read trade"}
 
@@ -78,15 +77,8 @@ class FakeBacktests:
 
 @pytest.fixture(scope="package")
 def aws() -> Iterator[Provisioned]:
-    with pytest.MonkeyPatch.context() as env:
-        for name in _NOT_OURS:
-            env.delenv(name, raising=False)
-        env.setenv("AWS_ACCESS_KEY_ID", "testing")
-        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        env.setenv("AWS_DEFAULT_REGION", REGION)
-        env.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-        with mock_aws():
-            yield provision(PREFIX, boto3.session.Session(region_name=REGION))
+    with provisioned_moto(PREFIX, POWERTOOLS_TRACE_DISABLED="true") as provisioned:
+        yield provisioned
 
 
 @pytest.fixture(scope="package")

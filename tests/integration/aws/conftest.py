@@ -5,29 +5,22 @@ from typing import Any
 
 import boto3  # type: ignore[import-untyped]
 import pytest
-from moto import mock_aws
 
 from smart0dte.adapters.dynamodb import DynamoState
-from smart0dte.adapters.provisioning import Provisioned, provision
+from smart0dte.adapters.provisioning import Provisioned
 from smart0dte.domain.models import TradingMode
 from smart0dte.resources import TABLES
 
+from ..moto_env import REGION, provisioned_moto
+
 PREFIX = "smart0dte-test"
-REGION = "us-east-1"
-_NOT_OURS = ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 
 
 @pytest.fixture(scope="package")
 def aws() -> Iterator[Provisioned]:
     """moto with fake keys and no profile or endpoint override, so nothing reaches a real account."""
-    with pytest.MonkeyPatch.context() as env:
-        for name in _NOT_OURS:
-            env.delenv(name, raising=False)
-        env.setenv("AWS_ACCESS_KEY_ID", "testing")
-        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        env.setenv("AWS_DEFAULT_REGION", REGION)
-        with mock_aws():
-            yield provision(PREFIX, boto3.session.Session(region_name=REGION))
+    with provisioned_moto(PREFIX) as provisioned:
+        yield provisioned
 
 
 @pytest.fixture(scope="package")

@@ -18,11 +18,10 @@ from typing import Any
 
 import boto3  # type: ignore[import-untyped]
 import pytest
-from moto import mock_aws
 
 from smart0dte import wiring
 from smart0dte.adapters.dynamodb import DynamoState
-from smart0dte.adapters.provisioning import Provisioned, provision
+from smart0dte.adapters.provisioning import Provisioned
 from smart0dte.domain.calendar import MarketCalendar
 from smart0dte.domain.controls import AutomationSettings, RiskLimits
 from smart0dte.domain.marketdata import NS_PER_MINUTE, MarketDay, datetime_to_ns, ns_to_datetime
@@ -31,10 +30,10 @@ from smart0dte.domain.simulator import MarketSimulator, Scenario, SimulatedDay
 from smart0dte.resources import ALERT_TOPIC, REPO_ROOT, TABLES
 from smart0dte.services import runtime as runtime_module
 
+from ..moto_env import REGION, provisioned_moto
+
 PREFIX = "smart0dte-hdl"
-REGION = "us-east-1"
 ACCOUNT = "123456789012"
-_NOT_OURS = ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 CALENDAR = MarketCalendar()
 SETTINGS = AutomationSettings(master_switch=True, min_confidence=0.3, max_positions=1)
 LIMITS = RiskLimits(min_seconds_between_trades=0)
@@ -67,28 +66,17 @@ class RecordingQueue:
 
 @pytest.fixture(scope="package")
 def aws() -> Iterator[Provisioned]:
-    with pytest.MonkeyPatch.context() as env:
-        for name in _NOT_OURS:
-            env.delenv(name, raising=False)
-        env.setenv("AWS_ACCESS_KEY_ID", "testing")
-        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        env.setenv("AWS_DEFAULT_REGION", REGION)
-        env.setenv("SMART0DTE_PREFIX", PREFIX)
-        env.setenv("POWERTOOLS_METRICS_NAMESPACE", "Smart0DTE")
-        with mock_aws():
-            session = boto3.session.Session(region_name=REGION)
-            provisioned = provision(PREFIX, session)
-            session.client("scheduler").create_schedule_group(Name=PREFIX)
-            env.setenv("SMART0DTE_TOPIC_ALERTS_ARN", provisioned.topic_arns[ALERT_TOPIC.logical_name])
-            for name in ("flatten", "post_close"):
-                env.setenv(
-                    f"SMART0DTE_STATE_MACHINE_{name.upper()}_ARN",
-                    f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{PREFIX}-{name.replace('_', '-')}",
-                )
+    extra = {"SMART0DTE_PREFIX": PREFIX, "POWERTOOLS_METRICS_NAMESPACE": "Smart0DTE"}
+    with provisioned_moto(PREFIX, **extra) as provisioned, pytest.MonkeyPatch.context() as env:
+        boto3.client("scheduler", region_name=REGION).create_schedule_group(Name=PREFIX)
+        env.setenv("SMART0DTE_TOPIC_ALERTS_ARN", provisioned.topic_arns[ALERT_TOPIC.logical_name])
+        for name in ("flatten", "post_close"):
             env.setenv(
-                "SMART0DTE_SESSION_SCHEDULER_ROLE_ARN", f"arn:aws:iam::{ACCOUNT}:role/{PREFIX}-sessions"
+                f"SMART0DTE_STATE_MACHINE_{name.upper()}_ARN",
+                f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{PREFIX}-{name.replace('_', '-')}",
             )
-            yield provisioned
+        env.setenv("SMART0DTE_SESSION_SCHEDULER_ROLE_ARN", f"arn:aws:iam::{ACCOUNT}:role/{PREFIX}-sessions")
+        yield provisioned
 
 
 @pytest.fixture(scope="package")

@@ -1,0 +1,28 @@
+"""moto in-process with fake keys and no profile or endpoint override, so nothing reaches a real
+account, and every resource of resources.py provisioned."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import boto3  # type: ignore[import-untyped]
+import pytest
+from moto import mock_aws
+
+from smart0dte.adapters.provisioning import Provisioned, provision
+
+REGION = "us-east-1"
+NOT_OURS = ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+
+
+@contextmanager
+def provisioned_moto(prefix: str, **extra_env: str) -> Iterator[Provisioned]:
+    with pytest.MonkeyPatch.context() as env:
+        for name in NOT_OURS:
+            env.delenv(name, raising=False)
+        env.setenv("AWS_ACCESS_KEY_ID", "testing")
+        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        env.setenv("AWS_DEFAULT_REGION", REGION)
+        for name, value in extra_env.items():
+            env.setenv(name, value)
+        with mock_aws():
+            yield provision(prefix, boto3.session.Session(region_name=REGION))
