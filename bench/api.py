@@ -94,12 +94,14 @@ def main(argv: list[str] | None = None) -> int:
     from smart0dte.adapters.dynamodb import DynamoState
     from smart0dte.adapters.provisioning import provision
     from smart0dte.domain.models import TradingMode
+    from smart0dte.local import moto_partitions
     from smart0dte.local.http_server import LambdaContext, api_event, serve
     from smart0dte.services.api import ApiDeps
 
     sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
     from tests.integration.api.conftest import T0, FixedClock, seed
 
+    moto_partitions.install()  # as the embedded AWS of `smart0dte demo` does
     with mock_aws():
         provision(PREFIX, boto3.session.Session(region_name=REGION))
         store = DynamoState(PREFIX, TradingMode.PAPER, region=REGION)

@@ -25,6 +25,8 @@ How it is wired (moto 5):
 - moto has no StartSyncExecution (the client targets a `sync-` host that does not exist), so
   EXPRESS and STANDARD executions are both started with StartExecution and polled with
   DescribeExecution. AWS cannot describe an Express execution; moto can.
+- DynamoDB queries read only the queried partition (`moto_partitions`): moto would sort the
+  whole table for each one, so reads would slow down with every day of history.
 
 moto's backends are process-wide, so one `EmbeddedAws` runs at a time, and none while a
 `mock_aws` is active. It resets moto when it starts and when it stops, and restores the
@@ -55,6 +57,7 @@ from typing import Any, Final, Self
 
 from smart0dte import resources
 from smart0dte.domain.models import TradingMode
+from smart0dte.local import moto_partitions
 from smart0dte.resources import (
     BUCKETS,
     DEFAULT_PREFIX,
@@ -559,6 +562,7 @@ class EmbeddedAws:
     def _start(self) -> None:
         if self._quiet:
             self._exit_stack.enter_context(_quiet(_QUIETED_LOGGERS, logging.CRITICAL))
+        moto_partitions.install()
         server = _Server()
         host, port = server.start()
         self._server = server
