@@ -4,9 +4,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
+KERNEL := layers/core/python/smart0dte/domain/_pricing_kernel.so
+KERNEL_SRC := layers/core/python/smart0dte/domain/pricing_kernel.c
 WEB_SRC := web/package.json web/package-lock.json web/vite.config.js web/index.html $(shell find web/src -type f)
 
-.PHONY: demo test
+.PHONY: demo test kernel
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,14 +21,26 @@ $(CHROMIUM):
 	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
 	else echo "browser tests need Debian's chromium: sudo apt-get install -y chromium" >&2; exit 1; fi
 
+# The compiled pricing kernel, loaded by smart0dte.domain.pricing (numpy is its fallback) and shipped in
+# the core layer: x86-64-v2 code and libm/libc only, so it also loads on Lambda (Amazon Linux 2023).
+# No -ffast-math: NaN and infinity carry the implied-vol statuses (-fno-trapping-math lets selects vectorise).
+$(KERNEL): $(KERNEL_SRC)
+	@if ! command -v $(CC) >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq gcc libc6-dev; \
+	  else echo "the pricing kernel needs a C compiler ($(CC)): sudo apt-get install -y gcc" >&2; exit 1; fi; fi
+	$(CC) -O3 -std=c99 -fPIC -shared -fno-math-errno -fno-trapping-math -march=x86-64-v2 -mtune=generic \
+	  -Wall -Wextra -o $@ $(KERNEL_SRC) -lm
+
+kernel: $(KERNEL)
+
 # The dashboard: third-party JavaScript comes from npm, built into web/dist (never committed).
 web/dist/index.html: $(WEB_SRC)
 	cd web && npm ci --no-audit --no-fund && npm run build
 
-demo: $(STAMP) web/dist/index.html
+demo: $(STAMP) $(KERNEL) web/dist/index.html
 	$(VENV)/bin/smart0dte demo
 
-test: $(STAMP) $(CHROMIUM) web/dist/index.html
+test: $(STAMP) $(CHROMIUM) $(KERNEL) web/dist/index.html
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy layers/core/python/smart0dte/domain

@@ -2,10 +2,11 @@
 
 One seeded synthetic 0DTE chain (spot 500, strikes 450-550, 5 minutes to 6.5 hours to expiry, vol
 5%-150%, rate 4%-5%, dividend yield 0%-2%, calls and puts) is priced by our bsm_price; then
-implied vol and price + Greeks are timed for ours (vectorised, whole chain), QuantLib (Python loop
-over blackFormulaImpliedStdDev / BlackCalculator, the accuracy reference) and py_vollib (pure-Python
-Let's Be Rational). The Python-loop references are timed on a subsample, as stated in the output.
-Every figure is the best CPU time of several runs. Run: python bench/options_math.py [--json] [--cpu N].
+implied vol and price + Greeks are timed for ours on each backend (the compiled kernel "c", if built,
+and "numpy"; whole chain), QuantLib (Python loop over blackFormulaImpliedStdDev / BlackCalculator, the
+accuracy reference) and py_vollib (pure-Python Let's Be Rational). The Python-loop references are
+timed on a subsample, as stated in the output. Every figure is the best CPU time of several runs; the
+targets are judged on the backend in use. Run: python bench/options_math.py [--json] [--cpu N].
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ import json  # noqa: E402
 import math  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
-from collections.abc import Callable  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
 from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -36,11 +38,30 @@ with warnings.catch_warnings():
     from py_vollib.black_scholes_merton.greeks import analytical as vollib_greeks
     from py_vollib.black_scholes_merton.implied_volatility import implied_volatility as vollib_iv
 
+from smart0dte.domain import pricing  # noqa: E402
 from smart0dte.domain.pricing import IVStatus, bsm_greeks, bsm_price, implied_vol, t_years_from_minutes  # noqa: E402
 
 QUOTABLE_TIME_VALUE = 0.005  # dollars: below this a quote carries no usable vol information
 QL_ACCURACY = 1e-18  # stdDev accuracy passed to QuantLib: its default (1e-6) is far too loose
 QL_MAX_ITERATIONS = 1000
+TARGET_SIZE = 100_000
+TARGETS = {"price_greeks_per_s": 15e6, "implied_vol_per_s": 5e6}
+"""Throughput targets at TARGET_SIZE options on one core."""
+TARGET_IV_ERROR = 1e-10
+"""Largest absolute implied-vol difference from QuantLib allowed on quotable options."""
+
+
+@contextmanager
+def backend(name: str) -> Iterator[None]:
+    """Run our functions on the named backend: "numpy" sets the compiled kernel aside meanwhile."""
+    kernel = pricing._KERNEL
+    if name == "numpy":
+        pricing._KERNEL = None
+    assert pricing.backend() == name
+    try:
+        yield
+    finally:
+        pricing._KERNEL = kernel
 
 
 def make_chain(n: int, seed: int, minutes: tuple[float, float] = (5.0, 390.0)) -> dict[str, np.ndarray]:
@@ -194,34 +215,38 @@ def our_iv(chain: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 
 def run(sizes: list[int], seed: int, sample: int) -> dict[str, Any]:
     """All measurements, as a JSON-ready dict."""
+    backends = ["c", "numpy"] if pricing.backend() == "c" else ["numpy"]
     result: dict[str, Any] = {
         "seed": seed,
         "reference_sample": sample,
         "cpu": CPU,
         "load_average_1min_at_start": os.getloadavg()[0],  # other work on the machine skews every figure
-        "ours": {},
+        "backend": pricing.backend(),
+        "ours": {name: {} for name in backends},
     }
     for n in sizes:
         chain = make_chain(n, seed)
-        iv_seconds = best_time(lambda chain=chain: our_iv(chain))
-        greeks_seconds = best_time(
-            lambda chain=chain: bsm_greeks(
-                chain["spot"],
-                chain["strike"],
-                chain["t_years"],
-                chain["rate"],
-                chain["div_yield"],
-                chain["vol"],
-                chain["is_call"],
-            )
-        )
-        _, status = our_iv(chain)
-        result["ours"][str(n)] = {
-            "implied_vol_per_s": n / iv_seconds,
-            "price_greeks_per_s": n / greeks_seconds,
-            "status_counts": {s.name: int(np.count_nonzero(status == s)) for s in IVStatus},
-            "quotable": int(np.count_nonzero(chain["quotable"])),
-        }
+        for name in backends:
+            with backend(name):
+                iv_seconds = best_time(lambda chain=chain: our_iv(chain))
+                greeks_seconds = best_time(
+                    lambda chain=chain: bsm_greeks(
+                        chain["spot"],
+                        chain["strike"],
+                        chain["t_years"],
+                        chain["rate"],
+                        chain["div_yield"],
+                        chain["vol"],
+                        chain["is_call"],
+                    )
+                )
+                _, status = our_iv(chain)
+            result["ours"][name][str(n)] = {
+                "implied_vol_per_s": n / iv_seconds,
+                "price_greeks_per_s": n / greeks_seconds,
+                "status_counts": {s.name: int(np.count_nonzero(status == s)) for s in IVStatus},
+                "quotable": int(np.count_nonzero(chain["quotable"])),
+            }
 
     chain = make_chain(max(sizes), seed)
     sub = np.arange(min(sample, chain["price"].size))
@@ -238,25 +263,49 @@ def run(sizes: list[int], seed: int, sample: int) -> dict[str, Any]:
     result["accuracy"] = {}
     for label, acc_chain in (("chain", chain), ("one_minute", make_chain(20_000, seed + 1, (1.0, 1.0)))):
         quotable = np.flatnonzero(acc_chain["quotable"])
-        ours, status = our_iv(acc_chain)
         reference = ql_implied_vols(acc_chain, quotable)
-        ours_q = ours[quotable]
-        both = np.isfinite(reference) & np.isfinite(ours_q)
         vl_idx = quotable[:sample]
         vl = vollib_implied_vols(acc_chain, vl_idx)
         vl_both = np.isfinite(vl) & np.isfinite(reference[: vl_idx.size])
-        result["accuracy"][label] = {
+        accuracy: dict[str, Any] = {
             "quotable": int(quotable.size),
-            "compared": int(np.count_nonzero(both)),
-            "ours_not_ok_on_quotable": int(np.count_nonzero(status[quotable] != IVStatus.OK)),
             "quantlib_failed_on_quotable": int(np.count_nonzero(~np.isfinite(reference))),
-            "ours_max_abs_err_vs_quantlib": float(np.max(np.abs(ours_q[both] - reference[both]))),
             "vollib_compared": int(np.count_nonzero(vl_both)),
             "vollib_max_abs_err_vs_quantlib": float(
                 np.max(np.abs(vl[vl_both] - reference[: vl_idx.size][vl_both]))
             ),
         }
+        for name in backends:
+            with backend(name):
+                ours, status = our_iv(acc_chain)
+            ours_q = ours[quotable]
+            both = np.isfinite(reference) & np.isfinite(ours_q)
+            accuracy[name] = {
+                "compared": int(np.count_nonzero(both)),
+                "not_ok_on_quotable": int(np.count_nonzero(status[quotable] != IVStatus.OK)),
+                "max_abs_err_vs_quantlib": float(np.max(np.abs(ours_q[both] - reference[both]))),
+            }
+        result["accuracy"][label] = accuracy
+    result["targets"] = judge_targets(result)
     return result
+
+
+def judge_targets(r: dict[str, Any]) -> dict[str, Any]:
+    """Each target on the backend in use: the figure, the bound and whether it is met."""
+    ours = r["ours"][r["backend"]].get(str(TARGET_SIZE))
+    judged: dict[str, Any] = {}
+    for key, bound in TARGETS.items():
+        value = None if ours is None else ours[key]
+        judged[key] = {"value": value, "at_least": bound, "met": value is not None and value >= bound}
+    # Every quotable option must have a vol (QuantLib's failures aside), within the error bound.
+    errors = [a[r["backend"]]["max_abs_err_vs_quantlib"] for a in r["accuracy"].values()]
+    all_ok = all(a[r["backend"]]["not_ok_on_quotable"] == 0 for a in r["accuracy"].values())
+    judged["iv_max_abs_err_vs_quantlib"] = {
+        "value": max(errors),
+        "at_most": TARGET_IV_ERROR,
+        "met": max(errors) <= TARGET_IV_ERROR and all_ok,
+    }
+    return judged
 
 
 def rate(x: float) -> str:
@@ -265,12 +314,15 @@ def rate(x: float) -> str:
 
 
 def print_table(r: dict[str, Any]) -> None:
-    sizes = list(r["ours"])
+    backends = list(r["ours"])
+    sizes = list(r["ours"][backends[0]])
     big = sizes[-1]
+    kernel = f"compiled kernel {pricing._KERNEL_PATH.name}" if r["backend"] == "c" else "no compiled kernel"
     print(
         f"Smart 0DTE option maths: throughput on one core (CPU {r['cpu']}), best CPU time of several runs "
         f"(1-minute load average at start: {r['load_average_1min_at_start']:.2f})"
     )
+    print(f"Backend in use: {r['backend']} ({kernel}); measured: {', '.join(backends)}")
     print(
         f"Chain: seed {r['seed']}, spot 500, strikes 450-550, 5 min-6.5 h to expiry, vol 5%-150%, rate 4-5%, "
         "dividend yield 0-2%, calls and puts"
@@ -279,28 +331,46 @@ def print_table(r: dict[str, Any]) -> None:
         f"QuantLib and vollib are Python loops, timed on the first {r['reference_sample']} options of the "
         f"{int(big):,}-option chain.\n"
     )
-    head = "".join(f"{'ours n=' + f'{int(n):,}':>17}" for n in sizes)
-    print(f"{'options/s':<16}{head}{'QuantLib':>12}{'vollib':>12}{'ours/QuantLib':>15}{'ours/vollib':>13}")
+    ours_head = "".join(f"{f'{name} n={int(n):,}':>17}" for name in backends for n in sizes)
+    ratios = [f"{b}/QuantLib" for b in backends] + [f"{b}/vollib" for b in backends]
+    if len(backends) == 2:
+        ratios.append("c/numpy")
+    print(f"{'options/s':<14}{ours_head}{'QuantLib':>11}{'vollib':>11}" + "".join(f"{x:>16}" for x in ratios))
     for key, label in (("implied_vol_per_s", "implied vol"), ("price_greeks_per_s", "price+Greeks")):
-        ours = "".join(f"{rate(r['ours'][n][key]):>17}" for n in sizes)
-        best = r["ours"][big][key]
+        ours = "".join(f"{rate(r['ours'][name][n][key]):>17}" for name in backends for n in sizes)
+        best = {name: r["ours"][name][big][key] for name in backends}
+        cells = [best[b] / r["quantlib"][key] for b in backends]
+        cells += [best[b] / r["vollib"][key] for b in backends]
+        if len(backends) == 2:
+            cells.append(best["c"] / best["numpy"])
         print(
-            f"{label:<16}{ours}{rate(r['quantlib'][key]):>12}{rate(r['vollib'][key]):>12}"
-            f"{best / r['quantlib'][key]:>14.0f}x{best / r['vollib'][key]:>12.0f}x"
+            f"{label:<14}{ours}{rate(r['quantlib'][key]):>11}{rate(r['vollib'][key]):>11}"
+            + "".join(f"{x:>15.{0 if x >= 10 else 2}f}x" for x in cells)
         )
     print("\nImplied vol accuracy vs QuantLib (accuracy 1e-18) on quotable options (time value >= $0.005):")
     for label, a in r["accuracy"].items():
         what = "the chain above" if label == "chain" else "a 20,000-option chain 1 minute from expiry"
-        ours_err, vollib_err = a["ours_max_abs_err_vs_quantlib"], a["vollib_max_abs_err_vs_quantlib"]
-        print(
-            f"  {what}: ours max |error| {ours_err:.1e} over {a['compared']:,} options "
-            f"(ours not OK on {a['ours_not_ok_on_quotable']} quotable, QuantLib failed on "
-            f"{a['quantlib_failed_on_quotable']}); "
-            f"vollib max |error| {vollib_err:.1e} over {a['vollib_compared']:,}"
+        ours = "; ".join(
+            f"{name} max |error| {a[name]['max_abs_err_vs_quantlib']:.1e} over {a[name]['compared']:,} "
+            f"(not OK on {a[name]['not_ok_on_quotable']} quotable)"
+            for name in backends
         )
-    counts = {k: v for k, v in r["ours"][big]["status_counts"].items() if v}
-    quotable = r["ours"][big]["quotable"]
+        print(
+            f"  {what}: {ours}; QuantLib failed on {a['quantlib_failed_on_quotable']}; "
+            f"vollib max |error| {a['vollib_max_abs_err_vs_quantlib']:.1e} over {a['vollib_compared']:,}"
+        )
+    counts = {k: v for k, v in r["ours"][r["backend"]][big]["status_counts"].items() if v}
+    quotable = r["ours"][r["backend"]][big]["quotable"]
     print(f"\nOur IV statuses on the {int(big):,}-option chain ({quotable:,} quotable): {counts}")
+    print(f"\nTargets at n={TARGET_SIZE:,} on one core, backend {r['backend']}:")
+    t = r["targets"]
+    for key, label in (("price_greeks_per_s", "price+Greeks"), ("implied_vol_per_s", "implied vol")):
+        value = "not measured" if t[key]["value"] is None else f"{rate(t[key]['value'])}/s"
+        verdict = "met" if t[key]["met"] else "NOT MET"
+        print(f"  {label:<28} >= {rate(t[key]['at_least'])}/s: {value:>14}  {verdict}")
+    err = t["iv_max_abs_err_vs_quantlib"]
+    verdict = "met" if err["met"] else "NOT MET"
+    print(f"  {'max |IV error| vs QuantLib':<28} <= {err['at_most']:.0e}: {err['value']:>14.1e}  {verdict}")
 
 
 def main() -> None:

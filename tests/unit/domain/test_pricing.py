@@ -1,5 +1,8 @@
 """Black-Scholes-Merton prices, Greeks and implied vol: against QuantLib, at the edges, and as properties.
 
+Every test runs on both backends: the compiled kernel ("c") and numpy (test_pricing_kernel.py checks
+that they agree element by element, and the kernel's build).
+
 QuantLib's Python wheel has day-resolution dates, so the references use its date-free Black functions:
 blackFormula / BlackCalculator / blackFormulaImpliedStdDev with stdDev = vol sqrt(t), forward
 S e^((r-q)t) and discount e^(-rt), which reach one minute to expiry.
@@ -13,7 +16,7 @@ import math
 import numpy as np
 import pytest
 import QuantLib as ql
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from smart0dte.domain import pricing
@@ -27,6 +30,20 @@ from smart0dte.domain.pricing import (
 )
 
 ONE_MINUTE = 1.0 / MINUTES_PER_YEAR
+PROPERTY_SETTINGS = {
+    "deadline": None,
+    "derandomize": True,
+    "suppress_health_check": [HealthCheck.function_scoped_fixture],  # the backend is the same per test
+}
+
+
+@pytest.fixture(autouse=True, params=["c", "numpy"])
+def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the test on the compiled kernel, then on numpy."""
+    if request.param == "numpy":
+        monkeypatch.setattr(pricing, "_KERNEL", None)
+    assert pricing.backend() == request.param, f"no compiled kernel: `make kernel`; {pricing.KERNEL_ENV} set?"
+    return str(request.param)
 
 
 def _grid() -> dict[str, np.ndarray]:
@@ -175,12 +192,15 @@ def _mills_ratio_reference(u: float) -> float:
     return 1.0 / (u + acc)
 
 
-def test_normal_tail_behind_every_price_is_accurate_to_a_few_ulps() -> None:
+def test_normal_tail_behind_every_price_is_accurate_to_a_few_ulps(backend: str) -> None:
     """The Mills ratio (table + Taylor step, Cody beyond the table) carries all relative precision."""
     u = np.concatenate([np.linspace(0.0, 45.0, 9001), [60.0, 1e3, 1e6]])
-    ours = pricing._mills_ratio(
-        u, np.empty_like(u), [np.empty_like(u) for _ in range(5)], exact_beyond_table=True
-    )
+    ours = np.empty_like(u)
+    if backend == "c":
+        assert pricing._KERNEL is not None
+        pricing._KERNEL.pk_mills_ratio(u.size, u.ctypes.data, ours.ctypes.data, *pricing._kernel_table())
+    else:
+        pricing._mills_ratio(u, ours, [np.empty_like(u) for _ in range(5)], exact_beyond_table=True)
     reference = np.array([_mills_ratio_reference(float(x)) for x in u])
     eps = np.finfo(float).eps
     allowed = eps * np.where(u < 3.0, 6.0 + 1.5 * u * u, 6.0)
@@ -369,7 +389,7 @@ rates = st.floats(-0.02, 0.1)
 yields = st.floats(0.0, 0.06)
 
 
-@settings(max_examples=300, deadline=None, derandomize=True)
+@settings(max_examples=300, **PROPERTY_SETTINGS)
 @given(spots, moneyness, minutes, vols, rates, yields)
 def test_put_call_parity(spot: float, m: float, mins: float, vol: float, r: float, q: float) -> None:
     strike = spot * math.exp(m)
@@ -378,7 +398,7 @@ def test_put_call_parity(spot: float, m: float, mins: float, vol: float, r: floa
     assert call - put == pytest.approx(spot * math.exp(-q * t) - strike * math.exp(-r * t), abs=1e-12 * spot)
 
 
-@settings(max_examples=300, deadline=None, derandomize=True)
+@settings(max_examples=300, **PROPERTY_SETTINGS)
 @given(spots, moneyness, minutes, vols, vols, rates, yields, st.booleans())
 def test_price_rises_with_vol(
     spot: float, m: float, mins: float, v1: float, v2: float, r: float, q: float, call: bool
@@ -389,7 +409,7 @@ def test_price_rises_with_vol(
     assert p_hi >= p_lo - 1e-13 * spot
 
 
-@settings(max_examples=300, deadline=None, derandomize=True)
+@settings(max_examples=300, **PROPERTY_SETTINGS)
 @given(spots, moneyness, minutes, vols, rates, yields)
 def test_greek_signs_and_bounds(spot: float, m: float, mins: float, vol: float, r: float, q: float) -> None:
     t = float(t_years_from_minutes(mins))
@@ -402,7 +422,7 @@ def test_greek_signs_and_bounds(spot: float, m: float, mins: float, vol: float, 
     assert g.gamma[0] == g.gamma[1]
 
 
-@settings(max_examples=200, deadline=None, derandomize=True)
+@settings(max_examples=200, **PROPERTY_SETTINGS)
 @given(spots, moneyness, st.floats(1.0, 390.0), st.floats(0.05, 1.5), st.booleans())
 def test_round_trip_on_0dte_quotes(spot: float, m: float, mins: float, vol: float, call: bool) -> None:
     strike = spot * math.exp(m / 10.0)

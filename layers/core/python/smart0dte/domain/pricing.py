@@ -1,8 +1,18 @@
 """Black-Scholes-Merton prices, Greeks and implied volatility, correct down to one minute to expiry.
 
-Everything is vectorised numpy (float64): inputs broadcast against each other, outputs have the
-broadcast shape, and scalars work too. Only the standard library and numpy are used, so the
-domain layer stays small enough for a Lambda layer.
+Inputs broadcast against each other (float64), outputs have the broadcast shape, and scalars work
+too. Two backends compute the same algorithms and agree to rounding:
+
+- "c": a compiled kernel, pricing_kernel.c built to _pricing_kernel.so next to this module (`make
+  kernel`; `make test` and `make demo` build it), loaded with ctypes and run on the numpy buffers
+  (scalar inputs are not copied); about twice the numpy throughput (bench/options_math.py). A kernel
+  of another ABI version (a stale build) is refused with an ImportError rather than misused.
+- "numpy": vectorised numpy, the reference the kernel is tested against, used when the shared
+  object is absent or the environment variable SMART0DTE_PRICING_KERNEL is "numpy" ("c" demands the
+  kernel; unset or "auto" takes it if present). ``backend()`` tells which one is in use.
+
+Either way only the standard library (ctypes) and numpy are imported, so the domain layer stays small
+enough for a Lambda layer.
 
 Implied volatility follows the structure of Peter Jaeckel's "Let's Be Rational" (2015/2016):
 prices are normalised to Black space (x = ln(F/K), beta = undiscounted price / sqrt(F K)), reduced
@@ -18,17 +28,20 @@ use are normal doubles (sub-normal tails, below 2.2e-308, are flushed to zero). 
 difference of two nearly equal tails costs ~eps / (vol sqrt(t)) relative (~1e-12 at one minute),
 as in QuantLib; implied vols are accurate to that level, e.g. ~2e-13 absolute at one minute.
 
-Speed: work runs in chunks through per-thread scratch buffers with in-place ufuncs, because
-numpy temporaries that are freed and re-allocated on every call cost page faults (several
-microseconds each on a virtual machine such as Lambda's) that outweigh the arithmetic.
+Speed of the numpy backend: work runs in chunks through per-thread scratch buffers with in-place
+ufuncs, because numpy temporaries that are freed and re-allocated on every call cost page faults
+(several microseconds each on a virtual machine such as Lambda's) that outweigh the arithmetic.
 """
 
 from __future__ import annotations
 
+import ctypes
 import enum
 import math
+import os
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
 import numpy as np
@@ -267,12 +280,17 @@ def _flat_inputs(is_call: ArrayLike, *args: ArrayLike) -> tuple[tuple[int, ...],
     return shape, flat
 
 
+def _flat_calls(is_call: ArrayLike, shape: tuple[int, ...]) -> BoolArray:
+    """is_call as booleans, flattened and contiguous (size 1 if it was a scalar)."""
+    calls = np.asarray(is_call, dtype=bool)
+    if calls.size == 1:
+        return calls.reshape(1)
+    return np.ascontiguousarray(np.broadcast_to(calls, shape)).reshape(-1)
+
+
 def _option_sign(is_call: ArrayLike, shape: tuple[int, ...]) -> FloatArray:
     """+1.0 for calls, -1.0 for puts, flattened (size 1 if is_call was a scalar)."""
-    calls = np.asarray(is_call, dtype=bool)
-    if calls.size != 1:
-        calls = np.broadcast_to(calls, shape).reshape(-1)
-    return np.where(calls.reshape(-1), 1.0, -1.0)
+    return np.where(_flat_calls(is_call, shape), 1.0, -1.0)
 
 
 def _chunk(a: FloatArray, lo: int, hi: int) -> Operand:
@@ -429,6 +447,77 @@ def _exp_flush(z: FloatArray, out: FloatArray, keep: BoolArray) -> FloatArray:
 
 
 # ----------------------------------------------------------------------------------------------
+# The compiled kernel
+# ----------------------------------------------------------------------------------------------
+
+KERNEL_ENV: Final = "SMART0DTE_PRICING_KERNEL"
+"""Environment variable choosing the backend: "numpy", "c" (the kernel or an ImportError) or "auto"
+(the default: the kernel if its shared object exists)."""
+_KERNEL_PATH: Final = Path(__file__).with_name("_pricing_kernel.so")
+_KERNEL_ABI_VERSION: Final = 1
+"""The kernel interface this module calls: PK_ABI_VERSION in pricing_kernel.c."""
+_Pointers6 = ctypes.c_void_p * 6
+_Strides6 = ctypes.c_int64 * 6
+_I64, _PTR = ctypes.c_int64, ctypes.c_void_p
+
+
+def _load_kernel(path: Path, choice: str) -> ctypes.CDLL | None:
+    """The compiled kernel at path, or None for the numpy backend ("numpy", or "auto" and no file).
+
+    Raises ImportError for an unknown choice, a file that does not load, a kernel of another ABI
+    version (a stale build: rebuild with `make kernel`), or choice "c" without the file.
+    """
+    if choice not in ("auto", "c", "numpy"):
+        raise ImportError(f"{KERNEL_ENV}={choice!r}: expected 'auto', 'c' or 'numpy'")
+    if choice == "numpy" or (choice == "auto" and not path.exists()):
+        return None
+    try:
+        kernel = ctypes.CDLL(str(path))
+        kernel.pk_abi_version.restype = ctypes.c_int
+        version = kernel.pk_abi_version()
+    except (OSError, AttributeError) as error:
+        raise ImportError(
+            f"pricing kernel {path} does not load ({error}): rebuild with `make kernel`"
+        ) from error
+    if version != _KERNEL_ABI_VERSION:
+        raise ImportError(
+            f"pricing kernel {path} has ABI version {version}, this module needs {_KERNEL_ABI_VERSION}: "
+            "rebuild with `make kernel`"
+        )
+    kernel.pk_mills_ratio.argtypes = [_I64, _PTR, _PTR, _PTR, _I64]
+    kernel.pk_bsm.argtypes = [_I64, _Pointers6, _Strides6, _PTR, _I64, _PTR, _I64, _I64, _PTR]
+    kernel.pk_implied_vol.argtypes = [_I64, _Pointers6, _Strides6, _PTR, _I64, _I64, _PTR, _I64, _PTR, _PTR]
+    for function in (kernel.pk_mills_ratio, kernel.pk_bsm, kernel.pk_implied_vol):
+        function.restype = None
+    return kernel
+
+
+_KERNEL: ctypes.CDLL | None = _load_kernel(_KERNEL_PATH, os.environ.get(KERNEL_ENV) or "auto")
+
+
+def backend() -> str:
+    """The backend in use: "c" (the compiled kernel) or "numpy"."""
+    return "numpy" if _KERNEL is None else "c"
+
+
+def _kernel_operands(
+    is_call: ArrayLike, *args: ArrayLike
+) -> tuple[tuple[int, ...], tuple[object, ...], tuple[FloatArray | BoolArray, ...]]:
+    """The broadcast shape; the kernel's input arguments (pointers, strides: 0 broadcasts a scalar,
+    is_call bytes and their stride); and the arrays behind the pointers (kept alive by the caller)."""
+    shape, flat = _flat_inputs(is_call, *args)
+    calls = _flat_calls(is_call, shape)
+    pointers = _Pointers6(*(a.ctypes.data for a in flat))
+    strides = _Strides6(*(int(a.size != 1) for a in flat))
+    return shape, (pointers, strides, calls.ctypes.data, int(calls.size != 1)), (*flat, calls)
+
+
+def _kernel_table() -> tuple[int, int]:
+    """The Mills ratio table as the kernel takes it: address and length."""
+    return _MILLS_TABLE.ctypes.data, _MILLS_TABLE.size
+
+
+# ----------------------------------------------------------------------------------------------
 # Prices and Greeks
 # ----------------------------------------------------------------------------------------------
 
@@ -491,6 +580,12 @@ def _run_greeks(
 ) -> list[FloatArray]:
     """The first ``rows`` of (price, delta, gamma, vega, vega/point, theta/yr, theta/min, rho), each
     with the broadcast shape: 1 for the price alone, 8 for everything."""
+    if _KERNEL is not None:
+        shape, operands, _alive = _kernel_operands(is_call, spot, strike, t_years, rate, div_yield, vol)
+        n = math.prod(shape)
+        block = np.empty((rows, n))
+        _KERNEL.pk_bsm(n, *operands, *_kernel_table(), rows, block.ctypes.data)
+        return [row.reshape(shape) for row in block]
     shape, inputs = _flat_inputs(is_call, spot, strike, t_years, rate, div_yield, vol)
     phi = _option_sign(is_call, shape)
     n = math.prod(shape)
@@ -651,6 +746,15 @@ def implied_vol(
     Returns (vol, status): status holds IVStatus values and vol is NaN wherever status is not OK.
     A finite vol was iterated to machine precision; an element that was not is NaN, NOT_CONVERGED.
     """
+    if _KERNEL is not None:
+        shape, operands, _alive = _kernel_operands(is_call, price, spot, strike, t_years, rate, div_yield)
+        n = math.prod(shape)
+        vol = np.empty(n)
+        status = np.empty(n, dtype=np.int8)
+        _KERNEL.pk_implied_vol(
+            n, *operands, _HOUSEHOLDER_STEPS, *_kernel_table(), vol.ctypes.data, status.ctypes.data
+        )
+        return vol.reshape(shape), status.reshape(shape)
     shape, inputs = _flat_inputs(is_call, price, spot, strike, t_years, rate, div_yield)
     phi = _option_sign(is_call, shape)
     n = math.prod(shape)
