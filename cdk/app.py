@@ -2,6 +2,9 @@
 
 Context: `-c prefix=smart0dte-prod` names every resource `<prefix>-<name>` (default `smart0dte`);
 the stack is named after the prefix too, so stages deploy side by side in one account.
+
+The dashboard is deployed from web/dist, which `make web/dist/index.html` builds; without it the
+app stops with that command instead of a traceback.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ for path in (REPO_ROOT / "cdk", REPO_ROOT / "layers" / "core" / "python"):
 import aws_cdk as cdk  # noqa: E402
 from cdk_nag import AwsSolutionsChecks  # noqa: E402
 from smart0dte_infra import Smart0dteStack  # noqa: E402
+from smart0dte_infra.dashboard import DashboardNotBuiltError  # noqa: E402
 
 from smart0dte.resources import DEFAULT_PREFIX  # noqa: E402
 
@@ -25,17 +29,21 @@ from smart0dte.resources import DEFAULT_PREFIX  # noqa: E402
 def main() -> None:
     app = cdk.App()
     prefix = str(app.node.try_get_context("prefix") or DEFAULT_PREFIX)
-    Smart0dteStack(
-        app,
-        prefix,
-        prefix=prefix,
-        repo_root=REPO_ROOT,
-        env=cdk.Environment(
-            account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")
-        ),
-        description="Smart 0DTE: autonomous serverless 0DTE options trading (storage, functions, "
-        "workflows, schedules)",
-    )
+    try:
+        Smart0dteStack(
+            app,
+            prefix,
+            prefix=prefix,
+            repo_root=REPO_ROOT,
+            dashboard_dir=REPO_ROOT / "web" / "dist",
+            env=cdk.Environment(
+                account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")
+            ),
+            description="Smart 0DTE: autonomous serverless 0DTE options trading (storage, functions, "
+            "workflows, schedules, dashboard)",
+        )
+    except DashboardNotBuiltError as error:
+        sys.exit(str(error))
     # Synthesis fails on any AwsSolutions finding that is not acknowledged with a reason.
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))
     app.synth()

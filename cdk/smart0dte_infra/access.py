@@ -12,9 +12,11 @@ those resources, so a function learns only the names it may use:
     SMART0DTE_TOPIC_<LOGICAL>_ARN             topic ARN, e.g. SMART0DTE_TOPIC_ALERTS_ARN
     pre_market only: SMART0DTE_SCHEDULE_GROUP, SMART0DTE_SESSION_SCHEDULER_ROLE_ARN,
     SMART0DTE_STATE_MACHINE_FLATTEN_ARN, SMART0DTE_STATE_MACHINE_POST_CLOSE_ARN
+    api only: SMART0DTE_BACKTEST_STATE_MACHINE_ARN    the workflow it starts (lambdas/api/handler.py)
 
 SMART0DTE_PREFIX, SMART0DTE_ACCOUNT and SMART0DTE_ORDER_QUEUE_URL are the names smart0dte.wiring
-reads (AwsConfig.from_env); a test holds the two in step.
+reads (AwsConfig.from_env), SMART0DTE_BACKTEST_STATE_MACHINE_ARN the one the API handler reads;
+tests hold them in step.
 
 A function added to resources.py without an entry here fails synthesis, so every new function gets
 a deliberate decision.
@@ -34,6 +36,10 @@ class TableAccess(Enum):
     READ_WRITE = "read_write"
     APPEND = "append"
     """PutItem only: the audit log is append-only (conditional put, no update or delete path)."""
+    READ_WRITE_SCAN = "read_write_scan"
+    """READ_WRITE plus Scan: POST /api/reset finds a scope's records by key prefix."""
+    READ_APPEND = "read_append"
+    """READ plus PutItem: the dashboard API lists the audit log and appends to it, never rewrites it."""
     IDEMPOTENCY = "idempotency"
     """What Powertools' DynamoDB persistence layer calls: get, put, update, delete of its records."""
 
@@ -61,7 +67,25 @@ TABLE_ACTIONS: dict[TableAccess, tuple[str, ...]] = {
         "dynamodb:DeleteItem",
         "dynamodb:BatchWriteItem",
     ),
+    TableAccess.READ_WRITE_SCAN: (
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:Query",
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:Scan",
+    ),
     TableAccess.APPEND: ("dynamodb:PutItem",),
+    TableAccess.READ_APPEND: (
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:Query",
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:PutItem",
+    ),
     TableAccess.IDEMPOTENCY: (
         "dynamodb:GetItem",
         "dynamodb:PutItem",
@@ -69,7 +93,9 @@ TABLE_ACTIONS: dict[TableAccess, tuple[str, ...]] = {
         "dynamodb:DeleteItem",
     ),
 }
-TABLE_READS_INDEXES = frozenset({TableAccess.READ, TableAccess.READ_WRITE})
+TABLE_READS_INDEXES = frozenset(
+    {TableAccess.READ, TableAccess.READ_WRITE, TableAccess.READ_WRITE_SCAN, TableAccess.READ_APPEND}
+)
 
 BUCKET_OBJECT_ACTIONS: dict[BucketAccess, tuple[str, ...]] = {
     BucketAccess.READ: ("s3:GetObject",),
@@ -88,9 +114,15 @@ class FunctionAccess:
     publishes_to: tuple[r.TopicSpec, ...] = ()
     creates_session_schedules: bool = False
     """Creates today's one-time flatten and post_close schedules (pre_market)."""
+    starts_workflows: tuple[str, ...] = ()
+    """State machines (resources.STATE_MACHINES names) it starts and whose executions it describes."""
+    deletes_objects: Mapping[r.BucketSpec, tuple[str, ...]] = field(default_factory=dict)
+    """DeleteObject on these key prefixes only, of buckets it also lists in `buckets`."""
 
 
 RW, READ, APPEND = TableAccess.READ_WRITE, TableAccess.READ, TableAccess.APPEND
+RESET_REPORT_PREFIXES = ("daily/paper/", "backtests/", "optimization/")
+"""What POST /api/reset deletes from the reports bucket (paper only: never daily/live/)."""
 
 ACCESS: dict[str, FunctionAccess] = {
     "pre_market": FunctionAccess(
@@ -146,6 +178,22 @@ ACCESS: dict[str, FunctionAccess] = {
             r.REPORTS_BUCKET: BucketAccess.WRITE,
         },
     ),
+    # The dashboard: settings, controls and the engine state (control); POST /api/reset deletes
+    # paper records, found by a Scan of trading and deleted in batches; bars and chains (market);
+    # the audit page reads the log and every change appends to it. Never the idempotency table.
+    "api": FunctionAccess(
+        tables={
+            r.CONTROL_TABLE: RW,
+            r.TRADING_TABLE: TableAccess.READ_WRITE_SCAN,
+            r.MARKET_TABLE: READ,
+            r.AUDIT_TABLE: TableAccess.READ_APPEND,
+        },
+        # Optimization results (GET /api/analytics/optimization/...); POST /api/reset of the
+        # analytics scope deletes the paper daily reports, backtest and optimization results.
+        buckets={r.REPORTS_BUCKET: BucketAccess.READ},
+        deletes_objects={r.REPORTS_BUCKET: RESET_REPORT_PREFIXES},
+        starts_workflows=("backtest",),
+    ),
 }
 
 
@@ -162,6 +210,16 @@ def access_for(functions: tuple[r.FunctionSpec, ...] = r.FUNCTIONS) -> dict[str,
         )
     if extra := sorted(ACCESS.keys() - declared):
         raise AccessMatrixError(f"access.py lists function(s) that resources.py does not: {', '.join(extra)}")
+    machines = {m.name for m in r.STATE_MACHINES}
+    for name in sorted(declared):
+        if unknown := sorted(set(ACCESS[name].starts_workflows) - machines):
+            raise AccessMatrixError(f"{name} starts unknown state machine(s): {', '.join(unknown)}")
+        if unlisted := sorted(
+            b.logical_name for b in ACCESS[name].deletes_objects if b not in ACCESS[name].buckets
+        ):
+            raise AccessMatrixError(
+                f"{name} deletes objects of bucket(s) it has no access to: {', '.join(unlisted)}"
+            )
     return {name: ACCESS[name] for name in sorted(declared)}
 
 
@@ -180,6 +238,15 @@ QUEUE_URL_ENVS = {r.ORDER_INTENT_QUEUE: "SMART0DTE_ORDER_QUEUE_URL"}
 
 def queue_url_env(queue: r.QueueSpec) -> str:
     return QUEUE_URL_ENVS.get(queue, env_var("QUEUE", queue.logical_name, "URL"))
+
+
+WORKFLOW_ARN_ENVS = {"backtest": "SMART0DTE_BACKTEST_STATE_MACHINE_ARN"}
+"""State machines whose ARN variable a handler names (lambdas/api/handler.py); any other gets
+env_var("STATE_MACHINE", <name>, "ARN")."""
+
+
+def workflow_arn_env(state_machine: str) -> str:
+    return WORKFLOW_ARN_ENVS.get(state_machine, env_var("STATE_MACHINE", state_machine, "ARN"))
 
 
 SCHEDULE_GROUP_ENV = "SMART0DTE_SCHEDULE_GROUP"

@@ -12,6 +12,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from smart0dte import resources as r
+from smart0dte.domain.pricing import KERNEL_ENV
 
 from .access import (
     ACCOUNT_ENV,
@@ -39,6 +40,7 @@ ASSET_EXCLUDE = ["**/__pycache__", "**/*.pyc", "**/*.egg-info", "**/.mypy_cache"
 """Never shipped: bytecode caches (Lambda's /opt is read-only, stale .pyc only cost space),
 packaging metadata of the editable install, tool caches."""
 METRICS_NAMESPACE = "Smart0DTE"
+
 XRAY_REASON = "X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions (tracing)."
 
 
@@ -59,7 +61,9 @@ class Functions(Construct):
         self.core_layer = lambda_.LayerVersion(
             self,
             "CoreLayer",
-            code=lambda_.Code.from_asset(str(repo_root / "layers" / "core"), exclude=ASSET_EXCLUDE),
+            code=lambda_.Code.from_asset(
+                str(repo_root / "layers" / "core"), exclude=[*ASSET_EXCLUDE, "**/*.c"]
+            ),
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
             description="the smart0dte package (layers/core)",
@@ -100,6 +104,7 @@ class Functions(Construct):
             "POWERTOOLS_SERVICE_NAME": spec.name,
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             "LOG_LEVEL": "INFO",
+            KERNEL_ENV: "c",  # the compiled kernel or an import error, never a silent fallback
         }
         environment.update(_grant(role, access, storage))
         function = lambda_.Function(
@@ -127,12 +132,18 @@ class Functions(Construct):
         )
         acknowledge(role, "AwsSolutions-IAM5", XRAY_REASON, "Resource::*")
         object_arns = [storage.buckets[b].arn_for_objects("*") for b in access.buckets]
+        object_arns += [
+            storage.buckets[b].arn_for_objects(f"{prefix}*")
+            for b, prefixes in access.deletes_objects.items()
+            for prefix in prefixes
+        ]
         if object_arns:
             acknowledge(
                 role,
                 "AwsSolutions-IAM5",
                 "Object-level access (get/put) is granted on <bucket>/* of the buckets this function "
-                "needs, never on other buckets or bucket-level actions.",
+                "needs, never on other buckets or bucket-level actions; deletes only under named "
+                "<bucket>/<prefix>*.",
                 *(finding_resource(self, arn) for arn in object_arns),
             )
         return function
@@ -168,6 +179,12 @@ def _grant(role: iam.Role, access: FunctionAccess, storage: Storage) -> dict[str
         if bucket_level in BUCKET_LISTS:
             role.add_to_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn]))
         environment[env_var("BUCKET", bucket_spec.logical_name)] = bucket.bucket_name
+        if prefixes := access.deletes_objects.get(bucket_spec):
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["s3:DeleteObject"], resources=[bucket.arn_for_objects(f"{p}*") for p in prefixes]
+                )
+            )
     for queue_spec in access.sends_to:
         queue = storage.queues[queue_spec]
         role.add_to_policy(iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[queue.queue_arn]))

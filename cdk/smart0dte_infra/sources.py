@@ -1,6 +1,7 @@
 """The files the stack deploys from the checkout: one handler per function, one ASL file per state
-machine. resources.py names them relative to its own checkout; the stack may be pointed at another
-root (tests use a generated one), so paths are re-rooted here."""
+machine, and the compiled pricing kernel the core layer carries. resources.py names them relative to
+its own checkout; the stack may be pointed at another root (tests use a generated one), so paths are
+re-rooted here."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from smart0dte import resources
 from smart0dte.resources import FunctionSpec, StateMachineSpec
 
 PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
+PRICING_KERNEL = Path("layers/core/python/smart0dte/domain/_pricing_kernel.so")
+"""Built by `make kernel` (x86_64 Linux, glibc <= 2.34); without it Lambda would fail to price."""
 
 
 class MissingSourcesError(FileNotFoundError):
@@ -40,16 +43,24 @@ def check_sources(
     functions: tuple[FunctionSpec, ...] = resources.FUNCTIONS,
     state_machines: tuple[StateMachineSpec, ...] = resources.STATE_MACHINES,
 ) -> None:
-    """Raise one error naming every missing handler and ASL file, so a synth fails before it starts."""
+    """Raise one error naming every missing handler, ASL file and the kernel, so a synth fails
+    before it starts."""
     missing = [handler_path(f, repo_root) for f in functions if not handler_path(f, repo_root).is_file()]
     missing += [
         definition_path(s, repo_root) for s in state_machines if not definition_path(s, repo_root).is_file()
     ]
+    if not (repo_root / PRICING_KERNEL).is_file():
+        missing.append(repo_root / PRICING_KERNEL)
     if missing:
         listed = "\n".join(f"  - {path.relative_to(repo_root)}" for path in missing)
+        hint = (
+            "\n(the pricing kernel is built by `make kernel`)"
+            if missing[-1].name == PRICING_KERNEL.name
+            else ""
+        )
         raise MissingSourcesError(
-            f"cannot synthesize: {len(missing)} file(s) that resources.py names are missing "
-            f"under {repo_root}:\n{listed}"
+            f"cannot synthesize: {len(missing)} file(s) the stack deploys are missing "
+            f"under {repo_root}:\n{listed}{hint}"
         )
 
 

@@ -1,4 +1,5 @@
-"""The Smart 0DTE stack: storage, functions, workflows and schedules, all read from resources.py."""
+"""The Smart 0DTE stack: storage, functions, workflows and schedules, all read from resources.py,
+and the dashboard (Cognito, the HTTP API, CloudFront)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from constructs import Construct
 
 from smart0dte import resources as r
 
+from .dashboard import Dashboard, check_dashboard
 from .functions import Functions
 from .layer_build import build_deps_layer
 from .scheduling import Scheduling
@@ -18,10 +20,16 @@ from .storage import Storage, construct_id
 from .workflows import Workflows
 
 S3_ACCESS_LOGS_BY_POLICY = "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy"
+API_FUNCTION = "api"
 
 
 def deps_requirements(repo_root: Path) -> Path:
     return repo_root / "layers" / "deps" / "requirements.txt"
+
+
+def default_dashboard_dir(repo_root: Path) -> Path:
+    """Where `make web/dist/index.html` builds the dashboard."""
+    return repo_root / "web" / "dist"
 
 
 class Smart0dteStack(Stack):
@@ -30,7 +38,9 @@ class Smart0dteStack(Stack):
     `repo_root` is the checkout whose handlers, ASL files and layers are deployed; synthesis stops
     with one error listing every missing handler or ASL file. `deps_layer_dir` is a built
     dependency layer (a folder holding `python/`); without it the layer is built, or reused, under
-    `<repo_root>/build/layers/` from layers/deps/requirements.txt.
+    `<repo_root>/build/layers/` from layers/deps/requirements.txt. `dashboard_dir` is the built
+    dashboard to deploy (default `<repo_root>/web/dist`); synthesis stops, naming the build
+    command, when it holds no index.html.
     """
 
     def __init__(
@@ -41,6 +51,7 @@ class Smart0dteStack(Stack):
         prefix: str = r.DEFAULT_PREFIX,
         repo_root: Path = r.REPO_ROOT,
         deps_layer_dir: Path | None = None,
+        dashboard_dir: Path | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id_, **kwargs)
@@ -48,6 +59,8 @@ class Smart0dteStack(Stack):
         self.node.set_context(S3_ACCESS_LOGS_BY_POLICY, True)
         repo_root = repo_root.resolve()
         check_sources(repo_root)
+        dashboard_dir = (dashboard_dir or default_dashboard_dir(repo_root)).resolve()
+        check_dashboard(dashboard_dir)
         requirements = deps_requirements(repo_root)
         if deps_layer_dir is None:
             deps_layer_dir = build_deps_layer(requirements, repo_root / "build")
@@ -64,6 +77,8 @@ class Smart0dteStack(Stack):
         self.workflows = Workflows(
             self, "Workflows", prefix=prefix, repo_root=repo_root, functions=self.functions.functions
         )
+        for name, access in self.functions.access.items():
+            self.workflows.allow_starts(self.functions.functions[name], access, prefix)
         self.scheduling = Scheduling(
             self,
             "Scheduling",
@@ -71,6 +86,30 @@ class Smart0dteStack(Stack):
             state_machines=self.workflows.state_machines,
             functions=self.functions.functions,
             schedule_creators=[n for n, a in self.functions.access.items() if a.creates_session_schedules],
+        )
+        self.dashboard = Dashboard(
+            self,
+            "Dashboard",
+            prefix=prefix,
+            dashboard_dir=dashboard_dir,
+            api_function=self.functions.functions[API_FUNCTION],
+            storage=self.storage,
+        )
+        auth = self.dashboard.auth
+        assert auth.client is not None
+        CfnOutput(
+            self, "DashboardUrl", value=self.dashboard.url, description="open with ?token=<access token>"
+        )
+        CfnOutput(
+            self,
+            "ApiUrl",
+            value=self.dashboard.http_api.api_endpoint,
+            description="the HTTP API itself; browsers use <DashboardUrl>api/ through CloudFront",
+        )
+        CfnOutput(self, "UserPoolId", value=auth.user_pool.user_pool_id)
+        CfnOutput(self, "UserPoolClientId", value=auth.client.user_pool_client_id)
+        CfnOutput(
+            self, "CognitoDomain", value=auth.domain.base_url(), description="hosted UI and OAuth2 endpoints"
         )
         for name, machine in self.workflows.state_machines.items():
             CfnOutput(self, f"{construct_id(name)}StateMachineArn", value=machine.state_machine_arn)

@@ -14,6 +14,7 @@ from constructs import Construct
 
 from smart0dte import resources as r
 
+from .access import FunctionAccess, workflow_arn_env
 from .nag import acknowledge, finding_resource
 from .sources import definition_path, load_definition, uses_distributed_map
 from .storage import construct_id
@@ -52,6 +53,35 @@ class Workflows(Construct):
         self.roles: dict[str, iam.Role] = {}
         for spec in r.STATE_MACHINES:
             self.state_machines[spec.name] = self._state_machine(spec, prefix, repo_root, functions)
+
+    def allow_starts(self, function: lambda_.Function, access: FunctionAccess, prefix: str) -> None:
+        """Let `function` start the state machines its access entry lists and describe their
+        executions (poll a run); name each in the function's environment."""
+        for name in access.starts_workflows:
+            spec = next(s for s in r.STATE_MACHINES if s.name == name)
+            machine = self.state_machines[name]
+            executions = Stack.of(self).format_arn(
+                service="states",
+                resource="execution",
+                resource_name=f"{spec.physical_name(prefix)}:*",
+                arn_format=ArnFormat.COLON_RESOURCE_NAME,
+            )
+            function.add_to_role_policy(
+                iam.PolicyStatement(actions=["states:StartExecution"], resources=[machine.state_machine_arn])
+            )
+            function.add_to_role_policy(
+                iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[executions])
+            )
+            function.add_environment(workflow_arn_env(name), machine.state_machine_arn)
+            if function.role is None:  # pragma: no cover - every function here is built with a role
+                raise ValueError(f"{function.node.path} has no role")
+            acknowledge(
+                function.role,
+                "AwsSolutions-IAM5",
+                f"Each run of {spec.physical_name(prefix)} is an execution named by a fresh id; "
+                "DescribeExecution is limited to that state machine's executions.",
+                finding_resource(self, executions),
+            )
 
     def _state_machine(
         self,

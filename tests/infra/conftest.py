@@ -1,6 +1,6 @@
 """Fixtures of the infrastructure tests: the real dependency layer (built once per requirements
-hash), a generated checkout with a handler per function and a minimal ASL file per state machine,
-and one synthesis of the stack per test module."""
+hash), a generated checkout with a handler per function, a minimal ASL file per state machine and
+a two-file dashboard, and one synthesis of that checkout shared by the session."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ if str(REPO_ROOT / "cdk") not in sys.path:
 from smart0dte_infra.layer_build import build_deps_layer, tree_size_bytes  # noqa: E402
 from smart0dte_infra.sources import definition_path, handler_path  # noqa: E402
 
+FAKE_DASHBOARD_MARKER = "<!-- smart0dte fake dashboard for the infrastructure tests -->"
 LAMBDA_UNZIPPED_LIMIT_BYTES = 262_144_000
 """Lambda's limit on a function's code plus all its layers, unzipped (250 MiB)."""
 
@@ -61,8 +62,19 @@ def minimal_definition(spec: resources.StateMachineSpec, distributed: bool = Fal
     return {"StartAt": "Each", "States": {"Each": {"Type": "Map", "ItemProcessor": processor, "End": True}}}
 
 
-def write_fake_repo(root: Path, distributed: Iterable[str] = ()) -> Path:
-    """A checkout holding what the stack deploys, generated from resources.py; layers are the real ones."""
+def write_fake_dashboard(directory: Path) -> Path:
+    """A built dashboard in miniature: index.html and one asset (what `npm run build` leaves)."""
+    (directory / "assets").mkdir(parents=True, exist_ok=True)
+    (directory / "index.html").write_text(
+        f"<!doctype html>{FAKE_DASHBOARD_MARKER}<script src=./assets/app.js>"
+    )
+    (directory / "assets" / "app.js").write_text("console.log('smart0dte');\n")
+    return directory
+
+
+def write_fake_repo(root: Path, distributed: Iterable[str] = (), layers: bool = True) -> Path:
+    """A checkout holding what the stack deploys, generated from resources.py; layers are the real
+    ones (a link to them, unless `layers` is False), the dashboard (web/dist) a two-file stand-in."""
     for function in resources.FUNCTIONS:
         path = handler_path(function, root)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -71,7 +83,9 @@ def write_fake_repo(root: Path, distributed: Iterable[str] = ()) -> Path:
         path = definition_path(machine, root)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(minimal_definition(machine, machine.name in distributed), indent=2))
-    (root / "layers").symlink_to(REPO_ROOT / "layers", target_is_directory=True)
+    if layers:
+        (root / "layers").symlink_to(REPO_ROOT / "layers", target_is_directory=True)
+    write_fake_dashboard(root / "web" / "dist")
     return root
 
 
@@ -81,10 +95,22 @@ def deps_layer() -> Path:
     return build_deps_layer(REPO_ROOT / "layers" / "deps" / "requirements.txt", REPO_ROOT / "build")
 
 
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory: pytest.TempPathFactory, deps_layer: Path) -> Synth:
+    """The stack of a generated checkout (backtest as a Distributed Map), synthesized once."""
+    repo = write_fake_repo(tmp_path_factory.mktemp("repo"), distributed={"backtest"})
+    return synthesize(repo, deps_layer, tmp_path_factory.mktemp("cdk.out"))
+
+
 def synthesize(
-    repo_root: Path, deps_layer: Path, outdir: Path, prefix: str = resources.DEFAULT_PREFIX
+    repo_root: Path,
+    deps_layer: Path,
+    outdir: Path,
+    prefix: str = resources.DEFAULT_PREFIX,
+    dashboard_dir: Path | None = None,
 ) -> Synth:
-    """Synthesize the stack as cdk/app.py does (cdk.json's context), then run the AwsSolutions pack."""
+    """Synthesize the stack as cdk/app.py does (cdk.json's context), then run the AwsSolutions pack.
+    `dashboard_dir` None deploys `<repo_root>/web/dist`, like the app."""
     import aws_cdk as cdk
     from aws_cdk.assertions import Template
     from cdk_nag import AwsSolutionsChecks
@@ -92,7 +118,14 @@ def synthesize(
 
     context = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
     app = cdk.App(context=context, outdir=str(outdir))
-    stack = Smart0dteStack(app, prefix, prefix=prefix, repo_root=repo_root, deps_layer_dir=deps_layer)
+    stack = Smart0dteStack(
+        app,
+        prefix,
+        prefix=prefix,
+        repo_root=repo_root,
+        deps_layer_dir=deps_layer,
+        dashboard_dir=dashboard_dir,
+    )
     assembly = app.synth()
     template_json = assembly.get_stack_by_name(stack.stack_name).template
     nag = AwsSolutionsChecks().validate_scope(app)
@@ -116,7 +149,13 @@ def package_sizes(synth: Synth) -> dict[str, int]:
 
 
 def resources_of_functions(template: dict[str, Any]) -> list[dict[str, Any]]:
-    return [v for v in template["Resources"].values() if v["Type"] == "AWS::Lambda::Function"]
+    """The functions of resources.FUNCTIONS: the named ones. CDK's BucketDeployment handler, the
+    only other function, has no name."""
+    return [
+        v
+        for v in template["Resources"].values()
+        if v["Type"] == "AWS::Lambda::Function" and "FunctionName" in v["Properties"]
+    ]
 
 
 def describe_sizes(sizes: dict[str, int]) -> str:

@@ -1,5 +1,6 @@
 """Synthesis against the real checkout: the handlers in lambdas/ and the ASL files in
-stepfunctions/, deployed as they are."""
+stepfunctions/, deployed as they are, and the built dashboard (web/dist) when `make` has built it
+(`make test` does); otherwise a two-file stand-in, so these tests also run on their own."""
 
 from __future__ import annotations
 
@@ -19,18 +20,29 @@ from .conftest import (
     package_sizes,
     resources_of_functions,
     synthesize,
+    write_fake_dashboard,
 )
 
 pytestmark = pytest.mark.real_repo
 
 
+REAL_DASHBOARD = REPO_ROOT / "web" / "dist"
+
+
 @pytest.fixture(scope="module")
-def real(tmp_path_factory: pytest.TempPathFactory, deps_layer: Path) -> Synth:
-    return synthesize(REPO_ROOT, deps_layer, tmp_path_factory.mktemp("cdk.out"))
+def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if (REAL_DASHBOARD / "index.html").is_file():
+        return REAL_DASHBOARD
+    return write_fake_dashboard(tmp_path_factory.mktemp("dist"))
+
+
+@pytest.fixture(scope="module")
+def real(tmp_path_factory: pytest.TempPathFactory, deps_layer: Path, dashboard: Path) -> Synth:
+    return synthesize(REPO_ROOT, deps_layer, tmp_path_factory.mktemp("cdk.out"), dashboard_dir=dashboard)
 
 
 def test_the_checkout_synthesizes_every_resource_and_passes_aws_solutions(real: Synth) -> None:
-    real.template.resource_count_is("AWS::Lambda::Function", len(r.FUNCTIONS))
+    assert len(resources_of_functions(real.template_json)) == len(r.FUNCTIONS)
     real.template.resource_count_is("AWS::StepFunctions::StateMachine", len(r.STATE_MACHINES))
     real.template.resource_count_is("AWS::Scheduler::Schedule", len(r.SCHEDULES))
     assert real.nag.success, "\n".join(v.rule_name for v in real.nag.violations)
@@ -65,3 +77,14 @@ def test_real_functions_with_their_layers_fit_lambdas_250_mb_unzipped_limit(
     with capsys.disabled():
         print(f"\nreal handlers: {describe_sizes(sizes)}")
     assert max(sizes.values()) <= LAMBDA_UNZIPPED_LIMIT_BYTES, sizes
+
+
+def test_the_built_dashboard_is_what_the_site_deployment_uploads(real: Synth, dashboard: Path) -> None:
+    (deployment,) = [
+        v for v in real.template_json["Resources"].values() if v["Type"] == "Custom::CDKBucketDeployment"
+    ]
+    (key,) = deployment["Properties"]["SourceObjectKeys"]
+    staged = real.outdir / f"asset.{key.removesuffix('.zip')}"
+    assert (staged / "index.html").read_bytes() == (dashboard / "index.html").read_bytes()
+    shipped = sorted(p.relative_to(staged) for p in staged.rglob("*") if p.is_file())
+    assert shipped == sorted(p.relative_to(dashboard) for p in dashboard.rglob("*") if p.is_file())

@@ -4,6 +4,7 @@ that match each spec's functions, and a least-privilege entry for every function
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from smart0dte_infra.access import (
     queue_url_env,
 )
 from smart0dte_infra.sources import (
+    PRICING_KERNEL,
     DefinitionMismatchError,
     MissingSourcesError,
     check_sources,
@@ -40,9 +42,27 @@ def test_an_empty_checkout_names_every_file_it_lacks(tmp_path: Path) -> None:
         check_sources(tmp_path)
 
     lines = [line.strip() for line in str(raised.value).splitlines()[1:]]
-    assert lines == [f"- lambdas/{f.name}/handler.py" for f in r.FUNCTIONS] + [
-        f"- stepfunctions/{s.name}.asl.json" for s in r.STATE_MACHINES
+    assert lines == [
+        *(f"- lambdas/{f.name}/handler.py" for f in r.FUNCTIONS),
+        *(f"- stepfunctions/{s.name}.asl.json" for s in r.STATE_MACHINES),
+        f"- {PRICING_KERNEL}",
+        "(the pricing kernel is built by `make kernel`)",
     ]
+
+
+def test_a_checkout_without_the_built_pricing_kernel_is_refused(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "layers").mkdir()
+    write_fake_repo(repo, layers=False)
+    shutil.copytree(
+        r.REPO_ROOT / "layers" / "core",
+        repo / "layers" / "core",
+        ignore=shutil.ignore_patterns("__pycache__", PRICING_KERNEL.name),
+    )
+    with pytest.raises(MissingSourcesError, match="make kernel") as raised:
+        check_sources(repo)
+    assert str(raised.value).splitlines()[1].strip() == f"- {PRICING_KERNEL}"
 
 
 def test_a_definition_must_use_exactly_the_placeholders_of_its_functions(tmp_path: Path) -> None:

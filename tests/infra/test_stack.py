@@ -1,9 +1,10 @@
 """The synthesized stack against resources.py: every table, bucket, queue, topic, function, state
 machine and schedule, least-privilege IAM, the AwsSolutions checks and Lambda's 250 MB limit.
 
-One synthesis for the whole module, against a generated checkout (a handler per function, a minimal
-ASL per state machine, backtest as a Distributed Map), so these tests do not wait for the real
-handlers."""
+One synthesis for the whole session (conftest's `synth`), against a generated checkout (a handler
+per function, a minimal ASL per state machine, backtest as a Distributed Map, a two-file
+dashboard), so these tests do not wait for the real handlers. The dashboard's resources are
+tested in test_dashboard.py."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from .conftest import (
     Synth,
     describe_sizes,
     package_sizes,
-    synthesize,
+    resources_of_functions,
     write_fake_repo,
 )
 from .template_queries import (
@@ -39,12 +40,6 @@ PREFIX = r.DEFAULT_PREFIX
 READ = {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem"}
 WRITE = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
 XRAY = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
-
-
-@pytest.fixture(scope="module")
-def synth(tmp_path_factory: pytest.TempPathFactory, deps_layer: Path) -> Synth:
-    repo = write_fake_repo(tmp_path_factory.mktemp("repo"), distributed={"backtest"})
-    return synthesize(repo, deps_layer, tmp_path_factory.mktemp("cdk.out"))
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +82,15 @@ def machine_id(t: dict[str, Any], name: str) -> str:
 
 def table_actions(t: dict[str, Any], function: str, table: r.TableSpec) -> set[str]:
     return actions_on(t, function_role(t, function), table_id(t, table))
+
+
+def own_layers(t: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The core and deps layers (CDK's BucketDeployment brings its own AWS CLI layer)."""
+    return {
+        k: v
+        for k, v in resources_of_type(t, "AWS::Lambda::LayerVersion").items()
+        if k.startswith("Functions")
+    }
 
 
 # --- storage -------------------------------------------------------------------------------------
@@ -239,7 +243,7 @@ def test_alert_topic_is_encrypted_and_tls_only(synth: Synth) -> None:
 @pytest.mark.parametrize("spec", r.FUNCTIONS, ids=lambda s: s.name)
 def test_function_has_both_layers_and_its_memory_and_timeout(synth: Synth, spec: r.FunctionSpec) -> None:
     t = synth.template_json
-    layers = resources_of_type(t, "AWS::Lambda::LayerVersion")
+    layers = own_layers(t)
     assert len(layers) == 2
     synth.template.has_resource_properties(
         "AWS::Lambda::Function",
@@ -263,14 +267,21 @@ def test_function_has_both_layers_and_its_memory_and_timeout(synth: Synth, spec:
 
 
 def test_there_is_one_function_per_spec(synth: Synth) -> None:
-    synth.template.resource_count_is("AWS::Lambda::Function", len(r.FUNCTIONS))
+    t = synth.template_json
+    names = sorted(f["Properties"]["FunctionName"] for f in resources_of_functions(t))
+    assert names == sorted(f.physical_name(PREFIX) for f in r.FUNCTIONS)
+    others = [
+        k
+        for k in resources_of_type(t, "AWS::Lambda::Function")
+        if "FunctionName" not in t["Resources"][k]["Properties"]
+    ]
+    assert len(others) == 1 and others[0].startswith("CustomCDKBucketDeployment"), others
 
 
-def test_layers_are_for_python_3_12_on_x86_64(synth: Synth) -> None:
-    synth.template.all_resources_properties(
-        "AWS::Lambda::LayerVersion",
-        {"CompatibleRuntimes": ["python3.12"], "CompatibleArchitectures": ["x86_64"]},
-    )
+def test_layers_are_for_python_3_12_on_x86_64(t: dict[str, Any]) -> None:
+    for layer in own_layers(t).values():
+        assert layer["Properties"]["CompatibleRuntimes"] == ["python3.12"]
+        assert layer["Properties"]["CompatibleArchitectures"] == ["x86_64"]
 
 
 def test_risk_decides_without_touching_orders_money_or_schedules(t: dict[str, Any]) -> None:
@@ -321,7 +332,11 @@ def test_only_execute_and_the_exit_paths_reach_the_order_queue_and_execute_is_id
 
 def test_audit_log_is_append_only_for_every_function(t: dict[str, Any]) -> None:
     for function in r.FUNCTIONS:
-        assert table_actions(t, function.name, r.AUDIT_TABLE) <= {"dynamodb:PutItem"}, function.name
+        reads = READ if function.name == "api" else set()  # the dashboard's audit page lists it
+        assert table_actions(t, function.name, r.AUDIT_TABLE) <= {"dynamodb:PutItem"} | reads, function.name
+    assert not any(
+        table_actions(t, f.name, r.AUDIT_TABLE) & (WRITE - {"dynamodb:PutItem"}) for f in r.FUNCTIONS
+    )
 
 
 def test_market_data_is_read_only_for_every_function(t: dict[str, Any]) -> None:
@@ -523,7 +538,8 @@ def test_synthesis_stops_listing_every_missing_handler_and_asl_file(tmp_path: Pa
     for machine in r.STATE_MACHINES:
         assert f"stepfunctions/{machine.name}.asl.json" in message
     assert f"lambdas/{present.name}/" not in message
-    assert f"{len(r.FUNCTIONS) - 1 + len(r.STATE_MACHINES)} file(s)" in message
+    assert "_pricing_kernel.so" in message
+    assert f"{len(r.FUNCTIONS) - 1 + len(r.STATE_MACHINES) + 1} file(s)" in message
 
 
 def test_prefix_names_every_resource_so_stages_deploy_side_by_side(tmp_path: Path, deps_layer: Path) -> None:
@@ -549,3 +565,11 @@ def test_prefix_names_every_resource_so_stages_deploy_side_by_side(tmp_path: Pat
     assert tables == {t.physical_name(stage) for t in r.TABLES}
     assert machines == {m.physical_name(stage) for m in r.STATE_MACHINES}
     assert stack.scheduling.group.name == stage
+
+
+def test_every_function_demands_the_compiled_pricing_kernel(t: dict[str, Any]) -> None:
+    from smart0dte.domain.pricing import KERNEL_ENV
+
+    for spec in r.FUNCTIONS:
+        variables = t["Resources"][function_id(t, spec.name)]["Properties"]["Environment"]["Variables"]
+        assert variables[KERNEL_ENV] == "c", spec.name

@@ -175,6 +175,12 @@ FUNCTIONS = (
         "learning", memory_mb=3008, timeout_s=900, purpose="retrain walk-forward, promote if better"
     ),
     FunctionSpec("backtest_day", memory_mb=2048, timeout_s=300, purpose="one backtest session"),
+    FunctionSpec(
+        "api",
+        memory_mb=1024,
+        timeout_s=29,  # API Gateway gives up on an HTTP API integration after 30 s
+        purpose="the dashboard's HTTP API behind API Gateway's Cognito JWT authorizer and CloudFront",
+    ),
 )
 
 

@@ -1,0 +1,300 @@
+"""The dashboard in AWS: the API function behind an API Gateway HTTP API with Cognito's JWT
+authorizer, and a CloudFront distribution serving the built site (web/dist) from a private bucket
+and proxying `/api/*` to the HTTP API, so the browser talks to one origin.
+
+Routes: `GET /api/health` and `GET /api/openapi.json` are public (smart0dte.services.api's
+PUBLIC_PATHS); every other `/api/...` request needs an access token of the user pool's dashboard
+client. API Gateway checks the scope coarsely (GET: `smart0dte/read` or `smart0dte/trade`; any
+other method: `smart0dte/trade`) and the API service checks it again, with the caller's identity
+for the audit log.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from aws_cdk import Aws, DefaultStackSynthesizer, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_apigatewayv2 as apigw
+from aws_cdk import aws_apigatewayv2_authorizers as authorizers
+from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_cloudfront as cloudfront
+from aws_cdk import aws_cloudfront_origins as origins
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_deployment as s3deploy
+from constructs import Construct
+
+from .auth import READ_SCOPE, TRADE_SCOPE, Auth, full_scope
+from .nag import acknowledge, finding_resource
+from .storage import Storage
+
+PUBLIC_ROUTES = ("/api/health", "/api/openapi.json")
+"""GET without a token: the paths smart0dte.services.api serves to anyone (a test keeps them equal)."""
+PROXY_ROUTE = "/api/{proxy+}"
+READ_SCOPES = (full_scope(READ_SCOPE), full_scope(TRADE_SCOPE))
+TRADE_SCOPES = (full_scope(TRADE_SCOPE),)
+THROTTLE_RATE_PER_S = 50
+THROTTLE_BURST = 100
+"""One operator's dashboard polls a few routes every few seconds; this caps a runaway client."""
+LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
+ACCESS_LOG_FORMAT = {
+    "requestId": "$context.requestId",
+    "ip": "$context.identity.sourceIp",
+    "requestTime": "$context.requestTime",
+    "httpMethod": "$context.httpMethod",
+    "path": "$context.path",
+    "routeKey": "$context.routeKey",
+    "status": "$context.status",
+    "protocol": "$context.protocol",
+    "responseLength": "$context.responseLength",
+    "latencyMs": "$context.responseLatency",
+    "user": "$context.authorizer.claims.sub",
+    "authorizerError": "$context.authorizer.error",
+    "integrationError": "$context.integrationErrorMessage",
+}
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",  # the chart library sizes its canvases with inline styles
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+BUILD_COMMAND = "make web/dist/index.html"
+BUILD_COMMAND_NPM = "cd web && npm ci && npm run build"
+
+
+class DashboardNotBuiltError(FileNotFoundError):
+    """The dashboard directory to deploy holds no index.html."""
+
+
+def check_dashboard(directory: Path) -> None:
+    if not (directory / "index.html").is_file():
+        raise DashboardNotBuiltError(
+            f"cannot synthesize: the dashboard is not built ({directory / 'index.html'} is missing). "
+            f"Build it with `{BUILD_COMMAND}` (or `{BUILD_COMMAND_NPM}`) from the repository root, "
+            "then synthesize again."
+        )
+
+
+class Dashboard(Construct):
+    """`http_api`, `distribution`, `site_bucket` and the auth pieces, wired to `api_function`."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id_: str,
+        *,
+        prefix: str,
+        dashboard_dir: Path,
+        api_function: lambda_.Function,
+        storage: Storage,
+    ) -> None:
+        super().__init__(scope, construct_id_)
+        check_dashboard(dashboard_dir)
+        self.auth = Auth(self, "Auth", prefix=prefix)
+        self.http_api = apigw.HttpApi(
+            self,
+            "HttpApi",
+            api_name=prefix,
+            description=f"{prefix} dashboard API (served to browsers through CloudFront /api/*)",
+            create_default_stage=False,
+        )
+        self.access_logs = logs.LogGroup(
+            self, "HttpApiAccessLogs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY
+        )
+        self.stage = apigw.HttpStage(
+            self,
+            "Stage",
+            http_api=self.http_api,
+            stage_name="$default",
+            auto_deploy=True,
+            throttle=apigw.ThrottleSettings(rate_limit=THROTTLE_RATE_PER_S, burst_limit=THROTTLE_BURST),
+        )
+        cfn_stage = self.stage.node.default_child
+        assert isinstance(cfn_stage, apigw.CfnStage)
+        cfn_stage.access_log_settings = apigw.CfnStage.AccessLogSettingsProperty(
+            destination_arn=self.access_logs.log_group_arn, format=json.dumps(ACCESS_LOG_FORMAT)
+        )
+
+        self.site_bucket = s3.Bucket(
+            self,
+            "SiteBucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=storage.access_logs,
+            server_access_logs_prefix="dashboard/",
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        headers = cloudfront.ResponseHeadersPolicy(
+            self,
+            "SecurityHeaders",
+            comment=f"{prefix}: HSTS, CSP, no framing, no sniffing, no referrer (tokens arrive in the URL)",
+            security_headers_behavior=cloudfront.ResponseSecurityHeadersBehavior(
+                strict_transport_security=cloudfront.ResponseHeadersStrictTransportSecurity(
+                    access_control_max_age=Duration.days(730), include_subdomains=True, override=True
+                ),
+                content_security_policy=cloudfront.ResponseHeadersContentSecurityPolicy(
+                    content_security_policy=CONTENT_SECURITY_POLICY, override=True
+                ),
+                content_type_options=cloudfront.ResponseHeadersContentTypeOptions(override=True),
+                frame_options=cloudfront.ResponseHeadersFrameOptions(
+                    frame_option=cloudfront.HeadersFrameOption.DENY, override=True
+                ),
+                referrer_policy=cloudfront.ResponseHeadersReferrerPolicy(
+                    referrer_policy=cloudfront.HeadersReferrerPolicy.NO_REFERRER, override=True
+                ),
+            ),
+        )
+        api_domain = f"{self.http_api.api_id}.execute-api.{Aws.REGION}.{Aws.URL_SUFFIX}"
+        self.distribution = cloudfront.Distribution(
+            self,
+            "Distribution",
+            comment=f"{prefix} dashboard",
+            default_root_object="index.html",
+            price_class=cloudfront.PriceClass.PRICE_CLASS_100,
+            http_version=cloudfront.HttpVersion.HTTP2_AND_3,
+            default_behavior=cloudfront.BehaviorOptions(
+                origin=origins.S3BucketOrigin.with_origin_access_control(self.site_bucket),
+                viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+                allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD,
+                cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
+                response_headers_policy=headers,
+                compress=True,
+            ),
+            additional_behaviors={
+                # Never cached; every viewer header but Host (API Gateway routes on its own host)
+                # and the query string go through. With caching disabled the AllViewer policies
+                # forward Authorization too. HTTPS only: a bearer token never travels in clear.
+                "/api/*": cloudfront.BehaviorOptions(
+                    origin=origins.HttpOrigin(
+                        api_domain,
+                        protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
+                        origin_ssl_protocols=[cloudfront.OriginSslPolicy.TLS_V1_2],
+                    ),
+                    viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
+                    allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
+                    cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
+                    origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+                    response_headers_policy=headers,
+                ),
+            },
+        )
+        self.url = f"https://{self.distribution.distribution_domain_name}/"
+        self.deployment = s3deploy.BucketDeployment(
+            self,
+            "Site",
+            sources=[s3deploy.Source.asset(str(dashboard_dir))],
+            destination_bucket=self.site_bucket,
+            distribution=self.distribution,
+            distribution_paths=["/*"],
+            log_group=logs.LogGroup(
+                self, "SiteDeploymentLogs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY
+            ),
+        )
+
+        client = self.auth.add_dashboard_client(self.url)
+        self.authorizer = authorizers.HttpUserPoolAuthorizer(
+            "CognitoJwt", self.auth.user_pool, user_pool_clients=[client]
+        )
+        integration = integrations.HttpLambdaIntegration("ApiFunction", api_function)
+        self.public_routes: list[apigw.HttpRoute] = []
+        for path in PUBLIC_ROUTES:
+            self.public_routes += self.http_api.add_routes(
+                path=path,
+                methods=[apigw.HttpMethod.GET],
+                integration=integration,
+                authorizer=apigw.HttpNoneAuthorizer(),
+            )
+        self.http_api.add_routes(
+            path=PROXY_ROUTE,
+            methods=[apigw.HttpMethod.GET],
+            integration=integration,
+            authorizer=self.authorizer,
+            authorization_scopes=list(READ_SCOPES),
+        )
+        self.http_api.add_routes(
+            path=PROXY_ROUTE,
+            methods=[apigw.HttpMethod.ANY],
+            integration=integration,
+            authorizer=self.authorizer,
+            authorization_scopes=list(TRADE_SCOPES),
+        )
+        self._acknowledge()
+
+    def _acknowledge(self) -> None:
+        for route in self.public_routes:
+            acknowledge(
+                route,
+                "AwsSolutions-APIG4",
+                "Public by design: the health check and the OpenAPI document carry no trading data "
+                "(smart0dte.services.api PUBLIC_PATHS); every other route needs the Cognito JWT.",
+            )
+        acknowledge(
+            self.distribution,
+            "AwsSolutions-CFR1",
+            "The operator may trade from anywhere; access is gated by Cognito sign-in with MFA, not by "
+            "geography.",
+        )
+        acknowledge(
+            self.distribution,
+            "AwsSolutions-CFR2",
+            "No WAF web ACL (a monthly cost): the static site is public anyway, and the API behind "
+            "/api/* needs a Cognito JWT and is throttled at the API Gateway stage.",
+        )
+        acknowledge(
+            self.distribution,
+            "AwsSolutions-CFR3",
+            "API calls are logged by the HTTP API stage's access log; CloudFront standard logs would need "
+            "an ACL-enabled log bucket, and the static files they would record are public.",
+        )
+        acknowledge(
+            self.distribution,
+            "AwsSolutions-CFR4",
+            "No custom domain: the default *.cloudfront.net certificate's TLS policy is set by CloudFront. "
+            "A custom domain with an ACM certificate would allow TLSv1.2_2021.",
+        )
+        role = self.deployment.handler_role
+        acknowledge(
+            role,
+            "AwsSolutions-IAM4",
+            "CDK's BucketDeployment handler writes its own logs with AWSLambdaBasicExecutionRole.",
+            "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+        )
+        assets = (
+            f"arn:<AWS::Partition>:s3:::cdk-{DefaultStackSynthesizer.DEFAULT_QUALIFIER}-assets-"
+            "<AWS::AccountId>-<AWS::Region>/*"
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5",
+            "Generated by CDK's BucketDeployment: it reads the site asset from the bootstrap asset "
+            "bucket, replaces the objects of the site bucket (prune) and invalidates the distribution "
+            "(CloudFront invalidations are granted on *); no other bucket is reachable.",
+            *(
+                f"Action::s3:{action}*"
+                for action in ("GetBucket", "GetObject", "List", "Abort", "DeleteObject")
+            ),
+            f"Resource::{assets}",
+            finding_resource(self, self.site_bucket.arn_for_objects("*")),
+            "Resource::*",
+        )
+        stack = Stack.of(self)
+        for child in stack.node.children:
+            if child.node.id.startswith("Custom::CDKBucketDeployment"):
+                acknowledge(
+                    child,
+                    "AwsSolutions-L1",
+                    "The BucketDeployment handler's runtime is chosen by aws-cdk-lib; it moves with the "
+                    "CDK version.",
+                )
