@@ -121,7 +121,7 @@ class FunctionAccess:
 
 
 RW, READ, APPEND = TableAccess.READ_WRITE, TableAccess.READ, TableAccess.APPEND
-RESET_REPORT_PREFIXES = ("daily/paper/", "backtests/", "optimization/")
+RESET_REPORT_PREFIXES = r.reset_report_prefixes(r.TradingMode.PAPER)
 """What POST /api/reset deletes from the reports bucket (paper only: never daily/live/)."""
 
 ACCESS: dict[str, FunctionAccess] = {

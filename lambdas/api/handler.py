@@ -12,6 +12,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
+from smart0dte.resources import REPORTS_BUCKET
 from smart0dte.services.api import ApiDeps, StepFunctionsBacktests, build_app
 
 logger = Logger(service="api")
@@ -29,7 +30,8 @@ def default_deps() -> ApiDeps:
     backtests = None
     if arn:
         backtests = StepFunctionsBacktests(wiring.aws_client(config, "stepfunctions"), arn)
-    return ApiDeps(store_factory=lambda: wiring.state_store(config), backtests=backtests)
+    reports = wiring.object_store(config, REPORTS_BUCKET)
+    return ApiDeps(store_factory=lambda: wiring.state_store(config), backtests=backtests, reports=reports)
 
 
 def configure(deps: ApiDeps) -> APIGatewayHttpResolver:

@@ -1,12 +1,16 @@
-"""Learning: after the close and on Saturdays, retrain on the archive and promote only if better.
+"""Learning: after the close and on Saturdays, retrain on the archive and promote only if better,
+then walk-forward optimize the rule strategies' parameters (a report only, never applied).
 
 Event:   {"mode": "paper" | "live" (default "paper"), "session_date": "YYYY-MM-DD"} or the
          scheduler's {"schedule", "scheduled_time"} (the recurring learning schedules send that)
 Returns: {"mode", "session_date", "trained", "promoted", and when trained "version",
-         "report_key"; "reason" either way}
+         "report_key"; "reason" either way; "optimization": {"written", and when written
+         "applied" (always false), "source", "keys", "strategies" (per strategy the recommended
+         parameters and out-of-sample P&L against the defaults); else "reason"}}
 
-Too few archived sessions: nothing is trained and the promoted model stays. A malformed event
-raises MalformedEvent naming each field; nothing is written.
+Too few archived sessions: nothing is trained and the promoted model stays; too few for one
+optimization fold: no optimization report is written. A malformed event raises MalformedEvent
+naming each field; nothing is written.
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ def _handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = parse_event(SessionEvent, event, NAME)
     result = build_service(request.mode).learn(request)
     metrics.add_metric(name="ModelPromoted", unit=MetricUnit.Count, value=int(result["promoted"]))
+    written = int(result["optimization"]["written"])
+    metrics.add_metric(name="OptimizationWritten", unit=MetricUnit.Count, value=written)
     logger.info("learning", extra=result)
     return result
 

@@ -78,6 +78,73 @@ def _chain(symbol: str, spot: float) -> list[dict[str, Any]]:
     return rows
 
 
+OPTIMIZED = ("momentum_breakout", "mean_reversion", "gap_fill", "vix_spike")
+
+
+def _optimization(strategy: str) -> dict[str, Any]:
+    """GET /api/analytics/optimization/{strategy}: a stored report for momentum_breakout only."""
+
+    def metrics(trades: int, net: float) -> dict[str, Any]:
+        return {
+            "sessions": 20,
+            "trades": trades,
+            "winRate": 0.5 if trades else None,
+            "netPnlUsd": net,
+            "pnlPerSessionUsd": round(net / 20, 2),
+            "worstSessionUsd": -300.0,
+        }
+
+    base: dict[str, Any] = {
+        "strategy": strategy,
+        "defaultParams": {"target_delta": 0.4},
+        "liveTrades": {
+            "trades": 0,
+            "winRate": None,
+            "profitFactor": None,
+            "expectancyUsd": None,
+            "averageWinUsd": None,
+            "averageLossUsd": None,
+            "netPnlUsd": 0.0,
+        },
+    }
+    if strategy != "momentum_breakout":
+        note = f"no optimization result is stored yet (optimization/{strategy}/latest.json is absent)"
+        return {**base, "optimization": None, "note": note}
+    window = {"start": "2025-02-03", "end": "2025-03-03", "sessions": 20}
+    result = {
+        "strategy": strategy,
+        "applied": False,
+        "note": "report only: the recommended parameters are not applied to trading",
+        "objective": "highest in-sample net P&L per session",
+        "source": "archive 2025-01-02..2025-03-03 (40 sessions)",
+        "generatedAt": "2025-03-14T21:05:00Z",
+        "grid": {"min_break_atr": [0.25, 0.5, 1.0], "min_move_30m_atr": [4.0, 6.0]},
+        "candidates": 6,
+        "walkForward": {
+            "inSampleSessions": 20,
+            "outOfSampleSessions": 5,
+            "stepSessions": 5,
+            "minTrades": 3,
+            "minImprovementUsd": 10.0,
+            "maxSessions": 40,
+        },
+        "sessions": {"start": "2025-01-02", "end": "2025-03-03", "sessions": 40},
+        "defaultParams": {"min_break_atr": 0.5, "min_move_30m_atr": 6.0},
+        "summary": {
+            "recommendedParams": {"min_break_atr": 1.0, "min_move_30m_atr": 6.0},
+            "recommendedIsDefault": False,
+            "latestWindow": window,
+            "latestInSample": metrics(12, 840.0),
+            "defaultLatestInSample": metrics(15, 120.0),
+            "outOfSample": metrics(11, 1234.5),
+            "defaultOutOfSample": metrics(14, -250.0),
+            "beatsDefaults": True,
+        },
+        "folds": [],
+    }
+    return {**base, "optimization": result, "note": None}
+
+
 def initial_state() -> dict[str, Any]:
     equity = [
         {"ts": _iso(NOW - timedelta(days=30 - i)), "equity": 25_000 + i * 42.5 - (i % 4) * 60}
@@ -189,6 +256,7 @@ def initial_state() -> dict[str, Any]:
             },
         ],
         "backtests": {},
+        "optimization": {name: _optimization(name) for name in OPTIMIZED},
     }
 
 
@@ -295,6 +363,10 @@ class FakeApi:
             polls = s["backtests"][m.group(1)] = s["backtests"][m.group(1)] + 1
             progress = min(1.0, polls / 3)
             return 200, {"status": "SUCCEEDED" if progress >= 1 else "RUNNING", "progress": progress}
+        m = re.fullmatch(r"/api/analytics/optimization/([^/]+)", path)
+        if method == "GET" and m:
+            found = s["optimization"].get(m.group(1))
+            return (200, found) if found else (404, {"message": f"strategy={m.group(1)!r} is unknown"})
         if method == "GET" and path == "/api/audit":
             return 200, {"records": s["audit"]}
         if method == "POST" and path == "/api/reset":
@@ -308,11 +380,14 @@ class FakeApi:
                     "statusCode": 422,
                     "detail": [{"loc": ["body", "confirm"], "msg": "bad", "type": "x"}],
                 }
+            deleted = {}
             if body["scope"] in ("signals", "all"):
+                deleted.update(signals=len(s["recentSignals"]), riskDecisions=len(s["recentSignals"]))
                 s["recentSignals"] = []
             if body["scope"] in ("positions", "all"):
+                deleted["positions"] = len(s["positions"])
                 s["positions"] = []
-            return 200, {"scope": body["scope"], "deleted": True}
+            return 200, {"scope": body["scope"], "deleted": deleted}
         return 404, {"message": f"no route {method} {path}"}
 
 

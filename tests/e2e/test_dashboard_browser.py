@@ -172,7 +172,7 @@ def test_reset_asks_for_confirmation_naming_the_scope(page, api: FakeApi, base_u
     page.get_by_test_id("reset-button").click()
     dialog = page.get_by_test_id("confirm-dialog")
     expect(dialog).to_be_visible()
-    expect(dialog).to_contain_text("generated signals and their risk decisions")
+    expect(dialog).to_contain_text("every signal and its risk decision")
     expect(dialog).to_contain_text("signals")
     expect(page.get_by_test_id("confirm-ok")).to_be_disabled()  # until RESET is typed
     page.get_by_test_id("confirm-cancel").click()
@@ -183,7 +183,9 @@ def test_reset_asks_for_confirmation_naming_the_scope(page, api: FakeApi, base_u
     page.get_by_test_id("confirm-typed").fill("RESET")
     page.get_by_test_id("confirm-ok").click()
 
-    expect(page.get_by_test_id("reset-flash")).to_contain_text("Reset done: signals deleted")
+    expect(page.get_by_test_id("reset-flash")).to_contain_text(
+        "Reset done: signals deleted (2 signals, 2 riskDecisions)"
+    )
     assert [r["body"] for r in api.posts("/api/reset")] == [{"scope": "signals", "confirm": "RESET"}]
 
 
@@ -219,6 +221,29 @@ def test_analytics_runs_a_backtest_and_shows_its_progress(page, api: FakeApi, ba
     expect(page.get_by_test_id("bt-status")).to_have_attribute("data-status", "succeeded", timeout=15_000)
     expect(page.get_by_test_id("bt-status")).to_contain_text("100%")
     assert len(api.posts("/api/analytics/backtest")) == 1
+
+
+def test_analytics_shows_the_walk_forward_optimization_as_a_report_only(
+    page, api: FakeApi, base_url: str
+) -> None:
+    open_page(page, base_url, "analytics")
+    table = page.get_by_test_id("optimization-table")
+
+    expect(page.get_by_test_id("optimization-report-only")).to_contain_text("Report only, not applied")
+    row = table.locator("tr", has_text="momentum_breakout")
+    expect(row).to_contain_text("min_break_atr 1 (default 0.5)")
+    expect(row).to_contain_text("$1,234.50")
+    expect(row).to_contain_text("−$250.00")
+    expect(row).to_contain_text("yes")
+    expect(row).to_contain_text("archive 2025-01-02..2025-03-03 (40 sessions)")
+    expect(table.locator("tr", has_text="gap_fill")).to_contain_text(
+        "optimization/gap_fill/latest.json is absent"
+    )
+    asked = {r["path"] for r in api.requests if r["path"].startswith("/api/analytics/optimization/")}
+    assert asked == {
+        f"/api/analytics/optimization/{s}"
+        for s in ("momentum_breakout", "mean_reversion", "gap_fill", "vix_spike")
+    }
 
 
 def test_audit_log_lists_records_and_filters(page, api: FakeApi, base_url: str) -> None:

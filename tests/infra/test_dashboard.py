@@ -163,15 +163,13 @@ def test_api_reads_reports_deletes_only_paper_results_and_touches_no_other_bucke
 
 def test_the_deletable_prefixes_are_where_paper_reports_and_results_are_written() -> None:
     from smart0dte.domain.models import TradingMode
-    from smart0dte.services.learning import latest_key
-    from smart0dte.services.post_close import daily_reports_prefix, report_key
+    from smart0dte.services.post_close import report_key
 
-    paper, live = daily_reports_prefix(TradingMode.PAPER), daily_reports_prefix(TradingMode.LIVE)
+    paper, live = r.daily_reports_prefix(TradingMode.PAPER), r.daily_reports_prefix(TradingMode.LIVE)
     assert paper in RESET_REPORT_PREFIXES and live not in RESET_REPORT_PREFIXES
     assert report_key(TradingMode.PAPER, "2025-03-14").startswith(paper)
-    assert latest_key("momentum_breakout").startswith("optimization/")
-    backtest_day = (REPO_ROOT / "layers/core/python/smart0dte/services/backtest_day.py").read_text()
-    assert 'f"backtests/' in backtest_day and "backtests/" in RESET_REPORT_PREFIXES
+    assert r.optimization_key("momentum_breakout").startswith(r.OPTIMIZATION_PREFIX)
+    assert {r.BACKTESTS_PREFIX, r.OPTIMIZATION_PREFIX} < set(RESET_REPORT_PREFIXES)
 
 
 def test_api_starts_only_the_backtest_workflow_and_describes_only_its_executions(t: dict[str, Any]) -> None:

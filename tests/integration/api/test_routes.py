@@ -340,13 +340,6 @@ def test_reset_needs_a_known_scope_and_the_exact_confirmation(api: Call, body: d
     assert api("POST", "/api/reset", body)[0] == 422
 
 
-def test_reset_without_a_store_reset_is_501_and_deletes_nothing(api: Call, seeded: DynamoState) -> None:
-    status, body = api("POST", "/api/reset", {"scope": "signals", "confirm": "RESET"})
-    assert status == 501
-    assert "reset(scope, actor, reason, at)" in body["message"]
-    assert len(seeded.list_signals(SESSION)) == 3
-
-
 def test_reset_is_refused_in_live(live: DynamoState, seeded: DynamoState) -> None:
     call = make_call(ApiDeps(store_factory=lambda: live, clock=FixedClock()))
     status, body = call("POST", "/api/reset", {"scope": "all", "confirm": "RESET"})

@@ -1,5 +1,6 @@
 import json
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -150,3 +151,25 @@ def test_settings_replaced_by_another_writer_meanwhile_are_not_overwritten(
         paper.put_settings(AutomationSettings(max_positions=6), actor="user:carol", reason="third", at=T0)
 
     assert all_items(dynamodb, aws) == before
+
+
+def test_control_state_reads_what_the_single_getters_read_in_one_call(paper: DynamoState) -> None:
+    empty = paper.get_control_state(SESSION)
+    assert (empty.settings, empty.risk_limits, empty.controls) == (
+        AutomationSettings(),
+        RiskLimits(),
+        TradingControls(),
+    )
+    assert (empty.counters.trades, empty.counters.realized_pnl_usd) == (0, 0)
+
+    paper.put_settings(AutomationSettings(master_switch=True, max_positions=2), "user:alice", "set", T0)
+    paper.put_risk_limits(RiskLimits(max_consecutive_losses=3), "user:alice", "limit", T0)
+    paper.pause("user:bob", "lunch", T0)
+    paper.add_to_counters(SESSION, trades=2, realized_pnl_usd=Decimal("-12.50"))
+    paper.add_to_counters(SESSION - timedelta(days=1), trades=5)
+
+    state = paper.get_control_state(SESSION)
+    assert state.settings == paper.get_settings() and state.settings.max_positions == 2
+    assert state.risk_limits == paper.get_risk_limits() and state.risk_limits.max_consecutive_losses == 3
+    assert state.controls == paper.get_controls() and state.controls.paused
+    assert state.counters == paper.get_counters(SESSION) and state.counters.trades == 2

@@ -50,3 +50,15 @@ def test_keys_and_page_sizes_out_of_range_are_refused(store: S3ObjectStore, s3: 
         store.get_bytes("k" * 1025)
     with pytest.raises(ValueError, match="list_page_size=0 must be 1 to 1000"):
         S3ObjectStore("b", s3, list_page_size=0)
+
+
+def test_delete_removes_the_object_and_a_second_delete_is_no_error(store: S3ObjectStore) -> None:
+    store.put_bytes("backtests/abc/report.json", b"{}")
+    store.put_bytes("backtests/abc/days/2025-03-14.json", b"{}")
+
+    store.delete("backtests/abc/report.json")
+    store.delete("backtests/abc/report.json")
+
+    assert list(store.list_keys("backtests/")) == ["backtests/abc/days/2025-03-14.json"]
+    with pytest.raises(ObjectNotFound):
+        store.get_bytes("backtests/abc/report.json")

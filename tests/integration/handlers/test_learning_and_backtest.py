@@ -44,8 +44,14 @@ def test_learning_with_too_few_archived_days_trains_nothing(aws: Provisioned) ->
         "promoted": False,
         "reason": "0 archived session(s) up to 2025-03-14; walk-forward needs 30: nothing trained, "
         "the promoted model is unchanged",
+        "optimization": {
+            "written": False,
+            "reason": "0 archived session(s) up to 2025-03-14; the parameter optimization needs 25: "
+            "nothing written",
+        },
     }
     assert keys(aws, MODELS_BUCKET.logical_name) == []
+    assert keys(aws, REPORTS_BUCKET.logical_name) == []
 
 
 def test_learning_trains_on_the_archive_and_records_the_promotion_decision(
@@ -89,6 +95,8 @@ def test_learning_trains_on_the_archive_and_records_the_promotion_decision(
     )
     assert report["source"] == "archive 2025-03-10..2025-03-13 (4 sessions)"
     assert report["promotion"]["candidate"] == result["version"]
+    assert result["optimization"]["written"] is False  # 4 sessions: too few for a 20 + 5 fold
+    assert not any(k.startswith("optimization/") for k in keys(aws, REPORTS_BUCKET.logical_name))
 
 
 def test_backtest_days_and_their_aggregate_match_the_local_backtest(aws: Provisioned) -> None:

@@ -108,3 +108,18 @@ def test_a_key_cannot_be_both_an_object_and_a_folder(tmp_path: Path) -> None:
 def test_a_missing_key_raises_the_ports_error(tmp_path: Path) -> None:
     with pytest.raises(ports.ObjectNotFound):
         FolderObjectStore(tmp_path).get_bytes("nothing")
+
+
+def test_delete_removes_the_object_and_a_second_delete_is_no_error(tmp_path: Path) -> None:
+    store = FolderObjectStore(tmp_path)
+    store.put_bytes("backtests/abc/report.json", b"{}")
+    store.put_bytes("backtests/abc/days/2025-03-14.json", b"{}")
+
+    store.delete("backtests/abc/report.json")
+    store.delete("backtests/abc/report.json")
+
+    assert list(store.list_keys("backtests/")) == ["backtests/abc/days/2025-03-14.json"]
+    with pytest.raises(ObjectNotFound):
+        store.get_bytes("backtests/abc/report.json")
+    with pytest.raises(DomainError, match="key="):
+        store.delete("../outside")

@@ -5,6 +5,7 @@ import { disposeCharts, lineChart } from "../charts.js";
 import { arr, esc, fmtNum, fmtPct, fmtText, label, num, obj } from "../format.js";
 import { normAnalytics } from "../normalize.js";
 import { flash, table } from "../ui.js";
+import { showOptimization } from "../optimization.js";
 
 const PCT_KEYS = /(rate|return|drawdown|pct|percent|ratio_pct)$/i;
 const MONEY_KEYS = /(pnl|equity|usd|profit|loss)$/i;
@@ -43,6 +44,12 @@ export default async function analytics(root, ctx) {
       <section class="card"><h2>Drawdown</h2><div class="chart" id="a-drawdown"></div></section>
     </div>
     <section class="card"><h2>By strategy</h2><div id="by-strategy"></div></section>
+    <section class="card" data-testid="optimization"><h2>Parameter optimization (walk-forward)</h2>
+      <p class="muted" data-testid="optimization-report-only">Report only, not applied: the learning workflow recommends
+        parameters from the newest in-sample window; trading keeps its configured parameters.
+        OOS = out-of-sample sessions no choice had seen.</p>
+      <div id="optimization"><p class="muted">Loading…</p></div>
+    </section>
     <section class="card"><h2>Backtest</h2>
       <form id="bt-form" class="inline-form">
         <label>From <input type="date" name="start" data-testid="bt-start" value="${isoDay(-30)}" /></label>
@@ -90,6 +97,7 @@ export default async function analytics(root, ctx) {
     load().catch(ctx.showError);
   });
   await load();
+  showOptimization(root.querySelector("#optimization"), ctx.alive).catch(ctx.showError);
 
   const form = root.querySelector("#bt-form");
   form.addEventListener("submit", async (ev) => {

@@ -3,18 +3,22 @@ import { ApiError, api } from "../api.js";
 import { esc } from "../format.js";
 import { confirmDialog, flash } from "../ui.js";
 
+// Same wording as the API's RESET_SCOPES (smart0dte/ports.py).
 export const SCOPES = {
-  positions: ["Positions", "open and closed positions, orders and fills, and today's P&L counters"],
-  signals: ["Signals", "generated signals and their risk decisions"],
-  analytics: ["Analytics", "equity curve, daily analytics, backtest results and reports"],
-  all: ["Everything", "positions, orders, fills, signals, risk decisions, analytics and backtests (settings and the audit log are kept)"],
+  positions: ["Positions", "every position with its orders, fills and order intents, the engines' saved session state and the daily counters (trades, day trades, realised P&L)"],
+  signals: ["Signals", "every signal and its risk decision"],
+  analytics: ["Analytics", "the daily counters, daily reports, backtest results and optimization results"],
+  all: ["Everything", "everything above; settings, risk limits, controls and the audit log are kept"],
 };
+
+const counts = (deleted) =>
+  Object.entries(deleted || {}).map(([kind, n]) => `${n} ${kind}`).join(", ") || "nothing was stored";
 
 export default async function reset(root) {
   root.innerHTML = `
     <h1>Reset</h1>
     <section class="card">
-      <p>Deletes stored state for the current trading mode. The audit log is append-only and is never deleted; the reset itself is audited.</p>
+      <p>Deletes stored paper-trading records. Pause trading (or press the emergency stop) first; positions cannot be reset while one is open or an order is working. The audit log is append-only and is never deleted; the reset itself is audited.</p>
       <fieldset class="scopes"><legend>What to delete</legend>
       ${Object.entries(SCOPES).map(([k, [name, what]], i) => `
         <label class="scope"><input type="radio" name="scope" value="${k}" data-testid="scope-${k}" ${i === 0 ? "checked" : ""} />
@@ -38,8 +42,8 @@ export default async function reset(root) {
       return;
     }
     try {
-      await api("/api/reset", { method: "POST", body: { scope, confirm: "RESET" } });
-      flash(flashEl, `Reset done: ${name.toLowerCase()} deleted.`);
+      const result = await api("/api/reset", { method: "POST", body: { scope, confirm: "RESET" } });
+      flash(flashEl, `Reset done: ${name.toLowerCase()} deleted (${counts(result.deleted)}).`);
     } catch (err) {
       if (!(err instanceof ApiError && err.status === 401)) flash(flashEl, `Reset failed: ${err.message}`, "error");
     }

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Generic, Protocol, TypeVar
+from typing import Final, Generic, Literal, Protocol, TypeVar
 
 from smart0dte.domain.calendar import NEW_YORK
 from smart0dte.domain.controls import AutomationSettings, RiskLimits, TradingState
@@ -21,6 +21,7 @@ from smart0dte.domain.marketdata import MarketDay
 from smart0dte.domain.models import (
     Bar,
     ChainSnapshot,
+    DomainError,
     Fill,
     Order,
     OrderIntent,
@@ -59,6 +60,9 @@ class ObjectStore(Protocol):
 
     def list_keys(self, prefix: str) -> Iterator[str]: ...
 
+    def delete(self, key: str) -> None:
+        """Remove the object; a key with no object is not an error (deleting is idempotent)."""
+
 
 class ObjectNotFound(LookupError):
     """An ObjectStore has no object under the key; the message names the store and the key."""
@@ -89,6 +93,21 @@ class ConflictingRecord(ValueError):
 
 class AuditRecordExists(ValueError):
     """An audit record with this key was already written; the log never overwrites."""
+
+
+ResetScope = Literal["positions", "signals", "analytics", "all"]
+RESET_SCOPES: Final[dict[str, str]] = {
+    "positions": "every position with its orders, fills and order intents, the engines' saved "
+    "session state and the daily counters (trades, day trades, realised P&L)",
+    "signals": "every signal and its risk decision",
+    "analytics": "the daily counters, daily reports, backtest results and optimization results",
+    "all": "everything above; settings, risk limits, controls and the audit log are kept",
+}
+"""What `POST /api/reset` deletes per scope (paper mode only)."""
+
+
+class ResetRefused(DomainError):
+    """A reset that would orphan live state (an open position, a working order, trading on)."""
 
 
 def session_date_of(ts: datetime) -> date:
@@ -208,6 +227,16 @@ class DailyCounters:
     day_trades: int = 0
     trades: int = 0
     realized_pnl_usd: Decimal = Decimal("0.00")
+
+
+@dataclass(frozen=True, slots=True)
+class ControlState:
+    """What a screen of the dashboard shows about the controls, read together."""
+
+    settings: AutomationSettings
+    risk_limits: RiskLimits
+    controls: TradingControls
+    counters: DailyCounters
 
 
 class AuditLog(Protocol):

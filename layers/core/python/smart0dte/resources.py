@@ -108,8 +108,29 @@ class BucketSpec:
 
 ARCHIVE_BUCKET = BucketSpec("archive", "DBN market-data archive, one folder per session date")
 MODELS_BUCKET = BucketSpec("models", "model artifacts and the registry of promoted models")
-REPORTS_BUCKET = BucketSpec("reports", "daily reports and backtest results")
+REPORTS_BUCKET = BucketSpec("reports", "daily reports, backtest and optimization results")
 BUCKETS = (ARCHIVE_BUCKET, MODELS_BUCKET, REPORTS_BUCKET)
+
+# Key layout of the reports bucket.
+BACKTESTS_PREFIX = "backtests/"
+"""backtests/<run id>/report.json and backtests/<run id>/days/<YYYY-MM-DD>.json (mode-free)."""
+OPTIMIZATION_PREFIX = "optimization/"
+"""optimization/<strategy>/latest.json and optimization/<strategy>/<YYYY-MM-DD>.json (mode-free)."""
+
+
+def daily_reports_prefix(mode: TradingMode) -> str:
+    """daily/<mode>/<YYYY-MM-DD>.json: post_close's report of each session."""
+    return f"daily/{mode.value}/"
+
+
+def optimization_key(strategy: str, session_date: str = "latest") -> str:
+    """The optimization report of `strategy` written on `session_date` (default: the newest)."""
+    return f"{OPTIMIZATION_PREFIX}{strategy}/{session_date}.json"
+
+
+def reset_report_prefixes(mode: TradingMode) -> tuple[str, ...]:
+    """What a reset of the analytics deletes from the reports bucket for `mode`."""
+    return (daily_reports_prefix(mode), BACKTESTS_PREFIX, OPTIMIZATION_PREFIX)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,9 @@ audit record. Orders and positions carry a version for optimistic locking.
 
 from __future__ import annotations
 
+import functools
 import json
+import operator
 import zlib
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -87,13 +89,17 @@ from smart0dte.domain.models import (
 from smart0dte.domain.portfolio import cents
 from smart0dte.domain.risk import Controls, RiskRule, RiskVerdict, Violation
 from smart0dte.ports import (
+    RESET_SCOPES,
     AuditRecord,
     AuditRecordExists,
     ConcurrentUpdate,
     ConflictingRecord,
     ControlChange,
+    ControlState,
     DailyCounters,
     RecordNotFound,
+    ResetRefused,
+    ResetScope,
     RiskDecision,
     TradingControls,
     Versioned,
@@ -128,6 +134,21 @@ _FILL_SK_PREFIX = "fill#"
 _POSITION_SK = "position"
 _UNCLOSED = (PositionStatus.OPEN, PositionStatus.CLOSING)
 _WORKING = tuple(s for s in OrderStatus if not s.is_terminal)
+_RESET_PARTITIONS: Final[dict[str, tuple[str, ...]]] = {
+    "positions": ("position", "order", "intent", "engine"),
+    "signals": ("signals", "risk"),
+    "analytics": (),
+}
+"""Trading-table partitions (the key part after the mode) each reset scope deletes."""
+_RESET_COUNTED_AS: Final = {
+    "position": "positions",
+    "order": "orders",
+    "intent": "orderIntents",
+    "engine": "engineStates",
+    "signals": "signals",
+    "risk": "riskDecisions",
+}
+_RESETS_COUNTERS: Final = frozenset({"positions", "analytics"})
 
 
 # --- attributes and keys from resources ----------------------------------------------------
@@ -306,6 +327,10 @@ class _PositionItem(_TradingTable):
     exit_reason = UnicodeAttribute(null=True)
     realized_pnl_usd = MoneyAttribute(null=True)
     version = VersionAttribute()
+
+
+class _TradingKey(_TradingTable):
+    """Any trading-table item, read for its key only (reset)."""
 
 
 class _MarketTable(Model):
@@ -557,6 +582,7 @@ class DynamoState:
         self._orders = _bind(_OrderItem, trading, connection)
         self._fills = _bind(_FillItem, trading, connection)
         self._positions = _bind(_PositionItem, trading, connection)
+        self._trading_keys = _bind(_TradingKey, trading, connection)
         self._bars = _bind(_BarItem, market, connection)
         self._chains = _bind(_ChainItem, market, connection)
         self._audit = DynamoAuditLog(_bind(_AuditItem, audit, connection), mode)
@@ -617,8 +643,42 @@ class DynamoState:
 
     # controls ---------------------------------------------------------------------------------
 
+    def get_control_state(self, session_date: date) -> ControlState:
+        """Settings, risk limits, controls and the session's counters: one consistent BatchGetItem."""
+        control, counters = self._key("control"), self._key("counters")
+        table = self._config.Meta.table_name
+        pk, sk = self._config.pk.attr_name, self._config.sk.attr_name
+        keys = [(control, _SETTINGS_SK), (control, _RISK_LIMITS_SK), (control, _CONTROLS_SK)]
+        keys.append((counters, session_date.isoformat()))
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        wanted = [{pk: h, sk: r} for h, r in keys]
+        while wanted:  # DynamoDB may leave keys unprocessed under load: ask again for those
+            # pynamodb types the keys as strings but takes {attribute: value} maps
+            page = self._connection.batch_get_item(table, wanted, consistent_read=True)  # type: ignore[arg-type]
+            for raw in page.get("Responses", {}).get(table, []):
+                found[(raw[pk]["S"], raw[sk]["S"])] = raw
+            left = page.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
+            wanted = [{pk: key[pk]["S"], sk: key[sk]["S"]} for key in left]
+
+        def config(sk_value: str, kind: type[_C]) -> _C:
+            raw = found.get((control, sk_value))
+            return kind() if raw is None else kind.model_validate(self._config.from_raw_data(raw).value)
+
+        def item(key: tuple[str, str], model: type[_M]) -> _M | None:
+            raw = found.get(key)
+            return None if raw is None else model.from_raw_data(raw)
+
+        return ControlState(
+            settings=config(_SETTINGS_SK, AutomationSettings),
+            risk_limits=config(_RISK_LIMITS_SK, RiskLimits),
+            controls=self._to_controls(item((control, _CONTROLS_SK), self._controls)),
+            counters=self._to_counters(session_date, item(keys[-1], self._counters)),
+        )
+
     def get_controls(self) -> TradingControls:
-        item = _get(self._controls, self._key("control"), _CONTROLS_SK)
+        return self._to_controls(_get(self._controls, self._key("control"), _CONTROLS_SK))
+
+    def _to_controls(self, item: _ControlsItem | None) -> TradingControls:
         if item is None:
             return TradingControls()
 
@@ -1172,6 +1232,56 @@ class DynamoState:
             consistent_read=True,
         )
         return sum(int(i.day_trades or 0) for i in items if i.sk in wanted)
+
+    # reset ------------------------------------------------------------------------------------
+
+    def reset(self, scope: ResetScope, actor: str, reason: str, at: datetime) -> dict[str, int]:
+        """Delete this mode's records of `scope` (`ports.RESET_SCOPES`); returns counts by kind.
+
+        Paper only, while trading is paused or stopped, and (for positions) with no position open
+        and no order working, so no running cycle or broker order is left pointing at deleted
+        records. Thousands of items do not fit one transaction: the audit record of the request
+        is written first, then items are deleted in batches, then a record with the counts. A
+        reset that fails part-way deletes the rest when run again.
+        """
+        if scope not in RESET_SCOPES:
+            raise ValueError(f"scope={scope!r} must be one of {', '.join(RESET_SCOPES)}")
+        if self._mode is not TradingMode.PAPER:
+            raise ResetRefused(f"reset is for paper records only; this store keeps {self._mode.value}")
+        controls = self.get_controls()
+        if not (controls.paused or controls.emergency_stop):
+            raise ResetRefused("pause trading (or press the emergency stop) before a reset")
+        scopes = tuple(_RESET_PARTITIONS) if scope == "all" else (scope,)
+        if "positions" in scopes:
+            open_ids = [p.position_id for p in self.list_open_positions()]
+            working_ids = [o.order_id for o in self.list_working_orders()]
+            if open_ids or working_ids:
+                raise ResetRefused(
+                    f"reset {scope} would orphan open position(s) {open_ids} and working order(s) "
+                    f"{working_ids}: close or cancel them first"
+                )
+        self._audit.append(AuditRecord(at, self._mode, actor, "reset", reason, {"scope": scope}))
+        deleted: dict[str, int] = {}
+        kinds = [kind for s in scopes for kind in _RESET_PARTITIONS[s]]
+        if kinds:
+            keys = self._trading_keys
+            prefixes = (keys.pk.startswith(self._key(kind) + "#") for kind in kinds)
+            condition = functools.reduce(operator.or_, prefixes)
+            with keys.batch_write() as batch:
+                for item in keys.scan(condition):
+                    kind = _RESET_COUNTED_AS[item.pk.split("#", 2)[1]]
+                    if kind == "orders" and item.sk.startswith(_FILL_SK_PREFIX):
+                        kind = "fills"
+                    deleted[kind] = deleted.get(kind, 0) + 1
+                    batch.delete(item)
+        if _RESETS_COUNTERS.intersection(scopes):
+            with self._counters.batch_write() as batch:
+                for counters in self._counters.query(self._key("counters"), consistent_read=True):
+                    deleted["dailyCounters"] = deleted.get("dailyCounters", 0) + 1
+                    batch.delete(counters)
+        details = {"scope": scope, "deleted": deleted}
+        self._audit.append(AuditRecord(at, self._mode, actor, "reset_completed", reason, details))
+        return deleted
 
     # market data ------------------------------------------------------------------------------
 

@@ -84,6 +84,12 @@ class FolderObjectStore:
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             raise ObjectNotFound(f"no object at key={key!r} in {self.root}") from None
 
+    def delete(self, key: str) -> None:
+        """Remove the object's file; no error when there is none (as S3's DeleteObject)."""
+        path = self._path(key)
+        if path.is_file():
+            path.unlink()
+
     def list_keys(self, prefix: str) -> Iterator[str]:
         """Keys starting with `prefix` (any string prefix, as in S3), sorted."""
         check_key(prefix, prefix=True)

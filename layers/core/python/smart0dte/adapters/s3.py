@@ -53,6 +53,11 @@ class S3ObjectStore:
         body: bytes = response["Body"].read()
         return body
 
+    def delete(self, key: str) -> None:
+        """Remove the object (S3's DeleteObject: no error when there is none)."""
+        self._check_key(key)
+        self._client.delete_object(Bucket=self._bucket, Key=key)
+
     def list_keys(self, prefix: str) -> Iterator[str]:
         """Every key under `prefix`, in S3's (lexical) order, across all result pages."""
         paginator = self._client.get_paginator("list_objects_v2")

@@ -249,9 +249,10 @@ def run_embedded(
 def serve_dashboard(aws: EmbeddedAws, day: ReplayDay, port: int) -> None:
     """Serve web/dist and the API on the embedded AWS until Ctrl-C; the API's clock stands at the
     replayed session's close, so "today" is the replayed day."""
+    from smart0dte import wiring
     from smart0dte.local.clock import SimulatedClock
     from smart0dte.local.http_server import serve
-    from smart0dte.resources import REPO_ROOT, STATE_MACHINES
+    from smart0dte.resources import REPO_ROOT, REPORTS_BUCKET, STATE_MACHINES
     from smart0dte.services.api import ApiDeps, StepFunctionsBacktests
 
     backtest = next(m for m in STATE_MACHINES if m.name == "backtest").physical_name(aws.config.prefix)
@@ -259,6 +260,7 @@ def serve_dashboard(aws: EmbeddedAws, day: ReplayDay, port: int) -> None:
         store_factory=aws.state_store,
         clock=SimulatedClock(day.session.close_et),
         backtests=StepFunctionsBacktests.by_name(aws.client("stepfunctions"), backtest),
+        reports=wiring.object_store(aws.config, REPORTS_BUCKET, aws.client("s3")),
     )
     server = serve(port, REPO_ROOT / "web" / "dist", deps=deps)
     token = server.issue_token("demo")

@@ -35,16 +35,20 @@ from smart0dte.domain.models import Bar, DomainError, Position, PositionStatus, 
 from smart0dte.domain.portfolio import ClosedTrade, cents
 from smart0dte.domain.strategies import STRATEGIES
 from smart0dte.ports import (
+    RESET_SCOPES,
     AuditRecord,
     AuditRecordExists,
     Clock,
     ConcurrentUpdate,
+    ControlState,
+    ObjectStore,
     RecordNotFound,
+    ResetScope,
     StateStore,
     TradingControls,
     session_date_of,
 )
-from smart0dte.resources import SCHEDULES
+from smart0dte.resources import SCHEDULES, optimization_key, reset_report_prefixes
 
 READ_SCOPE = "read"
 TRADE_SCOPE = "trade"
@@ -62,9 +66,13 @@ API_TITLE = "Smart 0DTE API"
 
 
 class ApiStore(StateStore, Protocol):
-    """The StateStore plus the status listing DynamoState offers (closed positions for analytics)."""
+    """The StateStore plus what DynamoState offers the API: closed positions for analytics, reset."""
 
     def list_positions(self, status: PositionStatus) -> list[Position]: ...
+
+    def reset(self, scope: ResetScope, actor: str, reason: str, at: datetime) -> dict[str, int]: ...
+
+    def get_control_state(self, session_date: date) -> ControlState: ...
 
 
 class BacktestRunner(Protocol):
@@ -92,6 +100,8 @@ class ApiDeps:
     clock: Clock = field(default_factory=SystemClock)
     calendar: MarketCalendar = field(default_factory=MarketCalendar)
     backtests: BacktestRunner | None = None
+    reports: ObjectStore | None = None
+    """The reports bucket (optimization results); None where there is none."""
     pricing: PricingInputs = field(default_factory=PricingInputs)
     live_checks: Callable[[], list[str]] | None = None
     """Unmet conditions for arming live trading; None uses `default_live_checks`."""
@@ -390,12 +400,81 @@ class BacktestStatus(Wire):
     output: Any = None
 
 
+class OptimizationWindowOut(Wire):
+    start: date
+    end: date
+    sessions: int
+
+
+class OptimizationMetricsOut(Wire):
+    """One parameter set over some sessions, each run from the same capital."""
+
+    sessions: int
+    trades: int
+    win_rate: float | None
+    net_pnl_usd: float
+    pnl_per_session_usd: float
+    worst_session_usd: float
+
+
+class OptimizationWalkForwardOut(Wire):
+    in_sample_sessions: int
+    out_of_sample_sessions: int
+    step_sessions: int
+    min_trades: int
+    min_improvement_usd: float
+    max_sessions: int
+
+
+class OptimizationSummaryOut(Wire):
+    recommended_params: dict[str, Any]
+    """The choice on the newest in-sample window (not applied to trading)."""
+    recommended_is_default: bool
+    latest_window: OptimizationWindowOut
+    latest_in_sample: OptimizationMetricsOut
+    default_latest_in_sample: OptimizationMetricsOut
+    out_of_sample: OptimizationMetricsOut
+    """Each fold's choice on its own later sessions, pooled: the honest estimate."""
+    default_out_of_sample: OptimizationMetricsOut
+    beats_defaults: bool
+
+
+class OptimizationFoldOut(Wire):
+    in_sample_window: OptimizationWindowOut
+    out_of_sample_window: OptimizationWindowOut
+    chosen_params: dict[str, Any]
+    chosen_is_default: bool
+    in_sample: OptimizationMetricsOut
+    out_of_sample: OptimizationMetricsOut
+    default_out_of_sample: OptimizationMetricsOut
+
+
+class OptimizationResultOut(Wire):
+    """A walk-forward optimization report as the learning workflow stored it (report only)."""
+
+    strategy: str
+    applied: Literal[False]
+    note: str
+    objective: str
+    source: str
+    generated_at: datetime
+    grid: dict[str, list[Any]]
+    candidates: int
+    walk_forward: OptimizationWalkForwardOut
+    sessions: OptimizationWindowOut
+    default_params: dict[str, Any]
+    """The defaults of the searched parameters."""
+    summary: OptimizationSummaryOut
+    folds: list[OptimizationFoldOut]
+
+
 class OptimizationResponse(Wire):
     strategy: str
     default_params: dict[str, Any]
     live_trades: TradeStatsOut
-    optimization: dict[str, Any] | None
-    note: str
+    optimization: OptimizationResultOut | None
+    note: str | None
+    """Why there is no optimization result; None when there is one."""
 
 
 class ScheduleOut(Wire):
@@ -851,8 +930,8 @@ def build_app(deps: ApiDeps) -> ApiResolver:
         components: list[ComponentHealth] = []
         try:
             store = deps.store
-            controls = store.get_controls()
-            settings = store.get_settings()
+            state = store.get_control_state(session_date_of(at))
+            controls, settings = state.controls, state.settings
             components.append(
                 ComponentHealth(name="system", status=Status.GREEN, reason="state store reachable")
             )
@@ -957,11 +1036,12 @@ def build_app(deps: ApiDeps) -> ApiResolver:
         unrealized = sum(
             (Decimal(p.unrealized_pnl_usd) for p in out if p.unrealized_pnl_usd), Decimal("0.00")
         )
-        counters = store.get_counters(day)
+        state = store.get_control_state(day)
+        counters = state.counters
         return DashboardResponse(
             mode=store.mode,
-            settings=store.get_settings().to_wire(),
-            controls=_controls_out(store.get_controls()),
+            settings=state.settings.to_wire(),
+            controls=_controls_out(state.controls),
             counters=CountersOut(
                 session_date=day,
                 day_trades=counters.day_trades,
@@ -979,11 +1059,12 @@ def build_app(deps: ApiDeps) -> ApiResolver:
         store = deps.store
         positions = store.list_open_positions()
         mark_by_symbol = marks(positions)
+        state = store.get_control_state(today())
         return TradingResponse(
             mode=store.mode,
-            settings=store.get_settings().to_wire(),
-            risk_limits=store.get_risk_limits().to_wire(),
-            controls=_controls_out(store.get_controls()),
+            settings=state.settings.to_wire(),
+            risk_limits=state.risk_limits.to_wire(),
+            controls=_controls_out(state.controls),
             open_positions=[_position_out(p, mark_by_symbol.get(p.contract.occ_symbol)) for p in positions],
             working_orders=[o.model_dump(mode="json") for o in store.list_working_orders()],
         )
@@ -1227,13 +1308,44 @@ def build_app(deps: ApiDeps) -> ApiResolver:
         dumped = params.model_dump(mode="json") if hasattr(params, "model_dump") else dict(vars(params))
         trades = closed_trades(None, strategy)
         stats = performance([STARTING_EQUITY_USD], trades).trades
+        result, note = stored_optimization(strategy)
         return OptimizationResponse(
             strategy=strategy,
             default_params=dumped,
             live_trades=_stats_out(stats),
-            optimization=None,
-            note="no walk-forward optimization result is stored yet; the learning workflow writes none",
+            optimization=result,
+            note=note,
         )
+
+    def stored_optimization(strategy: str) -> tuple[OptimizationResultOut | None, str | None]:
+        """The learning workflow's latest report of `strategy`, or None and why there is none.
+
+        A missing or unreadable object is a note, not an error: the route still answers 200.
+        """
+        import json
+
+        from smart0dte.domain.optimization import DEFAULT_SPEC
+        from smart0dte.ports import ObjectNotFound
+
+        if deps.reports is None:
+            return None, "no reports bucket is configured: optimization results cannot be read here"
+        key = optimization_key(strategy)
+        try:
+            raw = deps.reports.get_bytes(key)
+        except ObjectNotFound:
+            return None, (
+                f"no walk-forward optimization result is stored yet ({key} is absent); the learning "
+                f"workflow writes one once the archive holds {DEFAULT_SPEC.needed} sessions"
+            )
+        try:
+            result = OptimizationResultOut.model_validate(json.loads(raw))
+        except (ValueError, ValidationError) as exc:  # JSONDecodeError and UnicodeDecodeError too
+            first = exc.errors()[0] if isinstance(exc, ValidationError) else None
+            why = f"{'.'.join(map(str, first['loc']))}: {first['msg']}" if first else str(exc)
+            return None, f"the stored optimization result {key} is unreadable ({why[:200]}); it is ignored"
+        if result.strategy != strategy:
+            return None, f"the stored result {key} is of strategy {result.strategy!r}; it is ignored"
+        return result, None
 
     # market, scheduler, audit ---------------------------------------------------------------
 
@@ -1289,20 +1401,28 @@ def build_app(deps: ApiDeps) -> ApiResolver:
 
     # reset and mode -------------------------------------------------------------------------
 
-    @app.post("/api/reset", summary='Delete paper records of a scope; needs {"confirm": "RESET"}')
+    @app.post(
+        "/api/reset",
+        summary='Delete paper records of a scope; needs {"confirm": "RESET"} and trading paused or stopped',
+        description="\n".join(f"- `{scope}`: {what}" for scope, what in RESET_SCOPES.items()),
+    )
     def reset(body: ResetBody) -> ResetResponse:
         store = deps.store
         if store.mode is not TradingMode.PAPER:
             raise ApiError(409, f"reset is refused in {store.mode.value} mode: paper only")
-        delete = getattr(store, "reset", None)
-        if delete is None:
-            raise ApiError(
-                501,
-                f"reset scope={body.scope!r}: the state store has no reset(scope, actor, reason, at) "
-                "method yet, so nothing was deleted",
+        deleted = store.reset(body.scope, actor(), f"reset {body.scope} from the API", now())
+        if body.scope in ("analytics", "all") and deps.reports is not None:
+            prefixes = list(reset_report_prefixes(store.mode))
+            keys = [key for prefix in prefixes for key in deps.reports.list_keys(prefix)]
+            for key in keys:
+                deps.reports.delete(key)
+            deleted["reports"] = len(keys)
+            audit(
+                "reset_reports",
+                f"reset {body.scope} from the API",
+                {"prefixes": prefixes, "deleted": len(keys)},
             )
-        deleted = delete(body.scope, actor(), f"reset {body.scope} from the API", now())
-        return ResetResponse(scope=body.scope, deleted=dict(deleted))
+        return ResetResponse(scope=body.scope, deleted=deleted)
 
     @app.post(
         "/api/trading/mode", summary='Switch paper -> live: needs {"confirm": "LIVE"} and every check met'

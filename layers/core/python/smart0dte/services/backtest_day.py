@@ -29,6 +29,7 @@ from smart0dte.domain.models import DomainError
 from smart0dte.domain.session_engine import trade_from_wire, trade_to_wire
 from smart0dte.domain.simulator import Scenario
 from smart0dte.ports import ObjectStore
+from smart0dte.resources import BACKTESTS_PREFIX
 from smart0dte.services import backtest
 from smart0dte.services.events import BacktestAggregateEvent, BacktestDayEvent, BacktestRequestWire
 
@@ -79,7 +80,7 @@ class BacktestDay:
             (job,) = [j for j in backtest._jobs(request, sessions) if j.session_date == event.date]
             outcome = backtest.run_day(job)
         rid = request_id(wire)
-        key = f"backtests/{rid}/days/{event.date.isoformat()}.json"
+        key = f"{BACKTESTS_PREFIX}{rid}/days/{event.date.isoformat()}.json"
         full = {
             "date": event.date.isoformat(),
             "synthetic": outcome.synthetic,
@@ -115,7 +116,7 @@ class BacktestDay:
         trades = [trade_from_wire(t) for result in days for t in result["trades"]]
         metrics = performance(equity, trades)
         rid = request_id(event.request)
-        key = f"backtests/{rid}/report.json"
+        key = f"{BACKTESTS_PREFIX}{rid}/report.json"
         report = {
             "request": event.request.model_dump(mode="json"),
             "days": [

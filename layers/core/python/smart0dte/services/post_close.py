@@ -26,6 +26,7 @@ from smart0dte.domain.models import OrderStatus, Position, TradingMode
 from smart0dte.domain.portfolio import ClosedTrade
 from smart0dte.domain.session_engine import Effects, PositionChange, SessionEngine, trade_to_wire
 from smart0dte.ports import Notifier, ObjectStore, session_date_of
+from smart0dte.resources import daily_reports_prefix
 from smart0dte.services.events import SessionEvent
 from smart0dte.services.session import SessionDesk, effect_ops, incident_ops, qualified
 
@@ -33,7 +34,7 @@ ACTOR: Final = "post_close"
 
 
 def report_key(mode: TradingMode, session_date: str) -> str:
-    return f"daily/{mode.value}/{session_date}.json"
+    return f"{daily_reports_prefix(mode)}{session_date}.json"
 
 
 @dataclass
