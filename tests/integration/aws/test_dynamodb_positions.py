@@ -14,7 +14,9 @@ from .builders import SESSION, T0, all_items, position
 CLOSE = T0 + timedelta(minutes=42)
 
 
-def test_open_positions_are_found_through_the_by_status_index(paper: DynamoState) -> None:
+def test_open_positions_are_read_from_the_open_book_and_closed_ones_by_status(
+    paper: DynamoState, aws: Provisioned, dynamodb: Any
+) -> None:
     paper.open_position(position(n=2, opened_at=T0 + timedelta(minutes=5)), actor="execute", reason="filled")
     paper.open_position(position(n=1), actor="execute", reason="filled")
     paper.open_position(position(n=3), actor="execute", reason="filled")
@@ -25,6 +27,17 @@ def test_open_positions_are_found_through_the_by_status_index(paper: DynamoState
     assert [p.position_id for p in paper.list_open_positions()] == ["position-3", "position-2"]
     assert [p.status for p in paper.list_open_positions()] == [PositionStatus.CLOSING, PositionStatus.OPEN]
     assert [p.position_id for p in paper.list_positions(PositionStatus.CLOSED)] == ["position-1"]
+    book = [
+        i["sk"]["S"] for i in all_items(dynamodb, aws)["trading"] if i["pk"]["S"] == "paper#open_positions"
+    ]
+    assert sorted(book) == ["position-2", "position-3"]  # the close took position-1 out in its transaction
+
+
+def test_a_refused_close_leaves_the_position_in_the_open_book(paper: DynamoState) -> None:
+    paper.open_position(position(), actor="execute", reason="filled")
+    with pytest.raises(DomainError):
+        paper.close_position("position-1", Decimal("1.40"), T0 - timedelta(minutes=1), "STOP", actor="exits")
+    assert [p.position_id for p in paper.list_open_positions()] == ["position-1"]
 
 
 def test_open_counts_one_trade_once_even_when_retried(

@@ -48,3 +48,19 @@ def test_risk_decisions_keep_every_violated_rule_with_its_numbers(paper: DynamoS
     assert (record.action, record.actor) == ("RiskCheckCompleted", "risk")
     assert record.reason == "rejected: SPREAD_TOO_WIDE, PATTERN_DAY_TRADER"
     assert record.details["violations"] == [str(v) for v in REJECTED.violations]
+
+
+def test_signals_come_with_their_decisions_in_one_read_newest_first(paper: DynamoState) -> None:
+    first, second, third = signal(n=1), signal(n=2, minutes=1), signal(n=3, minutes=2)
+    for s in (first, second, third):
+        paper.put_signal(s, actor="signals")
+    decided = RiskDecision(
+        signal_id=second.signal_id, ts=T0 + timedelta(minutes=1), verdict=REJECTED, quantity=0
+    )
+    paper.put_risk_decision(decided, actor="risk")
+
+    assert paper.list_signal_decisions(SESSION) == [(third, None), (second, decided), (first, None)]
+    assert paper.list_signals(SESSION) == [first, second, third]  # the decision is not a signal
+    assert paper.list_risk_decisions(SESSION) == [decided]
+    assert paper.get_signal(SESSION, second.signal_id) == second
+    assert paper.list_signal_decisions(SESSION + timedelta(days=1)) == []

@@ -7,14 +7,17 @@ fixed-width UTC, so they sort by time):
 
     control  pk=<mode>#control                 sk=settings | risk_limits | trading
              pk=<mode>#counters                sk=<date>
-    trading  pk=<mode>#signals#<date>          sk=<signal id>
-             pk=<mode>#risk#<date>             sk=<signal id>
+    trading  pk=<mode>#signals#<date>          sk=signal#<signal id>
+             pk=<mode>#signals#<date>          sk=risk#<signal id>   (its risk decision, beside it)
              pk=<mode>#intent#<intent id>      sk=intent      (create-once guard: order id)
              pk=<mode>#order#<order id>        sk=order       gsi1pk=<mode>#orders#<STATUS>
                                                               gsi1sk=<created>#<order id>
              pk=<mode>#order#<order id>        sk=fill#<fill id>
              pk=<mode>#position#<position id>  sk=position    gsi1pk=<mode>#positions#<STATUS>
                                                               gsi1sk=<opened>#<position id>
+             pk=<mode>#open_positions          sk=<position id>  (the open book: written and
+                                                              deleted with the position's open
+                                                              and close, read consistently)
     market   pk=<mode>#bar#<symbol>#<date>     sk=<bar open>  o h l c v i expires_at
              pk=<mode>#chain#<underlying>#<date>  sk=<ts>     z (zlib JSON) expires_at
     audit    pk=<mode>#audit#<date>            sk=<ts>#<record id>
@@ -132,11 +135,12 @@ _INTENT_SK = "intent"
 _ORDER_SK = "order"
 _FILL_SK_PREFIX = "fill#"
 _POSITION_SK = "position"
-_UNCLOSED = (PositionStatus.OPEN, PositionStatus.CLOSING)
+_SIGNAL_SK_PREFIX = "signal#"
+_RISK_SK_PREFIX = "risk#"
 _WORKING = tuple(s for s in OrderStatus if not s.is_terminal)
 _RESET_PARTITIONS: Final[dict[str, tuple[str, ...]]] = {
     "positions": ("position", "order", "intent", "engine"),
-    "signals": ("signals", "risk"),
+    "signals": ("signals",),
     "analytics": (),
 }
 """Trading-table partitions (the key part after the mode) each reset scope deletes."""
@@ -146,7 +150,6 @@ _RESET_COUNTED_AS: Final = {
     "intent": "orderIntents",
     "engine": "engineStates",
     "signals": "signals",
-    "risk": "riskDecisions",
 }
 _RESETS_COUNTERS: Final = frozenset({"positions", "analytics"})
 
@@ -329,6 +332,10 @@ class _PositionItem(_TradingTable):
     version = VersionAttribute()
 
 
+class _OpenBookItem(_TradingTable):
+    """A position that is open or closing, by id: one partition the risk engine reads in full."""
+
+
 class _TradingKey(_TradingTable):
     """Any trading-table item, read for its key only (reset)."""
 
@@ -432,8 +439,12 @@ class _Tx:
 
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
+        self._deletes: list[tuple[str, Callable[[TransactWrite], None]]] = []
         self._puts: list[tuple[str, Callable[[TransactWrite], None]]] = []
         self._updates: list[tuple[str, Callable[[TransactWrite], None]]] = []
+
+    def delete(self, label: str, item: Model) -> None:
+        self._deletes.append((label, lambda tx: tx.delete(item)))
 
     def put(self, label: str, item: Model, condition: Condition | None = None) -> None:
         self._puts.append((label, lambda tx: tx.save(item, condition=condition)))
@@ -443,7 +454,7 @@ class _Tx:
 
     def commit(self) -> frozenset[str]:
         """Write everything or nothing; returns the labels whose conditions failed (empty: written)."""
-        ops = self._puts + self._updates  # pynamodb sends puts before updates
+        ops = self._deletes + self._puts + self._updates  # pynamodb's order of sending
         try:
             with TransactWrite(connection=self._connection) as tx:
                 for _, op in ops:
@@ -583,6 +594,7 @@ class DynamoState:
         self._fills = _bind(_FillItem, trading, connection)
         self._positions = _bind(_PositionItem, trading, connection)
         self._trading_keys = _bind(_TradingKey, trading, connection)
+        self._open_book = _bind(_OpenBookItem, trading, connection)
         self._bars = _bind(_BarItem, market, connection)
         self._chains = _bind(_ChainItem, market, connection)
         self._audit = DynamoAuditLog(_bind(_AuditItem, audit, connection), mode)
@@ -770,7 +782,7 @@ class DynamoState:
         event = SignalGenerated(ts=signal.ts, mode=self._mode, actor=actor, signal=signal)
         item = self._signals(
             self._key("signals", session_date_of(signal.ts).isoformat()),
-            signal.signal_id,
+            _SIGNAL_SK_PREFIX + signal.signal_id,
             ts=signal.ts,
             underlying=signal.underlying.value,
             direction=signal.direction.value,
@@ -787,7 +799,7 @@ class DynamoState:
 
     def _to_signal(self, item: _SignalItem) -> Signal:
         return Signal(
-            signal_id=item.sk,
+            signal_id=item.sk.removeprefix(_SIGNAL_SK_PREFIX),
             ts=item.ts,
             underlying=Underlying(item.underlying),
             direction=OptionRight(item.direction),
@@ -799,12 +811,43 @@ class DynamoState:
         )
 
     def get_signal(self, session_date: date, signal_id: str) -> Signal | None:
-        item = _get(self._signals, self._key("signals", session_date.isoformat()), signal_id)
+        sk = _SIGNAL_SK_PREFIX + signal_id
+        item = _get(self._signals, self._key("signals", session_date.isoformat()), sk)
         return None if item is None else self._to_signal(item)
 
     def list_signals(self, session_date: date) -> list[Signal]:
-        items = self._signals.query(self._key("signals", session_date.isoformat()), consistent_read=True)
+        items = self._signals.query(
+            self._key("signals", session_date.isoformat()),
+            self._signals.sk.startswith(_SIGNAL_SK_PREFIX),
+            consistent_read=True,
+        )
         return sorted((self._to_signal(i) for i in items), key=lambda s: (s.ts, s.signal_id))
+
+    def list_signal_decisions(self, session_date: date) -> list[tuple[Signal, RiskDecision | None]]:
+        """The session's signals, each with its risk decision (None while undecided), newest
+        first: one query, since a decision is stored beside its signal."""
+        table = self._signals.Meta.table_name
+        signals: list[Signal] = []
+        decisions: dict[str, RiskDecision] = {}
+        start: dict[str, Any] | None = None
+        while True:
+            page = self._connection.query(
+                table,
+                self._key("signals", session_date.isoformat()),
+                consistent_read=True,
+                exclusive_start_key=start,
+            )
+            for raw in page.get("Items", []):
+                if raw[self._signals.sk.attr_name]["S"].startswith(_RISK_SK_PREFIX):
+                    decision = self._to_risk_decision(self._risk.from_raw_data(raw))
+                    decisions[decision.signal_id] = decision
+                else:
+                    signals.append(self._to_signal(self._signals.from_raw_data(raw)))
+            start = page.get("LastEvaluatedKey")
+            if start is None:
+                break
+        signals.sort(key=lambda s: (s.ts, s.signal_id), reverse=True)
+        return [(s, decisions.get(s.signal_id)) for s in signals]
 
     def put_risk_decision(self, decision: RiskDecision, actor: str) -> bool:
         verdict = decision.verdict
@@ -823,8 +866,8 @@ class DynamoState:
             "quantity": decision.quantity,
         }
         item = self._risk(
-            self._key("risk", session_date_of(decision.ts).isoformat()),
-            decision.signal_id,
+            self._key("signals", session_date_of(decision.ts).isoformat()),
+            _RISK_SK_PREFIX + decision.signal_id,
             ts=decision.ts,
             approved=verdict.approved,
             trading_state=verdict.trading_state.value,
@@ -842,14 +885,20 @@ class DynamoState:
             trading_state=TradingState(item.trading_state),
             violations=tuple(_parse_violation(str(text)) for text in item.violations),
         )
-        return RiskDecision(signal_id=item.sk, ts=item.ts, verdict=verdict, quantity=int(item.quantity))
+        signal_id = item.sk.removeprefix(_RISK_SK_PREFIX)
+        return RiskDecision(signal_id=signal_id, ts=item.ts, verdict=verdict, quantity=int(item.quantity))
 
     def get_risk_decision(self, session_date: date, signal_id: str) -> RiskDecision | None:
-        item = _get(self._risk, self._key("risk", session_date.isoformat()), signal_id)
+        sk = _RISK_SK_PREFIX + signal_id
+        item = _get(self._risk, self._key("signals", session_date.isoformat()), sk)
         return None if item is None else self._to_risk_decision(item)
 
     def list_risk_decisions(self, session_date: date) -> list[RiskDecision]:
-        items = self._risk.query(self._key("risk", session_date.isoformat()), consistent_read=True)
+        items = self._risk.query(
+            self._key("signals", session_date.isoformat()),
+            self._risk.sk.startswith(_RISK_SK_PREFIX),
+            consistent_read=True,
+        )
         return sorted((self._to_risk_decision(i) for i in items), key=lambda d: (d.ts, d.signal_id))
 
     # orders and fills -------------------------------------------------------------------------
@@ -1093,6 +1142,7 @@ class DynamoState:
         event = PositionOpened(ts=position.opened_at, mode=self._mode, actor=actor, position=position)
         tx = self._tx()
         tx.put("position", self._position_item(position, None, None), self._positions.pk.does_not_exist())
+        tx.put("open book", self._open_book(self._key("open_positions"), position.position_id))
         self._counter_update(tx, session_date_of(position.opened_at), lambda c: [c.trades.add(1)])
         self._audited(tx, AuditRecord.of_event(event, reason))
         if tx.commit():
@@ -1117,7 +1167,12 @@ class DynamoState:
         return [self._to_position(i).value for i in items]
 
     def list_open_positions(self) -> list[Position]:
-        positions = [p for status in _UNCLOSED for p in self.list_positions(status)]
+        """Open and closing positions, read consistently: the open book's one partition, then the
+        positions it names (an index read could miss a position opened a moment ago)."""
+        book = self._open_book.query(self._key("open_positions"), consistent_read=True)
+        keys = [(self._key("position", entry.sk), _POSITION_SK) for entry in book]
+        items = self._positions.batch_get(keys, consistent_read=True) if keys else ()
+        positions = [self._to_position(item).value for item in items]
         return sorted(positions, key=lambda p: (p.opened_at, p.position_id))
 
     def mark_position_closing(
@@ -1176,6 +1231,7 @@ class DynamoState:
         details = {"realized_pnl_usd": str(pnl_usd), "commissions_usd": str(cents(commissions_usd))}
         tx = self._tx()
         tx.put("position", self._position_item(closed, current.version, pnl_usd))
+        tx.delete("open book", self._open_book(self._key("open_positions"), position_id))
         self._counter_update(
             tx,
             session_date_of(closed_at),
@@ -1272,6 +1328,8 @@ class DynamoState:
                     kind = _RESET_COUNTED_AS[item.pk.split("#", 2)[1]]
                     if kind == "orders" and item.sk.startswith(_FILL_SK_PREFIX):
                         kind = "fills"
+                    elif kind == "signals" and item.sk.startswith(_RISK_SK_PREFIX):
+                        kind = "riskDecisions"
                     deleted[kind] = deleted.get(kind, 0) + 1
                     batch.delete(item)
         if _RESETS_COUNTERS.intersection(scopes):

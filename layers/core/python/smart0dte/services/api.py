@@ -31,7 +31,15 @@ from smart0dte.domain.analytics import performance
 from smart0dte.domain.calendar import NEW_YORK, MarketCalendar, MarketPhase
 from smart0dte.domain.chain_analytics import PricingInputs, QuoteFlag, analyze_snapshot
 from smart0dte.domain.controls import AutomationSettings, TradingState
-from smart0dte.domain.models import Bar, DomainError, Position, PositionStatus, TradingMode, Underlying
+from smart0dte.domain.models import (
+    Bar,
+    DomainError,
+    Position,
+    PositionStatus,
+    Signal,
+    TradingMode,
+    Underlying,
+)
 from smart0dte.domain.portfolio import ClosedTrade, cents
 from smart0dte.domain.strategies import STRATEGIES
 from smart0dte.ports import (
@@ -44,6 +52,7 @@ from smart0dte.ports import (
     ObjectStore,
     RecordNotFound,
     ResetScope,
+    RiskDecision,
     StateStore,
     TradingControls,
     session_date_of,
@@ -73,6 +82,8 @@ class ApiStore(StateStore, Protocol):
     def reset(self, scope: ResetScope, actor: str, reason: str, at: datetime) -> dict[str, int]: ...
 
     def get_control_state(self, session_date: date) -> ControlState: ...
+
+    def list_signal_decisions(self, session_date: date) -> list[tuple[Signal, RiskDecision | None]]: ...
 
 
 class BacktestRunner(Protocol):
@@ -870,14 +881,11 @@ def build_app(deps: ApiDeps) -> ApiResolver:
         )
 
     def signals_out(day: date, limit: int | None = None) -> list[SignalOut]:
-        store = deps.store
-        signals = sorted(store.list_signals(day), key=lambda s: s.ts, reverse=True)
+        pairs = deps.store.list_signal_decisions(day)
         if limit is not None:
-            signals = signals[:limit]
-        decisions = {d.signal_id: d for d in store.list_risk_decisions(day)} if signals else {}
+            pairs = pairs[:limit]
         out = []
-        for s in signals:
-            d = decisions.get(s.signal_id)
+        for s, d in pairs:
             risk = (
                 None
                 if d is None
