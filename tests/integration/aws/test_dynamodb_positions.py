@@ -31,6 +31,8 @@ def test_open_positions_are_read_from_the_open_book_and_closed_ones_by_status(
         i["sk"]["S"] for i in all_items(dynamodb, aws)["trading"] if i["pk"]["S"] == "paper#open_positions"
     ]
     assert sorted(book) == ["position-2", "position-3"]  # the close took position-1 out in its transaction
+    stored = [paper.get_position(i) for i in ("position-3", "position-2")]
+    assert paper.list_open_positions() == [v.value for v in stored if v is not None]  # the book's copy
 
 
 def test_a_refused_close_leaves_the_position_in_the_open_book(paper: DynamoState) -> None:

@@ -15,9 +15,9 @@ fixed-width UTC, so they sort by time):
              pk=<mode>#order#<order id>        sk=fill#<fill id>
              pk=<mode>#position#<position id>  sk=position    gsi1pk=<mode>#positions#<STATUS>
                                                               gsi1sk=<opened>#<position id>
-             pk=<mode>#open_positions          sk=<position id>  (the open book: written and
-                                                              deleted with the position's open
-                                                              and close, read consistently)
+             pk=<mode>#open_positions          sk=<position id>  position (JSON): the open book,
+                                                              a copy written and deleted with the
+                                                              position's open, closing and close
     market   pk=<mode>#bar#<symbol>#<date>     sk=<bar open>  o h l c v i expires_at
              pk=<mode>#chain#<underlying>#<date>  sk=<ts>     z (zlib JSON) expires_at
     audit    pk=<mode>#audit#<date>            sk=<ts>#<record id>
@@ -333,7 +333,10 @@ class _PositionItem(_TradingTable):
 
 
 class _OpenBookItem(_TradingTable):
-    """A position that is open or closing, by id: one partition the risk engine reads in full."""
+    """A position that is open or closing, by id: one partition the risk engine reads in full.
+    A copy of the position, written in the same transactions as the position item."""
+
+    position = JSONAttribute()
 
 
 class _TradingKey(_TradingTable):
@@ -1105,6 +1108,11 @@ class DynamoState:
             item.version = version
         return item
 
+    def _book_entry(self, position: Position) -> _OpenBookItem:
+        return self._open_book(
+            self._key("open_positions"), position.position_id, position=position.model_dump(mode="json")
+        )
+
     def _to_position(self, item: _PositionItem) -> Versioned[Position]:
         position = Position(
             position_id=item.pk.removeprefix(self._key("position", "")),
@@ -1142,7 +1150,7 @@ class DynamoState:
         event = PositionOpened(ts=position.opened_at, mode=self._mode, actor=actor, position=position)
         tx = self._tx()
         tx.put("position", self._position_item(position, None, None), self._positions.pk.does_not_exist())
-        tx.put("open book", self._open_book(self._key("open_positions"), position.position_id))
+        tx.put("open book", self._book_entry(position))
         self._counter_update(tx, session_date_of(position.opened_at), lambda c: [c.trades.add(1)])
         self._audited(tx, AuditRecord.of_event(event, reason))
         if tx.commit():
@@ -1167,12 +1175,10 @@ class DynamoState:
         return [self._to_position(i).value for i in items]
 
     def list_open_positions(self) -> list[Position]:
-        """Open and closing positions, read consistently: the open book's one partition, then the
-        positions it names (an index read could miss a position opened a moment ago)."""
+        """Open and closing positions in one consistent read of the open book's partition (an
+        index read could miss a position opened a moment ago)."""
         book = self._open_book.query(self._key("open_positions"), consistent_read=True)
-        keys = [(self._key("position", entry.sk), _POSITION_SK) for entry in book]
-        items = self._positions.batch_get(keys, consistent_read=True) if keys else ()
-        positions = [self._to_position(item).value for item in items]
+        positions = [Position.model_validate(entry.position) for entry in book]
         return sorted(positions, key=lambda p: (p.opened_at, p.position_id))
 
     def mark_position_closing(
@@ -1190,6 +1196,7 @@ class DynamoState:
         }
         tx = self._tx()
         tx.put("position", self._position_item(closing, current.version, None))
+        tx.put("open book", self._book_entry(closing))
         self._audited(tx, AuditRecord(at, self._mode, actor, "PositionClosing", reason, details))
         if tx.commit():
             raise ConcurrentUpdate(f"position {position_id}: version {current.version} is no longer current")
