@@ -50,42 +50,14 @@ class BucketAccess(Enum):
     READ_WRITE = "read_write"
 
 
+_READS = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem")
+_WRITES = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
 TABLE_ACTIONS: dict[TableAccess, tuple[str, ...]] = {
-    TableAccess.READ: (
-        "dynamodb:GetItem",
-        "dynamodb:BatchGetItem",
-        "dynamodb:Query",
-        "dynamodb:ConditionCheckItem",
-    ),
-    TableAccess.READ_WRITE: (
-        "dynamodb:GetItem",
-        "dynamodb:BatchGetItem",
-        "dynamodb:Query",
-        "dynamodb:ConditionCheckItem",
-        "dynamodb:PutItem",
-        "dynamodb:UpdateItem",
-        "dynamodb:DeleteItem",
-        "dynamodb:BatchWriteItem",
-    ),
-    TableAccess.READ_WRITE_SCAN: (
-        "dynamodb:GetItem",
-        "dynamodb:BatchGetItem",
-        "dynamodb:Query",
-        "dynamodb:ConditionCheckItem",
-        "dynamodb:PutItem",
-        "dynamodb:UpdateItem",
-        "dynamodb:DeleteItem",
-        "dynamodb:BatchWriteItem",
-        "dynamodb:Scan",
-    ),
+    TableAccess.READ: _READS,
+    TableAccess.READ_WRITE: _READS + _WRITES,
+    TableAccess.READ_WRITE_SCAN: (*_READS, *_WRITES, "dynamodb:Scan"),
     TableAccess.APPEND: ("dynamodb:PutItem",),
-    TableAccess.READ_APPEND: (
-        "dynamodb:GetItem",
-        "dynamodb:BatchGetItem",
-        "dynamodb:Query",
-        "dynamodb:ConditionCheckItem",
-        "dynamodb:PutItem",
-    ),
+    TableAccess.READ_APPEND: (*_READS, "dynamodb:PutItem"),
     TableAccess.IDEMPOTENCY: (
         "dynamodb:GetItem",
         "dynamodb:PutItem",

@@ -9,6 +9,10 @@ from collections.abc import Iterator
 from typing import Any
 
 Template = dict[str, Any]
+READ = {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem"}
+WRITE = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+XRAY = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+"""The action sets a role's table and tracing grants are compared with."""
 
 
 def resources_of_type(template: Template, cfn_type: str) -> dict[str, dict[str, Any]]:

@@ -24,6 +24,9 @@ from smart0dte import resources as r
 
 from .conftest import FAKE_DASHBOARD_MARKER, REPO_ROOT, Synth, write_fake_repo
 from .template_queries import (
+    READ,
+    WRITE,
+    XRAY,
     actions_on,
     actions_on_any_resource,
     allowed,
@@ -34,9 +37,6 @@ from .template_queries import (
 )
 
 PREFIX = r.DEFAULT_PREFIX
-READ = {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem"}
-WRITE = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
-XRAY = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
 ALL_VIEWER_EXCEPT_HOST_HEADER = "b689b0a8-53d0-40ab-baf2-68738e2966ac"

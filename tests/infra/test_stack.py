@@ -26,6 +26,9 @@ from .conftest import (
     write_fake_repo,
 )
 from .template_queries import (
+    READ,
+    WRITE,
+    XRAY,
     actions_on,
     actions_on_any_resource,
     allowed,
@@ -37,9 +40,6 @@ from .template_queries import (
 )
 
 PREFIX = r.DEFAULT_PREFIX
-READ = {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem"}
-WRITE = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
-XRAY = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 
 
 @pytest.fixture(scope="module")
