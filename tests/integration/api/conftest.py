@@ -34,10 +34,9 @@ from smart0dte.domain.models import (
 from smart0dte.domain.risk import RiskRule, RiskVerdict, Violation
 from smart0dte.local.http_server import LambdaContext, api_event, load_api_handler
 from smart0dte.ports import RiskDecision
-from smart0dte.resources import TABLES
 from smart0dte.services.api import ApiDeps
 
-from ..moto_env import REGION, provisioned_moto
+from ..moto_env import REGION, empty_tables, provisioned_moto
 
 PREFIX = "smart0dte-apitest"
 SESSION = datetime(2025, 3, 14).date()
@@ -94,19 +93,6 @@ def paper(aws: Provisioned) -> DynamoState:
 @pytest.fixture(scope="package")
 def live(aws: Provisioned) -> DynamoState:
     return DynamoState(PREFIX, TradingMode.LIVE, region=REGION)
-
-
-def empty(aws: Provisioned, dynamodb: Any) -> None:
-    for spec in TABLES:
-        table = aws.tables[spec.logical_name]
-        names = {f"#k{i}": key.name for i, key in enumerate((spec.partition_key, spec.sort_key)) if key}
-        pages = dynamodb.get_paginator("scan").paginate(
-            TableName=table, ProjectionExpression=", ".join(names), ExpressionAttributeNames=names
-        )
-        keys = [item for page in pages for item in page["Items"]]
-        for start in range(0, len(keys), 25):
-            deletes = [{"DeleteRequest": {"Key": key}} for key in keys[start : start + 25]]
-            dynamodb.batch_write_item(RequestItems={table: deletes})
 
 
 def position(n: int, strike: float, opened_at: datetime, strategy: str = "momentum_breakout") -> Position:
@@ -246,7 +232,7 @@ def backtests() -> FakeBacktests:
 
 @pytest.fixture
 def seeded(aws: Provisioned, dynamodb: Any, paper: DynamoState) -> DynamoState:
-    empty(aws, dynamodb)
+    empty_tables(aws, dynamodb)
     seed(paper)
     return paper
 

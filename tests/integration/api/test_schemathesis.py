@@ -22,9 +22,9 @@ schema = schemathesis.openapi.from_dict(openapi_document(build_app(ApiDeps(store
 
 @pytest.fixture(scope="module")
 def server(paper: DynamoState, aws: object, dynamodb: object) -> Iterator[ApiServer]:
-    from .conftest import empty
+    from ..moto_env import empty_tables
 
-    empty(aws, dynamodb)  # type: ignore[arg-type]
+    empty_tables(aws, dynamodb)  # type: ignore[arg-type]
     seed(paper)
     running = serve(
         0, None, deps=ApiDeps(store_factory=lambda: paper, clock=FixedClock(), backtests=FakeBacktests())

@@ -9,9 +9,8 @@ import pytest
 from smart0dte.adapters.dynamodb import DynamoState
 from smart0dte.adapters.provisioning import Provisioned
 from smart0dte.domain.models import TradingMode
-from smart0dte.resources import TABLES
 
-from ..moto_env import REGION, provisioned_moto
+from ..moto_env import REGION, empty_tables, provisioned_moto
 
 PREFIX = "smart0dte-test"
 
@@ -39,18 +38,9 @@ def sqs(aws: Provisioned) -> Any:
 
 
 @pytest.fixture(autouse=True)
-def empty_tables(aws: Provisioned, dynamodb: Any) -> None:
+def empty_tables_before_each_test(aws: Provisioned, dynamodb: Any) -> None:
     """Every table starts the test empty."""
-    for spec in TABLES:
-        table = aws.tables[spec.logical_name]
-        names = {f"#k{i}": key.name for i, key in enumerate((spec.partition_key, spec.sort_key)) if key}
-        pages = dynamodb.get_paginator("scan").paginate(
-            TableName=table, ProjectionExpression=", ".join(names), ExpressionAttributeNames=names
-        )
-        keys = [item for page in pages for item in page["Items"]]
-        for start in range(0, len(keys), 25):
-            deletes = [{"DeleteRequest": {"Key": key}} for key in keys[start : start + 25]]
-            dynamodb.batch_write_item(RequestItems={table: deletes})
+    empty_tables(aws, dynamodb)
 
 
 def empty_bucket(s3: Any, bucket: str) -> None:

@@ -30,7 +30,7 @@ from smart0dte.domain.simulator import MarketSimulator, Scenario, SimulatedDay
 from smart0dte.resources import ALERT_TOPIC, REPO_ROOT, TABLES
 from smart0dte.services import runtime as runtime_module
 
-from ..moto_env import REGION, provisioned_moto
+from ..moto_env import REGION, empty_tables, provisioned_moto
 
 PREFIX = "smart0dte-hdl"
 ACCOUNT = "123456789012"
@@ -82,19 +82,6 @@ def aws() -> Iterator[Provisioned]:
 @pytest.fixture(scope="package")
 def dynamodb(aws: Provisioned) -> Any:
     return boto3.client("dynamodb", region_name=REGION)
-
-
-def empty_tables(aws: Provisioned, dynamodb: Any) -> None:
-    for spec in TABLES:
-        table = aws.tables[spec.logical_name]
-        names = {f"#k{i}": key.name for i, key in enumerate((spec.partition_key, spec.sort_key)) if key}
-        pages = dynamodb.get_paginator("scan").paginate(
-            TableName=table, ProjectionExpression=", ".join(names), ExpressionAttributeNames=names
-        )
-        keys = [item for page in pages for item in page["Items"]]
-        for start in range(0, len(keys), 25):
-            deletes = [{"DeleteRequest": {"Key": key}} for key in keys[start : start + 25]]
-            dynamodb.batch_write_item(RequestItems={table: deletes})
 
 
 @pytest.fixture(autouse=True)
