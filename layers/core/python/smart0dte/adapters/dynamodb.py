@@ -411,6 +411,11 @@ def _get(model: type[_M], hash_key: str, range_key: str) -> _M | None:
         return None
 
 
+def _config_value(kind: type[_C], item: _ConfigItem | None) -> _C:
+    """A settings or limits document as stored, the defaults when none is."""
+    return kind() if item is None else kind.model_validate(item.value)
+
+
 def _shared_connection(
     region: str, endpoint_url: str | None, tables: Sequence[TableSpec], prefix: str
 ) -> Connection:
@@ -598,6 +603,7 @@ class DynamoState:
         self._positions = _bind(_PositionItem, trading, connection)
         self._trading_keys = _bind(_TradingKey, trading, connection)
         self._open_book = _bind(_OpenBookItem, trading, connection)
+        self._open_book_pk = mode_key(mode, "open_positions")
         self._bars = _bind(_BarItem, market, connection)
         self._chains = _bind(_ChainItem, market, connection)
         self._audit = DynamoAuditLog(_bind(_AuditItem, audit, connection), mode)
@@ -627,9 +633,7 @@ class DynamoState:
 
     def _read_config(self, sk: str, kind: type[_C]) -> Versioned[_C]:
         item = _get(self._config, self._key("control"), sk)
-        if item is None:
-            return Versioned(kind(), 0)
-        return Versioned(kind.model_validate(item.value), int(item.version))
+        return Versioned(_config_value(kind, item), 0 if item is None else int(item.version))
 
     def _write_config(self, sk: str, action: str, value: _C, actor: str, reason: str, at: datetime) -> None:
         """Replace the document if it is unchanged since read, so the audit's before is exact."""
@@ -675,17 +679,13 @@ class DynamoState:
             left = page.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
             wanted = [{pk: key[pk]["S"], sk: key[sk]["S"]} for key in left]
 
-        def config(sk_value: str, kind: type[_C]) -> _C:
-            raw = found.get((control, sk_value))
-            return kind() if raw is None else kind.model_validate(self._config.from_raw_data(raw).value)
-
         def item(key: tuple[str, str], model: type[_M]) -> _M | None:
             raw = found.get(key)
             return None if raw is None else model.from_raw_data(raw)
 
         return ControlState(
-            settings=config(_SETTINGS_SK, AutomationSettings),
-            risk_limits=config(_RISK_LIMITS_SK, RiskLimits),
+            settings=_config_value(AutomationSettings, item((control, _SETTINGS_SK), self._config)),
+            risk_limits=_config_value(RiskLimits, item((control, _RISK_LIMITS_SK), self._config)),
             controls=self._to_controls(item((control, _CONTROLS_SK), self._controls)),
             counters=self._to_counters(session_date, item(keys[-1], self._counters)),
         )
@@ -1110,7 +1110,7 @@ class DynamoState:
 
     def _book_entry(self, position: Position) -> _OpenBookItem:
         return self._open_book(
-            self._key("open_positions"), position.position_id, position=position.model_dump(mode="json")
+            self._open_book_pk, position.position_id, position=position.model_dump(mode="json")
         )
 
     def _to_position(self, item: _PositionItem) -> Versioned[Position]:
@@ -1177,7 +1177,7 @@ class DynamoState:
     def list_open_positions(self) -> list[Position]:
         """Open and closing positions in one consistent read of the open book's partition (an
         index read could miss a position opened a moment ago)."""
-        book = self._open_book.query(self._key("open_positions"), consistent_read=True)
+        book = self._open_book.query(self._open_book_pk, consistent_read=True)
         positions = [Position.model_validate(entry.position) for entry in book]
         return sorted(positions, key=lambda p: (p.opened_at, p.position_id))
 
@@ -1238,7 +1238,7 @@ class DynamoState:
         details = {"realized_pnl_usd": str(pnl_usd), "commissions_usd": str(cents(commissions_usd))}
         tx = self._tx()
         tx.put("position", self._position_item(closed, current.version, pnl_usd))
-        tx.delete("open book", self._open_book(self._key("open_positions"), position_id))
+        tx.delete("open book", self._open_book(self._open_book_pk, position_id))
         self._counter_update(
             tx,
             session_date_of(closed_at),
