@@ -9,7 +9,14 @@ from pydantic import ValidationError
 from smart0dte.adapters.dynamodb import DynamoState
 from smart0dte.adapters.provisioning import Provisioned
 from smart0dte.domain.controls import AutomationSettings, RiskLimits, TradingState
-from smart0dte.ports import ConcurrentUpdate, ControlChange, TradingControls, Versioned
+from smart0dte.ports import (
+    BrokerAccount,
+    ConcurrentUpdate,
+    ControlChange,
+    GatewayStatus,
+    TradingControls,
+    Versioned,
+)
 
 from .builders import SESSION, T0, all_items, item_count
 
@@ -173,3 +180,20 @@ def test_control_state_reads_what_the_single_getters_read_in_one_call(paper: Dyn
     assert state.risk_limits == paper.get_risk_limits() and state.risk_limits.max_consecutive_losses == 3
     assert state.controls == paper.get_controls() and state.controls.paused
     assert state.counters == paper.get_counters(SESSION) and state.counters.trades == 2
+
+
+def test_gateway_heartbeat_round_trips_per_mode_and_is_overwritten_not_audited(
+    paper: DynamoState, live: DynamoState
+) -> None:
+    assert live.get_gateway_status() is None
+    account = BrokerAccount("U1234567", Decimal("30125.50"), True, "what-if accepted")
+    first = GatewayStatus(T0, connected=True, port=4001, account=account, detail="logged in")
+    later = GatewayStatus(T0 + timedelta(seconds=30), connected=False, port=4001, account=None, detail="lost")
+
+    live.put_gateway_status(first)
+    assert live.get_gateway_status() == first
+    live.put_gateway_status(later)
+
+    assert live.get_gateway_status() == later
+    assert paper.get_gateway_status() is None
+    assert live.audit.list_day(SESSION) == []

@@ -95,11 +95,13 @@ from smart0dte.ports import (
     RESET_SCOPES,
     AuditRecord,
     AuditRecordExists,
+    BrokerAccount,
     ConcurrentUpdate,
     ConflictingRecord,
     ControlChange,
     ControlState,
     DailyCounters,
+    GatewayStatus,
     RecordNotFound,
     ResetRefused,
     ResetScope,
@@ -131,6 +133,7 @@ _TRANSACTION_CONFLICT = "TransactionConflict"
 _SETTINGS_SK = "settings"
 _RISK_LIMITS_SK = "risk_limits"
 _CONTROLS_SK = "trading"
+_GATEWAY_SK = "gateway"
 _INTENT_SK = "intent"
 _ORDER_SK = "order"
 _FILL_SK_PREFIX = "fill#"
@@ -235,6 +238,14 @@ class _ControlsItem(_ControlTable):
     state_reason = UnicodeAttribute(null=True)
     state_actor = UnicodeAttribute(null=True)
     state_at = UTCDateTimeAttribute(null=True)
+
+
+class _GatewayItem(_ControlTable):
+    heartbeat_at = UTCDateTimeAttribute()
+    connected = BooleanAttribute()
+    port = NumberAttribute()
+    account = JSONAttribute(null=True)
+    detail = UnicodeAttribute(null=True)
 
 
 class _CountersItem(_ControlTable):
@@ -595,6 +606,7 @@ class DynamoState:
         self._config = _bind(_ConfigItem, control, connection)
         self._controls = _bind(_ControlsItem, control, connection)
         self._counters = _bind(_CountersItem, control, connection)
+        self._gateway = _bind(_GatewayItem, control, connection)
         self._signals = _bind(_SignalItem, trading, connection)
         self._risk = _bind(_RiskItem, trading, connection)
         self._intents = _bind(_IntentItem, trading, connection)
@@ -712,6 +724,48 @@ class DynamoState:
 
     def risk_controls(self) -> Controls:
         return self.get_controls().risk_controls(self.get_settings())
+
+    # the gateway's heartbeat ------------------------------------------------------------------
+
+    def put_gateway_status(self, status: GatewayStatus) -> None:
+        """Overwrite the heartbeat (not audited: it is written every half minute)."""
+        account = status.account
+        self._gateway(
+            self._key("control"),
+            _GATEWAY_SK,
+            heartbeat_at=status.heartbeat_at,
+            connected=status.connected,
+            port=status.port,
+            account=None
+            if account is None
+            else {
+                "account_id": account.account_id,
+                "net_liquidation_usd": str(account.net_liquidation_usd),
+                "options_permission": account.options_permission,
+                "options_permission_detail": account.options_permission_detail,
+            },
+            detail=status.detail[:2000],
+        ).save()
+
+    def get_gateway_status(self) -> GatewayStatus | None:
+        item = _get(self._gateway, self._key("control"), _GATEWAY_SK)
+        if item is None:
+            return None
+        a = item.account
+        return GatewayStatus(
+            heartbeat_at=item.heartbeat_at,
+            connected=bool(item.connected),
+            port=int(item.port),
+            account=None
+            if a is None
+            else BrokerAccount(
+                account_id=str(a["account_id"]),
+                net_liquidation_usd=Decimal(str(a["net_liquidation_usd"])),
+                options_permission=bool(a["options_permission"]),
+                options_permission_detail=str(a.get("options_permission_detail", "")),
+            ),
+            detail=item.detail or "",
+        )
 
     def _change_controls(self, actions: Sequence[Action], record: AuditRecord) -> TradingControls:
         tx = self._tx()
