@@ -9,7 +9,9 @@ from pydantic import ValidationError
 from smart0dte.adapters.dynamodb import DynamoState
 from smart0dte.adapters.provisioning import Provisioned
 from smart0dte.domain.controls import AutomationSettings, RiskLimits, TradingState
+from smart0dte.domain.models import TradingMode
 from smart0dte.ports import (
+    ActiveMode,
     BrokerAccount,
     ConcurrentUpdate,
     ControlChange,
@@ -197,3 +199,27 @@ def test_gateway_heartbeat_round_trips_per_mode_and_is_overwritten_not_audited(
     assert live.get_gateway_status() == later
     assert paper.get_gateway_status() is None
     assert live.audit.list_day(SESSION) == []
+
+
+def test_active_mode_is_paper_until_switched_and_each_switch_is_audited_in_both_logs(
+    paper: DynamoState, live: DynamoState
+) -> None:
+    assert paper.get_active_mode() == ActiveMode(TradingMode.PAPER, None)
+
+    armed = paper.switch_active_mode(TradingMode.LIVE, "user:alice", "arm live", T0, {"checks": 9})
+
+    assert armed == ActiveMode(TradingMode.LIVE, ControlChange("user:alice", "arm live", T0))
+    assert live.get_active_mode() == armed
+    for store in (paper, live):
+        (record,) = store.audit.list_day(SESSION)
+        assert (record.actor, record.action, record.reason) == (
+            "user:alice",
+            "TradingModeChanged",
+            "arm live",
+        )
+        assert record.details == {"checks": 9, "from": "paper", "to": "live"}
+    with pytest.raises(ConcurrentUpdate, match="already live"):
+        live.switch_active_mode(TradingMode.LIVE, "user:bob", "again", T0 + timedelta(seconds=1), {})
+    restored = live.switch_active_mode(TradingMode.PAPER, "user:bob", "back", T0 + timedelta(seconds=2), {})
+    assert paper.get_active_mode() == restored
+    assert len(paper.audit.list_day(SESSION)) == 2

@@ -290,6 +290,14 @@ class TradingControls:
 
 
 @dataclass(frozen=True, slots=True)
+class ActiveMode:
+    """Which mode's records the system trades (paper until switched), and who switched it."""
+
+    mode: TradingMode
+    change: ControlChange | None
+
+
+@dataclass(frozen=True, slots=True)
 class RiskDecision:
     """The Risk step's verdict on one signal, every violated rule with its numbers."""
 
@@ -386,6 +394,13 @@ class StateStore(Protocol):
     def get_risk_decision(self, session_date: date, signal_id: str) -> RiskDecision | None: ...
 
     def list_risk_decisions(self, session_date: date) -> list[RiskDecision]: ...
+
+    # the mode the system trades in (one record for both modes)
+    def get_active_mode(self) -> ActiveMode: ...
+
+    def switch_active_mode(
+        self, to: TradingMode, actor: str, reason: str, at: datetime, details: Mapping[str, object]
+    ) -> ActiveMode: ...
 
     # the gateway task's heartbeat (IB connection and account), one record per mode
     def put_gateway_status(self, status: GatewayStatus) -> None: ...

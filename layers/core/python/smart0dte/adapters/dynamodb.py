@@ -32,7 +32,7 @@ import functools
 import json
 import operator
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final, TypeVar, cast
@@ -93,6 +93,7 @@ from smart0dte.domain.portfolio import cents
 from smart0dte.domain.risk import Controls, RiskRule, RiskVerdict, Violation
 from smart0dte.ports import (
     RESET_SCOPES,
+    ActiveMode,
     AuditRecord,
     AuditRecordExists,
     BrokerAccount,
@@ -134,6 +135,9 @@ _SETTINGS_SK = "settings"
 _RISK_LIMITS_SK = "risk_limits"
 _CONTROLS_SK = "trading"
 _GATEWAY_SK = "gateway"
+_SYSTEM_PK = "system"
+"""The one partition no mode owns: which mode the system trades in."""
+_ACTIVE_MODE_SK = "active_mode"
 _INTENT_SK = "intent"
 _ORDER_SK = "order"
 _FILL_SK_PREFIX = "fill#"
@@ -246,6 +250,14 @@ class _GatewayItem(_ControlTable):
     port = NumberAttribute()
     account = JSONAttribute(null=True)
     detail = UnicodeAttribute(null=True)
+
+
+class _ActiveModeItem(_ControlTable):
+    mode = UnicodeAttribute()
+    changed_by = UnicodeAttribute()
+    reason = UnicodeAttribute()
+    changed_at = UTCDateTimeAttribute()
+    version = VersionAttribute()
 
 
 class _CountersItem(_ControlTable):
@@ -607,6 +619,7 @@ class DynamoState:
         self._controls = _bind(_ControlsItem, control, connection)
         self._counters = _bind(_CountersItem, control, connection)
         self._gateway = _bind(_GatewayItem, control, connection)
+        self._active_mode = _bind(_ActiveModeItem, control, connection)
         self._signals = _bind(_SignalItem, trading, connection)
         self._risk = _bind(_RiskItem, trading, connection)
         self._intents = _bind(_IntentItem, trading, connection)
@@ -618,7 +631,9 @@ class DynamoState:
         self._open_book_pk = mode_key(mode, "open_positions")
         self._bars = _bind(_BarItem, market, connection)
         self._chains = _bind(_ChainItem, market, connection)
-        self._audit = DynamoAuditLog(_bind(_AuditItem, audit, connection), mode)
+        audit_model = _bind(_AuditItem, audit, connection)
+        self._audit_logs = {m: DynamoAuditLog(audit_model, m) for m in TradingMode}
+        self._audit = self._audit_logs[mode]
 
     @property
     def mode(self) -> TradingMode:
@@ -766,6 +781,41 @@ class DynamoState:
             ),
             detail=item.detail or "",
         )
+
+    # the active mode ------------------------------------------------------------------------
+
+    def get_active_mode(self) -> ActiveMode:
+        """Which mode's records the system trades; paper until someone switches."""
+        item = _get(self._active_mode, _SYSTEM_PK, _ACTIVE_MODE_SK)
+        if item is None:
+            return ActiveMode(TradingMode.PAPER, None)
+        return ActiveMode(
+            TradingMode(item.mode), ControlChange(item.changed_by, item.reason, item.changed_at)
+        )
+
+    def switch_active_mode(
+        self, to: TradingMode, actor: str, reason: str, at: datetime, details: Mapping[str, object]
+    ) -> ActiveMode:
+        """Set the active mode if nobody changed it since read, audited in both modes' logs in the
+        same transaction; switching to the mode already active raises ConcurrentUpdate."""
+        current = _get(self._active_mode, _SYSTEM_PK, _ACTIVE_MODE_SK)
+        before = TradingMode.PAPER if current is None else TradingMode(current.mode)
+        if before is to:
+            raise ConcurrentUpdate(f"the active mode is already {to.value}")
+        item = self._active_mode(
+            _SYSTEM_PK, _ACTIVE_MODE_SK, mode=to.value, changed_by=actor, reason=reason, changed_at=at
+        )
+        if current is not None:
+            item.version = current.version
+        tx = self._tx()
+        tx.put("active_mode", item)
+        body = {**details, "from": before.value, "to": to.value}
+        for mode in TradingMode:
+            record = AuditRecord(at, mode, actor, "TradingModeChanged", reason, body)
+            tx.put(f"audit_{mode.value}", self._audit_logs[mode].item(record))
+        if tx.commit():
+            raise ConcurrentUpdate("the active mode changed since it was read; reload and retry")
+        return ActiveMode(to, ControlChange(actor, reason, at))
 
     def _change_controls(self, actions: Sequence[Action], record: AuditRecord) -> TradingControls:
         tx = self._tx()
