@@ -19,6 +19,7 @@ logger = Logger(service="api")
 tracer = Tracer(service="api")
 
 ENV_BACKTEST_STATE_MACHINE_ARN = "SMART0DTE_BACKTEST_STATE_MACHINE_ARN"
+ENV_LIVE_TRADING = "SMART0DTE_LIVE_TRADING"
 _app: APIGatewayHttpResolver | None = None
 
 
@@ -31,7 +32,12 @@ def default_deps() -> ApiDeps:
     if arn:
         backtests = StepFunctionsBacktests(wiring.aws_client(config, "stepfunctions"), arn)
     reports = wiring.object_store(config, REPORTS_BUCKET)
-    return ApiDeps(store_factory=lambda: wiring.state_store(config), backtests=backtests, reports=reports)
+    return ApiDeps(
+        store_factory=lambda: wiring.state_store(config),
+        backtests=backtests,
+        reports=reports,
+        live_trading=os.environ.get(ENV_LIVE_TRADING),
+    )
 
 
 def configure(deps: ApiDeps) -> APIGatewayHttpResolver:

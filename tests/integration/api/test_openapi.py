@@ -26,6 +26,7 @@ ROUTES = {
     ("get", "/api/scheduler/status"),
     ("get", "/api/audit"),
     ("post", "/api/reset"),
+    ("get", "/api/trading/mode"),
     ("post", "/api/trading/mode"),
 }
 

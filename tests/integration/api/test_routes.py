@@ -6,10 +6,10 @@ from typing import Any
 import pytest
 
 from smart0dte.adapters.dynamodb import DynamoState
-from smart0dte.domain.models import PositionStatus
+from smart0dte.domain.models import PositionStatus, TradingMode
 from smart0dte.services.api import ApiDeps
 
-from .conftest import READER, SESSION, Call, FakeBacktests, FixedClock, make_call
+from .conftest import READER, SESSION, T0, Call, FakeBacktests, FixedClock, make_call
 
 GETS = [
     "/api/dashboard",
@@ -341,24 +341,10 @@ def test_reset_needs_a_known_scope_and_the_exact_confirmation(api: Call, body: d
 
 
 def test_reset_is_refused_in_live(live: DynamoState, seeded: DynamoState) -> None:
-    call = make_call(ApiDeps(store_factory=lambda: live, clock=FixedClock()))
+    live.switch_active_mode(TradingMode.LIVE, "user:alice", "armed", T0, {})
+    call = make_call(ApiDeps(store_factory=lambda: seeded, clock=FixedClock()))
     status, body = call("POST", "/api/reset", {"scope": "all", "confirm": "RESET"})
     assert status == 409 and "paper only" in body["message"]
-
-
-def test_live_mode_never_arms_and_the_attempt_is_audited(api: Call, seeded: DynamoState) -> None:
-    status, body = api("POST", "/api/trading/mode", {"mode": "live", "confirm": "LIVE"})
-    assert status == 409
-    assert any("broker credentials" in u for u in body["unmet"])
-    assert not any("confirmation" in u for u in body["unmet"])
-    status, body = api("POST", "/api/trading/mode", {"mode": "live"})
-    assert status == 409 and body["unmet"][0].startswith("confirmation")
-    assert ("LiveModeRefused", "user:alice") in audit_actions(seeded)
-    assert api("POST", "/api/trading/mode", {"mode": "paper"}) == (
-        200,
-        {"mode": "paper", "changed": False, "unmet": []},
-    )
-    assert api("POST", "/api/trading/mode", {"mode": "margin"})[0] == 422
 
 
 def test_unknown_routes_are_404(api: Call) -> None:

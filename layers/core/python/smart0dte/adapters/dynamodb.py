@@ -612,6 +612,8 @@ class DynamoState:
         audit = AUDIT_TABLE.physical_name(prefix)
         tables = (CONTROL_TABLE, TRADING_TABLE, MARKET_TABLE, AUDIT_TABLE)
         connection = _shared_connection(region, endpoint_url, tables, prefix)
+        self._where = (prefix, region, endpoint_url, market_ttl)
+        self._siblings: dict[TradingMode, DynamoState] = {mode: self}
         self._mode = mode
         self._market_ttl = market_ttl
         self._connection = connection
@@ -642,6 +644,16 @@ class DynamoState:
     @property
     def audit(self) -> DynamoAuditLog:
         return self._audit
+
+    def for_mode(self, mode: TradingMode) -> DynamoState:
+        """The store of `mode`'s records on the same tables (built once per mode)."""
+        sibling = self._siblings.get(mode)
+        if sibling is None:
+            prefix, region, endpoint, ttl = self._where
+            sibling = DynamoState(prefix, mode, region=region, endpoint_url=endpoint, market_ttl=ttl)
+            sibling._siblings = self._siblings
+            self._siblings[mode] = sibling
+        return sibling
 
     def _key(self, *parts: str) -> str:
         return mode_key(self._mode, *parts)

@@ -1,11 +1,15 @@
-"""OrderQueue on the SQS FIFO order-intent queue that the gateway's IB bridge reads."""
+"""The SQS FIFO order-intent queue: OrderQueue (Execute sends) and IntentReceiver (the gateway's IB
+bridge reads)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ValidationError
+
 from smart0dte.domain.models import OrderIntent
 from smart0dte.resources import mode_key
+from smart0dte.services.gateway import ReceivedIntent
 
 MODE_ATTRIBUTE = "mode"
 """Message attribute carrying the intent's trading mode, so the bridge can refuse a mismatch unparsed."""
@@ -32,3 +36,54 @@ class SqsOrderQueue:
             MessageAttributes={MODE_ATTRIBUTE: {"DataType": "String", "StringValue": intent.mode.value}},
         )
         return str(response["MessageId"])
+
+
+class SqsIntentReceiver:
+    """IntentReceiver on the same FIFO queue: long-polls messages and parses each body as an
+    OrderIntent. A body that does not parse is returned with `intent` None and the parse error,
+    never dropped here: the bridge audits it as refused and deletes it (the DLQ only catches
+    messages whose handling keeps failing)."""
+
+    def __init__(self, queue_url: str, client: Any) -> None:
+        if not queue_url.endswith(".fifo"):
+            raise ValueError(f"queue_url={queue_url!r} must name a FIFO queue (ending in .fifo)")
+        self._queue_url = queue_url
+        self._client = client
+
+    def receive(self, max_messages: int, wait_s: int) -> list[ReceivedIntent]:
+        if not 1 <= max_messages <= MAX_RECEIVE_MESSAGES:
+            raise ValueError(f"max_messages={max_messages} must be within 1..{MAX_RECEIVE_MESSAGES}")
+        if not 0 <= wait_s <= MAX_WAIT_S:
+            raise ValueError(f"wait_s={wait_s} must be within 0..{MAX_WAIT_S}")
+        response = self._client.receive_message(
+            QueueUrl=self._queue_url,
+            MaxNumberOfMessages=max_messages,
+            WaitTimeSeconds=wait_s,
+            MessageAttributeNames=[MODE_ATTRIBUTE],
+        )
+        return [_received(message) for message in response.get("Messages", [])]
+
+    def delete(self, receipt: str) -> None:
+        self._client.delete_message(QueueUrl=self._queue_url, ReceiptHandle=receipt)
+
+
+MAX_RECEIVE_MESSAGES = 10
+MAX_WAIT_S = 20
+"""SQS limits: ten messages per receive, twenty seconds of long polling."""
+
+
+def _received(message: dict[str, Any]) -> ReceivedIntent:
+    mode = message.get("MessageAttributes", {}).get(MODE_ATTRIBUTE, {}).get("StringValue")
+    body = str(message.get("Body", ""))
+    try:
+        intent: OrderIntent | None = OrderIntent.model_validate_json(body)
+        error = ""
+    except ValidationError as exc:
+        intent, error = None, f"{exc.error_count()} validation error(s): {exc.errors()[0]['msg']}"
+    return ReceivedIntent(
+        receipt=str(message["ReceiptHandle"]),
+        message_id=str(message.get("MessageId", "")),
+        intent=intent,
+        mode=None if mode is None else str(mode),
+        error=error,
+    )

@@ -13,13 +13,15 @@ Nothing here touches AWS directly: the store, the clock and the backtest runner 
 from __future__ import annotations
 
 import math
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as time_of_day
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any, Literal, Protocol
+from typing import Annotated, Any, Final, Literal, Protocol
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
@@ -58,6 +60,15 @@ from smart0dte.ports import (
     session_date_of,
 )
 from smart0dte.resources import SCHEDULES, optimization_key, reset_report_prefixes
+from smart0dte.services.live_arming import (
+    HEARTBEAT_FRESH,
+    LIVE_TRADING_ENABLED,
+    Check,
+    Idle,
+    limits_fingerprint,
+    live_arming_checks,
+    paper_restore_checks,
+)
 
 READ_SCOPE = "read"
 TRADE_SCOPE = "trade"
@@ -75,7 +86,8 @@ API_TITLE = "Smart 0DTE API"
 
 
 class ApiStore(StateStore, Protocol):
-    """The StateStore plus what DynamoState offers the API: closed positions for analytics, reset."""
+    """The StateStore plus what DynamoState offers the API: closed positions for analytics, reset,
+    and the store of the other mode's records (the mode switch)."""
 
     def list_positions(self, status: PositionStatus) -> list[Position]: ...
 
@@ -84,6 +96,8 @@ class ApiStore(StateStore, Protocol):
     def get_control_state(self, session_date: date) -> ControlState: ...
 
     def list_signal_decisions(self, session_date: date) -> list[tuple[Signal, RiskDecision | None]]: ...
+
+    def for_mode(self, mode: TradingMode) -> ApiStore: ...
 
 
 class BacktestRunner(Protocol):
@@ -103,9 +117,15 @@ class SystemClock:
         return datetime.now(UTC)
 
 
+ACTIVE_MODE_TTL_S: Final = 5.0
+"""How long one API container trusts the active mode it read; the emergency stop halts both modes,
+so a container a few seconds behind a switch still stops everything."""
+
+
 @dataclass
 class ApiDeps:
-    """What the API needs; `store_factory` is called once, on first use (no AWS at import)."""
+    """What the API needs; `store_factory` is called once, on first use (no AWS at import). Routes
+    use the store of the active mode (`store`), re-read every ACTIVE_MODE_TTL_S."""
 
     store_factory: Callable[[], ApiStore]
     clock: Clock = field(default_factory=SystemClock)
@@ -114,25 +134,27 @@ class ApiDeps:
     reports: ObjectStore | None = None
     """The reports bucket (optimization results); None where there is none."""
     pricing: PricingInputs = field(default_factory=PricingInputs)
-    live_checks: Callable[[], list[str]] | None = None
-    """Unmet conditions for arming live trading; None uses `default_live_checks`."""
-    _store: ApiStore | None = None
+    live_trading: str | None = None
+    """SMART0DTE_LIVE_TRADING of the deployment: `enabled` allows arming live (after every check)."""
+    _base: ApiStore | None = None
+    _active: tuple[TradingMode, float] | None = None
+
+    @property
+    def base_store(self) -> ApiStore:
+        if self._base is None:
+            self._base = self.store_factory()
+        return self._base
 
     @property
     def store(self) -> ApiStore:
-        if self._store is None:
-            self._store = self.store_factory()
-        return self._store
+        """The store of the active mode's records."""
+        at = time.monotonic()
+        if self._active is None or at - self._active[1] > ACTIVE_MODE_TTL_S:
+            self._active = (self.base_store.get_active_mode().mode, at)
+        return self.base_store.for_mode(self._active[0])
 
-
-def default_live_checks() -> list[str]:
-    """Why live trading cannot arm in this repository: there is no validated broker path yet."""
-    return [
-        "broker credentials: no IB Gateway credentials are configured or validated",
-        "account permissions: options trading permission on the IB account is not verified",
-        "risk limits: live limits have not been reviewed and signed off",
-        "order bridge: the gateway task's live order bridge is not deployed",
-    ]
+    def mode_switched(self, mode: TradingMode) -> None:
+        self._active = (mode, time.monotonic())
 
 
 # --- wire models ---------------------------------------------------------------------------
@@ -527,14 +549,42 @@ class ResetResponse(Wire):
 
 class ModeBody(Wire):
     mode: TradingMode
-    confirm: str | None = Field(default=None, max_length=16)
+    confirm: str | None = Field(default=None, max_length=16, description='"LIVE" to arm live trading')
+    account: str | None = Field(
+        default=None, max_length=32, description="the IB account id the gateway is logged in to, typed back"
+    )
+    limits_fingerprint: str | None = Field(
+        default=None,
+        max_length=64,
+        description="the fingerprint of the settings and limits reviewed (GET /api/trading/mode)",
+    )
     reason: str = Field(default="requested from the dashboard", min_length=1, max_length=500)
+
+
+class CheckOut(Wire):
+    name: str
+    met: bool
+    detail: str
 
 
 class ModeResponse(Wire):
     mode: TradingMode
     changed: bool
     unmet: list[str] = []
+    checks: list[CheckOut] = []
+
+
+class ModeStatusResponse(Wire):
+    mode: TradingMode
+    changed_by: str | None
+    changed_at: datetime | None
+    reason: str | None
+    live_trading_enabled: bool
+    limits_fingerprint: str
+    """Of the active mode's settings and limits: what arming live would carry over."""
+    switch_to: TradingMode
+    checks: list[CheckOut]
+    """The switch to `switch_to` as things stand (confirmation, account and fingerprint not given)."""
 
 
 class ClosePositionResponse(Wire):
@@ -930,6 +980,25 @@ def build_app(deps: ApiDeps) -> ApiResolver:
 
     # health ---------------------------------------------------------------------------------
 
+    def broker_health(store: ApiStore | None, at: datetime) -> ComponentHealth:
+        """Paper trades with the simulated broker; live needs the gateway's fresh heartbeat."""
+        if store is None:
+            return ComponentHealth(name="broker", status=Status.GRAY, reason="no state store")
+        if store.mode is TradingMode.PAPER:
+            return ComponentHealth(name="broker", status=Status.GREEN, reason="paper mode: simulated broker")
+        gateway = store.get_gateway_status()
+        if gateway is None:
+            return ComponentHealth(name="broker", status=Status.RED, reason="live mode: no gateway heartbeat")
+        age_s = int((at - gateway.heartbeat_at).total_seconds())
+        account = gateway.account.account_id if gateway.account else "no account"
+        if not gateway.connected:
+            status, why = Status.RED, f"IB Gateway disconnected ({gateway.detail or 'no detail'})"
+        elif at - gateway.heartbeat_at > HEARTBEAT_FRESH:
+            status, why = Status.RED, "gateway heartbeat is stale"
+        else:
+            status, why = Status.GREEN, f"IB Gateway connected on port {gateway.port}, {account}"
+        return ComponentHealth(name="broker", status=status, reason=f"{why}; heartbeat {age_s} s ago")
+
     @app.get("/api/health", summary="Component status: green / yellow / red / gray, with reasons")
     def health() -> HealthResponse:
         at = now()
@@ -979,18 +1048,7 @@ def build_app(deps: ApiDeps) -> ApiResolver:
                     )
                 )
         mode = store.mode if store is not None else TradingMode.PAPER
-        if mode is TradingMode.PAPER:
-            components.append(
-                ComponentHealth(name="broker", status=Status.GREEN, reason="paper mode: simulated broker")
-            )
-        else:
-            components.append(
-                ComponentHealth(
-                    name="broker",
-                    status=Status.RED,
-                    reason="live mode: IB Gateway connection is not reported",
-                )
-            )
+        components.append(broker_health(store, at))
         if controls is None or settings is None:
             components.append(
                 ComponentHealth(name="signalEngine", status=Status.GRAY, reason="no state store")
@@ -1099,9 +1157,14 @@ def build_app(deps: ApiDeps) -> ApiResolver:
     def controls_response(c: TradingControls) -> ControlsResponse:
         return ControlsResponse(mode=deps.store.mode, controls=_controls_out(c))
 
-    @app.post("/api/trading/emergency-stop", summary="Halt everything at once (audited)")
+    @app.post("/api/trading/emergency-stop", summary="Halt everything at once, paper and live (audited)")
     def emergency_stop(body: ReasonBody) -> ControlsResponse:
-        return controls_response(deps.store.activate_emergency_stop(actor(), body.reason, now()))
+        store = deps.store
+        at = now()
+        for mode in TradingMode:  # both: a container that has not seen a mode switch still stops it
+            if mode is not store.mode:
+                store.for_mode(mode).activate_emergency_stop(actor(), body.reason, at)
+        return controls_response(store.activate_emergency_stop(actor(), body.reason, at))
 
     @app.post("/api/trading/pause", summary="Pause new entries (audited)")
     def pause(body: ReasonBody) -> ControlsResponse:
@@ -1174,7 +1237,7 @@ def build_app(deps: ApiDeps) -> ApiResolver:
         close_at = (
             session.close_et
             if session is not None
-            else datetime.combine(snap.expiry, time(16, 0), tzinfo=NEW_YORK)
+            else datetime.combine(snap.expiry, time_of_day(16, 0), tzinfo=NEW_YORK)
         )
         chain = analyze_snapshot(snap, close_at, deps.pricing)
         rows = []
@@ -1372,7 +1435,7 @@ def build_app(deps: ApiDeps) -> ApiResolver:
             todays = [
                 {
                     "workflow": "pre_market",
-                    "at": datetime.combine(day, time(8, 0), tzinfo=NEW_YORK).isoformat(),
+                    "at": datetime.combine(day, time_of_day(8, 0), tzinfo=NEW_YORK).isoformat(),
                 },
                 {
                     "workflow": "trading_cycle",
@@ -1432,26 +1495,90 @@ def build_app(deps: ApiDeps) -> ApiResolver:
             )
         return ResetResponse(scope=body.scope, deleted=deleted)
 
+    def idle(store: ApiStore) -> Idle:
+        return Idle(
+            store.get_controls(),
+            tuple(p.position_id for p in store.list_open_positions()),
+            tuple(o.order_id for o in store.list_working_orders()),
+        )
+
+    def switch_checks(
+        to: TradingMode, confirm: str | None, account: str | None, fingerprint: str | None
+    ) -> list[Check]:
+        store = deps.store
+        if to is TradingMode.PAPER:
+            return paper_restore_checks(idle(store.for_mode(TradingMode.LIVE)))
+        paper = store.for_mode(TradingMode.PAPER)
+        live = store.for_mode(TradingMode.LIVE)
+        return live_arming_checks(
+            now=now(),
+            live_trading=deps.live_trading,
+            gateway=live.get_gateway_status(),
+            paper=idle(paper),
+            live_controls=live.get_controls(),
+            settings=paper.get_settings(),
+            limits=paper.get_risk_limits(),
+            confirm=confirm,
+            account=account,
+            reviewed_fingerprint=fingerprint,
+        )
+
+    def checks_out(checks: Sequence[Check]) -> list[CheckOut]:
+        return [CheckOut(name=c.name, met=c.met, detail=c.detail) for c in checks]
+
+    @app.get("/api/trading/mode", summary="The active mode and, check by check, what switching needs")
+    def trading_mode_status() -> ModeStatusResponse:
+        store = deps.store
+        active = store.get_active_mode()
+        other = TradingMode.PAPER if active.mode is TradingMode.LIVE else TradingMode.LIVE
+        change = active.change
+        return ModeStatusResponse(
+            mode=active.mode,
+            changed_by=change.actor if change else None,
+            changed_at=change.at if change else None,
+            reason=change.reason if change else None,
+            live_trading_enabled=deps.live_trading == LIVE_TRADING_ENABLED,
+            limits_fingerprint=limits_fingerprint(store.get_settings(), store.get_risk_limits()),
+            switch_to=other,
+            checks=checks_out(switch_checks(other, None, None, None)),
+        )
+
     @app.post(
-        "/api/trading/mode", summary='Switch paper -> live: needs {"confirm": "LIVE"} and every check met'
+        "/api/trading/mode",
+        summary="Switch paper -> live (every check met, confirm LIVE and the account typed back) "
+        "or live -> paper (live idle)",
     )
     def trading_mode(body: ModeBody) -> ModeResponse:
         store = deps.store
         if body.mode is store.mode:
             return ModeResponse(mode=store.mode, changed=False)
-        if body.mode is TradingMode.PAPER:
+        checks = switch_checks(body.mode, body.confirm, body.account, body.limits_fingerprint)
+        unmet = [f"{c.name}: {c.detail}" for c in checks if not c.met]
+        details: dict[str, object] = {
+            "requested": body.mode.value,
+            "checks": [{"name": c.name, "met": c.met, "detail": c.detail} for c in checks],
+        }
+        if unmet:
+            audit("TradingModeRefused", body.reason, {**details, "unmet": unmet})
             raise ApiError(
-                409, "the trading mode is set by deployment configuration (SMART0DTE_MODE); redeploy in paper"
+                409,
+                f"cannot switch to {body.mode.value}: " + "; ".join(unmet),
+                unmet=unmet,
+                checks=[c.model_dump(by_alias=True) for c in checks_out(checks)],
             )
-        unmet = list((deps.live_checks or default_live_checks)())
-        if body.confirm != "LIVE":
-            unmet.insert(0, 'confirmation: body must carry "confirm": "LIVE"')
-        audit(
-            "LiveModeRefused",
-            body.reason,
-            {"requested": body.mode.value, "unmet": unmet},
-        )
-        raise ApiError(409, "live trading cannot arm: " + "; ".join(unmet), unmet=unmet)
+        at = now()
+        target = store.for_mode(body.mode)
+        if body.mode is TradingMode.LIVE:
+            # Live starts with the reviewed paper settings and limits, paused: a human resumes it.
+            target.put_settings(store.get_settings(), actor(), f"armed live: {body.reason}", at)
+            target.put_risk_limits(store.get_risk_limits(), actor(), f"armed live: {body.reason}", at)
+            if not target.get_controls().paused:
+                target.pause(actor(), "armed live: starts paused until resumed", at)
+            details["account"] = body.account
+            details["limitsFingerprint"] = body.limits_fingerprint
+        switched = store.switch_active_mode(body.mode, actor(), body.reason, at, details)
+        deps.mode_switched(switched.mode)
+        return ModeResponse(mode=switched.mode, changed=True, checks=checks_out(checks))
 
     return app
 

@@ -1,0 +1,596 @@
+"""The gateway task's order bridge: live order intents from the queue to Interactive Brokers, and the
+broker's fills back into the state store.
+
+The Execute step records each live order as SUBMITTED and queues its intent; this module places it
+through a `LiveBroker` (orderRef = intent id, so a redelivered message places nothing new), syncs
+the executions into the store, reconciles after every (re)connect and writes the heartbeat the API
+and the live-arming checks read. It is pure of AWS and IB SDKs: everything arrives as a port.
+
+Safety rules, in the order they apply to each message:
+
+1. a message that does not parse, whose mode is not the store's, or whose order the Execute step
+   did not record is refused (audited `IntentRefused`, deleted): nothing is placed;
+2. an active emergency stop wins: no entry (BUY) is placed, any working order of that intent is
+   cancelled at the broker and the stored order moves to CANCELLED; exits (SELL) still go out,
+   because the engine answers the stop by closing every position;
+3. never short: a SELL is placed for at most what the broker holds of the contract minus the
+   working SELL orders already there; nothing left -> REJECTED, less -> placed reduced (audited);
+4. entries go out without broker-side bracket children (see `OrderBridge`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Final, Protocol
+
+from smart0dte.domain.models import ORDER_TRANSITIONS, DomainError, Order, OrderIntent, OrderStatus, Side
+from smart0dte.ports import (
+    AuditRecord,
+    AuditRecordExists,
+    BrokerAccount,
+    Clock,
+    GatewayStatus,
+    LiveBroker,
+    StateStore,
+    Versioned,
+)
+
+logger = logging.getLogger(__name__)
+
+GATEWAY_ACTOR: Final = "gateway"
+MAX_RECEIVE_MESSAGES: Final = 10
+"""SQS returns at most ten messages per receive."""
+EMERGENCY_STOP_REASON: Final = "emergency stop active"
+
+
+# --- what the queue hands over ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedIntent:
+    """One queue message: the parsed intent, or None with `error` saying why its body did not parse.
+
+    `mode` is the message's mode attribute (None when absent), checked before the body is trusted.
+    """
+
+    receipt: str
+    message_id: str
+    intent: OrderIntent | None
+    mode: str | None = None
+    error: str = ""
+
+
+class IntentReceiver(Protocol):
+    """Where the bridge reads live intents (the SQS FIFO order-intent queue in AWS)."""
+
+    def receive(self, max_messages: int, wait_s: int) -> list[ReceivedIntent]:
+        """Up to `max_messages` messages, waiting up to `wait_s` seconds for the first (long poll)."""
+        ...
+
+    def delete(self, receipt: str) -> None:
+        """Acknowledge the message: it will not be delivered again."""
+        ...
+
+
+# --- the order bridge ---------------------------------------------------------------------------
+
+
+class Outcome(StrEnum):
+    PLACED = "PLACED"
+    """The broker acknowledged the order (or already had it: `already_known`)."""
+    REJECTED = "REJECTED"
+    """Not placed or rejected by the broker; the stored order is REJECTED."""
+    CANCELLED = "CANCELLED"
+    """The emergency stop was active; the stored order is CANCELLED."""
+    REFUSED = "REFUSED"
+    """The message was not a placeable intent of this store; nothing was placed or changed."""
+    FAILED = "FAILED"
+    """An error left the message in the queue for redelivery."""
+
+
+@dataclass(frozen=True, slots=True)
+class Handled:
+    """What the bridge did with one message."""
+
+    message_id: str
+    intent_id: str | None
+    outcome: Outcome
+    detail: str = ""
+    broker_order_id: int | None = None
+    quantity: int = 0
+    already_known: bool = False
+    deleted: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class FillSync:
+    """One sync of the broker's executions into the store."""
+
+    recorded: int = 0
+    """Fills new to the store."""
+    already_stored: int = 0
+    unknown_intent: int = 0
+    """Fills whose intent id has no stored order: reported, never written."""
+    failed: int = 0
+    """Fills the store refused (they do not fit their order, or the write failed)."""
+    unknown_intent_ids: tuple[str, ...] = ()
+    errors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileReport:
+    """The store's working orders against the broker's open orders, after a sync of the fills."""
+
+    fills: FillSync
+    missing_at_broker: tuple[str, ...] = ()
+    """Order ids the store thinks are working that the broker does not know and that have no fills."""
+    unknown_to_store: tuple[str, ...] = ()
+    """Intent ids of open broker orders that have no working order in the store."""
+
+    @property
+    def consistent(self) -> bool:
+        return not self.missing_at_broker and not self.unknown_to_store
+
+
+def _stored_allows(order: Order, status: OrderStatus) -> bool:
+    return status in ORDER_TRANSITIONS[order.status]
+
+
+class OrderBridge:
+    """Places queued live intents through `broker` and brings its fills into `store`.
+
+    Entries (BUY) are placed without broker-side bracket children: the session engine decides exits
+    every minute and the flatten workflow closes everything before the close, so a broker-side stop
+    or target would race the engine's own SELL and could sell the position twice.
+    """
+
+    def __init__(
+        self,
+        broker: LiveBroker,
+        store: StateStore,
+        intents: IntentReceiver,
+        clock: Clock,
+        actor: str = GATEWAY_ACTOR,
+    ) -> None:
+        self._broker = broker
+        self._store = store
+        self._intents = intents
+        self._clock = clock
+        self._actor = actor
+        self._stored_fill_ids: set[str] = set()
+
+    # --- audit -----------------------------------------------------------------------------
+
+    def _audit(self, action: str, reason: str, details: dict[str, object]) -> None:
+        record = AuditRecord(self._clock.now(), self._store.mode, self._actor, action, reason[:2000], details)
+        # The same record at the same instant already exists: a redelivery was explained.
+        with contextlib.suppress(AuditRecordExists):
+            self._store.audit.append(record)
+
+    def _transition(self, stored: Versioned[Order], status: OrderStatus, reason: str) -> bool:
+        """Move the stored order when its status allows; False (nothing written) otherwise."""
+        if not _stored_allows(stored.value, status):
+            return False
+        self._store.transition_order(
+            stored.value.order_id, status, self._clock.now(), self._actor, reason, stored.version
+        )
+        return True
+
+    # --- intents ---------------------------------------------------------------------------
+
+    def process(self, max_messages: int = MAX_RECEIVE_MESSAGES, wait_s: int = 0) -> list[Handled]:
+        """Receive up to `max_messages` intents (long polling up to `wait_s`) and handle each."""
+        return [self.handle(message) for message in self._intents.receive(max_messages, wait_s)]
+
+    def handle(self, message: ReceivedIntent) -> Handled:
+        """Handle one message; any error leaves it in the queue (orderRef makes the retry safe)."""
+        intent_id = message.intent.intent_id if message.intent is not None else None
+        try:
+            handled = self._handle(message)
+        except Exception as exc:
+            logger.exception(
+                "intent %s (message %s) failed; left for redelivery", intent_id, message.message_id
+            )
+            return Handled(message.message_id, intent_id, Outcome.FAILED, repr(exc)[:500], deleted=False)
+        self._intents.delete(message.receipt)
+        return handled
+
+    def _refuse(self, message: ReceivedIntent, reason: str) -> Handled:
+        intent_id = message.intent.intent_id if message.intent is not None else None
+        self._audit(
+            "IntentRefused",
+            reason,
+            {"message_id": message.message_id, "intent_id": intent_id, "attribute_mode": message.mode},
+        )
+        return Handled(message.message_id, intent_id, Outcome.REFUSED, reason)
+
+    def _handle(self, message: ReceivedIntent) -> Handled:
+        store_mode = self._store.mode.value
+        if message.intent is None:
+            return self._refuse(message, f"message body is not an order intent: {message.error}")
+        intent = message.intent
+        if message.mode is not None and message.mode != store_mode:
+            return self._refuse(message, f"message mode={message.mode} but the gateway trades {store_mode}")
+        if intent.mode.value != store_mode:
+            return self._refuse(
+                message, f"intent mode={intent.mode.value} but the gateway trades {store_mode}"
+            )
+        stored = self._store.get_order_by_intent(intent.intent_id)
+        if stored is None:
+            return self._refuse(
+                message, f"intent {intent.intent_id} has no stored order: Execute did not record it"
+            )
+        order = stored.value
+        if order.contract != intent.contract or order.side is not intent.side:
+            return self._refuse(
+                message, f"intent {intent.intent_id} does not match its stored order {order.order_id}"
+            )
+        if intent.side is Side.BUY and self._store.get_controls().emergency_stop:
+            return self._emergency_stop(message, intent, stored)
+        if order.status.is_terminal:
+            return self._refuse(
+                message, f"stored order {order.order_id} is already {order.status.value}: not placed"
+            )
+        if intent.side is Side.SELL:
+            return self._sell(message, intent, stored)
+        entry = intent.model_copy(update={"stop_loss_price": None, "take_profit_price": None})
+        return self._submit(message, entry, stored)
+
+    def _emergency_stop(
+        self, message: ReceivedIntent, intent: OrderIntent, stored: Versioned[Order]
+    ) -> Handled:
+        working_cancelled = self._broker.cancel(intent.intent_id)
+        moved = self._transition(stored, OrderStatus.CANCELLED, EMERGENCY_STOP_REASON)
+        self._audit(
+            "IntentCancelled",
+            EMERGENCY_STOP_REASON,
+            {
+                "intent_id": intent.intent_id,
+                "order_id": stored.value.order_id,
+                "broker_order_cancelled": working_cancelled,
+                "stored_order_cancelled": moved,
+            },
+        )
+        return Handled(message.message_id, intent.intent_id, Outcome.CANCELLED, EMERGENCY_STOP_REASON)
+
+    def sellable_quantity(self, intent: OrderIntent) -> int:
+        """What the broker holds of the intent's contract minus the working SELL orders there (other
+        than this intent's own); never negative. Broker orders without a stored order cannot be
+        attributed to a contract (BrokerOrderAck carries none) and are not subtracted."""
+        occ = intent.contract.occ_symbol
+        held = sum(max(p.quantity, 0) for p in self._broker.positions() if p.contract_symbol == occ)
+        selling = 0
+        for ack in self._broker.open_orders():
+            if ack.intent_id == intent.intent_id or ack.status.is_terminal:
+                continue
+            other = self._store.get_order_by_intent(ack.intent_id)
+            if other is None:
+                continue
+            o = other.value
+            if o.side is Side.SELL and o.contract.occ_symbol == occ:
+                selling += max(o.quantity - ack.filled_quantity, 0)
+        return max(held - selling, 0)
+
+    def _sell(self, message: ReceivedIntent, intent: OrderIntent, stored: Versioned[Order]) -> Handled:
+        available = self.sellable_quantity(intent)
+        occ = intent.contract.occ_symbol
+        if available <= 0:
+            reason = f"nothing held at the broker for {occ}"
+            self._transition(stored, OrderStatus.REJECTED, reason)
+            self._audit("IntentRejected", reason, {"intent_id": intent.intent_id, "contract": occ})
+            return Handled(message.message_id, intent.intent_id, Outcome.REJECTED, reason)
+        if available < intent.quantity:
+            self._audit(
+                "SellQuantityReduced",
+                f"only {available} of {intent.quantity} {occ} are held and not already being sold",
+                {
+                    "intent_id": intent.intent_id,
+                    "order_id": stored.value.order_id,
+                    "requested": intent.quantity,
+                    "placed": available,
+                },
+            )
+            intent = intent.model_copy(update={"quantity": available})
+        return self._submit(message, intent, stored)
+
+    def _submit(self, message: ReceivedIntent, intent: OrderIntent, stored: Versioned[Order]) -> Handled:
+        ack = self._broker.submit(intent)
+        details: dict[str, object] = {
+            "intent_id": intent.intent_id,
+            "order_id": stored.value.order_id,
+            "broker_order_id": ack.broker_order_id,
+            "broker_status": ack.status.value,
+            "quantity": intent.quantity,
+            "already_known": ack.already_known,
+        }
+        if ack.status is OrderStatus.REJECTED:
+            reason = ack.detail or "rejected by the broker"
+            self._transition(stored, OrderStatus.REJECTED, reason)
+            self._audit("OrderRejectedByBroker", reason, details)
+            return Handled(
+                message.message_id,
+                intent.intent_id,
+                Outcome.REJECTED,
+                reason,
+                ack.broker_order_id,
+                intent.quantity,
+                ack.already_known,
+            )
+        self._audit("OrderSentToBroker", f"broker order {ack.broker_order_id} ({ack.status.value})", details)
+        return Handled(
+            message.message_id,
+            intent.intent_id,
+            Outcome.PLACED,
+            ack.detail,
+            ack.broker_order_id,
+            intent.quantity,
+            ack.already_known,
+        )
+
+    # --- fills and reconciliation -----------------------------------------------------------
+
+    def sync_fills(self, since: datetime) -> FillSync:
+        """Record the broker's executions since `since` against their stored orders, once per fill
+        id; fills of unknown intents are counted, never written."""
+        recorded = already = failed = 0
+        unknown: list[str] = []
+        errors: list[str] = []
+        for fill in self._broker.executions(since):
+            if fill.fill_id in self._stored_fill_ids:
+                already += 1
+                continue
+            stored = self._store.get_order_by_intent(fill.intent_id)
+            if stored is None:
+                unknown.append(fill.intent_id)
+                continue
+            try:
+                after = self._store.record_fill(
+                    fill.model_copy(update={"order_id": stored.value.order_id}), self._actor
+                )
+            except DomainError as exc:
+                failed += 1
+                errors.append(f"fill {fill.fill_id}: {exc}")
+                continue
+            self._stored_fill_ids.add(fill.fill_id)
+            if after.version != stored.version:
+                recorded += 1
+            else:
+                already += 1
+        if unknown:
+            logger.warning(
+                "%d fill(s) of unknown intents not written: %s", len(unknown), sorted(set(unknown))
+            )
+        for error in errors:
+            logger.error("fill not recorded: %s", error)
+        return FillSync(recorded, already, len(unknown), failed, tuple(sorted(set(unknown))), tuple(errors))
+
+    def reconcile(self, session_start: datetime) -> ReconcileReport:
+        """After a (re)connect: sync the fills since `session_start`, then report working orders the
+        broker does not know (without fills) and open broker orders the store is not working.
+        Nothing is resubmitted or cancelled."""
+        fills = self.sync_fills(session_start)
+        open_at_broker = {ack.intent_id for ack in self._broker.open_orders() if not ack.status.is_terminal}
+        working = [o for o in self._store.list_working_orders() if o.mode is self._store.mode]
+        missing = tuple(
+            o.order_id
+            for o in working
+            if o.intent_id not in open_at_broker
+            and o.filled_quantity == 0
+            and not self._store.list_fills(o.order_id)
+        )
+        working_intents = {o.intent_id for o in working}
+        unknown = tuple(sorted(open_at_broker - working_intents))
+        report = ReconcileReport(fills, missing, unknown)
+        if not report.consistent:
+            self._audit(
+                "ReconcileMismatch",
+                f"{len(missing)} working order(s) unknown to the broker, {len(unknown)} broker order(s) "
+                "not working in the store",
+                {"missing_at_broker": list(missing), "unknown_to_store": list(unknown)},
+            )
+        return report
+
+
+# --- heartbeat ------------------------------------------------------------------------------------
+
+DEFAULT_ACCOUNT_REFRESH_S: Final = 15 * 60.0
+"""The account check places a what-if order: refresh it at most this often."""
+
+
+class Heartbeat:
+    """Writes the gateway's status; `account()` is asked at most every `account_refresh_s`."""
+
+    def __init__(
+        self,
+        store: StateStore,
+        clock: Clock,
+        port: int,
+        account_refresh_s: float = DEFAULT_ACCOUNT_REFRESH_S,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._port = port
+        self._refresh = timedelta(seconds=account_refresh_s)
+        self._account: BrokerAccount | None = None
+        self._account_at: datetime | None = None
+
+    def beat(self, broker: LiveBroker | None, connected: bool, detail: str = "") -> GatewayStatus:
+        """Write and return the status; a broker or store error never escapes (it is the detail)."""
+        now = self._clock.now()
+        if broker is not None and connected:
+            due = self._account_at is None or now - self._account_at >= self._refresh
+            if due:
+                try:
+                    self._account = broker.account()
+                    self._account_at = now
+                except Exception as exc:
+                    connected = False
+                    detail = f"account check failed: {exc!r}"[:2000]
+        else:
+            connected = False
+        status = GatewayStatus(now, connected, self._port, self._account, detail)
+        try:
+            self._store.put_gateway_status(status)
+        except Exception:
+            logger.exception("gateway status not written")
+        return status
+
+
+# --- the run loop -----------------------------------------------------------------------------------
+
+
+class BrokerConnection(Protocol):
+    """One connection to IB Gateway and the LiveBroker on it."""
+
+    @property
+    def broker(self) -> LiveBroker: ...
+
+    def is_connected(self) -> bool:
+        """Whether the connection still holds (implementations may process pending events first)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LoopTimings:
+    heartbeat_every_s: float = 30.0
+    fills_every_s: float = 5.0
+    receive_wait_s: int = 10
+    """SQS long poll; shortened so the fill sync and the heartbeat stay on time."""
+    reconnect_backoff_s: tuple[float, ...] = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+    error_pause_s: float = 1.0
+    account_refresh_s: float = DEFAULT_ACCOUNT_REFRESH_S
+
+
+@dataclass
+class RunSummary:
+    stopped_by: str = ""
+    connects: int = 0
+    failed_connects: int = 0
+    handled: list[Handled] = field(default_factory=list)
+    fills_recorded: int = 0
+    reconciles: list[ReconcileReport] = field(default_factory=list)
+    errors: int = 0
+
+
+def _seconds_until(now: datetime, due: datetime) -> float:
+    return max((due - now).total_seconds(), 0.0)
+
+
+def run_gateway(
+    *,
+    connect: Callable[[], BrokerConnection],
+    store: StateStore,
+    intents: IntentReceiver,
+    clock: Clock,
+    sleep: Callable[[float], object],
+    port: int,
+    session_start: datetime,
+    stop_at: datetime,
+    stop: threading.Event,
+    timings: LoopTimings = LoopTimings(),
+    actor: str = GATEWAY_ACTOR,
+) -> RunSummary:
+    """Bridge intents and fills until `stop` is set or `clock` reaches `stop_at`.
+
+    Connects through `connect` (backing off on failure), reconciles after every (re)connect,
+    heartbeats every `heartbeat_every_s`, receives intents with long polling and syncs fills every
+    `fills_every_s`. Errors are logged and counted; the loop itself only ends on a stop.
+    """
+    summary = RunSummary()
+    heartbeat = Heartbeat(store, clock, port, timings.account_refresh_s)
+    connection: BrokerConnection | None = None
+    bridge: OrderBridge | None = None
+    failures = 0
+    next_beat = next_fills = clock.now()
+    while True:
+        now = clock.now()
+        if stop.is_set():
+            summary.stopped_by = "signal"
+            break
+        if now >= stop_at:
+            summary.stopped_by = "stop_at"
+            break
+        try:
+            if connection is None or bridge is None or not connection.is_connected():
+                if connection is not None:
+                    _close(connection)
+                    heartbeat.beat(None, False, "disconnected from IB Gateway; reconnecting")
+                    connection = bridge = None
+                try:
+                    connection = connect()
+                except Exception as exc:
+                    summary.failed_connects += 1
+                    backoff = timings.reconnect_backoff_s[min(failures, len(timings.reconnect_backoff_s) - 1)]
+                    failures += 1
+                    heartbeat.beat(None, False, f"connect failed (retry in {backoff:g} s): {exc!r}")
+                    sleep(min(backoff, _seconds_until(now, stop_at)))
+                    continue
+                failures = 0
+                summary.connects += 1
+                bridge = OrderBridge(connection.broker, store, intents, clock, actor)
+                report = bridge.reconcile(session_start)
+                summary.reconciles.append(report)
+                summary.fills_recorded += report.fills.recorded
+                heartbeat.beat(connection.broker, True, "" if report.consistent else "reconcile mismatch")
+                now = clock.now()
+                next_beat = now + timedelta(seconds=timings.heartbeat_every_s)
+                next_fills = now + timedelta(seconds=timings.fills_every_s)
+            if now >= next_beat:
+                heartbeat.beat(connection.broker, True)
+                next_beat = now + timedelta(seconds=timings.heartbeat_every_s)
+            due = min(next_beat, next_fills, stop_at)
+            wait_s = min(timings.receive_wait_s, int(_seconds_until(now, due)))
+            summary.handled += bridge.process(MAX_RECEIVE_MESSAGES, wait_s)
+            now = clock.now()
+            if now >= next_fills:
+                summary.fills_recorded += bridge.sync_fills(session_start).recorded
+                next_fills = now + timedelta(seconds=timings.fills_every_s)
+        except Exception as exc:
+            summary.errors += 1
+            logger.exception("gateway loop error")
+            heartbeat.beat(None, False, f"loop error: {exc!r}")
+            sleep(timings.error_pause_s)
+    if connection is not None:
+        _close(connection)
+    heartbeat.beat(None, False, f"stopped ({summary.stopped_by})")
+    return summary
+
+
+def _close(connection: BrokerConnection) -> None:
+    try:
+        connection.close()
+    except Exception:
+        logger.exception("closing the IB connection failed")
+
+
+def stop_time(
+    close_at: datetime, requested: datetime | None, grace: timedelta = timedelta(minutes=15)
+) -> datetime:
+    """When the loop must stop: `requested`, but never later than `grace` after the close."""
+    latest = close_at + grace
+    return latest if requested is None else min(requested, latest)
+
+
+__all__: Sequence[str] = (
+    "BrokerConnection",
+    "FillSync",
+    "Handled",
+    "Heartbeat",
+    "IntentReceiver",
+    "LoopTimings",
+    "OrderBridge",
+    "Outcome",
+    "ReceivedIntent",
+    "ReconcileReport",
+    "RunSummary",
+    "run_gateway",
+    "stop_time",
+)

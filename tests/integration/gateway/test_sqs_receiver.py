@@ -1,0 +1,65 @@
+"""SqsIntentReceiver on moto's FIFO order-intent queue, end to end with SqsOrderQueue and the bridge."""
+
+from typing import Any
+
+import pytest
+
+from smart0dte.adapters.dynamodb import DynamoState
+from smart0dte.adapters.provisioning import Provisioned
+from smart0dte.adapters.sqs import MODE_ATTRIBUTE, SqsIntentReceiver, SqsOrderQueue
+from smart0dte.domain.models import TradingMode
+from smart0dte.resources import ORDER_INTENT_QUEUE, mode_key
+from smart0dte.services.gateway import OrderBridge, Outcome
+
+from .conftest import drain_queue, record
+from .fakes import FakeBroker, FakeClock, make_intent
+
+
+@pytest.fixture
+def queue_url(aws: Provisioned, sqs: Any) -> str:
+    url = aws.queue_urls[ORDER_INTENT_QUEUE.logical_name]
+    drain_queue(sqs, url)
+    return url
+
+
+def test_a_sent_intent_is_received_parsed_placed_and_deleted(
+    live: DynamoState, sqs: Any, queue_url: str
+) -> None:
+    intent = make_intent()
+    record(live, intent)
+    SqsOrderQueue(queue_url, sqs).send(intent)
+    receiver = SqsIntentReceiver(queue_url, sqs)
+    broker = FakeBroker()
+
+    (handled,) = OrderBridge(broker, live, receiver, FakeClock()).process(10, 0)
+
+    assert handled.outcome is Outcome.PLACED
+    assert broker.placed == {intent.intent_id: intent}
+    assert sqs.receive_message(QueueUrl=queue_url, VisibilityTimeout=0).get("Messages", []) == []
+
+
+def test_a_malformed_body_comes_back_as_a_refusable_item(sqs: Any, queue_url: str) -> None:
+    sqs.send_message(
+        QueueUrl=queue_url,
+        MessageBody='{"intent_id": "nope"}',
+        MessageGroupId=mode_key(TradingMode.LIVE, "SPY"),
+        MessageDeduplicationId="malformed-1",
+        MessageAttributes={MODE_ATTRIBUTE: {"DataType": "String", "StringValue": "live"}},
+    )
+
+    (item,) = SqsIntentReceiver(queue_url, sqs).receive(10, 0)
+
+    assert item.intent is None
+    assert item.mode == "live"
+    assert "validation error" in item.error
+    assert item.receipt
+
+
+def test_limits_are_checked_before_calling_sqs(sqs: Any, queue_url: str) -> None:
+    receiver = SqsIntentReceiver(queue_url, sqs)
+    with pytest.raises(ValueError, match=r"max_messages=11 must be within 1\.\.10"):
+        receiver.receive(11, 0)
+    with pytest.raises(ValueError, match=r"wait_s=21 must be within 0\.\.20"):
+        receiver.receive(1, 21)
+    with pytest.raises(ValueError, match="must name a FIFO queue"):
+        SqsIntentReceiver("https://sqs.us-east-1.amazonaws.com/123456789012/orders", sqs)

@@ -1,0 +1,708 @@
+"""IbkrBroker against an in-memory IB built from ib_async's own classes (no network)."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+import ib_async
+import pytest
+
+from smart0dte.adapters import ibkr
+from smart0dte.adapters.ibkr import IbkrBroker, IbkrError, UnknownOrderStatus, map_order_status
+from smart0dte.domain.models import (
+    OptionContract,
+    OptionRight,
+    OrderIntent,
+    OrderStatus,
+    OrderType,
+    Side,
+    TradingMode,
+)
+from smart0dte.ports import BrokerPosition
+
+PAPER = "DU1234567"
+LIVE = "U7654321"
+EXPIRY = date(2025, 3, 14)
+NOW = datetime(2025, 3, 14, 15, 0, tzinfo=UTC)
+SPY_C590 = OptionContract(root="SPY", expiry=EXPIRY, right=OptionRight.CALL, strike=590)
+SPY_P585 = OptionContract(root="SPY", expiry=EXPIRY, right=OptionRight.PUT, strike=585)
+UNKNOWN = OptionContract(root="SPY", expiry=EXPIRY, right=OptionRight.CALL, strike=1234)
+
+
+class _Client:
+    """The one `IB.client` method `IB.bracketOrder` uses."""
+
+    def __init__(self) -> None:
+        self._ids = itertools.count(100)
+
+    def getReqId(self) -> int:
+        return next(self._ids)
+
+
+class FakeIB:
+    """The IB methods IbkrBroker calls, keeping state the way ib_async's wrapper does."""
+
+    def __init__(self, accounts: tuple[str, ...] = (PAPER,)) -> None:
+        self.client = _Client()
+        self.clientId = 7
+        self.accounts = list(accounts)
+        self.summary = [
+            ib_async.AccountValue(a, "NetLiquidation", "25012.345", "USD", "") for a in accounts
+        ] + [ib_async.AccountValue(a, "NetLiquidation", "1.00", "BASE", "") for a in accounts]
+        self.known: dict[tuple[str, str, float, str], int] = {
+            ("SPY", "20250314", 590.0, "C"): 1001,
+            ("SPY", "20250314", 585.0, "P"): 1002,
+        }
+        self.chains = [
+            ib_async.OptionChain(
+                "SMART", 756733, "SPY", "100", ["20250313", "20250314", "20250321"], [585.0, 590.0]
+            )
+        ]
+        self.what_if: Any = ib_async.OrderState(status="PreSubmitted", initMarginChange="1.00")
+        self.what_if_calls: list[tuple[Any, Any]] = []
+        self._trades: list[ib_async.Trade] = []
+        self._fills: dict[str, ib_async.Fill] = {}
+        self._perm_ids = itertools.count(900_000)
+        self._exec_ids = itertools.count(1)
+        self.placed: list[ib_async.Order] = []
+        self.cancelled: list[ib_async.Order] = []
+        self.exec_filters: list[ib_async.ExecutionFilter] = []
+        self.sleeps = 0
+        self.position_list: list[ib_async.Position] = []
+
+    # account
+    def managedAccounts(self) -> list[str]:
+        return list(self.accounts)
+
+    def accountSummary(self, account: str = "") -> list[ib_async.AccountValue]:
+        return [v for v in self.summary if not account or v.account == account]
+
+    # contracts
+    def qualifyContracts(self, *contracts: ib_async.Contract) -> list[ib_async.Contract | None]:
+        result: list[ib_async.Contract | None] = []
+        for c in contracts:
+            if c.secType == "STK" and c.symbol == "SPY":
+                c.conId = 756733
+                result.append(c)
+                continue
+            con_id = self.known.get((c.symbol, c.lastTradeDateOrContractMonth, float(c.strike), c.right))
+            if con_id is None:
+                result.append(None)  # ib_async 2.x keeps a None slot for an unknown contract
+                continue
+            c.conId = con_id
+            c.localSymbol = OptionContract(
+                root=c.symbol,
+                expiry=datetime.strptime(c.lastTradeDateOrContractMonth, "%Y%m%d").date(),
+                right=c.right,
+                strike=c.strike,
+            ).occ_symbol
+            c.tradingClass = c.symbol
+            result.append(c)
+        return result
+
+    def reqSecDefOptParams(
+        self, underlyingSymbol: str, futFopExchange: str, underlyingSecType: str, underlyingConId: int
+    ) -> list[ib_async.OptionChain]:
+        assert (underlyingSymbol, underlyingSecType, underlyingConId) == ("SPY", "STK", 756733)
+        return self.chains
+
+    def whatIfOrder(self, contract: ib_async.Contract, order: ib_async.Order) -> Any:
+        self.what_if_calls.append((contract, order))
+        if isinstance(self.what_if, Exception):
+            raise self.what_if
+        return self.what_if
+
+    # orders
+    def bracketOrder(self, *args: Any, **kwargs: Any) -> ib_async.BracketOrder:
+        return ib_async.IB.bracketOrder(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    def placeOrder(self, contract: ib_async.Contract, order: ib_async.Order) -> ib_async.Trade:
+        order.orderId = order.orderId or self.client.getReqId()
+        order.clientId = self.clientId
+        self.placed.append(order)
+        status = ib_async.OrderStatus(orderId=order.orderId, status=ib_async.OrderStatus.PendingSubmit)
+        trade = ib_async.Trade(contract, order, status, [], [])
+        self._trades.append(trade)
+        return trade
+
+    def sleep(self, secs: float = 0.02) -> bool:
+        """Time passes: IB acknowledges pending orders (permId; children wait as PreSubmitted)."""
+        self.sleeps += 1
+        for trade in self._trades:
+            if trade.orderStatus.status == "PendingSubmit" and self._transmitted(trade):
+                trade.order.permId = trade.orderStatus.permId = next(self._perm_ids)
+                trade.orderStatus.status = "PreSubmitted" if trade.order.parentId else "Submitted"
+        return True
+
+    def _transmitted(self, trade: ib_async.Trade) -> bool:
+        root = trade.order.parentId or trade.order.orderId
+        family = [t for t in self._trades if root in (t.order.orderId, t.order.parentId)]
+        return any(t.order.transmit for t in family)
+
+    def cancelOrder(self, order: ib_async.Order, manualCancelOrderTime: str = "") -> ib_async.Trade | None:
+        self.cancelled.append(order)
+        trade = next((t for t in self._trades if t.order is order), None)
+        if trade:
+            trade.orderStatus.status = ib_async.OrderStatus.PendingCancel
+        return trade
+
+    def trades(self) -> list[ib_async.Trade]:
+        return list(self._trades)
+
+    def openTrades(self) -> list[ib_async.Trade]:
+        return [t for t in self._trades if t.orderStatus.status not in ib_async.OrderStatus.DoneStates]
+
+    # executions and positions
+    def reqExecutions(self, execFilter: ib_async.ExecutionFilter | None = None) -> list[ib_async.Fill]:
+        """Like ib_async: known executions come back as fresh Fills with an empty commission report."""
+        self.exec_filters.append(execFilter or ib_async.ExecutionFilter())
+        acct = execFilter.acctCode if execFilter else ""
+        return [
+            ib_async.Fill(f.contract, copy.copy(f.execution), ib_async.CommissionReport(), f.time)
+            for f in self._fills.values()
+            if not acct or f.execution.acctNumber == acct
+        ]
+
+    def fills(self) -> list[ib_async.Fill]:
+        return list(self._fills.values())
+
+    def positions(self, account: str = "") -> list[ib_async.Position]:
+        return [p for p in self.position_list if not account or p.account == account]
+
+    # test helpers
+    def execute(
+        self,
+        trade: ib_async.Trade | None,
+        shares: float,
+        price: float,
+        at: datetime,
+        *,
+        order_ref: str | None = None,
+        commission: float | None = 0.65,
+        account: str = PAPER,
+        contract: ib_async.Contract | None = None,
+        side: str | None = None,
+    ) -> ib_async.Fill:
+        exec_id = f"0000e0d5.67d3f1a2.01.{next(self._exec_ids):02d}"
+        order = trade.order if trade else ib_async.Order(action="BUY", permId=next(self._perm_ids))
+        execution = ib_async.Execution(
+            execId=exec_id,
+            time=at,
+            acctNumber=account,
+            side=side or ("BOT" if order.action == "BUY" else "SLD"),
+            shares=shares,
+            price=price,
+            permId=order.permId,
+            clientId=order.clientId,
+            orderId=order.orderId,
+            orderRef=order.orderRef if order_ref is None else order_ref,
+        )
+        report = (
+            ib_async.CommissionReport(execId=exec_id, commission=commission, currency="USD")
+            if commission is not None
+            else ib_async.CommissionReport()
+        )
+        fill = ib_async.Fill(contract or (trade.contract if trade else _opt(590, "C")), execution, report, at)
+        self._fills[exec_id] = fill
+        if trade:
+            trade.fills.append(fill)
+            trade.orderStatus.filled += shares
+            trade.orderStatus.remaining = trade.order.totalQuantity - trade.orderStatus.filled
+            if trade.orderStatus.remaining <= 0:
+                trade.orderStatus.status = "Filled"
+        return fill
+
+
+def _opt(strike: float, right: str) -> ib_async.Option:
+    o = ib_async.Option("SPY", "20250314", strike, right, "SMART", "100", "USD")
+    o.localSymbol = f"SPY   250314{right}{round(strike * 1000):08d}"
+    o.conId = 1001
+    return o
+
+
+def intent(
+    intent_id: str = "intent-0000000001",
+    *,
+    mode: TradingMode = TradingMode.PAPER,
+    contract: OptionContract = SPY_C590,
+    side: Side = Side.BUY,
+    quantity: int = 2,
+    order_type: OrderType = OrderType.LIMIT,
+    limit_price: str | None = "1.25",
+    take_profit: str | None = None,
+    stop_loss: str | None = None,
+) -> OrderIntent:
+    return OrderIntent(
+        intent_id=intent_id,
+        mode=mode,
+        ts=NOW,
+        contract=contract,
+        side=side,
+        quantity=quantity,
+        order_type=order_type,
+        limit_price=None if limit_price is None else Decimal(limit_price),
+        take_profit_price=None if take_profit is None else Decimal(take_profit),
+        stop_loss_price=None if stop_loss is None else Decimal(stop_loss),
+        reason="test",
+    )
+
+
+@pytest.fixture
+def ib() -> FakeIB:
+    return FakeIB()
+
+
+@pytest.fixture
+def broker(ib: FakeIB) -> IbkrBroker:
+    return IbkrBroker(ib, PAPER, now=lambda: NOW)
+
+
+# --- submit --------------------------------------------------------------------------------
+
+
+def test_submit_places_a_day_limit_order_tagged_with_the_intent_id(ib: FakeIB, broker: IbkrBroker) -> None:
+    ack = broker.submit(intent())
+
+    [order] = ib.placed
+    assert (order.orderType, order.action, order.totalQuantity, order.lmtPrice) == ("LMT", "BUY", 2, 1.25)
+    assert (order.orderRef, order.account, order.tif, order.transmit) == (
+        "intent-0000000001",
+        PAPER,
+        "DAY",
+        True,
+    )
+    contract = ib.trades()[0].contract
+    assert (contract.secType, contract.conId, contract.exchange, contract.multiplier) == (
+        "OPT",
+        1001,
+        "SMART",
+        "100",
+    )
+    assert ib.sleeps >= 1  # waited for IB's acknowledgement
+    assert ack.intent_id == "intent-0000000001"
+    assert ack.broker_order_id == order.permId != 0
+    assert (ack.status, ack.filled_quantity, ack.already_known) == (OrderStatus.SUBMITTED, 0, False)
+
+
+def test_submitting_the_same_intent_twice_places_one_order(ib: FakeIB, broker: IbkrBroker) -> None:
+    first = broker.submit(intent())
+    second = broker.submit(intent())
+
+    assert len(ib.placed) == 1
+    assert second.already_known is True
+    assert second.broker_order_id == first.broker_order_id
+    assert second.status is OrderStatus.SUBMITTED
+
+
+def test_a_filled_order_of_the_session_still_counts_as_known(ib: FakeIB, broker: IbkrBroker) -> None:
+    broker.submit(intent())
+    ib.execute(ib.trades()[0], 2, 1.25, NOW)
+    assert ib.openTrades() == []
+
+    ack = broker.submit(intent())
+
+    assert len(ib.placed) == 1
+    assert (ack.already_known, ack.status, ack.filled_quantity) == (True, OrderStatus.FILLED, 2)
+
+
+def test_an_ack_reports_partial_fills(ib: FakeIB, broker: IbkrBroker) -> None:
+    broker.submit(intent(quantity=3))
+    ib.execute(ib.trades()[0], 1, 1.25, NOW)
+
+    ack = broker.submit(intent(quantity=3))
+
+    assert (ack.status, ack.filled_quantity) == (OrderStatus.PARTIALLY_FILLED, 1)
+
+
+def test_a_market_order_has_no_limit_price(ib: FakeIB, broker: IbkrBroker) -> None:
+    broker.submit(intent(order_type=OrderType.MARKET, limit_price=None, side=Side.SELL))
+
+    [order] = ib.placed
+    assert (order.orderType, order.action, order.orderRef, order.tif) == (
+        "MKT",
+        "SELL",
+        "intent-0000000001",
+        "DAY",
+    )
+
+
+def test_a_bracket_tags_every_order_with_the_intent_id(ib: FakeIB, broker: IbkrBroker) -> None:
+    ack = broker.submit(intent(take_profit="2.50", stop_loss="0.60"))
+
+    parent, take_profit, stop_loss = ib.placed
+    assert {o.orderRef for o in ib.placed} == {"intent-0000000001"}
+    assert {o.account for o in ib.placed} == {PAPER}
+    assert {o.tif for o in ib.placed} == {"DAY"}
+    assert (parent.orderType, parent.action, parent.lmtPrice, parent.parentId, parent.transmit) == (
+        "LMT",
+        "BUY",
+        1.25,
+        0,
+        False,
+    )
+    assert (take_profit.orderType, take_profit.action, take_profit.lmtPrice) == ("LMT", "SELL", 2.5)
+    assert (stop_loss.orderType, stop_loss.action, stop_loss.auxPrice) == ("STP", "SELL", 0.6)
+    assert take_profit.parentId == stop_loss.parentId == parent.orderId
+    assert (take_profit.transmit, stop_loss.transmit) == (False, True)  # the last one sends all three
+    assert ack.broker_order_id == parent.permId
+    assert ack.status is OrderStatus.SUBMITTED
+    assert f"take-profit #{take_profit.permId} PreSubmitted" in ack.detail
+    assert f"stop-loss #{stop_loss.permId} PreSubmitted" in ack.detail
+
+    again = broker.submit(intent(take_profit="2.50", stop_loss="0.60"))
+    assert len(ib.placed) == 3
+    assert (again.already_known, again.broker_order_id) == (True, parent.permId)
+
+
+def test_fills_of_bracket_children_map_back_to_the_intent(ib: FakeIB, broker: IbkrBroker) -> None:
+    broker.submit(intent(take_profit="2.50", stop_loss="0.60"))
+    parent, take_profit, _ = ib.trades()
+    ib.execute(parent, 2, 1.25, NOW)
+    ib.execute(take_profit, 2, 2.5, NOW + timedelta(minutes=5))
+
+    entry, exit_ = broker.executions(NOW)
+
+    assert entry.intent_id == exit_.intent_id == "intent-0000000001"
+    assert (entry.side, entry.order_id, entry.price) == (Side.BUY, str(parent.order.permId), Decimal("1.25"))
+    assert (exit_.side, exit_.order_id, exit_.price) == (
+        Side.SELL,
+        str(take_profit.order.permId),
+        Decimal("2.50"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"take_profit": "2.50"}, "stop_loss_price"),
+        ({"stop_loss": "0.60"}, "take_profit_price"),
+        (
+            {"order_type": OrderType.MARKET, "limit_price": None, "take_profit": "2.5", "stop_loss": "0.6"},
+            "order_type=MARKET",
+        ),
+        ({"order_type": OrderType.STOP, "limit_price": None}, "order_type=STOP"),
+    ],
+)
+def test_orders_that_cannot_be_sent_as_asked_are_refused(
+    ib: FakeIB, broker: IbkrBroker, kwargs: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(ValueError, match=field):
+        broker.submit(intent(**kwargs))
+    assert ib.placed == []
+
+
+def test_a_live_intent_is_refused_on_a_paper_account(ib: FakeIB, broker: IbkrBroker) -> None:
+    with pytest.raises(ValueError, match=rf"mode=live.*{PAPER}.*paper"):
+        broker.submit(intent(mode=TradingMode.LIVE))
+    assert ib.placed == []
+
+
+def test_a_paper_intent_is_refused_on_a_live_account() -> None:
+    ib = FakeIB(accounts=(LIVE,))
+    broker = IbkrBroker(ib, LIVE)
+    with pytest.raises(ValueError, match=rf"mode=paper.*{LIVE}.*live"):
+        broker.submit(intent(mode=TradingMode.PAPER))
+    assert ib.placed == []
+
+    broker.submit(intent(mode=TradingMode.LIVE))
+    assert [o.account for o in ib.placed] == [LIVE]
+
+
+def test_an_option_ib_cannot_qualify_is_refused_by_its_occ_symbol(ib: FakeIB, broker: IbkrBroker) -> None:
+    with pytest.raises(IbkrError, match=r"SPY   250314C01234000"):
+        broker.submit(intent(contract=UNKNOWN))
+    assert ib.placed == []
+
+
+def test_submit_refuses_an_account_the_login_does_not_manage(ib: FakeIB) -> None:
+    broker = IbkrBroker(ib, "DU0000001")
+    with pytest.raises(IbkrError, match=rf"DU0000001.*{PAPER}"):
+        broker.submit(intent())
+    assert ib.placed == []
+
+
+# --- status mapping ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("ib_status", "filled", "expected"),
+    [
+        ("PendingSubmit", 0, OrderStatus.PENDING_SUBMIT),
+        ("ApiPending", 0, OrderStatus.PENDING_SUBMIT),
+        ("PreSubmitted", 0, OrderStatus.SUBMITTED),
+        ("Submitted", 0, OrderStatus.SUBMITTED),
+        ("Submitted", 1, OrderStatus.PARTIALLY_FILLED),
+        ("ValidationError", 0, OrderStatus.SUBMITTED),
+        ("PendingCancel", 1, OrderStatus.PENDING_CANCEL),
+        ("Cancelled", 1, OrderStatus.CANCELLED),
+        ("ApiCancelled", 0, OrderStatus.CANCELLED),
+        ("Filled", 2, OrderStatus.FILLED),
+        ("Inactive", 0, OrderStatus.REJECTED),
+    ],
+)
+def test_ib_statuses_map_to_domain_statuses(ib_status: str, filled: float, expected: OrderStatus) -> None:
+    assert map_order_status(ib_status, filled) is expected
+
+
+@pytest.mark.parametrize("ib_status", ["", "Done", "submitted"])
+def test_an_unknown_ib_status_raises(ib_status: str) -> None:
+    with pytest.raises(UnknownOrderStatus, match=repr(ib_status)):
+        map_order_status(ib_status)
+
+
+def test_every_ib_async_status_constant_is_mapped() -> None:
+    names = [v for k, v in vars(ib_async.OrderStatus).items() if k[0].isupper() and isinstance(v, str)]
+    assert len(names) >= 9
+    for name in names:
+        map_order_status(name)
+
+
+# --- cancel --------------------------------------------------------------------------------
+
+
+def test_cancel_touches_only_the_working_orders_of_that_intent(ib: FakeIB, broker: IbkrBroker) -> None:
+    broker.submit(intent("intent-aaaaaaaaaa", take_profit="2.50", stop_loss="0.60"))
+    broker.submit(intent("intent-bbbbbbbbbb"))
+    parent, take_profit, stop_loss, other = ib.trades()
+    ib.execute(parent, 2, 1.25, NOW)  # the entry is done; its exits still work
+
+    assert broker.cancel("intent-aaaaaaaaaa") is True
+
+    assert ib.cancelled == [take_profit.order, stop_loss.order]
+    assert other.orderStatus.status == "Submitted"
+    assert parent.orderStatus.status == "Filled"
+
+
+def test_cancel_returns_false_when_nothing_is_working(ib: FakeIB, broker: IbkrBroker) -> None:
+    broker.submit(intent())
+    ib.execute(ib.trades()[0], 2, 1.25, NOW)
+
+    assert broker.cancel("intent-0000000001") is False
+    assert broker.cancel("intent-unknown0000") is False
+    assert ib.cancelled == []
+
+
+def test_cancel_does_not_resend_a_pending_cancel(ib: FakeIB, broker: IbkrBroker) -> None:
+    broker.submit(intent())
+    assert broker.cancel("intent-0000000001") is True
+    assert broker.cancel("intent-0000000001") is True  # still working until IB confirms
+    assert len(ib.cancelled) == 1
+
+
+# --- executions ----------------------------------------------------------------------------
+
+
+def test_executions_become_domain_fills(ib: FakeIB, broker: IbkrBroker) -> None:
+    broker.submit(intent())
+    trade = ib.trades()[0]
+    eastern = timezone(timedelta(hours=-4))
+    ib.execute(trade, 2, 1.2549999, datetime(2025, 3, 14, 11, 0, 1, tzinfo=eastern), commission=1.3)
+
+    [fill] = broker.executions(NOW - timedelta(hours=1))
+
+    assert fill.fill_id == trade.fills[0].execution.execId
+    assert fill.order_id == str(trade.order.permId)
+    assert fill.intent_id == "intent-0000000001"
+    assert fill.ts == datetime(2025, 3, 14, 15, 0, 1, tzinfo=UTC)
+    assert fill.ts.tzinfo is UTC
+    assert fill.contract == SPY_C590
+    assert (fill.side, fill.quantity, fill.price, fill.commission_usd) == (
+        Side.BUY,
+        2,
+        Decimal("1.25"),
+        Decimal("1.30"),
+    )
+    assert [f.acctCode for f in ib.exec_filters] == [PAPER]
+
+
+def test_commission_comes_from_the_reported_fill_and_defaults_to_zero(ib: FakeIB, broker: IbkrBroker) -> None:
+    broker.submit(intent(quantity=2))
+    trade = ib.trades()[0]
+    ib.execute(trade, 1, 1.25, NOW, commission=0.65)
+    ib.execute(trade, 1, 1.25, NOW + timedelta(seconds=1), commission=None)
+
+    first, second = broker.executions(NOW)
+
+    assert (first.commission_usd, second.commission_usd) == (Decimal("0.65"), Decimal("0.00"))
+
+
+def test_sells_are_sld_executions(ib: FakeIB, broker: IbkrBroker) -> None:
+    broker.submit(intent(side=Side.SELL, contract=SPY_P585, limit_price="0.40"))
+    ib.execute(ib.trades()[0], 2, 0.4, NOW)
+
+    [fill] = broker.executions(NOW)
+
+    assert (fill.side, fill.contract, fill.price) == (Side.SELL, SPY_P585, Decimal("0.40"))
+
+
+def test_executions_before_since_foreign_or_of_other_accounts_are_excluded(
+    ib: FakeIB, broker: IbkrBroker
+) -> None:
+    broker.submit(intent(quantity=4))
+    trade = ib.trades()[0]
+    ib.execute(trade, 1, 1.25, NOW - timedelta(seconds=1))  # before since
+    ib.execute(trade, 1, 1.25, NOW)  # exactly at since: kept
+    ib.execute(None, 1, 1.30, NOW, order_ref="")  # manual order in TWS
+    ib.execute(None, 1, 1.30, NOW, order_ref="x")  # someone else's short orderRef
+    ib.execute(trade, 1, 1.25, NOW, account="DU9999999")  # another account of the login
+
+    fills = broker.executions(NOW)
+
+    assert [(f.ts, f.intent_id) for f in fills] == [(NOW, "intent-0000000001")]
+
+
+def test_executions_need_an_aware_since(broker: IbkrBroker) -> None:
+    with pytest.raises(ValueError, match="since"):
+        broker.executions(datetime(2025, 3, 14, 9, 30))
+
+
+def test_an_unknown_execution_side_raises(ib: FakeIB, broker: IbkrBroker) -> None:
+    broker.submit(intent())
+    ib.execute(ib.trades()[0], 1, 1.25, NOW, side="XXX")
+    with pytest.raises(IbkrError, match="XXX"):
+        broker.executions(NOW)
+
+
+def test_option_contract_falls_back_to_fields_without_local_symbol(ib: FakeIB, broker: IbkrBroker) -> None:
+    broker.submit(intent())
+    bare = ib_async.Option("SPY", "20250314", 590.0, "CALL", "SMART", "100", "USD")
+    ib.execute(ib.trades()[0], 1, 1.25, NOW, contract=bare)
+
+    [fill] = broker.executions(NOW)
+
+    assert fill.contract.occ_symbol == "SPY   250314C00590000"
+
+
+# --- account -------------------------------------------------------------------------------
+
+
+def test_account_reports_net_liquidation_and_permission(ib: FakeIB) -> None:
+    broker = IbkrBroker(ib, PAPER, permission_probe=SPY_C590)
+
+    account = broker.account()
+
+    assert account.account_id == PAPER
+    assert account.is_paper
+    assert account.net_liquidation_usd == Decimal("25012.35")
+    assert account.options_permission is True
+    assert "SPY   250314C00590000" in account.options_permission_detail
+    [(contract, order)] = ib.what_if_calls
+    assert (contract.conId, order.action, order.totalQuantity, order.lmtPrice, order.account) == (
+        1001,
+        "BUY",
+        1,
+        0.01,
+        PAPER,
+    )
+    assert ib.placed == []
+
+
+def test_account_finds_the_nearest_spy_option_itself(ib: FakeIB, broker: IbkrBroker) -> None:
+    assert broker.account().options_permission is True
+
+    [(contract, _)] = ib.what_if_calls
+    assert (contract.symbol, contract.lastTradeDateOrContractMonth, contract.conId) == (
+        "SPY",
+        "20250314",
+        1001,
+    )
+
+
+@pytest.mark.parametrize(
+    ("what_if", "reason"),
+    [
+        (
+            ib_async.OrderState(
+                status="PreSubmitted", warningText="Your account does not have permission to trade options"
+            ),
+            "does not have permission",
+        ),
+        (ib_async.RequestError(5, 201, "Order rejected - reason: NOT APPROVED FOR OPTIONS"), "NOT APPROVED"),
+        ([], "no order state"),
+        (ib_async.OrderState(), "no order state"),
+    ],
+)
+def test_account_without_option_permission(ib: FakeIB, what_if: Any, reason: str) -> None:
+    ib.what_if = what_if
+    account = IbkrBroker(ib, PAPER, permission_probe=SPY_C590).account()
+
+    assert account.options_permission is False
+    assert reason in account.options_permission_detail
+
+
+def test_account_permission_is_false_when_the_probe_cannot_be_qualified(ib: FakeIB) -> None:
+    account = IbkrBroker(ib, PAPER, permission_probe=lambda: UNKNOWN).account()
+
+    assert account.options_permission is False
+    assert "SPY   250314C01234000" in account.options_permission_detail
+    assert ib.what_if_calls == []
+
+
+def test_account_must_be_managed_by_the_login(ib: FakeIB) -> None:
+    with pytest.raises(IbkrError, match=rf"DU0000001 is not managed.*{PAPER}"):
+        IbkrBroker(ib, "DU0000001").account()
+
+
+def test_account_without_usd_net_liquidation_raises(ib: FakeIB, broker: IbkrBroker) -> None:
+    ib.summary = [v for v in ib.summary if v.currency != "USD"]
+    with pytest.raises(IbkrError, match="NetLiquidation/BASE"):
+        broker.account()
+
+
+# --- open orders and positions -------------------------------------------------------------
+
+
+def test_open_orders_lists_working_orders_with_their_roles(ib: FakeIB, broker: IbkrBroker) -> None:
+    broker.submit(intent("intent-aaaaaaaaaa", take_profit="2.50", stop_loss="0.60"))
+    broker.submit(intent("intent-bbbbbbbbbb"))
+    ib.execute(ib.trades()[3], 2, 1.25, NOW)  # intent b is done
+    manual = ib.placeOrder(_opt(585, "P"), ib_async.LimitOrder("SELL", 1, 9.0, account=PAPER))
+
+    acks = broker.open_orders()
+
+    assert [(a.intent_id, a.detail.split(":")[0]) for a in acks] == [
+        ("intent-aaaaaaaaaa", "parent"),
+        ("intent-aaaaaaaaaa", "take-profit"),
+        ("intent-aaaaaaaaaa", "stop-loss"),
+        ("", "no orderRef"),
+    ]
+    assert acks[3].broker_order_id == manual.order.orderId
+    assert acks[3].status is OrderStatus.PENDING_SUBMIT
+    assert "SPY   250314P00585000" in acks[3].detail
+
+
+def test_positions_by_occ_symbol_or_stock_symbol(ib: FakeIB, broker: IbkrBroker) -> None:
+    ib.position_list = [
+        ib_async.Position(PAPER, _opt(590, "C"), 3.0, 125.5),
+        ib_async.Position(PAPER, ib_async.Stock("SPY", "SMART", "USD"), -10.0, 590.123456),
+        ib_async.Position(PAPER, _opt(585, "P"), 0.0, 0.0),  # closed today
+        ib_async.Position("DU9999999", _opt(585, "P"), 1.0, 40.0),
+    ]
+
+    assert broker.positions() == [
+        BrokerPosition("SPY   250314C00590000", 3, Decimal("125.5000")),
+        BrokerPosition("SPY", -10, Decimal("590.1235")),
+    ]
+
+
+# --- connecting ----------------------------------------------------------------------------
+
+
+def test_connect_ib_connects_with_the_given_client_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[Any, ...]] = []
+
+    class RecordingIB:
+        def connect(self, host: str, port: int, clientId: int, timeout: float) -> None:
+            calls.append((host, port, clientId, timeout))
+
+    monkeypatch.setattr(ib_async, "IB", RecordingIB)
+
+    ib = ibkr.connect_ib("gateway", ibkr.PAPER_GATEWAY_PORT, 11)
+
+    assert isinstance(ib, RecordingIB)
+    assert calls == [("gateway", 4002, 11, 10.0)]
+    assert ibkr.LIVE_GATEWAY_PORT == 4001
