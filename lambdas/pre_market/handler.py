@@ -1,8 +1,9 @@
 """PreMarket: 08:00 New York, prepare the session or do nothing on a holiday.
 
-Event:   {"mode": "paper" | "live" (default "paper"), "session_date": "YYYY-MM-DD"} or the
-         scheduler's {"schedule": "<name>", "scheduled_time": "<ISO 8601>"} (session date = the New
-         York date of the scheduled time)
+Event:   {"mode": "paper" | "live", "session_date": "YYYY-MM-DD"} or the scheduler's
+         {"schedule": "<name>", "scheduled_time": "<ISO 8601>"} (session date = the New York date
+         of the scheduled time); without "mode", the active mode (paper until switched through
+         POST /api/trading/mode), which the day's flatten and post_close schedules then carry
 Returns: {"mode", "session_date", "is_session" (false -> MarketClosed), and on a session: "open",
          "close", "flatten", "early_close", "model_version" (null: rules only), "trading",
          "starting_equity_usd", "day_trades_in_window", "schedules": [{"name", "at", "target",
@@ -24,7 +25,7 @@ from smart0dte.domain.models import TradingMode
 from smart0dte.services.events import SessionEvent, parse_event
 from smart0dte.services.lambda_context import context_or_local
 from smart0dte.services.pre_market import PreMarket
-from smart0dte.services.runtime import UtcClock, runtime
+from smart0dte.services.runtime import UtcClock, active_mode, runtime
 
 NAME = "pre_market"
 logger = Logger(service=NAME)
@@ -41,6 +42,8 @@ def build_service(mode: TradingMode) -> PreMarket:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def _handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if isinstance(event, dict) and "mode" not in event:
+        event = {**event, "mode": active_mode().value}
     request = parse_event(SessionEvent, event, NAME)
     result = build_service(request.mode).prepare(request)
     metrics.add_metric(name="SessionPrepared", unit=MetricUnit.Count, value=int(result["is_session"]))

@@ -9,8 +9,9 @@ Beyond `wiring`'s variables, these are read where a service needs them:
     SMART0DTE_SESSION_SCHEDULER_ROLE_ARN    the role one-time schedules start workflows with
     SMART0DTE_STATE_MACHINE_<NAME>_ARN      flatten and post_close (else looked up by name)
 
-The trading mode comes from the event (paper by default); live builds the live records' stores
-and, only when an intent is sent, the order queue.
+The trading mode comes from the event; pre_market's scheduled event carries none and takes the
+active mode (`active_mode`), which it passes on to the day's other workflows. Live builds the live
+records' stores and, only when an intent is sent, the order queue.
 """
 
 from __future__ import annotations
@@ -192,6 +193,12 @@ class Runtime:
 
 
 _RUNTIMES: dict[TradingMode, Runtime] = {}
+
+
+def active_mode() -> TradingMode:
+    """The mode the system trades in now (paper until `POST /api/trading/mode` switches it)."""
+    mode: TradingMode = runtime(TradingMode.PAPER).state.get_active_mode().mode
+    return mode
 
 
 def runtime(mode: TradingMode) -> Runtime:
