@@ -6,7 +6,8 @@ from typing import Any
 import pytest
 
 from smart0dte.adapters.dynamodb import DynamoState
-from smart0dte.domain.models import PositionStatus, TradingMode
+from smart0dte.domain.chain_analytics import PricingInputs
+from smart0dte.domain.models import PositionStatus, TradingMode, Underlying
 from smart0dte.services.api import ApiDeps
 
 from .conftest import READER, SESSION, T0, Call, FakeBacktests, FixedClock, make_call
@@ -155,6 +156,22 @@ def test_strikes_give_quotes_iv_and_greeks(api: Call) -> None:
     assert atm_call["gamma"] > 0 and atm_call["vega"] > 0 and atm_call["thetaPerMinute"] < 0
     assert 0 < atm_call["iv"] < 1
     assert atm_call["usable"] is True and atm_call["quoteFlag"] == "OK"
+
+
+def test_strikes_flag_in_the_money_calls_on_an_ex_dividend_day(seeded: DynamoState) -> None:
+    pricing = PricingInputs(ex_dividend_dates={Underlying.SPY: frozenset({SESSION})})
+    call = make_call(ApiDeps(store_factory=lambda: seeded, clock=FixedClock(), pricing=pricing))
+
+    status, body = call("GET", "/api/strikes?symbol=SPY")
+
+    assert status == 200
+    flagged = {(r["strike"], r["right"]) for r in body["rows"] if r["earlyExerciseRisk"]}
+    assert flagged and all(right == "C" and strike < 562.0 for strike, right in flagged)
+    assert not any(r["selectable"] for r in body["rows"] if r["earlyExerciseRisk"])
+    _, usual = make_call(ApiDeps(store_factory=lambda: seeded, clock=FixedClock()))(
+        "GET", "/api/strikes?symbol=SPY"
+    )
+    assert not any(r["earlyExerciseRisk"] for r in usual["rows"])
 
 
 def test_strikes_reject_unknown_symbols_and_report_missing_chains(api: Call) -> None:

@@ -170,3 +170,116 @@ def test_inputs_validation_names_the_field() -> None:
     strike, is_call, bid, ask, _ = chain_arrays()
     with pytest.raises(DomainError, match=r"spot=0\.0"):
         analyze(Underlying.SPY, DAY, strike, is_call, bid, ask, 0.0, MINUTES, INPUTS)
+
+
+def _spoil(bid: np.ndarray, ask: np.ndarray, i: int, how: str) -> None:
+    if how == "crossed":
+        bid[i], ask[i] = ask[i] + 0.05, ask[i]
+    else:
+        bid[i] = 0.0
+
+
+@pytest.mark.parametrize("how", ["crossed", "zero_bid"])
+def test_a_bad_quote_at_the_atm_strike_is_skipped_by_the_straddle(how: str) -> None:
+    strike, is_call, bid, ask, _ = chain_arrays()
+    bid, ask = bid.copy(), ask.copy()
+    atm_call = int(np.flatnonzero(is_call & (strike == SPOT))[0])
+    _spoil(bid, ask, atm_call, how)
+    chain = analyze(Underlying.SPY, DAY, strike, is_call, bid, ask, SPOT, MINUTES, INPUTS)
+    assert not chain.usable[atm_call]
+    move = atm_straddle(chain)
+    assert move is not None and move.strike != SPOT  # the next strike with both sides clean
+    assert abs(move.strike - SPOT) == 1.0
+    assert select_by_moneyness(chain, OptionRight.CALL, 0.0) != atm_call
+
+
+@pytest.mark.parametrize("how", ["crossed", "zero_bid"])
+def test_a_bad_quote_at_the_target_delta_strike_is_skipped_by_selection_and_skew(how: str) -> None:
+    strike, is_call, bid, ask, _ = chain_arrays()
+    clean = analyze(Underlying.SPY, DAY, strike, is_call, bid, ask, SPOT, MINUTES, INPUTS)
+    call = select_by_delta(clean, OptionRight.CALL, 0.25)
+    put = select_by_delta(clean, OptionRight.PUT, 0.25)
+    assert call is not None and put is not None
+    skew_clean = put_call_skew(clean)
+    bid, ask = bid.copy(), ask.copy()
+    _spoil(bid, ask, call, how)
+    _spoil(bid, ask, put, how)
+    chain = analyze(Underlying.SPY, DAY, strike, is_call, bid, ask, SPOT, MINUTES, INPUTS)
+    new_call = select_by_delta(chain, OptionRight.CALL, 0.25)
+    new_put = select_by_delta(chain, OptionRight.PUT, 0.25)
+    assert new_call is not None and new_put is not None
+    assert new_call != call and new_put != put
+    assert chain.usable[new_call] and chain.usable[new_put]
+    assert abs(chain.strike[new_call] - chain.strike[call]) == 1.0
+    skew = put_call_skew(chain)
+    assert skew is not None and skew != skew_clean
+    assert skew == pytest.approx(float(chain.iv[new_put] - chain.iv[new_call]))
+
+
+def test_every_greek_is_exposed_at_the_mid_iv() -> None:
+    strike, is_call, bid, ask, _ = chain_arrays()
+    chain = analyze(Underlying.SPY, DAY, strike, is_call, bid, ask, SPOT, MINUTES, INPUTS)
+    rows = chain.usable
+    t = float(t_years_from_minutes(MINUTES))
+    g = bsm_greeks(SPOT, strike[rows], t, 0.04, 0.012, chain.iv[rows], is_call[rows])
+    for name, ours in (
+        ("delta", chain.delta),
+        ("gamma", chain.gamma),
+        ("theta_per_minute", chain.theta_per_minute),
+        ("theta_per_year", chain.theta_per_year),
+        ("vega_per_vol_point", chain.vega_per_vol_point),
+        ("vega_per_unit_vol", chain.vega_per_unit_vol),
+        ("rho_per_unit_rate", chain.rho_per_unit_rate),
+    ):
+        np.testing.assert_array_equal(ours[rows], getattr(g, name), err_msg=name)
+        assert np.isnan(ours[~rows]).all(), name
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"spot": float("nan")}, r"spot=nan must be a finite number > 0"),
+        ({"spot": float("inf")}, r"spot=inf must be a finite number > 0"),
+        ({"spot": "560"}, r"spot='560' must be a finite number > 0"),
+        ({"minutes_to_expiry": float("nan")}, r"minutes_to_expiry=nan must be a finite number >= 0"),
+        ({"minutes_to_expiry": -1.0}, r"minutes_to_expiry=-1\.0 must be"),
+        ({"strike": np.array([-5.0, 560.0])}, r"strike\[0\]=-5\.0 must be a finite number > 0"),
+        ({"strike": np.array([np.nan, 560.0])}, r"strike\[0\]=nan must be"),
+        ({"is_call": np.array(["call", "put"])}, r"is_call must be an array of booleans"),
+        (
+            {"bid": np.array([1.0])},
+            r"must have one length, got \{'strike': 2, 'is_call': 2, 'bid': 1, 'ask': 2\}",
+        ),
+        ({"bid": "1.0"}, r"bid must be an array, got str"),
+        ({"underlying": "SPY"}, r"underlying must be an Underlying"),
+        ({"session_date": "2025-03-14"}, r"session_date must be a datetime.date"),
+    ],
+)
+def test_bad_analyze_inputs_raise_naming_the_field(override: dict[str, object], message: str) -> None:
+    args: dict[str, object] = {
+        "underlying": Underlying.SPY,
+        "session_date": DAY,
+        "strike": np.array([555.0, 560.0]),
+        "is_call": np.array([True, False]),
+        "bid": np.array([6.0, 3.0]),
+        "ask": np.array([6.2, 3.2]),
+        "spot": SPOT,
+        "minutes_to_expiry": MINUTES,
+        "inputs": INPUTS,
+    }
+    args.update(override)
+    with pytest.raises(DomainError, match=message):
+        analyze(**args)  # type: ignore[arg-type]
+
+
+def test_lists_are_accepted_and_selection_arguments_validated() -> None:
+    chain = analyze(
+        Underlying.SPY, DAY, [555.0, 560.0], [True, False], [6.0, 3.0], [6.2, 3.2], SPOT, MINUTES, INPUTS
+    )
+    assert chain.strike.dtype == np.float64 and chain.is_call.dtype == np.bool_
+    with pytest.raises(DomainError, match=r"target_abs_delta=nan"):
+        select_by_delta(chain, OptionRight.CALL, float("nan"))
+    with pytest.raises(DomainError, match=r"right must be an OptionRight"):
+        select_by_delta(chain, "CALL", 0.3)  # type: ignore[arg-type]
+    with pytest.raises(DomainError, match=r"otm_fraction='x'"):
+        select_by_moneyness(chain, OptionRight.PUT, "x")  # type: ignore[arg-type]

@@ -14,6 +14,17 @@ too. Two backends compute the same algorithms and agree to rounding:
 Either way only the standard library (ctypes) and numpy are imported, so the domain layer stays small
 enough for a Lambda layer.
 
+Validation (the boundary): structural errors and impossible parameters raise PricingInputError (a
+ValueError) naming the field and its limit: an argument that is not numeric (a string, None, a
+boolean, complex or object data; lists of numbers are accepted), is_call that is not boolean (a
+string such as "put" never prices a call), shapes that do not broadcast (the message lists each
+field's shape), spot or strike <= 0, a negative t_years or vol (or minutes). Per-element market
+data conditions are not errors: NaN (a missing value) prices as NaN and is INVALID_INPUT for
+implied_vol, as are a negative or infinite price; a price below intrinsic or above the maximum gets
+its IVStatus. The checks cost a few attribute reads per call: the kernel reports out-of-domain
+values as a by-product of its own irregular-input path, and inputs that already are contiguous
+float64 arrays of one length (a boolean is_call like them) reach it without a copy.
+
 Implied volatility follows the structure of Peter Jaeckel's "Let's Be Rational" (2015/2016):
 prices are normalised to Black space (x = ln(F/K), beta = undiscounted price / sqrt(F K)), reduced
 to out-of-the-money by put-call parity, given a rational initial guess in one of four regions and
@@ -40,6 +51,7 @@ import enum
 import math
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -169,6 +181,12 @@ _LOWER_MAP_SCALE: Final = 2.0 * math.pi / (3.0 * _SQRT_THREE)
 """c in Jaeckel's lower map f(s) = c |x| Phi(x / (sqrt(3) s))^3, which matches b(x, s) as s -> 0."""
 
 
+class PricingInputError(ValueError):
+    """An input no option has: not a number (or is_call not a boolean), shapes that do not broadcast,
+    spot or strike <= 0, or a negative t_years, vol or minute count. The message names the field and
+    its limit. Missing market data (NaN) is not an error: it gives NaN and an IVStatus per element."""
+
+
 class IVStatus(enum.IntEnum):
     """Why an implied volatility is (or is not) defined, one per element.
 
@@ -188,9 +206,10 @@ class IVStatus(enum.IntEnum):
     ABOVE_MAXIMUM = 5
     """Price at or above the no-arbitrage maximum (S e^(-q t) for a call, K e^(-r t) for a put)."""
     EXPIRED = 6
-    """t_years <= 0: there is no time value left to carry a volatility."""
+    """t_years == 0: there is no time value left to carry a volatility."""
     INVALID_INPUT = 7
-    """A non-finite input, spot or strike <= 0, or a negative price."""
+    """A non-finite input (missing data) or a negative price. (Spot or strike <= 0 and t_years < 0
+    raise PricingInputError instead.)"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,8 +238,13 @@ class Greeks:
 
 
 def t_years_from_minutes(minutes: ArrayLike) -> FloatArray:
-    """Year fraction of calendar minutes to expiry, on the MINUTES_PER_YEAR clock used throughout."""
-    return np.asarray(minutes, dtype=np.float64) / MINUTES_PER_YEAR
+    """Year fraction of calendar minutes to expiry, on the MINUTES_PER_YEAR clock used throughout.
+
+    Raises PricingInputError for a non-numeric or negative minute count (NaN passes through as NaN).
+    """
+    value = _float_input("minutes", minutes)
+    _check_domain(("minutes",), [value])
+    return np.asarray(value, dtype=np.float64) / MINUTES_PER_YEAR
 
 
 # ----------------------------------------------------------------------------------------------
@@ -269,28 +293,122 @@ class _Workspace(threading.local):
 _WORKSPACE: Final = _Workspace()
 
 
-def _flat_inputs(is_call: ArrayLike, *args: ArrayLike) -> tuple[tuple[int, ...], list[FloatArray]]:
-    """Broadcast the inputs: the common shape, and each float input flattened (size 1 if it was a scalar)."""
-    arrays = [np.asarray(a, dtype=np.float64) for a in args]
-    shape = np.broadcast_shapes(np.shape(is_call), *(a.shape for a in arrays))
-    flat = [
+_F64: Final = np.dtype(np.float64)
+_BOOL: Final = np.dtype(np.bool_)
+_BSM_FIELDS: Final = ("spot", "strike", "t_years", "rate", "div_yield", "vol")
+_IV_FIELDS: Final = ("price", "spot", "strike", "t_years", "rate", "div_yield")
+_POSITIVE: Final = {"spot": True, "strike": True, "t_years": False, "vol": False, "minutes": False}
+"""The parameters with a domain: True must be > 0, False must be >= 0 (NaN is a missing value)."""
+
+
+def _float_input(name: str, value: object) -> FloatArray | float:
+    """A numeric input as a float or a float64 array (lists and other numeric dtypes are converted);
+    anything else (strings, None, booleans, complex or object arrays) raises a PricingInputError."""
+    if type(value) is np.ndarray:
+        if value.dtype is _F64:
+            return value
+    elif type(value) is float:
+        return value
+    if isinstance(value, bool | np.bool_):
+        raise PricingInputError(f"{name} must be a number, not the boolean {value!r}")
+    if isinstance(value, int | float | np.integer | np.floating):
+        return float(value)
+    if isinstance(value, list | tuple | np.ndarray):
+        try:
+            array = np.asarray(value)
+        except ValueError as error:  # ragged nesting
+            raise PricingInputError(f"{name} must be a number or an array of numbers: {error}") from None
+        if array.dtype.kind in "iuf":
+            return array.astype(np.float64, copy=False)
+        raise PricingInputError(f"{name} must be numeric: got {type(value).__name__} of dtype {array.dtype}")
+    raise PricingInputError(
+        f"{name} must be a number or an array of numbers: got {type(value).__name__} {value!r:.40}"
+    )
+
+
+def _bool_input(value: object) -> BoolArray | bool:
+    """is_call as a bool or a boolean array; anything else (a string like "put", 0/1, None) raises."""
+    if type(value) is np.ndarray:
+        if value.dtype is _BOOL:
+            return value
+    elif type(value) is bool:
+        return value
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, list | tuple | np.ndarray):
+        array = np.asarray(value)
+        if array.dtype == _BOOL:
+            return array
+    raise PricingInputError(
+        "is_call must be True (call) / False (put) or an array of booleans: "
+        f"got {type(value).__name__} {value!r:.40}"
+    )
+
+
+def _prepare(
+    fields: tuple[str, ...], is_call: object, args: tuple[object, ...]
+) -> tuple[tuple[int, ...], list[FloatArray | float], BoolArray | bool]:
+    """Validated inputs: the broadcast shape, the float inputs and is_call (scalars stay scalars).
+
+    Raises PricingInputError naming the field for a non-numeric input or a non-boolean is_call, and naming
+    every field and its shape when the shapes do not broadcast.
+    """
+    floats = [_float_input(name, value) for name, value in zip(fields, args, strict=True)]
+    calls = _bool_input(is_call)
+    shape: tuple[int, ...] | None = None
+    same = True
+    for value in (*floats, calls):
+        if type(value) is np.ndarray:
+            if shape is None:
+                shape = value.shape
+            elif value.shape != shape:
+                same = False
+    if same:
+        return (() if shape is None else shape), floats, calls
+    shapes = [np.shape(v) for v in (*floats, calls)]
+    try:
+        return np.broadcast_shapes(*shapes), floats, calls
+    except ValueError:
+        named = ", ".join(
+            f"{name} {s}" for name, s in zip((*fields, "is_call"), shapes, strict=True) if s != ()
+        )
+        raise PricingInputError(f"input shapes do not broadcast together: {named}") from None
+
+
+def _check_domain(fields: tuple[str, ...], values: list[FloatArray | float]) -> None:
+    """Raise a PricingInputError naming the first field outside its domain (spot, strike > 0; t_years, vol
+    >= 0) and an offending value. NaN passes: it is a missing value, priced as NaN per element."""
+    for name, value in zip(fields, values, strict=True):
+        positive = _POSITIVE.get(name)
+        if positive is None:
+            continue
+        with np.errstate(invalid="ignore"):
+            bad = np.less_equal(value, 0.0) if positive else np.less(value, 0.0)
+        if np.any(bad):
+            index = int(np.flatnonzero(np.ravel(bad))[0])
+            got = float(np.ravel(value)[index]) if np.ndim(value) else float(value)
+            where = f" at flat index {index}" if np.ndim(value) else ""
+            raise PricingInputError(
+                f"{name} must be {'> 0' if positive else '>= 0'} (NaN marks a missing value): "
+                f"got {got!r}{where}"
+            )
+
+
+def _flat_inputs(shape: tuple[int, ...], floats: list[FloatArray | float]) -> list[FloatArray]:
+    """Each validated float input flattened to the broadcast shape (size 1 if it was a scalar)."""
+    arrays = [np.asarray(a, dtype=np.float64) for a in floats]
+    return [
         a.reshape(1) if a.size == 1 else np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1)
         for a in arrays
     ]
-    return shape, flat
 
 
-def _flat_calls(is_call: ArrayLike, shape: tuple[int, ...]) -> BoolArray:
-    """is_call as booleans, flattened and contiguous (size 1 if it was a scalar)."""
-    calls = np.asarray(is_call, dtype=bool)
-    if calls.size == 1:
-        return calls.reshape(1)
-    return np.ascontiguousarray(np.broadcast_to(calls, shape)).reshape(-1)
-
-
-def _option_sign(is_call: ArrayLike, shape: tuple[int, ...]) -> FloatArray:
+def _option_sign(calls: BoolArray | bool, shape: tuple[int, ...]) -> FloatArray:
     """+1.0 for calls, -1.0 for puts, flattened (size 1 if is_call was a scalar)."""
-    return np.where(_flat_calls(is_call, shape), 1.0, -1.0)
+    flags = np.asarray(calls, dtype=bool)
+    if flags.size != 1:
+        flags = np.ascontiguousarray(np.broadcast_to(flags, shape)).reshape(-1)
+    return np.where(flags.reshape(-1), 1.0, -1.0)
 
 
 def _chunk(a: FloatArray, lo: int, hi: int) -> Operand:
@@ -454,10 +572,11 @@ KERNEL_ENV: Final = "SMART0DTE_PRICING_KERNEL"
 """Environment variable choosing the backend: "numpy", "c" (the kernel or an ImportError) or "auto"
 (the default: the kernel if its shared object exists)."""
 _KERNEL_PATH: Final = Path(__file__).with_name("_pricing_kernel.so")
-_KERNEL_ABI_VERSION: Final = 1
+_KERNEL_ABI_VERSION: Final = 2
 """The kernel interface this module calls: PK_ABI_VERSION in pricing_kernel.c."""
 _Pointers6 = ctypes.c_void_p * 6
 _Strides6 = ctypes.c_int64 * 6
+_Doubles6 = ctypes.c_double * 6
 _I64, _PTR = ctypes.c_int64, ctypes.c_void_p
 
 
@@ -487,8 +606,9 @@ def _load_kernel(path: Path, choice: str) -> ctypes.CDLL | None:
     kernel.pk_mills_ratio.argtypes = [_I64, _PTR, _PTR, _PTR, _I64]
     kernel.pk_bsm.argtypes = [_I64, _Pointers6, _Strides6, _PTR, _I64, _PTR, _I64, _I64, _PTR]
     kernel.pk_implied_vol.argtypes = [_I64, _Pointers6, _Strides6, _PTR, _I64, _I64, _PTR, _I64, _PTR, _PTR]
-    for function in (kernel.pk_mills_ratio, kernel.pk_bsm, kernel.pk_implied_vol):
-        function.restype = None
+    kernel.pk_mills_ratio.restype = None
+    kernel.pk_bsm.restype = _I64  # bit i set: input i of the domain checks out of its domain
+    kernel.pk_implied_vol.restype = _I64
     return kernel
 
 
@@ -500,21 +620,104 @@ def backend() -> str:
     return "numpy" if _KERNEL is None else "c"
 
 
+_ADDRESS_AT: Final = ctypes.c_void_p.from_address
+_DATA_OFFSET: Final = 2 * ctypes.sizeof(ctypes.c_void_p)
+"""Where an ndarray object keeps its data pointer: right after the object header (PyArrayObject's first
+field, numpy 1.x and 2.x). Reading it costs a tenth of ``a.ctypes.data``, which builds a helper
+object per call; _data_address checks the layout once at import and falls back if it differs."""
+
+
+def _data_address_slow(a: NDArray[np.generic]) -> int:
+    return int(a.ctypes.data)
+
+
+def _data_address_fast(a: NDArray[np.generic]) -> int:
+    return _ADDRESS_AT(id(a) + _DATA_OFFSET).value or 0
+
+
+def _pick_data_address() -> Callable[[NDArray[np.generic]], int]:
+    base = np.arange(12.0).reshape(3, 4)
+    samples: list[NDArray[np.generic]] = [base, base[1:, ::2], np.empty(0), np.array(1.5), np.ones(3, bool)]
+    if all(_data_address_fast(a) == _data_address_slow(a) for a in samples):
+        return _data_address_fast
+    return _data_address_slow
+
+
+_data_address: Final = _pick_data_address()
+_CALL_BYTES: Final = (ctypes.c_uint8(0), ctypes.c_uint8(1))
+"""is_call scalars as the kernel reads them (stride 0), shared read-only."""
+
+
+_UNIT_STRIDES: Final = _Strides6(1, 1, 1, 1, 1, 1)
+"""Every input an array (read-only, shared)."""
+_F64_STEP: Final = (8,)
+_BOOL_STEP: Final = (1,)
+
+
 def _kernel_operands(
-    is_call: ArrayLike, *args: ArrayLike
-) -> tuple[tuple[int, ...], tuple[object, ...], tuple[FloatArray | BoolArray, ...]]:
-    """The broadcast shape; the kernel's input arguments (pointers, strides: 0 broadcasts a scalar,
-    is_call bytes and their stride); and the arrays behind the pointers (kept alive by the caller)."""
-    shape, flat = _flat_inputs(is_call, *args)
-    calls = _flat_calls(is_call, shape)
-    pointers = _Pointers6(*(a.ctypes.data for a in flat))
-    strides = _Strides6(*(int(a.size != 1) for a in flat))
-    return shape, (pointers, strides, calls.ctypes.data, int(calls.size != 1)), (*flat, calls)
+    is_call: object, *args: object, fields: tuple[str, ...] = _BSM_FIELDS
+) -> tuple[tuple[int, ...], tuple[object, ...], tuple[object, ...]]:
+    """The validated broadcast shape; the kernel's input arguments (pointers, strides: 0 broadcasts
+    a scalar, is_call bytes and their stride); and what is behind the pointers (kept alive by the
+    caller), the validated float inputs last. Inputs that already are contiguous float64 (bool)
+    arrays of the broadcast shape, and scalars, are passed without a copy.
+
+    The common case, one-dimensional contiguous float64 arrays of one length and a boolean is_call
+    like them, is recognised first with a handful of attribute reads: every type and shape check
+    holds by construction, and the kernel checks the values' domains.
+    """
+    if type(is_call) is np.ndarray and is_call.dtype is _BOOL and is_call.strides == _BOOL_STEP:
+        shape = is_call.shape
+        for a in args:
+            if type(a) is not np.ndarray or a.dtype is not _F64 or a.strides != _F64_STEP or a.shape != shape:
+                break
+        else:
+            arrays = list(args)
+            pointers = _Pointers6(*[_data_address(a) for a in arrays])  # type: ignore[arg-type]
+            return shape, (pointers, _UNIT_STRIDES, _data_address(is_call), 1), (is_call, arrays)
+    shape, floats, calls = _prepare(fields, is_call, args)
+    pointers = _Pointers6()
+    strides = _Strides6()
+    scalars = _Doubles6()
+    alive: list[object] = [scalars]
+    scalar_base = ctypes.addressof(scalars)
+    for i, value in enumerate(floats):
+        if type(value) is float:
+            scalars[i] = value
+            pointers[i] = scalar_base + 8 * i
+            continue
+        array: FloatArray = value  # type: ignore[assignment]
+        if array.size != 1:
+            if array.shape != shape or not array.flags.c_contiguous:
+                array = np.ascontiguousarray(np.broadcast_to(array, shape))
+                alive.append(array)
+            strides[i] = 1
+        pointers[i] = _data_address(array)
+    if type(calls) is bool:
+        call_pointer, call_stride = ctypes.addressof(_CALL_BYTES[calls]), 0
+    else:
+        flags: BoolArray = calls
+        call_stride = int(flags.size != 1)
+        if call_stride and (flags.shape != shape or not flags.flags.c_contiguous):
+            flags = np.ascontiguousarray(np.broadcast_to(flags, shape))
+        alive.append(flags)
+        call_pointer = _data_address(flags)
+    return shape, (pointers, strides, call_pointer, call_stride), (*alive, floats)
 
 
 def _kernel_table() -> tuple[int, int]:
     """The Mills ratio table as the kernel takes it: address and length."""
     return _MILLS_TABLE.ctypes.data, _MILLS_TABLE.size
+
+
+_TABLE_ADDRESS, _TABLE_SIZE = _kernel_table()
+
+
+def _raise_domain_error(fields: tuple[str, ...], floats: list[FloatArray | float], mask: int) -> None:
+    """The kernel found inputs out of their domain (mask bit i: the i-th of spot, strike, t_years, vol
+    in fields order): raise the PricingInputError that names the first."""
+    _check_domain(fields, floats)
+    raise PricingInputError(f"inputs out of their domain (kernel mask {mask})")  # not reached
 
 
 # ----------------------------------------------------------------------------------------------
@@ -533,8 +736,10 @@ def bsm_price(
 ) -> FloatArray:
     """Black-Scholes-Merton value of European options (continuous rate and dividend yield).
 
-    t_years == 0 gives the payoff, vol == 0 the discounted forward intrinsic value; invalid inputs
-    (non-finite, spot or strike <= 0, t_years or vol < 0) give NaN.
+    t_years == 0 gives the payoff, vol == 0 the discounted forward intrinsic value; a non-finite
+    input (a missing value) gives NaN for its element. Raises PricingInputError for spot or strike
+    <= 0, t_years or vol < 0, non-numeric inputs, a non-boolean is_call or shapes that do not
+    broadcast.
     """
     return _run_greeks(spot, strike, t_years, rate, div_yield, vol, is_call, rows=1)[0]
 
@@ -581,13 +786,30 @@ def _run_greeks(
     """The first ``rows`` of (price, delta, gamma, vega, vega/point, theta/yr, theta/min, rho), each
     with the broadcast shape: 1 for the price alone, 8 for everything."""
     if _KERNEL is not None:
-        shape, operands, _alive = _kernel_operands(is_call, spot, strike, t_years, rate, div_yield, vol)
+        shape, operands, alive = _kernel_operands(is_call, spot, strike, t_years, rate, div_yield, vol)
         n = math.prod(shape)
         block = np.empty((rows, n))
-        _KERNEL.pk_bsm(n, *operands, *_kernel_table(), rows, block.ctypes.data)
+        pointers, strides, call_pointer, call_stride = operands
+        mask = _KERNEL.pk_bsm(
+            n,
+            pointers,
+            strides,
+            call_pointer,
+            call_stride,
+            _TABLE_ADDRESS,
+            _TABLE_SIZE,
+            rows,
+            _data_address(block),
+        )
+        if mask:
+            _raise_domain_error(_BSM_FIELDS, alive[-1], mask)  # type: ignore[arg-type]
+        if len(shape) == 1:
+            return list(block)
         return [row.reshape(shape) for row in block]
-    shape, inputs = _flat_inputs(is_call, spot, strike, t_years, rate, div_yield, vol)
-    phi = _option_sign(is_call, shape)
+    shape, floats, calls = _prepare(_BSM_FIELDS, is_call, (spot, strike, t_years, rate, div_yield, vol))
+    _check_domain(_BSM_FIELDS, floats)
+    inputs = _flat_inputs(shape, floats)
+    phi = _option_sign(calls, shape)
     n = math.prod(shape)
     block = np.empty((rows, n))  # one allocation for all outputs: reused by malloc from call to call
     with np.errstate(all="ignore"):
@@ -745,18 +967,40 @@ def implied_vol(
 
     Returns (vol, status): status holds IVStatus values and vol is NaN wherever status is not OK.
     A finite vol was iterated to machine precision; an element that was not is NaN, NOT_CONVERGED.
+    Market data problems are statuses (a NaN, infinite or negative price or a NaN spot:
+    INVALID_INPUT; below intrinsic, above the maximum, ...); PricingInputError is raised for spot or
+    strike <= 0, t_years < 0, non-numeric inputs, a non-boolean is_call or shapes that do not
+    broadcast.
     """
     if _KERNEL is not None:
-        shape, operands, _alive = _kernel_operands(is_call, price, spot, strike, t_years, rate, div_yield)
+        shape, operands, alive = _kernel_operands(
+            is_call, price, spot, strike, t_years, rate, div_yield, fields=_IV_FIELDS
+        )
         n = math.prod(shape)
         vol = np.empty(n)
         status = np.empty(n, dtype=np.int8)
-        _KERNEL.pk_implied_vol(
-            n, *operands, _HOUSEHOLDER_STEPS, *_kernel_table(), vol.ctypes.data, status.ctypes.data
+        pointers, strides, call_pointer, call_stride = operands
+        mask = _KERNEL.pk_implied_vol(
+            n,
+            pointers,
+            strides,
+            call_pointer,
+            call_stride,
+            _HOUSEHOLDER_STEPS,
+            _TABLE_ADDRESS,
+            _TABLE_SIZE,
+            _data_address(vol),
+            _data_address(status),
         )
+        if mask:
+            _raise_domain_error(_IV_FIELDS, alive[-1], mask)  # type: ignore[arg-type]
+        if len(shape) == 1:
+            return vol, status
         return vol.reshape(shape), status.reshape(shape)
-    shape, inputs = _flat_inputs(is_call, price, spot, strike, t_years, rate, div_yield)
-    phi = _option_sign(is_call, shape)
+    shape, floats, calls = _prepare(_IV_FIELDS, is_call, (price, spot, strike, t_years, rate, div_yield))
+    _check_domain(_IV_FIELDS, floats)
+    inputs = _flat_inputs(shape, floats)
+    phi = _option_sign(calls, shape)
     n = math.prod(shape)
     vol = np.empty(n)
     status = np.empty(n, dtype=np.int8)

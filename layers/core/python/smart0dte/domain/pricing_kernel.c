@@ -21,7 +21,7 @@
 #include <math.h>
 #include <stdint.h>
 
-#define PK_ABI_VERSION 1 /* bump on any change of an exported signature or of the table layout */
+#define PK_ABI_VERSION 2 /* bump on any change of an exported signature or of the table layout */
 
 /* The constants of pricing.py, bit for bit (hex literals of its doubles). */
 #define EPS 0x1.0000000000000p-52
@@ -206,12 +206,14 @@ void pk_mills_ratio(int64_t n, const double *u, double *out, const double *table
 
 /* Rows of out (each n long): price and, if rows == 8, delta, gamma, vega, vega per vol point, theta
  * per year, theta per minute, rho. in = spot, strike, t_years, rate, div_yield, vol; is_call bytes.
+ * Returns a bit mask of inputs out of their domain (0: none; the caller then raises and drops out).
  * Blocks of BLOCK elements go through short passes, one step of the formulas each (as the numpy
  * backend's ufuncs): iterations of a pass are independent, so the compiler vectorises the arithmetic
  * and the processor overlaps the rest, instead of waiting on one element's chain of operations. */
-void pk_bsm(int64_t n, const double *const in[6], const int64_t stride[6], const uint8_t *is_call,
-            int64_t call_stride, const double *table, int64_t table_size, int64_t rows, double *out) {
+int64_t pk_bsm(int64_t n, const double *const in[6], const int64_t stride[6], const uint8_t *is_call,
+               int64_t call_stride, const double *table, int64_t table_size, int64_t rows, double *out) {
     MillsTable mills = {table, (double)(table_size - 1)};
+    int64_t outside = 0; /* inputs out of their domain: bit 0 spot <= 0, 1 strike <= 0, 2 t < 0, 3 vol < 0 */
     double spot[BLOCK], t[BLOCK], rate[BLOCK], q[BLOCK], vol[BLOCK], phi[BLOCK], sqrt_t[BLOCK];
     double sd[BLOCK], df_q[BLOCK], spot_q[BLOCK], strike_r[BLOCK], ratio[BLOCK], h[BLOCK];
     double d1[BLOCK], d2[BLOCK], pdf1[BLOCK], pdf2[BLOCK], cdf1[BLOCK], cdf2[BLOCK];
@@ -286,6 +288,8 @@ void pk_bsm(int64_t n, const double *const in[6], const int64_t stride[6], const
         for (int j = 0; irregular && j < m; ++j) { /* zero variance or invalid input: rare */
             int64_t i = lo + j;
             double strike = in[1][i * stride[1]];
+            outside |= (int64_t)(spot[j] <= 0.0) | (int64_t)(strike <= 0.0) << 1 | (int64_t)(t[j] < 0.0) << 2 |
+                       (int64_t)(vol[j] < 0.0) << 3; /* NaN compares false: a missing value, not an error */
             if (sd[j] > 0.0 && spot[j] > 0.0 && strike > 0.0 &&
                 isfinite(sd[j] + spot[j] + strike + t[j] + rate[j] + q[j]))
                 continue;
@@ -301,6 +305,7 @@ void pk_bsm(int64_t n, const double *const in[6], const int64_t stride[6], const
             }
         }
     }
+    return outside;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -546,11 +551,13 @@ static void normalised_implied_sd(int k, const double *beta_in, const double *x_
 }
 
 /* vol (NaN unless OK) and IVStatus per element. in = price, spot, strike, t_years, rate, div_yield.
+ * Returns a bit mask of inputs out of their domain (spot, strike <= 0, t < 0; 0: none).
  * Per block: classify and normalise every element, then solve those that are OK together. */
-void pk_implied_vol(int64_t n, const double *const in[6], const int64_t stride[6],
-                    const uint8_t *is_call, int64_t call_stride, int64_t steps, const double *table,
-                    int64_t table_size, double *vol, int8_t *status) {
+int64_t pk_implied_vol(int64_t n, const double *const in[6], const int64_t stride[6],
+                       const uint8_t *is_call, int64_t call_stride, int64_t steps, const double *table,
+                       int64_t table_size, double *vol, int8_t *status) {
     MillsTable mills = {table, (double)(table_size - 1)};
+    int64_t outside = 0; /* inputs out of their domain: bit 1 spot <= 0, 2 strike <= 0, 3 t < 0 */
     double price[BLOCK], spot[BLOCK], strike[BLOCK], t[BLOCK], rate[BLOCK], q[BLOCK], call[BLOCK];
     double df_r[BLOCK], growth[BLOCK], beta[BLOCK], b_max[BLOCK], noise[BLOCK], sqrt_fk[BLOCK], code[BLOCK];
     double beta_k[BLOCK], x_k[BLOCK], b_max_k[BLOCK], rounding_k[BLOCK], t_k[BLOCK], sd[BLOCK], vega[BLOCK];
@@ -563,6 +570,7 @@ void pk_implied_vol(int64_t n, const double *const in[6], const int64_t stride[6
             price[j] = in[0][i * stride[0]], spot[j] = in[1][i * stride[1]], strike[j] = in[2][i * stride[2]];
             t[j] = in[3][i * stride[3]], rate[j] = in[4][i * stride[4]], q[j] = in[5][i * stride[5]];
             call[j] = is_call[i * call_stride] ? 1.0 : 0.0;
+            outside |= (int64_t)(spot[j] <= 0.0) << 1 | (int64_t)(strike[j] <= 0.0) << 2 | (int64_t)(t[j] < 0.0) << 3;
             df_r[j] = exp_of_small(rate[j] * t[j], -1.0);
             growth[j] = exp_of_small((rate[j] - q[j]) * t[j], 1.0); /* F / S */
         }
@@ -620,4 +628,5 @@ void pk_implied_vol(int64_t n, const double *const in[6], const int64_t stride[6
             }
         }
     }
+    return outside;
 }

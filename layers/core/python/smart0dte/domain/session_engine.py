@@ -36,7 +36,7 @@ import numpy as np
 
 from smart0dte.domain.broker_sim import BrokerCosts, BrokerUpdate, SimulatedBroker, _Working
 from smart0dte.domain.calendar import SessionTimes
-from smart0dte.domain.chain_analytics import PricingInputs, analyze, select_by_delta
+from smart0dte.domain.chain_analytics import PricingInputs, analyze, early_exercise_skips, select_by_delta
 from smart0dte.domain.controls import AutomationSettings, RiskLimits, TradingState
 from smart0dte.domain.exits import ExitPlan, ExitReason, exit_reason, intrinsic_value
 from smart0dte.domain.marketdata import ChainSeries, MarketDay, datetime_to_ns, ns_to_datetime
@@ -352,6 +352,8 @@ class SessionEngine:
         self.order_meta: dict[str, tuple[str, str]] = {}
         """Order id -> (strategy, exit reason): how its fills are booked whenever they come."""
         self.decisions: list[DecisionRecord] = []
+        self._entry_note: str | None = None
+        """Why the last proposed entry skipped a contract (early-exercise risk), for the risk record."""
         self.fills: list[Fill] = []
         """Every fill booked today, in order: what a reconciliation compares the store with."""
         self.incidents: list[str] = []
@@ -432,10 +434,12 @@ class SessionEngine:
                     entry, now, self.session, controls, trial._account(now), self.config.limits
                 )
                 contract = entry.quote.contract if entry.quote else None
+                note = trial._entry_note
                 self._record(
                     now,
                     "risk",
                     {
+                        **({"contract_note": note} if note else {}),
                         "signal_id": signal.signal_id,
                         "approved": verdict.approved,
                         "rules": list(verdict.rules),
@@ -631,12 +635,25 @@ class SessionEngine:
             minutes_left,
             self.config.pricing,
         )
+        self._entry_note = None
         if signal.contract is not None:
             index = chain.column.get(signal.contract.occ_symbol)
+            if index is not None and bool(analytics.early_exercise_risk[index]):
+                # European pricing cannot value an American call's early exercise: never buy one.
+                self._entry_note = (
+                    f"skipped {signal.contract.occ_symbol}: in-the-money call on an ex-dividend date "
+                    "(early-exercise risk)"
+                )
+                index = None
         else:
             index = select_by_delta(
                 analytics, signal.direction, signal.target_delta or self.config.default_target_delta
             )
+            skipped = early_exercise_skips(analytics, signal.direction)
+            if skipped:
+                self._entry_note = (
+                    f"skipped {skipped} in-the-money call(s) on an ex-dividend date (early-exercise risk)"
+                )
         if index is None:
             return ProposedEntry(signal, None, 0, underlying_price=spot)
         quote = chain.quote(series.contracts[index].occ_symbol, row)

@@ -353,8 +353,13 @@ class StrikeRow(Wire):
     gamma: float | None
     theta_per_minute: float | None
     vega: float | None
+    rho: float | None
     usable: bool
     quote_flag: str
+    early_exercise_risk: bool
+    """An in-the-money call on an ex-dividend day: American early exercise; never selected."""
+    selectable: bool
+    """Usable and free of early-exercise risk: what contract selection may choose."""
 
 
 class StrikesResponse(Wire):
@@ -1259,8 +1264,11 @@ def build_app(deps: ApiDeps) -> ApiResolver:
                     gamma=_finite(float(chain.gamma[i])),
                     theta_per_minute=_finite(float(chain.theta_per_minute[i])),
                     vega=_finite(float(chain.vega_per_vol_point[i])),
+                    rho=_finite(float(chain.rho_per_unit_rate[i])),
                     usable=bool(usable[i]),
                     quote_flag=QuoteFlag(int(chain.quote_flag[i])).name,
+                    early_exercise_risk=bool(chain.early_exercise_risk[i]),
+                    selectable=bool(chain.selectable[i]),
                 )
             )
         rows.sort(key=lambda r: (r.strike, r.right))
