@@ -70,7 +70,8 @@ class FakeBacktests:
 
     def status(self, run_id: str) -> Mapping[str, object] | None:
         if run_id == f"run{len(self.started)}" and self.started:
-            return {"status": "SUCCEEDED", "output": {"days": 3}}
+            output = {"days": 5, "trades": 2, "net_pnl_usd": "120.50", "total_return": 0.0012}
+            return {"status": "SUCCEEDED", "input": self.started[-1], "output": {**output, "report_key": "k"}}
         return None
 
 

@@ -9,6 +9,7 @@ from smart0dte.adapters.dynamodb import DynamoState
 from smart0dte.domain.chain_analytics import PricingInputs
 from smart0dte.domain.models import PositionStatus, TradingMode, Underlying
 from smart0dte.services.api import ApiDeps
+from smart0dte.services.events import BacktestRequestWire
 
 from .conftest import READER, SESSION, T0, Call, FakeBacktests, FixedClock, make_call
 
@@ -311,12 +312,38 @@ def test_close_position_at_the_bid_books_pnl_and_audits(api: Call, seeded: Dynam
     assert status == 200
     assert body["exitPrice"] == "1.00"
     assert body["realizedPnlUsd"] == "-50.00"
-    assert body["position"]["status"] == "CLOSED"
+    assert (body["position"]["status"], body["status"]) == ("CLOSED", "closed")
     stored = seeded.get_position("position-1")
     assert stored is not None and stored.value.status is PositionStatus.CLOSED
     assert ("PositionClosed", "user:alice") in audit_actions(seeded)
+    assert seeded.get_controls().close_requests == {"position-1"}  # the engine lets go of it too
     assert api("POST", "/api/positions/position-1/close", {"reason": "again"})[0] == 409
     assert api("POST", "/api/positions/nope/close", {"reason": "x"})[0] == 404
+
+
+def test_closing_a_live_position_asks_the_engine_for_an_exit_and_places_nothing_itself(
+    live: DynamoState, seeded: DynamoState
+) -> None:
+    position = seeded.get_position("position-2")
+    assert position is not None
+    live.open_position(
+        position.value.model_copy(update={"mode": TradingMode.LIVE}), "system:execute", "entry"
+    )
+    live.switch_active_mode(TradingMode.LIVE, "user:alice", "armed", T0, {})
+    call = make_call(ApiDeps(store_factory=lambda: seeded, clock=FixedClock()))
+
+    status, body = call("POST", "/api/positions/position-2/close", {"reason": "take it off"})
+
+    assert status == 200
+    assert (body["status"], body["exitPrice"], body["position"]["status"]) == (
+        "close_requested",
+        None,
+        "OPEN",
+    )
+    assert live.get_controls().close_requests == {"position-2"}
+    assert live.list_working_orders() == []
+    requested = [r for r in live.audit.list_day(SESSION) if r.action == "PositionCloseRequested"]
+    assert [(r.actor, r.details["position_id"]) for r in requested] == [("user:alice", "position-2")]
 
 
 def test_backtest_start_and_poll(api: Call, backtests: FakeBacktests, seeded: DynamoState) -> None:
@@ -327,11 +354,18 @@ def test_backtest_start_and_poll(api: Call, backtests: FakeBacktests, seeded: Dy
     assert body == {"id": "run1", "status": "RUNNING"}
     started = backtests.started[0]
     assert started["days"] == ["2025-03-10", "2025-03-11", "2025-03-12", "2025-03-13", "2025-03-14"]
-    assert started["request"]["requested_by"] == "user:alice"  # type: ignore[index]
-    assert started["request"]["seed"] == 3  # type: ignore[index]
+    # exactly what backtest_day accepts; who asked is in the audit log, not in the request
+    assert BacktestRequestWire.model_validate(started["request"]).seed == 3
     assert ("BacktestStarted", "user:alice") in audit_actions(seeded)
     status, body = api("GET", "/api/analytics/backtest/run1")
-    assert (status, body["status"], body["output"]) == (200, "SUCCEEDED", {"days": 3})
+    assert (status, body["status"], body["daysTotal"], body["daysDone"], body["progress"]) == (
+        200,
+        "SUCCEEDED",
+        5,
+        5,
+        1.0,
+    )
+    assert body["result"]["trades"] == 2 and body["error"] is None
     assert api("GET", "/api/analytics/backtest/run9")[0] == 404
     assert api("POST", "/api/analytics/backtest", {"start": "2025-03-14", "end": "2025-03-10"})[0] == 422
     assert api("POST", "/api/analytics/backtest", {"start": "soon"})[0] == 422

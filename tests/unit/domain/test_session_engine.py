@@ -143,6 +143,27 @@ def test_no_signal_is_asked_for_at_or_after_the_flatten_time_and_none_looks_ahea
     assert source.seen_until == expected
 
 
+def test_a_position_asked_closed_exits_at_that_minute_end_and_the_others_stay() -> None:
+    asked_at = SESSION.open_et + timedelta(minutes=100)
+
+    def controls(now: datetime) -> Controls:
+        calls = {
+            p.position_id for p in engine.portfolio.open_positions if p.contract.right is OptionRight.CALL
+        }
+        return Controls(WIDE_EXITS.settings, close_requests=frozenset(calls if now >= asked_at else ()))
+
+    source = Scripted({45: OptionRight.CALL, 60: OptionRight.PUT})
+    engine = SessionEngine(make_day(np.full(MINUTES, 560.0)), SESSION, WIDE_EXITS, source, CARRY, controls)
+    result = engine.run()
+
+    by_right = {t.contract.right: t for t in result.trades}
+    assert (by_right[OptionRight.CALL].exit_reason, by_right[OptionRight.CALL].exit_ts) == (
+        "MANUAL",
+        asked_at,
+    )
+    assert by_right[OptionRight.PUT].exit_reason != "MANUAL"  # not asked: it decays to its own exit
+
+
 def test_emergency_stop_flattens_in_the_same_bar_and_blocks_entries() -> None:
     pressed_at = SESSION.open_et + timedelta(minutes=100)
 

@@ -284,9 +284,17 @@ class TradingControls:
     emergency_stop_change: ControlChange | None = None
     pause_change: ControlChange | None = None
     state_change: ControlChange | None = None
+    close_requests: frozenset[str] = frozenset()
+    """Positions a human asked to close; the engine exits each at its next minute (ids of closed
+    positions may stay: the engine only exits what it holds)."""
 
     def risk_controls(self, settings: AutomationSettings) -> Controls:
-        return Controls(settings=settings, emergency_stop=self.emergency_stop, paused=self.paused)
+        return Controls(
+            settings=settings,
+            emergency_stop=self.emergency_stop,
+            paused=self.paused,
+            close_requests=self.close_requests,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -369,6 +377,10 @@ class StateStore(Protocol):
         ...
 
     def activate_emergency_stop(self, actor: str, reason: str, at: datetime) -> TradingControls: ...
+
+    def request_close(self, position_id: str, actor: str, reason: str, at: datetime) -> TradingControls:
+        """Ask the engine to exit an open position at its next minute (audited)."""
+        ...
 
     def clear_emergency_stop(self, actor: str, reason: str, at: datetime) -> TradingControls: ...
 

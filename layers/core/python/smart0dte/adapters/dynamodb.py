@@ -45,6 +45,7 @@ from pynamodb.attributes import (
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
     UTCDateTimeAttribute,
     VersionAttribute,
 )
@@ -242,6 +243,7 @@ class _ControlsItem(_ControlTable):
     state_reason = UnicodeAttribute(null=True)
     state_actor = UnicodeAttribute(null=True)
     state_at = UTCDateTimeAttribute(null=True)
+    close_requests = UnicodeSetAttribute(null=True)
 
 
 class _GatewayItem(_ControlTable):
@@ -747,6 +749,7 @@ class DynamoState:
             emergency_stop_change=change(item.stop_actor, item.stop_reason, item.stop_at),
             pause_change=change(item.pause_actor, item.pause_reason, item.pause_at),
             state_change=change(item.state_actor, item.state_reason, item.state_at),
+            close_requests=frozenset(item.close_requests or ()),
         )
 
     def risk_controls(self) -> Controls:
@@ -871,6 +874,16 @@ class DynamoState:
             *self._state_actions(TradingState.HALTED, actor, f"emergency stop: {reason}", at),
         ]
         return self._change_controls(actions, AuditRecord.of_event(event, reason))
+
+    def request_close(self, position_id: str, actor: str, reason: str, at: datetime) -> TradingControls:
+        """Add the position to the close requests the engine reads each minute; refused (RecordNotFound,
+        DomainError) unless the position exists and is still open."""
+        position = self._require_position(position_id).value
+        if position.status is PositionStatus.CLOSED:
+            raise DomainError(f"position {position_id} is already closed")
+        details = {"position_id": position_id, "contract": position.contract.occ_symbol}
+        record = AuditRecord(at, self._mode, actor, "PositionCloseRequested", reason, details)
+        return self._change_controls([self._controls.close_requests.add({position_id})], record)
 
     def clear_emergency_stop(self, actor: str, reason: str, at: datetime) -> TradingControls:
         event = EmergencyStopCleared(ts=at, mode=self._mode, actor=actor, reason=reason)

@@ -58,11 +58,13 @@ class Violation:
 
 @dataclass(frozen=True, slots=True)
 class Controls:
-    """What the human set: switches, pause and the emergency stop."""
+    """What the human set: switches, pause, the emergency stop and the positions asked closed."""
 
     settings: AutomationSettings
     emergency_stop: bool = False
     paused: bool = False
+    close_requests: frozenset[str] = frozenset()
+    """Position ids a human asked to close: the engine exits each at its next minute (MANUAL)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -403,7 +403,7 @@ class SessionEngine:
         self._work_orders(rows, now)
         controls = self.controls_at(now)
         state, reason = trading_state(controls, self._account(), self.config.limits)
-        self._exits(rows, now, state, reason)
+        self._exits(rows, now, state, reason, controls.close_requests)
         signals: list[Signal] = []
         if now < self.session.flatten_et:
             known = self._cut.until(now_ns)
@@ -527,13 +527,22 @@ class SessionEngine:
             if order.order_id in {o.order_id for o in self.broker.working_orders()}:
                 self._cancel(order.order_id, now, "immediate-or-cancel remainder")
 
-    def _exits(self, rows: dict[Underlying, int], now: datetime, state: TradingState, why: str) -> None:
+    def _exits(
+        self,
+        rows: dict[Underlying, int],
+        now: datetime,
+        state: TradingState,
+        why: str,
+        close_requests: frozenset[str],
+    ) -> None:
         for position in self.portfolio.open_positions:
             quote = self._quote(position, rows)
             bid = quote.bid if quote is not None else float("nan")
             reason: ExitReason | None
             if state is TradingState.HALTED:
                 reason = ExitReason.EMERGENCY_STOP
+            elif position.position_id in close_requests:
+                reason = ExitReason.MANUAL
             else:
                 reason = exit_reason(
                     self.plans[position.contract.occ_symbol], bid, now, self.session.flatten_et

@@ -59,7 +59,9 @@ from smart0dte.ports import (
     TradingControls,
     session_date_of,
 )
-from smart0dte.resources import SCHEDULES, optimization_key, reset_report_prefixes
+from smart0dte.resources import BACKTESTS_PREFIX, SCHEDULES, optimization_key, reset_report_prefixes
+from smart0dte.services.events import BacktestRequestWire
+from smart0dte.services.events import request_id as backtest_request_id
 from smart0dte.services.live_arming import (
     HEARTBEAT_FRESH,
     LIVE_TRADING_ENABLED,
@@ -108,7 +110,7 @@ class BacktestRunner(Protocol):
         ...
 
     def status(self, run_id: str) -> Mapping[str, object] | None:
-        """{"status": ..., "output": ...} of a run, None when the id is unknown."""
+        """{"status", "input", "output", "error", "cause"} of a run, None when the id is unknown."""
         ...
 
 
@@ -432,10 +434,24 @@ class BacktestStarted(Wire):
     status: str
 
 
+class BacktestResultOut(Wire):
+    days: int
+    trades: int
+    net_pnl_usd: str
+    total_return: float
+    report_key: str
+
+
 class BacktestStatus(Wire):
     id: str
     status: str
-    output: Any = None
+    days_total: int
+    days_done: int
+    """Sessions whose result is in the reports bucket (a rerun of the same request counts at once)."""
+    progress: float | None
+    result: BacktestResultOut | None = None
+    error: str | None = None
+    cause: str | None = None
 
 
 class OptimizationWindowOut(Wire):
@@ -594,8 +610,11 @@ class ModeStatusResponse(Wire):
 
 class ClosePositionResponse(Wire):
     position: PositionOut
-    exit_price: str
-    realized_pnl_usd: str
+    status: Literal["closed", "close_requested"]
+    """Paper closes at the bid now; live asks the engine, which sends the exit to the broker at the
+    next minute end."""
+    exit_price: str | None = None
+    realized_pnl_usd: str | None = None
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -1185,7 +1204,8 @@ def build_app(deps: ApiDeps) -> ApiResolver:
 
     @app.post(
         "/api/positions/<position_id>/close",
-        summary="Close a position now (paper: at the bid of the latest chain snapshot)",
+        summary="Close a position: paper at the bid of the latest chain snapshot now, live through an exit "
+        "order the engine sends at the next minute end",
     )
     def close_position(
         position_id: Annotated[str, Path(min_length=1, max_length=128)], body: ReasonBody
@@ -1197,14 +1217,11 @@ def build_app(deps: ApiDeps) -> ApiResolver:
         position = found.value
         if position.status is PositionStatus.CLOSED:
             raise ApiError(409, f"position {position_id} is already closed")
-        if store.mode is TradingMode.LIVE:
-            raise ApiError(
-                501,
-                "closing a live position needs an exit order through the execute service and the "
-                "order queue; the API does not place live orders",
-            )
-        underlying = position.contract.underlying
         at = now()
+        if store.mode is TradingMode.LIVE:
+            store.request_close(position_id, actor(), f"manual close: {body.reason}", at)
+            return ClosePositionResponse(position=_position_out(position), status="close_requested")
+        underlying = position.contract.underlying
         snap = None if underlying is None else store.latest_chain_snapshot(underlying, at)
         quote = None if snap is None else snap.quote_for(position.contract)
         if quote is None or quote.bid <= 0:
@@ -1215,11 +1232,15 @@ def build_app(deps: ApiDeps) -> ApiResolver:
             )
         exit_price = cents(Decimal(str(quote.bid)))
         reason = f"manual close: {body.reason}"
+        store.request_close(position_id, actor(), reason, at)  # the engine stops managing it too
         store.mark_position_closing(position_id, at, actor(), reason)
         closed = store.close_position(position_id, exit_price, at, reason, actor())
         pnl = closed.value.pnl_usd(exit_price)
         return ClosePositionResponse(
-            position=_position_out(closed.value), exit_price=str(exit_price), realized_pnl_usd=str(pnl)
+            position=_position_out(closed.value),
+            status="closed",
+            exit_price=str(exit_price),
+            realized_pnl_usd=str(pnl),
         )
 
     # signals, strikes, bars -----------------------------------------------------------------
@@ -1366,7 +1387,13 @@ def build_app(deps: ApiDeps) -> ApiResolver:
         sessions = [d.isoformat() for d in deps.calendar.sessions_between(body.start, body.end)]
         if not sessions:
             raise ApiError(422, f"no NYSE session between {body.start} and {body.end}", field="start")
-        request = {**body.model_dump(mode="json"), "requested_by": actor()}
+        request = BacktestRequestWire(
+            start=body.start,
+            end=body.end,
+            scenario=body.scenario,
+            seed=body.seed,
+            starting_equity_usd=str(body.starting_equity_usd),
+        ).model_dump(mode="json")
         run_id = runner().start({"days": sessions, "request": request})
         audit("BacktestStarted", f"backtest {body.start}..{body.end}", {"id": run_id, **request})
         return Response(202, "application/json", BacktestStarted(id=run_id, status="RUNNING"))
@@ -1376,7 +1403,32 @@ def build_app(deps: ApiDeps) -> ApiResolver:
         found = runner().status(run_id)
         if found is None:
             raise ApiError(404, f"backtest {run_id} does not exist")
-        return BacktestStatus(id=run_id, status=str(found.get("status")), output=found.get("output"))
+        run_input = found.get("input")
+        days_total, days_done = 0, 0
+        if isinstance(run_input, Mapping):
+            days_total = len(run_input.get("days") or [])
+            if deps.reports is not None and run_input.get("request"):
+                rid = backtest_request_id(BacktestRequestWire.model_validate(run_input["request"]))
+                days_done = sum(1 for _ in deps.reports.list_keys(f"{BACKTESTS_PREFIX}{rid}/days/"))
+        status = str(found.get("status"))
+        if status == "SUCCEEDED":
+            days_done = days_total
+        output = found.get("output")
+        result = None
+        if status == "SUCCEEDED" and isinstance(output, Mapping) and "report_key" in output:
+            result = BacktestResultOut.model_validate(
+                {k: output[k] for k in ("days", "trades", "net_pnl_usd", "total_return", "report_key")}
+            )
+        return BacktestStatus(
+            id=run_id,
+            status=status,
+            days_total=days_total,
+            days_done=min(days_done, days_total),
+            progress=min(1.0, days_done / days_total) if days_total else None,
+            result=result,
+            error=_text(found.get("error")),
+            cause=_text(found.get("cause")),
+        )
 
     @app.get("/api/analytics/optimization/<strategy>", summary="A strategy's parameters and live results")
     def optimization(strategy: Annotated[str, Path(min_length=1, max_length=64)]) -> OptimizationResponse:
@@ -1591,6 +1643,10 @@ def build_app(deps: ApiDeps) -> ApiResolver:
     return app
 
 
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)[:2000]
+
+
 def openapi_document(app: APIGatewayHttpResolver) -> dict[str, Any]:
     return app.get_openapi_schema(title=API_TITLE).model_dump(mode="json", by_alias=True, exclude_none=True)
 
@@ -1631,5 +1687,11 @@ class StepFunctionsBacktests:
             found = self._client.describe_execution(executionArn=arn)
         except self._client.exceptions.ExecutionDoesNotExist:
             return None
-        output = found.get("output")
-        return {"status": found["status"], "output": json.loads(output) if output else None}
+        output, run_input = found.get("output"), found.get("input")
+        return {
+            "status": found["status"],
+            "input": json.loads(run_input) if run_input else None,
+            "output": json.loads(output) if output else None,
+            "error": found.get("error"),
+            "cause": found.get("cause"),
+        }

@@ -14,7 +14,6 @@ not applied here; run `smart0dte backtest` locally for accounts under the PDT th
 
 from __future__ import annotations
 
-import hashlib
 import json
 import tempfile
 from dataclasses import dataclass
@@ -31,12 +30,12 @@ from smart0dte.domain.simulator import Scenario
 from smart0dte.ports import ObjectStore
 from smart0dte.resources import BACKTESTS_PREFIX
 from smart0dte.services import backtest
-from smart0dte.services.events import BacktestAggregateEvent, BacktestDayEvent, BacktestRequestWire
-
-
-def request_id(request: BacktestRequestWire) -> str:
-    """A stable id of the request: its reports live under `backtests/<id>/`."""
-    return hashlib.sha256(request.model_dump_json().encode()).hexdigest()[:16]
+from smart0dte.services.events import (
+    BacktestAggregateEvent,
+    BacktestDayEvent,
+    BacktestRequestWire,
+    request_id,
+)
 
 
 @dataclass

@@ -15,6 +15,7 @@ scheduled time, and for flatten the scheduled time is `ts`.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from datetime import date, datetime
 from typing import Any, Self, TypeVar
 
@@ -166,6 +167,11 @@ class BacktestRequestWire(_Event):
     seed: int = Field(default=7, ge=0, le=2**32 - 1)
     data_until: str | None = Field(default=None, pattern=r"^\d{2}:\d{2}$")
     starting_equity_usd: str = "100000"
+
+
+def request_id(request: BacktestRequestWire) -> str:
+    """A stable id of the request: its reports live under `backtests/<id>/`."""
+    return hashlib.sha256(request.model_dump_json().encode()).hexdigest()[:16]
 
 
 class BacktestDayEvent(_Event):
