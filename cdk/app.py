@@ -2,6 +2,8 @@
 
 Context: `-c prefix=smart0dte-prod` names every resource `<prefix>-<name>` (default `smart0dte`);
 the stack is named after the prefix too, so stages deploy side by side in one account.
+`-c liveTrading=enabled -c ibAccount=U1234567` deploys the live gateway task and lets the dashboard
+arm live trading; the default, `disabled`, deploys paper trading only (smart0dte_infra/gateway.py).
 
 The dashboard is deployed from web/dist, which `make web/dist/index.html` builds; without it the
 app stops with that command instead of a traceback.
@@ -22,6 +24,7 @@ import aws_cdk as cdk  # noqa: E402
 from cdk_nag import AwsSolutionsChecks  # noqa: E402
 from smart0dte_infra import Smart0dteStack  # noqa: E402
 from smart0dte_infra.dashboard import DashboardNotBuiltError  # noqa: E402
+from smart0dte_infra.gateway import LiveTradingContextError  # noqa: E402
 
 from smart0dte.resources import DEFAULT_PREFIX  # noqa: E402
 
@@ -42,7 +45,7 @@ def main() -> None:
             description="Smart 0DTE: autonomous serverless 0DTE options trading (storage, functions, "
             "workflows, schedules, dashboard)",
         )
-    except DashboardNotBuiltError as error:
+    except (DashboardNotBuiltError, LiveTradingContextError) as error:
         sys.exit(str(error))
     # Synthesis fails on any AwsSolutions finding that is not acknowledged with a reason.
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))

@@ -24,6 +24,14 @@ if [[ "${SMART0DTE_MODE}" != "${TRADING_MODE}" ]]; then
   exit 2
 fi
 export SMART0DTE_IB_PORT="${SMART0DTE_IB_PORT:-${default_port}}"
+
+# The start schedule fires every weekday: on an exchange holiday, stop before logging in to IB
+# (a login may ask for two-factor authentication nobody is waiting to give).
+today="$(TZ=America/New_York date +%F)"
+if smart0dte calendar --date "${today}" --json | grep -q '"is_session": false'; then
+  echo "${today} has no NYSE session: the gateway does not start"
+  exit 0
+fi
 api_wait_s="${API_WAIT_S:-300}"
 build="$(cat "${IBGATEWAY_ROOT}/BUILD")"
 

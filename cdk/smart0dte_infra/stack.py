@@ -1,18 +1,20 @@
 """The Smart 0DTE stack: storage, functions, workflows and schedules, all read from resources.py,
-and the dashboard (Cognito, the HTTP API, CloudFront)."""
+the dashboard (Cognito, the HTTP API, CloudFront) and, with `-c liveTrading=enabled`, the live
+gateway task (gateway.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import CfnOutput, Fn, Stack
 from constructs import Construct
 
 from smart0dte import resources as r
 
 from .dashboard import Dashboard, check_dashboard
 from .functions import Functions
+from .gateway import LIVE_TRADING_ENV, Gateway, live_trading_from_context
 from .layer_build import build_deps_layer
 from .scheduling import Scheduling
 from .sources import check_sources
@@ -41,6 +43,9 @@ class Smart0dteStack(Stack):
     `<repo_root>/build/layers/` from layers/deps/requirements.txt. `dashboard_dir` is the built
     dashboard to deploy (default `<repo_root>/web/dist`); synthesis stops, naming the build
     command, when it holds no index.html.
+
+    The context `liveTrading` (enabled | disabled, the default) and `ibAccount` decide whether the
+    gateway task is deployed; a value it does not allow stops synthesis (LiveTradingContextError).
     """
 
     def __init__(
@@ -55,6 +60,7 @@ class Smart0dteStack(Stack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id_, **kwargs)
+        self.live_trading = live_trading_from_context(self.node)
         # Access logs go to a bucket with ACLs disabled; that needs a bucket policy, not the ACL.
         self.node.set_context(S3_ACCESS_LOGS_BY_POLICY, True)
         repo_root = repo_root.resolve()
@@ -87,6 +93,19 @@ class Smart0dteStack(Stack):
             functions=self.functions.functions,
             schedule_creators=[n for n, a in self.functions.access.items() if a.creates_session_schedules],
         )
+        self.functions.functions[API_FUNCTION].add_environment(LIVE_TRADING_ENV, self.live_trading.env_value)
+        self.gateway: Gateway | None = None
+        if self.live_trading.enabled:
+            assert self.live_trading.ib_account is not None
+            self.gateway = Gateway(
+                self,
+                "Gateway",
+                prefix=prefix,
+                repo_root=repo_root,
+                ib_account=self.live_trading.ib_account,
+                storage=self.storage,
+                schedule_group=self.scheduling.group,
+            )
         self.dashboard = Dashboard(
             self,
             "Dashboard",
@@ -115,3 +134,18 @@ class Smart0dteStack(Stack):
             CfnOutput(self, f"{construct_id(name)}StateMachineArn", value=machine.state_machine_arn)
         for spec, topic in self.storage.topics.items():
             CfnOutput(self, f"{construct_id(spec.logical_name)}TopicArn", value=topic.topic_arn)
+        if self.gateway is not None:
+            CfnOutput(self, "GatewayCluster", value=self.gateway.cluster.cluster_name)
+            CfnOutput(self, "GatewayLogGroup", value=self.gateway.log_group.log_group_name)
+            CfnOutput(
+                self,
+                "GatewaySecretName",
+                value=r.GATEWAY.secret_name(prefix),
+                description="create it before deploying: JSON with username and password of the IB login",
+            )
+
+    @property
+    def availability_zones(self) -> list[str]:
+        """Two AZs of the stack's region, resolved by CloudFormation (Fn::GetAZs): the gateway VPC
+        never makes synthesis look the account's zones up, even when the stack names an account."""
+        return [Fn.select(0, Fn.get_azs()), Fn.select(1, Fn.get_azs())]

@@ -108,16 +108,18 @@ def synthesize(
     outdir: Path,
     prefix: str = resources.DEFAULT_PREFIX,
     dashboard_dir: Path | None = None,
+    context: dict[str, str] | None = None,
 ) -> Synth:
-    """Synthesize the stack as cdk/app.py does (cdk.json's context), then run the AwsSolutions pack.
-    `dashboard_dir` None deploys `<repo_root>/web/dist`, like the app."""
+    """Synthesize the stack as cdk/app.py does (cdk.json's context, plus `context` as `-c` would
+    add it), then run the AwsSolutions pack. `dashboard_dir` None deploys `<repo_root>/web/dist`,
+    like the app."""
     import aws_cdk as cdk
     from aws_cdk.assertions import Template
     from cdk_nag import AwsSolutionsChecks
     from smart0dte_infra import Smart0dteStack
 
-    context = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
-    app = cdk.App(context=context, outdir=str(outdir))
+    app_context = {**json.loads((REPO_ROOT / "cdk.json").read_text())["context"], **(context or {})}
+    app = cdk.App(context=app_context, outdir=str(outdir))
     stack = Smart0dteStack(
         app,
         prefix,

@@ -268,3 +268,50 @@ SCHEDULES = (
 )
 FLATTEN_SCHEDULE_PREFIX = "flatten"
 POST_CLOSE_SCHEDULE_PREFIX = "post-close"
+
+
+@dataclass(frozen=True, slots=True)
+class GatewaySpec:
+    """The live gateway task (ECS Fargate): IB Gateway, IBC and `smart0dte gateway`, built from
+    gateway_container/. Deployed only with `-c liveTrading=enabled`; paper trading needs none of it.
+
+    Started on weekdays by a recurring schedule; the container itself refuses a day with no NYSE
+    session and stops 15 minutes after the close, so nothing stops it on a schedule."""
+
+    name: str
+    cpu_units: int
+    memory_mib: int
+    start_cron: str
+    ib_client_id: int
+    secret_suffix: str
+    """The Secrets Manager secret `<prefix>/<suffix>` holding the IB login as JSON."""
+    secret_username_key: str
+    secret_password_key: str
+    stop_timeout_s: int
+    timezone: str = field(default=SCHEDULE_TIMEZONE)
+
+    def physical_name(self, prefix: str = DEFAULT_PREFIX) -> str:
+        """The cluster and the task definition family."""
+        return f"{prefix}-{self.name}"
+
+    def log_group_name(self, prefix: str = DEFAULT_PREFIX) -> str:
+        return f"/ecs/{self.physical_name(prefix)}"
+
+    def secret_name(self, prefix: str = DEFAULT_PREFIX) -> str:
+        return f"{prefix}/{self.secret_suffix}"
+
+    def start_schedule_name(self, prefix: str = DEFAULT_PREFIX) -> str:
+        return f"{self.physical_name(prefix)}-start"
+
+
+GATEWAY = GatewaySpec(
+    "gateway",
+    cpu_units=1024,  # 1 vCPU, 2 GiB: IB Gateway is a Java application
+    memory_mib=2048,
+    start_cron="cron(45 8 ? * MON-FRI *)",  # 08:45 New York: logged in well before the open
+    ib_client_id=1,
+    secret_suffix="ibkr",
+    secret_username_key="username",
+    secret_password_key="password",
+    stop_timeout_s=120,  # Fargate's maximum: SIGTERM, then the bridge finishes its current step
+)

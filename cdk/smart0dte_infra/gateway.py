@@ -1,0 +1,412 @@
+"""Live trading: the deployment flag and the gateway task (IB Gateway + IBC + `smart0dte gateway`).
+
+Context (`cdk synth -c liveTrading=enabled -c ibAccount=U1234567`):
+
+    liveTrading   enabled | disabled (default). Disabled deploys no gateway resource at all (paper
+                  trading needs none) and tells the API so (SMART0DTE_LIVE_TRADING=disabled), so
+                  the dashboard cannot arm live trading.
+    ibAccount     the live IB account id, required when enabled; paper ids (DU...) are refused.
+
+When enabled, the Gateway construct holds, named from resources.GATEWAY:
+
+* a VPC of public subnets only, no NAT gateway (~$32/month saved): the task gets a public IPv4
+  address and a security group with no ingress rule at all; egress is TCP 443 (the AWS APIs it
+  calls: SQS, DynamoDB, Secrets Manager, ECR/S3 image pull, CloudWatch Logs; and IB's login and
+  update servers) and TCP 4000-4001 (IB Gateway's connections to IB's trading servers). DNS and
+  time go to the VPC's Amazon resolver and time sync, which security groups do not filter;
+* a Fargate cluster and task definition (x86_64, 1 vCPU / 2 GiB) running the image built from
+  gateway_container/ (built and pushed by `cdk deploy`; synthesis only stages the build context);
+* the IB login read from the Secrets Manager secret `<prefix>/ibkr` (JSON keys `username`,
+  `password`) that the operator creates before deploying; it is referenced by name, never looked up;
+* a weekday 08:45 New York schedule that runs the task. Nothing stops it on a schedule: the
+  container refuses a day with no NYSE session and stops 15 minutes after the close by itself.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from aws_cdk import Aws, Duration, IgnoreMode, RemovalPolicy, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr_assets as ecr_assets
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct, Node
+
+from smart0dte import resources as r
+from smart0dte import wiring
+from smart0dte.commands.gateway import ENV_IB_ACCOUNT, ENV_IB_CLIENT_ID, ENV_IB_PORT
+from smart0dte.domain.models import TradingMode
+from smart0dte.ports import LIVE_GATEWAY_PORT, PAPER_ACCOUNT_PREFIX
+from smart0dte.services.live_arming import LIVE_TRADING_ENABLED
+
+from .access import ACCOUNT_ENV, PREFIX_ENV, TABLE_ACTIONS, TABLE_READS_INDEXES, TableAccess, queue_url_env
+from .nag import acknowledge, finding_resource
+from .scheduling import RETRY_ATTEMPTS
+from .storage import Storage
+
+LIVE_TRADING_CONTEXT: Final = "liveTrading"
+IB_ACCOUNT_CONTEXT: Final = "ibAccount"
+LIVE_TRADING_DISABLED: Final = "disabled"
+LIVE_TRADING_VALUES: Final = (LIVE_TRADING_ENABLED, LIVE_TRADING_DISABLED)
+LIVE_TRADING_ENV: Final = "SMART0DTE_LIVE_TRADING"
+"""The API function's variable (lambdas/api/handler.py reads it): `enabled` allows arming live."""
+IB_ACCOUNT_PATTERN: Final = re.compile(r"[A-Z0-9]+")
+
+GATEWAY_TABLES: Final = {
+    r.CONTROL_TABLE: TableAccess.READ_WRITE,  # trading controls, the heartbeat
+    r.TRADING_TABLE: TableAccess.READ_WRITE,  # orders, fills, positions; by_status: working orders
+    r.AUDIT_TABLE: TableAccess.APPEND,  # every order transition and fill is audited
+}
+"""What the bridge touches through DynamoState (smart0dte.services.gateway): the levels of
+access.py, so the gateway reads and writes exactly as the Lambdas of the same level do."""
+QUEUE_ACTIONS: Final = ("sqs:ReceiveMessage", "sqs:DeleteMessage")
+"""SqsIntentReceiver's calls (receive_message, delete_message). The queue is SQS-managed SSE,
+so no KMS permission is needed; the URL comes from the environment, so no GetQueueUrl."""
+
+IMAGE_DOCKERFILE: Final = "gateway_container/Dockerfile"
+IMAGE_CONTEXT: Final = ("pyproject.toml", "README.md", "layers/core/python", "gateway_container")
+"""What the Dockerfile COPYs from the repository root: the build context holds these only."""
+IMAGE_EXCLUDE: Final = [
+    "*",
+    *(f"!{path}" for path in IMAGE_CONTEXT),
+    "**/__pycache__",
+    "**/*.pyc",
+    "**/*.egg-info",
+]
+
+HEALTH_CHECK_COMMAND: Final = (
+    'pgrep -f "smart0dte gateway" >/dev/null '
+    '&& bash -c \'port=${SMART0DTE_IB_PORT:-$([ "$TRADING_MODE" = live ] && echo 4001 || echo 4002)}; '
+    "exec 3<>/dev/tcp/127.0.0.1/$port' "
+    "|| exit 1"
+)
+"""The Dockerfile's HEALTHCHECK (ECS ignores it): the bridge runs and IB Gateway's API port answers."""
+HEALTH_CHECK_INTERVAL_S: Final = 30
+HEALTH_CHECK_TIMEOUT_S: Final = 5
+HEALTH_CHECK_START_PERIOD_S: Final = 180
+HEALTH_CHECK_RETRIES: Final = 6
+
+LOG_RETENTION: Final = logs.RetentionDays.ONE_MONTH
+START_MAX_EVENT_AGE_S: Final = 1800
+"""A start retried until 09:15 still logs in before the open; later, the day is better skipped."""
+EGRESS_PORTS: Final = (
+    (ec2.Port.tcp(443), "HTTPS: AWS APIs (SQS, DynamoDB, Secrets Manager, ECR, Logs) and IB login"),
+    (ec2.Port.tcp_range(4000, 4001), "IB Gateway to IB's trading servers"),
+)
+
+
+class LiveTradingContextError(ValueError):
+    """The liveTrading or ibAccount context is missing or not allowed."""
+
+
+@dataclass(frozen=True, slots=True)
+class LiveTrading:
+    """The deployment's live-trading setting, read from the CDK context."""
+
+    enabled: bool
+    ib_account: str | None = None
+
+    @property
+    def env_value(self) -> str:
+        return LIVE_TRADING_ENABLED if self.enabled else LIVE_TRADING_DISABLED
+
+
+def live_trading_from_context(node: Node) -> LiveTrading:
+    """`liveTrading` (default disabled) and, when enabled, the live `ibAccount`; anything else is
+    refused with the context key and the values it takes."""
+    raw = node.try_get_context(LIVE_TRADING_CONTEXT)
+    value = LIVE_TRADING_DISABLED if raw is None else str(raw)
+    if value not in LIVE_TRADING_VALUES:
+        raise LiveTradingContextError(
+            f"context {LIVE_TRADING_CONTEXT}={raw!r} is not allowed: use "
+            f"-c {LIVE_TRADING_CONTEXT}={LIVE_TRADING_ENABLED} or "
+            f"-c {LIVE_TRADING_CONTEXT}={LIVE_TRADING_DISABLED} (the default)"
+        )
+    if value == LIVE_TRADING_DISABLED:
+        return LiveTrading(enabled=False)
+    account = node.try_get_context(IB_ACCOUNT_CONTEXT)
+    example = f"-c {IB_ACCOUNT_CONTEXT}=U1234567"
+    if account is None or not str(account).strip():
+        raise LiveTradingContextError(
+            f"context {IB_ACCOUNT_CONTEXT} is required with {LIVE_TRADING_CONTEXT}={LIVE_TRADING_ENABLED}: "
+            f"pass the live IB account id, e.g. {example}"
+        )
+    account = str(account).strip()
+    if account.startswith(PAPER_ACCOUNT_PREFIX):
+        raise LiveTradingContextError(
+            f"context {IB_ACCOUNT_CONTEXT}={account!r} is an IB paper account (ids starting with "
+            f"{PAPER_ACCOUNT_PREFIX}); {LIVE_TRADING_CONTEXT}={LIVE_TRADING_ENABLED} needs the live account, "
+            f"e.g. {example}"
+        )
+    if not IB_ACCOUNT_PATTERN.fullmatch(account):
+        raise LiveTradingContextError(
+            f"context {IB_ACCOUNT_CONTEXT}={account!r} is not an IB account id (upper-case letters and "
+            f"digits, e.g. {example})"
+        )
+    return LiveTrading(enabled=True, ib_account=account)
+
+
+class Gateway(Construct):
+    """The network, cluster, task definition, roles and start schedule of the live gateway task."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id_: str,
+        *,
+        prefix: str,
+        repo_root: Path,
+        ib_account: str,
+        storage: Storage,
+        schedule_group: scheduler.CfnScheduleGroup,
+    ) -> None:
+        super().__init__(scope, construct_id_)
+        spec = r.GATEWAY
+        name = spec.physical_name(prefix)
+
+        self.flow_logs = logs.LogGroup(
+            self, "FlowLogs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY
+        )
+        self.vpc = ec2.Vpc(
+            self,
+            "Vpc",
+            vpc_name=name,
+            max_azs=2,
+            nat_gateways=0,  # public subnets only: the task's public IP reaches IB and AWS directly
+            subnet_configuration=[
+                ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24)
+            ],
+            # The default security group is attached to nothing; restricting it would add a
+            # custom-resource Lambda for no gain.
+            restrict_default_security_group=False,
+            flow_logs={
+                "All": ec2.FlowLogOptions(
+                    destination=ec2.FlowLogDestination.to_cloud_watch_logs(self.flow_logs),
+                    traffic_type=ec2.FlowLogTrafficType.ALL,
+                )
+            },
+        )
+        self.security_group = ec2.SecurityGroup(
+            self,
+            "SecurityGroup",
+            vpc=self.vpc,
+            description=f"{name}: no ingress; egress to AWS APIs and IB only",
+            allow_all_outbound=False,
+        )
+        for port, why in EGRESS_PORTS:
+            self.security_group.add_egress_rule(ec2.Peer.any_ipv4(), port, why)
+
+        self.cluster = ecs.Cluster(
+            self,
+            "Cluster",
+            cluster_name=name,
+            vpc=self.vpc,
+            container_insights_v2=ecs.ContainerInsights.DISABLED,
+        )
+        acknowledge(
+            self.cluster,
+            "AwsSolutions-ECS4",
+            "Container Insights is off for cost: one task a day; its logs and the heartbeat it writes "
+            "to DynamoDB (shown on the dashboard) are the monitoring.",
+        )
+
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            log_group_name=spec.log_group_name(prefix),
+            retention=LOG_RETENTION,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.task_role = self._task_role(name, storage)
+        self.execution_role = iam.Role(
+            self,
+            "ExecutionRole",
+            assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
+            description=f"{name}: pull the image, read the IB login secret, write logs",
+        )
+        self.task_definition = ecs.FargateTaskDefinition(
+            self,
+            "TaskDefinition",
+            family=name,
+            cpu=spec.cpu_units,
+            memory_limit_mib=spec.memory_mib,
+            # x86_64: the image installs the smart0dte package, whose pricing kernel is x86-64 code.
+            runtime_platform=ecs.RuntimePlatform(
+                cpu_architecture=ecs.CpuArchitecture.X86_64,
+                operating_system_family=ecs.OperatingSystemFamily.LINUX,
+            ),
+            task_role=self.task_role,
+            execution_role=self.execution_role,
+        )
+        self.secret = secretsmanager.Secret.from_secret_name_v2(self, "IbLogin", spec.secret_name(prefix))
+        self.image = ecr_assets.DockerImageAsset(
+            self,
+            "Image",
+            directory=str(repo_root),
+            file=IMAGE_DOCKERFILE,
+            exclude=IMAGE_EXCLUDE,
+            ignore_mode=IgnoreMode.DOCKER,
+            platform=ecr_assets.Platform.LINUX_AMD64,
+        )
+        self.container = self.task_definition.add_container(
+            "Gateway",
+            container_name=spec.name,
+            image=ecs.ContainerImage.from_docker_image_asset(self.image),
+            essential=True,
+            environment=self._environment(prefix, ib_account, storage),
+            secrets={
+                "TWS_USERID": ecs.Secret.from_secrets_manager(self.secret, spec.secret_username_key),
+                "TWS_PASSWORD": ecs.Secret.from_secrets_manager(self.secret, spec.secret_password_key),
+            },
+            health_check=ecs.HealthCheck(
+                command=["CMD-SHELL", HEALTH_CHECK_COMMAND],
+                interval=Duration.seconds(HEALTH_CHECK_INTERVAL_S),
+                timeout=Duration.seconds(HEALTH_CHECK_TIMEOUT_S),
+                start_period=Duration.seconds(HEALTH_CHECK_START_PERIOD_S),
+                retries=HEALTH_CHECK_RETRIES,
+            ),
+            logging=ecs.LogDrivers.aws_logs(stream_prefix=spec.name, log_group=self.log_group),
+            # tini forwards SIGTERM to the bridge, which finishes its current step and stops.
+            stop_timeout=Duration.seconds(spec.stop_timeout_s),
+        )
+        acknowledge(
+            self.task_definition,
+            "AwsSolutions-ECS2",
+            "The plain environment variables are non-secret settings (mode, port, account id, prefix, "
+            "region, queue URL); the IB login comes from Secrets Manager as ECS secrets.",
+        )
+        self._acknowledge_execution_role()
+
+        self.start_role, self.start_schedule = self._start_schedule(prefix, name, schedule_group)
+
+    def _task_role(self, name: str, storage: Storage) -> iam.Role:
+        """The bridge's own permissions: consume the order-intent queue, and the tables it uses."""
+        stack = Stack.of(self)
+        role = iam.Role(
+            self,
+            "TaskRole",
+            assumed_by=iam.ServicePrincipal(
+                "ecs-tasks.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": stack.account}}
+            ),
+            description=f"{name}: consume the order-intent queue; the control, trading and audit tables",
+        )
+        queue = storage.queues[r.ORDER_INTENT_QUEUE]
+        role.add_to_policy(iam.PolicyStatement(actions=list(QUEUE_ACTIONS), resources=[queue.queue_arn]))
+        for spec, level in GATEWAY_TABLES.items():
+            table = storage.tables[spec]
+            resources = [table.table_arn]
+            if level in TABLE_READS_INDEXES:
+                resources += [f"{table.table_arn}/index/{index.name}" for index in spec.indexes]
+            role.add_to_policy(iam.PolicyStatement(actions=list(TABLE_ACTIONS[level]), resources=resources))
+        return role
+
+    def _environment(self, prefix: str, ib_account: str, storage: Storage) -> dict[str, str]:
+        mode = TradingMode.LIVE.value
+        return {
+            wiring.ENV_MODE: mode,
+            "TRADING_MODE": mode,  # IBC's mode; the entrypoint refuses one that disagrees
+            ENV_IB_PORT: str(LIVE_GATEWAY_PORT),
+            ENV_IB_ACCOUNT: ib_account,
+            ENV_IB_CLIENT_ID: str(r.GATEWAY.ib_client_id),
+            PREFIX_ENV: prefix,
+            ACCOUNT_ENV: Aws.ACCOUNT_ID,
+            wiring.ENV_REGION: Aws.REGION,
+            queue_url_env(r.ORDER_INTENT_QUEUE): storage.queues[r.ORDER_INTENT_QUEUE].queue_url,
+        }
+
+    def _acknowledge_execution_role(self) -> None:
+        policy = self.execution_role.node.try_find_child("DefaultPolicy")
+        acknowledge(
+            policy or self.execution_role,
+            "AwsSolutions-IAM5",
+            "ecr:GetAuthorizationToken supports no resource-level permission; the image layers are "
+            "pulled from the CDK assets repository only.",
+            "Resource::*",
+        )
+        acknowledge(
+            policy or self.execution_role,
+            "AwsSolutions-IAM5",
+            "Secrets Manager appends 6 random characters to a secret's ARN; the secret is created by "
+            "the operator, so it is granted by its name plus that suffix (one secret).",
+            finding_resource(self, f"{self.secret.secret_arn}-??????"),
+        )
+
+    def _start_schedule(
+        self, prefix: str, family: str, schedule_group: scheduler.CfnScheduleGroup
+    ) -> tuple[iam.Role, scheduler.CfnSchedule]:
+        """Weekdays 08:45 New York: RunTask on Fargate in the public subnets with a public IP.
+
+        No stop schedule: the bridge stops 15 minutes after the close (earlier on early closes)
+        and refuses to start on a day without an NYSE session; ECS then stops the task."""
+        stack = Stack.of(self)
+        spec = r.GATEWAY
+        role = iam.Role(
+            self,
+            "StartRole",
+            assumed_by=iam.ServicePrincipal(
+                "scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": stack.account}}
+            ),
+            description=f"{spec.start_schedule_name(prefix)}: runs the {family} task only",
+        )
+        family_arn = stack.format_arn(service="ecs", resource="task-definition", resource_name=f"{family}:*")
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["ecs:RunTask"],
+                resources=[family_arn],
+                conditions={"ArnEquals": {"ecs:cluster": self.cluster.cluster_arn}},
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["iam:PassRole"],
+                resources=[self.task_role.role_arn, self.execution_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+            )
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5",
+            "Every deployment registers a new revision of the task definition: RunTask is allowed on "
+            "this family's revisions only, in this cluster only.",
+            finding_resource(self, family_arn),
+        )
+        schedule = scheduler.CfnSchedule(
+            self,
+            "StartSchedule",
+            name=spec.start_schedule_name(prefix),
+            group_name=schedule_group.name,
+            schedule_expression=spec.start_cron,
+            schedule_expression_timezone=spec.timezone,
+            flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
+            state="ENABLED",
+            description=f"starts the {family} task ({spec.start_cron} {spec.timezone}); it stops itself",
+            target=scheduler.CfnSchedule.TargetProperty(
+                arn=self.cluster.cluster_arn,
+                role_arn=role.role_arn,
+                ecs_parameters=scheduler.CfnSchedule.EcsParametersProperty(
+                    task_definition_arn=self.task_definition.task_definition_arn,
+                    launch_type="FARGATE",
+                    platform_version="LATEST",
+                    task_count=1,
+                    network_configuration=scheduler.CfnSchedule.NetworkConfigurationProperty(
+                        awsvpc_configuration=scheduler.CfnSchedule.AwsVpcConfigurationProperty(
+                            subnets=[s.subnet_id for s in self.vpc.public_subnets],
+                            security_groups=[self.security_group.security_group_id],
+                            assign_public_ip="ENABLED",  # no NAT: the public IP is the way out
+                        )
+                    ),
+                ),
+                retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
+                    maximum_retry_attempts=RETRY_ATTEMPTS, maximum_event_age_in_seconds=START_MAX_EVENT_AGE_S
+                ),
+            ),
+        )
+        schedule.node.add_dependency(schedule_group)
+        return role, schedule
