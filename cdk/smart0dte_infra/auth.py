@@ -13,6 +13,7 @@ from .nag import acknowledge
 RESOURCE_SERVER = "smart0dte"
 READ_SCOPE = "read"
 TRADE_SCOPE = "trade"
+OPENID_SCOPE = "openid"
 SCOPES = {
     READ_SCOPE: "read the dashboard: P&L, positions, signals, analytics, audit",
     TRADE_SCOPE: "change trading: settings, pause, emergency stop, backtests, reset (includes read)",

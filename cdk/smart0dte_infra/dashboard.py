@@ -26,7 +26,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
-from .auth import READ_SCOPE, TRADE_SCOPE, Auth, full_scope
+from .auth import OPENID_SCOPE, READ_SCOPE, TRADE_SCOPE, Auth, full_scope
 from .nag import acknowledge, finding_resource
 from .storage import Storage
 
@@ -54,19 +54,28 @@ ACCESS_LOG_FORMAT = {
     "authorizerError": "$context.authorizer.error",
     "integrationError": "$context.integrationErrorMessage",
 }
-CONTENT_SECURITY_POLICY = "; ".join(
-    (
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self' 'unsafe-inline'",  # the chart library sizes its canvases with inline styles
-        "img-src 'self' data:",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
+
+
+def content_security_policy(sign_in_origin: str) -> str:
+    """The dashboard's CSP; `sign_in_origin` (the Cognito hosted-UI domain) may be fetched, since
+    the browser exchanges the authorization code for tokens at its /oauth2/token."""
+    return "; ".join(
+        (
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self' 'unsafe-inline'",  # the chart library sizes its canvases with inline styles
+            "img-src 'self' data:",
+            f"connect-src 'self' {sign_in_origin}",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        )
     )
-)
+
+
+CONFIG_FILE = "config.json"
+"""Read by the dashboard at boot (web/src/auth.js): where and how to sign in."""
 BUILD_COMMAND = "make web/dist/index.html"
 BUILD_COMMAND_NPM = "cd web && npm ci && npm run build"
 
@@ -139,13 +148,14 @@ class Dashboard(Construct):
         headers = cloudfront.ResponseHeadersPolicy(
             self,
             "SecurityHeaders",
-            comment=f"{prefix}: HSTS, CSP, no framing, no sniffing, no referrer (tokens arrive in the URL)",
+            comment=f"{prefix}: HSTS, CSP, no framing, no sniffing, no referrer (codes arrive in the URL)",
             security_headers_behavior=cloudfront.ResponseSecurityHeadersBehavior(
                 strict_transport_security=cloudfront.ResponseHeadersStrictTransportSecurity(
                     access_control_max_age=Duration.days(730), include_subdomains=True, override=True
                 ),
                 content_security_policy=cloudfront.ResponseHeadersContentSecurityPolicy(
-                    content_security_policy=CONTENT_SECURITY_POLICY, override=True
+                    content_security_policy=content_security_policy(self.auth.domain.base_url()),
+                    override=True,
                 ),
                 content_type_options=cloudfront.ResponseHeadersContentTypeOptions(override=True),
                 frame_options=cloudfront.ResponseHeadersFrameOptions(
@@ -191,10 +201,22 @@ class Dashboard(Construct):
             },
         )
         self.url = f"https://{self.distribution.distribution_domain_name}/"
+        client = self.auth.add_dashboard_client(self.url)
+        self.config = {
+            "auth": "cognito",
+            "cognitoDomain": self.auth.domain.base_url(),
+            "clientId": client.user_pool_client_id,
+            "scopes": [OPENID_SCOPE, full_scope(READ_SCOPE), full_scope(TRADE_SCOPE)],
+            # The client's one callback (and logout) URL: Cognito wants the very same string.
+            "redirectUri": self.url,
+        }
         self.deployment = s3deploy.BucketDeployment(
             self,
             "Site",
-            sources=[s3deploy.Source.asset(str(dashboard_dir))],
+            sources=[
+                s3deploy.Source.asset(str(dashboard_dir)),
+                s3deploy.Source.json_data(CONFIG_FILE, self.config),
+            ],
             destination_bucket=self.site_bucket,
             distribution=self.distribution,
             distribution_paths=["/*"],
@@ -203,7 +225,6 @@ class Dashboard(Construct):
             ),
         )
 
-        client = self.auth.add_dashboard_client(self.url)
         self.authorizer = authorizers.HttpUserPoolAuthorizer(
             "CognitoJwt", self.auth.user_pool, user_pool_clients=[client]
         )
@@ -271,9 +292,11 @@ class Dashboard(Construct):
             "CDK's BucketDeployment handler writes its own logs with AWSLambdaBasicExecutionRole.",
             "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
         )
-        assets = (
-            f"arn:<AWS::Partition>:s3:::cdk-{DefaultStackSynthesizer.DEFAULT_QUALIFIER}-assets-"
-            "<AWS::AccountId>-<AWS::Region>/*"
+        stack = Stack.of(self)
+        assets = finding_resource(  # tokens locally; the account and region once the CLI binds them
+            self,
+            f"arn:{stack.partition}:s3:::cdk-{DefaultStackSynthesizer.DEFAULT_QUALIFIER}-assets-"
+            f"{stack.account}-{stack.region}/*",
         )
         acknowledge(
             role,
@@ -285,11 +308,10 @@ class Dashboard(Construct):
                 f"Action::s3:{action}*"
                 for action in ("GetBucket", "GetObject", "List", "Abort", "DeleteObject")
             ),
-            f"Resource::{assets}",
+            assets,
             finding_resource(self, self.site_bucket.arn_for_objects("*")),
             "Resource::*",
         )
-        stack = Stack.of(self)
         for child in stack.node.children:
             if child.node.id.startswith("Custom::CDKBucketDeployment"):
                 acknowledge(

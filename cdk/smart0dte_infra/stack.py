@@ -117,7 +117,10 @@ class Smart0dteStack(Stack):
         auth = self.dashboard.auth
         assert auth.client is not None
         CfnOutput(
-            self, "DashboardUrl", value=self.dashboard.url, description="open with ?token=<access token>"
+            self,
+            "DashboardUrl",
+            value=self.dashboard.url,
+            description="the dashboard: it signs you in through the Cognito hosted UI",
         )
         CfnOutput(
             self,

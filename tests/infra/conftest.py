@@ -109,10 +109,11 @@ def synthesize(
     prefix: str = resources.DEFAULT_PREFIX,
     dashboard_dir: Path | None = None,
     context: dict[str, str] | None = None,
+    account: str | None = None,
 ) -> Synth:
     """Synthesize the stack as cdk/app.py does (cdk.json's context, plus `context` as `-c` would
     add it), then run the AwsSolutions pack. `dashboard_dir` None deploys `<repo_root>/web/dist`,
-    like the app."""
+    like the app; `account` binds the stack to it (us-east-1), as the CLI does with credentials."""
     import aws_cdk as cdk
     from aws_cdk.assertions import Template
     from cdk_nag import AwsSolutionsChecks
@@ -127,6 +128,7 @@ def synthesize(
         repo_root=repo_root,
         deps_layer_dir=deps_layer,
         dashboard_dir=dashboard_dir,
+        env=None if account is None else cdk.Environment(account=account, region="us-east-1"),
     )
     assembly = app.synth()
     template_json = assembly.get_stack_by_name(stack.stack_name).template

@@ -356,7 +356,7 @@ def test_both_behaviours_send_security_headers(t: dict[str, Any]) -> None:
     assert security["FrameOptions"]["FrameOption"] == "DENY"
     assert security["ReferrerPolicy"]["ReferrerPolicy"] == "no-referrer"
     assert security["ContentTypeOptions"]["Override"] is True
-    assert "frame-ancestors 'none'" in security["ContentSecurityPolicy"]["ContentSecurityPolicy"]
+    assert "frame-ancestors 'none'" in json.dumps(security["ContentSecurityPolicy"]["ContentSecurityPolicy"])
 
 
 def test_site_bucket_is_private_tls_only_and_readable_only_by_the_distribution(t: dict[str, Any]) -> None:
@@ -384,6 +384,10 @@ def test_site_bucket_is_private_tls_only_and_readable_only_by_the_distribution(t
     assert f'{{"Ref": "{distribution}"}}' in json.dumps(allow["Condition"]["StringEquals"]["AWS:SourceArn"])
 
 
+def staged(synth: Synth, key: str) -> Path:
+    return synth.outdir / f"asset.{key.removesuffix('.zip')}"
+
+
 def test_the_dashboard_directory_is_deployed_to_the_bucket_and_invalidated(synth: Synth) -> None:
     t = synth.template_json
     _, deployment = the(t, "Custom::CDKBucketDeployment")
@@ -391,10 +395,61 @@ def test_the_dashboard_directory_is_deployed_to_the_bucket_and_invalidated(synth
     assert deployment["DestinationBucketName"] == {"Ref": site_bucket(t)}
     assert deployment["DistributionId"] == {"Ref": distribution}
     assert deployment["DistributionPaths"] == ["/*"]
-    (key,) = deployment["SourceObjectKeys"]
-    staged = synth.outdir / f"asset.{key.removesuffix('.zip')}"
-    assert FAKE_DASHBOARD_MARKER in (staged / "index.html").read_text()
-    assert (staged / "assets" / "app.js").is_file()
+    site, _config = deployment["SourceObjectKeys"]
+    assert FAKE_DASHBOARD_MARKER in (staged(synth, site) / "index.html").read_text()
+    assert (staged(synth, site) / "assets" / "app.js").is_file()
+
+
+def unquoted(value: Any) -> Any:
+    """A marker's value without the JSON quotes the deployment writes around it: a Fn::Join of
+    `"`, the token and `"` becomes the token (or the Fn::Join of its parts)."""
+    (sep, parts) = value["Fn::Join"]
+    assert sep == "" and parts[0].startswith('"') and parts[-1].endswith('"'), value
+    parts = [parts[0][1:], *parts[1:-1], parts[-1][:-1]] if len(parts) > 1 else [parts[0][1:-1]]
+    parts = [p for p in parts if p != ""]
+    return parts[0] if len(parts) == 1 else {"Fn::Join": ["", parts]}
+
+
+def deployed_config(synth: Synth) -> dict[str, Any]:
+    """config.json as the deployment writes it: the staged file with its markers replaced by the
+    CloudFormation values they stand for."""
+    _, deployment = the(synth.template_json, "Custom::CDKBucketDeployment")
+    _, key = deployment["SourceObjectKeys"]
+    _, markers = deployment["SourceMarkers"]
+    text = (staged(synth, key) / "config.json").read_text()
+    for marker in markers:
+        text = text.replace(marker, json.dumps(marker))  # the file holds them bare, as raw JSON
+    config = json.loads(text)
+    return {k: unquoted(markers[v]) if isinstance(v, str) and v in markers else v for k, v in config.items()}
+
+
+def test_config_json_tells_the_dashboard_to_sign_in_with_the_user_pool_client(synth: Synth) -> None:
+    t = synth.template_json
+    config = deployed_config(synth)
+    client_id, client = the(t, "AWS::Cognito::UserPoolClient")
+    domain, _ = the(t, "AWS::Cognito::UserPoolDomain")
+    assert config["auth"] == "cognito"
+    assert config["clientId"] == {"Ref": client_id}
+    (callback,) = client["CallbackURLs"]
+    assert config["redirectUri"] == callback == client["LogoutURLs"][0]
+    assert "Fn::GetAtt" in json.dumps(callback) and "DomainName" in json.dumps(callback)
+    cognito_domain = json.dumps(config["cognitoDomain"])
+    assert cognito_domain.startswith('{"Fn::Join": ["", ["https://", {"Ref": "' + domain + '"}, ".auth."')
+    assert cognito_domain == json.dumps(t["Outputs"]["CognitoDomain"]["Value"])
+    assert config["scopes"] == ["openid", "smart0dte/read", "smart0dte/trade"]
+    assert set(config["scopes"]) <= set(client["AllowedOAuthScopes"])
+
+
+def test_the_csp_lets_the_dashboard_reach_only_itself_and_the_token_endpoint(synth: Synth) -> None:
+    t = synth.template_json
+    _, props = the(t, "AWS::CloudFront::ResponseHeadersPolicy")
+    domain, _ = the(t, "AWS::Cognito::UserPoolDomain")
+    csp = props["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]["ContentSecurityPolicy"]
+    (sep, parts) = csp["ContentSecurityPolicy"]["Fn::Join"]
+    text = sep.join(p if isinstance(p, str) else f"<{json.dumps(p)}>" for p in parts)
+    cognito = f'https://<{{"Ref": "{domain}"}}>.auth.<{{"Ref": "AWS::Region"}}>.amazoncognito.com'
+    assert f"connect-src 'self' {cognito};" in text
+    assert "script-src 'self';" in text
 
 
 # --- outputs and failures ----------------------------------------------------------------------

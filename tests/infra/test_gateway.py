@@ -442,6 +442,23 @@ def test_the_enabled_stack_passes_aws_solutions(live: Synth) -> None:
     )
 
 
+def test_bound_to_an_account_as_the_cli_binds_it_the_stack_still_passes_aws_solutions(
+    tmp_path_factory: pytest.TempPathFactory, deps_layer: Path
+) -> None:
+    """cdk-nag acknowledgements naming the bootstrap buckets must match concrete account ids too."""
+    repo = write_fake_repo(tmp_path_factory.mktemp("repo"))
+    for name in ("pyproject.toml", "README.md", "gateway_container"):
+        (repo / name).symlink_to(REPO_ROOT / name)
+    bound = synthesize(
+        repo, deps_layer, tmp_path_factory.mktemp("cdk.out"), context=ENABLED, account="111111111111"
+    )
+    assert bound.nag.success, "\n".join(
+        f"{v.rule_name} {v.finding_id if hasattr(v, 'finding_id') else ''} "
+        f"{[x.construct_path for x in v.violating_resources]}"
+        for v in bound.nag.violations
+    )
+
+
 # --- synthesis needs no AWS account ------------------------------------------------------------
 
 

@@ -1,8 +1,17 @@
-// Talks to /api with the bearer token. The token arrives once as `?token=` in the URL,
-// is kept in sessionStorage (never in localStorage), and is removed from the address bar.
+// Talks to /api with the bearer token, kept in sessionStorage (never in localStorage). In AWS
+// auth.js signs in with Cognito and stores it; locally it arrives once as `?token=` in the URL
+// and is removed from the address bar. A 401 gets one recovery attempt (auth.js refreshes the
+// token or signs in again) before the unauthorized listeners hear of it.
 
-const TOKEN_KEY = "smart0dte.token";
+export const TOKEN_KEY = "smart0dte.token";
 const listeners = { unauthorized: [], ok: [] };
+let recovery = null;
+let recovering = null; // one recovery shared by the requests refused together
+
+/** `fn()` resolves true when a fresh token is stored and the request may be sent again. */
+export function setAuthRecovery(fn) {
+  recovery = fn;
+}
 
 export class ApiError extends Error {
   constructor(status, body, message) {
@@ -45,7 +54,24 @@ function messageFrom(body, status) {
   return `HTTP ${status}`;
 }
 
-export async function api(path, { method = "GET", body } = {}) {
+export async function api(path, options = {}) {
+  const sentWith = getToken();
+  try {
+    return await send(path, options);
+  } catch (err) {
+    if (!(err instanceof ApiError && err.status === 401 && recovery)) throw err;
+    // Refused an older token that has been replaced meanwhile: just send it again.
+    if (getToken() && getToken() !== sentWith) return send(path, options, true);
+    if (!recovering) recovering = recovery().finally(() => setTimeout(() => (recovering = null), 0));
+    if (!(await recovering)) {
+      listeners.unauthorized.forEach((fn) => fn());
+      throw err;
+    }
+    return send(path, options, true);
+  }
+}
+
+async function send(path, { method = "GET", body } = {}, retried = false) {
   const headers = { Accept: "application/json" };
   const token = getToken();
   if (token) headers.Authorization = `Bearer ${token}`;
@@ -71,7 +97,7 @@ export async function api(path, { method = "GET", body } = {}) {
     }
   }
   if (response.status === 401) {
-    listeners.unauthorized.forEach((fn) => fn());
+    if (!recovery || retried) listeners.unauthorized.forEach((fn) => fn());
     throw new ApiError(401, data, "Token missing or expired");
   }
   if (!response.ok) throw new ApiError(response.status, data, messageFrom(data, response.status));

@@ -1,5 +1,6 @@
-// Hash router, token handling, header indicators and the 401 banner.
-import { ApiError, api, captureToken, getToken, onAuthorized, onUnauthorized } from "./api.js";
+// Boot (sign-in before any page loads), hash router, header indicators and the 401 banner.
+import { ApiError, api, getToken, onAuthorized, onUnauthorized } from "./api.js";
+import { authorizedOnce, loadConfig, renderIdentity, signIn, signInAgain } from "./auth.js";
 import { disposeCharts } from "./charts.js";
 import { esc, fmtText } from "./format.js";
 import { normTrading } from "./normalize.js";
@@ -18,19 +19,26 @@ const errorBanner = document.getElementById("error-banner");
 let timers = [];
 let generation = 0;
 
-captureToken();
+let authMode = "local";
 
 function showAuthBanner() {
-  authBanner.innerHTML = getToken()
-    ? "<strong>Token missing or expired.</strong> The API refused the token. Open the dashboard again with the link (<code>?token=…</code>) that <code>smart0dte demo</code> prints."
-    : "<strong>Token missing or expired.</strong> No token was given. Open the dashboard with the link (<code>?token=…</code>) that <code>smart0dte demo</code> prints.";
+  if (authMode === "cognito") {
+    authBanner.innerHTML =
+      '<strong>Token missing or expired.</strong> The API refused your sign-in. <button type="button" data-testid="sign-in-again">Sign in again</button>';
+    authBanner.querySelector("button").addEventListener("click", signInAgain);
+  } else {
+    authBanner.innerHTML = getToken()
+      ? "<strong>Token missing or expired.</strong> The API refused the token. Open the dashboard again with the link (<code>?token=…</code>) that <code>smart0dte demo</code> prints."
+      : "<strong>Token missing or expired.</strong> No token was given. Open the dashboard with the link (<code>?token=…</code>) that <code>smart0dte demo</code> prints.";
+  }
   authBanner.hidden = false;
 }
-onUnauthorized(showAuthBanner);
-onAuthorized(() => {
-  authBanner.hidden = true;
-});
-if (!getToken()) showAuthBanner();
+
+/** Sign-in failed: say why instead of loading pages, with a way to try again. */
+function showSignInError(message) {
+  app.innerHTML = `<section class="card" data-testid="sign-in-error"><h1>Sign-in failed</h1><p class="neg">${esc(message)}</p><p><button type="button" class="primary" data-testid="sign-in-again">Sign in again</button></p></section>`;
+  app.querySelector("button").addEventListener("click", signInAgain);
+}
 
 /** Updates the mode and trading-state pills from any response carrying them. */
 export function updateHeader(data) {
@@ -105,11 +113,35 @@ function refreshHeader() {
   if (getToken()) api("/api/trading").then((d) => updateHeader(normTrading(d))).catch(() => {});
 }
 
-window.addEventListener("hashchange", () => {
+async function boot() {
+  let session;
+  try {
+    session = await signIn(await loadConfig());
+  } catch (err) {
+    showSignInError(err && err.message ? err.message : String(err));
+    return;
+  }
+  authMode = session.mode;
+  if (session.error) {
+    showSignInError(session.error);
+    return;
+  }
+  renderIdentity(document.querySelector(".topbar"), authMode);
+  onUnauthorized(showAuthBanner);
+  onAuthorized(() => {
+    authBanner.hidden = true;
+    authorizedOnce();
+  });
+  if (!getToken()) showAuthBanner();
+  window.addEventListener("hashchange", () => {
+    navigate();
+    refreshHeader();
+  });
   navigate();
   refreshHeader();
-});
-navigate();
-refreshHeader();
-// Keep the header current on every page.
-setInterval(refreshHeader, 15000);
+  // Keep the header current on every page.
+  setInterval(refreshHeader, 15000);
+}
+
+app.innerHTML = `<p class="muted">Signing in…</p>`;
+boot();
