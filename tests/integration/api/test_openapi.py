@@ -27,6 +27,7 @@ ROUTES = {
     ("get", "/api/audit"),
     ("post", "/api/reset"),
     ("get", "/api/trading/mode"),
+    ("post", "/api/risk/limits"),
     ("post", "/api/trading/mode"),
 }
 

@@ -7,6 +7,7 @@ import pytest
 
 from smart0dte.adapters.dynamodb import DynamoState
 from smart0dte.domain.chain_analytics import PricingInputs
+from smart0dte.domain.controls import TradingState
 from smart0dte.domain.models import PositionStatus, TradingMode, Underlying
 from smart0dte.services.api import ApiDeps
 from smart0dte.services.events import BacktestRequestWire
@@ -281,6 +282,29 @@ def test_settings_422_carries_the_limit(api: Call) -> None:
     assert payload["detail"][0]["ctx"] == {"le": 20}
 
 
+def test_risk_limits_change_is_partial_audited_and_422_names_the_field(
+    api: Call, seeded: DynamoState
+) -> None:
+    status, body = api("POST", "/api/risk/limits", {"dailyLossLimit": 0.03, "maxConsecutiveLosses": 3})
+    assert status == 200
+    assert (body["riskLimits"]["dailyLossLimit"], body["riskLimits"]["maxConsecutiveLosses"]) == (0.03, 3)
+    assert seeded.get_risk_limits().daily_loss_limit == 0.03
+    assert ("RiskLimitsChanged", "user:alice") in audit_actions(seeded)
+    before = seeded.get_risk_limits()
+    status, payload = api("POST", "/api/risk/limits", {"dailyLossLimit": 0.9})
+    assert status == 422
+    assert payload["detail"][0]["field"] == "dailyLossLimit" and payload["detail"][0]["ctx"] == {"le": 0.5}
+    assert api("POST", "/api/risk/limits", {})[0] == 422
+    assert api("POST", "/api/risk/limits", {"maxDrawdown": 0.2}, claims=READER)[0] == 403
+    assert seeded.get_risk_limits() == before
+
+
+def test_a_halt_from_the_limits_survives_resume(api: Call, seeded: DynamoState) -> None:
+    seeded.set_trading_state(TradingState.HALTED, "system:risk", "daily loss limit reached", T0)
+    status, body = api("POST", "/api/trading/resume", {"reason": "try again"})
+    assert status == 200 and body["controls"]["tradingState"] == "HALTED"
+
+
 def test_emergency_stop_pause_and_resume(api: Call, seeded: DynamoState) -> None:
     status, body = api("POST", "/api/trading/emergency-stop", {"reason": "runaway losses"})
     assert status == 200
@@ -292,6 +316,7 @@ def test_emergency_stop_pause_and_resume(api: Call, seeded: DynamoState) -> None
     status, body = api("POST", "/api/trading/resume", {"reason": "all clear"})
     assert status == 200
     assert body["controls"]["emergencyStop"] is False and body["controls"]["paused"] is False
+    assert body["controls"]["tradingState"] == "ACTIVE"  # the stop alone halted it
     actions = audit_actions(seeded)
     for action in ("EmergencyStopActivated", "TradingPaused", "EmergencyStopCleared", "TradingResumed"):
         assert (action, "user:alice") in actions

@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import time as time_of_day
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any, Final, Literal, Protocol
+from typing import Annotated, Any, Final, Literal, Protocol, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
@@ -32,7 +32,7 @@ from pydantic.alias_generators import to_camel
 from smart0dte.domain.analytics import performance
 from smart0dte.domain.calendar import NEW_YORK, MarketCalendar, MarketPhase
 from smart0dte.domain.chain_analytics import PricingInputs, QuoteFlag, analyze_snapshot
-from smart0dte.domain.controls import AutomationSettings, TradingState
+from smart0dte.domain.controls import AutomationSettings, RiskLimits, TradingState
 from smart0dte.domain.models import (
     Bar,
     DomainError,
@@ -82,6 +82,9 @@ RECENT_SIGNALS = 20
 FEED_FRESH = timedelta(minutes=2)
 FEED_STALE = timedelta(minutes=5)
 API_TITLE = "Smart 0DTE API"
+
+
+_Doc = TypeVar("_Doc", AutomationSettings, RiskLimits)
 
 
 # --- injected collaborators ---------------------------------------------------------------
@@ -304,13 +307,19 @@ class SettingsResponse(Wire):
     settings: dict[str, Any]
 
 
-def _partial_settings_model() -> type[BaseModel]:
+class RiskLimitsResponse(Wire):
+    mode: TradingMode
+    risk_limits: dict[str, Any]
+
+
+def _partial_model(name: str, whole: type[BaseModel]) -> type[BaseModel]:
+    """Any subset of `whole`'s fields, camelCase, each with its own limits."""
     fields: dict[str, Any] = {
-        name: (_optional(info.annotation), Field(default=None, **_constraints(info)))
-        for name, info in AutomationSettings.model_fields.items()
+        field_name: (_optional(info.annotation), Field(default=None, **_constraints(info)))
+        for field_name, info in whole.model_fields.items()
     }
     return create_model(
-        "AutomationSettingsPatch",
+        name,
         __config__=ConfigDict(
             extra="forbid",
             populate_by_name=True,
@@ -334,8 +343,8 @@ def _constraints(info: Any) -> dict[str, Any]:
     return out
 
 
-AutomationSettingsPatch = _partial_settings_model()
-"""Any subset of AutomationSettings, camelCase, each field with its own limits."""
+AutomationSettingsPatch = _partial_model("AutomationSettingsPatch", AutomationSettings)
+RiskLimitsPatch = _partial_model("RiskLimitsPatch", RiskLimits)
 
 
 class StrikeRow(Wire):
@@ -1165,18 +1174,32 @@ def build_app(deps: ApiDeps) -> ApiResolver:
     )
     def put_settings(body: AutomationSettingsPatch) -> SettingsResponse:  # type: ignore[valid-type]
         store = deps.store
-        patch = body.model_dump(exclude_none=True)  # type: ignore[attr-defined]
+        updated = patched(store.get_settings(), body, "setting")
+        changed = sorted(to_camel(k) for k in body.model_dump(exclude_none=True))  # type: ignore[attr-defined]
+        store.put_settings(updated, actor(), f"settings changed: {changed}", now())
+        return SettingsResponse(mode=store.mode, settings=updated.to_wire())
+
+    @app.post(
+        "/api/risk/limits",
+        summary="Change any subset of the account risk limits (camelCase); 422 names the field and limit",
+    )
+    def put_risk_limits(body: RiskLimitsPatch) -> RiskLimitsResponse:  # type: ignore[valid-type]
+        store = deps.store
+        updated = patched(store.get_risk_limits(), body, "risk limit")
+        changed = sorted(to_camel(k) for k in body.model_dump(exclude_none=True))  # type: ignore[attr-defined]
+        store.put_risk_limits(updated, actor(), f"risk limits changed: {changed}", now())
+        return RiskLimitsResponse(mode=store.mode, risk_limits=updated.to_wire())
+
+    def patched(current: _Doc, body: Any, what: str) -> _Doc:
+        """`current` with the patch's fields, validated as a whole (cross-field rules too)."""
+        patch = body.model_dump(exclude_none=True)
         if not patch:
-            raise ApiError(422, "body must set at least one setting", field="body")
-        current = store.get_settings()
+            raise ApiError(422, f"body must set at least one {what}", field="body")
         try:
-            updated = AutomationSettings.model_validate({**current.model_dump(), **patch})
+            return type(current).model_validate({**current.model_dump(), **patch})
         except ValidationError as exc:
             errors = [{**e, "loc": ("body", *(to_camel(str(x)) for x in e["loc"]))} for e in exc.errors()]
             raise RequestValidationError(errors) from None
-        changed = {to_camel(k): v for k, v in patch.items()}
-        store.put_settings(updated, actor(), f"settings changed: {sorted(changed)}", now())
-        return SettingsResponse(mode=store.mode, settings=updated.to_wire())
 
     def controls_response(c: TradingControls) -> ControlsResponse:
         return ControlsResponse(mode=deps.store.mode, controls=_controls_out(c))
@@ -1200,7 +1223,16 @@ def build_app(deps: ApiDeps) -> ApiResolver:
         controls = store.get_controls()
         if controls.emergency_stop:
             controls = store.clear_emergency_stop(actor(), body.reason, now())
-        return controls_response(store.resume(actor(), body.reason, now()))
+        resumed = store.resume(actor(), body.reason, now())
+        if resumed.trading_state is TradingState.HALTED and resumed.state_reason.startswith("emergency stop"):
+            # Only the stop halted it: trade again; the next minute's risk check applies every limit.
+            resumed = store.set_trading_state(
+                TradingState.ACTIVE,
+                actor(),
+                f"emergency stop cleared and resumed: {body.reason}; the next minute re-checks every limit",
+                now(),
+            )
+        return controls_response(resumed)
 
     @app.post(
         "/api/positions/<position_id>/close",
