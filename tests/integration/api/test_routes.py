@@ -196,6 +196,32 @@ def test_bars_resample_one_minute_bars(api: Call) -> None:
     assert api("GET", "/api/bars?symbol=SPY&interval=3m")[0] == 422
 
 
+def test_option_bars_are_the_mid_of_each_minutes_chain_snapshot(api: Call, seeded: DynamoState) -> None:
+    (snapshot,) = seeded.list_chain_snapshots(Underlying.SPY, T0)
+    later = [
+        q.model_copy(update={"bid": q.bid + 0.2, "ask": q.ask + 0.2}) if q.contract.strike == 562.0 else q
+        for q in snapshot.quotes
+    ]
+    seeded.put_chain_snapshot(snapshot.model_copy(update={"ts": T0, "quotes": tuple(later)}))
+    call_562 = "SPY   250314C00562000"
+
+    status, body = api("GET", f"/api/bars?symbol={call_562}&interval=1m")
+
+    assert status == 200 and body["source"] == "chain_mid"
+    assert [(b["ts"][:16], b["close"], b["volume"]) for b in body["bars"]] == [
+        ("2025-03-14T14:29", pytest.approx(1.05), 0),
+        ("2025-03-14T14:30", pytest.approx(1.25), 0),
+    ]
+    two = api("GET", f"/api/bars?symbol={call_562}&interval=2m")[1]["bars"]
+    # 10:29 and 10:30 New York fall in the 10:28 and 10:30 two-minute candles
+    assert [(b["ts"][:16], b["close"]) for b in two] == [
+        ("2025-03-14T14:28", pytest.approx(1.05)),
+        ("2025-03-14T14:30", pytest.approx(1.25)),
+    ]
+    assert api("GET", "/api/bars?symbol=SPY&interval=1m")[1]["source"] == "trades"
+    assert api("GET", "/api/bars?symbol=XYZ   250314C00562000")[0] == 422
+
+
 def test_analytics_of_closed_trades(api: Call) -> None:
     status, body = api("GET", "/api/analytics?timeframe=all")
     assert status == 200

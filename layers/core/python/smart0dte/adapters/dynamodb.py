@@ -1522,6 +1522,18 @@ class DynamoState:
             )
         self._chains(pk, sk, expires_at=snapshot.ts + self._market_ttl, z=blob).save()
 
+    def list_chain_snapshots(self, underlying: Underlying, at_or_before: datetime) -> list[ChainSnapshot]:
+        """Every snapshot of `at_or_before`'s session taken at or before it, oldest first."""
+        items = self._chains.query(
+            self._key("chain", underlying.value, session_date_of(at_or_before).isoformat()),
+            self._chains.sk <= _utc_key(at_or_before),
+            consistent_read=True,
+        )
+        return [
+            decode_chain(underlying, datetime.strptime(i.sk, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC), i.z)
+            for i in items
+        ]
+
     def latest_chain_snapshot(self, underlying: Underlying, at_or_before: datetime) -> ChainSnapshot | None:
         """The last snapshot of `at_or_before`'s session taken at or before it."""
         items = self._chains.query(

@@ -41,9 +41,9 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from smart0dte.domain.marketdata import NS_PER_MINUTE, NS_PER_SECOND, ns_to_datetime
@@ -488,3 +488,28 @@ class ChainSnapshotAggregator:
         if prices and prices[0][0] <= sample_ns:
             return prices[0][1]
         return None
+
+
+def mid_bars(snapshots: Sequence[ChainSnapshot], contract: OptionContract) -> list[Bar]:
+    """One-minute bars of an option's mid, one sample per chain snapshot (taken at a minute end):
+    open = high = low = close = the mid of the minute ending at the snapshot, volume 0 (the
+    snapshots carry quotes, not trades). Minutes whose quote is missing, crossed or bidless are
+    left out rather than drawn from a price nobody could trade at."""
+    bars: list[Bar] = []
+    for snapshot in snapshots:
+        quote = snapshot.quote_for(contract)
+        if quote is None or not quote.is_usable:
+            continue
+        mid = quote.mid
+        bars.append(
+            Bar(
+                symbol=contract.occ_symbol,
+                ts=snapshot.ts - timedelta(minutes=1),
+                open=mid,
+                high=mid,
+                low=mid,
+                close=mid,
+                volume=0,
+            )
+        )
+    return bars

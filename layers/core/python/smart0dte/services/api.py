@@ -29,13 +29,16 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import AliasGenerator, BaseModel, ConfigDict, Field, ValidationError, create_model
 from pydantic.alias_generators import to_camel
 
+from smart0dte.domain.aggregation import mid_bars
 from smart0dte.domain.analytics import performance
 from smart0dte.domain.calendar import NEW_YORK, MarketCalendar, MarketPhase
 from smart0dte.domain.chain_analytics import PricingInputs, QuoteFlag, analyze_snapshot
 from smart0dte.domain.controls import AutomationSettings, RiskLimits, TradingState
 from smart0dte.domain.models import (
     Bar,
+    ChainSnapshot,
     DomainError,
+    OptionContract,
     Position,
     PositionStatus,
     Signal,
@@ -101,6 +104,8 @@ class ApiStore(StateStore, Protocol):
     def get_control_state(self, session_date: date) -> ControlState: ...
 
     def list_signal_decisions(self, session_date: date) -> list[tuple[Signal, RiskDecision | None]]: ...
+
+    def list_chain_snapshots(self, underlying: Underlying, at_or_before: datetime) -> list[ChainSnapshot]: ...
 
     def for_mode(self, mode: TradingMode) -> ApiStore: ...
 
@@ -395,6 +400,8 @@ class BarsResponse(Wire):
     symbol: str
     interval: str
     session_date: date
+    source: Literal["trades", "chain_mid"]
+    """Underlyings: traded bars. Options: the mid of each minute's chain snapshot (volume 0)."""
     bars: list[BarOut]
 
 
@@ -1341,9 +1348,21 @@ def build_app(deps: ApiDeps) -> ApiResolver:
         date_: Annotated[str | None, Query(alias="date", max_length=10)] = None,
     ) -> BarsResponse:
         day = _parse_date(date_, today())
-        raw = deps.store.list_bars(symbol.upper() if len(symbol) <= 5 else symbol, day)
+        if len(symbol) <= 5:
+            raw, source = deps.store.list_bars(symbol.upper(), day), "trades"
+        else:
+            contract = OptionContract.from_occ(symbol)
+            if contract.underlying is None:
+                raise ApiError(422, f"symbol={symbol!r} is not an option on SPY, QQQ or IWM", field="symbol")
+            until = min(now(), datetime.combine(day, time_of_day(23, 59), tzinfo=NEW_YORK))
+            snapshots = deps.store.list_chain_snapshots(contract.underlying, until)
+            raw, source = mid_bars(snapshots, contract), "chain_mid"
         return BarsResponse(
-            symbol=symbol, interval=interval, session_date=day, bars=resample(raw, BAR_INTERVALS[interval])
+            symbol=symbol,
+            interval=interval,
+            session_date=day,
+            source=source,
+            bars=resample(raw, BAR_INTERVALS[interval]),
         )
 
     # analytics and backtests ----------------------------------------------------------------
