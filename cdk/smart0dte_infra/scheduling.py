@@ -128,6 +128,28 @@ class Scheduling(Construct):
         for name in schedule_creators:
             self._allow_session_schedules(functions[name], session_targets, state_machines, prefix)
 
+    def allow_reading(self, function: lambda_.Function) -> None:
+        """`function` may list this stage's schedules and read each one (the API's scheduler status)."""
+        stack = Stack.of(self)
+        schedules = stack.format_arn(
+            service="scheduler", resource="schedule", resource_name=f"{self.group_name}/*"
+        )
+        function.add_to_role_policy(iam.PolicyStatement(actions=["scheduler:ListSchedules"], resources=["*"]))
+        function.add_to_role_policy(
+            iam.PolicyStatement(actions=["scheduler:GetSchedule"], resources=[schedules])
+        )
+        function.add_environment(SCHEDULE_GROUP_ENV, self.group_name)
+        if function.role is None:  # pragma: no cover - every function here is built with a role
+            raise ScheduleTargetError(f"{function.node.path} has no role to grant GetSchedule to")
+        acknowledge(
+            function.role,
+            "AwsSolutions-IAM5",
+            "ListSchedules has no resource-level permission (it lists names and states only); "
+            "GetSchedule is limited to this stage's schedule group.",
+            "Resource::*",
+            finding_resource(self, schedules),
+        )
+
     def _allow_session_schedules(
         self,
         function: lambda_.Function,

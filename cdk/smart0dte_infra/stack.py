@@ -94,6 +94,7 @@ class Smart0dteStack(Stack):
             schedule_creators=[n for n, a in self.functions.access.items() if a.creates_session_schedules],
         )
         self.functions.functions[API_FUNCTION].add_environment(LIVE_TRADING_ENV, self.live_trading.env_value)
+        self.scheduling.allow_reading(self.functions.functions[API_FUNCTION])
         self.gateway: Gateway | None = None
         if self.live_trading.enabled:
             assert self.live_trading.ib_account is not None

@@ -20,11 +20,13 @@ tracer = Tracer(service="api")
 
 ENV_BACKTEST_STATE_MACHINE_ARN = "SMART0DTE_BACKTEST_STATE_MACHINE_ARN"
 ENV_LIVE_TRADING = "SMART0DTE_LIVE_TRADING"
+ENV_SCHEDULE_GROUP = "SMART0DTE_SCHEDULE_GROUP"
 _app: APIGatewayHttpResolver | None = None
 
 
 def default_deps() -> ApiDeps:
     from smart0dte import wiring
+    from smart0dte.adapters.scheduler import ScheduleGroupReader
 
     config = wiring.AwsConfig.from_env()
     arn = os.environ.get(ENV_BACKTEST_STATE_MACHINE_ARN)
@@ -32,10 +34,12 @@ def default_deps() -> ApiDeps:
     if arn:
         backtests = StepFunctionsBacktests(wiring.aws_client(config, "stepfunctions"), arn)
     reports = wiring.object_store(config, REPORTS_BUCKET)
+    group = os.environ.get(ENV_SCHEDULE_GROUP) or config.prefix
     return ApiDeps(
         store_factory=lambda: wiring.state_store(config),
         backtests=backtests,
         reports=reports,
+        schedules=ScheduleGroupReader(wiring.aws_client(config, "scheduler"), group),
         live_trading=os.environ.get(ENV_LIVE_TRADING),
     )
 

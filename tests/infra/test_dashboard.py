@@ -112,6 +112,17 @@ def test_api_environment_names_its_tables_the_reports_bucket_and_the_backtest_wo
     assert "SMART0DTE_ORDER_QUEUE_URL" not in variables
 
 
+def test_api_may_read_this_stages_schedules_and_nothing_more_of_the_scheduler(t: dict[str, Any]) -> None:
+    role = api_role(t)
+    variables = t["Resources"][api_function(t)]["Properties"]["Environment"]["Variables"]
+    assert variables["SMART0DTE_SCHEDULE_GROUP"] == PREFIX
+    assert allowed(t, role, "scheduler:ListSchedules") == ["*"]
+    (schedules,) = allowed(t, role, "scheduler:GetSchedule")
+    assert f":schedule/{PREFIX}/*" in json.dumps(schedules)
+    for action in ("CreateSchedule", "UpdateSchedule", "DeleteSchedule"):
+        assert allowed(t, role, f"scheduler:{action}") == [], action
+
+
 def test_the_backtest_variable_is_the_one_the_api_handler_reads() -> None:
     tree = ast.parse((REPO_ROOT / "lambdas" / "api" / "handler.py").read_text())
     constants = {
@@ -182,10 +193,12 @@ def test_api_starts_only_the_backtest_workflow_and_describes_only_its_executions
     assert states == {"states:StartExecution", "states:DescribeExecution"}
 
 
-def test_api_has_no_wildcard_actions_and_only_x_ray_on_any_resource(t: dict[str, Any]) -> None:
+def test_api_has_no_wildcard_actions_and_only_x_ray_and_listing_schedules_on_any_resource(
+    t: dict[str, Any],
+) -> None:
     role = api_role(t)
     assert [a for a, _, _ in grants(t, role) if "*" in a] == []
-    assert actions_on_any_resource(t, role) == XRAY
+    assert actions_on_any_resource(t, role) == XRAY | {"scheduler:ListSchedules"}
 
 
 def test_unknown_workflows_and_deletes_without_bucket_access_fail() -> None:

@@ -1,18 +1,22 @@
 """Contract tests for every route of the API, on moto with a seeded paper store."""
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
+import boto3  # type: ignore[import-untyped]
 import pytest
 
+from smart0dte.adapters.dynamo_session import DynamoSessionStore
 from smart0dte.adapters.dynamodb import DynamoState
+from smart0dte.adapters.scheduler import ScheduleGroupReader
 from smart0dte.domain.chain_analytics import PricingInputs
 from smart0dte.domain.controls import TradingState
-from smart0dte.domain.models import PositionStatus, TradingMode, Underlying
+from smart0dte.domain.models import Bar, PositionStatus, TradingMode, Underlying
 from smart0dte.services.api import ApiDeps
 from smart0dte.services.events import BacktestRequestWire
 
-from .conftest import READER, SESSION, T0, Call, FakeBacktests, FixedClock, make_call
+from ..moto_env import REGION
+from .conftest import PREFIX, READER, SESSION, T0, Call, FakeBacktests, FixedClock, make_call
 
 GETS = [
     "/api/dashboard",
@@ -82,16 +86,44 @@ def test_read_routes_need_read_or_trade_scope(api: Call, path: str) -> None:
     assert api("GET", path, claims={"sub": "x", "scope": "smart0dte/trade"})[0] == expected
 
 
-def test_health_needs_no_token_and_reports_every_component(api: Call) -> None:
+def test_health_needs_no_token_and_reports_every_component(api: Call, seeded: DynamoState) -> None:
+    for symbol in ("QQQ", "IWM"):
+        seeded.put_bar(
+            Bar(symbol=symbol, ts=T0 - timedelta(minutes=2), open=1, high=1, low=1, close=1, volume=1)
+        )
+    DynamoSessionStore(PREFIX, TradingMode.PAPER, region=REGION).put_engine(
+        SESSION, {"engine": {}}, 0, at=T0 - timedelta(minutes=1)
+    )
+
     status, body = api("GET", "/api/health", claims=None)
+
     assert status == 200
     by_name = {c["name"]: c for c in body["components"]}
     assert set(by_name) == {"system", "dataFeed", "broker", "signalEngine", "marketHours"}
     assert by_name["dataFeed"]["status"] == "green"
-    assert "SPY bar" in by_name["dataFeed"]["reason"]
+    assert "QQQ: last bar closed 60 s ago" in by_name["dataFeed"]["reason"]
     assert by_name["marketHours"] == {"name": "marketHours", "status": "green", "reason": "phase TRADING"}
-    assert by_name["signalEngine"]["status"] == "green"
+    assert by_name["signalEngine"] == {
+        "name": "signalEngine",
+        "status": "green",
+        "reason": "last trading cycle handled 10:30 New York, 60 s ago",
+    }
     assert body["status"] == "green"
+
+
+def test_health_names_a_silent_feed_and_a_cycle_that_never_ran(api: Call) -> None:
+    _, body = api("GET", "/api/health", claims=None)
+
+    by_name = {c["name"]: c for c in body["components"]}
+    assert (
+        by_name["dataFeed"]["status"] == "red" and "QQQ: no bar this session" in by_name["dataFeed"]["reason"]
+    )
+    assert by_name["signalEngine"] == {
+        "name": "signalEngine",
+        "status": "red",
+        "reason": "no trading cycle this session",
+    }
+    assert body["status"] == "red"
 
 
 def test_health_turns_red_on_emergency_stop_and_gray_when_closed(
@@ -258,6 +290,44 @@ def test_scheduler_status_lists_recurring_and_todays_times(api: Call) -> None:
     assert {s["name"] for s in body["recurring"]} == {"pre_market", "learning_weekday", "learning_weekend"}
     flatten = next(t for t in body["today"] if t["workflow"] == "flatten")
     assert flatten["at"] == "2025-03-14T15:50:00-04:00"
+    assert (body["deployed"], body["note"]) == (None, "no access to the schedule group is configured here")
+
+
+ROLE_ARN = "arn:aws:iam::123456789012:role/r"
+
+
+def test_scheduler_status_shows_what_eventbridge_scheduler_holds(seeded: DynamoState) -> None:
+    client = boto3.client("scheduler", region_name=REGION)
+    client.create_schedule_group(Name="apitest-group")
+    flatten_arn = "arn:aws:states:us-east-1:123456789012:stateMachine:smart0dte-apitest-flatten"
+    client.create_schedule(
+        Name="flatten-live-2025-03-14",
+        GroupName="apitest-group",
+        ScheduleExpression="at(2025-03-14T15:50:00)",
+        ScheduleExpressionTimezone="America/New_York",
+        FlexibleTimeWindow={"Mode": "OFF"},
+        Target={
+            "Arn": flatten_arn,
+            "RoleArn": "arn:aws:iam::123456789012:role/r",
+            "Input": '{"mode": "live"}',
+        },
+    )
+    reader = ScheduleGroupReader(client, "apitest-group")
+    call = make_call(ApiDeps(store_factory=lambda: seeded, clock=FixedClock(), schedules=reader))
+
+    status, body = call("GET", "/api/scheduler/status")
+
+    assert status == 200
+    assert body["deployed"] == [
+        {
+            "name": "flatten-live-2025-03-14",
+            "expression": "at(2025-03-14T15:50:00)",
+            "timezone": "America/New_York",
+            "target": "smart0dte-apitest-flatten",
+            "state": "ENABLED",
+            "mode": "live",
+        }
+    ]
 
 
 def test_audit_lists_the_day_newest_first(api: Call) -> None:

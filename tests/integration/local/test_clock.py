@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from smart0dte.domain.calendar import NEW_YORK
-from smart0dte.local.clock import SimulatedClock
+from smart0dte.local.clock import RunningClock, SimulatedClock
 from smart0dte.ports import Clock
 
 OPEN = datetime(2025, 3, 14, 9, 30, tzinfo=NEW_YORK)
@@ -30,3 +30,14 @@ def test_going_back_or_naive_times_are_refused() -> None:
     with pytest.raises(ValueError, match="start=2025-03-14T09:30:00 must be timezone-aware"):
         SimulatedClock(datetime(2025, 3, 14, 9, 30))
     assert clock.now() == OPEN
+
+
+def test_the_running_clock_starts_where_told_and_moves_with_the_wall_clock() -> None:
+    ticks = iter([100.0, 100.0, 102.5])
+    start = datetime(2025, 3, 14, 16, tzinfo=NEW_YORK)
+    clock = RunningClock(start, monotonic=lambda: next(ticks))
+
+    assert clock.now() == start.astimezone(UTC)
+    assert clock.now() == start.astimezone(UTC) + timedelta(seconds=2.5)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        RunningClock(datetime(2025, 3, 14, 16))

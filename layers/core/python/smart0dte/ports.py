@@ -578,9 +578,16 @@ class SessionStore(Protocol):
 
     def get_engine(self, session_date: date) -> Versioned[dict[str, object]] | None: ...
 
-    def put_engine(self, session_date: date, document: Mapping[str, object], expected_version: int) -> int:
+    def put_engine(
+        self,
+        session_date: date,
+        document: Mapping[str, object],
+        expected_version: int,
+        at: datetime | None = None,
+    ) -> int:
         """Write the document if the stored version is `expected_version` (0: none stored yet);
-        returns the new version, or raises ConcurrentUpdate."""
+        returns the new version, or raises ConcurrentUpdate. `at`: the last minute the engine
+        handled, kept beside the document for a cheap health read."""
         ...
 
 
@@ -602,6 +609,26 @@ class Scheduler(Protocol):
     def create_one_time(self, name: str, at: datetime, target: str, input: Mapping[str, object]) -> bool:
         """Start state machine `target` (a resources.STATE_MACHINES name) at `at` with `input`;
         False when a schedule of that name already exists (a retry), True when created."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class DeployedSchedule:
+    """A schedule as EventBridge Scheduler holds it."""
+
+    name: str
+    expression: str
+    timezone: str
+    target: str
+    """The target's name (the last part of its ARN): a state machine or the gateway's task family."""
+    state: str
+    mode: str | None
+    """The trading mode its input carries, None when it carries none (the active mode then)."""
+
+
+class ScheduleReader(Protocol):
+    def list_schedules(self) -> list[DeployedSchedule]:
+        """Every schedule of the stage's group, recurring and one-time, by name."""
         ...
 
 

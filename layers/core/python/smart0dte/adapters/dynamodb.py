@@ -286,6 +286,12 @@ class _TradingTable(Model):
     sk = UnicodeAttribute(range_key=True, attr_name=_string_key(TRADING_TABLE, TRADING_TABLE.sort_key))
 
 
+class _EngineMinuteItem(_TradingTable):
+    """Only the minute the session engine last handled, of the session store's engine item."""
+
+    saved_at = UTCDateTimeAttribute(null=True)
+
+
 class _SignalItem(_TradingTable):
     ts = UTCDateTimeAttribute()
     underlying = UnicodeAttribute()
@@ -624,6 +630,7 @@ class DynamoState:
         self._counters = _bind(_CountersItem, control, connection)
         self._gateway = _bind(_GatewayItem, control, connection)
         self._active_mode = _bind(_ActiveModeItem, control, connection)
+        self._engine_minutes = _bind(_EngineMinuteItem, trading, connection)
         self._signals = _bind(_SignalItem, trading, connection)
         self._risk = _bind(_RiskItem, trading, connection)
         self._intents = _bind(_IntentItem, trading, connection)
@@ -754,6 +761,16 @@ class DynamoState:
 
     def risk_controls(self) -> Controls:
         return self.get_controls().risk_controls(self.get_settings())
+
+    def last_engine_minute(self, session_date: date) -> datetime | None:
+        """The minute end the session's engine last handled (the trading cycle's progress)."""
+        try:
+            item = self._engine_minutes.get(
+                self._key("engine", session_date.isoformat()), "state", attributes_to_get=["saved_at"]
+            )
+        except self._engine_minutes.DoesNotExist:
+            return None
+        return item.saved_at
 
     # the gateway's heartbeat ------------------------------------------------------------------
 
@@ -1530,7 +1547,9 @@ class DynamoState:
             consistent_read=True,
         )
         return [
-            decode_chain(underlying, datetime.strptime(i.sk, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC), i.z)
+            decode_chain(
+                underlying, datetime.strptime(i.sk, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC), i.z
+            )
             for i in items
         ]
 

@@ -17,6 +17,7 @@ from typing import Any, Final
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
 from smart0dte.domain.calendar import NEW_YORK
+from smart0dte.ports import DeployedSchedule
 from smart0dte.resources import SCHEDULE_TIMEZONE
 
 MAX_NAME_CHARS: Final = 64
@@ -71,3 +72,33 @@ class EventBridgeScheduler:
                 return False
             raise
         return True
+
+
+class ScheduleGroupReader:
+    """Reads the stage's schedule group (ListSchedules, then GetSchedule for each expression)."""
+
+    def __init__(self, client: Any, group: str) -> None:
+        self._client = client
+        self._group = group
+
+    def list_schedules(self) -> list[DeployedSchedule]:
+        out = []
+        for page in self._client.get_paginator("list_schedules").paginate(GroupName=self._group):
+            for summary in page.get("Schedules", []):
+                found = self._client.get_schedule(Name=summary["Name"], GroupName=self._group)
+                target = found.get("Target", {})
+                try:
+                    mode = json.loads(target.get("Input") or "{}").get("mode")
+                except (ValueError, AttributeError):
+                    mode = None
+                out.append(
+                    DeployedSchedule(
+                        name=found["Name"],
+                        expression=found["ScheduleExpression"],
+                        timezone=found.get("ScheduleExpressionTimezone", "UTC"),
+                        target=str(target.get("Arn", "")).rsplit(":", 1)[-1].rsplit("/", 1)[-1],
+                        state=found.get("State", "ENABLED"),
+                        mode=mode if isinstance(mode, str) else None,
+                    )
+                )
+        return sorted(out, key=lambda s: s.name)

@@ -247,10 +247,12 @@ def run_embedded(
 
 
 def serve_dashboard(aws: EmbeddedAws, day: ReplayDay, port: int) -> None:
-    """Serve web/dist and the API on the embedded AWS until Ctrl-C; the API's clock stands at the
-    replayed session's close, so "today" is the replayed day."""
+    """Serve web/dist and the API on the embedded AWS until Ctrl-C; the API's clock starts at the
+    replayed session's close and runs on, so "today" is the replayed day and every action taken on
+    the dashboard gets its own time."""
     from smart0dte import wiring
-    from smart0dte.local.clock import SimulatedClock
+    from smart0dte.adapters.scheduler import ScheduleGroupReader
+    from smart0dte.local.clock import RunningClock
     from smart0dte.local.http_server import serve
     from smart0dte.resources import REPO_ROOT, REPORTS_BUCKET, STATE_MACHINES
     from smart0dte.services.api import ApiDeps, StepFunctionsBacktests
@@ -258,9 +260,10 @@ def serve_dashboard(aws: EmbeddedAws, day: ReplayDay, port: int) -> None:
     backtest = next(m for m in STATE_MACHINES if m.name == "backtest").physical_name(aws.config.prefix)
     deps = ApiDeps(
         store_factory=aws.state_store,
-        clock=SimulatedClock(day.session.close_et),
+        clock=RunningClock(day.session.close_et),
         backtests=StepFunctionsBacktests.by_name(aws.client("stepfunctions"), backtest),
         reports=wiring.object_store(aws.config, REPORTS_BUCKET, aws.client("s3")),
+        schedules=ScheduleGroupReader(aws.client("scheduler"), aws.config.prefix),
     )
     server = serve(port, REPO_ROOT / "web" / "dist", deps=deps)
     token = server.issue_token("demo")

@@ -7,6 +7,8 @@ minute, not the wall clock, and a day plays in seconds without sleeping.
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 
@@ -42,3 +44,16 @@ class SimulatedClock:
         with self._lock:
             self._now += delta
             return self._now
+
+
+class RunningClock:
+    """Starts at a given instant and runs with the wall clock from there: the served demo's API
+    stands just after the replayed close, and actions taken on the dashboard get their own times."""
+
+    def __init__(self, start: datetime, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._start = _aware("start", start)
+        self._monotonic = monotonic
+        self._t0 = monotonic()
+
+    def now(self) -> datetime:
+        return self._start + timedelta(seconds=self._monotonic() - self._t0)

@@ -58,6 +58,7 @@ from smart0dte.ports import (
     RecordNotFound,
     ResetScope,
     RiskDecision,
+    ScheduleReader,
     StateStore,
     TradingControls,
     session_date_of,
@@ -107,6 +108,8 @@ class ApiStore(StateStore, Protocol):
 
     def list_chain_snapshots(self, underlying: Underlying, at_or_before: datetime) -> list[ChainSnapshot]: ...
 
+    def last_engine_minute(self, session_date: date) -> datetime | None: ...
+
     def for_mode(self, mode: TradingMode) -> ApiStore: ...
 
 
@@ -144,6 +147,8 @@ class ApiDeps:
     reports: ObjectStore | None = None
     """The reports bucket (optimization results); None where there is none."""
     pricing: PricingInputs = field(default_factory=PricingInputs)
+    schedules: ScheduleReader | None = None
+    """The stage's schedule group; None where it cannot be read (the status then says so)."""
     live_trading: str | None = None
     """SMART0DTE_LIVE_TRADING of the deployment: `enabled` allows arming live (after every check)."""
     _base: ApiStore | None = None
@@ -554,11 +559,25 @@ class ScheduleOut(Wire):
     target: str
 
 
+class DeployedScheduleOut(Wire):
+    name: str
+    expression: str
+    timezone: str
+    target: str
+    state: str
+    mode: str | None
+
+
 class SchedulerStatus(Wire):
     session_date: date
     is_session: bool
     recurring: list[ScheduleOut]
+    """What resources.py declares (CDK deploys these)."""
     today: list[dict[str, Any]]
+    """Today's session-bound times from the calendar (pre_market creates flatten and post_close)."""
+    deployed: list[DeployedScheduleOut] | None
+    """What EventBridge Scheduler holds now, including today's one-time schedules; None: not readable."""
+    note: str | None = None
 
 
 class AuditOut(Wire):
@@ -1020,6 +1039,48 @@ def build_app(deps: ApiDeps) -> ApiResolver:
 
     # health ---------------------------------------------------------------------------------
 
+    def age_status(age: timedelta) -> Status:
+        return Status.GREEN if age <= FEED_FRESH else Status.YELLOW if age <= FEED_STALE else Status.RED
+
+    def feed_health(
+        store: ApiStore | None, at: datetime, trading: bool, phase: MarketPhase
+    ) -> ComponentHealth:
+        """The age of each underlying's newest bar while the market trades; the worst one counts."""
+        if store is None:
+            return ComponentHealth(name="dataFeed", status=Status.GRAY, reason="no state store")
+        if not trading:
+            return ComponentHealth(
+                name="dataFeed", status=Status.GRAY, reason=f"market {phase.value}: no feed expected"
+            )
+        parts, statuses = [], []
+        for underlying in (Underlying.SPY, Underlying.QQQ, Underlying.IWM):
+            bars = store.list_bars(underlying.value, session_date_of(at))
+            latest = max((b.ts + timedelta(seconds=b.interval_s) for b in bars), default=None)
+            if latest is None:
+                statuses.append(Status.RED)
+                parts.append(f"{underlying.value}: no bar this session")
+            else:
+                statuses.append(age_status(at - latest))
+                parts.append(
+                    f"{underlying.value}: last bar closed {int((at - latest).total_seconds())} s ago"
+                )
+        worst = min(statuses, key=[Status.RED, Status.YELLOW, Status.GREEN].index)
+        return ComponentHealth(name="dataFeed", status=worst, reason="; ".join(parts))
+
+    def engine_health(store: ApiStore, at: datetime, trading: bool) -> ComponentHealth:
+        """Automation on: how long ago the trading cycle last handled a minute."""
+        last = store.last_engine_minute(session_date_of(at))
+        if last is None:
+            status = Status.RED if trading else Status.GRAY
+            return ComponentHealth(name="signalEngine", status=status, reason="no trading cycle this session")
+        age = at - last
+        reason = f"last trading cycle handled {last.astimezone(NEW_YORK):%H:%M} New York"
+        if not trading:
+            return ComponentHealth(name="signalEngine", status=Status.GRAY, reason=f"market closed; {reason}")
+        return ComponentHealth(
+            name="signalEngine", status=age_status(age), reason=f"{reason}, {int(age.total_seconds())} s ago"
+        )
+
     def broker_health(store: ApiStore | None, at: datetime) -> ComponentHealth:
         """Paper trades with the simulated broker; live needs the gateway's fresh heartbeat."""
         if store is None:
@@ -1059,34 +1120,7 @@ def build_app(deps: ApiDeps) -> ApiResolver:
                 )
             )
             controls, settings, store = None, None, None
-        # data feed: age of the newest SPY bar
-        if store is None:
-            components.append(ComponentHealth(name="dataFeed", status=Status.GRAY, reason="no state store"))
-        elif not trading:
-            components.append(
-                ComponentHealth(
-                    name="dataFeed", status=Status.GRAY, reason=f"market {phase.value}: no feed expected"
-                )
-            )
-        else:
-            bars = store.list_bars(Underlying.SPY.value, session_date_of(at))
-            latest = max((b.ts + timedelta(seconds=b.interval_s) for b in bars), default=None)
-            if latest is None:
-                components.append(
-                    ComponentHealth(name="dataFeed", status=Status.RED, reason="no SPY bar this session")
-                )
-            else:
-                age = at - latest
-                status = (
-                    Status.GREEN if age <= FEED_FRESH else Status.YELLOW if age <= FEED_STALE else Status.RED
-                )
-                components.append(
-                    ComponentHealth(
-                        name="dataFeed",
-                        status=status,
-                        reason=f"last SPY bar closed {int(age.total_seconds())} s ago",
-                    )
-                )
+        components.append(feed_health(store, at, trading, phase))
         mode = store.mode if store is not None else TradingMode.PAPER
         components.append(broker_health(store, at))
         if controls is None or settings is None:
@@ -1110,9 +1144,7 @@ def build_app(deps: ApiDeps) -> ApiResolver:
                 ComponentHealth(name="signalEngine", status=Status.YELLOW, reason="signal generation off")
             )
         else:
-            components.append(
-                ComponentHealth(name="signalEngine", status=Status.GREEN, reason="automation on, signals on")
-            )
+            components.append(engine_health(store, at, trading))
         market_status = {
             MarketPhase.TRADING: Status.GREEN,
             MarketPhase.PRE_MARKET: Status.YELLOW,
@@ -1550,8 +1582,9 @@ def build_app(deps: ApiDeps) -> ApiResolver:
                 },
                 {
                     "workflow": "trading_cycle",
-                    "from": session.open_et.isoformat(),
-                    "to": session.close_et.isoformat(),
+                    "from": (session.open_et + timedelta(minutes=1)).isoformat(),
+                    "to": session.flatten_et.isoformat(),
+                    "every": "closed 1-minute bar",
                 },
                 {"workflow": "flatten", "at": session.flatten_et.isoformat()},
                 {"workflow": "post_close", "at": (session.close_et + timedelta(minutes=5)).isoformat()},
@@ -1564,7 +1597,29 @@ def build_app(deps: ApiDeps) -> ApiResolver:
                 for s in SCHEDULES
             ],
             today=todays,
+            **deployed_schedules(),
         )
+
+    def deployed_schedules() -> dict[str, Any]:
+        if deps.schedules is None:
+            return {"deployed": None, "note": "no access to the schedule group is configured here"}
+        try:
+            found = deps.schedules.list_schedules()
+        except Exception as exc:  # a status page reports, it does not fail
+            return {"deployed": None, "note": f"the schedule group could not be read ({type(exc).__name__})"}
+        return {
+            "deployed": [
+                DeployedScheduleOut(
+                    name=d.name,
+                    expression=d.expression,
+                    timezone=d.timezone,
+                    target=d.target,
+                    state=d.state,
+                    mode=d.mode,
+                )
+                for d in found
+            ]
+        }
 
     @app.get("/api/audit", summary="A session's audit log, newest first")
     def get_audit(

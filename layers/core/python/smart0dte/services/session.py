@@ -343,7 +343,7 @@ class SessionDesk:
             envelope.engine = engine.to_state()
         envelope.outbox = outbox
         envelope.version = self.sessions.put_engine(
-            envelope.session_date, envelope.to_document(), envelope.version
+            envelope.session_date, envelope.to_document(), envelope.version, at=envelope.cursor_ts
         )
         if outbox:
             self.flush(envelope)
@@ -365,7 +365,7 @@ class SessionDesk:
         self.write(envelope.outbox, envelope.session_date)
         envelope.outbox = []
         envelope.version = self.sessions.put_engine(
-            envelope.session_date, envelope.to_document(), envelope.version
+            envelope.session_date, envelope.to_document(), envelope.version, at=envelope.cursor_ts
         )
 
     def write(self, ops: Sequence[Mapping[str, Any]], session_date: date) -> None:
