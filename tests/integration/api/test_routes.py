@@ -164,7 +164,12 @@ def test_trading_lists_controls_limits_positions_and_working_orders(api: Call) -
     status, body = api("GET", "/api/trading", claims=READER)
     assert status == 200
     assert body["riskLimits"]["maxDrawdown"] == 0.15
-    assert [o["order_id"] for o in body["workingOrders"]] == ["order-2"]
+    (order,) = body["workingOrders"]
+    assert (order["orderId"], order["status"], order["contract"]) == (
+        "order-2",
+        "SUBMITTED",
+        "SPY   250314C00562000",
+    )
     assert len(body["openPositions"]) == 2
 
 

@@ -294,13 +294,27 @@ class DashboardResponse(Wire):
     market: MarketStatus
 
 
+class WorkingOrderOut(Wire):
+    order_id: str
+    intent_id: str
+    contract: str
+    side: str
+    quantity: int
+    filled_quantity: int
+    order_type: str
+    limit_price: str | None
+    status: str
+    created_at: datetime
+    reason: str
+
+
 class TradingResponse(Wire):
     mode: TradingMode
     settings: dict[str, Any]
     risk_limits: dict[str, Any]
     controls: ControlsOut
     open_positions: list[PositionOut]
-    working_orders: list[dict[str, Any]]
+    working_orders: list[WorkingOrderOut]
 
 
 class ReasonBody(Wire):
@@ -1204,7 +1218,22 @@ def build_app(deps: ApiDeps) -> ApiResolver:
             risk_limits=state.risk_limits.to_wire(),
             controls=_controls_out(state.controls),
             open_positions=[_position_out(p, mark_by_symbol.get(p.contract.occ_symbol)) for p in positions],
-            working_orders=[o.model_dump(mode="json") for o in store.list_working_orders()],
+            working_orders=[
+                WorkingOrderOut(
+                    order_id=o.order_id,
+                    intent_id=o.intent_id,
+                    contract=o.contract.occ_symbol,
+                    side=o.side.value,
+                    quantity=o.quantity,
+                    filled_quantity=o.filled_quantity,
+                    order_type=o.order_type.value,
+                    limit_price=None if o.limit_price is None else str(o.limit_price),
+                    status=o.status.value,
+                    created_at=o.created_at,
+                    reason=o.reason,
+                )
+                for o in store.list_working_orders()
+            ],
         )
 
     @app.post(

@@ -1,0 +1,223 @@
+"""`smart0dte feed`: the gateway task's market-data half (Databento -> market table -> trading_cycle).
+
+Streams today's 0DTE chains and SPY/QQQ/IWM through `LiveMarketFeed`, writes each closed minute's
+bars and chain snapshots to the market table and starts the trading_cycle Express state machine
+with {"mode", "ts"} for each closed minute from the open + 1 minute to the flatten time
+(`services.market_pump`). Stops on SIGTERM/SIGINT, at --stop-at, and at the latest 15 minutes
+after the close.
+
+Environment:
+
+    DATABENTO_API_KEY                         required; never logged
+    SMART0DTE_STATE_MACHINE_TRADING_CYCLE_ARN the trading_cycle ARN (else looked up by name)
+    SMART0DTE_PREFIX, AWS_REGION, ...         as `wiring.AwsConfig.from_env`
+
+The mode is --mode, else the ACTIVE mode the store holds (SMART0DTE_MODE is not read: the feed
+follows the switch). Exit 2 (refused) on a day without an NYSE session or 0DTE expiry, or without
+the API key; exit 1 when the feed gave up reconnecting (so the task can be run again).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import UTC, datetime, time
+from typing import Any, Final
+
+from smart0dte import wiring
+from smart0dte.commands.gateway import stop_on_signals
+from smart0dte.domain.calendar import NEW_YORK, MarketCalendar, SessionTimes
+from smart0dte.domain.models import DomainError, TradingMode, Underlying
+from smart0dte.resources import STATE_MACHINES
+from smart0dte.services.gateway import stop_time
+from smart0dte.services.market_pump import DEFAULT_GRACE_S, MarketPump
+
+ENV_API_KEY: Final = "DATABENTO_API_KEY"
+ENV_TRADING_CYCLE_ARN: Final = "SMART0DTE_STATE_MACHINE_TRADING_CYCLE_ARN"
+TRADING_CYCLE: Final = "trading_cycle"
+WAIT_STEP_S: Final = 1.0
+
+logger = logging.getLogger(__name__)
+
+
+class _UtcClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+def execution_name(mode: TradingMode, minute_end: datetime) -> str:
+    """`<mode>-<YYYYmmddTHHMM>` in New York time, e.g. `paper-20250314T1031`: one per minute and mode."""
+    return f"{mode.value}-{minute_end.astimezone(NEW_YORK):%Y%m%dT%H%M}"
+
+
+def cycle_input(mode: TradingMode, minute_end: datetime) -> dict[str, str]:
+    """The trading_cycle input the scheduler's replay sends: the mode and the minute end in New York."""
+    return {"mode": mode.value, "ts": minute_end.astimezone(NEW_YORK).isoformat()}
+
+
+def trading_cycle_arn(sfn: Any, prefix: str, environ: Mapping[str, str]) -> str:
+    """SMART0DTE_STATE_MACHINE_TRADING_CYCLE_ARN, else the state machine named `<prefix>-trading_cycle`'s."""
+    arn = environ.get(ENV_TRADING_CYCLE_ARN)
+    if arn:
+        return arn
+    name = next(s for s in STATE_MACHINES if s.name == TRADING_CYCLE).physical_name(prefix)
+    for page in sfn.get_paginator("list_state_machines").paginate():
+        for machine in page.get("stateMachines", []):
+            if machine["name"] == name:
+                return str(machine["stateMachineArn"])
+    raise DomainError(f"{ENV_TRADING_CYCLE_ARN} is not set and no state machine is named {name}")
+
+
+def cycle_starter(sfn: Any, arn: str, mode: TradingMode) -> Callable[[datetime], None]:
+    """start_cycle for the pump: StartExecution with a deterministic name; a name Step Functions
+    already holds (a Standard-style refusal) is taken as started, anything else raises."""
+
+    def start(minute_end: datetime) -> None:
+        name = execution_name(mode, minute_end)
+        try:
+            sfn.start_execution(
+                stateMachineArn=arn, name=name, input=json.dumps(cycle_input(mode, minute_end))
+            )
+        except sfn.exceptions.ExecutionAlreadyExists:
+            logger.warning("trading cycle %s already exists; not started again", name)
+
+    return start
+
+
+def resolve_mode(requested: str | None, config: wiring.AwsConfig) -> TradingMode:
+    """--mode, else the ACTIVE mode in the store (paper until someone switches)."""
+    if requested:
+        return TradingMode(requested)
+    return wiring.state_store(config).get_active_mode().mode
+
+
+def session_or_refuse(calendar: MarketCalendar, now: datetime) -> tuple[SessionTimes, tuple[Underlying, ...]]:
+    """Today's session and the underlyings with a 0DTE expiry today; DomainError when there are none."""
+    today = now.astimezone(NEW_YORK).date()
+    session = calendar.session(today)
+    if session is None:
+        raise DomainError(f"{today.isoformat()} is not an NYSE session: nothing to stream")
+    underlyings = tuple(u for u in Underlying.tradable() if calendar.has_0dte_expiry(u, today))
+    if not underlyings:
+        raise DomainError(f"{today.isoformat()}: no 0DTE expiry of SPY, QQQ or IWM: nothing to trade")
+    return session, underlyings
+
+
+def _stop_at_arg(text: str) -> time:
+    try:
+        return time.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--stop-at={text!r} must be HH:MM (New York time)") from None
+
+
+def _grace_arg(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 60:
+        raise argparse.ArgumentTypeError(f"--grace-s={text!r} must be a number of seconds > 0 and < 60")
+    return value
+
+
+def _run(args: argparse.Namespace) -> int:
+    key = os.environ.get(ENV_API_KEY, "")
+    if not key.strip():
+        raise DomainError(f"{ENV_API_KEY} is not set: the Databento API key is required")
+    clock = _UtcClock()
+    now = clock.now()
+    session, underlyings = session_or_refuse(MarketCalendar(), now)
+    requested = (
+        None if args.stop_at is None else datetime.combine(session.session_date, args.stop_at, NEW_YORK)
+    )
+    stop_at = stop_time(session.close_et, requested)
+    if now >= stop_at:
+        print(f"feed: already past the stop time {stop_at.isoformat()}; nothing to do", file=sys.stderr)
+        return 0
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    base = wiring.AwsConfig.from_env()
+    mode = resolve_mode(args.mode, base)
+    config = replace(base, mode=mode)
+    sfn = wiring.aws_client(config, "stepfunctions")
+    arn = trading_cycle_arn(sfn, config.prefix, os.environ)
+
+    from smart0dte.adapters.databento_live import FeedConfig, LiveMarketFeed, databento_client_factory
+
+    pump = MarketPump(
+        wiring.state_store(config),
+        cycle_starter(sfn, arn, mode),
+        clock,
+        session,
+        underlyings,
+        grace_s=args.grace_s,
+    )
+    feed = LiveMarketFeed(
+        FeedConfig(underlyings=underlyings),
+        pump.put,
+        clock=clock,
+        session_date=session.session_date,
+        client_factory=databento_client_factory(key),
+    )
+    stop = threading.Event()
+    stop_on_signals(stop)
+    logger.info(
+        "feed %s for %s (%s) until %s; trading cycles %s to %s",
+        mode.value,
+        session.session_date.isoformat(),
+        ", ".join(u.value for u in underlyings),
+        stop_at.isoformat(),
+        pump.first_minute_end.isoformat(),
+        session.flatten_et.isoformat(),
+    )
+    pump_thread = threading.Thread(target=pump.run, args=(stop, stop_at), name="market-pump", daemon=True)
+    pump_thread.start()
+    feed.start()
+    try:
+        while not stop.wait(WAIT_STEP_S):
+            if clock.now() >= stop_at or pump.fatal is not None or not pump_thread.is_alive():
+                break
+    finally:
+        feed.stop()
+        stop.set()
+        pump_thread.join(30.0)
+    stats = pump.stats
+    print(
+        f"feed stopped: {stats.bars_written} bar(s), {stats.snapshots_written} snapshot(s) written, "
+        f"{stats.cycles_started} trading cycle(s) started ({stats.partial_cycles} partial), "
+        f"{stats.skipped_write_failure + stats.skipped_no_data} minute(s) skipped, "
+        f"{stats.write_failures} write failure(s)",
+        file=sys.stderr,
+    )
+    if pump.fatal is not None:
+        print(f"feed: gave up reconnecting: {pump.fatal}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def register(commands: Any) -> None:
+    fd = commands.add_parser(
+        "feed", help="run the market-data half of the gateway task (Databento -> market table -> cycles)"
+    )
+    fd.add_argument(
+        "--mode", choices=[m.value for m in TradingMode], default=None, help="else the store's active mode"
+    )
+    fd.add_argument(
+        "--stop-at",
+        type=_stop_at_arg,
+        default=None,
+        help="HH:MM New York: stop earlier than 15 minutes after today's close",
+    )
+    fd.add_argument(
+        "--grace-s",
+        type=_grace_arg,
+        default=DEFAULT_GRACE_S,
+        help=f"seconds after a minute end to start its cycle on missing data (default {DEFAULT_GRACE_S:g})",
+    )
+    fd.set_defaults(run=_run)
