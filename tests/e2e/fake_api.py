@@ -14,7 +14,7 @@ import mimetypes
 import re
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,15 @@ from urllib.parse import parse_qs, urlsplit
 
 from pydantic import ValidationError
 
-from smart0dte.domain.controls import AutomationSettings
+from smart0dte.domain.controls import AutomationSettings, RiskLimits
+from smart0dte.ports import TradingControls
+from smart0dte.services.live_arming import (
+    LIVE_TRADING_ENABLED,
+    Idle,
+    limits_fingerprint,
+    live_arming_checks,
+    paper_restore_checks,
+)
 
 TOKEN = "e2e-token"
 NOW = datetime(2025, 3, 14, 15, 0, tzinfo=UTC)  # 11:00 New York
@@ -55,11 +63,15 @@ def _bars(start: float, n: int = 60, step_s: int = 120) -> list[dict[str, Any]]:
 
 def _chain(symbol: str, spot: float) -> list[dict[str, Any]]:
     rows = []
-    for k in range(-3, 4):
+    for k in range(-30, 31):  # 122 rows, as on a busy day
         strike = round(spot) + k
         for right in ("C", "P"):
             itm = (spot - strike) if right == "C" else (strike - spot)
-            mid = max(itm, 0) + 0.35 - abs(k) * 0.04
+            mid = max(itm, 0) + max(0.05, 0.35 - abs(k) * 0.04)
+            bid_size, ask_size = 200 + 40 * min(abs(k), 5), 300 + 60 * min(abs(k), 5)
+            # The deepest in-the-money SPY call stands for an ex-dividend day's early-exercise risk.
+            early = symbol == "SPY" and right == "C" and k == -3
+            call_delta = max(0.01, min(0.99, 0.5 - 0.12 * k))
             rows.append(
                 {
                     "contract": f"{symbol:<6}250314{right}{int(strike * 1000):08d}",
@@ -67,12 +79,18 @@ def _chain(symbol: str, spot: float) -> list[dict[str, Any]]:
                     "right": right,
                     "bid": round(mid - 0.02, 2),
                     "ask": round(mid + 0.02, 2),
-                    "volume": 500 + 100 * abs(k),
-                    "iv": 0.14 + 0.01 * abs(k),
-                    "delta": round((0.5 - 0.12 * k) * (1 if right == "C" else -1), 3),
-                    "gamma": 0.09 - 0.01 * abs(k),
-                    "thetaPerMinute": -0.0012 + 0.0001 * abs(k),
+                    "bidSize": bid_size,
+                    "askSize": ask_size,
+                    "volume": bid_size + ask_size,
+                    "volumeSource": "displayed_size",
+                    "iv": 0.14 + 0.005 * abs(k),
+                    "delta": round(call_delta if right == "C" else call_delta - 1, 3),
+                    "gamma": max(0.001, 0.09 - 0.01 * abs(k)),
+                    "thetaPerMinute": min(-0.00005, -0.0012 + 0.0001 * abs(k)),
                     "vega": 0.021,
+                    "usable": True,
+                    "earlyExerciseRisk": early,
+                    "selectable": not early,
                 }
             )
     return rows
@@ -156,7 +174,7 @@ def initial_state() -> dict[str, Any]:
         "paused": False,
         "emergencyStop": {"active": False, "by": None, "reason": None, "at": None},
         "settings": AutomationSettings(master_switch=True).to_wire(),
-        "riskLimits": {"dailyLossLimit": 0.05, "maxDrawdown": 0.15, "maxConsecutiveLosses": 5},
+        "riskLimits": RiskLimits().to_wire(),
         "positions": [
             {
                 "id": "pos-1",
@@ -256,7 +274,17 @@ def initial_state() -> dict[str, Any]:
             },
         ],
         "backtests": {},
+        # How a backtest run ends ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"); while
+        # "backtestHold" is true a run stays RUNNING with 2 sessions done.
+        "backtestOutcome": "SUCCEEDED",
+        "backtestHold": False,
         "optimization": {name: _optimization(name) for name in OPTIMIZED},
+        # Trading mode: a test may set "liveTrading" (the deployment flag), "gateway" (a
+        # smart0dte.ports.GatewayStatus) and "liveEmergencyStop".
+        "liveTrading": None,
+        "gateway": None,
+        "liveEmergencyStop": False,
+        "modeChange": None,
     }
 
 
@@ -282,6 +310,148 @@ class FakeApi:
         if self.state.get("snake_case_locs") and isinstance(part, str):
             return re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), part)
         return part
+
+    # -- trading mode: the real live-arming checks over the fake's state ----------------
+    def _mode_checks(
+        self, to: str, confirm: str | None, account: str | None, fingerprint: str | None
+    ) -> list[dict[str, Any]]:
+        s = self.state
+        idle = Idle(
+            controls=TradingControls(paused=s["paused"], emergency_stop=s["emergencyStop"]["active"]),
+            open_position_ids=tuple(str(p["id"]) for p in s["positions"]),
+            working_order_ids=(),
+        )
+        if to == "paper":
+            checks = paper_restore_checks(idle)
+        else:
+            checks = live_arming_checks(
+                now=datetime.now(UTC),
+                live_trading=s["liveTrading"],
+                gateway=s["gateway"],
+                paper=idle,
+                live_controls=TradingControls(emergency_stop=s["liveEmergencyStop"]),
+                settings=AutomationSettings.model_validate(s["settings"]),
+                limits=RiskLimits.model_validate(s["riskLimits"]),
+                confirm=confirm,
+                account=account,
+                reviewed_fingerprint=fingerprint,
+            )
+        return [{"name": c.name, "met": c.met, "detail": c.detail} for c in checks]
+
+    def _mode_status(self) -> dict[str, Any]:
+        s = self.state
+        change = s["modeChange"] or {}
+        other = "paper" if s["mode"] == "live" else "live"
+        return {
+            "mode": s["mode"],
+            "changedBy": change.get("by"),
+            "changedAt": change.get("at"),
+            "reason": change.get("reason"),
+            "liveTradingEnabled": s["liveTrading"] == LIVE_TRADING_ENABLED,
+            "limitsFingerprint": limits_fingerprint(
+                AutomationSettings.model_validate(s["settings"]), RiskLimits.model_validate(s["riskLimits"])
+            ),
+            "switchTo": other,
+            "checks": self._mode_checks(other, None, None, None),
+        }
+
+    def _switch_mode(self, body: Any) -> tuple[int, Any]:
+        s = self.state
+        if not isinstance(body, dict) or body.get("mode") not in ("paper", "live"):
+            return 422, {
+                "statusCode": 422,
+                "detail": [{"loc": ["body", "mode"], "msg": "must be paper or live", "type": "x"}],
+            }
+        if body["mode"] == s["mode"]:
+            return 200, {"mode": s["mode"], "changed": False, "unmet": [], "checks": []}
+        checks = self._mode_checks(
+            body["mode"], body.get("confirm"), body.get("account"), body.get("limitsFingerprint")
+        )
+        unmet = [f"{c['name']}: {c['detail']}" for c in checks if not c["met"]]
+        if unmet:
+            return 409, {
+                "message": f"cannot switch to {body['mode']}: " + "; ".join(unmet),
+                "unmet": unmet,
+                "checks": checks,
+            }
+        if body["mode"] == "live":
+            s["paused"] = True  # live starts paused with the paper settings and limits
+        s["mode"] = body["mode"]
+        s["modeChange"] = {"by": "user:e2e", "at": _iso(NOW), "reason": body.get("reason")}
+        return 200, {"mode": s["mode"], "changed": True, "unmet": [], "checks": checks}
+
+    # -- backtests and risk limits --------------------------------------------------------
+    def _start_backtest(self, body: Any) -> tuple[int, Any]:
+        try:
+            start, end = date.fromisoformat(body["start"]), date.fromisoformat(body["end"])
+        except (TypeError, KeyError, ValueError):
+            return 422, {"message": "start and end must be dates YYYY-MM-DD", "field": "start"}
+        days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+        sessions = [d for d in days if d.weekday() < 5]
+        if not sessions:
+            return 422, {"message": f"no NYSE session between {start} and {end}", "field": "start"}
+        bt_id = f"bt-{len(self.state['backtests']) + 1}"
+        self.state["backtests"][bt_id] = {"polls": 0, "total": len(sessions)}
+        return 202, {"id": bt_id, "status": "RUNNING"}
+
+    def _backtest_status(self, bt_id: str) -> dict[str, Any]:
+        """GET /api/analytics/backtest/{id}: two more sessions per poll, then the outcome."""
+        s, run = self.state, self.state["backtests"][bt_id]
+        run["polls"] += 1
+        total = run["total"]
+        done = min(total, 2 * run["polls"])
+        if s["backtestHold"]:
+            done = min(total, 2)
+        out: dict[str, Any] = {
+            "id": bt_id,
+            "status": "RUNNING",
+            "daysTotal": total,
+            "daysDone": done,
+            "progress": done / total,
+            "result": None,
+            "error": None,
+            "cause": None,
+        }
+        if done < total or s["backtestHold"]:
+            return out
+        outcome = s["backtestOutcome"]
+        out["status"] = outcome
+        if outcome == "SUCCEEDED":
+            out["result"] = {
+                "days": total,
+                "trades": 17,
+                "netPnlUsd": "1234.50",
+                "totalReturn": 0.012345,
+                "reportKey": f"backtests/{bt_id}/report.json",
+            }
+        else:
+            out["daysDone"] = total - 1
+            out["progress"] = (total - 1) / total
+            out["error"] = "States.TaskFailed"
+            out["cause"] = "no archived chain snapshots for 2025-03-12 (SPY)"
+        return out
+
+    def _set_risk_limits(self, body: Any) -> tuple[int, Any]:
+        """POST /api/risk/limits: any subset, validated with the real `RiskLimits` model."""
+        s = self.state
+        if not isinstance(body, dict) or not body:
+            return 422, {"message": "body must set at least one limit", "field": "body"}
+        try:
+            merged = RiskLimits.model_validate({**s["riskLimits"], **body})
+        except ValidationError as err:
+            detail = [
+                {
+                    "loc": ["body", *map(str, e["loc"])],
+                    "field": ".".join(map(str, e["loc"])),
+                    "msg": e["msg"],
+                    "type": e["type"],
+                }
+                for e in err.errors()
+            ]
+            summary = "; ".join(f"{d['field']}: {d['msg']}" for d in detail)
+            return 422, {"message": f"invalid request: {summary}", "detail": detail}
+        s["riskLimits"] = merged.to_wire()
+        return 200, {"mode": s["mode"], "riskLimits": s["riskLimits"]}
 
     # -- routes -------------------------------------------------------------------------
     def handle(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any]:
@@ -314,12 +484,16 @@ class FakeApi:
             s["tradingState"] = "ACTIVE"
             s["emergencyStop"] = {"active": False, "by": None, "reason": None, "at": None}
             return 200, {"paused": False, "tradingState": "ACTIVE"}
+        if method == "GET" and path == "/api/trading/mode":
+            return 200, self._mode_status()
+        if method == "POST" and path == "/api/trading/mode":
+            return self._switch_mode(body)
         m = re.fullmatch(r"/api/positions/([^/]+)/close", path)
         if method == "POST" and m:
             before = len(s["positions"])
             s["positions"] = [p for p in s["positions"] if p["id"] != m.group(1)]
             return (
-                (200, {"closed": m.group(1)})
+                (200, {"status": "closed", "exitPrice": "1.00", "realizedPnlUsd": "-50.00"})
                 if len(s["positions"]) < before
                 else (404, {"message": "no such position"})
             )
@@ -354,15 +528,13 @@ class FakeApi:
             return 200, {"symbol": symbol, "interval": "2m", "bars": _bars(start)}
         if method == "GET" and path == "/api/analytics":
             return 200, s["analytics"]
+        if method == "POST" and path == "/api/risk/limits":
+            return self._set_risk_limits(body)
         if method == "POST" and path == "/api/analytics/backtest":
-            bt_id = f"bt-{len(s['backtests']) + 1}"
-            s["backtests"][bt_id] = 0
-            return 202, {"id": bt_id}
+            return self._start_backtest(body)
         m = re.fullmatch(r"/api/analytics/backtest/([^/]+)", path)
         if method == "GET" and m and m.group(1) in s["backtests"]:
-            polls = s["backtests"][m.group(1)] = s["backtests"][m.group(1)] + 1
-            progress = min(1.0, polls / 3)
-            return 200, {"status": "SUCCEEDED" if progress >= 1 else "RUNNING", "progress": progress}
+            return 200, self._backtest_status(m.group(1))
         m = re.fullmatch(r"/api/analytics/optimization/([^/]+)", path)
         if method == "GET" and m:
             found = s["optimization"].get(m.group(1))

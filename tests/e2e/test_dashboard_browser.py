@@ -165,6 +165,47 @@ def test_good_setting_is_saved_and_errors_clear(page, api: FakeApi, base_url: st
     assert api.state["settings"]["minConfidence"] == 0.8
 
 
+def test_risk_limit_error_shows_next_to_the_field_then_a_valid_value_saves(
+    page, api: FakeApi, base_url: str
+) -> None:
+    open_page(page, base_url, "settings")
+    field = page.get_by_test_id("limit-dailyLossLimit")
+    expect(field).to_have_value("0.05")
+    expect(field).to_have_attribute("max", "0.5")
+    expect(page.get_by_test_id("limit-maxConsecutiveLosses")).to_have_attribute("step", "1")
+
+    field.fill("0.9")
+    page.get_by_test_id("save-limits").click()
+
+    error = page.get_by_test_id("limit-error-dailyLossLimit")
+    expect(error).to_be_visible()
+    expect(error).to_contain_text("less than or equal to 0.5")
+    expect(page.locator("#limits-form .field.invalid")).to_have_attribute("data-field", "dailyLossLimit")
+    expect(page.get_by_test_id("limits-flash")).to_be_hidden()
+    assert api.state["riskLimits"]["dailyLossLimit"] == 0.05  # nothing half-written
+
+    field.fill("0.04")
+    page.get_by_test_id("limit-maxConsecutiveLosses").fill("4")
+    page.get_by_test_id("save-limits").click()
+
+    expect(page.get_by_test_id("limits-flash")).to_contain_text(
+        "Saved: Daily loss limit, Max consecutive losses"
+    )
+    expect(error).to_be_hidden()
+    assert [r["body"] for r in api.posts("/api/risk/limits")] == [
+        {"dailyLossLimit": 0.9},
+        {"dailyLossLimit": 0.04, "maxConsecutiveLosses": 4},
+    ]
+    assert api.state["riskLimits"]["dailyLossLimit"] == 0.04
+    # The form shows what the API holds after the save: change it behind the page's back.
+    api.state["riskLimits"]["maxDrawdown"] = 0.2
+    page.get_by_test_id("limit-pdtWindowSessions").fill("6")
+    page.get_by_test_id("save-limits").click()
+    expect(page.get_by_test_id("limit-maxDrawdown")).to_have_value("0.2")
+    expect(page.get_by_test_id("limit-dailyLossLimit")).to_have_value("0.04")
+    assert api.posts("/api/automation/settings") == []
+
+
 def test_reset_asks_for_confirmation_naming_the_scope(page, api: FakeApi, base_url: str) -> None:
     open_page(page, base_url, "reset")
     page.get_by_test_id("scope-signals").check()
@@ -196,7 +237,21 @@ def test_strikes_show_the_chain_with_greeks_and_candles(page, api: FakeApi, base
     expect(chain).to_contain_text("SPY   250314C00590000")
     for header in ("IV", "Delta", "Gamma", "Theta/min", "Vega"):
         expect(chain.locator("th", has_text=header).first).to_be_visible()
+    size = page.get_by_test_id("size-header")
+    expect(size).to_have_text("Displayed size")
+    expect(size).to_have_attribute("title", re.compile("traded volume is not in the chain snapshots"))
+    expect(chain.locator("th", has_text="Volume")).to_have_count(0)
+    flagged = chain.locator("tr", has_text="SPY   250314C00587000")
+    expect(flagged.get_by_test_id("ex-div")).to_have_text("ex-div")
+    expect(flagged.get_by_test_id("ex-div")).to_have_attribute("title", re.compile("ex-dividend"))
+    expect(chain.get_by_test_id("ex-div")).to_have_count(1)
+    expect(chain.locator("tr", has_text="SPY   250314C00590000")).to_contain_text("500")  # 200 + 300
     expect(page.locator("[data-testid=underlying-chart] canvas").first).to_be_visible()
+    # The chain scrolls in a bounded box, so the candles are not pushed far below it.
+    box = page.get_by_test_id("chain-scroll")
+    assert box.evaluate("e => e.scrollHeight > e.clientHeight")
+    chart_top = page.get_by_test_id("underlying-chart").evaluate("e => e.getBoundingClientRect().top")
+    assert chart_top < 1400, chart_top
 
     page.get_by_test_id("symbol-QQQ").click()
     expect(chain).to_contain_text("QQQ   250314P00500000")
@@ -210,17 +265,62 @@ def test_analytics_runs_a_backtest_and_shows_its_progress(page, api: FakeApi, ba
     expect(page.get_by_test_id("metrics")).to_contain_text("56.00%")
     expect(page.get_by_test_id("strategy-table")).to_contain_text("vwap_reversion")
 
+    options = page.get_by_test_id("strategy-filter").locator("option")
+    expect(options).to_have_text(["all", "momentum_breakout", "mean_reversion", "gap_fill", "vix_spike"])
     page.get_by_test_id("timeframe").select_option("1w")
-    page.get_by_test_id("strategy-filter").fill("orb")
+    page.get_by_test_id("strategy-filter").select_option("gap_fill")
     with page.expect_response(lambda r: "/api/analytics?" in r.url) as response:
         page.locator("[data-testid=analytics-filter] button").click()
-    assert response.value.url.endswith("/api/analytics?timeframe=1w&strategy=orb")
+    assert response.value.url.endswith("/api/analytics?timeframe=1w&strategy=gap_fill")
+
+    # The default window: the 5 sessions ending at the newest equity-curve day (Thu 2025-03-13).
+    expect(page.get_by_test_id("bt-start")).to_have_value("2025-03-07")
+    expect(page.get_by_test_id("bt-end")).to_have_value("2025-03-13")
+    api.state["backtestHold"] = True
+    page.get_by_test_id("bt-run").click()
+
+    text = page.get_by_test_id("bt-text")
+    expect(text).to_have_text("bt-1: RUNNING — 2 / 5 sessions (40%)")
+    expect(page.get_by_test_id("bt-status")).to_have_attribute("data-status", "running")
+    api.state["backtestHold"] = False
+
+    expect(page.get_by_test_id("bt-status")).to_have_attribute("data-status", "succeeded", timeout=15_000)
+    expect(text).to_have_text("bt-1: SUCCEEDED — 5 / 5 sessions (100%)")
+    expect(page.get_by_test_id("bt-trades")).to_have_text("17")
+    expect(page.get_by_test_id("bt-net-pnl")).to_have_text("$1,234.50")
+    expect(page.get_by_test_id("bt-return")).to_have_text("+1.23%")
+    expect(page.get_by_test_id("bt-report")).to_have_text("backtests/bt-1/report.json")
+    expect(page.get_by_test_id("bt-error")).to_be_hidden()
+    assert [r["body"] for r in api.posts("/api/analytics/backtest")] == [
+        {"start": "2025-03-07", "end": "2025-03-13"}
+    ]
+
+    api.state["backtestOutcome"] = "ABORTED"  # a second run replaces the first one's result
+    page.get_by_test_id("bt-run").click()
+    expect(page.get_by_test_id("bt-status")).to_have_attribute("data-status", "aborted", timeout=15_000)
+    expect(page.get_by_test_id("bt-error")).to_contain_text("Backtest was aborted.")
+    expect(page.get_by_test_id("bt-result")).to_be_hidden()
+    expect(page.get_by_test_id("bt-trades")).to_have_count(0)
+
+
+@pytest.mark.parametrize(("outcome", "words"), [("FAILED", "failed"), ("TIMED_OUT", "timed out")])
+def test_a_failed_backtest_shows_its_error_and_cause(
+    page, api: FakeApi, base_url: str, outcome: str, words: str
+) -> None:
+    api.state["backtestOutcome"] = outcome
+    open_page(page, base_url, "analytics")
+    expect(page.get_by_test_id("bt-end")).to_have_value("2025-03-13")
 
     page.get_by_test_id("bt-run").click()
 
-    expect(page.get_by_test_id("bt-status")).to_have_attribute("data-status", "succeeded", timeout=15_000)
-    expect(page.get_by_test_id("bt-status")).to_contain_text("100%")
-    assert len(api.posts("/api/analytics/backtest")) == 1
+    expect(page.get_by_test_id("bt-status")).to_have_attribute("data-status", outcome.lower(), timeout=15_000)
+    error = page.get_by_test_id("bt-error")
+    expect(error).to_be_visible()
+    expect(error).to_contain_text(f"Backtest {words}.")
+    expect(page.get_by_test_id("bt-error-name")).to_have_text("States.TaskFailed")
+    expect(page.get_by_test_id("bt-cause")).to_have_text("no archived chain snapshots for 2025-03-12 (SPY)")
+    expect(page.get_by_test_id("bt-text")).to_have_text(f"bt-1: {outcome} — 4 / 5 sessions (80%)")
+    expect(page.get_by_test_id("bt-result")).to_be_hidden()
 
 
 def test_analytics_shows_the_walk_forward_optimization_as_a_report_only(

@@ -34,6 +34,22 @@ function rationale(sig) {
   return esc(fmtText(r));
 }
 
+const DIRECTIONS = { C: "call", P: "put" };
+
+function direction(sig) {
+  const d = sig.direction ?? sig.side ?? sig.action;
+  return esc(fmtText(DIRECTIONS[d] ?? d));
+}
+
+// The risk engine's verdict on the signal: approved with its size, or each rule it broke.
+function verdict(sig) {
+  const risk = sig.risk;
+  if (!risk || typeof risk !== "object") return `<span class="muted">not judged yet</span>`;
+  if (risk.approved) return `<span data-testid="verdict-approved">approved, ${esc(fmtText(risk.quantity))} contract(s)</span>`;
+  const rules = arr(risk.violations).map((v) => esc(fmtText(v))).join("<br>");
+  return `<span class="field-error" data-testid="verdict-rejected">rejected</span><br>${rules}`;
+}
+
 function automationHtml(auto) {
   const a = obj(auto);
   const flags = TOGGLES.map((k) => {
@@ -118,9 +134,10 @@ export default async function dashboard(root, ctx) {
         { label: "Time", render: (r) => fmtTime(r.ts) },
         { label: "Symbol", render: (r) => esc(fmtText(r.symbol ?? r.underlying)) },
         { label: "Strategy", render: (r) => esc(fmtText(r.strategy)) },
-        { label: "Direction", render: (r) => esc(fmtText(r.direction ?? r.side ?? r.action)) },
+        { label: "Direction", render: direction },
         { label: "Confidence", cls: "num", render: (r) => (num(r.confidence) === null ? DASH : fmtPct(r.confidence, 0)) },
         { label: "Rationale", cls: "wrap", render: rationale },
+        { label: "Risk", cls: "wrap", render: verdict },
       ],
       signals,
       { empty: "No signals yet today.", testid: "signals-table", stack: true },

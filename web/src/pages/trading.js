@@ -4,6 +4,7 @@ import { ApiError, api } from "../api.js";
 import { DASH, arr, esc, fmtMoney, fmtNum, fmtText, fmtTime, label, obj, signClass } from "../format.js";
 import { normTrading } from "../normalize.js";
 import { confirmDialog, flash, table } from "../ui.js";
+import { modeCard } from "./mode.js";
 
 const TOGGLES = ["masterSwitch", "dataCollection", "signalGeneration", "tradeExecution", "riskManagement"];
 
@@ -11,6 +12,7 @@ export default async function trading(root, ctx) {
   root.innerHTML = `
     <h1>Trading</h1>
     <div id="trading-flash" class="flash" role="status" data-testid="trading-flash" hidden></div>
+    <section class="card mode-card" id="mode-card" data-testid="mode-card"></section>
     <div class="grid-2">
       <section class="card" id="state-card"><h2>State</h2><div id="state"></div>
         <label class="block">Reason (recorded in the audit log)
@@ -100,8 +102,10 @@ export default async function trading(root, ctx) {
         if (!ok) return;
         btn.disabled = true;
         try {
-          await api(`/api/positions/${encodeURIComponent(id)}/close`, { method: "POST", body: { reason: reasonOf("closed from dashboard") } });
-          flash(flashEl, `Close order sent for ${id}.`);
+          const done = obj(await api(`/api/positions/${encodeURIComponent(id)}/close`, { method: "POST", body: { reason: reasonOf("closed from dashboard") } }));
+          flash(flashEl, done.status === "closed"
+            ? `${id} closed at ${fmtText(done.exitPrice)}, P&L ${fmtMoney(done.realizedPnlUsd)}.`
+            : `Close requested for ${id}: the engine sends the exit to the broker at the next minute.`);
           await load();
         } catch (err) {
           btn.disabled = false;
@@ -138,8 +142,16 @@ export default async function trading(root, ctx) {
   root.querySelector("#resume").addEventListener("click", () =>
     command("/api/trading/resume", "resumed from dashboard", "Trading resumed."));
 
-  await load();
+  const mode = modeCard(root.querySelector("#mode-card"), {
+    flashEl,
+    alive: ctx.alive,
+    onChanged: () => load().catch(ctx.showError),
+  });
+  await Promise.all([load(), mode.refresh()]);
   ctx.every(5000, () => {
-    if (!document.getElementById("confirm-dialog").open) load().catch(ctx.showError);
+    if (!document.getElementById("confirm-dialog").open && !mode.isOpen()) load().catch(ctx.showError);
+  });
+  ctx.every(15000, () => {
+    if (!mode.isOpen()) mode.refresh();
   });
 }

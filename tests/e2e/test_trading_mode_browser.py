@@ -1,0 +1,231 @@
+"""The Trading page's trading-mode card and its paper <-> live dialog, in a real browser."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from smart0dte.ports import LIVE_GATEWAY_PORT, BrokerAccount, GatewayStatus
+from tests.e2e.conftest import _finish, _new_page, open_page
+from tests.e2e.fake_api import FakeApi
+
+ACCOUNT = "U7654321"
+
+
+def _arm_ready(api: FakeApi) -> None:
+    """Every live-arming check met except what the dialog gives (account, LIVE, fingerprint)."""
+    api.state["liveTrading"] = "enabled"
+    api.state["gateway"] = GatewayStatus(
+        heartbeat_at=datetime.now(UTC),
+        connected=True,
+        port=LIVE_GATEWAY_PORT,
+        account=BrokerAccount(ACCOUNT, Decimal("60000"), True, "a what-if option order was accepted"),
+    )
+    api.state["paused"] = True
+    api.state["positions"] = []
+
+
+def _open_dialog(page, base_url: str) -> None:  # type: ignore[no-untyped-def]
+    open_page(page, base_url, "trading")
+    expect(page.get_by_test_id("mode-switch")).to_be_enabled()
+    page.get_by_test_id("mode-switch").click()
+    expect(page.get_by_test_id("mode-dialog")).to_be_visible()
+
+
+def test_card_shows_paper_and_that_live_is_not_enabled(page, api: FakeApi, base_url: str) -> None:
+    open_page(page, base_url, "trading")
+
+    card = page.get_by_test_id("mode-card")
+    expect(card.get_by_test_id("mode-badge")).to_have_text("PAPER")
+    expect(card.get_by_test_id("mode-badge")).to_have_class(re.compile(r"\bmode-paper\b"))
+    expect(card.get_by_test_id("mode-live-allowed")).to_have_text(
+        "Live trading is not enabled in this deployment"
+    )
+    expect(card.get_by_test_id("mode-changed")).to_contain_text("Never switched")
+    expect(card.get_by_test_id("mode-switch")).to_have_text("Switch to live…")
+    expect(page.get_by_test_id("mode-dialog")).to_be_hidden()
+
+
+def test_dialog_lists_every_check_and_marks_the_unmet_ones(page, api: FakeApi, base_url: str) -> None:
+    _open_dialog(page, base_url)
+
+    dialog = page.get_by_test_id("mode-dialog")
+    expect(dialog.get_by_test_id("mode-dialog-title")).to_have_text("Switch to LIVE trading?")
+    names = [
+        "deployment",
+        "gateway",
+        "liveAccount",
+        "optionsPermission",
+        "riskLimits",
+        "paperIdle",
+        "liveEmergencyStop",
+        "confirmation",
+    ]
+    for name in names:
+        expect(dialog.get_by_test_id(f"mode-check-{name}")).to_be_visible()
+    expect(dialog.locator("[data-testid^=mode-check-]")).to_have_count(len(names))
+    deployment = dialog.get_by_test_id("mode-check-deployment")
+    expect(deployment).to_have_attribute("data-met", "false")
+    expect(deployment).to_contain_text("live trading is not enabled in this deployment")
+    expect(dialog.get_by_test_id("mode-check-gateway")).to_have_attribute("data-met", "false")
+    expect(dialog.get_by_test_id("mode-check-gateway")).to_contain_text("no heartbeat from the gateway")
+    expect(dialog.get_by_test_id("mode-check-paperIdle")).to_contain_text("paper trading is running")
+    expect(dialog.get_by_test_id("mode-check-liveEmergencyStop")).to_have_attribute("data-met", "true")
+    expect(dialog.get_by_test_id("mode-fingerprint")).to_have_text(re.compile(r"^[0-9a-f]{16}$"))
+    expect(dialog.get_by_test_id("mode-live-warning")).to_contain_text("PAUSED")
+    expect(dialog.get_by_test_id("mode-account")).to_be_focused()
+
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    assert api.posts("/api/trading/mode") == []
+
+
+def test_confirm_stays_disabled_until_live_and_an_account_are_typed(
+    page, api: FakeApi, base_url: str
+) -> None:
+    _open_dialog(page, base_url)
+    submit = page.get_by_test_id("mode-submit")
+
+    expect(submit).to_be_disabled()
+    page.get_by_test_id("mode-account").fill(ACCOUNT)
+    expect(submit).to_be_disabled()
+    page.get_by_test_id("mode-confirm-typed").fill("live")
+    expect(submit).to_be_disabled()
+    page.get_by_test_id("mode-confirm-typed").fill("LIVE")
+    expect(submit).to_be_enabled()
+    page.get_by_test_id("mode-account").fill("")
+    expect(submit).to_be_disabled()
+    page.get_by_test_id("mode-account").press("Enter")  # a disabled form does not submit
+    assert api.posts("/api/trading/mode") == []
+
+
+def test_refused_switch_shows_the_servers_unmet_lines_and_stays_paper(
+    page, api: FakeApi, base_url: str
+) -> None:
+    _open_dialog(page, base_url)
+    fingerprint = page.get_by_test_id("mode-fingerprint").inner_text()
+
+    page.get_by_test_id("mode-account").fill(ACCOUNT)
+    page.get_by_test_id("mode-confirm-typed").fill("LIVE")
+    page.get_by_test_id("mode-reason").fill("try live")
+    page.get_by_test_id("mode-submit").click()
+
+    unmet = page.get_by_test_id("mode-unmet")
+    expect(unmet).to_be_visible()
+    lines = unmet.get_by_test_id("mode-unmet-line")
+    expect(lines.first).to_contain_text("deployment: live trading is not enabled in this deployment")
+    expect(unmet).to_contain_text("gateway: no heartbeat from the gateway task")
+    expect(unmet).to_contain_text("paperIdle: paper trading is running")
+    expect(page.get_by_test_id("mode-dialog")).to_be_visible()
+    # The checks now reflect what was typed: the confirmation is met.
+    expect(page.get_by_test_id("mode-check-confirmation")).to_have_attribute("data-met", "true")
+    posts = api.posts("/api/trading/mode")
+    assert [p["body"] for p in posts] == [
+        {
+            "mode": "live",
+            "reason": "try live",
+            "confirm": "LIVE",
+            "account": ACCOUNT,
+            "limitsFingerprint": fingerprint,
+        }
+    ]
+    # deployment, gateway, liveAccount, optionsPermission, riskLimits (no account equity), paperIdle
+    expect(lines).to_have_count(6)
+
+    page.get_by_test_id("mode-cancel").click()
+    expect(page.get_by_test_id("mode-dialog")).to_be_hidden()
+    expect(page.get_by_test_id("mode-badge")).to_have_text("PAPER")
+    expect(page.get_by_test_id("mode-indicator")).to_have_text("PAPER")
+    assert api.state["mode"] == "paper"
+
+
+def test_arming_live_then_back_to_paper(page, api: FakeApi, base_url: str) -> None:
+    _arm_ready(api)
+    _open_dialog(page, base_url)
+    dialog = page.get_by_test_id("mode-dialog")
+    expect(dialog.get_by_test_id("mode-check-gateway")).to_have_attribute("data-met", "true")
+    expect(dialog.get_by_test_id("mode-check-deployment")).to_have_attribute("data-met", "true")
+    expect(dialog.get_by_test_id("mode-check-paperIdle")).to_have_attribute("data-met", "true")
+
+    page.get_by_test_id("mode-account").fill(ACCOUNT)
+    page.get_by_test_id("mode-confirm-typed").fill("LIVE")
+    page.get_by_test_id("mode-reason").fill("validated in paper")
+    page.get_by_test_id("mode-submit").click()
+
+    expect(dialog).to_be_hidden()
+    card = page.get_by_test_id("mode-card")
+    expect(card.get_by_test_id("mode-badge")).to_have_text("LIVE")
+    expect(card.get_by_test_id("mode-badge")).to_have_class(re.compile(r"\bmode-live\b"))
+    expect(card.get_by_test_id("mode-changed")).to_contain_text("user:e2e")
+    expect(card.get_by_test_id("mode-changed")).to_contain_text("validated in paper")
+    expect(card.get_by_test_id("mode-changed")).to_contain_text("ET")
+    expect(card.get_by_test_id("mode-live-allowed")).to_have_text(
+        "Live trading is allowed in this deployment"
+    )
+    expect(page.get_by_test_id("trading-flash")).to_contain_text("Trading is paused")
+    expect(page.get_by_test_id("trading-mode")).to_have_text("LIVE")
+    expect(page.get_by_test_id("paused")).to_have_text("yes")
+    expect(page.get_by_test_id("mode-indicator")).to_have_text("LIVE")
+    expect(page.get_by_test_id("state-indicator")).to_have_text("PAUSED")
+    assert api.state["mode"] == "live"
+    if shots := os.environ.get("MODE_SHOTS_DIR"):
+        Path(shots).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=f"{shots}/card_live_1366x900.png")
+
+    card.get_by_test_id("mode-switch").click()
+    expect(dialog.get_by_test_id("mode-dialog-title")).to_have_text("Switch back to paper trading?")
+    expect(dialog.get_by_test_id("mode-check-liveIdle")).to_have_attribute("data-met", "true")
+    expect(dialog.get_by_test_id("mode-confirm-typed")).to_have_count(0)
+    expect(dialog.get_by_test_id("mode-reason")).to_be_focused()
+    page.get_by_test_id("mode-submit").click()
+
+    expect(dialog).to_be_hidden()
+    expect(card.get_by_test_id("mode-badge")).to_have_text("PAPER")
+    expect(page.get_by_test_id("mode-indicator")).to_have_text("PAPER")
+    assert api.posts("/api/trading/mode")[-1]["body"] == {
+        "mode": "paper",
+        "reason": "switched to paper from the dashboard",
+    }
+
+
+@pytest.mark.parametrize(("width", "height"), [(1280, 800), (390, 844)])
+def test_card_and_dialog_fit_the_screen(browser, request, api: FakeApi, base_url: str, width, height) -> None:  # type: ignore[no-untyped-def]
+    context, page = _new_page(browser, request, {"width": width, "height": height})
+    try:
+        shots = os.environ.get("MODE_SHOTS_DIR")
+        open_page(page, base_url, "trading")
+        expect(page.get_by_test_id("mode-badge")).to_have_text("PAPER")
+        page.wait_for_load_state("networkidle")
+        if shots:
+            Path(shots).mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=f"{shots}/card_{width}x{height}.png")
+        page.get_by_test_id("mode-switch").click()
+        expect(page.get_by_test_id("mode-account")).to_be_focused()
+        if shots:
+            page.screenshot(path=f"{shots}/dialog_open_{width}x{height}.png")
+        page.get_by_test_id("mode-account").fill(ACCOUNT)
+        page.get_by_test_id("mode-confirm-typed").fill("LIVE")
+        page.get_by_test_id("mode-submit").click()
+        expect(page.get_by_test_id("mode-unmet")).to_be_visible()
+
+        box = page.get_by_test_id("mode-dialog").bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width
+        overflow = page.evaluate(
+            "(() => { const d = document.querySelector('[data-testid=mode-dialog]');"
+            " return [d.scrollWidth, d.clientWidth, document.documentElement.scrollWidth,"
+            " document.documentElement.clientWidth]; })()"
+        )
+        assert overflow[0] <= overflow[1] and overflow[2] <= overflow[3], overflow
+        if shots:
+            page.get_by_test_id("mode-dialog-title").scroll_into_view_if_needed()
+            page.screenshot(path=f"{shots}/dialog_{width}x{height}.png")
+            page.get_by_test_id("mode-unmet").scroll_into_view_if_needed()
+            page.screenshot(path=f"{shots}/dialog_unmet_{width}x{height}.png")
+    finally:
+        _finish(page, context, request)
