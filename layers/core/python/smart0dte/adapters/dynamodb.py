@@ -1510,8 +1510,14 @@ class DynamoState:
             i=bar.interval_s,
         ).save()
 
-    def list_bars(self, symbol: str, session_date: date) -> list[Bar]:
-        items = self._bars.query(self._key("bar", symbol, session_date.isoformat()), consistent_read=True)
+    def list_bars(self, symbol: str, session_date: date, latest_only: bool = False) -> list[Bar]:
+        """The session's bars of `symbol`, oldest first; `latest_only`: just the newest (one read)."""
+        items = self._bars.query(
+            self._key("bar", symbol, session_date.isoformat()),
+            consistent_read=True,
+            scan_index_forward=not latest_only,
+            limit=1 if latest_only else None,
+        )
         return [
             Bar(
                 symbol=symbol,

@@ -110,6 +110,8 @@ class ApiStore(StateStore, Protocol):
 
     def last_engine_minute(self, session_date: date) -> datetime | None: ...
 
+    def list_bars(self, symbol: str, session_date: date, latest_only: bool = False) -> list[Bar]: ...
+
     def for_mode(self, mode: TradingMode) -> ApiStore: ...
 
 
@@ -1068,7 +1070,7 @@ def build_app(deps: ApiDeps) -> ApiResolver:
             )
         parts, statuses = [], []
         for underlying in (Underlying.SPY, Underlying.QQQ, Underlying.IWM):
-            bars = store.list_bars(underlying.value, session_date_of(at))
+            bars = store.list_bars(underlying.value, session_date_of(at), latest_only=True)
             latest = max((b.ts + timedelta(seconds=b.interval_s) for b in bars), default=None)
             if latest is None:
                 statuses.append(Status.RED)
