@@ -4,6 +4,9 @@ Context: `-c prefix=smart0dte-prod` names every resource `<prefix>-<name>` (defa
 the stack is named after the prefix too, so stages deploy side by side in one account.
 `-c liveTrading=enabled -c ibAccount=U1234567` deploys the live gateway task and lets the dashboard
 arm live trading; the default, `disabled`, deploys paper trading only (smart0dte_infra/gateway.py).
+`-c marketData=databento` deploys the Databento feed task that writes market data and starts the
+trading cycles, in paper and live alike; without it (`none`, the default) the stack does not trade
+by itself (smart0dte_infra/feed.py).
 
 The dashboard is deployed from web/dist, which `make web/dist/index.html` builds; without it the
 app stops with that command instead of a traceback.
@@ -24,6 +27,7 @@ import aws_cdk as cdk  # noqa: E402
 from cdk_nag import AwsSolutionsChecks  # noqa: E402
 from smart0dte_infra import Smart0dteStack  # noqa: E402
 from smart0dte_infra.dashboard import DashboardNotBuiltError  # noqa: E402
+from smart0dte_infra.feed import MarketDataContextError  # noqa: E402
 from smart0dte_infra.gateway import LiveTradingContextError  # noqa: E402
 
 from smart0dte.resources import DEFAULT_PREFIX  # noqa: E402
@@ -43,9 +47,10 @@ def main() -> None:
                 account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")
             ),
             description="Smart 0DTE: autonomous serverless 0DTE options trading (storage, functions, "
-            "workflows, schedules, dashboard)",
+            "workflows, schedules, dashboard; the market-data feed task with -c marketData=databento, "
+            "without which the stack does not trade by itself)",
         )
-    except (DashboardNotBuiltError, LiveTradingContextError) as error:
+    except (DashboardNotBuiltError, LiveTradingContextError, MarketDataContextError) as error:
         sys.exit(str(error))
     # Synthesis fails on any AwsSolutions finding that is not acknowledged with a reason.
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))

@@ -9,8 +9,9 @@ Context (`cdk synth -c liveTrading=enabled -c ibAccount=U1234567`):
 
 When enabled, the Gateway construct holds, named from resources.GATEWAY:
 
-* a VPC of public subnets only, no NAT gateway (~$32/month saved): the task gets a public IPv4
-  address and a security group with no ingress rule at all; egress is TCP 443 (the AWS APIs it
+* the VPC of public subnets only, no NAT gateway (~$32/month saved), shared with the market-data
+  feed task when both are deployed (TaskNetwork, `<prefix>-tasks`): the task gets a public IPv4
+  address and a security group of its own with no ingress rule at all; egress is TCP 443 (the AWS APIs it
   calls: SQS, DynamoDB, Secrets Manager, ECR/S3 image pull, CloudWatch Logs; and IB's login and
   update servers) and TCP 4000-4001 (IB Gateway's connections to IB's trading servers). DNS and
   time go to the VPC's Amazon resolver and time sync, which security groups do not filter;
@@ -94,6 +95,8 @@ HEALTH_CHECK_START_PERIOD_S: Final = 180
 HEALTH_CHECK_RETRIES: Final = 6
 
 LOG_RETENTION: Final = logs.RetentionDays.ONE_MONTH
+NETWORK_NAME: Final = "tasks"
+"""The shared VPC is named `<prefix>-tasks`: the gateway's and the feed's."""
 START_MAX_EVENT_AGE_S: Final = 1800
 """A start retried until 09:15 still logs in before the open; later, the day is better skipped."""
 EGRESS_PORTS: Final = (
@@ -166,33 +169,14 @@ class Gateway(Construct):
         ib_account: str,
         storage: Storage,
         schedule_group: scheduler.CfnScheduleGroup,
+        network: TaskNetwork | None = None,
     ) -> None:
         super().__init__(scope, construct_id_)
         spec = r.GATEWAY
         name = spec.physical_name(prefix)
 
-        self.flow_logs = logs.LogGroup(
-            self, "FlowLogs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY
-        )
-        self.vpc = ec2.Vpc(
-            self,
-            "Vpc",
-            vpc_name=name,
-            max_azs=2,
-            nat_gateways=0,  # public subnets only: the task's public IP reaches IB and AWS directly
-            subnet_configuration=[
-                ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24)
-            ],
-            # The default security group is attached to nothing; restricting it would add a
-            # custom-resource Lambda for no gain.
-            restrict_default_security_group=False,
-            flow_logs={
-                "All": ec2.FlowLogOptions(
-                    destination=ec2.FlowLogDestination.to_cloud_watch_logs(self.flow_logs),
-                    traffic_type=ec2.FlowLogTrafficType.ALL,
-                )
-            },
-        )
+        self.network = network or TaskNetwork(self, "Network", prefix=prefix)
+        self.vpc = self.network.vpc
         self.security_group = ec2.SecurityGroup(
             self,
             "SecurityGroup",
@@ -246,15 +230,7 @@ class Gateway(Construct):
             execution_role=self.execution_role,
         )
         self.secret = secretsmanager.Secret.from_secret_name_v2(self, "IbLogin", spec.secret_name(prefix))
-        self.image = ecr_assets.DockerImageAsset(
-            self,
-            "Image",
-            directory=str(repo_root),
-            file=IMAGE_DOCKERFILE,
-            exclude=IMAGE_EXCLUDE,
-            ignore_mode=IgnoreMode.DOCKER,
-            platform=ecr_assets.Platform.LINUX_AMD64,
-        )
+        self.image = task_image(self, repo_root)
         self.container = self.task_definition.add_container(
             "Gateway",
             container_name=spec.name,
@@ -322,21 +298,7 @@ class Gateway(Construct):
         }
 
     def _acknowledge_execution_role(self) -> None:
-        policy = self.execution_role.node.try_find_child("DefaultPolicy")
-        acknowledge(
-            policy or self.execution_role,
-            "AwsSolutions-IAM5",
-            "ecr:GetAuthorizationToken supports no resource-level permission; the image layers are "
-            "pulled from the CDK assets repository only.",
-            "Resource::*",
-        )
-        acknowledge(
-            policy or self.execution_role,
-            "AwsSolutions-IAM5",
-            "Secrets Manager appends 6 random characters to a secret's ARN; the secret is created by "
-            "the operator, so it is granted by its name plus that suffix (one secret).",
-            finding_resource(self, f"{self.secret.secret_arn}-??????"),
-        )
+        acknowledge_execution_role(self.execution_role, self.secret)
 
     def _start_schedule(
         self, prefix: str, family: str, schedule_group: scheduler.CfnScheduleGroup
@@ -345,68 +307,167 @@ class Gateway(Construct):
 
         No stop schedule: the bridge stops 15 minutes after the close (earlier on early closes)
         and refuses to start on a day without an NYSE session; ECS then stops the task."""
-        stack = Stack.of(self)
         spec = r.GATEWAY
-        role = iam.Role(
+        return start_task_schedule(
             self,
-            "StartRole",
-            assumed_by=iam.ServicePrincipal(
-                "scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": stack.account}}
-            ),
-            description=f"{spec.start_schedule_name(prefix)}: runs the {family} task only",
+            schedule_name=spec.start_schedule_name(prefix),
+            cron=spec.start_cron,
+            timezone=spec.timezone,
+            family=family,
+            cluster=self.cluster,
+            task_definition=self.task_definition,
+            passed_roles=(self.task_role, self.execution_role),
+            subnets=self.vpc.public_subnets,
+            security_group=self.security_group,
+            schedule_group=schedule_group,
+            max_event_age_s=START_MAX_EVENT_AGE_S,
         )
-        family_arn = stack.format_arn(service="ecs", resource="task-definition", resource_name=f"{family}:*")
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["ecs:RunTask"],
-                resources=[family_arn],
-                conditions={"ArnEquals": {"ecs:cluster": self.cluster.cluster_arn}},
-            )
+
+
+class TaskNetwork(Construct):
+    """The VPC the Fargate tasks (the gateway, the feed) share: public subnets in two zones, no NAT
+    gateway (~$32/month saved), flow logs to CloudWatch. Each task brings its own security group
+    (no ingress, its own egress ports) and gets a public IPv4 address to reach AWS and its vendor."""
+
+    def __init__(self, scope: Construct, construct_id_: str, *, prefix: str) -> None:
+        super().__init__(scope, construct_id_)
+        self.flow_logs = logs.LogGroup(
+            self, "FlowLogs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY
         )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["iam:PassRole"],
-                resources=[self.task_role.role_arn, self.execution_role.role_arn],
-                conditions={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
-            )
-        )
-        acknowledge(
-            role,
-            "AwsSolutions-IAM5",
-            "Every deployment registers a new revision of the task definition: RunTask is allowed on "
-            "this family's revisions only, in this cluster only.",
-            finding_resource(self, family_arn),
-        )
-        schedule = scheduler.CfnSchedule(
+        self.vpc = ec2.Vpc(
             self,
-            "StartSchedule",
-            name=spec.start_schedule_name(prefix),
-            group_name=schedule_group.name,
-            schedule_expression=spec.start_cron,
-            schedule_expression_timezone=spec.timezone,
-            flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
-            state="ENABLED",
-            description=f"starts the {family} task ({spec.start_cron} {spec.timezone}); it stops itself",
-            target=scheduler.CfnSchedule.TargetProperty(
-                arn=self.cluster.cluster_arn,
-                role_arn=role.role_arn,
-                ecs_parameters=scheduler.CfnSchedule.EcsParametersProperty(
-                    task_definition_arn=self.task_definition.task_definition_arn,
-                    launch_type="FARGATE",
-                    platform_version="LATEST",
-                    task_count=1,
-                    network_configuration=scheduler.CfnSchedule.NetworkConfigurationProperty(
-                        awsvpc_configuration=scheduler.CfnSchedule.AwsVpcConfigurationProperty(
-                            subnets=[s.subnet_id for s in self.vpc.public_subnets],
-                            security_groups=[self.security_group.security_group_id],
-                            assign_public_ip="ENABLED",  # no NAT: the public IP is the way out
-                        )
-                    ),
-                ),
-                retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
-                    maximum_retry_attempts=RETRY_ATTEMPTS, maximum_event_age_in_seconds=START_MAX_EVENT_AGE_S
+            "Vpc",
+            vpc_name=f"{prefix}-{NETWORK_NAME}",
+            max_azs=2,
+            nat_gateways=0,  # public subnets only: a task's public IP reaches its vendor and AWS directly
+            subnet_configuration=[
+                ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24)
+            ],
+            # The default security group is attached to nothing; restricting it would add a
+            # custom-resource Lambda for no gain.
+            restrict_default_security_group=False,
+            flow_logs={
+                "All": ec2.FlowLogOptions(
+                    destination=ec2.FlowLogDestination.to_cloud_watch_logs(self.flow_logs),
+                    traffic_type=ec2.FlowLogTrafficType.ALL,
+                )
+            },
+        )
+
+
+def task_image(scope: Construct, repo_root: Path) -> ecr_assets.DockerImageAsset:
+    """The gateway_container/ image, built from the repository root by `cdk deploy` (synthesis only
+    stages the build context). The gateway and the feed run the same image; CDK stages and pushes
+    an identical asset once."""
+    return ecr_assets.DockerImageAsset(
+        scope,
+        "Image",
+        directory=str(repo_root),
+        file=IMAGE_DOCKERFILE,
+        exclude=IMAGE_EXCLUDE,
+        ignore_mode=IgnoreMode.DOCKER,
+        platform=ecr_assets.Platform.LINUX_AMD64,
+    )
+
+
+def acknowledge_execution_role(execution_role: iam.Role, secret: secretsmanager.ISecret) -> None:
+    """The two wildcards of an ECS execution role that pulls the asset image and reads one secret."""
+    policy = execution_role.node.try_find_child("DefaultPolicy")
+    acknowledge(
+        policy or execution_role,
+        "AwsSolutions-IAM5",
+        "ecr:GetAuthorizationToken supports no resource-level permission; the image layers are "
+        "pulled from the CDK assets repository only.",
+        "Resource::*",
+    )
+    acknowledge(
+        policy or execution_role,
+        "AwsSolutions-IAM5",
+        "Secrets Manager appends 6 random characters to a secret's ARN; the secret is created by "
+        "the operator, so it is granted by its name plus that suffix (one secret).",
+        finding_resource(execution_role, f"{secret.secret_arn}-??????"),
+    )
+
+
+def start_task_schedule(
+    scope: Construct,
+    *,
+    schedule_name: str,
+    cron: str,
+    timezone: str,
+    family: str,
+    cluster: ecs.ICluster,
+    task_definition: ecs.TaskDefinition,
+    passed_roles: tuple[iam.IRole, ...],
+    subnets: list[ec2.ISubnet],
+    security_group: ec2.ISecurityGroup,
+    schedule_group: scheduler.CfnScheduleGroup,
+    max_event_age_s: int,
+) -> tuple[iam.Role, scheduler.CfnSchedule]:
+    """A recurring EventBridge Scheduler schedule in `schedule_group` that runs one Fargate task of
+    `family` in `subnets` with a public IP. Its role may RunTask that family's revisions in that
+    cluster only, and pass the task's roles to ECS tasks only."""
+    stack = Stack.of(scope)
+    role = iam.Role(
+        scope,
+        "StartRole",
+        assumed_by=iam.ServicePrincipal(
+            "scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": stack.account}}
+        ),
+        description=f"{schedule_name}: runs the {family} task only",
+    )
+    family_arn = stack.format_arn(service="ecs", resource="task-definition", resource_name=f"{family}:*")
+    role.add_to_policy(
+        iam.PolicyStatement(
+            actions=["ecs:RunTask"],
+            resources=[family_arn],
+            conditions={"ArnEquals": {"ecs:cluster": cluster.cluster_arn}},
+        )
+    )
+    role.add_to_policy(
+        iam.PolicyStatement(
+            actions=["iam:PassRole"],
+            resources=[passed.role_arn for passed in passed_roles],
+            conditions={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+        )
+    )
+    acknowledge(
+        role,
+        "AwsSolutions-IAM5",
+        "Every deployment registers a new revision of the task definition: RunTask is allowed on "
+        "this family's revisions only, in this cluster only.",
+        finding_resource(scope, family_arn),
+    )
+    schedule = scheduler.CfnSchedule(
+        scope,
+        "StartSchedule",
+        name=schedule_name,
+        group_name=schedule_group.name,
+        schedule_expression=cron,
+        schedule_expression_timezone=timezone,
+        flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
+        state="ENABLED",
+        description=f"starts the {family} task ({cron} {timezone}); it stops itself",
+        target=scheduler.CfnSchedule.TargetProperty(
+            arn=cluster.cluster_arn,
+            role_arn=role.role_arn,
+            ecs_parameters=scheduler.CfnSchedule.EcsParametersProperty(
+                task_definition_arn=task_definition.task_definition_arn,
+                launch_type="FARGATE",
+                platform_version="LATEST",
+                task_count=1,
+                network_configuration=scheduler.CfnSchedule.NetworkConfigurationProperty(
+                    awsvpc_configuration=scheduler.CfnSchedule.AwsVpcConfigurationProperty(
+                        subnets=[s.subnet_id for s in subnets],
+                        security_groups=[security_group.security_group_id],
+                        assign_public_ip="ENABLED",  # no NAT: the public IP is the way out
+                    )
                 ),
             ),
-        )
-        schedule.node.add_dependency(schedule_group)
-        return role, schedule
+            retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
+                maximum_retry_attempts=RETRY_ATTEMPTS, maximum_event_age_in_seconds=max_event_age_s
+            ),
+        ),
+    )
+    schedule.node.add_dependency(schedule_group)
+    return role, schedule

@@ -1,6 +1,7 @@
 """The Smart 0DTE stack: storage, functions, workflows and schedules, all read from resources.py,
-the dashboard (Cognito, the HTTP API, CloudFront) and, with `-c liveTrading=enabled`, the live
-gateway task (gateway.py)."""
+the dashboard (Cognito, the HTTP API, CloudFront), with `-c liveTrading=enabled` the live gateway
+task (gateway.py) and, with `-c marketData=databento`, the market-data feed task (feed.py); the two
+tasks share one VPC."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from constructs import Construct
 from smart0dte import resources as r
 
 from .dashboard import Dashboard, check_dashboard
+from .feed import MARKET_DATA_CONTEXT, MARKET_DATA_DATABENTO, Feed, market_data_from_context
 from .functions import Functions
-from .gateway import LIVE_TRADING_ENV, Gateway, live_trading_from_context
+from .gateway import LIVE_TRADING_ENV, Gateway, TaskNetwork, live_trading_from_context
 from .layer_build import build_deps_layer
 from .scheduling import Scheduling
 from .sources import check_sources
@@ -23,6 +25,7 @@ from .workflows import Workflows
 
 S3_ACCESS_LOGS_BY_POLICY = "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy"
 API_FUNCTION = "api"
+TRADING_CYCLE_STATE_MACHINE = "trading_cycle"
 
 
 def deps_requirements(repo_root: Path) -> Path:
@@ -46,6 +49,8 @@ class Smart0dteStack(Stack):
 
     The context `liveTrading` (enabled | disabled, the default) and `ibAccount` decide whether the
     gateway task is deployed; a value it does not allow stops synthesis (LiveTradingContextError).
+    The context `marketData` (databento | none, the default) decides whether the feed task is
+    deployed (MarketDataContextError otherwise). TRADING_CYCLE_STATE_MACHINE is what it starts.
     """
 
     def __init__(
@@ -61,6 +66,7 @@ class Smart0dteStack(Stack):
     ) -> None:
         super().__init__(scope, construct_id_, **kwargs)
         self.live_trading = live_trading_from_context(self.node)
+        self.market_data = market_data_from_context(self.node)
         # Access logs go to a bucket with ACLs disabled; that needs a bucket policy, not the ACL.
         self.node.set_context(S3_ACCESS_LOGS_BY_POLICY, True)
         repo_root = repo_root.resolve()
@@ -95,6 +101,9 @@ class Smart0dteStack(Stack):
         )
         self.functions.functions[API_FUNCTION].add_environment(LIVE_TRADING_ENV, self.live_trading.env_value)
         self.scheduling.allow_reading(self.functions.functions[API_FUNCTION])
+        self.network: TaskNetwork | None = None
+        if self.live_trading.enabled or self.market_data.enabled:
+            self.network = TaskNetwork(self, "TaskNetwork", prefix=prefix)
         self.gateway: Gateway | None = None
         if self.live_trading.enabled:
             assert self.live_trading.ib_account is not None
@@ -105,6 +114,20 @@ class Smart0dteStack(Stack):
                 repo_root=repo_root,
                 ib_account=self.live_trading.ib_account,
                 storage=self.storage,
+                schedule_group=self.scheduling.group,
+                network=self.network,
+            )
+        self.feed: Feed | None = None
+        if self.market_data.enabled:
+            assert self.network is not None
+            self.feed = Feed(
+                self,
+                "Feed",
+                prefix=prefix,
+                repo_root=repo_root,
+                network=self.network,
+                storage=self.storage,
+                trading_cycle=self.workflows.state_machines[TRADING_CYCLE_STATE_MACHINE],
                 schedule_group=self.scheduling.group,
             )
         self.dashboard = Dashboard(
@@ -147,9 +170,29 @@ class Smart0dteStack(Stack):
                 value=r.GATEWAY.secret_name(prefix),
                 description="create it before deploying: JSON with username and password of the IB login",
             )
+        CfnOutput(
+            self,
+            "MarketData",
+            value=self.market_data.source,
+            description=(
+                "the feed task streams Databento live data and starts one trading cycle per minute"
+                if self.feed is not None
+                else "no market-data feed: this stack does not trade by itself (nothing writes market data "
+                f"or starts trading cycles); deploy with -c {MARKET_DATA_CONTEXT}={MARKET_DATA_DATABENTO}"
+            ),
+        )
+        if self.feed is not None:
+            CfnOutput(self, "FeedCluster", value=self.feed.cluster.cluster_name)
+            CfnOutput(self, "FeedLogGroup", value=self.feed.log_group.log_group_name)
+            CfnOutput(
+                self,
+                "FeedSecretName",
+                value=r.FEED.secret_name(prefix),
+                description="create it before deploying: the Databento API key as a plain string",
+            )
 
     @property
     def availability_zones(self) -> list[str]:
-        """Two AZs of the stack's region, resolved by CloudFormation (Fn::GetAZs): the gateway VPC
+        """Two AZs of the stack's region, resolved by CloudFormation (Fn::GetAZs): the tasks' VPC
         never makes synthesis look the account's zones up, even when the stack names an account."""
         return [Fn.select(0, Fn.get_azs()), Fn.select(1, Fn.get_azs())]

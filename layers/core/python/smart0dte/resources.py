@@ -315,3 +315,45 @@ GATEWAY = GatewaySpec(
     secret_password_key="password",
     stop_timeout_s=120,  # Fargate's maximum: SIGTERM, then the bridge finishes its current step
 )
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSpec:
+    """The market-data feed task (ECS Fargate): `smart0dte feed` streaming Databento live data into
+    the market table and starting one trading_cycle per closed minute, from the gateway_container/
+    image. Deployed only with `-c marketData=databento`, in paper and live deployments alike.
+
+    Started on weekdays by a recurring schedule; the command refuses a day with no NYSE session and
+    stops 15 minutes after the close, so nothing stops it on a schedule."""
+
+    name: str
+    cpu_units: int
+    memory_mib: int
+    start_cron: str
+    secret_suffix: str
+    """The Secrets Manager secret `<prefix>/<suffix>` holding the Databento API key as plain text."""
+    stop_timeout_s: int
+    timezone: str = field(default=SCHEDULE_TIMEZONE)
+
+    def physical_name(self, prefix: str = DEFAULT_PREFIX) -> str:
+        """The cluster and the task definition family."""
+        return f"{prefix}-{self.name}"
+
+    def log_group_name(self, prefix: str = DEFAULT_PREFIX) -> str:
+        return f"/ecs/{self.physical_name(prefix)}"
+
+    def secret_name(self, prefix: str = DEFAULT_PREFIX) -> str:
+        return f"{prefix}/{self.secret_suffix}"
+
+    def start_schedule_name(self, prefix: str = DEFAULT_PREFIX) -> str:
+        return f"{self.physical_name(prefix)}-start"
+
+
+FEED = FeedSpec(
+    "feed",
+    cpu_units=512,  # 0.5 vCPU, 1 GiB: one Python process
+    memory_mib=1024,
+    start_cron="cron(15 9 ? * MON-FRI *)",  # 09:15 New York: connected and subscribed before the open
+    secret_suffix="databento",
+    stop_timeout_s=30,  # SIGTERM: the feed stops, the pump finishes its current write and joins
+)
