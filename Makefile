@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 KERNEL := layers/core/python/smart0dte/domain/_pricing_kernel.so
+KERNEL_V3 := layers/core/python/smart0dte/domain/_pricing_kernel_v3.so
+KERNEL_FLAGS := -O3 -std=c99 -fPIC -shared -fno-math-errno -fno-trapping-math -ffp-contract=off -mtune=generic -Wall -Wextra
 KERNEL_SRC := layers/core/python/smart0dte/domain/pricing_kernel.c
 WEB_SRC := web/package.json web/package-lock.json web/vite.config.js web/index.html $(shell find web/src -type f)
 
@@ -22,25 +24,30 @@ $(CHROMIUM):
 	else echo "browser tests need Debian's chromium: sudo apt-get install -y chromium" >&2; exit 1; fi
 
 # The compiled pricing kernel, loaded by smart0dte.domain.pricing (numpy is its fallback) and shipped in
-# the core layer: x86-64-v2 code and libm/libc only, so it also loads on Lambda (Amazon Linux 2023).
-# No -ffast-math: NaN and infinity carry the implied-vol statuses (-fno-trapping-math lets selects vectorise).
+# the core layer: libm/libc only, so it also loads on Lambda (Amazon Linux 2023). Two builds of one
+# source: x86-64-v2 runs on any x86_64 CPU, x86-64-v3 (AVX2) is taken where the CPU has it; no FP
+# contraction, so both give bit-identical results. No -ffast-math: NaN and infinity carry the
+# implied-vol statuses (-fno-trapping-math lets selects vectorise).
 $(KERNEL): $(KERNEL_SRC)
 	@if ! command -v $(CC) >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq gcc libc6-dev; \
 	  else echo "the pricing kernel needs a C compiler ($(CC)): sudo apt-get install -y gcc" >&2; exit 1; fi; fi
-	$(CC) -O3 -std=c99 -fPIC -shared -fno-math-errno -fno-trapping-math -march=x86-64-v2 -mtune=generic \
-	  -Wall -Wextra -o $@ $(KERNEL_SRC) -lm
+	$(CC) $(KERNEL_FLAGS) -march=x86-64-v2 -o $@ $(KERNEL_SRC) -lm
 
-kernel: $(KERNEL)
+# The same source for CPUs with AVX2 and FMA (x86-64-v3), taken when pk_isa_level() says so.
+$(KERNEL_V3): $(KERNEL_SRC) $(KERNEL)
+	$(CC) $(KERNEL_FLAGS) -march=x86-64-v3 -o $@ $(KERNEL_SRC) -lm
+
+kernel: $(KERNEL) $(KERNEL_V3)
 
 # The dashboard: third-party JavaScript comes from npm, built into web/dist (never committed).
 web/dist/index.html: $(WEB_SRC)
 	cd web && npm ci --no-audit --no-fund && npm run build
 
-demo: $(STAMP) $(KERNEL) web/dist/index.html
+demo: $(STAMP) $(KERNEL) $(KERNEL_V3) web/dist/index.html
 	$(VENV)/bin/smart0dte demo
 
-test: $(STAMP) $(CHROMIUM) $(KERNEL) web/dist/index.html
+test: $(STAMP) $(CHROMIUM) $(KERNEL) $(KERNEL_V3) web/dist/index.html
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy layers/core/python/smart0dte/domain

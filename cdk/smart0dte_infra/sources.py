@@ -14,7 +14,11 @@ from smart0dte import resources
 from smart0dte.resources import FunctionSpec, StateMachineSpec
 
 PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
-PRICING_KERNEL = Path("layers/core/python/smart0dte/domain/_pricing_kernel.so")
+PRICING_KERNELS = (
+    Path("layers/core/python/smart0dte/domain/_pricing_kernel.so"),
+    Path("layers/core/python/smart0dte/domain/_pricing_kernel_v3.so"),
+)
+"""The baseline (x86-64-v2) build and the one taken on CPUs with AVX2 and FMA (x86-64-v3)."""
 """Built by `make kernel` (x86_64 Linux, glibc <= 2.34); without it Lambda would fail to price."""
 
 
@@ -49,15 +53,11 @@ def check_sources(
     missing += [
         definition_path(s, repo_root) for s in state_machines if not definition_path(s, repo_root).is_file()
     ]
-    if not (repo_root / PRICING_KERNEL).is_file():
-        missing.append(repo_root / PRICING_KERNEL)
+    kernels = [repo_root / k for k in PRICING_KERNELS if not (repo_root / k).is_file()]
+    missing += kernels
     if missing:
         listed = "\n".join(f"  - {path.relative_to(repo_root)}" for path in missing)
-        hint = (
-            "\n(the pricing kernel is built by `make kernel`)"
-            if missing[-1].name == PRICING_KERNEL.name
-            else ""
-        )
+        hint = "\n(the pricing kernel is built by `make kernel`)" if kernels else ""
         raise MissingSourcesError(
             f"cannot synthesize: {len(missing)} file(s) the stack deploys are missing "
             f"under {repo_root}:\n{listed}{hint}"

@@ -17,7 +17,7 @@ from smart0dte_infra.access import (
     queue_url_env,
 )
 from smart0dte_infra.sources import (
-    PRICING_KERNEL,
+    PRICING_KERNELS,
     DefinitionMismatchError,
     MissingSourcesError,
     check_sources,
@@ -45,7 +45,7 @@ def test_an_empty_checkout_names_every_file_it_lacks(tmp_path: Path) -> None:
     assert lines == [
         *(f"- lambdas/{f.name}/handler.py" for f in r.FUNCTIONS),
         *(f"- stepfunctions/{s.name}.asl.json" for s in r.STATE_MACHINES),
-        f"- {PRICING_KERNEL}",
+        *(f"- {kernel}" for kernel in PRICING_KERNELS),
         "(the pricing kernel is built by `make kernel`)",
     ]
 
@@ -58,11 +58,11 @@ def test_a_checkout_without_the_built_pricing_kernel_is_refused(tmp_path: Path) 
     shutil.copytree(
         r.REPO_ROOT / "layers" / "core",
         repo / "layers" / "core",
-        ignore=shutil.ignore_patterns("__pycache__", PRICING_KERNEL.name),
+        ignore=shutil.ignore_patterns("__pycache__", PRICING_KERNELS[1].name),
     )
     with pytest.raises(MissingSourcesError, match="make kernel") as raised:
         check_sources(repo)
-    assert str(raised.value).splitlines()[1].strip() == f"- {PRICING_KERNEL}"
+    assert str(raised.value).splitlines()[1].strip() == f"- {PRICING_KERNELS[1]}"
 
 
 def test_a_definition_must_use_exactly_the_placeholders_of_its_functions(tmp_path: Path) -> None:

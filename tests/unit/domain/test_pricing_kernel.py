@@ -7,6 +7,7 @@ element by element on a large random chain salted with edge cases.
 from __future__ import annotations
 
 import math
+import os
 import re
 import shutil
 import subprocess
@@ -176,33 +177,75 @@ def test_scalar_inputs_are_broadcast_without_copies(kernel: object) -> None:
 # ----------------------------------------------------------------------------------------------
 
 
-def _readelf(*flags: str) -> str:
+BUILDS = pytest.mark.parametrize("build", [pricing._KERNEL_PATH, pricing._KERNEL_V3_PATH], ids=["v2", "v3"])
+
+
+def _readelf(build: Path, *flags: str) -> str:
     assert shutil.which("readelf"), "binutils' readelf is needed to check the kernel"
+    assert build.exists(), f"{build.name} is not built: run `make kernel`"
     result = subprocess.run(
-        ["readelf", "--wide", *flags, str(pricing._KERNEL_PATH)], capture_output=True, text=True, check=True
+        ["readelf", "--wide", *flags, str(build)], capture_output=True, text=True, check=True
     )
     return result.stdout
 
 
-def test_kernel_needs_nothing_newer_than_lambdas_glibc(kernel: object) -> None:
+@BUILDS
+def test_kernel_needs_nothing_newer_than_lambdas_glibc(build: Path) -> None:
     versions = {
         tuple(int(part) for part in v.split("."))
-        for v in re.findall(r"@GLIBC_(\d+(?:\.\d+)+)", _readelf("--dyn-syms"))
+        for v in re.findall(r"@GLIBC_(\d+(?:\.\d+)+)", _readelf(build, "--dyn-syms"))
     }
     assert versions, "no versioned glibc symbol found: is this the kernel?"
     assert max(versions) <= LAMBDA_GLIBC, sorted(versions)
 
 
-def test_kernel_links_only_libm_and_libc(kernel: object) -> None:
-    needed = set(re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", _readelf("--dynamic")))
+@BUILDS
+def test_kernel_links_only_libm_and_libc(build: Path) -> None:
+    needed = set(re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", _readelf(build, "--dynamic")))
     assert "libm.so.6" in needed
     assert needed <= {"libm.so.6", "libc.so.6"}
 
 
-def test_kernel_is_x86_64_position_independent_code(kernel: object) -> None:
-    header = _readelf("--file-header")
+@BUILDS
+def test_kernel_is_x86_64_position_independent_code(build: Path) -> None:
+    header = _readelf(build, "--file-header")
     assert re.search(r"Machine:\s+Advanced Micro Devices X86-64", header)
     assert re.search(r"Type:\s+DYN", header)
+
+
+def test_the_v2_and_v3_builds_give_bit_identical_results(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No FP contraction and elementwise loops: wider vectors change no result, NaNs included."""
+    v2 = pricing._load_kernel(pricing._KERNEL_PATH, "c")
+    if v2 is None or v2.pk_isa_level() < 3:
+        pytest.skip("this CPU cannot run the x86-64-v3 build")
+    v3 = pricing._load_kernel(pricing._KERNEL_V3_PATH, "c")
+    c = _chain(40_000, 11)
+    args = [c[k] for k in ("spot", "strike", "t_years", "rate", "div_yield", "vol", "is_call")]
+    results = []
+    for build in (v2, v3):
+        monkeypatch.setattr(pricing, "_KERNEL", build)
+        greeks = bsm_greeks(*args)
+        vols, statuses = implied_vol(greeks.price, *args[:5], args[6])
+        results.append((greeks, vols, statuses))
+    (g2, vol2, st2), (g3, vol3, st3) = results
+    for name in ("price", "delta", "gamma", "vega_per_unit_vol", "theta_per_year", "rho_per_unit_rate"):
+        np.testing.assert_array_equal(getattr(g3, name), getattr(g2, name), err_msg=name)
+    np.testing.assert_array_equal(vol3, vol2)
+    np.testing.assert_array_equal(st3, st2)
+
+
+def test_the_v3_build_is_taken_only_where_the_cpu_runs_it() -> None:
+    level = pricing._load_kernel(pricing._KERNEL_PATH, "c").pk_isa_level()  # type: ignore[union-attr]
+    assert level in (2, 3)
+    assert pricing.kernel_isa() == ("x86-64-v3" if level == 3 else "x86-64-v2")
+    forced = subprocess.run(
+        [sys.executable, "-c", "from smart0dte.domain import pricing; print(pricing.kernel_isa())"],
+        env={**os.environ, pricing.ISA_ENV: "v2"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert forced.stdout.strip() == "x86-64-v2"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -252,3 +295,8 @@ def test_unloadable_or_stale_kernel_is_refused(tmp_path: Path) -> None:
     subprocess.run([compiler, "-shared", "-fPIC", "-o", str(stale), str(source)], check=True)
     with pytest.raises(ImportError, match="ABI version"):
         pricing._load_kernel(stale, "auto")
+
+
+def test_an_unknown_instruction_set_choice_fails_loudly() -> None:
+    with pytest.raises(ImportError, match="SMART0DTE_PRICING_ISA='avx512'"):
+        pricing._load_best_kernel("auto", "avx512")

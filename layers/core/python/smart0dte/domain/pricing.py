@@ -572,7 +572,12 @@ KERNEL_ENV: Final = "SMART0DTE_PRICING_KERNEL"
 """Environment variable choosing the backend: "numpy", "c" (the kernel or an ImportError) or "auto"
 (the default: the kernel if its shared object exists)."""
 _KERNEL_PATH: Final = Path(__file__).with_name("_pricing_kernel.so")
-_KERNEL_ABI_VERSION: Final = 2
+_KERNEL_V3_PATH: Final = Path(__file__).with_name("_pricing_kernel_v3.so")
+"""The same kernel compiled for x86-64-v3 (AVX2, FMA): loaded instead when the CPU has them (the
+baseline build's pk_isa_level says so) and ISA_ENV does not ask for v2. Results are bit-identical."""
+ISA_ENV: Final = "SMART0DTE_PRICING_ISA"
+""""v2" keeps the baseline build on any CPU; unset or "auto" takes the v3 build where it runs."""
+_KERNEL_ABI_VERSION: Final = 3
 """The kernel interface this module calls: PK_ABI_VERSION in pricing_kernel.c."""
 _Pointers6 = ctypes.c_void_p * 6
 _Strides6 = ctypes.c_int64 * 6
@@ -603,6 +608,7 @@ def _load_kernel(path: Path, choice: str) -> ctypes.CDLL | None:
             f"pricing kernel {path} has ABI version {version}, this module needs {_KERNEL_ABI_VERSION}: "
             "rebuild with `make kernel`"
         )
+    kernel.pk_isa_level.restype = ctypes.c_int
     kernel.pk_mills_ratio.argtypes = [_I64, _PTR, _PTR, _PTR, _I64]
     kernel.pk_bsm.argtypes = [_I64, _Pointers6, _Strides6, _PTR, _I64, _PTR, _I64, _I64, _PTR]
     kernel.pk_implied_vol.argtypes = [_I64, _Pointers6, _Strides6, _PTR, _I64, _I64, _PTR, _I64, _PTR, _PTR]
@@ -612,12 +618,32 @@ def _load_kernel(path: Path, choice: str) -> ctypes.CDLL | None:
     return kernel
 
 
-_KERNEL: ctypes.CDLL | None = _load_kernel(_KERNEL_PATH, os.environ.get(KERNEL_ENV) or "auto")
+def _load_best_kernel(choice: str, isa: str) -> tuple[ctypes.CDLL | None, str | None]:
+    """The baseline kernel, or its x86-64-v3 build when the CPU runs it and `isa` allows; with the
+    instruction set level loaded ("x86-64-v2" or "x86-64-v3", None for numpy)."""
+    if isa not in ("auto", "v2"):
+        raise ImportError(f"{ISA_ENV}={isa!r}: expected 'auto' or 'v2'")
+    baseline = _load_kernel(_KERNEL_PATH, choice)
+    if baseline is None:
+        return None, None
+    if isa == "auto" and baseline.pk_isa_level() >= 3 and _KERNEL_V3_PATH.exists():
+        return _load_kernel(_KERNEL_V3_PATH, "c"), "x86-64-v3"
+    return baseline, "x86-64-v2"
+
+
+_KERNEL, _KERNEL_ISA = _load_best_kernel(
+    os.environ.get(KERNEL_ENV) or "auto", os.environ.get(ISA_ENV) or "auto"
+)
 
 
 def backend() -> str:
     """The backend in use: "c" (the compiled kernel) or "numpy"."""
     return "numpy" if _KERNEL is None else "c"
+
+
+def kernel_isa() -> str | None:
+    """The instruction set the loaded kernel was built for, None on the numpy backend."""
+    return _KERNEL_ISA
 
 
 _ADDRESS_AT: Final = ctypes.c_void_p.from_address

@@ -21,7 +21,7 @@
 #include <math.h>
 #include <stdint.h>
 
-#define PK_ABI_VERSION 2 /* bump on any change of an exported signature or of the table layout */
+#define PK_ABI_VERSION 3 /* bump on any change of an exported signature or of the table layout */
 
 /* The constants of pricing.py, bit for bit (hex literals of its doubles). */
 #define EPS 0x1.0000000000000p-52
@@ -196,6 +196,13 @@ static void zero_variance_limits(double spot, double strike, double t, double ra
 }
 
 int pk_abi_version(void) { return PK_ABI_VERSION; }
+
+/* 3 when this CPU runs x86-64-v3 code (AVX2, FMA, BMI2...), else 2: the loader then takes the build
+   compiled for it. Both builds compute bit-identical results (no FP contraction, elementwise only). */
+int pk_isa_level(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("x86-64-v3") ? 3 : 2;
+}
 
 /* R(u) for u >= 0 (Cody beyond the table): the normal tail behind every result, exported for tests. */
 void pk_mills_ratio(int64_t n, const double *u, double *out, const double *table, int64_t table_size) {
