@@ -28,11 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from aws_cdk import Aws, Duration, RemovalPolicy, Stack
+from aws_cdk import Aws, Duration, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_stepfunctions as sfn
@@ -44,11 +43,11 @@ from smart0dte.commands.feed import ENV_API_KEY, ENV_TRADING_CYCLE_ARN, TRADING_
 
 from .access import ACCOUNT_ENV, PREFIX_ENV, TABLE_ACTIONS, TableAccess
 from .gateway import (
-    LOG_RETENTION,
     START_MAX_EVENT_AGE_S,
     TaskNetwork,
     acknowledge_execution_role,
     start_task_schedule,
+    task_foundation,
     task_image,
 )
 from .nag import acknowledge
@@ -133,58 +132,21 @@ class Feed(Construct):
         name = spec.physical_name(prefix)
         self.vpc = network.vpc
 
-        self.security_group = ec2.SecurityGroup(
-            self,
-            "SecurityGroup",
-            vpc=self.vpc,
-            description=f"{name}: no ingress; egress to AWS APIs and Databento only",
-            allow_all_outbound=False,
-        )
-        for port, why in EGRESS_PORTS:
-            self.security_group.add_egress_rule(ec2.Peer.any_ipv4(), port, why)
-
-        self.cluster = ecs.Cluster(
-            self,
-            "Cluster",
-            cluster_name=name,
-            vpc=self.vpc,
-            container_insights_v2=ecs.ContainerInsights.DISABLED,
-        )
-        acknowledge(
-            self.cluster,
-            "AwsSolutions-ECS4",
-            "Container Insights is off for cost: one task a day; its logs and the bar ages the API "
-            "reports (data-feed health on the dashboard) are the monitoring.",
-        )
-
-        self.log_group = logs.LogGroup(
-            self,
-            "Logs",
-            log_group_name=spec.log_group_name(prefix),
-            retention=LOG_RETENTION,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
         self.task_role = self._task_role(name, storage, trading_cycle)
-        self.execution_role = iam.Role(
+        base = task_foundation(
             self,
-            "ExecutionRole",
-            assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
-            description=f"{name}: pull the image, read the Databento key secret, write logs",
-        )
-        self.task_definition = ecs.FargateTaskDefinition(
-            self,
-            "TaskDefinition",
-            family=name,
-            cpu=spec.cpu_units,
-            memory_limit_mib=spec.memory_mib,
-            # x86_64: the image installs the smart0dte package, whose pricing kernel is x86-64 code.
-            runtime_platform=ecs.RuntimePlatform(
-                cpu_architecture=ecs.CpuArchitecture.X86_64,
-                operating_system_family=ecs.OperatingSystemFamily.LINUX,
-            ),
+            name=name,
+            spec=spec,
+            prefix=prefix,
+            vpc=self.vpc,
+            egress=EGRESS_PORTS,
+            egress_to="AWS APIs and Databento",
+            monitoring="its logs and the bar ages the API reports (data-feed health on the dashboard)",
+            execution_reads="the Databento key secret",
             task_role=self.task_role,
-            execution_role=self.execution_role,
         )
+        self.security_group, self.cluster, self.log_group = base.security_group, base.cluster, base.log_group
+        self.execution_role, self.task_definition = base.execution_role, base.task_definition
         self.secret = secretsmanager.Secret.from_secret_name_v2(
             self, "DatabentoKey", spec.secret_name(prefix)
         )

@@ -177,58 +177,21 @@ class Gateway(Construct):
 
         self.network = network or TaskNetwork(self, "Network", prefix=prefix)
         self.vpc = self.network.vpc
-        self.security_group = ec2.SecurityGroup(
-            self,
-            "SecurityGroup",
-            vpc=self.vpc,
-            description=f"{name}: no ingress; egress to AWS APIs and IB only",
-            allow_all_outbound=False,
-        )
-        for port, why in EGRESS_PORTS:
-            self.security_group.add_egress_rule(ec2.Peer.any_ipv4(), port, why)
-
-        self.cluster = ecs.Cluster(
-            self,
-            "Cluster",
-            cluster_name=name,
-            vpc=self.vpc,
-            container_insights_v2=ecs.ContainerInsights.DISABLED,
-        )
-        acknowledge(
-            self.cluster,
-            "AwsSolutions-ECS4",
-            "Container Insights is off for cost: one task a day; its logs and the heartbeat it writes "
-            "to DynamoDB (shown on the dashboard) are the monitoring.",
-        )
-
-        self.log_group = logs.LogGroup(
-            self,
-            "Logs",
-            log_group_name=spec.log_group_name(prefix),
-            retention=LOG_RETENTION,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
         self.task_role = self._task_role(name, storage)
-        self.execution_role = iam.Role(
+        base = task_foundation(
             self,
-            "ExecutionRole",
-            assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
-            description=f"{name}: pull the image, read the IB login secret, write logs",
-        )
-        self.task_definition = ecs.FargateTaskDefinition(
-            self,
-            "TaskDefinition",
-            family=name,
-            cpu=spec.cpu_units,
-            memory_limit_mib=spec.memory_mib,
-            # x86_64: the image installs the smart0dte package, whose pricing kernel is x86-64 code.
-            runtime_platform=ecs.RuntimePlatform(
-                cpu_architecture=ecs.CpuArchitecture.X86_64,
-                operating_system_family=ecs.OperatingSystemFamily.LINUX,
-            ),
+            name=name,
+            spec=spec,
+            prefix=prefix,
+            vpc=self.vpc,
+            egress=EGRESS_PORTS,
+            egress_to="AWS APIs and IB",
+            monitoring="its logs and the heartbeat it writes to DynamoDB (shown on the dashboard)",
+            execution_reads="the IB login secret",
             task_role=self.task_role,
-            execution_role=self.execution_role,
         )
+        self.security_group, self.cluster, self.log_group = base.security_group, base.cluster, base.log_group
+        self.execution_role, self.task_definition = base.execution_role, base.task_definition
         self.secret = secretsmanager.Secret.from_secret_name_v2(self, "IbLogin", spec.secret_name(prefix))
         self.image = task_image(self, repo_root)
         self.container = self.task_definition.add_container(
@@ -353,6 +316,77 @@ class TaskNetwork(Construct):
                 )
             },
         )
+
+
+@dataclass(frozen=True)
+class TaskFoundation:
+    security_group: ec2.SecurityGroup
+    cluster: ecs.Cluster
+    log_group: logs.LogGroup
+    execution_role: iam.Role
+    task_definition: ecs.FargateTaskDefinition
+
+
+def task_foundation(
+    scope: Construct,
+    *,
+    name: str,
+    spec: r.TaskSpec,
+    prefix: str,
+    vpc: ec2.IVpc,
+    egress: tuple[tuple[ec2.Port, str], ...],
+    egress_to: str,
+    monitoring: str,
+    execution_reads: str,
+    task_role: iam.IRole,
+) -> TaskFoundation:
+    """What every task of the stack has: a security group with no ingress, a cluster without Container
+    Insights, a log group, the execution role and an x86_64 Fargate task definition."""
+    security_group = ec2.SecurityGroup(
+        scope,
+        "SecurityGroup",
+        vpc=vpc,
+        description=f"{name}: no ingress; egress to {egress_to} only",
+        allow_all_outbound=False,
+    )
+    for port, why in egress:
+        security_group.add_egress_rule(ec2.Peer.any_ipv4(), port, why)
+    cluster = ecs.Cluster(
+        scope, "Cluster", cluster_name=name, vpc=vpc, container_insights_v2=ecs.ContainerInsights.DISABLED
+    )
+    acknowledge(
+        cluster,
+        "AwsSolutions-ECS4",
+        f"Container Insights is off for cost: one task a day; {monitoring} are the monitoring.",
+    )
+    log_group = logs.LogGroup(
+        scope,
+        "Logs",
+        log_group_name=spec.log_group_name(prefix),
+        retention=LOG_RETENTION,
+        removal_policy=RemovalPolicy.DESTROY,
+    )
+    execution_role = iam.Role(
+        scope,
+        "ExecutionRole",
+        assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
+        description=f"{name}: pull the image, read {execution_reads}, write logs",
+    )
+    task_definition = ecs.FargateTaskDefinition(
+        scope,
+        "TaskDefinition",
+        family=name,
+        cpu=spec.cpu_units,
+        memory_limit_mib=spec.memory_mib,
+        # x86_64: the image installs the smart0dte package, whose pricing kernel is x86-64 code.
+        runtime_platform=ecs.RuntimePlatform(
+            cpu_architecture=ecs.CpuArchitecture.X86_64,
+            operating_system_family=ecs.OperatingSystemFamily.LINUX,
+        ),
+        task_role=task_role,
+        execution_role=execution_role,
+    )
+    return TaskFoundation(security_group, cluster, log_group, execution_role, task_definition)
 
 
 def task_image(scope: Construct, repo_root: Path) -> ecr_assets.DockerImageAsset:

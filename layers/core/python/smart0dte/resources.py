@@ -271,22 +271,17 @@ POST_CLOSE_SCHEDULE_PREFIX = "post-close"
 
 
 @dataclass(frozen=True, slots=True)
-class GatewaySpec:
-    """The live gateway task (ECS Fargate): IB Gateway, IBC and `smart0dte gateway`, built from
-    gateway_container/. Deployed only with `-c liveTrading=enabled`; paper trading needs none of it.
-
-    Started on weekdays by a recurring schedule; the container itself refuses a day with no NYSE
-    session and stops 15 minutes after the close, so nothing stops it on a schedule."""
+class TaskSpec:
+    """An ECS Fargate task of the stack, built from gateway_container/. Started on weekdays by a
+    recurring schedule; the command itself refuses a day with no NYSE session and stops 15 minutes
+    after the close, so nothing stops it on a schedule."""
 
     name: str
     cpu_units: int
     memory_mib: int
     start_cron: str
-    ib_client_id: int
     secret_suffix: str
-    """The Secrets Manager secret `<prefix>/<suffix>` holding the IB login as JSON."""
-    secret_username_key: str
-    secret_password_key: str
+    """The Secrets Manager secret `<prefix>/<suffix>` the task reads its credentials from."""
     stop_timeout_s: int
     timezone: str = field(default=SCHEDULE_TIMEZONE)
 
@@ -302,6 +297,16 @@ class GatewaySpec:
 
     def start_schedule_name(self, prefix: str = DEFAULT_PREFIX) -> str:
         return f"{self.physical_name(prefix)}-start"
+
+
+@dataclass(frozen=True, slots=True)
+class GatewaySpec(TaskSpec):
+    """The live gateway task: IB Gateway, IBC and `smart0dte gateway`. Deployed only with
+    `-c liveTrading=enabled`; paper trading needs none of it. Its secret holds the IB login as JSON."""
+
+    ib_client_id: int = 1
+    secret_username_key: str = "username"
+    secret_password_key: str = "password"
 
 
 GATEWAY = GatewaySpec(
@@ -315,41 +320,9 @@ GATEWAY = GatewaySpec(
     secret_password_key="password",
     stop_timeout_s=120,  # Fargate's maximum: SIGTERM, then the bridge finishes its current step
 )
-
-
-@dataclass(frozen=True, slots=True)
-class FeedSpec:
-    """The market-data feed task (ECS Fargate): `smart0dte feed` streaming Databento live data into
-    the market table and starting one trading_cycle per closed minute, from the gateway_container/
-    image. Deployed only with `-c marketData=databento`, in paper and live deployments alike.
-
-    Started on weekdays by a recurring schedule; the command refuses a day with no NYSE session and
-    stops 15 minutes after the close, so nothing stops it on a schedule."""
-
-    name: str
-    cpu_units: int
-    memory_mib: int
-    start_cron: str
-    secret_suffix: str
-    """The Secrets Manager secret `<prefix>/<suffix>` holding the Databento API key as plain text."""
-    stop_timeout_s: int
-    timezone: str = field(default=SCHEDULE_TIMEZONE)
-
-    def physical_name(self, prefix: str = DEFAULT_PREFIX) -> str:
-        """The cluster and the task definition family."""
-        return f"{prefix}-{self.name}"
-
-    def log_group_name(self, prefix: str = DEFAULT_PREFIX) -> str:
-        return f"/ecs/{self.physical_name(prefix)}"
-
-    def secret_name(self, prefix: str = DEFAULT_PREFIX) -> str:
-        return f"{prefix}/{self.secret_suffix}"
-
-    def start_schedule_name(self, prefix: str = DEFAULT_PREFIX) -> str:
-        return f"{self.physical_name(prefix)}-start"
-
-
-FEED = FeedSpec(
+# The market-data feed task: `smart0dte feed` from the same image, deployed with
+# `-c marketData=databento` in paper and live deployments alike; its secret is the Databento API key.
+FEED = TaskSpec(
     "feed",
     cpu_units=512,  # 0.5 vCPU, 1 GiB: one Python process
     memory_mib=1024,
