@@ -523,7 +523,7 @@ def test_each_function_with_its_layers_fits_lambdas_250_mb_unzipped_limit(
 def test_synthesis_stops_listing_every_missing_handler_and_asl_file(tmp_path: Path, deps_layer: Path) -> None:
     import aws_cdk as cdk
     from smart0dte_infra import Smart0dteStack
-    from smart0dte_infra.sources import MissingSourcesError, handler_path
+    from smart0dte_infra.sources import PRICING_KERNELS, MissingSourcesError, handler_path
 
     present = r.FUNCTIONS[0]
     handler = handler_path(present, tmp_path)
@@ -539,8 +539,8 @@ def test_synthesis_stops_listing_every_missing_handler_and_asl_file(tmp_path: Pa
     for machine in r.STATE_MACHINES:
         assert f"stepfunctions/{machine.name}.asl.json" in message
     assert f"lambdas/{present.name}/" not in message
-    assert "_pricing_kernel.so" in message
-    assert f"{len(r.FUNCTIONS) - 1 + len(r.STATE_MACHINES) + 1} file(s)" in message
+    assert "_pricing_kernel.so" in message and "_pricing_kernel_v3.so" in message
+    assert f"{len(r.FUNCTIONS) - 1 + len(r.STATE_MACHINES) + len(PRICING_KERNELS)} file(s)" in message
 
 
 def test_prefix_names_every_resource_so_stages_deploy_side_by_side(tmp_path: Path, deps_layer: Path) -> None:

@@ -69,6 +69,7 @@ from smart0dte.resources import (
     FunctionSpec,
     StateMachineSpec,
 )
+from smart0dte.services.runtime import forget_runtimes
 from smart0dte.wiring import DEFAULT_REGION, AwsConfig
 
 LambdaHandler = Callable[[Any, Any], Any]
@@ -585,6 +586,7 @@ class EmbeddedAws:
             },
             cleared=_CLEARED_ENV,
         )
+        forget_runtimes()  # handlers build their adapters from the environment just set
         self._configure_moto()
         self._account_id = str(self.client("sts").get_caller_identity()["Account"])
         self._install_dispatcher()
@@ -700,6 +702,7 @@ class EmbeddedAws:
                 default_user_config["stepfunctions"] = self._saved_config["stepfunctions"]
                 self._saved_config = {}
             self._restore_env()
+            forget_runtimes()
             self._exit_stack.close()
         finally:
             self._endpoint_url = None

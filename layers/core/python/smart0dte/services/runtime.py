@@ -201,6 +201,12 @@ def active_mode() -> TradingMode:
     return mode
 
 
+def forget_runtimes() -> None:
+    """Drop the built runtimes: the environment they were built from changed (the embedded AWS
+    started or stopped in this process; a Lambda container's environment never changes)."""
+    _RUNTIMES.clear()
+
+
 def runtime(mode: TradingMode) -> Runtime:
     """The runtime of `mode` from the environment, built once per warm container."""
     found = _RUNTIMES.get(mode)
