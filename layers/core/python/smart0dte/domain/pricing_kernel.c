@@ -20,6 +20,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #define PK_ABI_VERSION 3 /* bump on any change of an exported signature or of the table layout */
 
@@ -224,6 +225,10 @@ int64_t pk_bsm(int64_t n, const double *const in[6], const int64_t stride[6], co
     double spot[BLOCK], t[BLOCK], rate[BLOCK], q[BLOCK], vol[BLOCK], phi[BLOCK], sqrt_t[BLOCK];
     double sd[BLOCK], df_q[BLOCK], spot_q[BLOCK], strike_r[BLOCK], ratio[BLOCK], h[BLOCK];
     double d1[BLOCK], d2[BLOCK], pdf1[BLOCK], pdf2[BLOCK], cdf1[BLOCK], cdf2[BLOCK];
+    /* Results are staged beside the scratch arrays and copied out once per block: written straight
+       to `out`, a store stream whose address matched a scratch array's modulo 4 KiB (where the
+       caller's allocation happened to land) stalled the loads of later passes, doubling the time. */
+    double staged[8][BLOCK];
     for (int64_t lo = 0; lo < n; lo += BLOCK) {
         int m = n - lo < BLOCK ? (int)(n - lo) : BLOCK, irregular = 0;
         for (int j = 0; j < m; ++j) {
@@ -267,7 +272,7 @@ int64_t pk_bsm(int64_t n, const double *const in[6], const int64_t stride[6], co
         }
         mills_ratios(m, cdf1, cdf1, mills, 0); /* phi(u) = 0 beyond the table */
         mills_ratios(m, cdf2, cdf2, mills, 0);
-        double *price = out + lo;
+        double *price = staged[0];
         for (int j = 0; j < m; ++j) {
             /* Phi(z) = Phi(-|z|) + [z > 0] (1 - 2 Phi(-|z|)), Phi(-|z|) = phi(z) R(|z|). */
             double tail1 = cdf1[j] * pdf1[j], tail2 = cdf2[j] * pdf2[j];
@@ -277,9 +282,9 @@ int64_t pk_bsm(int64_t n, const double *const in[6], const int64_t stride[6], co
             price[j] = value < 0.0 ? 0.0 : value; /* rounding in the sub-normal tail */
         }
         if (rows == 8) {
-            double *delta = out + n + lo, *gamma = out + 2 * n + lo, *vega = out + 3 * n + lo;
-            double *vega_pt = out + 4 * n + lo, *theta = out + 5 * n + lo, *theta_min = out + 6 * n + lo;
-            double *rho = out + 7 * n + lo;
+            double *delta = staged[1], *gamma = staged[2], *vega = staged[3];
+            double *vega_pt = staged[4], *theta = staged[5], *theta_min = staged[6];
+            double *rho = staged[7];
             for (int j = 0; j < m; ++j) {
                 double a1 = spot_q[j] * cdf1[j], a2 = strike_r[j] * cdf2[j];
                 double spot_pdf = pdf1[j] * spot_q[j]; /* shared by gamma, vega and theta */
@@ -302,15 +307,16 @@ int64_t pk_bsm(int64_t n, const double *const in[6], const int64_t stride[6], co
                 continue;
             double g[6];
             zero_variance_limits(spot[j], strike, t[j], rate[j], q[j], vol[j], phi[j], g);
-            out[i] = g[0];
+            staged[0][j] = g[0];
             if (rows == 8) {
-                for (int k = 1; k < 4; ++k) out[k * n + i] = g[k];
-                out[4 * n + i] = g[3] * 0.01;
-                out[5 * n + i] = g[4];
-                out[6 * n + i] = g[4] / MINUTES_PER_YEAR;
-                out[7 * n + i] = g[5];
+                for (int k = 1; k < 4; ++k) staged[k][j] = g[k];
+                staged[4][j] = g[3] * 0.01;
+                staged[5][j] = g[4];
+                staged[6][j] = g[4] / MINUTES_PER_YEAR;
+                staged[7][j] = g[5];
             }
         }
+        for (int64_t r = 0; r < rows; ++r) memcpy(out + r * n + lo, staged[r], (size_t)m * sizeof(double));
     }
     return outside;
 }
