@@ -135,3 +135,16 @@ def test_pdt_window_sums_day_trades_over_the_given_sessions_only(paper: DynamoSt
     assert paper.day_trades_in_window(window[:-1]) == 3
     assert paper.day_trades_in_window([date(2025, 3, 7), date(2025, 3, 14)]) == 2
     assert paper.day_trades_in_window([]) == 0
+
+
+def test_closed_positions_can_be_read_from_an_opening_time_on(paper: DynamoState) -> None:
+    for n, days_ago in ((1, 30), (2, 3), (3, 0)):
+        opened = T0 - timedelta(days=days_ago)
+        paper.open_position(position(n=n, opened_at=opened), actor="execute", reason="filled")
+        closed = opened + timedelta(hours=1)
+        paper.close_position(f"position-{n}", Decimal("1.40"), closed, "TIME_EXIT", "exits")
+
+    recent = paper.list_positions(PositionStatus.CLOSED, opened_since=T0 - timedelta(days=3))
+
+    assert [p.position_id for p in recent] == ["position-2", "position-3"]
+    assert len(paper.list_positions(PositionStatus.CLOSED)) == 3

@@ -1316,8 +1316,12 @@ class DynamoState:
             raise RecordNotFound(f"position {position_id} does not exist in {self._mode.value}")
         return found
 
-    def list_positions(self, status: PositionStatus) -> list[Position]:
-        items = self._positions.by_status.query(self._key("positions", status.value))
+    def list_positions(self, status: PositionStatus, opened_since: datetime | None = None) -> list[Position]:
+        """Positions in `status` (index read), oldest first; `opened_since` reads only those opened
+        at or after it (the index sorts by opening time)."""
+        by_status = self._positions.by_status
+        since = None if opened_since is None else self._positions.gsi1sk >= _utc_key(opened_since)
+        items = by_status.query(self._key("positions", status.value), since)
         return [self._to_position(i).value for i in items]
 
     def list_open_positions(self) -> list[Position]:

@@ -98,7 +98,9 @@ class ApiStore(StateStore, Protocol):
     """The StateStore plus what DynamoState offers the API: closed positions for analytics, reset,
     and the store of the other mode's records (the mode switch)."""
 
-    def list_positions(self, status: PositionStatus) -> list[Position]: ...
+    def list_positions(
+        self, status: PositionStatus, opened_since: datetime | None = None
+    ) -> list[Position]: ...
 
     def reset(self, scope: ResetScope, actor: str, reason: str, at: datetime) -> dict[str, int]: ...
 
@@ -1432,7 +1434,11 @@ def build_app(deps: ApiDeps) -> ApiResolver:
 
     def closed_trades(start: date | None, strategy: str | None) -> list[ClosedTrade]:
         trades = []
-        for p in deps.store.list_positions(PositionStatus.CLOSED):
+        # 0DTE positions close the day they open: a day's margin covers any session-date edge.
+        since = (
+            None if start is None else datetime.combine(start - timedelta(days=1), time_of_day(0), NEW_YORK)
+        )
+        for p in deps.store.list_positions(PositionStatus.CLOSED, since):
             t = _closed_trade(p)
             if t is None:
                 continue
