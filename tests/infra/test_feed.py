@@ -29,7 +29,16 @@ from smart0dte import resources as r
 from smart0dte.commands.feed import ENV_API_KEY, ENV_TRADING_CYCLE_ARN
 
 from .conftest import REPO_ROOT, Synth, synthesize, write_fake_repo
-from .template_queries import actions_on_any_resource, grants, logical_id, resources_of_type, role_of
+from .task_checks import (
+    check_execution_role,
+    check_scheduler_role,
+    check_start_schedule,
+    container,
+    table_id,
+    task_role,
+    the,
+)
+from .template_queries import actions_on_any_resource, grants, logical_id, resources_of_type
 
 PREFIX = r.DEFAULT_PREFIX
 DATABENTO = {MARKET_DATA_CONTEXT: "databento"}
@@ -60,41 +69,6 @@ def both(tmp_path_factory: pytest.TempPathFactory, deps_layer: Path) -> Synth:
 @pytest.fixture(scope="module")
 def t(feed: Synth) -> dict[str, Any]:
     return feed.template_json
-
-
-def the(t: dict[str, Any], cfn_type: str) -> tuple[str, dict[str, Any]]:
-    found = resources_of_type(t, cfn_type)
-    assert len(found) == 1, f"{cfn_type}: {sorted(found)}"
-    ((key, value),) = found.items()
-    return key, value.get("Properties", {})
-
-
-def container(t: dict[str, Any]) -> dict[str, Any]:
-    _, props = the(t, "AWS::ECS::TaskDefinition")
-    (definition,) = props["ContainerDefinitions"]
-    return dict(definition)
-
-
-def task_definition_props(t: dict[str, Any]) -> dict[str, Any]:
-    tid = logical_id(t, "AWS::ECS::TaskDefinition", Family=r.FEED.physical_name(PREFIX))
-    return dict(t["Resources"][tid]["Properties"])
-
-
-def task_role(t: dict[str, Any]) -> str:
-    return str(task_definition_props(t)["TaskRoleArn"]["Fn::GetAtt"][0])
-
-
-def execution_role(t: dict[str, Any]) -> str:
-    return str(task_definition_props(t)["ExecutionRoleArn"]["Fn::GetAtt"][0])
-
-
-def start_schedule(t: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    sid = logical_id(t, "AWS::Scheduler::Schedule", Name=r.FEED.start_schedule_name(PREFIX))
-    return sid, t["Resources"][sid]["Properties"]
-
-
-def table_id(t: dict[str, Any], spec: r.TableSpec) -> str:
-    return logical_id(t, "AWS::DynamoDB::Table", TableName=spec.physical_name(PREFIX))
 
 
 def state_machine_id(t: dict[str, Any], name: str) -> str:
@@ -246,7 +220,7 @@ def test_task_definition_is_fargate_x86_64_with_half_a_vcpu_and_1_gib(t: dict[st
 
 
 def test_container_runs_smart0dte_feed_through_tini_not_the_ib_gateway_entrypoint(t: dict[str, Any]) -> None:
-    c = container(t)
+    c = container(t, r.FEED)
     assert c["EntryPoint"] == ["/usr/bin/tini", "--"] == list(ENTRY_POINT)
     assert c["Command"] == ["smart0dte", "feed"] == list(COMMAND)
     assert c["Essential"] is True
@@ -257,7 +231,7 @@ def test_container_runs_smart0dte_feed_through_tini_not_the_ib_gateway_entrypoin
 
 
 def test_container_environment_names_the_trading_cycle_and_no_mode(t: dict[str, Any]) -> None:
-    assert {e["Name"]: e["Value"] for e in container(t)["Environment"]} == {
+    assert {e["Name"]: e["Value"] for e in container(t, r.FEED)["Environment"]} == {
         "SMART0DTE_PREFIX": PREFIX,
         "SMART0DTE_ACCOUNT": {"Ref": "AWS::AccountId"},
         "AWS_REGION": {"Ref": "AWS::Region"},
@@ -266,7 +240,7 @@ def test_container_environment_names_the_trading_cycle_and_no_mode(t: dict[str, 
 
 
 def test_the_api_key_comes_from_the_named_secret_never_the_environment(t: dict[str, Any]) -> None:
-    c = container(t)
+    c = container(t, r.FEED)
     ((name, value_from),) = [(s["Name"], json.dumps(s["ValueFrom"])) for s in c["Secrets"]]
     assert name == ENV_API_KEY == "DATABENTO_API_KEY"
     assert value_from.endswith(f':secret:{r.FEED.secret_name(PREFIX)}"]]}}')  # the whole plain string
@@ -277,10 +251,10 @@ def test_the_api_key_comes_from_the_named_secret_never_the_environment(t: dict[s
 def test_container_logs_to_a_one_month_log_group_and_stops_within_30_s(t: dict[str, Any]) -> None:
     group = logical_id(t, "AWS::Logs::LogGroup", LogGroupName=r.FEED.log_group_name(PREFIX))
     assert t["Resources"][group]["Properties"]["RetentionInDays"] == 30
-    log = container(t)["LogConfiguration"]
+    log = container(t, r.FEED)["LogConfiguration"]
     assert log["LogDriver"] == "awslogs"
     assert log["Options"]["awslogs-group"] == {"Ref": group}
-    assert container(t)["StopTimeout"] == r.FEED.stop_timeout_s == 30
+    assert container(t, r.FEED)["StopTimeout"] == r.FEED.stop_timeout_s == 30
 
 
 def test_image_is_the_gateway_dockerfile_staged_not_built(feed: Synth) -> None:
@@ -297,7 +271,7 @@ def test_image_is_the_gateway_dockerfile_staged_not_built(feed: Synth) -> None:
 def test_task_role_writes_the_market_table_reads_the_mode_and_starts_trading_cycles_only(
     t: dict[str, Any],
 ) -> None:
-    role = task_role(t)
+    role = task_role(t, r.FEED)
     ids = {
         "market": table_id(t, r.MARKET_TABLE),
         "control": table_id(t, r.CONTROL_TABLE),
@@ -322,68 +296,15 @@ def test_task_role_writes_the_market_table_reads_the_mode_and_starts_trading_cyc
 
 
 def test_execution_role_pulls_the_image_reads_the_one_secret_and_writes_its_logs(t: dict[str, Any]) -> None:
-    role = execution_role(t)
-    group = logical_id(t, "AWS::Logs::LogGroup", LogGroupName=r.FEED.log_group_name(PREFIX))
-    by_resource: dict[str, set[str]] = {}
-    for action, resource, _ in grants(t, role):
-        by_resource.setdefault(json.dumps(resource), set()).add(action)
-    secret = [k for k in by_resource if f":secret:{r.FEED.secret_name(PREFIX)}-??????" in k]
-    repository = [k for k in by_resource if "container-assets" in k]
-    assert len(secret) == 1 and len(repository) == 1
-    assert by_resource == {
-        json.dumps("*"): {"ecr:GetAuthorizationToken"},
-        repository[0]: {"ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"},
-        json.dumps({"Fn::GetAtt": [group, "Arn"]}): {"logs:CreateLogStream", "logs:PutLogEvents"},
-        secret[0]: {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"},
-    }
+    check_execution_role(t, r.FEED)
 
 
 def test_schedule_runs_the_task_weekdays_at_0915_new_york_with_a_public_ip(t: dict[str, Any]) -> None:
-    sid, props = start_schedule(t)
-    group, _ = the(t, "AWS::Scheduler::ScheduleGroup")
-    assert props["GroupName"] == PREFIX
-    assert group in t["Resources"][sid]["DependsOn"]
-    assert (props["ScheduleExpression"], props["ScheduleExpressionTimezone"]) == (
-        "cron(15 9 ? * MON-FRI *)",
-        "America/New_York",
-    )
-    assert props["State"] == "ENABLED"
-    cluster, _ = the(t, "AWS::ECS::Cluster")
-    task, _ = the(t, "AWS::ECS::TaskDefinition")
-    sg, _ = the(t, "AWS::EC2::SecurityGroup")
-    target = props["Target"]
-    assert target["Arn"] == {"Fn::GetAtt": [cluster, "Arn"]}
-    ecs = target["EcsParameters"]
-    assert (ecs["TaskDefinitionArn"], ecs["LaunchType"], ecs["TaskCount"]) == ({"Ref": task}, "FARGATE", 1)
-    network = ecs["NetworkConfiguration"]["AwsvpcConfiguration"]
-    assert network["AssignPublicIp"] == "ENABLED"
-    assert network["SecurityGroups"] == [{"Fn::GetAtt": [sg, "GroupId"]}]
-    assert sorted(s["Ref"] for s in network["Subnets"]) == sorted(resources_of_type(t, "AWS::EC2::Subnet"))
-    # no stop schedule: the command stops itself after the close
-    assert len(resources_of_type(t, "AWS::Scheduler::Schedule")) == len(r.SCHEDULES) + 1
+    check_start_schedule(t, r.FEED, "cron(15 9 ? * MON-FRI *)")
 
 
 def test_scheduler_role_may_only_run_this_family_and_pass_the_two_roles(t: dict[str, Any]) -> None:
-    sid, _ = start_schedule(t)
-    role = role_of(t, sid)
-    cluster, _ = the(t, "AWS::ECS::Cluster")
-    found = [(a, json.dumps(res), s.get("Condition")) for a, res, s in grants(t, role)]
-    run = [f for f in found if f[0] == "ecs:RunTask"]
-    passes = [f for f in found if f[0] == "iam:PassRole"]
-    assert len(run) + len(passes) == len(found) == 3
-    ((_, resource, condition),) = run
-    assert resource.endswith(f':task-definition/{r.FEED.physical_name(PREFIX)}:*"]]}}')
-    assert condition == {"ArnEquals": {"ecs:cluster": {"Fn::GetAtt": [cluster, "Arn"]}}}
-    passed = {json.loads(res)["Fn::GetAtt"][0] for _, res, _ in passes}
-    assert passed == {task_role(t), execution_role(t)}
-    assert all(
-        c == {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}} for _, _, c in passes
-    )
-    trust = t["Resources"][role]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
-    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
-
-
-# --- cdk-nag -----------------------------------------------------------------------------------
+    check_scheduler_role(t, r.FEED)
 
 
 def test_the_feed_stack_passes_aws_solutions(feed: Synth) -> None:

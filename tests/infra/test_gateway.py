@@ -37,6 +37,15 @@ from smart0dte import resources as r
 from smart0dte.services.live_arming import LIVE_TRADING_ENABLED
 
 from .conftest import REPO_ROOT, Synth, synthesize, write_fake_repo
+from .task_checks import (
+    check_execution_role,
+    check_scheduler_role,
+    check_start_schedule,
+    container,
+    table_id,
+    task_role,
+    the,
+)
 from .template_queries import (
     READ,
     WRITE,
@@ -44,7 +53,6 @@ from .template_queries import (
     grants,
     logical_id,
     resources_of_type,
-    role_of,
 )
 
 PREFIX = r.DEFAULT_PREFIX
@@ -68,23 +76,10 @@ def t(live: Synth) -> dict[str, Any]:
     return live.template_json
 
 
-def the(t: dict[str, Any], cfn_type: str) -> tuple[str, dict[str, Any]]:
-    found = resources_of_type(t, cfn_type)
-    assert len(found) == 1, f"{cfn_type}: {sorted(found)}"
-    ((key, value),) = found.items()
-    return key, value.get("Properties", {})
-
-
 def api_variables(t: dict[str, Any]) -> dict[str, Any]:
     api = next(f for f in r.FUNCTIONS if f.name == "api")
     fid = logical_id(t, "AWS::Lambda::Function", FunctionName=api.physical_name(PREFIX))
     return dict(t["Resources"][fid]["Properties"]["Environment"]["Variables"])
-
-
-def container(t: dict[str, Any]) -> dict[str, Any]:
-    _, props = the(t, "AWS::ECS::TaskDefinition")
-    (definition,) = props["ContainerDefinitions"]
-    return dict(definition)
 
 
 def role_trusting(t: dict[str, Any], service: str, description_start: str) -> str:
@@ -96,25 +91,6 @@ def role_trusting(t: dict[str, Any], service: str, description_start: str) -> st
     ]
     assert len(found) == 1, found
     return found[0]
-
-
-def task_role(t: dict[str, Any]) -> str:
-    _, props = the(t, "AWS::ECS::TaskDefinition")
-    return str(props["TaskRoleArn"]["Fn::GetAtt"][0])
-
-
-def execution_role(t: dict[str, Any]) -> str:
-    _, props = the(t, "AWS::ECS::TaskDefinition")
-    return str(props["ExecutionRoleArn"]["Fn::GetAtt"][0])
-
-
-def start_schedule(t: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    sid = logical_id(t, "AWS::Scheduler::Schedule", Name=r.GATEWAY.start_schedule_name(PREFIX))
-    return sid, t["Resources"][sid]["Properties"]
-
-
-def table_id(t: dict[str, Any], spec: r.TableSpec) -> str:
-    return logical_id(t, "AWS::DynamoDB::Table", TableName=spec.physical_name(PREFIX))
 
 
 def queue_id(t: dict[str, Any]) -> str:
@@ -278,7 +254,7 @@ def test_task_definition_is_fargate_x86_64_with_1_vcpu_and_2_gib(t: dict[str, An
 
 
 def test_container_environment_is_live_on_4001_with_the_account_and_the_queue(t: dict[str, Any]) -> None:
-    c = container(t)
+    c = container(t, r.GATEWAY)
     assert c["Essential"] is True
     assert {e["Name"]: e["Value"] for e in c["Environment"]} == {
         "SMART0DTE_MODE": "live",
@@ -294,7 +270,7 @@ def test_container_environment_is_live_on_4001_with_the_account_and_the_queue(t:
 
 
 def test_the_ib_login_comes_from_the_named_secret_never_the_environment(t: dict[str, Any]) -> None:
-    c = container(t)
+    c = container(t, r.GATEWAY)
     secrets = {s["Name"]: json.dumps(s["ValueFrom"]) for s in c["Secrets"]}
     assert set(secrets) == {"TWS_USERID", "TWS_PASSWORD"}
     name = r.GATEWAY.secret_name(PREFIX)
@@ -313,7 +289,7 @@ def test_health_check_is_the_dockerfiles(t: dict[str, Any]) -> None:
         "retries": HEALTH_CHECK_RETRIES,
     }
     assert command == HEALTH_CHECK_COMMAND
-    assert container(t)["HealthCheck"] == {
+    assert container(t, r.GATEWAY)["HealthCheck"] == {
         "Command": ["CMD-SHELL", HEALTH_CHECK_COMMAND],
         "Interval": HEALTH_CHECK_INTERVAL_S,
         "Timeout": HEALTH_CHECK_TIMEOUT_S,
@@ -325,10 +301,10 @@ def test_health_check_is_the_dockerfiles(t: dict[str, Any]) -> None:
 def test_container_logs_to_a_one_month_log_group_and_gets_time_to_stop(t: dict[str, Any]) -> None:
     group = logical_id(t, "AWS::Logs::LogGroup", LogGroupName=r.GATEWAY.log_group_name(PREFIX))
     assert t["Resources"][group]["Properties"]["RetentionInDays"] == 30
-    log = container(t)["LogConfiguration"]
+    log = container(t, r.GATEWAY)["LogConfiguration"]
     assert log["LogDriver"] == "awslogs"
     assert log["Options"]["awslogs-group"] == {"Ref": group}
-    assert container(t)["StopTimeout"] == r.GATEWAY.stop_timeout_s
+    assert container(t, r.GATEWAY)["StopTimeout"] == r.GATEWAY.stop_timeout_s
 
 
 def test_image_is_the_gateway_dockerfile_staged_not_built(live: Synth) -> None:
@@ -344,7 +320,7 @@ def test_image_is_the_gateway_dockerfile_staged_not_built(live: Synth) -> None:
 
 
 def test_task_role_consumes_the_queue_and_uses_three_tables_only(t: dict[str, Any]) -> None:
-    role = task_role(t)
+    role = task_role(t, r.GATEWAY)
     ids = {
         "queue": queue_id(t),
         "control": table_id(t, r.CONTROL_TABLE),
@@ -368,65 +344,15 @@ def test_task_role_consumes_the_queue_and_uses_three_tables_only(t: dict[str, An
 
 
 def test_execution_role_pulls_the_image_reads_the_one_secret_and_writes_its_logs(t: dict[str, Any]) -> None:
-    role = execution_role(t)
-    group = logical_id(t, "AWS::Logs::LogGroup", LogGroupName=r.GATEWAY.log_group_name(PREFIX))
-    by_resource: dict[str, set[str]] = {}
-    for action, resource, _ in grants(t, role):
-        by_resource.setdefault(json.dumps(resource), set()).add(action)
-    secret = [k for k in by_resource if f":secret:{r.GATEWAY.secret_name(PREFIX)}-??????" in k]
-    repository = [k for k in by_resource if "container-assets" in k]
-    assert len(secret) == 1 and len(repository) == 1
-    assert by_resource == {
-        json.dumps("*"): {"ecr:GetAuthorizationToken"},
-        repository[0]: {"ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"},
-        json.dumps({"Fn::GetAtt": [group, "Arn"]}): {"logs:CreateLogStream", "logs:PutLogEvents"},
-        secret[0]: {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"},
-    }
+    check_execution_role(t, r.GATEWAY)
 
 
 def test_schedule_runs_the_task_weekdays_at_0845_new_york_with_a_public_ip(t: dict[str, Any]) -> None:
-    sid, props = start_schedule(t)
-    group, _ = the(t, "AWS::Scheduler::ScheduleGroup")
-    assert props["GroupName"] == PREFIX
-    assert group in t["Resources"][sid]["DependsOn"]
-    assert (props["ScheduleExpression"], props["ScheduleExpressionTimezone"]) == (
-        "cron(45 8 ? * MON-FRI *)",
-        "America/New_York",
-    )
-    assert props["State"] == "ENABLED"
-    cluster, _ = the(t, "AWS::ECS::Cluster")
-    task, _ = the(t, "AWS::ECS::TaskDefinition")
-    sg, _ = the(t, "AWS::EC2::SecurityGroup")
-    target = props["Target"]
-    assert target["Arn"] == {"Fn::GetAtt": [cluster, "Arn"]}
-    ecs = target["EcsParameters"]
-    assert (ecs["TaskDefinitionArn"], ecs["LaunchType"], ecs["TaskCount"]) == ({"Ref": task}, "FARGATE", 1)
-    network = ecs["NetworkConfiguration"]["AwsvpcConfiguration"]
-    assert network["AssignPublicIp"] == "ENABLED"
-    assert network["SecurityGroups"] == [{"Fn::GetAtt": [sg, "GroupId"]}]
-    assert sorted(s["Ref"] for s in network["Subnets"]) == sorted(resources_of_type(t, "AWS::EC2::Subnet"))
-    # no stop schedule: the container stops itself after the close
-    assert len(resources_of_type(t, "AWS::Scheduler::Schedule")) == len(r.SCHEDULES) + 1
+    check_start_schedule(t, r.GATEWAY, "cron(45 8 ? * MON-FRI *)")
 
 
 def test_scheduler_role_may_only_run_this_family_and_pass_the_two_roles(t: dict[str, Any]) -> None:
-    sid, _ = start_schedule(t)
-    role = role_of(t, sid)
-    cluster, _ = the(t, "AWS::ECS::Cluster")
-    found = [(a, json.dumps(res), s.get("Condition")) for a, res, s in grants(t, role)]
-    run = [f for f in found if f[0] == "ecs:RunTask"]
-    passes = [f for f in found if f[0] == "iam:PassRole"]
-    assert len(run) + len(passes) == len(found) == 3
-    ((_, resource, condition),) = run
-    assert resource.endswith(f':task-definition/{r.GATEWAY.physical_name(PREFIX)}:*"]]}}')
-    assert condition == {"ArnEquals": {"ecs:cluster": {"Fn::GetAtt": [cluster, "Arn"]}}}
-    passed = {json.loads(res)["Fn::GetAtt"][0] for _, res, _ in passes}
-    assert passed == {task_role(t), execution_role(t)}
-    assert all(
-        c == {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}} for _, _, c in passes
-    )
-    trust = t["Resources"][role]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
-    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    check_scheduler_role(t, r.GATEWAY)
 
 
 def test_outputs_name_the_cluster_the_logs_and_the_secret(t: dict[str, Any]) -> None:
