@@ -96,8 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     import boto3  # type: ignore[import-untyped]
     from moto import mock_aws
 
-    from smart0dte.adapters.dynamodb import DynamoState
-    from smart0dte.adapters.provisioning import provision
+    from smart0dte.adapters.aws.dynamodb.state import DynamoState
+    from smart0dte.adapters.aws.provisioning import provision
     from smart0dte.domain.models import TradingMode
     from smart0dte.local import moto_partitions
     from smart0dte.local.http_server import LambdaContext, api_event, serve

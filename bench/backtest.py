@@ -13,7 +13,7 @@ Run: .venv/bin/python bench/backtest.py [--quick] [--json] [--core K] [--bt-bars
    (labelled as such; process start-up is then counted 12.6 times, so the estimate errs high).
 3. SMA(10)/SMA(30) crossover on 1,000,000 one-minute bars of a seeded random walk (cent prices):
    buy 1 unit when SMA10 crosses above SMA30, close when it crosses below, market orders filled
-   at the next bar's open. Ours: `domain.bar_backtest.sma_cross_trades` (median of 5 runs);
+   at the next bar's open. Ours: `bench/sma_cross.py`'s `sma_cross_trades` (median of 5 runs);
    backtrader 1.9 (Cerebro with stdstats off, default runonce + preload, PandasData feed; one
    run, timed from Cerebro() to the end of run()). Both pinned to the same core. backtrader runs
    all 1,000,000 bars by default (one to several minutes), `--quick` or `--bt-bars N` gives it
@@ -38,8 +38,8 @@ from datetime import date  # noqa: E402
 from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
+from sma_cross import BarTrade, sma_cross_trades  # noqa: E402
 
-from smart0dte.domain.bar_backtest import BarTrade, sma_cross_trades  # noqa: E402
 from smart0dte.domain.calendar import MarketCalendar  # noqa: E402
 from smart0dte.domain.simulator import MarketSimulator, Scenario  # noqa: E402
 from smart0dte.services.backtest import BacktestRequest, DayJob, run_backtest, run_day  # noqa: E402

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-from smart0dte.adapters.dbn_writer import write_simulated_day
+from smart0dte.adapters.databento.dbn_writer import write_simulated_day
 from smart0dte.domain.simulator import MarketSimulator
 
 DAY = date(2025, 3, 14)
@@ -67,7 +67,7 @@ def main() -> int:
         size_mb = sum(p.stat().st_size for p in folder.iterdir()) / 1e6
         print(f"  folder size {size_mb:.2f} MB")
         try:
-            from smart0dte.adapters.historical import DbnFolderMarketData
+            from smart0dte.adapters.databento.historical import DbnFolderMarketData
         except ImportError:
             print("Load one day from DBN into arrays: reader not available")
         else:

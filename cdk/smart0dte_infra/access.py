@@ -14,7 +14,7 @@ those resources, so a function learns only the names it may use:
     SMART0DTE_STATE_MACHINE_FLATTEN_ARN, SMART0DTE_STATE_MACHINE_POST_CLOSE_ARN
     api only: SMART0DTE_BACKTEST_STATE_MACHINE_ARN    the workflow it starts (lambdas/api/handler.py)
 
-SMART0DTE_PREFIX, SMART0DTE_ACCOUNT and SMART0DTE_ORDER_QUEUE_URL are the names smart0dte.wiring
+SMART0DTE_PREFIX, SMART0DTE_ACCOUNT and SMART0DTE_ORDER_QUEUE_URL are the names smart0dte.bootstrap.aws
 reads (AwsConfig.from_env), SMART0DTE_BACKTEST_STATE_MACHINE_ARN the one the API handler reads;
 tests hold them in step.
 
@@ -205,7 +205,7 @@ def env_var(kind: str, logical_name: str, suffix: str = "") -> str:
 PREFIX_ENV = "SMART0DTE_PREFIX"
 ACCOUNT_ENV = "SMART0DTE_ACCOUNT"
 QUEUE_URL_ENVS = {r.ORDER_INTENT_QUEUE: "SMART0DTE_ORDER_QUEUE_URL"}
-"""Queues whose URL variable is named by smart0dte.wiring; any other queue gets env_var(...)."""
+"""Queues whose URL variable is named by smart0dte.bootstrap.aws; any other queue gets env_var(...)."""
 
 
 def queue_url_env(queue: r.QueueSpec) -> str:

@@ -38,7 +38,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct, Node
 
 from smart0dte import resources as r
-from smart0dte import wiring
+from smart0dte.bootstrap import aws as wiring
 from smart0dte.commands.feed import ENV_API_KEY, ENV_TRADING_CYCLE_ARN, TRADING_CYCLE
 
 from .access import ACCOUNT_ENV, PREFIX_ENV, TABLE_ACTIONS, TableAccess

@@ -41,7 +41,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct, Node
 
 from smart0dte import resources as r
-from smart0dte import wiring
+from smart0dte.bootstrap import aws as wiring
 from smart0dte.commands.gateway import ENV_IB_ACCOUNT, ENV_IB_CLIENT_ID, ENV_IB_PORT
 from smart0dte.domain.models import TradingMode
 from smart0dte.ports import LIVE_GATEWAY_PORT, PAPER_ACCOUNT_PREFIX
@@ -65,7 +65,7 @@ GATEWAY_TABLES: Final = {
     r.TRADING_TABLE: TableAccess.READ_WRITE,  # orders, fills, positions; by_status: working orders
     r.AUDIT_TABLE: TableAccess.APPEND,  # every order transition and fill is audited
 }
-"""What the bridge touches through DynamoState (smart0dte.services.gateway): the levels of
+"""What the bridge touches through DynamoState (smart0dte.services.order_bridge): the levels of
 access.py, so the gateway reads and writes exactly as the Lambdas of the same level do."""
 QUEUE_ACTIONS: Final = ("sqs:ReceiveMessage", "sqs:DeleteMessage")
 """SqsIntentReceiver's calls (receive_message, delete_message). The queue is SQS-managed SSE,

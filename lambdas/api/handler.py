@@ -25,8 +25,8 @@ _app: APIGatewayHttpResolver | None = None
 
 
 def default_deps() -> ApiDeps:
-    from smart0dte import wiring
-    from smart0dte.adapters.scheduler import ScheduleGroupReader
+    from smart0dte.adapters.aws.scheduler import ScheduleGroupReader
+    from smart0dte.bootstrap import aws as wiring
 
     config = wiring.AwsConfig.from_env()
     arn = os.environ.get(ENV_BACKTEST_STATE_MACHINE_ARN)

@@ -22,11 +22,11 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 
-from smart0dte import wiring
+from smart0dte.bootstrap import aws as wiring
+from smart0dte.bootstrap.runtime import Runtime, runtime
 from smart0dte.domain.models import TradingMode
 from smart0dte.services.events import RiskResult, parse_event
 from smart0dte.services.lambda_context import context_or_local
-from smart0dte.services.runtime import Runtime, runtime
 from smart0dte.services.trading_cycle import RunOne, TradingCycle
 
 NAME = "execute"

@@ -20,11 +20,11 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
+from smart0dte.bootstrap.runtime import UtcClock, runtime
 from smart0dte.domain.models import TradingMode
 from smart0dte.services.events import SessionEvent, parse_event
 from smart0dte.services.lambda_context import context_or_local
 from smart0dte.services.learning import Learning
-from smart0dte.services.runtime import UtcClock, runtime
 
 NAME = "learning"
 logger = Logger(service=NAME)

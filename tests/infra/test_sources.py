@@ -116,7 +116,7 @@ def test_environment_variable_names_come_from_logical_names() -> None:
 
 
 def test_the_variables_wiring_reads_are_the_ones_the_stack_sets() -> None:
-    wiring = pytest.importorskip("smart0dte.wiring")
+    wiring = pytest.importorskip("smart0dte.bootstrap.aws")
 
     assert wiring.ENV_PREFIX == PREFIX_ENV
     assert wiring.ENV_ACCOUNT == ACCOUNT_ENV

@@ -9,7 +9,7 @@ import boto3  # type: ignore[import-untyped]
 import pytest
 from moto import mock_aws
 
-from smart0dte.adapters.provisioning import Provisioned, provision
+from smart0dte.adapters.aws.provisioning import Provisioned, provision
 from smart0dte.resources import TABLES
 
 REGION = "us-east-1"

@@ -6,7 +6,7 @@ from typing import Any
 import boto3  # type: ignore[import-untyped]
 import pytest
 
-from smart0dte.adapters.provisioning import Provisioned
+from smart0dte.adapters.aws.provisioning import Provisioned
 from smart0dte.services.api import StepFunctionsBacktests
 
 from .conftest import REGION

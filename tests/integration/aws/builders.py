@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from smart0dte.adapters.provisioning import Provisioned
+from smart0dte.adapters.aws.provisioning import Provisioned
 from smart0dte.domain.models import (
     Fill,
     OptionContract,

@@ -3,8 +3,8 @@ from typing import Any
 
 import pytest
 
-from smart0dte.adapters.dynamodb import DynamoAuditLog, DynamoState
-from smart0dte.adapters.provisioning import Provisioned
+from smart0dte.adapters.aws.dynamodb.state import DynamoAuditLog, DynamoState
+from smart0dte.adapters.aws.provisioning import Provisioned
 from smart0dte.domain.calendar import NEW_YORK
 from smart0dte.domain.models import TradingMode
 from smart0dte.ports import AuditRecord, AuditRecordExists

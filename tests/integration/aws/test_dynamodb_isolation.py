@@ -3,8 +3,8 @@
 from decimal import Decimal
 from typing import Any
 
-from smart0dte.adapters.dynamodb import DynamoState
-from smart0dte.adapters.provisioning import Provisioned
+from smart0dte.adapters.aws.dynamodb.state import DynamoState
+from smart0dte.adapters.aws.provisioning import Provisioned
 from smart0dte.domain.controls import AutomationSettings, TradingState
 from smart0dte.domain.models import Bar, TradingMode
 from smart0dte.ports import DailyCounters, TradingControls

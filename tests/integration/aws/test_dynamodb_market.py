@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smart0dte.adapters import dynamodb as dynamodb_adapter
-from smart0dte.adapters.dynamodb import DEFAULT_MARKET_TTL, DynamoState, decode_chain, encode_chain
-from smart0dte.adapters.provisioning import Provisioned
+from smart0dte.adapters.aws.dynamodb import state as dynamodb_adapter
+from smart0dte.adapters.aws.dynamodb.state import DEFAULT_MARKET_TTL, DynamoState, decode_chain, encode_chain
+from smart0dte.adapters.aws.provisioning import Provisioned
 from smart0dte.domain.models import (
     Bar,
     ChainSnapshot,

@@ -2,8 +2,8 @@ from typing import Any
 
 import pytest
 
-from smart0dte.adapters.provisioning import Provisioned
-from smart0dte.adapters.s3 import S3ObjectStore
+from smart0dte.adapters.aws.provisioning import Provisioned
+from smart0dte.adapters.aws.s3 import S3ObjectStore
 from smart0dte.ports import ObjectNotFound
 from smart0dte.resources import ARCHIVE_BUCKET
 

@@ -3,8 +3,8 @@ from typing import Any
 
 import pytest
 
-from smart0dte.adapters.provisioning import Provisioned
-from smart0dte.adapters.sqs import MODE_ATTRIBUTE, SqsOrderQueue
+from smart0dte.adapters.aws.provisioning import Provisioned
+from smart0dte.adapters.aws.sqs import MODE_ATTRIBUTE, SqsOrderQueue
 from smart0dte.domain.models import OrderIntent, TradingMode
 from smart0dte.resources import ORDER_INTENT_QUEUE
 

@@ -19,16 +19,16 @@ from typing import Any
 import boto3  # type: ignore[import-untyped]
 import pytest
 
-from smart0dte import wiring
-from smart0dte.adapters.dynamodb import DynamoState
-from smart0dte.adapters.provisioning import Provisioned
+from smart0dte.adapters.aws.dynamodb.state import DynamoState
+from smart0dte.adapters.aws.provisioning import Provisioned
+from smart0dte.bootstrap import aws as wiring
+from smart0dte.bootstrap import runtime as runtime_module
 from smart0dte.domain.calendar import MarketCalendar
 from smart0dte.domain.controls import AutomationSettings, RiskLimits
 from smart0dte.domain.marketdata import NS_PER_MINUTE, MarketDay, datetime_to_ns, ns_to_datetime
 from smart0dte.domain.models import Bar, OrderIntent, TradingMode
 from smart0dte.domain.simulator import MarketSimulator, Scenario, SimulatedDay
 from smart0dte.resources import ALERT_TOPIC, REPO_ROOT, TABLES
-from smart0dte.services import runtime as runtime_module
 
 from ..moto_env import REGION, empty_tables, provisioned_moto
 

@@ -12,15 +12,15 @@ from typing import Any
 import boto3  # type: ignore[import-untyped]
 import pytest
 
-from smart0dte.adapters.dbn_writer import write_simulated_day
-from smart0dte.adapters.provisioning import Provisioned
+from smart0dte.adapters.aws.provisioning import Provisioned
+from smart0dte.adapters.databento.dbn_writer import write_simulated_day
+from smart0dte.bootstrap.runtime import UtcClock, runtime
 from smart0dte.domain.models import OptionContract, TradingMode
 from smart0dte.domain.simulator import MarketSimulator, Scenario
 from smart0dte.ml.walk_forward import WalkForwardConfig
 from smart0dte.resources import ARCHIVE_BUCKET, MODELS_BUCKET, REPORTS_BUCKET
 from smart0dte.services.backtest import BacktestRequest, report_to_wire, run_backtest
 from smart0dte.services.learning import Learning
-from smart0dte.services.runtime import UtcClock, runtime
 
 from .conftest import REGION, Context, load_handler
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from smart0dte.adapters.provisioning import Provisioned
+from smart0dte.adapters.aws.provisioning import Provisioned
 from smart0dte.services.events import MalformedEvent
 
 from .conftest import Context, load_handler, schedules, table_items

@@ -4,7 +4,7 @@ from datetime import date, timedelta
 
 import numpy as np
 
-from smart0dte.adapters.dynamo_market import DynamoMarketReader
+from smart0dte.adapters.aws.dynamodb.market import DynamoMarketReader
 from smart0dte.domain.marketdata import MarketDay, datetime_to_ns
 from smart0dte.domain.models import TradingMode
 from smart0dte.domain.simulator import Scenario

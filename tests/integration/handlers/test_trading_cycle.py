@@ -10,7 +10,7 @@ from typing import Any
 import boto3  # type: ignore[import-untyped]
 import pytest
 
-from smart0dte.adapters.provisioning import Provisioned
+from smart0dte.adapters.aws.provisioning import Provisioned
 from smart0dte.domain.models import OrderStatus, TradingMode
 from smart0dte.resources import IDEMPOTENCY_TABLE
 from smart0dte.services.session import OutOfOrder

@@ -6,7 +6,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from smart0dte import wiring
+from smart0dte.bootstrap import aws as wiring
 from smart0dte.local.auth import authorizer_context
 from smart0dte.local.embedded import EmbeddedAws
 from smart0dte.local.http_server import LambdaContext, api_event, load_api_handler

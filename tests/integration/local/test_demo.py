@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 
 from smart0dte import resources
+from smart0dte.bootstrap.aws import AwsConfig, state_store
 from smart0dte.cli import main
 from smart0dte.commands import demo
 from smart0dte.domain.controls import TradingState
 from smart0dte.domain.models import OptionContract, OptionRight, Position, Signal, TradingMode, Underlying
 from smart0dte.domain.risk import RiskRule, RiskVerdict, Violation
 from smart0dte.ports import RiskDecision
-from smart0dte.wiring import AwsConfig, state_store
 
 MINUTES = 3
 JSON_KEYS = {"executions", "trades", "pnl", "rejections_by_rule", "audit_records", "decisions"}

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 from smart0dte import resources
-from smart0dte.adapters.provisioning import dead_letter_queue_name
+from smart0dte.adapters.aws.provisioning import dead_letter_queue_name
+from smart0dte.bootstrap.aws import AwsConfig, state_store
 from smart0dte.domain.controls import AutomationSettings
 from smart0dte.local.embedded import EmbeddedAws, LambdaServiceException
 from smart0dte.resources import BUCKETS, FUNCTIONS, QUEUES, STATE_MACHINES, TABLES, TOPICS, WorkflowType
-from smart0dte.wiring import AwsConfig, state_store
 
 from .conftest import PREFIX, recording
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from smart0dte.bootstrap.aws import AwsConfig, aws_client
 from smart0dte.cli import main
 from smart0dte.domain.calendar import NEW_YORK, MarketCalendar
 from smart0dte.domain.controls import AutomationSettings
@@ -29,7 +30,6 @@ from smart0dte.local.replay import (
 )
 from smart0dte.local.stand_ins import STAND_INS
 from smart0dte.resources import MARKET_TABLE
-from smart0dte.wiring import AwsConfig, aws_client
 
 from .conftest import PREFIX
 

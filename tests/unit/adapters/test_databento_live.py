@@ -17,7 +17,7 @@ import databento
 import databento_dbn as dbn
 import pytest
 
-from smart0dte.adapters.databento_live import (
+from smart0dte.adapters.databento.live import (
     API_KEY_ENV,
     Backoff,
     Connected,

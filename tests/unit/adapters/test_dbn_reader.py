@@ -17,7 +17,7 @@ import zstandard
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from smart0dte.adapters.dbn_reader import (
+from smart0dte.adapters.databento.dbn_reader import (
     DbnFormatError,
     OptionDefinition,
     expires_at,

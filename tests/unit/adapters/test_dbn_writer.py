@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from smart0dte import __version__
-from smart0dte.adapters.dbn_writer import (
+from smart0dte.adapters.databento.dbn_writer import (
     CBBO_FILE,
     DEFINITION_FILE,
     EQUITY_BARS_FILE,
@@ -20,7 +20,7 @@ from smart0dte.adapters.dbn_writer import (
     write_market_day,
     write_simulated_day,
 )
-from smart0dte.adapters.historical import DbnFolderMarketData
+from smart0dte.adapters.databento.historical import DbnFolderMarketData
 from smart0dte.domain.marketdata import NS_PER_MINUTE, ChainSeries, MarketDay, datetime_to_ns
 from smart0dte.domain.models import OptionContract, OptionRight, Underlying
 from smart0dte.domain.simulator import MarketSimulator, Scenario, SimulatedDay, SimulatorConfig

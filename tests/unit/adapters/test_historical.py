@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import zstandard
 
-from smart0dte.adapters.dbn_reader import expires_at, read_dbn, to_option_definitions
-from smart0dte.adapters.historical import (
+from smart0dte.adapters.databento.dbn_reader import expires_at, read_dbn, to_option_definitions
+from smart0dte.adapters.databento.historical import (
     DatabentoHistoricalMarketData,
     DbnFolderMarketData,
     MarketDataError,
@@ -242,7 +242,7 @@ def _assert_same_day(ours: MarketDay, expected: MarketDay) -> None:
 
 
 def test_a_simulated_day_round_trips_through_the_dbn_writer(tmp_path: Path) -> None:
-    from smart0dte.adapters.dbn_writer import write_simulated_day
+    from smart0dte.adapters.databento.dbn_writer import write_simulated_day
     from smart0dte.domain.simulator import MarketSimulator, SimulatorConfig
 
     simulated = MarketSimulator(SimulatorConfig().with_strikes_each_side(3)).day(DAY, seed=11)

@@ -11,8 +11,8 @@ from typing import Any
 import ib_async
 import pytest
 
-from smart0dte.adapters import ibkr
-from smart0dte.adapters.ibkr import IbkrBroker, IbkrError, UnknownOrderStatus, map_order_status
+from smart0dte.adapters.ibkr import broker as ibkr
+from smart0dte.adapters.ibkr.broker import IbkrBroker, IbkrError, UnknownOrderStatus, map_order_status
 from smart0dte.domain.models import (
     OptionContract,
     OptionRight,

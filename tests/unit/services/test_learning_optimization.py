@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from smart0dte.adapters.dbn_writer import write_simulated_day
+from smart0dte.adapters.databento.dbn_writer import write_simulated_day
 from smart0dte.adapters.local_store import FolderObjectStore
 from smart0dte.domain.optimization import REPORT_ONLY, WalkForwardSpec, search_grid
 from smart0dte.domain.simulator import MarketSimulator, Scenario

@@ -14,7 +14,7 @@ from smart0dte.domain.simulator import MarketSimulator, Scenario
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    from smart0dte.adapters.dbn_writer import write_simulated_day  # needs the gateway extra
+    from smart0dte.adapters.databento.dbn_writer import write_simulated_day  # needs the gateway extra
 
     start: date = args.start
     end: date = args.end or start

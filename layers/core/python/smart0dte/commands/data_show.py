@@ -11,7 +11,7 @@ import argparse
 import json
 from pathlib import Path
 
-from smart0dte.adapters.dbn_reader import SUPPORTED_SCHEMAS, DbnData, read_dbn
+from smart0dte.adapters.databento.dbn_reader import SUPPORTED_SCHEMAS, DbnData, read_dbn
 
 _BOOK = ("bid_px_00", "ask_px_00", "bid_sz_00", "ask_sz_00")
 _TRADE = ("side", "price", "size")

@@ -250,8 +250,8 @@ def serve_dashboard(aws: EmbeddedAws, day: ReplayDay, port: int) -> None:
     """Serve web/dist and the API on the embedded AWS until Ctrl-C; the API's clock starts at the
     replayed session's close and runs on, so "today" is the replayed day and every action taken on
     the dashboard gets its own time."""
-    from smart0dte import wiring
-    from smart0dte.adapters.scheduler import ScheduleGroupReader
+    from smart0dte.adapters.aws.scheduler import ScheduleGroupReader
+    from smart0dte.bootstrap import aws as wiring
     from smart0dte.local.clock import RunningClock
     from smart0dte.local.http_server import serve
     from smart0dte.resources import REPO_ROOT, REPORTS_BUCKET, STATE_MACHINES

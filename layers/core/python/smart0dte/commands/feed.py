@@ -30,13 +30,13 @@ from dataclasses import replace
 from datetime import UTC, datetime, time
 from typing import Any, Final
 
-from smart0dte import wiring
+from smart0dte.bootstrap import aws as wiring
 from smart0dte.commands.gateway import stop_on_signals
 from smart0dte.domain.calendar import NEW_YORK, MarketCalendar, SessionTimes
 from smart0dte.domain.models import DomainError, TradingMode, Underlying
 from smart0dte.resources import STATE_MACHINES
-from smart0dte.services.gateway import stop_time
-from smart0dte.services.market_pump import DEFAULT_GRACE_S, MarketPump
+from smart0dte.services.feed import DEFAULT_GRACE_S, MarketPump
+from smart0dte.services.order_bridge import stop_time
 
 ENV_API_KEY: Final = "DATABENTO_API_KEY"
 ENV_TRADING_CYCLE_ARN: Final = "SMART0DTE_STATE_MACHINE_TRADING_CYCLE_ARN"
@@ -148,7 +148,7 @@ def _run(args: argparse.Namespace) -> int:
     sfn = wiring.aws_client(config, "stepfunctions")
     arn = trading_cycle_arn(sfn, config.prefix, os.environ)
 
-    from smart0dte.adapters.databento_live import FeedConfig, LiveMarketFeed, databento_client_factory
+    from smart0dte.adapters.databento.live import FeedConfig, LiveMarketFeed, databento_client_factory
 
     pump = MarketPump(
         wiring.state_store(config),

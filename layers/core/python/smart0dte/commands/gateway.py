@@ -24,15 +24,15 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time
 from typing import TYPE_CHECKING, Any, Final
 
-from smart0dte import wiring
+from smart0dte.bootstrap import aws as wiring
 from smart0dte.domain.calendar import NEW_YORK, MarketCalendar
 from smart0dte.domain.models import DomainError, TradingMode
 from smart0dte.ports import LIVE_GATEWAY_PORT, PAPER_ACCOUNT_PREFIX, PAPER_GATEWAY_PORT, LiveBroker
 from smart0dte.resources import ORDER_INTENT_QUEUE
-from smart0dte.services.gateway import BrokerConnection, run_gateway, stop_time
+from smart0dte.services.order_bridge import BrokerConnection, run_gateway, stop_time
 
 if TYPE_CHECKING:
-    from smart0dte.adapters.sqs import SqsIntentReceiver
+    from smart0dte.adapters.aws.sqs import SqsIntentReceiver
 
 ENV_IB_HOST: Final = "SMART0DTE_IB_HOST"
 ENV_IB_PORT: Final = "SMART0DTE_IB_PORT"
@@ -127,7 +127,7 @@ def ib_connector(settings: GatewayArgs) -> Any:
     """A connect function for run_gateway; imports ib_async (the `gateway` extra) only when called."""
 
     def connect() -> BrokerConnection:
-        from smart0dte.adapters.ibkr import IbkrBroker, connect_ib
+        from smart0dte.adapters.ibkr.broker import IbkrBroker, connect_ib
 
         ib = connect_ib(settings.ib_host, settings.ib_port, settings.client_id, CONNECT_TIMEOUT_S)
         return IbConnection(ib, IbkrBroker(ib, settings.account))
@@ -136,7 +136,7 @@ def ib_connector(settings: GatewayArgs) -> Any:
 
 
 def intent_receiver(config: wiring.AwsConfig) -> SqsIntentReceiver:
-    from smart0dte.adapters.sqs import SqsIntentReceiver
+    from smart0dte.adapters.aws.sqs import SqsIntentReceiver
 
     sqs = wiring.aws_client(config, "sqs")
     url = (

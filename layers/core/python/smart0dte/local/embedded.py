@@ -56,6 +56,8 @@ from types import ModuleType, TracebackType
 from typing import Any, Final, Self
 
 from smart0dte import resources
+from smart0dte.bootstrap.aws import DEFAULT_REGION, AwsConfig
+from smart0dte.bootstrap.runtime import forget_runtimes
 from smart0dte.domain.models import TradingMode
 from smart0dte.local import moto_partitions
 from smart0dte.resources import (
@@ -69,8 +71,6 @@ from smart0dte.resources import (
     FunctionSpec,
     StateMachineSpec,
 )
-from smart0dte.services.runtime import forget_runtimes
-from smart0dte.wiring import DEFAULT_REGION, AwsConfig
 
 LambdaHandler = Callable[[Any, Any], Any]
 """`handler(event, context)`, as deployed."""
@@ -532,7 +532,7 @@ class EmbeddedAws:
 
     @property
     def config(self) -> AwsConfig:
-        """What `smart0dte.wiring` builds adapters from while this runs."""
+        """What `smart0dte.bootstrap.aws` builds adapters from while this runs."""
         return AwsConfig(
             prefix=self.prefix,
             mode=self.mode,
@@ -627,7 +627,7 @@ class EmbeddedAws:
     def _provision(self) -> None:
         import boto3  # type: ignore[import-untyped]
 
-        from smart0dte.adapters.provisioning import provision
+        from smart0dte.adapters.aws.provisioning import provision
 
         session = boto3.session.Session(region_name=self.region)
         self.provisioned = provision(
@@ -751,7 +751,7 @@ class EmbeddedAws:
 
     def state_store(self) -> Any:
         """A DynamoState on the embedded tables, in this runtime's mode."""
-        from smart0dte import wiring
+        from smart0dte.bootstrap import aws as wiring
 
         return wiring.state_store(self.config)
 

@@ -70,7 +70,7 @@ def simulated_day(
 
 def archived_day(data_dir: Path, session_date: date, calendar: MarketCalendar | None = None) -> ReplayDay:
     """A session from a DBN day folder (`smart0dte data generate` or a Databento download)."""
-    from smart0dte.adapters.historical import DbnFolderMarketData  # needs databento-dbn
+    from smart0dte.adapters.databento.historical import DbnFolderMarketData  # needs databento-dbn
 
     cal = calendar or MarketCalendar()
     session = _session(cal, session_date)

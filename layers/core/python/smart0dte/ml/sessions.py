@@ -55,7 +55,7 @@ def describe_simulated(seed: int, scenario: Scenario | None) -> str:
 
 def archived_dates(data_dir: Path, start: date, end: date) -> list[date]:
     """Sessions between start and end that have a day folder under data_dir."""
-    from smart0dte.adapters.historical import DbnFolderMarketData  # needs databento-dbn
+    from smart0dte.adapters.databento.historical import DbnFolderMarketData  # needs databento-dbn
 
     wanted = session_dates(start, end)
     available = set(DbnFolderMarketData(data_dir).available_days())
@@ -70,7 +70,7 @@ def archived_dates(data_dir: Path, start: date, end: date) -> list[date]:
 def archived_sessions(data_dir: Path, dates: Sequence[date]) -> Iterator[SessionData]:
     """Archived sessions with their quality flags applied; without an earlier archived day the
     session's own opens stand in for the prior closes (no gap is then seen)."""
-    from smart0dte.adapters.historical import DbnFolderMarketData
+    from smart0dte.adapters.databento.historical import DbnFolderMarketData
 
     calendar = MarketCalendar()
     source = DbnFolderMarketData(data_dir, calendar)

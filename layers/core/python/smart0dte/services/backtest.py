@@ -103,7 +103,7 @@ def _prior_close(day: MarketDay, previous_bars: dict[str, float] | None) -> dict
 def _load(job: DayJob) -> tuple[MarketDay, dict[str, float] | None]:
     request = job.request
     if request.data_dir is not None:
-        from smart0dte.adapters.historical import DbnFolderMarketData  # needs databento-dbn
+        from smart0dte.adapters.databento.historical import DbnFolderMarketData  # needs databento-dbn
 
         source = DbnFolderMarketData(request.data_dir)
         return source.load_day(job.session_date), source.previous_close(job.session_date)
@@ -160,7 +160,7 @@ def run_day(job: DayJob) -> DayOutcome:
 def _session_dates(request: BacktestRequest, calendar: MarketCalendar) -> list[date]:
     sessions = calendar.sessions_between(request.start, request.end)
     if request.data_dir is not None:
-        from smart0dte.adapters.historical import DbnFolderMarketData
+        from smart0dte.adapters.databento.historical import DbnFolderMarketData
 
         available = set(DbnFolderMarketData(request.data_dir).available_days())
         sessions = [d for d in sessions if d in available]

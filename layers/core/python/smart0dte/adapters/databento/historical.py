@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from smart0dte.adapters.dbn_reader import DbnData, read_dbn, to_bars, to_option_definitions
+from smart0dte.adapters.databento.dbn_reader import DbnData, read_dbn, to_bars, to_option_definitions
 from smart0dte.domain.calendar import FIRST_SUPPORTED_DATE, LAST_SUPPORTED_DATE, MarketCalendar, SessionTimes
 from smart0dte.domain.data_quality import CheckedDay, QualityLimits, check_and_clean, session_grid
 from smart0dte.domain.marketdata import (

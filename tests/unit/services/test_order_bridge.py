@@ -11,8 +11,8 @@ from smart0dte.cli import main
 from smart0dte.commands.gateway import GatewayArgs, check_consistent, resolve_args
 from smart0dte.domain.models import DomainError, Order, OrderStatus, TradingMode
 from smart0dte.ports import GatewayStatus, Versioned
-from smart0dte.services.gateway import Heartbeat, LoopTimings, Outcome, run_gateway, stop_time
-from tests.integration.gateway.fakes import (
+from smart0dte.services.order_bridge import Heartbeat, LoopTimings, Outcome, run_gateway, stop_time
+from tests.integration.order_bridge.fakes import (
     T0,
     FakeBroker,
     FakeClock,

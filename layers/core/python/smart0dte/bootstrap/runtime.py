@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any, Final
 
-from smart0dte import wiring
+from smart0dte.bootstrap import aws as wiring
 from smart0dte.domain.models import TradingMode
 from smart0dte.domain.strategy_signals import ProbabilityFn
 from smart0dte.ports import Notifier, ObjectStore, OrderQueue, Scheduler
@@ -78,14 +78,14 @@ class Runtime:
 
     @cached_property
     def sessions(self) -> Any:
-        from smart0dte.adapters.dynamo_session import DynamoSessionStore
+        from smart0dte.adapters.aws.dynamodb.session import DynamoSessionStore
 
         c = self.config
         return DynamoSessionStore(c.prefix, c.mode, region=c.region, endpoint_url=c.endpoint_url)
 
     @cached_property
     def market(self) -> Any:
-        from smart0dte.adapters.dynamo_market import DynamoMarketReader
+        from smart0dte.adapters.aws.dynamodb.market import DynamoMarketReader
 
         c = self.config
         return DynamoMarketReader(c.prefix, c.mode, region=c.region, endpoint_url=c.endpoint_url)
@@ -116,7 +116,7 @@ class Runtime:
 
     @cached_property
     def notifier(self) -> Notifier:
-        from smart0dte.adapters.sns import SnsNotifier
+        from smart0dte.adapters.aws.sns import SnsNotifier
 
         client = self.client("sns")
         arn = self.environ.get(ENV_TOPIC_ALERTS_ARN)
@@ -131,7 +131,7 @@ class Runtime:
 
     @cached_property
     def scheduler(self) -> Scheduler:
-        from smart0dte.adapters.scheduler import EventBridgeScheduler
+        from smart0dte.adapters.aws.scheduler import EventBridgeScheduler
 
         targets: dict[str, str] = {}
         sfn: Any = None

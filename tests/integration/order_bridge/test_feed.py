@@ -18,14 +18,14 @@ from typing import Any
 import boto3  # type: ignore[import-untyped]
 import pytest
 
-from smart0dte.adapters.databento_live import FeedConfig, LiveMarketFeed
-from smart0dte.adapters.dynamodb import DynamoState
-from smart0dte.adapters.provisioning import Provisioned
+from smart0dte.adapters.aws.dynamodb.state import DynamoState
+from smart0dte.adapters.aws.provisioning import Provisioned
+from smart0dte.adapters.databento.live import FeedConfig, LiveMarketFeed
 from smart0dte.commands import feed as feed_command
 from smart0dte.domain.calendar import NEW_YORK, MarketCalendar
 from smart0dte.domain.marketdata import ns_to_datetime
 from smart0dte.domain.models import TradingMode, Underlying
-from smart0dte.services.market_pump import MarketPump
+from smart0dte.services.feed import MarketPump
 
 from ...unit.adapters.test_databento_live import (
     EQUS,

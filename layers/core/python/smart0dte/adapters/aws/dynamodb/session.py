@@ -25,7 +25,7 @@ from pynamodb.attributes import (
 )
 from pynamodb.exceptions import PutError
 
-from smart0dte.adapters.dynamodb import (
+from smart0dte.adapters.aws.dynamodb.state import (
     MAX_ITEM_BYTES,
     DynamoAuditLog,
     _AuditItem,

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smart0dte.domain.bar_backtest import BarTrade, crossover, difference_sign, sma_cross_trades
+from bench.sma_cross import BarTrade, crossover, difference_sign, sma_cross_trades
 from smart0dte.domain.models import DomainError
 
 FAST, SLOW = 10, 30

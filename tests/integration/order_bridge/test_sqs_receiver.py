@@ -4,12 +4,12 @@ from typing import Any
 
 import pytest
 
-from smart0dte.adapters.dynamodb import DynamoState
-from smart0dte.adapters.provisioning import Provisioned
-from smart0dte.adapters.sqs import MODE_ATTRIBUTE, SqsIntentReceiver, SqsOrderQueue
+from smart0dte.adapters.aws.dynamodb.state import DynamoState
+from smart0dte.adapters.aws.provisioning import Provisioned
+from smart0dte.adapters.aws.sqs import MODE_ATTRIBUTE, SqsIntentReceiver, SqsOrderQueue
 from smart0dte.domain.models import TradingMode
 from smart0dte.resources import ORDER_INTENT_QUEUE, mode_key
-from smart0dte.services.gateway import OrderBridge, Outcome
+from smart0dte.services.order_bridge import OrderBridge, Outcome
 
 from .conftest import drain_queue, record
 from .fakes import FakeBroker, FakeClock, make_intent

@@ -29,9 +29,9 @@ from smart0dte.resources import DEFAULT_PREFIX, IDEMPOTENCY_TABLE, ORDER_INTENT_
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-    from smart0dte.adapters.dynamodb import DynamoState
-    from smart0dte.adapters.s3 import S3ObjectStore
-    from smart0dte.adapters.sqs import SqsOrderQueue
+    from smart0dte.adapters.aws.dynamodb.state import DynamoState
+    from smart0dte.adapters.aws.s3 import S3ObjectStore
+    from smart0dte.adapters.aws.sqs import SqsOrderQueue
 
 ENV_PREFIX: Final = "SMART0DTE_PREFIX"
 ENV_MODE: Final = "SMART0DTE_MODE"
@@ -98,20 +98,20 @@ def aws_client(config: AwsConfig, service: str) -> Any:
 
 
 def state_store(config: AwsConfig) -> DynamoState:
-    from smart0dte.adapters.dynamodb import DynamoState
+    from smart0dte.adapters.aws.dynamodb.state import DynamoState
 
     return DynamoState(config.prefix, config.mode, region=config.region, endpoint_url=config.endpoint_url)
 
 
 def object_store(config: AwsConfig, bucket: BucketSpec, client: Any = None) -> S3ObjectStore:
-    from smart0dte.adapters.s3 import S3ObjectStore
+    from smart0dte.adapters.aws.s3 import S3ObjectStore
 
     return S3ObjectStore(config.bucket_name(bucket), client or aws_client(config, "s3"))
 
 
 def order_queue(config: AwsConfig, client: Any = None) -> SqsOrderQueue:
     """The order-intent queue; without a configured URL this asks SQS for it by name."""
-    from smart0dte.adapters.sqs import SqsOrderQueue
+    from smart0dte.adapters.aws.sqs import SqsOrderQueue
 
     sqs = client or aws_client(config, "sqs")
     url = (

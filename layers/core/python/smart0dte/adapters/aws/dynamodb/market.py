@@ -22,7 +22,7 @@ from typing import Final
 
 import numpy as np
 
-from smart0dte.adapters.dynamodb import (
+from smart0dte.adapters.aws.dynamodb.state import (
     _BarItem,
     _bind,
     _ChainItem,

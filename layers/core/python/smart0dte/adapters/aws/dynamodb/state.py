@@ -59,7 +59,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import MetaModel, Model
 from pynamodb.transactions import TransactWrite
 
-from smart0dte.adapters.provisioning import table_definition
+from smart0dte.adapters.aws.provisioning import table_definition
 from smart0dte.domain.controls import AutomationSettings, RiskLimits, TradingState
 from smart0dte.domain.events import (
     EmergencyStopActivated,

@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from smart0dte.adapters.databento_live import Connected, Disconnected, ReconnectAbandoned, Stale
+from smart0dte.adapters.databento.live import Connected, Disconnected, ReconnectAbandoned, Stale
 from smart0dte.cli import main
 from smart0dte.commands import feed as feed_command
 from smart0dte.domain.aggregation import BarGap, ChainSkipped, QuotesExcluded
 from smart0dte.domain.calendar import NEW_YORK, MarketCalendar, SessionTimes
 from smart0dte.domain.models import Bar, ChainSnapshot, DomainError, TradingMode, Underlying
-from smart0dte.services.market_pump import Decision, MarketPump
+from smart0dte.services.feed import Decision, MarketPump
 
 DAY = date(2025, 3, 14)
 

@@ -8,16 +8,16 @@ import pytest
 from aws_lambda_powertools.utilities.idempotency import idempotent_function
 from moto.server import ThreadedMotoServer
 
-from smart0dte import wiring
-from smart0dte.adapters.dynamodb import DynamoState
-from smart0dte.adapters.provisioning import Provisioned, provision
-from smart0dte.adapters.s3 import S3ObjectStore
-from smart0dte.adapters.sqs import SqsOrderQueue
+from smart0dte.adapters.aws.dynamodb.state import DynamoState
+from smart0dte.adapters.aws.provisioning import Provisioned, provision
+from smart0dte.adapters.aws.s3 import S3ObjectStore
+from smart0dte.adapters.aws.sqs import SqsOrderQueue
+from smart0dte.bootstrap import aws as wiring
+from smart0dte.bootstrap.aws import AwsConfig
 from smart0dte.domain.controls import AutomationSettings
 from smart0dte.domain.models import TradingMode
 from smart0dte.ports import AuditLog, ObjectStore, OrderQueue, StateStore
 from smart0dte.resources import IDEMPOTENCY_TABLE, MODELS_BUCKET, ORDER_INTENT_QUEUE
-from smart0dte.wiring import AwsConfig
 
 from .builders import SESSION, T0, intent, order
 from .conftest import PREFIX, REGION, drain_queue
@@ -58,7 +58,10 @@ def test_bad_configuration_names_the_variable_and_the_allowed_values() -> None:
 
 
 def test_importing_wiring_loads_no_aws_sdk() -> None:
-    code = "import sys, smart0dte.wiring; print(sorted({'boto3', 'botocore', 'pynamodb'} & set(sys.modules)))"
+    code = (
+        "import sys, smart0dte.bootstrap.aws; "
+        "print(sorted({'boto3', 'botocore', 'pynamodb'} & set(sys.modules)))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
 
     assert out.strip() == "[]"
