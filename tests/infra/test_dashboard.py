@@ -5,7 +5,6 @@ the dashboard was never built."""
 
 from __future__ import annotations
 
-import ast
 import json
 from pathlib import Path
 from typing import Any
@@ -124,15 +123,9 @@ def test_api_may_read_this_stages_schedules_and_nothing_more_of_the_scheduler(t:
 
 
 def test_the_backtest_variable_is_the_one_the_api_handler_reads() -> None:
-    tree = ast.parse((REPO_ROOT / "lambdas" / "api" / "handler.py").read_text())
-    constants = {
-        node.targets[0].id: node.value.value
-        for node in tree.body
-        if isinstance(node, ast.Assign)
-        and isinstance(node.targets[0], ast.Name)
-        and isinstance(node.value, ast.Constant)
-    }
-    assert constants["ENV_BACKTEST_STATE_MACHINE_ARN"] == WORKFLOW_ARN_ENVS["backtest"]
+    from smart0dte.bootstrap import api
+
+    assert WORKFLOW_ARN_ENVS["backtest"] == api.ENV_BACKTEST_STATE_MACHINE_ARN
 
 
 def test_api_reads_and_writes_trading_state_and_only_appends_to_the_audit_log(t: dict[str, Any]) -> None:

@@ -8,7 +8,6 @@ built, so those tests synthesize nothing."""
 
 from __future__ import annotations
 
-import ast
 import json
 import re
 from pathlib import Path
@@ -145,15 +144,9 @@ def test_enabled_lets_the_api_arm_live_trading(t: dict[str, Any]) -> None:
 
 
 def test_the_flag_is_the_variable_the_api_handler_reads() -> None:
-    tree = ast.parse((REPO_ROOT / "lambdas" / "api" / "handler.py").read_text())
-    constants = {
-        node.targets[0].id: node.value.value
-        for node in tree.body
-        if isinstance(node, ast.Assign)
-        and isinstance(node.targets[0], ast.Name)
-        and isinstance(node.value, ast.Constant)
-    }
-    assert constants["ENV_LIVE_TRADING"] == LIVE_TRADING_ENV
+    from smart0dte.bootstrap import api
+
+    assert api.ENV_LIVE_TRADING == LIVE_TRADING_ENV
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import boto3  # type: ignore[import-untyped]
 import pytest
 
 from smart0dte.adapters.aws.provisioning import Provisioned
-from smart0dte.services.api import StepFunctionsBacktests
+from smart0dte.adapters.aws.stepfunctions import StepFunctionsBacktests
 
 from .conftest import REGION
 

@@ -6,12 +6,13 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from smart0dte.adapters.aws.stepfunctions import StepFunctionsBacktests
 from smart0dte.bootstrap import aws as wiring
 from smart0dte.local.auth import authorizer_context
 from smart0dte.local.embedded import EmbeddedAws
 from smart0dte.local.http_server import LambdaContext, api_event, load_api_handler
 from smart0dte.resources import REPORTS_BUCKET, STATE_MACHINES
-from smart0dte.services.api import ApiDeps, StepFunctionsBacktests
+from smart0dte.services.api import ApiDeps
 
 TRADER = {"sub": "trader-1", "username": "alice", "scope": "read trade"}
 

@@ -251,11 +251,12 @@ def serve_dashboard(aws: EmbeddedAws, day: ReplayDay, port: int) -> None:
     replayed session's close and runs on, so "today" is the replayed day and every action taken on
     the dashboard gets its own time."""
     from smart0dte.adapters.aws.scheduler import ScheduleGroupReader
+    from smart0dte.adapters.aws.stepfunctions import StepFunctionsBacktests
     from smart0dte.bootstrap import aws as wiring
     from smart0dte.local.clock import RunningClock
     from smart0dte.local.http_server import serve
     from smart0dte.resources import REPO_ROOT, REPORTS_BUCKET, STATE_MACHINES
-    from smart0dte.services.api import ApiDeps, StepFunctionsBacktests
+    from smart0dte.services.api import ApiDeps
 
     backtest = next(m for m in STATE_MACHINES if m.name == "backtest").physical_name(aws.config.prefix)
     deps = ApiDeps(

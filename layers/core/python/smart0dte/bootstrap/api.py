@@ -1,0 +1,34 @@
+"""The API's collaborators in AWS, from the environment CDK sets on the API function."""
+
+from __future__ import annotations
+
+import os
+from typing import Final
+
+from smart0dte.bootstrap import aws as wiring
+from smart0dte.resources import REPORTS_BUCKET
+from smart0dte.services.api import ApiDeps
+
+ENV_BACKTEST_STATE_MACHINE_ARN: Final = "SMART0DTE_BACKTEST_STATE_MACHINE_ARN"
+ENV_LIVE_TRADING: Final = "SMART0DTE_LIVE_TRADING"
+ENV_SCHEDULE_GROUP: Final = "SMART0DTE_SCHEDULE_GROUP"
+
+
+def api_deps() -> ApiDeps:
+    from smart0dte.adapters.aws.scheduler import ScheduleGroupReader
+    from smart0dte.adapters.aws.stepfunctions import StepFunctionsBacktests
+
+    config = wiring.AwsConfig.from_env()
+    arn = os.environ.get(ENV_BACKTEST_STATE_MACHINE_ARN)
+    backtests = None
+    if arn:
+        backtests = StepFunctionsBacktests(wiring.aws_client(config, "stepfunctions"), arn)
+    reports = wiring.object_store(config, REPORTS_BUCKET)
+    group = os.environ.get(ENV_SCHEDULE_GROUP) or config.prefix
+    return ApiDeps(
+        store_factory=lambda: wiring.state_store(config),
+        backtests=backtests,
+        reports=reports,
+        schedules=ScheduleGroupReader(wiring.aws_client(config, "scheduler"), group),
+        live_trading=os.environ.get(ENV_LIVE_TRADING),
+    )
