@@ -33,7 +33,7 @@ metrics = Metrics(namespace="Smart0DTE", service=NAME)
 
 def build_service() -> BacktestDay:
     rt = runtime(TradingMode.PAPER)
-    return BacktestDay(rt.bucket("reports"), rt.bucket("archive"))
+    return BacktestDay(rt.bucket("reports"), rt.bucket("archive"), rt.open_archive)
 
 
 @logger.inject_lambda_context

@@ -20,7 +20,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
-from smart0dte.bootstrap.runtime import UtcClock, runtime
+from smart0dte.bootstrap.runtime import runtime
 from smart0dte.domain.models import TradingMode
 from smart0dte.services.events import SessionEvent, parse_event
 from smart0dte.services.lambda_context import context_or_local
@@ -34,7 +34,14 @@ metrics = Metrics(namespace="Smart0DTE", service=NAME)
 
 def build_service(mode: TradingMode) -> Learning:
     rt = runtime(mode)
-    return Learning(rt.bucket("archive"), rt.bucket("models"), rt.bucket("reports"), rt.notifier, UtcClock())
+    return Learning(
+        rt.bucket("archive"),
+        rt.bucket("models"),
+        rt.bucket("reports"),
+        rt.notifier,
+        rt.clock,
+        rt.open_archive,
+    )
 
 
 @logger.inject_lambda_context

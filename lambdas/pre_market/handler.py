@@ -21,7 +21,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
-from smart0dte.bootstrap.runtime import UtcClock, active_mode, runtime
+from smart0dte.bootstrap.runtime import active_mode, runtime
 from smart0dte.domain.models import TradingMode
 from smart0dte.services.events import SessionEvent, parse_event
 from smart0dte.services.lambda_context import context_or_local
@@ -35,7 +35,7 @@ metrics = Metrics(namespace="Smart0DTE", service=NAME)
 
 def build_service(mode: TradingMode) -> PreMarket:
     rt = runtime(mode)
-    return PreMarket(rt.state, rt.sessions, rt.scheduler, UtcClock(), rt.promoted_version)
+    return PreMarket(rt.state, rt.sessions, rt.scheduler, rt.clock, rt.promoted_version)
 
 
 @logger.inject_lambda_context

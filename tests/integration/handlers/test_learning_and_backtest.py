@@ -14,7 +14,7 @@ import pytest
 
 from smart0dte.adapters.aws.provisioning import Provisioned
 from smart0dte.adapters.databento.dbn_writer import write_simulated_day
-from smart0dte.bootstrap.runtime import UtcClock, runtime
+from smart0dte.bootstrap.runtime import runtime
 from smart0dte.domain.models import OptionContract, TradingMode
 from smart0dte.domain.simulator import MarketSimulator, Scenario
 from smart0dte.ml.walk_forward import WalkForwardConfig
@@ -74,7 +74,8 @@ def test_learning_trains_on_the_archive_and_records_the_promotion_decision(
             rt.bucket("models"),
             rt.bucket("reports"),
             rt.notifier,
-            UtcClock(),
+            rt.clock,
+            rt.open_archive,
             walk_forward=config,
             trees=10,
         )

@@ -11,6 +11,7 @@ import pytest
 
 from smart0dte.adapters.databento.dbn_writer import write_simulated_day
 from smart0dte.adapters.local_store import FolderObjectStore
+from smart0dte.bootstrap.files import dbn_folder
 from smart0dte.domain.optimization import REPORT_ONLY, WalkForwardSpec, search_grid
 from smart0dte.domain.simulator import MarketSimulator, Scenario
 from smart0dte.resources import optimization_key
@@ -56,6 +57,7 @@ def learning(
         reports,
         notes,
         FixedClock(),
+        dbn_folder,
         optimization=WalkForwardSpec(
             in_sample_sessions=2, out_of_sample_sessions=1, min_trades=0, max_sessions=3
         ),

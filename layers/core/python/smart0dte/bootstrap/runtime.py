@@ -19,14 +19,17 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from functools import cached_property
+from pathlib import Path
 from typing import Any, Final
 
+from smart0dte.adapters.clock import SystemClock
 from smart0dte.bootstrap import aws as wiring
+from smart0dte.bootstrap import files
 from smart0dte.domain.models import TradingMode
 from smart0dte.domain.strategy_signals import ProbabilityFn
-from smart0dte.ports import Notifier, ObjectStore, OrderQueue, Scheduler
+from smart0dte.ports import Clock, Notifier, ObjectStore, OrderQueue, Scheduler
+from smart0dte.ports.history import HistoricalMarketData
 from smart0dte.resources import (
     ALERT_TOPIC,
     ARCHIVE_BUCKET,
@@ -44,11 +47,6 @@ SESSION_SCHEDULE_TARGETS: Final = ("flatten", "post_close")
 
 def state_machine_arn_env(name: str) -> str:
     return f"SMART0DTE_STATE_MACHINE_{name.upper()}_ARN"
-
-
-class UtcClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 _MODELS: dict[tuple[str, str], ProbabilityFn] = {}
@@ -71,6 +69,15 @@ class Runtime:
     @property
     def mode(self) -> TradingMode:
         return self.config.mode
+
+    @property
+    def clock(self) -> Clock:
+        return SystemClock()
+
+    @staticmethod
+    def open_archive(root: Path) -> HistoricalMarketData:
+        """The archive's days once copied under `root` (backtest_day, learning)."""
+        return files.dbn_folder(root)
 
     @cached_property
     def state(self) -> Any:

@@ -8,6 +8,7 @@ import sys
 from datetime import time
 from pathlib import Path
 
+from smart0dte.bootstrap import files
 from smart0dte.commands.args import ProgressBar, date_arg, scenario_arg, seed_arg
 from smart0dte.domain.simulator import Scenario
 from smart0dte.services.backtest import (
@@ -64,12 +65,12 @@ def _run(args: argparse.Namespace) -> int:
     request = BacktestRequest(
         start=args.start,
         end=args.end,
-        data_dir=args.data_dir,
+        archive=None if args.data_dir is None else files.dbn_folder(args.data_dir),
         scenario=args.scenario,
         seed=args.seed,
         data_until=args.data_until,
         workers=args.workers,
-        registry_dir=args.registry,
+        registry=None if args.registry is None else files.folder_store(args.registry),
     )
     bar: ProgressBar | None = None
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from smart0dte import __version__
+from smart0dte.bootstrap import files
 from smart0dte.commands.args import ProgressBar, date_arg, scenario_arg, seed_arg
 from smart0dte.commands.backtest import summary_lines
 from smart0dte.domain.calendar import NEW_YORK, MarketCalendar, SessionTimes
@@ -167,7 +168,7 @@ def _run_in_process(args: argparse.Namespace, session: SessionTimes) -> int:
     request = BacktestRequest(
         start=args.date,
         end=args.date,
-        data_dir=args.data_dir,
+        archive=None if args.data_dir is None else files.dbn_folder(args.data_dir),
         scenario=args.scenario,
         seed=args.seed,
         data_until=data_until,

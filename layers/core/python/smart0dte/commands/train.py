@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+from smart0dte.bootstrap import files
 from smart0dte.commands.args import ProgressBar, date_arg, scenario_arg, seed_arg
 from smart0dte.domain.models import DomainError
 from smart0dte.ml.dataset import DEFAULT_HORIZON_MINUTES, MAX_HORIZON_MINUTES, SessionData, build_dataset
@@ -101,8 +102,9 @@ def summary_lines(result: TrainingResult, wire: dict[str, object]) -> list[str]:
 
 def _sessions(args: argparse.Namespace) -> tuple[int, Iterator[SessionData], str]:
     if args.data_dir is not None:
-        dates = archived_dates(args.data_dir, args.start, args.end)
-        return len(dates), archived_sessions(args.data_dir, dates), str(args.data_dir)
+        archive = files.dbn_folder(args.data_dir)
+        dates = archived_dates(archive, args.start, args.end)
+        return len(dates), archived_sessions(archive, dates), archive.describe()
     dates = session_dates(args.start, args.end)
     return (
         len(dates),
@@ -139,9 +141,7 @@ def _run(args: argparse.Namespace) -> int:
 
     saved_as: str | None = None
     if args.registry is not None:
-        from smart0dte.adapters.local_store import FolderObjectStore
-
-        registry = ModelRegistry(FolderObjectStore(args.registry))
+        registry = ModelRegistry(files.folder_store(args.registry))
         saved_as = registry.save(result.artifact)
         if args.promote:
             decision = registry.promote(result.artifact, datetime.now(UTC))

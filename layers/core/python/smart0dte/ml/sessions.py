@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import date
-from pathlib import Path
 
 from smart0dte.domain.calendar import MarketCalendar
 from smart0dte.domain.models import DomainError
 from smart0dte.domain.simulator import MarketSimulator, Scenario
 from smart0dte.ml.dataset import SessionData
+from smart0dte.ports.history import HistoricalMarketData
 
 SCENARIO_CYCLE: tuple[Scenario, ...] = tuple(Scenario)
 """Simulated training days cycle through every scenario, one per session, in this order."""
@@ -53,33 +53,28 @@ def describe_simulated(seed: int, scenario: Scenario | None) -> str:
     return f"simulator seed={seed} scenarios={shapes}"
 
 
-def archived_dates(data_dir: Path, start: date, end: date) -> list[date]:
-    """Sessions between start and end that have a day folder under data_dir."""
-    from smart0dte.adapters.databento.historical import DbnFolderMarketData  # needs databento-dbn
-
+def archived_dates(archive: HistoricalMarketData, start: date, end: date) -> list[date]:
+    """Sessions between start and end that the archive holds."""
     wanted = session_dates(start, end)
-    available = set(DbnFolderMarketData(data_dir).available_days())
+    available = set(archive.available_days())
     dates = [d for d in wanted if d in available]
     if not dates:
         raise DomainError(
-            f"no archived session between {start.isoformat()} and {end.isoformat()} in {data_dir}"
+            f"no archived session between {start.isoformat()} and {end.isoformat()} in {archive.describe()}"
         )
     return dates
 
 
-def archived_sessions(data_dir: Path, dates: Sequence[date]) -> Iterator[SessionData]:
+def archived_sessions(archive: HistoricalMarketData, dates: Sequence[date]) -> Iterator[SessionData]:
     """Archived sessions with their quality flags applied; without an earlier archived day the
     session's own opens stand in for the prior closes (no gap is then seen)."""
-    from smart0dte.adapters.databento.historical import DbnFolderMarketData
-
     calendar = MarketCalendar()
-    source = DbnFolderMarketData(data_dir, calendar)
     for session_date in dates:
         session = calendar.session(session_date)
         if session is None:
             raise DomainError(f"{session_date.isoformat()} is not an NYSE session")
-        day = source.load_day(session_date)
-        prior = source.previous_close(session_date) or {
+        day = archive.load_day(session_date)
+        prior = archive.previous_close(session_date) or {
             symbol: float(series.open[0]) for symbol, series in day.bars.items() if len(series)
         }
         yield SessionData(day, session, prior)

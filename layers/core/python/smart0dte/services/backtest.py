@@ -12,7 +12,6 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
-from pathlib import Path
 
 from smart0dte.domain.analytics import Performance, performance
 from smart0dte.domain.calendar import NEW_YORK, MarketCalendar
@@ -23,6 +22,8 @@ from smart0dte.domain.portfolio import ClosedTrade
 from smart0dte.domain.session_engine import AccountCarry, DecisionRecord, EngineConfig, SessionEngine
 from smart0dte.domain.simulator import MarketSimulator, MarketState, Scenario
 from smart0dte.domain.strategy_signals import ProbabilityFn, StrategySignals
+from smart0dte.ports import ObjectStore
+from smart0dte.ports.history import HistoricalMarketData
 
 MAX_WORKERS = 64
 
@@ -36,7 +37,8 @@ def backtest_config() -> EngineConfig:
 class BacktestRequest:
     start: date
     end: date
-    data_dir: Path | None = None
+    archive: HistoricalMarketData | None = None
+    """Archived days (None: the simulator's)."""
     scenario: Scenario = Scenario.NORMAL
     seed: int = 7
     data_until: time | None = None
@@ -44,8 +46,8 @@ class BacktestRequest:
     workers: int = 1
     starting_equity_usd: Decimal = Decimal("100000")
     config: EngineConfig = field(default_factory=backtest_config)
-    registry_dir: Path | None = None
-    """A model registry folder; its promoted model joins the rules (none promoted: rules only)."""
+    registry: ObjectStore | None = None
+    """A model registry; its promoted model joins the rules (none promoted: rules only)."""
 
     def __post_init__(self) -> None:
         if self.start > self.end:
@@ -102,11 +104,8 @@ def _prior_close(day: MarketDay, previous_bars: dict[str, float] | None) -> dict
 
 def _load(job: DayJob) -> tuple[MarketDay, dict[str, float] | None]:
     request = job.request
-    if request.data_dir is not None:
-        from smart0dte.adapters.databento.historical import DbnFolderMarketData  # needs databento-dbn
-
-        source = DbnFolderMarketData(request.data_dir)
-        return source.load_day(job.session_date), source.previous_close(job.session_date)
+    if request.archive is not None:
+        return request.archive.load_day(job.session_date), request.archive.previous_close(job.session_date)
     simulated = MarketSimulator().day(
         job.session_date, seed=request.seed, scenario=request.scenario, previous=job.previous
     )
@@ -115,12 +114,11 @@ def _load(job: DayJob) -> tuple[MarketDay, dict[str, float] | None]:
 
 
 def _promoted(request: BacktestRequest) -> ProbabilityFn | None:
-    if request.registry_dir is None:
+    if request.registry is None:
         return None
-    from smart0dte.adapters.local_store import FolderObjectStore
     from smart0dte.ml.registry import ModelRegistry
 
-    model = ModelRegistry(FolderObjectStore(request.registry_dir)).promoted_model()
+    model = ModelRegistry(request.registry).promoted_model()
     return model.probability_fn() if model is not None else None
 
 
@@ -159,14 +157,13 @@ def run_day(job: DayJob) -> DayOutcome:
 
 def _session_dates(request: BacktestRequest, calendar: MarketCalendar) -> list[date]:
     sessions = calendar.sessions_between(request.start, request.end)
-    if request.data_dir is not None:
-        from smart0dte.adapters.databento.historical import DbnFolderMarketData
-
-        available = set(DbnFolderMarketData(request.data_dir).available_days())
+    if request.archive is not None:
+        available = set(request.archive.available_days())
         sessions = [d for d in sessions if d in available]
         if not sessions:
             raise DomainError(
-                f"no archived session between {request.start} and {request.end} in {request.data_dir}"
+                f"no archived session between {request.start} and {request.end} in "
+                f"{request.archive.describe()}"
             )
     if not sessions:
         raise DomainError(f"no NYSE session between {request.start} and {request.end}")
@@ -174,7 +171,7 @@ def _session_dates(request: BacktestRequest, calendar: MarketCalendar) -> list[d
 
 
 def _jobs(request: BacktestRequest, sessions: Sequence[date]) -> list[DayJob]:
-    if request.data_dir is not None:
+    if request.archive is not None:
         return [DayJob(d, request, None) for d in sessions]
     # Price levels chain from day to day; the underlying paths do not depend on chain width,
     # so a one-strike-each-side pass finds every day's opening levels cheaply.
@@ -239,8 +236,8 @@ def report_to_wire(report: BacktestReport) -> dict[str, object]:
         "request": {
             "start": request.start.isoformat(),
             "end": request.end.isoformat(),
-            "source": str(request.data_dir) if request.data_dir else f"simulator seed={request.seed}",
-            "scenario": None if request.data_dir else request.scenario.value,
+            "source": request.archive.describe() if request.archive else f"simulator seed={request.seed}",
+            "scenario": None if request.archive else request.scenario.value,
             "data_until": request.data_until.isoformat(timespec="minutes") if request.data_until else None,
             "starting_equity_usd": str(request.starting_equity_usd),
             "mode": request.config.mode.value,

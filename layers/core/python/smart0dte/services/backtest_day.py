@@ -28,6 +28,7 @@ from smart0dte.domain.models import DomainError
 from smart0dte.domain.session_engine import trade_from_wire, trade_to_wire
 from smart0dte.domain.simulator import Scenario
 from smart0dte.ports import ObjectStore
+from smart0dte.ports.history import FolderArchive, HistoricalMarketData
 from smart0dte.resources import BACKTESTS_PREFIX
 from smart0dte.services import backtest
 from smart0dte.services.events import (
@@ -42,8 +43,12 @@ from smart0dte.services.events import (
 class BacktestDay:
     reports: ObjectStore
     archive: ObjectStore | None = None
+    open_archive: FolderArchive | None = None
+    """Reads the archive's days once copied to a folder; needed with `archive`."""
 
-    def _request(self, wire: BacktestRequestWire, data_dir: Path | None) -> backtest.BacktestRequest:
+    def _request(
+        self, wire: BacktestRequestWire, archive: HistoricalMarketData | None
+    ) -> backtest.BacktestRequest:
         try:
             scenario = Scenario.parse(wire.scenario)
         except Exception as exc:
@@ -52,7 +57,7 @@ class BacktestDay:
         return backtest.BacktestRequest(
             start=wire.start,
             end=wire.end,
-            data_dir=data_dir,
+            archive=archive,
             scenario=scenario,
             seed=wire.seed,
             data_until=until,
@@ -70,8 +75,7 @@ class BacktestDay:
         if wire.source == "archive":
             with tempfile.TemporaryDirectory(prefix="smart0dte-backtest-") as scratch:
                 root = Path(scratch)
-                self._download_archive(event.date, root)
-                request = self._request(wire, root)
+                request = self._request(wire, self._download_archive(event.date, root))
                 outcome = backtest.run_day(backtest.DayJob(event.date, request, None))
         else:
             request = self._request(wire, None)
@@ -153,8 +157,9 @@ class BacktestDay:
             "total_return": metrics.total_return,
         }
 
-    def _download_archive(self, day: date, root: Path) -> None:
-        if self.archive is None:
+    def _download_archive(self, day: date, root: Path) -> HistoricalMarketData:
+        """Copies `day` and the session before it under `root`, and opens them."""
+        if self.archive is None or self.open_archive is None:
             raise DomainError("request.source=archive but no archive bucket is wired")
         calendar = MarketCalendar()
         for wanted in (calendar.previous_session(day), day):
@@ -162,3 +167,4 @@ class BacktestDay:
                 target = root / key
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(self.archive.get_bytes(key))
+        return self.open_archive(root)

@@ -28,6 +28,7 @@ from typing import Any
 from smart0dte.domain.optimization import DEFAULT_SPEC, SearchGrid, SessionInput, WalkForwardSpec, optimize
 from smart0dte.ml.walk_forward import DEFAULT_WALK_FORWARD, WalkForwardConfig
 from smart0dte.ports import Clock, Notifier, ObjectStore
+from smart0dte.ports.history import FolderArchive
 from smart0dte.resources import optimization_key
 from smart0dte.services.events import SessionEvent
 
@@ -39,6 +40,8 @@ class Learning:
     reports: ObjectStore
     notifier: Notifier
     clock: Clock
+    open_archive: FolderArchive
+    """Reads the archive's days once copied to a folder."""
     sessions: int = 60
     """How many archived sessions (the newest up to the event's date) to train on."""
     walk_forward: WalkForwardConfig = field(default_factory=lambda: DEFAULT_WALK_FORWARD)
@@ -86,7 +89,7 @@ class Learning:
         from smart0dte.ml.registry import ModelRegistry
         from smart0dte.ml.sessions import archived_sessions
 
-        dataset = build_dataset(archived_sessions(root, dates))
+        dataset = build_dataset(archived_sessions(self.open_archive(root), dates))
         source = f"archive {dates[0].isoformat()}..{dates[-1].isoformat()} ({len(dates)} sessions)"
         result = train_direction_model(
             dataset, source, self.walk_forward, ModelParams(trees=self.trees), self.seed
@@ -118,7 +121,8 @@ class Learning:
         from smart0dte.ml.sessions import archived_sessions
 
         sessions = (
-            SessionInput(s.day, s.session, s.prior_close, s.pricing) for s in archived_sessions(root, dates)
+            SessionInput(s.day, s.session, s.prior_close, s.pricing)
+            for s in archived_sessions(self.open_archive(root), dates)
         )
         results = optimize(sessions, self.optimization_grids, self.optimization)
         source = f"archive {dates[0].isoformat()}..{dates[-1].isoformat()} ({len(dates)} sessions)"

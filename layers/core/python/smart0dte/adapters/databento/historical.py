@@ -103,6 +103,9 @@ class DbnFolderMarketData:
         self._calendar = calendar or MarketCalendar()
         self._limits = limits
 
+    def describe(self) -> str:
+        return str(self._root)
+
     def available_days(self) -> list[date]:
         """Dates of the day folders under the root, oldest first."""
         if not self._root.is_dir():
