@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Start IB Gateway through IBC with the credentials ECS injected, wait for its API port, then hand
-# the process over to the Python order bridge (`smart0dte gateway`). tini (PID 1) forwards ECS's
+# the process over to the Python order bridge (`smart0dte order-bridge`). tini (PID 1) forwards ECS's
 # SIGTERM to it, and the bridge stops cleanly.
 #
 # Required environment (from Secrets Manager through the task definition):
@@ -72,4 +72,4 @@ until (exec 3<>"/dev/tcp/127.0.0.1/${SMART0DTE_IB_PORT}") 2>/dev/null; do
   sleep 2
 done
 
-exec smart0dte gateway --ib-port "${SMART0DTE_IB_PORT}" --mode "${SMART0DTE_MODE}" "$@"
+exec smart0dte order-bridge --ib-port "${SMART0DTE_IB_PORT}" --mode "${SMART0DTE_MODE}" "$@"

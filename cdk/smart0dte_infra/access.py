@@ -8,15 +8,14 @@ those resources, so a function learns only the names it may use:
     SMART0DTE_ACCOUNT                         the account id, the suffix of bucket names
     SMART0DTE_TABLE_<LOGICAL>                 table name, e.g. SMART0DTE_TABLE_TRADING
     SMART0DTE_BUCKET_<LOGICAL>                bucket name, e.g. SMART0DTE_BUCKET_MODELS
-    SMART0DTE_ORDER_QUEUE_URL                 the order-intent queue URL (senders only)
+    SMART0DTE_QUEUE_<LOGICAL>_URL             queue URL, e.g. SMART0DTE_QUEUE_ORDER_INTENTS_URL (senders)
     SMART0DTE_TOPIC_<LOGICAL>_ARN             topic ARN, e.g. SMART0DTE_TOPIC_ALERTS_ARN
     pre_market only: SMART0DTE_SCHEDULE_GROUP, SMART0DTE_SESSION_SCHEDULER_ROLE_ARN,
     SMART0DTE_STATE_MACHINE_FLATTEN_ARN, SMART0DTE_STATE_MACHINE_POST_CLOSE_ARN
-    api only: SMART0DTE_BACKTEST_STATE_MACHINE_ARN    the workflow it starts (lambdas/api/handler.py)
+    api only: SMART0DTE_STATE_MACHINE_BACKTEST_ARN    the workflow it starts
 
-SMART0DTE_PREFIX, SMART0DTE_ACCOUNT and SMART0DTE_ORDER_QUEUE_URL are the names smart0dte.bootstrap.aws
-reads (AwsConfig.from_env), SMART0DTE_BACKTEST_STATE_MACHINE_ARN the one the API handler reads;
-tests hold them in step.
+Every name comes from `smart0dte.resources` (env_var and the ENV_* constants), the module the
+composition root (`smart0dte.bootstrap`) reads them with, so the two cannot drift apart.
 
 A function added to resources.py without an entry here fails synthesis, so every new function gets
 a deliberate decision.
@@ -193,33 +192,3 @@ def access_for(functions: tuple[r.FunctionSpec, ...] = r.FUNCTIONS) -> dict[str,
                 f"{name} deletes objects of bucket(s) it has no access to: {', '.join(unlisted)}"
             )
     return {name: ACCESS[name] for name in sorted(declared)}
-
-
-def env_var(kind: str, logical_name: str, suffix: str = "") -> str:
-    """The environment variable naming one resource, e.g. SMART0DTE_TABLE_TRADING,
-    SMART0DTE_TOPIC_ALERTS_ARN."""
-    words = ["SMART0DTE", kind, logical_name, suffix]
-    return "_".join(w.upper().replace("-", "_") for w in words if w)
-
-
-PREFIX_ENV = "SMART0DTE_PREFIX"
-ACCOUNT_ENV = "SMART0DTE_ACCOUNT"
-QUEUE_URL_ENVS = {r.ORDER_INTENT_QUEUE: "SMART0DTE_ORDER_QUEUE_URL"}
-"""Queues whose URL variable is named by smart0dte.bootstrap.aws; any other queue gets env_var(...)."""
-
-
-def queue_url_env(queue: r.QueueSpec) -> str:
-    return QUEUE_URL_ENVS.get(queue, env_var("QUEUE", queue.logical_name, "URL"))
-
-
-WORKFLOW_ARN_ENVS = {"backtest": "SMART0DTE_BACKTEST_STATE_MACHINE_ARN"}
-"""State machines whose ARN variable a handler names (lambdas/api/handler.py); any other gets
-env_var("STATE_MACHINE", <name>, "ARN")."""
-
-
-def workflow_arn_env(state_machine: str) -> str:
-    return WORKFLOW_ARN_ENVS.get(state_machine, env_var("STATE_MACHINE", state_machine, "ARN"))
-
-
-SCHEDULE_GROUP_ENV = "SMART0DTE_SCHEDULE_GROUP"
-SESSION_SCHEDULER_ROLE_ENV = "SMART0DTE_SESSION_SCHEDULER_ROLE_ARN"

@@ -38,10 +38,9 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct, Node
 
 from smart0dte import resources as r
-from smart0dte.bootstrap import aws as wiring
-from smart0dte.commands.feed import ENV_API_KEY, ENV_TRADING_CYCLE_ARN, TRADING_CYCLE
+from smart0dte.bootstrap.feed import TRADING_CYCLE
 
-from .access import ACCOUNT_ENV, PREFIX_ENV, TABLE_ACTIONS, TableAccess
+from .access import TABLE_ACTIONS, TableAccess
 from .gateway import (
     START_MAX_EVENT_AGE_S,
     TaskNetwork,
@@ -159,12 +158,12 @@ class Feed(Construct):
             command=list(COMMAND),
             essential=True,
             environment={
-                PREFIX_ENV: prefix,
-                ACCOUNT_ENV: Aws.ACCOUNT_ID,
-                wiring.ENV_REGION: Aws.REGION,
-                ENV_TRADING_CYCLE_ARN: trading_cycle.state_machine_arn,
+                r.ENV_PREFIX: prefix,
+                r.ENV_ACCOUNT: Aws.ACCOUNT_ID,
+                r.ENV_AWS_REGION: Aws.REGION,
+                r.state_machine_arn_env(TRADING_CYCLE): trading_cycle.state_machine_arn,
             },
-            secrets={ENV_API_KEY: ecs.Secret.from_secrets_manager(self.secret)},
+            secrets={r.ENV_DATABENTO_API_KEY: ecs.Secret.from_secrets_manager(self.secret)},
             logging=ecs.LogDrivers.aws_logs(stream_prefix=spec.name, log_group=self.log_group),
             stop_timeout=Duration.seconds(spec.stop_timeout_s),
         )

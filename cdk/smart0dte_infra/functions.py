@@ -15,16 +15,12 @@ from smart0dte import resources as r
 from smart0dte.domain.pricing import KERNEL_ENV
 
 from .access import (
-    ACCOUNT_ENV,
     BUCKET_LISTS,
     BUCKET_OBJECT_ACTIONS,
-    PREFIX_ENV,
     TABLE_ACTIONS,
     TABLE_READS_INDEXES,
     FunctionAccess,
     access_for,
-    env_var,
-    queue_url_env,
 )
 from .layer_build import DEPS_DIR_PREFIX
 from .nag import acknowledge, finding_resource
@@ -99,8 +95,8 @@ class Functions(Construct):
         log_group.grant_write(role)
         access = self.access[spec.name]
         environment = {
-            PREFIX_ENV: prefix,
-            ACCOUNT_ENV: Aws.ACCOUNT_ID,
+            r.ENV_PREFIX: prefix,
+            r.ENV_ACCOUNT: Aws.ACCOUNT_ID,
             "POWERTOOLS_SERVICE_NAME": spec.name,
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             "LOG_LEVEL": "INFO",
@@ -168,7 +164,7 @@ def _grant(role: iam.Role, access: FunctionAccess, storage: Storage) -> dict[str
         if level in TABLE_READS_INDEXES:
             resources += [f"{table.table_arn}/index/{index.name}" for index in spec.indexes]
         role.add_to_policy(iam.PolicyStatement(actions=list(TABLE_ACTIONS[level]), resources=resources))
-        environment[env_var("TABLE", spec.logical_name)] = table.table_name
+        environment[r.env_var("TABLE", spec.logical_name)] = table.table_name
     for bucket_spec, bucket_level in access.buckets.items():
         bucket = storage.buckets[bucket_spec]
         role.add_to_policy(
@@ -178,7 +174,7 @@ def _grant(role: iam.Role, access: FunctionAccess, storage: Storage) -> dict[str
         )
         if bucket_level in BUCKET_LISTS:
             role.add_to_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn]))
-        environment[env_var("BUCKET", bucket_spec.logical_name)] = bucket.bucket_name
+        environment[r.env_var("BUCKET", bucket_spec.logical_name)] = bucket.bucket_name
         if prefixes := access.deletes_objects.get(bucket_spec):
             role.add_to_policy(
                 iam.PolicyStatement(
@@ -188,9 +184,9 @@ def _grant(role: iam.Role, access: FunctionAccess, storage: Storage) -> dict[str
     for queue_spec in access.sends_to:
         queue = storage.queues[queue_spec]
         role.add_to_policy(iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[queue.queue_arn]))
-        environment[queue_url_env(queue_spec)] = queue.queue_url
+        environment[r.queue_url_env(queue_spec)] = queue.queue_url
     for topic_spec in access.publishes_to:
         topic = storage.topics[topic_spec]
         role.add_to_policy(iam.PolicyStatement(actions=["sns:Publish"], resources=[topic.topic_arn]))
-        environment[env_var("TOPIC", topic_spec.logical_name, "ARN")] = topic.topic_arn
+        environment[r.env_var("TOPIC", topic_spec.logical_name, "ARN")] = topic.topic_arn
     return environment

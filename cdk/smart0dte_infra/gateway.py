@@ -1,4 +1,4 @@
-"""Live trading: the deployment flag and the gateway task (IB Gateway + IBC + `smart0dte gateway`).
+"""Live trading: the deployment flag and the gateway task (IB Gateway + IBC + `smart0dte order-bridge`).
 
 Context (`cdk synth -c liveTrading=enabled -c ibAccount=U1234567`):
 
@@ -41,13 +41,12 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct, Node
 
 from smart0dte import resources as r
-from smart0dte.bootstrap import aws as wiring
-from smart0dte.commands.gateway import ENV_IB_ACCOUNT, ENV_IB_CLIENT_ID, ENV_IB_PORT
 from smart0dte.domain.models import TradingMode
 from smart0dte.ports import LIVE_GATEWAY_PORT, PAPER_ACCOUNT_PREFIX
+from smart0dte.resources import ENV_IB_ACCOUNT, ENV_IB_CLIENT_ID, ENV_IB_PORT
 from smart0dte.services.live_arming import LIVE_TRADING_ENABLED
 
-from .access import ACCOUNT_ENV, PREFIX_ENV, TABLE_ACTIONS, TABLE_READS_INDEXES, TableAccess, queue_url_env
+from .access import TABLE_ACTIONS, TABLE_READS_INDEXES, TableAccess
 from .nag import acknowledge, finding_resource
 from .scheduling import RETRY_ATTEMPTS
 from .storage import Storage
@@ -56,8 +55,6 @@ LIVE_TRADING_CONTEXT: Final = "liveTrading"
 IB_ACCOUNT_CONTEXT: Final = "ibAccount"
 LIVE_TRADING_DISABLED: Final = "disabled"
 LIVE_TRADING_VALUES: Final = (LIVE_TRADING_ENABLED, LIVE_TRADING_DISABLED)
-LIVE_TRADING_ENV: Final = "SMART0DTE_LIVE_TRADING"
-"""The API function's variable (lambdas/api/handler.py reads it): `enabled` allows arming live."""
 IB_ACCOUNT_PATTERN: Final = re.compile(r"[A-Z0-9]+")
 
 GATEWAY_TABLES: Final = {
@@ -83,7 +80,7 @@ IMAGE_EXCLUDE: Final = [
 ]
 
 HEALTH_CHECK_COMMAND: Final = (
-    'pgrep -f "smart0dte gateway" >/dev/null '
+    'pgrep -f "smart0dte order-bridge" >/dev/null '
     '&& bash -c \'port=${SMART0DTE_IB_PORT:-$([ "$TRADING_MODE" = live ] && echo 4001 || echo 4002)}; '
     "exec 3<>/dev/tcp/127.0.0.1/$port' "
     "|| exit 1"
@@ -249,15 +246,15 @@ class Gateway(Construct):
     def _environment(self, prefix: str, ib_account: str, storage: Storage) -> dict[str, str]:
         mode = TradingMode.LIVE.value
         return {
-            wiring.ENV_MODE: mode,
+            r.ENV_MODE: mode,
             "TRADING_MODE": mode,  # IBC's mode; the entrypoint refuses one that disagrees
             ENV_IB_PORT: str(LIVE_GATEWAY_PORT),
             ENV_IB_ACCOUNT: ib_account,
             ENV_IB_CLIENT_ID: str(r.GATEWAY.ib_client_id),
-            PREFIX_ENV: prefix,
-            ACCOUNT_ENV: Aws.ACCOUNT_ID,
-            wiring.ENV_REGION: Aws.REGION,
-            queue_url_env(r.ORDER_INTENT_QUEUE): storage.queues[r.ORDER_INTENT_QUEUE].queue_url,
+            r.ENV_PREFIX: prefix,
+            r.ENV_ACCOUNT: Aws.ACCOUNT_ID,
+            r.ENV_AWS_REGION: Aws.REGION,
+            r.queue_url_env(r.ORDER_INTENT_QUEUE): storage.queues[r.ORDER_INTENT_QUEUE].queue_url,
         }
 
     def _acknowledge_execution_role(self) -> None:

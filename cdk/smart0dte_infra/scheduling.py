@@ -14,7 +14,6 @@ from constructs import Construct
 
 from smart0dte import resources as r
 
-from .access import SCHEDULE_GROUP_ENV, SESSION_SCHEDULER_ROLE_ENV, env_var
 from .nag import acknowledge, finding_resource
 from .storage import construct_id
 
@@ -138,7 +137,7 @@ class Scheduling(Construct):
         function.add_to_role_policy(
             iam.PolicyStatement(actions=["scheduler:GetSchedule"], resources=[schedules])
         )
-        function.add_environment(SCHEDULE_GROUP_ENV, self.group_name)
+        function.add_environment(r.ENV_SCHEDULE_GROUP, self.group_name)
         if function.role is None:  # pragma: no cover - every function here is built with a role
             raise ScheduleTargetError(f"{function.node.path} has no role to grant GetSchedule to")
         acknowledge(
@@ -172,11 +171,11 @@ class Scheduling(Construct):
                 conditions={"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
             )
         )
-        function.add_environment(SCHEDULE_GROUP_ENV, self.group_name)
-        function.add_environment(SESSION_SCHEDULER_ROLE_ENV, self.session_role.role_arn)
+        function.add_environment(r.ENV_SCHEDULE_GROUP, self.group_name)
+        function.add_environment(r.ENV_SESSION_SCHEDULER_ROLE_ARN, self.session_role.role_arn)
         for spec in targets.values():
             function.add_environment(
-                env_var("STATE_MACHINE", spec.name, "ARN"), state_machines[spec.name].state_machine_arn
+                r.env_var("STATE_MACHINE", spec.name, "ARN"), state_machines[spec.name].state_machine_arn
             )
         if function.role is None:  # pragma: no cover - every function here is built with a role
             raise ScheduleTargetError(f"{function.node.path} has no role to grant CreateSchedule to")

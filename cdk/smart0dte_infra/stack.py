@@ -16,7 +16,7 @@ from smart0dte import resources as r
 from .dashboard import Dashboard, check_dashboard
 from .feed import MARKET_DATA_CONTEXT, MARKET_DATA_DATABENTO, Feed, market_data_from_context
 from .functions import Functions
-from .gateway import LIVE_TRADING_ENV, Gateway, TaskNetwork, live_trading_from_context
+from .gateway import Gateway, TaskNetwork, live_trading_from_context
 from .layer_build import build_deps_layer
 from .scheduling import Scheduling
 from .sources import check_sources
@@ -99,7 +99,9 @@ class Smart0dteStack(Stack):
             functions=self.functions.functions,
             schedule_creators=[n for n, a in self.functions.access.items() if a.creates_session_schedules],
         )
-        self.functions.functions[API_FUNCTION].add_environment(LIVE_TRADING_ENV, self.live_trading.env_value)
+        self.functions.functions[API_FUNCTION].add_environment(
+            r.ENV_LIVE_TRADING, self.live_trading.env_value
+        )
         self.scheduling.allow_reading(self.functions.functions[API_FUNCTION])
         self.network: TaskNetwork | None = None
         if self.live_trading.enabled or self.market_data.enabled:

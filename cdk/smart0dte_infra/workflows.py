@@ -14,7 +14,7 @@ from constructs import Construct
 
 from smart0dte import resources as r
 
-from .access import FunctionAccess, workflow_arn_env
+from .access import FunctionAccess
 from .nag import acknowledge, finding_resource
 from .sources import definition_path, load_definition, uses_distributed_map
 from .storage import construct_id
@@ -72,7 +72,7 @@ class Workflows(Construct):
             function.add_to_role_policy(
                 iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[executions])
             )
-            function.add_environment(workflow_arn_env(name), machine.state_machine_arn)
+            function.add_environment(r.state_machine_arn_env(name), machine.state_machine_arn)
             if function.role is None:  # pragma: no cover - every function here is built with a role
                 raise ValueError(f"{function.node.path} has no role")
             acknowledge(

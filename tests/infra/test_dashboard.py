@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from smart0dte_infra.access import (
     RESET_REPORT_PREFIXES,
-    WORKFLOW_ARN_ENVS,
     AccessMatrixError,
     FunctionAccess,
     access_for,
@@ -107,8 +106,8 @@ def test_api_environment_names_its_tables_the_reports_bucket_and_the_backtest_wo
         assert variables[f"SMART0DTE_TABLE_{spec.logical_name.upper()}"] == {"Ref": table_id(t, spec)}
     assert "SMART0DTE_TABLE_IDEMPOTENCY" not in variables
     assert variables["SMART0DTE_BUCKET_REPORTS"] == {"Ref": bucket_of_spec(t, r.REPORTS_BUCKET)}
-    assert variables["SMART0DTE_BACKTEST_STATE_MACHINE_ARN"] == {"Ref": machine_id(t, "backtest")}
-    assert "SMART0DTE_ORDER_QUEUE_URL" not in variables
+    assert variables[r.state_machine_arn_env("backtest")] == {"Ref": machine_id(t, "backtest")}
+    assert r.queue_url_env(r.ORDER_INTENT_QUEUE) not in variables
 
 
 def test_api_may_read_this_stages_schedules_and_nothing_more_of_the_scheduler(t: dict[str, Any]) -> None:
@@ -120,12 +119,6 @@ def test_api_may_read_this_stages_schedules_and_nothing_more_of_the_scheduler(t:
     assert f":schedule/{PREFIX}/*" in json.dumps(schedules)
     for action in ("CreateSchedule", "UpdateSchedule", "DeleteSchedule"):
         assert allowed(t, role, f"scheduler:{action}") == [], action
-
-
-def test_the_backtest_variable_is_the_one_the_api_handler_reads() -> None:
-    from smart0dte.bootstrap import api
-
-    assert WORKFLOW_ARN_ENVS["backtest"] == api.ENV_BACKTEST_STATE_MACHINE_ARN
 
 
 def test_api_reads_and_writes_trading_state_and_only_appends_to_the_audit_log(t: dict[str, Any]) -> None:

@@ -26,7 +26,6 @@ from smart0dte_infra.feed import (
 from smart0dte_infra.gateway import IB_ACCOUNT_CONTEXT, IMAGE_DOCKERFILE, LIVE_TRADING_CONTEXT
 
 from smart0dte import resources as r
-from smart0dte.commands.feed import ENV_API_KEY, ENV_TRADING_CYCLE_ARN
 
 from .conftest import REPO_ROOT, Synth, synthesize, write_fake_repo
 from .task_checks import (
@@ -235,16 +234,16 @@ def test_container_environment_names_the_trading_cycle_and_no_mode(t: dict[str, 
         "SMART0DTE_PREFIX": PREFIX,
         "SMART0DTE_ACCOUNT": {"Ref": "AWS::AccountId"},
         "AWS_REGION": {"Ref": "AWS::Region"},
-        ENV_TRADING_CYCLE_ARN: {"Ref": state_machine_id(t, "trading_cycle")},
+        r.state_machine_arn_env("trading_cycle"): {"Ref": state_machine_id(t, "trading_cycle")},
     }
 
 
 def test_the_api_key_comes_from_the_named_secret_never_the_environment(t: dict[str, Any]) -> None:
     c = container(t, r.FEED)
     ((name, value_from),) = [(s["Name"], json.dumps(s["ValueFrom"])) for s in c["Secrets"]]
-    assert name == ENV_API_KEY == "DATABENTO_API_KEY"
+    assert name == r.ENV_DATABENTO_API_KEY == "DATABENTO_API_KEY"
     assert value_from.endswith(f':secret:{r.FEED.secret_name(PREFIX)}"]]}}')  # the whole plain string
-    assert ENV_API_KEY not in {e["Name"] for e in c["Environment"]}
+    assert r.ENV_DATABENTO_API_KEY not in {e["Name"] for e in c["Environment"]}
     assert resources_of_type(t, "AWS::SecretsManager::Secret") == {}  # the operator creates it
 
 

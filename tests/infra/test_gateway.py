@@ -26,7 +26,6 @@ from smart0dte_infra.gateway import (
     IMAGE_CONTEXT,
     IMAGE_DOCKERFILE,
     LIVE_TRADING_CONTEXT,
-    LIVE_TRADING_ENV,
     Gateway,
     LiveTradingContextError,
 )
@@ -135,18 +134,12 @@ def test_disabled_by_default_deploys_no_gateway_and_tells_the_api(synth: Synth) 
         for v in resources_of_type(t, "AWS::IAM::Role").values()
     ]
     assert {"Service": "ecs-tasks.amazonaws.com"} not in trusted
-    assert api_variables(t)[LIVE_TRADING_ENV] == "disabled"
+    assert api_variables(t)[r.ENV_LIVE_TRADING] == "disabled"
     assert not [o for o in t.get("Outputs", {}) if o.startswith("Gateway")]
 
 
 def test_enabled_lets_the_api_arm_live_trading(t: dict[str, Any]) -> None:
-    assert api_variables(t)[LIVE_TRADING_ENV] == LIVE_TRADING_ENABLED == "enabled"
-
-
-def test_the_flag_is_the_variable_the_api_handler_reads() -> None:
-    from smart0dte.bootstrap import api
-
-    assert api.ENV_LIVE_TRADING == LIVE_TRADING_ENV
+    assert api_variables(t)[r.ENV_LIVE_TRADING] == LIVE_TRADING_ENABLED == "enabled"
 
 
 @pytest.mark.parametrize(
@@ -258,7 +251,7 @@ def test_container_environment_is_live_on_4001_with_the_account_and_the_queue(t:
         "SMART0DTE_PREFIX": PREFIX,
         "SMART0DTE_ACCOUNT": {"Ref": "AWS::AccountId"},
         "AWS_REGION": {"Ref": "AWS::Region"},
-        "SMART0DTE_ORDER_QUEUE_URL": {"Ref": queue_id(t)},
+        r.queue_url_env(r.ORDER_INTENT_QUEUE): {"Ref": queue_id(t)},
     }
 
 

@@ -9,12 +9,8 @@ from pathlib import Path
 
 import pytest
 from smart0dte_infra.access import (
-    ACCOUNT_ENV,
-    PREFIX_ENV,
     AccessMatrixError,
     access_for,
-    env_var,
-    queue_url_env,
 )
 from smart0dte_infra.sources import (
     PRICING_KERNELS,
@@ -111,13 +107,5 @@ def test_every_function_needs_a_least_privilege_entry() -> None:
 
 
 def test_environment_variable_names_come_from_logical_names() -> None:
-    assert env_var("TABLE", r.TRADING_TABLE.logical_name) == "SMART0DTE_TABLE_TRADING"
-    assert env_var("TOPIC", r.ALERT_TOPIC.logical_name, "arn") == "SMART0DTE_TOPIC_ALERTS_ARN"
-
-
-def test_the_variables_wiring_reads_are_the_ones_the_stack_sets() -> None:
-    wiring = pytest.importorskip("smart0dte.bootstrap.aws")
-
-    assert wiring.ENV_PREFIX == PREFIX_ENV
-    assert wiring.ENV_ACCOUNT == ACCOUNT_ENV
-    assert queue_url_env(r.ORDER_INTENT_QUEUE) == wiring.ENV_ORDER_QUEUE_URL
+    assert r.env_var("TABLE", r.TRADING_TABLE.logical_name) == "SMART0DTE_TABLE_TRADING"
+    assert r.env_var("TOPIC", r.ALERT_TOPIC.logical_name, "arn") == "SMART0DTE_TOPIC_ALERTS_ARN"

@@ -319,7 +319,7 @@ def test_only_execute_and_the_exit_paths_reach_the_order_queue_and_execute_is_id
     assert senders == {"execute", "flatten", "signals"}
     assert actions_on(t, function_role(t, "execute"), queue) == {"sqs:SendMessage"}
     variables = t["Resources"][function_id(t, "execute")]["Properties"]["Environment"]["Variables"]
-    assert variables["SMART0DTE_ORDER_QUEUE_URL"] == {"Ref": queue}
+    assert variables[r.queue_url_env(r.ORDER_INTENT_QUEUE)] == {"Ref": queue}
     assert table_actions(t, "execute", r.IDEMPOTENCY_TABLE) == {
         "dynamodb:GetItem",
         "dynamodb:PutItem",

@@ -57,7 +57,7 @@ def test_the_entrypoint_exists_is_executable_and_ends_in_the_bridge() -> None:
     assert os.access(ENTRYPOINT, os.X_OK)
     script = ENTRYPOINT.read_text()
     assert script.startswith("#!/usr/bin/env bash\n") and "set -euo pipefail" in script
-    assert re.search(r"^exec smart0dte gateway ", script, re.MULTILINE)
+    assert re.search(r"^exec smart0dte order-bridge ", script, re.MULTILINE)
     for name in ("TWS_USERID", "TWS_PASSWORD", "TRADING_MODE"):
         assert f"${{{name}:?" in script  # refused when ECS did not inject it
 

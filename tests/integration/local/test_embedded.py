@@ -265,7 +265,7 @@ def test_handlers_run_with_the_runtime_environment_and_a_lambda_context(
         region=aws.region,
         endpoint_url=aws.endpoint_url,
         account="local",
-        order_queue_url=aws.environment["SMART0DTE_ORDER_QUEUE_URL"],
+        order_queue_url=aws.environment[resources.queue_url_env(resources.ORDER_INTENT_QUEUE)],
     )
     assert seen["function_name"] == f"{PREFIX}-pre-market"
     assert seen["memory"] == 512

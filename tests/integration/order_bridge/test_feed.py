@@ -18,10 +18,11 @@ from typing import Any
 import boto3  # type: ignore[import-untyped]
 import pytest
 
+from smart0dte.adapters.aws import stepfunctions
 from smart0dte.adapters.aws.dynamodb.state import DynamoState
 from smart0dte.adapters.aws.provisioning import Provisioned
 from smart0dte.adapters.databento.live import FeedConfig, LiveMarketFeed
-from smart0dte.commands import feed as feed_command
+from smart0dte.bootstrap import feed as feed_parts
 from smart0dte.domain.calendar import NEW_YORK, MarketCalendar
 from smart0dte.domain.marketdata import ns_to_datetime
 from smart0dte.domain.models import TradingMode, Underlying
@@ -180,9 +181,9 @@ def test_the_cycle_starter_starts_the_express_state_machine_found_by_name(aws: P
         type="EXPRESS",
     )
     try:
-        arn = feed_command.trading_cycle_arn(sfn, PREFIX, {})
+        arn = feed_parts.trading_cycle_arn(sfn, PREFIX, {})
         assert arn == created["stateMachineArn"]
-        start: Any = feed_command.cycle_starter(sfn, arn, TradingMode.PAPER)
+        start: Any = stepfunctions.cycle_starter(sfn, arn, TradingMode.PAPER)
         start(et(10, 31))
         executions = sfn.list_executions(stateMachineArn=arn)["executions"]
         assert [e["name"] for e in executions] == ["paper-20250314T1031"]

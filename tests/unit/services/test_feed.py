@@ -10,12 +10,15 @@ from typing import Any
 
 import pytest
 
+from smart0dte.adapters.aws import stepfunctions
 from smart0dte.adapters.databento.live import Connected, Disconnected, ReconnectAbandoned, Stale
+from smart0dte.bootstrap import feed as feed_parts
 from smart0dte.cli import main
 from smart0dte.commands import feed as feed_command
 from smart0dte.domain.aggregation import BarGap, ChainSkipped, QuotesExcluded
 from smart0dte.domain.calendar import NEW_YORK, MarketCalendar, SessionTimes
 from smart0dte.domain.models import Bar, ChainSnapshot, DomainError, TradingMode, Underlying
+from smart0dte.resources import ENV_DATABENTO_API_KEY, state_machine_arn_env
 from smart0dte.services.feed import Decision, MarketPump
 
 DAY = date(2025, 3, 14)
@@ -381,7 +384,7 @@ class FakeSfn:
 
 def test_cycle_starter_names_executions_per_mode_and_minute_and_sends_the_replays_input() -> None:
     sfn = FakeSfn()
-    start = feed_command.cycle_starter(sfn, "arn:tc", TradingMode.LIVE)
+    start = stepfunctions.cycle_starter(sfn, "arn:tc", TradingMode.LIVE)
     start(et(10, 31).astimezone(UTC))
     assert sfn.started == [
         {
@@ -401,11 +404,11 @@ def test_trading_cycle_arn_comes_from_the_environment_else_by_name() -> None:
             {"name": "p-trading-cycle", "stateMachineArn": "arn:tc"},
         ]
     )
-    env = {feed_command.ENV_TRADING_CYCLE_ARN: "arn:env"}
-    assert feed_command.trading_cycle_arn(sfn, "p", env) == "arn:env"
-    assert feed_command.trading_cycle_arn(sfn, "p", {}) == "arn:tc"
+    env = {state_machine_arn_env("trading_cycle"): "arn:env"}
+    assert feed_parts.trading_cycle_arn(sfn, "p", env) == "arn:env"
+    assert feed_parts.trading_cycle_arn(sfn, "p", {}) == "arn:tc"
     with pytest.raises(DomainError, match="no state machine is named q-trading-cycle"):
-        feed_command.trading_cycle_arn(sfn, "q", {})
+        feed_parts.trading_cycle_arn(sfn, "q", {})
 
 
 def test_the_feed_refuses_a_day_without_a_session() -> None:
@@ -419,7 +422,7 @@ def test_the_feed_refuses_a_day_without_a_session() -> None:
 def test_the_command_refuses_without_the_api_key(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.delenv(feed_command.ENV_API_KEY, raising=False)
+    monkeypatch.delenv(ENV_DATABENTO_API_KEY, raising=False)
     assert main(["feed", "--mode", "paper"]) == 2
     assert "DATABENTO_API_KEY is not set" in capsys.readouterr().err
 
@@ -431,8 +434,8 @@ def test_the_command_refuses_on_a_market_holiday(
         def now(self) -> datetime:
             return datetime(2025, 12, 25, 10, tzinfo=NEW_YORK)
 
-    monkeypatch.setenv(feed_command.ENV_API_KEY, "db-secret-key")
-    monkeypatch.setattr(feed_command, "_UtcClock", Holiday)
+    monkeypatch.setenv(ENV_DATABENTO_API_KEY, "db-secret-key")
+    monkeypatch.setattr(feed_command, "SystemClock", Holiday)
     assert main(["feed"]) == 2
     err = capsys.readouterr().err
     assert "2025-12-25 is not an NYSE session" in err and "db-secret-key" not in err

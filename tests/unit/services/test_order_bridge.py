@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from smart0dte.bootstrap.order_bridge import BridgeSettings, check_consistent, resolve_settings
 from smart0dte.cli import main
-from smart0dte.commands.gateway import GatewayArgs, check_consistent, resolve_args
 from smart0dte.domain.models import DomainError, Order, OrderStatus, TradingMode
 from smart0dte.ports import GatewayStatus, Versioned
 from smart0dte.services.order_bridge import Heartbeat, LoopTimings, Outcome, run_gateway, stop_time
@@ -255,7 +255,7 @@ def test_the_command_refuses_disagreeing_settings_naming_the_field(
 ) -> None:
     for name in ("SMART0DTE_IB_HOST", "SMART0DTE_IB_PORT", "SMART0DTE_IB_CLIENT_ID", "SMART0DTE_IB_ACCOUNT"):
         monkeypatch.delenv(name, raising=False)
-    assert main(["gateway", "--client-id", "7", *argv]) == 2
+    assert main(["order-bridge", "--client-id", "7", *argv]) == 2
     assert message_part in capsys.readouterr().err
 
 
@@ -268,12 +268,12 @@ def test_the_command_reads_the_environment_and_the_mode_from_smart0dte_mode() ->
         "SMART0DTE_IB_CLIENT_ID": "11",
         "SMART0DTE_IB_ACCOUNT": "U7654321",
     }
-    assert resolve_args(args, env) == GatewayArgs("10.0.0.5", 4001, 11, "U7654321", TradingMode.LIVE)
+    assert resolve_settings(args, env) == BridgeSettings("10.0.0.5", 4001, 11, "U7654321", TradingMode.LIVE)
     with pytest.raises(DomainError, match="--ib-port=4001 disagrees with --mode=paper"):
-        resolve_args(args, {**env, "SMART0DTE_MODE": "paper"})
+        resolve_settings(args, {**env, "SMART0DTE_MODE": "paper"})
     with pytest.raises(DomainError, match=r"--account \(or SMART0DTE_IB_ACCOUNT\) is required"):
-        resolve_args(args, {k: v for k, v in env.items() if k != "SMART0DTE_IB_ACCOUNT"})
+        resolve_settings(args, {k: v for k, v in env.items() if k != "SMART0DTE_IB_ACCOUNT"})
 
 
 def test_paper_on_4002_with_a_du_account_passes() -> None:
-    check_consistent(GatewayArgs("127.0.0.1", 4002, 1, "DU1234567", TradingMode.PAPER))
+    check_consistent(BridgeSettings("127.0.0.1", 4002, 1, "DU1234567", TradingMode.PAPER))

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import date
 
 from smart0dte import __version__
-from smart0dte.commands import backtest, data_generate, data_show, demo, feed, gateway, train
+from smart0dte.commands import backtest, data_generate, data_show, demo, feed, order_bridge, train
 from smart0dte.commands.args import date_arg
 from smart0dte.domain.calendar import MarketCalendar, SessionTimes
 from smart0dte.domain.models import DomainError, Underlying
@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     backtest.register(commands)
     train.register(commands)
     demo.register(commands)
-    gateway.register(commands)
+    order_bridge.register(commands)
     feed.register(commands)
     return parser
 

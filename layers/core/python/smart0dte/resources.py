@@ -168,6 +168,51 @@ ALERT_TOPIC = TopicSpec("alerts", "incidents, circuit breakers, emergency stops 
 TOPICS = (ALERT_TOPIC,)
 
 
+# --- environment variables ---------------------------------------------------------------------
+# CDK (cdk/smart0dte_infra) sets them on the functions and tasks; only smart0dte.bootstrap reads them.
+
+
+def env_var(kind: str, logical_name: str = "", suffix: str = "") -> str:
+    """SMART0DTE_<KIND>[_<NAME>][_<SUFFIX>], e.g. SMART0DTE_TABLE_TRADING, SMART0DTE_TOPIC_ALERTS_ARN."""
+    words = ["SMART0DTE", kind, logical_name, suffix]
+    return "_".join(w.upper().replace("-", "_") for w in words if w)
+
+
+def queue_url_env(queue: QueueSpec) -> str:
+    return env_var("QUEUE", queue.logical_name, "URL")
+
+
+def topic_arn_env(topic: TopicSpec) -> str:
+    return env_var("TOPIC", topic.logical_name, "ARN")
+
+
+def state_machine_arn_env(name: str) -> str:
+    """The variable holding a workflow's ARN where a function or task starts it."""
+    return env_var("STATE_MACHINE", name, "ARN")
+
+
+ENV_PREFIX = env_var("PREFIX")
+"""Resource name prefix, e.g. `smart0dte-prod` (default `smart0dte`)."""
+ENV_MODE = env_var("MODE")
+"""`paper` (default) or `live`: whose records a process keeps when no event names the mode."""
+ENV_ACCOUNT = env_var("ACCOUNT")
+"""Bucket name suffix: the AWS account id in AWS (default `local`)."""
+ENV_SCHEDULE_GROUP = env_var("SCHEDULE_GROUP")
+ENV_SESSION_SCHEDULER_ROLE_ARN = env_var("SESSION_SCHEDULER_ROLE", suffix="ARN")
+ENV_LIVE_TRADING = env_var("LIVE_TRADING")
+"""The API's: `enabled` lets it arm live trading (after every check)."""
+ENV_IB_HOST = env_var("IB_HOST")
+ENV_IB_PORT = env_var("IB_PORT")
+ENV_IB_CLIENT_ID = env_var("IB_CLIENT_ID")
+ENV_IB_ACCOUNT = env_var("IB_ACCOUNT")
+ENV_DATABENTO_API_KEY = "DATABENTO_API_KEY"
+"""Databento's own name for its key (the feed task gets it from Secrets Manager)."""
+ENV_AWS_REGION = "AWS_REGION"
+ENV_AWS_DEFAULT_REGION = "AWS_DEFAULT_REGION"
+ENV_AWS_ENDPOINT_URL = "AWS_ENDPOINT_URL"
+"""One endpoint for every service, e.g. the embedded moto server."""
+
+
 @dataclass(frozen=True, slots=True)
 class FunctionSpec:
     """A Lambda function: `lambdas/<name>/handler.py`, entry point `handler`."""
@@ -301,7 +346,7 @@ class TaskSpec:
 
 @dataclass(frozen=True, slots=True)
 class GatewaySpec(TaskSpec):
-    """The live gateway task: IB Gateway, IBC and `smart0dte gateway`. Deployed only with
+    """The live gateway task: IB Gateway, IBC and `smart0dte order-bridge`. Deployed only with
     `-c liveTrading=enabled`; paper trading needs none of it. Its secret holds the IB login as JSON."""
 
     ib_client_id: int = 1

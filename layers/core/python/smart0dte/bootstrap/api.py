@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import os
-from typing import Final
 
 from smart0dte.bootstrap import aws as wiring
-from smart0dte.resources import REPORTS_BUCKET
+from smart0dte.resources import ENV_LIVE_TRADING, ENV_SCHEDULE_GROUP, REPORTS_BUCKET, state_machine_arn_env
 from smart0dte.services.api import ApiDeps
-
-ENV_BACKTEST_STATE_MACHINE_ARN: Final = "SMART0DTE_BACKTEST_STATE_MACHINE_ARN"
-ENV_LIVE_TRADING: Final = "SMART0DTE_LIVE_TRADING"
-ENV_SCHEDULE_GROUP: Final = "SMART0DTE_SCHEDULE_GROUP"
 
 
 def api_deps() -> ApiDeps:
@@ -19,7 +14,7 @@ def api_deps() -> ApiDeps:
     from smart0dte.adapters.aws.stepfunctions import StepFunctionsBacktests
 
     config = wiring.AwsConfig.from_env()
-    arn = os.environ.get(ENV_BACKTEST_STATE_MACHINE_ARN)
+    arn = os.environ.get(state_machine_arn_env("backtest"))
     backtests = None
     if arn:
         backtests = StepFunctionsBacktests(wiring.aws_client(config, "stepfunctions"), arn)

@@ -1,15 +1,12 @@
 """Build the AWS adapters from configuration. Importing this module loads no AWS SDK and calls
 nothing; each factory imports its adapter when called, so the CLI runs without the `aws` extra.
 
-Environment (all optional; `AwsConfig.from_env` reads them):
+Environment (all optional, names in `resources`; `AwsConfig.from_env` reads them): the prefix, the
+mode, the account (bucket suffix), the order-intent queue's URL (looked up by name when absent),
+AWS_REGION (else AWS_DEFAULT_REGION, else us-east-1) and AWS_ENDPOINT_URL (one endpoint for every
+service, e.g. the embedded moto server; credentials come from the usual chain).
 
-    SMART0DTE_PREFIX           resource name prefix, e.g. `smart0dte-prod` (default `smart0dte`)
-    SMART0DTE_MODE             `paper` (default) or `live`: which records the state store keeps
-    SMART0DTE_ACCOUNT          bucket name suffix: the AWS account id in AWS (default `local`)
-    SMART0DTE_ORDER_QUEUE_URL  the order-intent queue URL; looked up by name when absent
-    AWS_REGION                 region, else AWS_DEFAULT_REGION, else us-east-1
-    AWS_ENDPOINT_URL           one endpoint for every service, e.g. the embedded moto server
-                               `http://127.0.0.1:<port>`; credentials come from the usual chain
+One boto3 session per process and region: its service models load once per warm container.
 
 Choosing live here only picks the live records and queue; arming live trading is validated
 elsewhere before any order is sent.
@@ -17,6 +14,7 @@ elsewhere before any order is sent.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Mapping
@@ -24,7 +22,22 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from smart0dte.domain.models import TradingMode
-from smart0dte.resources import DEFAULT_PREFIX, IDEMPOTENCY_TABLE, ORDER_INTENT_QUEUE, BucketSpec, mode_key
+from smart0dte.resources import (
+    DEFAULT_PREFIX,
+    ENV_ACCOUNT,
+    ENV_AWS_DEFAULT_REGION,
+    ENV_AWS_ENDPOINT_URL,
+    ENV_AWS_REGION,
+    ENV_MODE,
+    ENV_PREFIX,
+    IDEMPOTENCY_TABLE,
+    ORDER_INTENT_QUEUE,
+    STATE_MACHINES,
+    BucketSpec,
+    mode_key,
+    queue_url_env,
+    state_machine_arn_env,
+)
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
@@ -33,13 +46,6 @@ if TYPE_CHECKING:
     from smart0dte.adapters.aws.s3 import S3ObjectStore
     from smart0dte.adapters.aws.sqs import SqsOrderQueue
 
-ENV_PREFIX: Final = "SMART0DTE_PREFIX"
-ENV_MODE: Final = "SMART0DTE_MODE"
-ENV_ACCOUNT: Final = "SMART0DTE_ACCOUNT"
-ENV_ORDER_QUEUE_URL: Final = "SMART0DTE_ORDER_QUEUE_URL"
-ENV_REGION: Final = "AWS_REGION"
-ENV_DEFAULT_REGION: Final = "AWS_DEFAULT_REGION"
-ENV_ENDPOINT_URL: Final = "AWS_ENDPOINT_URL"
 DEFAULT_REGION: Final = "us-east-1"
 MAX_PREFIX_CHARS: Final = 40
 """Leaves room in a 63-character bucket name for `-reports-` and a 12-digit account id."""
@@ -76,10 +82,10 @@ class AwsConfig:
         return cls(
             prefix=env.get(ENV_PREFIX, DEFAULT_PREFIX),
             mode=mode,
-            region=env.get(ENV_REGION) or env.get(ENV_DEFAULT_REGION) or DEFAULT_REGION,
-            endpoint_url=env.get(ENV_ENDPOINT_URL) or None,
+            region=env.get(ENV_AWS_REGION) or env.get(ENV_AWS_DEFAULT_REGION) or DEFAULT_REGION,
+            endpoint_url=env.get(ENV_AWS_ENDPOINT_URL) or None,
             account=env.get(ENV_ACCOUNT) or None,
-            order_queue_url=env.get(ENV_ORDER_QUEUE_URL) or None,
+            order_queue_url=env.get(queue_url_env(ORDER_INTENT_QUEUE)) or None,
         )
 
     def bucket_name(self, bucket: BucketSpec) -> str:
@@ -90,11 +96,34 @@ class AwsConfig:
         )
 
 
-def aws_client(config: AwsConfig, service: str) -> Any:
-    """A boto3 client for `service` in the configured region and endpoint."""
+@functools.cache
+def boto3_session(region: str) -> Any:
+    """The process's boto3 session for `region` (sessions are not thread-safe to create; clients are)."""
     import boto3  # type: ignore[import-untyped]
 
-    return boto3.session.Session(region_name=config.region).client(service, endpoint_url=config.endpoint_url)
+    return boto3.session.Session(region_name=region)
+
+
+def aws_client(config: AwsConfig, service: str) -> Any:
+    """A boto3 client for `service` in the configured region and endpoint."""
+    return boto3_session(config.region).client(service, endpoint_url=config.endpoint_url)
+
+
+def state_machine_arn(sfn: Any, prefix: str, name: str, environ: Mapping[str, str]) -> str:
+    """A workflow's ARN from the variable CDK sets, else the state machine's of its physical name;
+    LookupError naming both when neither is there."""
+    from smart0dte.adapters.aws import stepfunctions
+
+    arn = environ.get(state_machine_arn_env(name))
+    if arn:
+        return arn
+    physical = next(s for s in STATE_MACHINES if s.name == name).physical_name(prefix)
+    try:
+        return stepfunctions.state_machine_arn(sfn, physical)
+    except LookupError:
+        raise LookupError(
+            f"{state_machine_arn_env(name)} is not set and no state machine is named {physical}"
+        ) from None
 
 
 def state_store(config: AwsConfig) -> DynamoState:
@@ -114,11 +143,16 @@ def order_queue(config: AwsConfig, client: Any = None) -> SqsOrderQueue:
     from smart0dte.adapters.aws.sqs import SqsOrderQueue
 
     sqs = client or aws_client(config, "sqs")
+    return SqsOrderQueue(order_queue_url(config, sqs), sqs)
+
+
+def order_queue_url(config: AwsConfig, sqs: Any) -> str:
+    """The configured URL, else SQS's answer for the queue's physical name."""
     url = (
         config.order_queue_url
         or sqs.get_queue_url(QueueName=ORDER_INTENT_QUEUE.physical_name(config.prefix))["QueueUrl"]
     )
-    return SqsOrderQueue(str(url), sqs)
+    return str(url)
 
 
 def idempotency_persistence(config: AwsConfig, client: Any = None) -> DynamoDBPersistenceLayer:

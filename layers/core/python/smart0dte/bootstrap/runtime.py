@@ -2,12 +2,10 @@
 cdk/smart0dte_infra/access.py). Importing this module touches no AWS; each adapter is built when a
 service first needs it, once per warm Lambda container and trading mode.
 
-Beyond `wiring`'s variables, these are read where a service needs them:
-
-    SMART0DTE_TOPIC_ALERTS_ARN              the alert topic (else looked up by name: local only)
-    SMART0DTE_SCHEDULE_GROUP                the stage's schedule group (default: the prefix)
-    SMART0DTE_SESSION_SCHEDULER_ROLE_ARN    the role one-time schedules start workflows with
-    SMART0DTE_STATE_MACHINE_<NAME>_ARN      flatten and post_close (else looked up by name)
+Beyond `aws`'s variables, these are read where a service needs them (names in `resources`): the
+alert topic's ARN (else looked up by name: local only), the stage's schedule group (default: the
+prefix), the role one-time schedules start workflows with, and the flatten and post_close state
+machines' ARNs (else looked up by name).
 
 The trading mode comes from the event; pre_market's scheduled event carries none and takes the
 active mode (`active_mode`), which it passes on to the day's other workflows. Live builds the live
@@ -33,20 +31,15 @@ from smart0dte.ports.history import HistoricalMarketData
 from smart0dte.resources import (
     ALERT_TOPIC,
     ARCHIVE_BUCKET,
+    ENV_SCHEDULE_GROUP,
+    ENV_SESSION_SCHEDULER_ROLE_ARN,
     MODELS_BUCKET,
     REPORTS_BUCKET,
-    STATE_MACHINES,
+    topic_arn_env,
 )
 from smart0dte.services.session import SessionDesk
 
-ENV_TOPIC_ALERTS_ARN: Final = "SMART0DTE_TOPIC_ALERTS_ARN"
-ENV_SCHEDULE_GROUP: Final = "SMART0DTE_SCHEDULE_GROUP"
-ENV_SCHEDULER_ROLE_ARN: Final = "SMART0DTE_SESSION_SCHEDULER_ROLE_ARN"
 SESSION_SCHEDULE_TARGETS: Final = ("flatten", "post_close")
-
-
-def state_machine_arn_env(name: str) -> str:
-    return f"SMART0DTE_STATE_MACHINE_{name.upper()}_ARN"
 
 
 _MODELS: dict[tuple[str, str], ProbabilityFn] = {}
@@ -97,18 +90,11 @@ class Runtime:
         c = self.config
         return DynamoMarketReader(c.prefix, c.mode, region=c.region, endpoint_url=c.endpoint_url)
 
-    @cached_property
-    def _boto3(self) -> Any:
-        """One boto3 session for this runtime's clients: service models load once per container."""
-        import boto3  # type: ignore[import-untyped]
-
-        return boto3.session.Session(region_name=self.config.region)
-
     def client(self, service: str) -> Any:
-        """A client like `wiring.aws_client`'s, from this runtime's session (cached per service)."""
+        """The process session's client of `service` (cached per runtime and service)."""
         cached = self._clients.get(service)
         if cached is None:
-            cached = self._boto3.client(service, endpoint_url=self.config.endpoint_url)
+            cached = wiring.aws_client(self.config, service)
             self._clients[service] = cached
         return cached
 
@@ -126,13 +112,13 @@ class Runtime:
         from smart0dte.adapters.aws.sns import SnsNotifier
 
         client = self.client("sns")
-        arn = self.environ.get(ENV_TOPIC_ALERTS_ARN)
+        arn = self.environ.get(topic_arn_env(ALERT_TOPIC))
         if not arn:
             name = ALERT_TOPIC.physical_name(self.config.prefix)
             topics = [t["TopicArn"] for t in client.list_topics().get("Topics", [])]
             found = [t for t in topics if t.rsplit(":", 1)[-1] == name]
             if not found:
-                raise LookupError(f"{ENV_TOPIC_ALERTS_ARN} is not set and no topic is named {name}")
+                raise LookupError(f"{topic_arn_env(ALERT_TOPIC)} is not set and no topic is named {name}")
             arn = found[0]
         return SnsNotifier(arn, client)
 
@@ -140,34 +126,17 @@ class Runtime:
     def scheduler(self) -> Scheduler:
         from smart0dte.adapters.aws.scheduler import EventBridgeScheduler
 
-        targets: dict[str, str] = {}
-        sfn: Any = None
-        for name in SESSION_SCHEDULE_TARGETS:
-            arn = self.environ.get(state_machine_arn_env(name))
-            if not arn:
-                sfn = sfn or self.client("stepfunctions")
-                spec = next(s for s in STATE_MACHINES if s.name == name)
-                machines = sfn.list_state_machines().get("stateMachines", [])
-                arn = next(
-                    (
-                        m["stateMachineArn"]
-                        for m in machines
-                        if m["name"] == spec.physical_name(self.config.prefix)
-                    ),
-                    "",
-                )
-                if not arn:
-                    raise LookupError(
-                        f"{state_machine_arn_env(name)} is not set and no state machine is named "
-                        f"{spec.physical_name(self.config.prefix)}"
-                    )
-            targets[name] = arn
+        targets = {name: self.state_machine_arn(name) for name in SESSION_SCHEDULE_TARGETS}
         group = self.environ.get(ENV_SCHEDULE_GROUP) or self.config.prefix
         role = (
-            self.environ.get(ENV_SCHEDULER_ROLE_ARN)
+            self.environ.get(ENV_SESSION_SCHEDULER_ROLE_ARN)
             or f"arn:aws:iam::000000000000:role/{self.config.prefix}-local"
         )
         return EventBridgeScheduler(self.client("scheduler"), group, role, targets)
+
+    def state_machine_arn(self, name: str) -> str:
+        """The workflow's ARN from the environment CDK sets, else looked up by its physical name."""
+        return wiring.state_machine_arn(self.client("stepfunctions"), self.config.prefix, name, self.environ)
 
     @cached_property
     def idempotency(self) -> Any:

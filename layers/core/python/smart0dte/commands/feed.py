@@ -6,11 +6,8 @@ with {"mode", "ts"} for each closed minute from the open + 1 minute to the flatt
 (`services.market_pump`). Stops on SIGTERM/SIGINT, at --stop-at, and at the latest 15 minutes
 after the close.
 
-Environment:
-
-    DATABENTO_API_KEY                         required; never logged
-    SMART0DTE_STATE_MACHINE_TRADING_CYCLE_ARN the trading_cycle ARN (else looked up by name)
-    SMART0DTE_PREFIX, AWS_REGION, ...         as `wiring.AwsConfig.from_env`
+Environment (read by `bootstrap.feed`): DATABENTO_API_KEY (required; never logged), the
+trading_cycle ARN (else looked up by name), and the variables of `bootstrap.aws.AwsConfig.from_env`.
 
 The mode is --mode, else the ACTIVE mode the store holds (SMART0DTE_MODE is not read: the feed
 follows the switch). Exit 2 (refused) on a day without an NYSE session or 0DTE expiry, or without
@@ -20,74 +17,25 @@ the API key; exit 1 when the feed gave up reconnecting (so the task can be run a
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import os
 import sys
 import threading
-from collections.abc import Callable, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime, time
+from datetime import datetime, time
 from typing import Any, Final
 
+from smart0dte.adapters.clock import SystemClock
 from smart0dte.bootstrap import aws as wiring
-from smart0dte.commands.gateway import stop_on_signals
+from smart0dte.bootstrap import feed as feed_parts
+from smart0dte.commands.order_bridge import stop_on_signals
 from smart0dte.domain.calendar import NEW_YORK, MarketCalendar, SessionTimes
 from smart0dte.domain.models import DomainError, TradingMode, Underlying
-from smart0dte.resources import STATE_MACHINES
 from smart0dte.services.feed import DEFAULT_GRACE_S, MarketPump
 from smart0dte.services.order_bridge import stop_time
 
-ENV_API_KEY: Final = "DATABENTO_API_KEY"
-ENV_TRADING_CYCLE_ARN: Final = "SMART0DTE_STATE_MACHINE_TRADING_CYCLE_ARN"
-TRADING_CYCLE: Final = "trading_cycle"
 WAIT_STEP_S: Final = 1.0
 
 logger = logging.getLogger(__name__)
-
-
-class _UtcClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-
-def execution_name(mode: TradingMode, minute_end: datetime) -> str:
-    """`<mode>-<YYYYmmddTHHMM>` in New York time, e.g. `paper-20250314T1031`: one per minute and mode."""
-    return f"{mode.value}-{minute_end.astimezone(NEW_YORK):%Y%m%dT%H%M}"
-
-
-def cycle_input(mode: TradingMode, minute_end: datetime) -> dict[str, str]:
-    """The trading_cycle input the scheduler's replay sends: the mode and the minute end in New York."""
-    return {"mode": mode.value, "ts": minute_end.astimezone(NEW_YORK).isoformat()}
-
-
-def trading_cycle_arn(sfn: Any, prefix: str, environ: Mapping[str, str]) -> str:
-    """SMART0DTE_STATE_MACHINE_TRADING_CYCLE_ARN, else the state machine named `<prefix>-trading_cycle`'s."""
-    arn = environ.get(ENV_TRADING_CYCLE_ARN)
-    if arn:
-        return arn
-    name = next(s for s in STATE_MACHINES if s.name == TRADING_CYCLE).physical_name(prefix)
-    for page in sfn.get_paginator("list_state_machines").paginate():
-        for machine in page.get("stateMachines", []):
-            if machine["name"] == name:
-                return str(machine["stateMachineArn"])
-    raise DomainError(f"{ENV_TRADING_CYCLE_ARN} is not set and no state machine is named {name}")
-
-
-def cycle_starter(sfn: Any, arn: str, mode: TradingMode) -> Callable[[datetime], None]:
-    """start_cycle for the pump: StartExecution with a deterministic name; a name Step Functions
-    already holds (a Standard-style refusal) is taken as started, anything else raises."""
-
-    def start(minute_end: datetime) -> None:
-        name = execution_name(mode, minute_end)
-        try:
-            sfn.start_execution(
-                stateMachineArn=arn, name=name, input=json.dumps(cycle_input(mode, minute_end))
-            )
-        except sfn.exceptions.ExecutionAlreadyExists:
-            logger.warning("trading cycle %s already exists; not started again", name)
-
-    return start
 
 
 def resolve_mode(requested: str | None, config: wiring.AwsConfig) -> TradingMode:
@@ -127,10 +75,8 @@ def _grace_arg(text: str) -> float:
 
 
 def _run(args: argparse.Namespace) -> int:
-    key = os.environ.get(ENV_API_KEY, "")
-    if not key.strip():
-        raise DomainError(f"{ENV_API_KEY} is not set: the Databento API key is required")
-    clock = _UtcClock()
+    key = feed_parts.databento_key()
+    clock = SystemClock()
     now = clock.now()
     session, underlyings = session_or_refuse(MarketCalendar(), now)
     requested = (
@@ -145,26 +91,15 @@ def _run(args: argparse.Namespace) -> int:
     base = wiring.AwsConfig.from_env()
     mode = resolve_mode(args.mode, base)
     config = replace(base, mode=mode)
-    sfn = wiring.aws_client(config, "stepfunctions")
-    arn = trading_cycle_arn(sfn, config.prefix, os.environ)
-
-    from smart0dte.adapters.databento.live import FeedConfig, LiveMarketFeed, databento_client_factory
-
     pump = MarketPump(
         wiring.state_store(config),
-        cycle_starter(sfn, arn, mode),
+        feed_parts.trading_cycle_starter(config),
         clock,
         session,
         underlyings,
         grace_s=args.grace_s,
     )
-    feed = LiveMarketFeed(
-        FeedConfig(underlyings=underlyings),
-        pump.put,
-        clock=clock,
-        session_date=session.session_date,
-        client_factory=databento_client_factory(key),
-    )
+    feed = feed_parts.databento_live_feed(key, underlyings, pump.put, clock, session.session_date)
     stop = threading.Event()
     stop_on_signals(stop)
     logger.info(

@@ -380,21 +380,18 @@ def function_environment(
     state_machine_arns: Mapping[str, str],
     scheduler_role_arn: str,
 ) -> dict[str, str]:
-    """The variables CDK gives the functions (cdk/smart0dte_infra/access.py names them), as one
-    set: in-process handlers share one environment, so each sees the union."""
-
-    def var(*words: str) -> str:
-        return "_".join(w.upper().replace("-", "_") for w in ("SMART0DTE", *words) if w)
-
-    env = {var("TABLE", spec.logical_name): spec.physical_name(prefix) for spec in TABLES}
+    """The variables CDK gives the functions (names from `resources`, as cdk/smart0dte_infra
+    sets them), as one set: in-process handlers share one environment, so each sees the union."""
+    r = resources
+    env = {r.env_var("TABLE", spec.logical_name): spec.physical_name(prefix) for spec in TABLES}
     env.update(
-        {var("BUCKET", b.logical_name): b.physical_name(prefix, LOCAL_ACCOUNT_SUFFIX) for b in BUCKETS}
+        {r.env_var("BUCKET", b.logical_name): b.physical_name(prefix, LOCAL_ACCOUNT_SUFFIX) for b in BUCKETS}
     )
-    env.update({var("TOPIC", t.logical_name, "ARN"): topic_arns[t.logical_name] for t in TOPICS})
-    env.update({var("STATE_MACHINE", name, "ARN"): arn for name, arn in state_machine_arns.items()})
-    env["SMART0DTE_ORDER_QUEUE_URL"] = provisioned_queue_urls[ORDER_INTENT_QUEUE.logical_name]
-    env["SMART0DTE_SCHEDULE_GROUP"] = prefix
-    env["SMART0DTE_SESSION_SCHEDULER_ROLE_ARN"] = scheduler_role_arn
+    env.update({r.topic_arn_env(t): topic_arns[t.logical_name] for t in TOPICS})
+    env.update({r.state_machine_arn_env(name): arn for name, arn in state_machine_arns.items()})
+    env[r.queue_url_env(ORDER_INTENT_QUEUE)] = provisioned_queue_urls[ORDER_INTENT_QUEUE.logical_name]
+    env[r.ENV_SCHEDULE_GROUP] = prefix
+    env[r.ENV_SESSION_SCHEDULER_ROLE_ARN] = scheduler_role_arn
     return env
 
 
@@ -571,13 +568,13 @@ class EmbeddedAws:
         self._set_env(
             {
                 **FAKE_CREDENTIALS,
-                "AWS_ENDPOINT_URL": self._endpoint_url,
-                "AWS_REGION": self.region,
-                "AWS_DEFAULT_REGION": self.region,
+                resources.ENV_AWS_ENDPOINT_URL: self._endpoint_url,
+                resources.ENV_AWS_REGION: self.region,
+                resources.ENV_AWS_DEFAULT_REGION: self.region,
                 "MOTO_PORT": str(port),  # where moto's interpreter sends Lambda invocations
-                "SMART0DTE_PREFIX": self.prefix,
-                "SMART0DTE_MODE": self.mode.value,
-                "SMART0DTE_ACCOUNT": LOCAL_ACCOUNT_SUFFIX,
+                resources.ENV_PREFIX: self.prefix,
+                resources.ENV_MODE: self.mode.value,
+                resources.ENV_ACCOUNT: LOCAL_ACCOUNT_SUFFIX,
                 "POWERTOOLS_SERVICE_NAME": "smart0dte",
                 "POWERTOOLS_METRICS_NAMESPACE": "Smart0DTE",
                 "POWERTOOLS_METRICS_DISABLED": "true",

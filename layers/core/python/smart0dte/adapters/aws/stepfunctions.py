@@ -1,11 +1,19 @@
-"""Step Functions: finding a state machine by name, and the backtest workflow as the API's runner."""
+"""Step Functions: finding a state machine by name, starting trading cycles (the feed), and the
+backtest workflow as the API's runner."""
 
 from __future__ import annotations
 
 import json
+import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
+
+from smart0dte.domain.calendar import NEW_YORK
+from smart0dte.domain.models import TradingMode
+
+logger = logging.getLogger(__name__)
 
 
 def state_machine_arn(client: Any, physical_name: str) -> str:
@@ -15,6 +23,32 @@ def state_machine_arn(client: Any, physical_name: str) -> str:
             if machine["name"] == physical_name:
                 return str(machine["stateMachineArn"])
     raise LookupError(f"state machine {physical_name!r} does not exist")
+
+
+def execution_name(mode: TradingMode, minute_end: datetime) -> str:
+    """`<mode>-<YYYYmmddTHHMM>` in New York time, e.g. `paper-20250314T1031`: one per minute and mode."""
+    return f"{mode.value}-{minute_end.astimezone(NEW_YORK):%Y%m%dT%H%M}"
+
+
+def cycle_input(mode: TradingMode, minute_end: datetime) -> dict[str, str]:
+    """The trading_cycle input the scheduler's replay sends: the mode and the minute end in New York."""
+    return {"mode": mode.value, "ts": minute_end.astimezone(NEW_YORK).isoformat()}
+
+
+def cycle_starter(sfn: Any, arn: str, mode: TradingMode) -> Callable[[datetime], None]:
+    """start_cycle for the pump: StartExecution with a deterministic name; a name Step Functions
+    already holds (a Standard-style refusal) is taken as started, anything else raises."""
+
+    def start(minute_end: datetime) -> None:
+        name = execution_name(mode, minute_end)
+        try:
+            sfn.start_execution(
+                stateMachineArn=arn, name=name, input=json.dumps(cycle_input(mode, minute_end))
+            )
+        except sfn.exceptions.ExecutionAlreadyExists:
+            logger.warning("trading cycle %s already exists; not started again", name)
+
+    return start
 
 
 class StepFunctionsBacktests:

@@ -1,0 +1,109 @@
+"""The order bridge's settings (flags, else the environment) and collaborators: IB Gateway through
+ib_async (the `gateway` extra, imported only when called) and the order-intent queue."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+from smart0dte.bootstrap import aws
+from smart0dte.domain.models import DomainError, TradingMode
+from smart0dte.ports import LIVE_GATEWAY_PORT, PAPER_ACCOUNT_PREFIX, PAPER_GATEWAY_PORT
+from smart0dte.resources import ENV_IB_ACCOUNT, ENV_IB_CLIENT_ID, ENV_IB_HOST, ENV_IB_PORT
+
+if TYPE_CHECKING:
+    from smart0dte.adapters.aws.sqs import SqsIntentReceiver
+    from smart0dte.services.order_bridge import BrokerConnection
+
+CONNECT_TIMEOUT_S: Final = 15.0
+DEFAULT_IB_HOST: Final = "127.0.0.1"
+PORT_OF_MODE: Final = {TradingMode.LIVE: LIVE_GATEWAY_PORT, TradingMode.PAPER: PAPER_GATEWAY_PORT}
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeSettings:
+    """The order-bridge command's settings after the flags, the environment and the checks."""
+
+    ib_host: str
+    ib_port: int
+    client_id: int
+    account: str
+    mode: TradingMode
+
+
+def _int(flag: str, env: str, text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise DomainError(f"{flag}={text!r} (or {env}) must be an integer") from None
+
+
+def resolve_settings(args: argparse.Namespace, environ: dict[str, str] | None = None) -> BridgeSettings:
+    """Flags, else environment; raises DomainError naming the field that is missing or disagrees."""
+    env = dict(os.environ if environ is None else environ)
+
+    def value(flag: str, attr: str, name: str, default: str | None = None) -> str:
+        given = getattr(args, attr)
+        text = str(given) if given is not None else env.get(name) or default
+        if not text:
+            raise DomainError(f"{flag} (or {name}) is required")
+        return text
+
+    mode = TradingMode(args.mode) if args.mode else aws.AwsConfig.from_env(env).mode
+    resolved = BridgeSettings(
+        ib_host=value("--ib-host", "ib_host", ENV_IB_HOST, DEFAULT_IB_HOST),
+        ib_port=_int("--ib-port", ENV_IB_PORT, value("--ib-port", "ib_port", ENV_IB_PORT)),
+        client_id=_int("--client-id", ENV_IB_CLIENT_ID, value("--client-id", "client_id", ENV_IB_CLIENT_ID)),
+        account=value("--account", "account", ENV_IB_ACCOUNT),
+        mode=mode,
+    )
+    check_consistent(resolved)
+    return resolved
+
+
+def check_consistent(args: BridgeSettings) -> None:
+    """Live trades on 4001 with a U account, paper on 4002 with a DU account; anything else is refused."""
+    expected_port = PORT_OF_MODE[args.mode]
+    if args.ib_port != expected_port:
+        raise DomainError(
+            f"--ib-port={args.ib_port} disagrees with --mode={args.mode.value}: "
+            f"{args.mode.value} IB Gateway listens on {expected_port}"
+        )
+    is_paper_account = args.account.startswith(PAPER_ACCOUNT_PREFIX)
+    if is_paper_account != (args.mode is TradingMode.PAPER):
+        kind = "a paper" if is_paper_account else "a live"
+        raise DomainError(
+            f"--account={args.account} is {kind} account (paper ids start with {PAPER_ACCOUNT_PREFIX}) "
+            f"but --mode={args.mode.value}"
+        )
+
+
+def ib_connector(host: str, port: int, client_id: int, account: str) -> Callable[[], BrokerConnection]:
+    """A connect function for the bridge's loop: each call opens a new IB API session."""
+
+    def connect() -> BrokerConnection:
+        from smart0dte.adapters.ibkr.broker import IbkrBroker, connect_ib
+        from smart0dte.adapters.ibkr.connection import IbConnection
+
+        ib = connect_ib(host, port, client_id, CONNECT_TIMEOUT_S)
+        return IbConnection(ib, IbkrBroker(ib, account))
+
+    return connect
+
+
+def ib_sleep() -> Callable[[float], None]:
+    """ib_async's sleep, which keeps its event loop (order and connection events) running."""
+    from ib_async import util
+
+    sleep: Callable[[float], None] = util.sleep
+    return sleep
+
+
+def intent_receiver(config: aws.AwsConfig) -> SqsIntentReceiver:
+    from smart0dte.adapters.aws.sqs import SqsIntentReceiver
+
+    sqs = aws.aws_client(config, "sqs")
+    return SqsIntentReceiver(aws.order_queue_url(config, sqs), sqs)
