@@ -57,7 +57,9 @@ class BrokerUpdate:
 
 
 @dataclass(slots=True)
-class _Working:
+class WorkingOrder:
+    """An order resting at the simulated venue, with what its fill waits for."""
+
     order: Order
     active_at: datetime
     stop_price: Decimal | None = None
@@ -78,7 +80,7 @@ class SimulatedBroker:
     mode: TradingMode = TradingMode.PAPER
     _orders: dict[str, Order] = field(default_factory=dict)
     _by_intent: dict[str, str] = field(default_factory=dict)
-    _working: dict[str, _Working] = field(default_factory=dict)
+    _working: dict[str, WorkingOrder] = field(default_factory=dict)
     _brackets: dict[str, tuple[Decimal | None, Decimal | None]] = field(default_factory=dict)
     _sequence: int = 0
 
@@ -105,7 +107,9 @@ class SimulatedBroker:
         self._orders[submitted.order_id] = submitted
         if intent.side is Side.BUY and (intent.stop_loss_price or intent.take_profit_price):
             self._brackets[submitted.order_id] = (intent.stop_loss_price, intent.take_profit_price)
-        self._working[submitted.order_id] = _Working(submitted, now + timedelta(seconds=self.costs.latency_s))
+        self._working[submitted.order_id] = WorkingOrder(
+            submitted, now + timedelta(seconds=self.costs.latency_s)
+        )
         if self.costs.latency_s > 0:
             return BrokerUpdate(orders=(submitted,))
         update = self.on_quote(quote, now)
@@ -150,7 +154,7 @@ class SimulatedBroker:
             orders.extend(self._bracket_children(filled, fill, now))
         return BrokerUpdate(tuple(orders), tuple(fills))
 
-    def _fill_price(self, working: _Working, quote: OptionQuote) -> Decimal | None:
+    def _fill_price(self, working: WorkingOrder, quote: OptionQuote) -> Decimal | None:
         order = working.order
         if not quote.is_usable:
             return None
@@ -177,7 +181,7 @@ class SimulatedBroker:
         if levels is None:
             return []
         stop, target = levels
-        children: list[_Working] = []
+        children: list[WorkingOrder] = []
         for order_type, price in ((OrderType.STOP, stop), (OrderType.LIMIT, target)):
             if price is None:
                 continue
@@ -195,7 +199,7 @@ class SimulatedBroker:
                 reason=f"bracket {'stop' if order_type is OrderType.STOP else 'target'} of {parent.order_id}",
             ).transition(OrderStatus.SUBMITTED, now)
             stop_price = price if order_type is OrderType.STOP else None
-            children.append(_Working(child_order, now, stop_price=stop_price, resting=True))
+            children.append(WorkingOrder(child_order, now, stop_price=stop_price, resting=True))
         if len(children) == 2:
             children[0].oco_sibling = children[1].order.order_id
             children[1].oco_sibling = children[0].order.order_id

@@ -70,7 +70,9 @@ class ClosedTrade:
 
 
 @dataclass(slots=True)
-class _OpenLot:
+class OpenLot:
+    """An open position with its commissions so far and its latest mark."""
+
     position: Position
     commissions_usd: Decimal
     mark_price: Decimal
@@ -85,7 +87,7 @@ class Portfolio:
     ledger: list[LedgerEntry] = field(default_factory=list)
     closed: list[ClosedTrade] = field(default_factory=list)
     equity_curve: list[tuple[datetime, Decimal]] = field(default_factory=list)
-    _open: dict[str, _OpenLot] = field(default_factory=dict)
+    _open: dict[str, OpenLot] = field(default_factory=dict)
     _last_entry_at: datetime | None = None
 
     @classmethod
@@ -170,7 +172,7 @@ class Portfolio:
                     opened_at=fill.ts,
                     strategy=strategy,
                 )
-                self._open[symbol] = _OpenLot(position, commission, fill.price)
+                self._open[symbol] = OpenLot(position, commission, fill.price)
             else:
                 quantity = lot.position.quantity + fill.quantity
                 cost = lot.position.entry_price * lot.position.quantity + fill.price * fill.quantity
@@ -216,7 +218,7 @@ class Portfolio:
         return equity
 
     def _reduce(
-        self, lot: _OpenLot, quantity: int, price: Decimal, at: datetime, commission: Decimal, reason: str
+        self, lot: OpenLot, quantity: int, price: Decimal, at: datetime, commission: Decimal, reason: str
     ) -> ClosedTrade:
         position = lot.position
         entry_share = cents(lot.commissions_usd * quantity / position.quantity)

@@ -34,7 +34,7 @@ from weakref import WeakKeyDictionary
 
 import numpy as np
 
-from smart0dte.domain.broker_sim import BrokerCosts, BrokerUpdate, SimulatedBroker, _Working
+from smart0dte.domain.broker_sim import BrokerCosts, BrokerUpdate, SimulatedBroker, WorkingOrder
 from smart0dte.domain.calendar import SessionTimes
 from smart0dte.domain.chain_analytics import PricingInputs, analyze, early_exercise_skips, select_by_delta
 from smart0dte.domain.controls import AutomationSettings, RiskLimits, TradingState
@@ -55,7 +55,7 @@ from smart0dte.domain.models import (
     Underlying,
     idempotency_key,
 )
-from smart0dte.domain.portfolio import ClosedTrade, LedgerEntry, LedgerKind, Portfolio, _OpenLot
+from smart0dte.domain.portfolio import ClosedTrade, LedgerEntry, LedgerKind, OpenLot, Portfolio
 from smart0dte.domain.pricing import IVStatus, bsm_greeks, implied_vol, t_years_from_minutes
 from smart0dte.domain.risk import (
     AccountRisk,
@@ -1062,7 +1062,7 @@ def _portfolio_from_wire(wire: Mapping[str, Any], anchor: datetime) -> Portfolio
         (anchor + timedelta(microseconds=micros), Decimal(equity)) for micros, equity in wire["equity_curve"]
     ]
     portfolio._open = {
-        str(symbol): _OpenLot(Position.model_validate(position), Decimal(commissions), Decimal(mark))
+        str(symbol): OpenLot(Position.model_validate(position), Decimal(commissions), Decimal(mark))
         for symbol, position, commissions, mark in wire["open"]
     }
     last = wire["last_entry_at"]
@@ -1077,7 +1077,7 @@ def _copy_portfolio(p: Portfolio) -> Portfolio:
     clone.closed = list(p.closed)
     clone.equity_curve = list(p.equity_curve)
     clone._open = {
-        s: _OpenLot(lot.position, lot.commissions_usd, lot.mark_price) for s, lot in p._open.items()
+        s: OpenLot(lot.position, lot.commissions_usd, lot.mark_price) for s, lot in p._open.items()
     }
     clone._last_entry_at = p._last_entry_at
     return clone
@@ -1089,7 +1089,7 @@ def _copy_broker(b: SimulatedBroker) -> SimulatedBroker:
     clone._orders = dict(b._orders)
     clone._by_intent = dict(b._by_intent)
     clone._working = {
-        i: _Working(w.order, w.active_at, w.stop_price, w.oco_sibling, w.resting)
+        i: WorkingOrder(w.order, w.active_at, w.stop_price, w.oco_sibling, w.resting)
         for i, w in b._working.items()
     }
     clone._brackets = dict(b._brackets)
@@ -1126,7 +1126,7 @@ def _broker_from_wire(wire: Mapping[str, Any], costs: BrokerCosts) -> SimulatedB
     broker._orders = {o.order_id: o for o in orders}
     broker._by_intent = {str(intent_id): str(order_id) for intent_id, order_id in wire["by_intent"]}
     broker._working = {
-        str(order_id): _Working(
+        str(order_id): WorkingOrder(
             broker._orders[order_id], _when(active_at), _decimal(stop), sibling, bool(resting)
         )
         for order_id, active_at, stop, sibling, resting in wire["working"]

@@ -622,11 +622,10 @@ class EmbeddedAws:
         self._lambda_backend = backend
 
     def _provision(self) -> None:
-        import boto3  # type: ignore[import-untyped]
-
         from smart0dte.adapters.aws.provisioning import provision
+        from smart0dte.bootstrap.aws import boto3_session
 
-        session = boto3.session.Session(region_name=self.region)
+        session = boto3_session(self.region)
         self.provisioned = provision(
             self.prefix, session, endpoint_url=self.endpoint_url, account=LOCAL_ACCOUNT_SUFFIX
         )
@@ -735,14 +734,12 @@ class EmbeddedAws:
 
     def client(self, service: str) -> Any:
         """A boto3 client on the embedded endpoint (one per service, shared)."""
-        import boto3
+        from smart0dte.bootstrap.aws import aws_client
 
         with self._clients_lock:
             client = self._clients.get(service)
             if client is None:
-                client = boto3.session.Session(region_name=self.region).client(
-                    service, endpoint_url=self.endpoint_url
-                )
+                client = aws_client(self.config, service)
                 self._clients[service] = client
             return client
 
