@@ -1,5 +1,9 @@
 """Black-Scholes-Merton prices, Greeks and implied volatility, correct down to one minute to expiry.
 
+(Over 800 lines on purpose: the numpy reference and the kernel's binding implement one set of
+formulas and must change together; splitting them would put the two halves of each formula in
+different files.)
+
 Inputs broadcast against each other (float64), outputs have the broadcast shape, and scalars work
 too. Two backends compute the same algorithms and agree to rounding:
 

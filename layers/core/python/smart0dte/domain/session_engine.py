@@ -1,6 +1,9 @@
 """The deterministic per-minute loop of one trading day: data -> signals -> risk -> orders ->
 fills -> exits. Backtests, the paper path and the parity test all run this code; it has no I/O.
 
+(Over 800 lines on purpose: one state machine whose phases share its private state and
+invariants; its pure helpers already live in exits, risk, sizing, broker_sim and portfolio.)
+
 At each minute end t the engine knows only `day.until(t)`: bars closed by t and chain samples
 stamped at or before t. Every decision is recorded with its time and reasons.
 

@@ -1,6 +1,9 @@
 """The embedded AWS: moto's server on 127.0.0.1 running the real state machines over the real
 Lambda handlers, inside this process.
 
+(Over 800 lines on purpose: the workarounds below are each a few lines against one moto
+version's internals, and they only make sense read together with the runtime that needs them.)
+
 How it is wired (moto 5):
 
 - `ThreadedMotoServer` listens on 127.0.0.1 on a port the OS picks. The handlers and the replay

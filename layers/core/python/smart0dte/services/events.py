@@ -96,7 +96,7 @@ class PlannedEntryWire(_Event):
         return self
 
 
-class VerdictWire(_Event):
+class RiskDecisionWire(_Event):
     signal_id: str
     approved: bool
     rules: list[str]
@@ -109,7 +109,7 @@ class RiskResult(CycleEvent):
 
     session_date: date
     intents: list[PlannedEntryWire] = Field(max_length=100)
-    verdicts: list[VerdictWire] = Field(max_length=100)
+    verdicts: list[RiskDecisionWire] = Field(max_length=100)
     duplicate: bool = False
 
 

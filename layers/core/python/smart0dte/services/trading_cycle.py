@@ -27,9 +27,9 @@ from smart0dte.services.events import (
     ExecuteResult,
     OrderOutcome,
     PlannedEntryWire,
+    RiskDecisionWire,
     RiskResult,
     SignalsResult,
-    VerdictWire,
 )
 from smart0dte.services.session import (
     CyclePhase,
@@ -143,7 +143,7 @@ class TradingCycle:
             session_date=event.session_date,
             intents=[PlannedEntryWire.model_validate(p.to_wire()) for p in assessment.intents],
             verdicts=[
-                VerdictWire(
+                RiskDecisionWire(
                     signal_id=v.signal.signal_id,
                     approved=v.verdict.approved,
                     rules=list(v.verdict.rules),
