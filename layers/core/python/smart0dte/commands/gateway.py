@@ -27,9 +27,15 @@ from typing import TYPE_CHECKING, Any, Final
 from smart0dte.bootstrap import aws as wiring
 from smart0dte.domain.calendar import NEW_YORK, MarketCalendar
 from smart0dte.domain.models import DomainError, TradingMode
-from smart0dte.ports import LIVE_GATEWAY_PORT, PAPER_ACCOUNT_PREFIX, PAPER_GATEWAY_PORT, LiveBroker
+from smart0dte.ports import (
+    LIVE_GATEWAY_PORT,
+    PAPER_ACCOUNT_PREFIX,
+    PAPER_GATEWAY_PORT,
+    BrokerConnection,
+    LiveBroker,
+)
 from smart0dte.resources import ORDER_INTENT_QUEUE
-from smart0dte.services.order_bridge import BrokerConnection, run_gateway, stop_time
+from smart0dte.services.order_bridge import run_gateway, stop_time
 
 if TYPE_CHECKING:
     from smart0dte.adapters.aws.sqs import SqsIntentReceiver
