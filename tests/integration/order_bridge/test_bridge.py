@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from smart0dte.adapters.aws.dynamodb.state import DynamoState
+from smart0dte.adapters.aws.dynamodb import DynamoState
 from smart0dte.domain.models import OrderStatus, Side, TradingMode
 from smart0dte.ports import ReceivedIntent
 from smart0dte.services.order_bridge import OrderBridge, Outcome

@@ -18,7 +18,7 @@ from typing import Any
 import boto3  # type: ignore[import-untyped]
 import pytest
 
-from smart0dte.adapters.aws.dynamodb.state import DynamoState
+from smart0dte.adapters.aws.dynamodb import DynamoState
 from smart0dte.adapters.aws.provisioning import Provisioned
 from smart0dte.adapters.databento.live import FeedConfig, LiveMarketFeed
 from smart0dte.commands import feed as feed_command

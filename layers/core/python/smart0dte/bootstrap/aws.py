@@ -29,7 +29,7 @@ from smart0dte.resources import DEFAULT_PREFIX, IDEMPOTENCY_TABLE, ORDER_INTENT_
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-    from smart0dte.adapters.aws.dynamodb.state import DynamoState
+    from smart0dte.adapters.aws.dynamodb import DynamoState
     from smart0dte.adapters.aws.s3 import S3ObjectStore
     from smart0dte.adapters.aws.sqs import SqsOrderQueue
 
@@ -98,7 +98,7 @@ def aws_client(config: AwsConfig, service: str) -> Any:
 
 
 def state_store(config: AwsConfig) -> DynamoState:
-    from smart0dte.adapters.aws.dynamodb.state import DynamoState
+    from smart0dte.adapters.aws.dynamodb import DynamoState
 
     return DynamoState(config.prefix, config.mode, region=config.region, endpoint_url=config.endpoint_url)
 
