@@ -44,6 +44,7 @@ M = TypeVar("M", bound="TableModel")
 
 
 def string_key(table: TableSpec, key: Key | None) -> str:
+    """The name of a string key attribute of `table` (this adapter writes only S keys)."""
     if key is None:
         raise TypeError(f"table {table.logical_name} has no sort key; this adapter needs one")
     if key.type is not KeyType.STRING:
