@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     import boto3  # type: ignore[import-untyped]
     from moto import mock_aws
 
-    from smart0dte.adapters.aws.dynamodb.state import DynamoState
+    from smart0dte.adapters.aws.dynamodb import DynamoState
     from smart0dte.adapters.aws.provisioning import provision
     from smart0dte.domain.models import TradingMode
     from smart0dte.local import moto_partitions

@@ -22,7 +22,7 @@ import boto3  # type: ignore[import-untyped]
 import pytest
 from playwright.sync_api import expect
 
-from smart0dte.adapters.aws.dynamodb.state import DynamoState
+from smart0dte.adapters.aws.dynamodb import DynamoState
 from smart0dte.adapters.aws.provisioning import Provisioned
 from smart0dte.domain.models import ChainSnapshot, PositionStatus, TradingMode, Underlying
 from smart0dte.local.http_server import ApiServer, serve

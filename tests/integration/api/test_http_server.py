@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from smart0dte.adapters.aws.dynamodb.state import DynamoState
+from smart0dte.adapters.aws.dynamodb import DynamoState
 from smart0dte.local.auth import InvalidToken, LocalAuth, bearer_token
 from smart0dte.local.http_server import ApiServer, serve
 from smart0dte.services.api import ApiDeps

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from smart0dte.adapters.aws.dynamodb.state import DynamoState
+from smart0dte.adapters.aws.dynamodb import DynamoState
 from smart0dte.adapters.local_store import FolderObjectStore
 from smart0dte.domain.optimization import Outcomes, WalkForwardSpec, search_grid, summarize
 from smart0dte.resources import optimization_key

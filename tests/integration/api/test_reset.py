@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from smart0dte.adapters.aws.dynamodb.state import DynamoState
+from smart0dte.adapters.aws.dynamodb import DynamoState
 from smart0dte.adapters.local_store import FolderObjectStore
 from smart0dte.domain.models import OrderStatus, PositionStatus
 from smart0dte.services.api import ApiDeps

@@ -6,8 +6,7 @@ from typing import Any
 import boto3  # type: ignore[import-untyped]
 import pytest
 
-from smart0dte.adapters.aws.dynamodb.session import DynamoSessionStore
-from smart0dte.adapters.aws.dynamodb.state import DynamoState
+from smart0dte.adapters.aws.dynamodb import DynamoSessionStore, DynamoState
 from smart0dte.adapters.aws.scheduler import ScheduleGroupReader
 from smart0dte.domain.chain_analytics import PricingInputs
 from smart0dte.domain.controls import TradingState

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from smart0dte.adapters.aws.dynamodb.state import DynamoState
+from smart0dte.adapters.aws.dynamodb import DynamoState
 from smart0dte.local.http_server import ApiServer, serve
 from smart0dte.services.api import ApiDeps, build_app, openapi_document
 

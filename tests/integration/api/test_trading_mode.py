@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from smart0dte.adapters.aws.dynamodb.state import DynamoState
+from smart0dte.adapters.aws.dynamodb import DynamoState
 from smart0dte.adapters.aws.provisioning import Provisioned
 from smart0dte.domain.controls import AutomationSettings
 from smart0dte.domain.models import TradingMode

@@ -3,7 +3,7 @@ from typing import Any
 
 import pytest
 
-from smart0dte.adapters.aws.dynamodb.state import DynamoAuditLog, DynamoState
+from smart0dte.adapters.aws.dynamodb import DynamoAuditLog, DynamoState
 from smart0dte.adapters.aws.provisioning import Provisioned
 from smart0dte.domain.calendar import NEW_YORK
 from smart0dte.domain.models import TradingMode

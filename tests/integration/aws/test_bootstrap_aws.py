@@ -8,7 +8,7 @@ import pytest
 from aws_lambda_powertools.utilities.idempotency import idempotent_function
 from moto.server import ThreadedMotoServer
 
-from smart0dte.adapters.aws.dynamodb.state import DynamoState
+from smart0dte.adapters.aws.dynamodb import DynamoState
 from smart0dte.adapters.aws.provisioning import Provisioned, provision
 from smart0dte.adapters.aws.s3 import S3ObjectStore
 from smart0dte.adapters.aws.sqs import SqsOrderQueue

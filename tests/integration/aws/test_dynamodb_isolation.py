@@ -3,7 +3,7 @@
 from decimal import Decimal
 from typing import Any
 
-from smart0dte.adapters.aws.dynamodb.state import DynamoState
+from smart0dte.adapters.aws.dynamodb import DynamoState
 from smart0dte.adapters.aws.provisioning import Provisioned
 from smart0dte.domain.controls import AutomationSettings, TradingState
 from smart0dte.domain.models import Bar, TradingMode

@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smart0dte.adapters.aws.dynamodb import state as dynamodb_adapter
-from smart0dte.adapters.aws.dynamodb.state import DEFAULT_MARKET_TTL, DynamoState, decode_chain, encode_chain
+from smart0dte.adapters.aws.dynamodb import DynamoState
+from smart0dte.adapters.aws.dynamodb import market as dynamodb_market
+from smart0dte.adapters.aws.dynamodb.market import DEFAULT_MARKET_TTL, decode_chain, encode_chain
 from smart0dte.adapters.aws.provisioning import Provisioned
 from smart0dte.domain.models import (
     Bar,
@@ -102,7 +103,7 @@ def test_latest_chain_snapshot_is_the_last_one_at_or_before_the_instant(paper: D
 def test_a_snapshot_too_big_for_one_item_is_refused_and_nothing_is_written(
     paper: DynamoState, aws: Provisioned, dynamodb: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(dynamodb_adapter, "MAX_ITEM_BYTES", 1_000)
+    monkeypatch.setattr(dynamodb_market, "MAX_ITEM_BYTES", 1_000)
 
     with pytest.raises(ValueError, match=r"exceeds the DynamoDB item limit of 1000 bytes"):
         paper.put_chain_snapshot(chain())

@@ -1,7 +1,7 @@
 from datetime import timedelta
 from typing import Any
 
-from smart0dte.adapters.aws.dynamodb.state import DynamoState
+from smart0dte.adapters.aws.dynamodb import DynamoState
 from smart0dte.adapters.aws.provisioning import Provisioned
 from smart0dte.domain.controls import TradingState
 from smart0dte.domain.risk import RiskRule, RiskVerdict, Violation

@@ -19,7 +19,7 @@ from typing import Any
 import boto3  # type: ignore[import-untyped]
 import pytest
 
-from smart0dte.adapters.aws.dynamodb.state import DynamoState
+from smart0dte.adapters.aws.dynamodb import DynamoState
 from smart0dte.adapters.aws.provisioning import Provisioned
 from smart0dte.bootstrap import aws as wiring
 from smart0dte.bootstrap import runtime as runtime_module

@@ -12,7 +12,7 @@ from typing import Any
 import boto3  # type: ignore[import-untyped]
 import pytest
 
-from smart0dte.adapters.aws.dynamodb.state import DynamoState
+from smart0dte.adapters.aws.dynamodb import DynamoState
 from smart0dte.adapters.aws.provisioning import Provisioned
 from smart0dte.domain.controls import AutomationSettings, TradingState
 from smart0dte.domain.models import Order, OrderStatus, PositionStatus, TradingMode

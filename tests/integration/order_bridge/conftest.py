@@ -6,7 +6,7 @@ from typing import Any
 import boto3  # type: ignore[import-untyped]
 import pytest
 
-from smart0dte.adapters.aws.dynamodb.state import DynamoState
+from smart0dte.adapters.aws.dynamodb import DynamoState
 from smart0dte.adapters.aws.provisioning import Provisioned
 from smart0dte.domain.models import Order, OrderIntent, OrderStatus, TradingMode
 from smart0dte.ports import Versioned

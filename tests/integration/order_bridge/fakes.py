@@ -17,8 +17,7 @@ from smart0dte.domain.models import (
     Side,
     TradingMode,
 )
-from smart0dte.ports import BrokerAccount, BrokerOrderAck, BrokerPosition, LiveBroker
-from smart0dte.services.order_bridge import ReceivedIntent
+from smart0dte.ports import BrokerAccount, BrokerOrderAck, BrokerPosition, LiveBroker, ReceivedIntent
 
 SESSION = date(2025, 3, 14)
 T0 = datetime(2025, 3, 14, 14, 31, tzinfo=UTC)

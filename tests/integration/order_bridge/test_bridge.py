@@ -4,9 +4,10 @@ from decimal import Decimal
 
 import pytest
 
-from smart0dte.adapters.aws.dynamodb.state import DynamoState
+from smart0dte.adapters.aws.dynamodb import DynamoState
 from smart0dte.domain.models import OrderStatus, Side, TradingMode
-from smart0dte.services.order_bridge import OrderBridge, Outcome, ReceivedIntent
+from smart0dte.ports import ReceivedIntent
+from smart0dte.services.order_bridge import OrderBridge, Outcome
 from smart0dte.services.session import new_york_date
 
 from .conftest import record

@@ -19,7 +19,7 @@ import boto3  # type: ignore[import-untyped]
 import pytest
 
 from smart0dte.adapters.aws import stepfunctions
-from smart0dte.adapters.aws.dynamodb.state import DynamoState
+from smart0dte.adapters.aws.dynamodb import DynamoState
 from smart0dte.adapters.aws.provisioning import Provisioned
 from smart0dte.adapters.databento.live import FeedConfig, LiveMarketFeed
 from smart0dte.bootstrap import feed as feed_parts

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from smart0dte.adapters.aws.dynamodb.state import DynamoState
+from smart0dte.adapters.aws.dynamodb import DynamoState
 from smart0dte.adapters.aws.provisioning import Provisioned
 from smart0dte.adapters.aws.sqs import MODE_ATTRIBUTE, SqsIntentReceiver, SqsOrderQueue
 from smart0dte.domain.models import TradingMode

@@ -1,7 +1,16 @@
+from collections.abc import Callable
+from datetime import UTC, datetime
+
 import pytest
 from pydantic import ValidationError
 
-from smart0dte.domain.controls import AutomationSettings, RiskLimits
+from smart0dte.domain.controls import (
+    AutomationSettings,
+    ControlChange,
+    ControlsUpdate,
+    RiskLimits,
+    TradingState,
+)
 
 SEED_DEFAULTS = {
     "masterSwitch": False,
@@ -87,3 +96,51 @@ def test_trading_without_risk_management_is_refused() -> None:
     with pytest.raises(ValidationError, match="riskManagement must be on while tradeExecution is on"):
         AutomationSettings(riskManagement=False)
     assert not AutomationSettings(riskManagement=False, tradeExecution=False).risk_management
+
+
+AT = datetime(2025, 3, 14, 15, 0, tzinfo=UTC)
+BOB = ControlChange("user:bob", "broker outage", AT)
+
+
+def test_the_emergency_stop_halts_trading_at_once_naming_the_stop_as_the_reason() -> None:
+    update = ControlsUpdate.activate_emergency_stop(BOB)
+
+    assert (update.emergency_stop, update.emergency_stop_change) == (True, BOB)
+    assert update.trading_state is TradingState.HALTED
+    assert update.state_change == ControlChange("user:bob", "emergency stop: broker outage", AT)
+    assert (update.paused, update.pause_change) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("action", "stop", "paused"),
+    [
+        (ControlsUpdate.clear_emergency_stop, False, None),
+        (ControlsUpdate.pause, None, True),
+        (ControlsUpdate.resume, None, False),
+    ],
+)
+def test_clearing_the_stop_pausing_and_resuming_change_only_their_flag_not_the_state(
+    action: Callable[[ControlChange], ControlsUpdate], stop: bool | None, paused: bool | None
+) -> None:
+    update = action(BOB)
+
+    assert (update.emergency_stop, update.paused) == (stop, paused)
+    assert update.emergency_stop_change == (None if stop is None else BOB)
+    assert update.pause_change == (None if paused is None else BOB)
+    assert (update.trading_state, update.state_change) == (None, None)
+
+
+def test_setting_the_trading_state_changes_only_the_state_with_its_reason() -> None:
+    change = ControlChange("engine", "daily loss limit reached", AT)
+
+    update = ControlsUpdate.set_trading_state(TradingState.REDUCING, change)
+
+    assert (update.trading_state, update.state_change) == (TradingState.REDUCING, change)
+    assert (update.emergency_stop, update.paused) == (None, None)
+
+
+def test_a_value_without_its_change_is_refused() -> None:
+    with pytest.raises(ValueError, match="paused and its change"):
+        ControlsUpdate(paused=True)
+    with pytest.raises(ValueError, match="trading_state and its change"):
+        ControlsUpdate(state_change=BOB)

@@ -42,7 +42,7 @@ from smart0dte.resources import (
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-    from smart0dte.adapters.aws.dynamodb.state import DynamoState
+    from smart0dte.adapters.aws.dynamodb import DynamoState
     from smart0dte.adapters.aws.s3 import S3ObjectStore
     from smart0dte.adapters.aws.sqs import SqsOrderQueue
 
@@ -127,7 +127,7 @@ def state_machine_arn(sfn: Any, prefix: str, name: str, environ: Mapping[str, st
 
 
 def state_store(config: AwsConfig) -> DynamoState:
-    from smart0dte.adapters.aws.dynamodb.state import DynamoState
+    from smart0dte.adapters.aws.dynamodb import DynamoState
 
     return DynamoState(config.prefix, config.mode, region=config.region, endpoint_url=config.endpoint_url)
 

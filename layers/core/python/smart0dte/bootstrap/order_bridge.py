@@ -16,7 +16,7 @@ from smart0dte.resources import ENV_IB_ACCOUNT, ENV_IB_CLIENT_ID, ENV_IB_HOST, E
 
 if TYPE_CHECKING:
     from smart0dte.adapters.aws.sqs import SqsIntentReceiver
-    from smart0dte.services.order_bridge import BrokerConnection
+    from smart0dte.ports import BrokerConnection
 
 CONNECT_TIMEOUT_S: Final = 15.0
 DEFAULT_IB_HOST: Final = "127.0.0.1"

@@ -1,4 +1,5 @@
-"""What the human controls: automation switches, risk limits and the trading state.
+"""What the human controls: automation switches, risk limits, the trading state, and what each
+control action (emergency stop, pause, resume, a state set by the risk evaluation) changes.
 
 Field names are snake_case in Python and camelCase on the wire (the dashboard's names);
 both are accepted on input. Out-of-range values raise a ValidationError naming the field
@@ -7,6 +8,8 @@ and the allowed range.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Self
 
@@ -75,3 +78,69 @@ class TradingState(StrEnum):
     ACTIVE = "ACTIVE"
     REDUCING = "REDUCING"
     HALTED = "HALTED"
+
+
+@dataclass(frozen=True, slots=True)
+class ControlChange:
+    """Who last flipped a control, why and when."""
+
+    actor: str
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ControlsUpdate:
+    """What one control action sets: each value with who/why/when; None leaves the stored one.
+
+    No update depends on the controls it replaces, so a store applies it as one blind write and
+    two actions at once (a pause during a stop) both land. The emergency stop moves the state to
+    HALTED at once; pause, resume and clearing the stop change only their flag, and the next risk
+    evaluation sets the state from all inputs (`set_trading_state`).
+    """
+
+    emergency_stop: bool | None = None
+    emergency_stop_change: ControlChange | None = None
+    paused: bool | None = None
+    pause_change: ControlChange | None = None
+    trading_state: TradingState | None = None
+    state_change: ControlChange | None = None
+    """Its reason is the state's reason."""
+
+    def __post_init__(self) -> None:
+        pairs = {
+            "emergency_stop": (self.emergency_stop, self.emergency_stop_change),
+            "paused": (self.paused, self.pause_change),
+            "trading_state": (self.trading_state, self.state_change),
+        }
+        for name, (value, change) in pairs.items():
+            if (value is None) != (change is None):
+                raise ValueError(f"ControlsUpdate.{name} and its change must be set together")
+
+    @classmethod
+    def activate_emergency_stop(cls, change: ControlChange) -> ControlsUpdate:
+        """Stop everything now: the flag, and the state HALTED for 'emergency stop: <reason>'."""
+        halted = ControlChange(change.actor, f"emergency stop: {change.reason}", change.at)
+        return cls(
+            emergency_stop=True,
+            emergency_stop_change=change,
+            trading_state=TradingState.HALTED,
+            state_change=halted,
+        )
+
+    @classmethod
+    def clear_emergency_stop(cls, change: ControlChange) -> ControlsUpdate:
+        """Lower the flag only: the state stays HALTED until the next risk evaluation sets it."""
+        return cls(emergency_stop=False, emergency_stop_change=change)
+
+    @classmethod
+    def pause(cls, change: ControlChange) -> ControlsUpdate:
+        return cls(paused=True, pause_change=change)
+
+    @classmethod
+    def resume(cls, change: ControlChange) -> ControlsUpdate:
+        return cls(paused=False, pause_change=change)
+
+    @classmethod
+    def set_trading_state(cls, state: TradingState, change: ControlChange) -> ControlsUpdate:
+        return cls(trading_state=state, state_change=change)

@@ -48,12 +48,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 from smart0dte.domain.aggregation import BarGap, ChainSkipped, QuotesExcluded
 from smart0dte.domain.calendar import SessionTimes
 from smart0dte.domain.models import Bar, ChainSnapshot, Underlying
-from smart0dte.ports import Clock
+from smart0dte.ports import Clock, MarketWriter
 
 logger = logging.getLogger(__name__)
 
@@ -77,14 +77,6 @@ _EVENT_LEVELS: Final = {
 _DOWN_EVENTS: Final = frozenset({"Disconnected", "Reconnecting", "Stale", "ReconnectAbandoned"})
 _UP_EVENTS: Final = frozenset({"Connected", "Recovered"})
 FATAL_EVENT: Final = "ReconnectAbandoned"
-
-
-class MarketWriter(Protocol):
-    """The part of the StateStore the pump writes (DynamoState in AWS)."""
-
-    def put_bar(self, bar: Bar) -> None: ...
-
-    def put_chain_snapshot(self, snapshot: ChainSnapshot) -> None: ...
 
 
 class Decision(StrEnum):
@@ -526,4 +518,4 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
-__all__: Sequence[str] = ("Decision", "MarketPump", "MarketWriter", "PumpStats")
+__all__: Sequence[str] = ("Decision", "MarketPump", "PumpStats")

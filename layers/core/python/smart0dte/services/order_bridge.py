@@ -27,16 +27,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Final, Protocol
+from typing import Final
 
 from smart0dte.domain.models import ORDER_TRANSITIONS, DomainError, Order, OrderIntent, OrderStatus, Side
 from smart0dte.ports import (
     AuditRecord,
     AuditRecordExists,
     BrokerAccount,
+    BrokerConnection,
     Clock,
     GatewayStatus,
+    IntentReceiver,
     LiveBroker,
+    ReceivedIntent,
     StateStore,
     Versioned,
 )
@@ -47,35 +50,6 @@ GATEWAY_ACTOR: Final = "gateway"
 MAX_RECEIVE_MESSAGES: Final = 10
 """SQS returns at most ten messages per receive."""
 EMERGENCY_STOP_REASON: Final = "emergency stop active"
-
-
-# --- what the queue hands over ------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ReceivedIntent:
-    """One queue message: the parsed intent, or None with `error` saying why its body did not parse.
-
-    `mode` is the message's mode attribute (None when absent), checked before the body is trusted.
-    """
-
-    receipt: str
-    message_id: str
-    intent: OrderIntent | None
-    mode: str | None = None
-    error: str = ""
-
-
-class IntentReceiver(Protocol):
-    """Where the bridge reads live intents (the SQS FIFO order-intent queue in AWS)."""
-
-    def receive(self, max_messages: int, wait_s: int) -> list[ReceivedIntent]:
-        """Up to `max_messages` messages, waiting up to `wait_s` seconds for the first (long poll)."""
-        ...
-
-    def delete(self, receipt: str) -> None:
-        """Acknowledge the message: it will not be delivered again."""
-        ...
 
 
 # --- the order bridge ---------------------------------------------------------------------------
@@ -445,19 +419,6 @@ class Heartbeat:
 # --- the run loop -----------------------------------------------------------------------------------
 
 
-class BrokerConnection(Protocol):
-    """One connection to IB Gateway and the LiveBroker on it."""
-
-    @property
-    def broker(self) -> LiveBroker: ...
-
-    def is_connected(self) -> bool:
-        """Whether the connection still holds (implementations may process pending events first)."""
-        ...
-
-    def close(self) -> None: ...
-
-
 @dataclass(frozen=True, slots=True)
 class LoopTimings:
     heartbeat_every_s: float = 30.0
@@ -580,15 +541,12 @@ def stop_time(
 
 
 __all__: Sequence[str] = (
-    "BrokerConnection",
     "FillSync",
     "Handled",
     "Heartbeat",
-    "IntentReceiver",
     "LoopTimings",
     "OrderBridge",
     "Outcome",
-    "ReceivedIntent",
     "ReconcileReport",
     "RunSummary",
     "run_gateway",

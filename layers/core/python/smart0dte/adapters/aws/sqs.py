@@ -8,8 +8,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from smart0dte.domain.models import OrderIntent
+from smart0dte.ports import ReceivedIntent
 from smart0dte.resources import mode_key
-from smart0dte.services.order_bridge import ReceivedIntent
 
 MODE_ATTRIBUTE = "mode"
 """Message attribute carrying the intent's trading mode, so the bridge can refuse a mismatch unparsed."""

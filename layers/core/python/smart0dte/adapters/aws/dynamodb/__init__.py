@@ -1,0 +1,9 @@
+"""DynamoDB adapters: the state store (`DynamoState`, one module per aggregate), the session store
+and the market reader."""
+
+from smart0dte.adapters.aws.dynamodb.audit import DynamoAuditLog
+from smart0dte.adapters.aws.dynamodb.market import DynamoMarketReader
+from smart0dte.adapters.aws.dynamodb.session import DynamoSessionStore
+from smart0dte.adapters.aws.dynamodb.state import DynamoState
+
+__all__ = ["DynamoAuditLog", "DynamoMarketReader", "DynamoSessionStore", "DynamoState"]

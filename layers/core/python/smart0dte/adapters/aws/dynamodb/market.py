@@ -1,6 +1,9 @@
-"""The market as the gateway stored it in DynamoDB (see `adapters.dynamodb`: one item per bar and
-one compressed item per chain snapshot), rebuilt as the column-oriented MarketDay the session
-engine reads.
+"""Market data on DynamoDB, for one trading mode: the bars and chain snapshots the gateway writes
+(`DynamoMarket`, part of the state store) and the market rebuilt from them as the column-oriented
+MarketDay the session engine reads (`DynamoMarketReader`).
+
+    market   pk=<mode>#bar#<symbol>#<date>     sk=<bar open>  o h l c v i expires_at
+             pk=<mode>#chain#<underlying>#<date>  sk=<ts>     z (zlib JSON) expires_at
 
 A chain snapshot lists the contracts quoted at its instant; the rebuilt grid has one column per
 contract quoted in any snapshot known so far, sorted by (right, strike) as ChainSeries wants, with
@@ -16,23 +19,38 @@ a warm Lambda reads one minute's items per call, not the whole day.
 
 from __future__ import annotations
 
+import json
+import zlib
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Final
 
 import numpy as np
+from pynamodb.attributes import BinaryAttribute, NumberAttribute
 
-from smart0dte.adapters.aws.dynamodb.state import (
-    _BarItem,
-    _bind,
-    _ChainItem,
-    _shared_connection,
-    _utc_key,
-    decode_chain,
+from smart0dte.adapters.aws.dynamodb.tables import (
+    MAX_ITEM_BYTES,
+    MarketTable,
+    ModeStore,
+    Tables,
+    parse_utc_key,
+    utc_key,
 )
 from smart0dte.domain.marketdata import BarSeries, ChainSeries, MarketDay, datetime_to_ns
-from smart0dte.domain.models import OptionContract, OptionRight, TradingMode, Underlying
+from smart0dte.domain.models import (
+    Bar,
+    ChainSnapshot,
+    OptionContract,
+    OptionQuote,
+    OptionRight,
+    TradingMode,
+    Underlying,
+)
+from smart0dte.ports import session_date_of
 from smart0dte.resources import MARKET_TABLE, mode_key
+
+DEFAULT_MARKET_TTL = timedelta(days=3)
+"""How long bars and chain snapshots live after their own timestamp."""
 
 SYMBOLS: Final = tuple(u.value for u in Underlying)
 """Bars kept: the three ETFs and VIX."""
@@ -41,11 +59,140 @@ REREAD: Final = timedelta(minutes=2)
 MINUTE: Final = timedelta(minutes=1)
 MAX_KEYED: Final = 5
 """A warm partition missing at most this many minute items gets them by key (BatchGetItem)."""
-_SK_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
-def _parse_sk(sk: str) -> datetime:
-    return datetime.strptime(sk, _SK_FORMAT).replace(tzinfo=UTC)
+class BarItem(MarketTable):
+    o = NumberAttribute()
+    h = NumberAttribute()
+    l = NumberAttribute()  # noqa: E741 - one letter per OHLCV field keeps the item small
+    c = NumberAttribute()
+    v = NumberAttribute()
+    i = NumberAttribute()
+
+
+class ChainItem(MarketTable):
+    z = BinaryAttribute(legacy_encoding=False)
+
+
+# --- chain snapshot encoding -----------------------------------------------------------------
+
+
+def encode_chain(snapshot: ChainSnapshot) -> bytes:
+    """Compact, lossless: expiry, underlying price and one row per quote, JSON then zlib."""
+    rows = [
+        [q.contract.right.value, q.contract.strike_milli, q.bid, q.ask, q.bid_size, q.ask_size]
+        for q in snapshot.quotes
+    ]
+    doc = {"e": snapshot.expiry.isoformat(), "p": snapshot.underlying_price, "q": rows}
+    return zlib.compress(json.dumps(doc, separators=(",", ":")).encode(), level=6)
+
+
+def decode_chain(underlying: Underlying, ts: datetime, blob: bytes) -> ChainSnapshot:
+    doc = json.loads(zlib.decompress(blob))
+    expiry = date.fromisoformat(doc["e"])
+    quotes = tuple(
+        OptionQuote(
+            contract=OptionContract(
+                root=underlying.value, expiry=expiry, right=OptionRight(right), strike=strike_milli / 1000
+            ),
+            bid=bid,
+            ask=ask,
+            bid_size=bid_size,
+            ask_size=ask_size,
+        )
+        for right, strike_milli, bid, ask, bid_size, ask_size in doc["q"]
+    )
+    return ChainSnapshot(
+        underlying=underlying, ts=ts, expiry=expiry, underlying_price=doc["p"], quotes=quotes
+    )
+
+
+# --- the store's market data -------------------------------------------------------------------
+
+
+class DynamoMarket(ModeStore):
+    """`MarketStore` for one mode: each item expires `_market_ttl` after its own timestamp."""
+
+    def __init__(self, tables: Tables, mode: TradingMode) -> None:
+        super().__init__(tables, mode)
+        self._market_ttl = DEFAULT_MARKET_TTL
+        self._bars = tables.model(BarItem)
+        self._chains = tables.model(ChainItem)
+
+    def put_bar(self, bar: Bar) -> None:
+        """One item per symbol and minute; writing the same bar again leaves the same item."""
+        self._bars(
+            self._key("bar", bar.symbol, session_date_of(bar.ts).isoformat()),
+            utc_key(bar.ts),
+            expires_at=bar.ts + self._market_ttl,
+            o=bar.open,
+            h=bar.high,
+            l=bar.low,
+            c=bar.close,
+            v=bar.volume,
+            i=bar.interval_s,
+        ).save()
+
+    def list_bars(self, symbol: str, session_date: date, latest_only: bool = False) -> list[Bar]:
+        """The session's bars of `symbol`, oldest first; `latest_only`: just the newest (one read)."""
+        items = self._bars.query(
+            self._key("bar", symbol, session_date.isoformat()),
+            consistent_read=True,
+            scan_index_forward=not latest_only,
+            limit=1 if latest_only else None,
+        )
+        return [
+            Bar(
+                symbol=symbol,
+                ts=parse_utc_key(i.sk),
+                interval_s=int(i.i),
+                open=i.o,
+                high=i.h,
+                low=i.l,
+                close=i.c,
+                volume=int(i.v),
+            )
+            for i in items
+        ]
+
+    def put_chain_snapshot(self, snapshot: ChainSnapshot) -> None:
+        """One compressed item per underlying and instant; too big for an item raises, writing nothing."""
+        blob = encode_chain(snapshot)
+        pk = self._key("chain", snapshot.underlying.value, session_date_of(snapshot.ts).isoformat())
+        sk = utc_key(snapshot.ts)
+        size_bytes = len(blob) + len(pk) + len(sk) + 64  # attribute names, TTL number, overhead
+        if size_bytes > MAX_ITEM_BYTES:
+            raise ValueError(
+                f"chain snapshot {snapshot.underlying.value} at {snapshot.ts.isoformat()}: "
+                f"{size_bytes} bytes compressed exceeds the DynamoDB item limit of {MAX_ITEM_BYTES} bytes"
+            )
+        self._chains(pk, sk, expires_at=snapshot.ts + self._market_ttl, z=blob).save()
+
+    def list_chain_snapshots(self, underlying: Underlying, at_or_before: datetime) -> list[ChainSnapshot]:
+        """Every snapshot of `at_or_before`'s session taken at or before it, oldest first."""
+        items = self._chains.query(
+            self._key("chain", underlying.value, session_date_of(at_or_before).isoformat()),
+            self._chains.sk <= utc_key(at_or_before),
+            consistent_read=True,
+        )
+        return [decode_chain(underlying, parse_utc_key(i.sk), i.z) for i in items]
+
+    def latest_chain_snapshot(self, underlying: Underlying, at_or_before: datetime) -> ChainSnapshot | None:
+        """The last snapshot of `at_or_before`'s session taken at or before it."""
+        items = self._chains.query(
+            self._key("chain", underlying.value, session_date_of(at_or_before).isoformat()),
+            self._chains.sk <= utc_key(at_or_before),
+            scan_index_forward=False,
+            limit=1,
+            consistent_read=True,
+        )
+        for item in items:
+            ts = parse_utc_key(item.sk)
+            return decode_chain(underlying, ts, item.z)
+        return None
+
+
+# --- the market rebuilt for the session engine -----------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,11 +243,10 @@ class DynamoMarketReader:
         endpoint_url: str | None = None,
         sessions_kept: int = 2,
     ) -> None:
-        table = MARKET_TABLE.physical_name(prefix)
-        connection = _shared_connection(region, endpoint_url, (MARKET_TABLE,), prefix)
+        tables = Tables(prefix, region=region, endpoint_url=endpoint_url, specs=(MARKET_TABLE,))
         self._mode = mode
-        self._bars = _bind(_BarItem, table, connection)
-        self._chains = _bind(_ChainItem, table, connection)
+        self._bars = tables.model(BarItem)
+        self._chains = tables.model(ChainItem)
         self._sessions: dict[date, _Session] = {}
         self._sessions_kept = sessions_kept
 
@@ -121,7 +267,7 @@ class DynamoMarketReader:
 
     def _since(self, cache: _Session, pk: str) -> str | None:
         last = cache.read_until.get(pk)
-        return None if last is None else _utc_key(_parse_sk(last) - REREAD)
+        return None if last is None else utc_key(parse_utc_key(last) - REREAD)
 
     @staticmethod
     def _covers(cache: _Session, pk: str, sk: str) -> bool:
@@ -138,15 +284,15 @@ class DynamoMarketReader:
         if last is None:
             return None
         keys = []
-        at = _parse_sk(last) + MINUTE
+        at = parse_utc_key(last) + MINUTE
         while at <= until:
-            keys.append(_utc_key(at))
+            keys.append(utc_key(at))
             at += MINUTE
         return keys if len(keys) <= MAX_KEYED else None
 
-    def _store_bar(self, cache: _Session, symbol: str, pk: str, item: _BarItem) -> None:
+    def _store_bar(self, cache: _Session, symbol: str, pk: str, item: BarItem) -> None:
         cache.bars.setdefault(symbol, {})[item.sk] = _StoredBar(
-            datetime_to_ns(_parse_sk(item.sk)),
+            datetime_to_ns(parse_utc_key(item.sk)),
             float(item.o),
             float(item.h),
             float(item.l),
@@ -156,10 +302,10 @@ class DynamoMarketReader:
         )
         cache.read_until[pk] = max(item.sk, cache.read_until.get(pk, item.sk))
 
-    def _store_chain(self, cache: _Session, underlying: Underlying, pk: str, item: _ChainItem) -> None:
+    def _store_chain(self, cache: _Session, underlying: Underlying, pk: str, item: ChainItem) -> None:
         stored = cache.chains.setdefault(underlying, {})
         if item.sk not in stored:
-            snapshot = decode_chain(underlying, _parse_sk(item.sk), item.z)
+            snapshot = decode_chain(underlying, parse_utc_key(item.sk), item.z)
             quotes = snapshot.quotes
             stored[item.sk] = _StoredChain(
                 datetime_to_ns(snapshot.ts),
@@ -181,9 +327,9 @@ class DynamoMarketReader:
         chain_pks = {u: mode_key(self._mode, "chain", u.value, day) for u in Underlying.tradable()}
         last_bar_open = ts - MINUTE
         bars_needed = {
-            s: pk for s, pk in bar_pks.items() if not self._covers(cache, pk, _utc_key(last_bar_open))
+            s: pk for s, pk in bar_pks.items() if not self._covers(cache, pk, utc_key(last_bar_open))
         }
-        chains_needed = {u: pk for u, pk in chain_pks.items() if not self._covers(cache, pk, _utc_key(ts))}
+        chains_needed = {u: pk for u, pk in chain_pks.items() if not self._covers(cache, pk, utc_key(ts))}
 
         keyed_bars = {s: self._expected(cache, pk, last_bar_open) for s, pk in bars_needed.items()}
         keyed_chains = {u: self._expected(cache, pk, ts) for u, pk in chains_needed.items()}

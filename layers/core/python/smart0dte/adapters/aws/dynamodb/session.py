@@ -1,7 +1,7 @@
-"""The SessionStore on DynamoDB: each session's plan and its engine state, for one trading mode.
+"""Session documents on DynamoDB: each session's plan and its engine state, for one trading mode.
 
     control  pk=<mode>#session         sk=<date>   the plan pre_market wrote (JSON), audited
-    trading  pk=<mode>#engine#<date>   sk=state    z (zlib JSON), version
+    trading  pk=<mode>#engine#<date>   sk=state    z (zlib JSON), version, saved_at
 
 The plan sits in the control table (pre_market may write only there); the engine state in the
 trading table (the trading phases' table). The engine state is replaced whole, conditionally on
@@ -25,79 +25,95 @@ from pynamodb.attributes import (
 )
 from pynamodb.exceptions import PutError
 
-from smart0dte.adapters.aws.dynamodb.state import (
+from smart0dte.adapters.aws.dynamodb.audit import DynamoAudit
+from smart0dte.adapters.aws.dynamodb.tables import (
     MAX_ITEM_BYTES,
-    DynamoAuditLog,
-    _AuditItem,
-    _bind,
-    _ControlTable,
-    _get,
-    _shared_connection,
-    _TradingTable,
-    _Tx,
+    ControlTable,
+    ModeStore,
+    Tables,
+    TradingTable,
+    condition_failed,
+    get_item,
 )
 from smart0dte.domain.models import TradingMode
 from smart0dte.ports import AuditRecord, ConcurrentUpdate, SessionPlan, Versioned
 from smart0dte.resources import AUDIT_TABLE, CONTROL_TABLE, TRADING_TABLE, mode_key
 
 _STATE_SK: Final = "state"
-_CONDITION_FAILED: Final = "ConditionalCheckFailedException"
 
 
-class _PlanItem(_ControlTable):
+def _engine_pk(mode: TradingMode, session_date: date) -> str:
+    return mode_key(mode, "engine", session_date.isoformat())
+
+
+class PlanItem(ControlTable):
     value = JSONAttribute()
     updated_at = UTCDateTimeAttribute()
     updated_by = UnicodeAttribute()
 
 
-class _EngineItem(_TradingTable):
+class EngineItem(TradingTable):
     z = BinaryAttribute(legacy_encoding=False)
     version = NumberAttribute()
     saved_at = UTCDateTimeAttribute(null=True)
 
 
-class DynamoSessionStore:
+class EngineMinuteItem(TradingTable):
+    """Only the minute the session engine last handled, of the engine item."""
+
+    saved_at = UTCDateTimeAttribute(null=True)
+
+
+class DynamoEngineProgress(ModeStore):
+    """The trading cycle's progress as the state store reports it, read from the engine item."""
+
+    def __init__(self, tables: Tables, mode: TradingMode) -> None:
+        super().__init__(tables, mode)
+        self._engine_minutes = tables.model(EngineMinuteItem)
+
+    def last_engine_minute(self, session_date: date) -> datetime | None:
+        """The minute end the session's engine last handled (the trading cycle's progress)."""
+        try:
+            item = self._engine_minutes.get(
+                _engine_pk(self._mode, session_date), _STATE_SK, attributes_to_get=["saved_at"]
+            )
+        except self._engine_minutes.DoesNotExist:
+            return None
+        return item.saved_at
+
+
+class DynamoSessionStore(DynamoAudit):
     """`SessionStore` for one mode; every key opens with that mode."""
 
     def __init__(
         self, prefix: str, mode: TradingMode, *, region: str, endpoint_url: str | None = None
     ) -> None:
-        tables = (CONTROL_TABLE, TRADING_TABLE, AUDIT_TABLE)
-        connection = _shared_connection(region, endpoint_url, tables, prefix)
-        self._mode = mode
-        self._connection = connection
-        self._plans = _bind(_PlanItem, CONTROL_TABLE.physical_name(prefix), connection)
-        self._engines = _bind(_EngineItem, TRADING_TABLE.physical_name(prefix), connection)
-        self._audit = DynamoAuditLog(_bind(_AuditItem, AUDIT_TABLE.physical_name(prefix), connection), mode)
-
-    @property
-    def mode(self) -> TradingMode:
-        return self._mode
+        specs = (CONTROL_TABLE, TRADING_TABLE, AUDIT_TABLE)
+        tables = Tables(prefix, region=region, endpoint_url=endpoint_url, specs=specs)
+        super().__init__(tables, mode)
+        self._plans = tables.model(PlanItem)
+        self._engines = tables.model(EngineItem)
 
     def get_plan(self, session_date: date) -> SessionPlan | None:
-        item = _get(self._plans, mode_key(self._mode, "session"), session_date.isoformat())
+        item = get_item(self._plans, self._key("session"), session_date.isoformat())
         return None if item is None else SessionPlan.from_wire(item.value)
 
     def put_plan(self, plan: SessionPlan, actor: str, reason: str) -> None:
         wire = plan.to_wire()
         item = self._plans(
-            mode_key(self._mode, "session"),
+            self._key("session"),
             plan.session_date.isoformat(),
             value=wire,
             updated_at=plan.prepared_at,
             updated_by=actor,
         )
-        tx = _Tx(self._connection)
+        tx = self._tx()
         tx.put("plan", item)
-        record = AuditRecord(plan.prepared_at, self._mode, actor, "SessionPrepared", reason, wire)
-        tx.put("audit", self._audit.item(record))
+        self._audited(tx, AuditRecord(plan.prepared_at, self._mode, actor, "SessionPrepared", reason, wire))
         tx.commit()  # a refused audit key means this exact plan was already written
 
-    def _engine_pk(self, session_date: date) -> str:
-        return mode_key(self._mode, "engine", session_date.isoformat())
-
     def get_engine(self, session_date: date) -> Versioned[dict[str, object]] | None:
-        item = _get(self._engines, self._engine_pk(session_date), _STATE_SK)
+        item = get_item(self._engines, _engine_pk(self._mode, session_date), _STATE_SK)
         if item is None:
             return None
         document = json.loads(zlib.decompress(item.z))
@@ -113,7 +129,7 @@ class DynamoSessionStore:
         at: datetime | None = None,
     ) -> int:
         blob = zlib.compress(json.dumps(document, separators=(",", ":"), allow_nan=False).encode(), level=6)
-        pk = self._engine_pk(session_date)
+        pk = _engine_pk(self._mode, session_date)
         if len(blob) + len(pk) + 64 > MAX_ITEM_BYTES:
             raise ValueError(
                 f"engine state of {session_date} ({self._mode.value}): {len(blob)} bytes compressed exceeds "
@@ -126,7 +142,7 @@ class DynamoSessionStore:
         try:
             item.save(condition=condition)
         except PutError as exc:
-            if exc.cause_response_code == _CONDITION_FAILED:
+            if condition_failed(exc):
                 raise ConcurrentUpdate(
                     f"engine state of {session_date} ({self._mode.value}) is no longer version "
                     f"{expected_version}: another phase saved it first"

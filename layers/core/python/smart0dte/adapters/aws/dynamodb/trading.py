@@ -1,0 +1,667 @@
+"""The trading book on DynamoDB: signals and their risk decisions, orders and fills, positions and
+the open book, for one trading mode.
+
+    trading  pk=<mode>#signals#<date>          sk=signal#<signal id>
+             pk=<mode>#signals#<date>          sk=risk#<signal id>   (its risk decision, beside it)
+             pk=<mode>#intent#<intent id>      sk=intent      (create-once guard: order id)
+             pk=<mode>#order#<order id>        sk=order       gsi1pk=<mode>#orders#<STATUS>
+                                                              gsi1sk=<created>#<order id>
+             pk=<mode>#order#<order id>        sk=fill#<fill id>
+             pk=<mode>#position#<position id>  sk=position    gsi1pk=<mode>#positions#<STATUS>
+                                                              gsi1sk=<opened>#<position id>
+             pk=<mode>#open_positions          sk=<position id>  position (JSON): the open book,
+                                                              a copy written and deleted with the
+                                                              position's open, closing and close
+
+Every write goes in one TransactWriteItems with its audit record; opening and closing a position
+book the daily counters in that same transaction. Orders and positions carry a version for
+optimistic locking.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Final, TypeVar
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+    VersionAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from smart0dte.adapters.aws.dynamodb.audit import DynamoAudit
+from smart0dte.adapters.aws.dynamodb.counters import DynamoCounters
+from smart0dte.adapters.aws.dynamodb.tables import (
+    DecimalAttribute,
+    MoneyAttribute,
+    Tables,
+    TradingTable,
+    get_item,
+    string_key,
+    utc_key,
+)
+from smart0dte.domain.controls import TradingState
+from smart0dte.domain.events import PositionClosed, PositionOpened, RiskCheckCompleted, SignalGenerated
+from smart0dte.domain.models import (
+    DomainError,
+    Fill,
+    OptionContract,
+    OptionRight,
+    Order,
+    OrderStatus,
+    OrderType,
+    Position,
+    PositionStatus,
+    Side,
+    Signal,
+    TradingMode,
+    Underlying,
+)
+from smart0dte.domain.portfolio import cents
+from smart0dte.domain.risk import RiskRule, RiskVerdict, Violation
+from smart0dte.ports import (
+    AuditRecord,
+    ConcurrentUpdate,
+    ConflictingRecord,
+    RecordNotFound,
+    RiskDecision,
+    Versioned,
+    session_date_of,
+)
+from smart0dte.resources import TRADING_TABLE
+
+FILL_ATTEMPTS: Final = 3
+"""How many times `record_fill` reloads the order after losing an optimistic lock to another fill."""
+FILL_SK_PREFIX: Final = "fill#"
+RISK_SK_PREFIX: Final = "risk#"
+"""Sort-key prefixes of fills (in an order's partition) and risk decisions (beside their signal)."""
+_INTENT_SK = "intent"
+_ORDER_SK = "order"
+_POSITION_SK = "position"
+_SIGNAL_SK_PREFIX = "signal#"
+_WORKING = tuple(s for s in OrderStatus if not s.is_terminal)
+
+(_BY_STATUS,) = TRADING_TABLE.indexes
+_M = TypeVar("_M", bound=Model)
+
+
+class _ByStatus(GlobalSecondaryIndex[_M]):  # type: ignore[no-untyped-call]  # pynamodb's hook is untyped
+    class Meta:
+        index_name = _BY_STATUS.name
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True, attr_name=string_key(TRADING_TABLE, _BY_STATUS.partition_key))
+    gsi1sk = UnicodeAttribute(range_key=True, attr_name=string_key(TRADING_TABLE, _BY_STATUS.sort_key))
+
+
+class SignalItem(TradingTable):
+    ts = UTCDateTimeAttribute()
+    underlying = UnicodeAttribute()
+    direction = UnicodeAttribute()
+    strategy = UnicodeAttribute()
+    confidence = NumberAttribute()
+    rationale = UnicodeAttribute()
+    target_delta = NumberAttribute(null=True)
+    contract = UnicodeAttribute(null=True)
+
+
+class RiskItem(TradingTable):
+    ts = UTCDateTimeAttribute()
+    approved = BooleanAttribute()
+    trading_state = UnicodeAttribute()
+    violations = JSONAttribute()
+    quantity = NumberAttribute()
+
+
+class IntentItem(TradingTable):
+    order_id = UnicodeAttribute()
+
+
+class OrderItem(TradingTable):
+    gsi1pk = UnicodeAttribute(attr_name=string_key(TRADING_TABLE, _BY_STATUS.partition_key))
+    gsi1sk = UnicodeAttribute(attr_name=string_key(TRADING_TABLE, _BY_STATUS.sort_key))
+    by_status = _ByStatus["OrderItem"]()
+    intent_id = UnicodeAttribute()
+    contract = UnicodeAttribute()
+    side = UnicodeAttribute()
+    quantity = NumberAttribute()
+    order_type = UnicodeAttribute()
+    limit_price = DecimalAttribute(null=True)
+    status = UnicodeAttribute()
+    filled_quantity = NumberAttribute()
+    avg_fill_price = DecimalAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    reason = UnicodeAttribute(null=True)
+    version = VersionAttribute()
+
+
+class FillItem(TradingTable):
+    intent_id = UnicodeAttribute()
+    ts = UTCDateTimeAttribute()
+    contract = UnicodeAttribute()
+    side = UnicodeAttribute()
+    quantity = NumberAttribute()
+    price = DecimalAttribute()
+    commission_usd = MoneyAttribute()
+
+
+class PositionItem(TradingTable):
+    gsi1pk = UnicodeAttribute(attr_name=string_key(TRADING_TABLE, _BY_STATUS.partition_key))
+    gsi1sk = UnicodeAttribute(attr_name=string_key(TRADING_TABLE, _BY_STATUS.sort_key))
+    by_status = _ByStatus["PositionItem"]()
+    contract = UnicodeAttribute()
+    quantity = NumberAttribute()
+    entry_price = DecimalAttribute()
+    opened_at = UTCDateTimeAttribute()
+    strategy = UnicodeAttribute()
+    status = UnicodeAttribute()
+    stop_loss_price = DecimalAttribute(null=True)
+    take_profit_price = DecimalAttribute(null=True)
+    exit_price = DecimalAttribute(null=True)
+    closed_at = UTCDateTimeAttribute(null=True)
+    exit_reason = UnicodeAttribute(null=True)
+    realized_pnl_usd = MoneyAttribute(null=True)
+    version = VersionAttribute()
+
+
+class OpenBookItem(TradingTable):
+    """A position that is open or closing, by id: one partition the risk engine reads in full.
+    A copy of the position, written in the same transactions as the position item."""
+
+    position = JSONAttribute()
+
+
+def _parse_violation(text: str) -> Violation:
+    """Inverse of `str(Violation)`: 'RULE: detail'."""
+    rule, _, detail = text.partition(": ")
+    return Violation(RiskRule(rule), detail)
+
+
+class DynamoTradingBook(DynamoCounters, DynamoAudit):
+    """`TradingBook` for one mode; it books positions into the daily counters."""
+
+    def __init__(self, tables: Tables, mode: TradingMode) -> None:
+        super().__init__(tables, mode)
+        self._signals = tables.model(SignalItem)
+        self._risk = tables.model(RiskItem)
+        self._intents = tables.model(IntentItem)
+        self._orders = tables.model(OrderItem)
+        self._fills = tables.model(FillItem)
+        self._positions = tables.model(PositionItem)
+        self._open_book = tables.model(OpenBookItem)
+        self._open_book_pk = self._key("open_positions")
+
+    # signals and risk decisions ---------------------------------------------------------------
+
+    def put_signal(self, signal: Signal, actor: str) -> bool:
+        event = SignalGenerated(ts=signal.ts, mode=self._mode, actor=actor, signal=signal)
+        item = self._signals(
+            self._key("signals", session_date_of(signal.ts).isoformat()),
+            _SIGNAL_SK_PREFIX + signal.signal_id,
+            ts=signal.ts,
+            underlying=signal.underlying.value,
+            direction=signal.direction.value,
+            strategy=signal.strategy,
+            confidence=signal.confidence,
+            rationale=signal.rationale,
+            target_delta=signal.target_delta,
+            contract=None if signal.contract is None else signal.contract.occ_symbol,
+        )
+        tx = self._tx()
+        tx.put("signal", item, self._signals.pk.does_not_exist())
+        self._audited(tx, AuditRecord.of_event(event, signal.rationale))
+        return not tx.commit()
+
+    def _to_signal(self, item: SignalItem) -> Signal:
+        return Signal(
+            signal_id=item.sk.removeprefix(_SIGNAL_SK_PREFIX),
+            ts=item.ts,
+            underlying=Underlying(item.underlying),
+            direction=OptionRight(item.direction),
+            strategy=item.strategy,
+            confidence=item.confidence,
+            rationale=item.rationale,
+            target_delta=item.target_delta,
+            contract=None if item.contract is None else OptionContract.from_occ(item.contract),
+        )
+
+    def get_signal(self, session_date: date, signal_id: str) -> Signal | None:
+        sk = _SIGNAL_SK_PREFIX + signal_id
+        item = get_item(self._signals, self._key("signals", session_date.isoformat()), sk)
+        return None if item is None else self._to_signal(item)
+
+    def list_signals(self, session_date: date) -> list[Signal]:
+        items = self._signals.query(
+            self._key("signals", session_date.isoformat()),
+            self._signals.sk.startswith(_SIGNAL_SK_PREFIX),
+            consistent_read=True,
+        )
+        return sorted((self._to_signal(i) for i in items), key=lambda s: (s.ts, s.signal_id))
+
+    def list_signal_decisions(self, session_date: date) -> list[tuple[Signal, RiskDecision | None]]:
+        """The session's signals, each with its risk decision (None while undecided), newest
+        first: one query, since a decision is stored beside its signal."""
+        table = self._signals.Meta.table_name
+        signals: list[Signal] = []
+        decisions: dict[str, RiskDecision] = {}
+        start: dict[str, Any] | None = None
+        while True:
+            page = self._tables.connection.query(
+                table,
+                self._key("signals", session_date.isoformat()),
+                consistent_read=True,
+                exclusive_start_key=start,
+            )
+            for raw in page.get("Items", []):
+                if raw[self._signals.sk.attr_name]["S"].startswith(RISK_SK_PREFIX):
+                    decision = self._to_risk_decision(self._risk.from_raw_data(raw))
+                    decisions[decision.signal_id] = decision
+                else:
+                    signals.append(self._to_signal(self._signals.from_raw_data(raw)))
+            start = page.get("LastEvaluatedKey")
+            if start is None:
+                break
+        signals.sort(key=lambda s: (s.ts, s.signal_id), reverse=True)
+        return [(s, decisions.get(s.signal_id)) for s in signals]
+
+    def put_risk_decision(self, decision: RiskDecision, actor: str) -> bool:
+        verdict = decision.verdict
+        event = RiskCheckCompleted(
+            ts=decision.ts,
+            mode=self._mode,
+            actor=actor,
+            signal_id=decision.signal_id,
+            approved=verdict.approved,
+            violated_rules=verdict.rules,
+        )
+        reason = "approved" if verdict.approved else "rejected: " + ", ".join(verdict.rules)
+        details = {
+            "violations": [str(v) for v in verdict.violations],
+            "trading_state": verdict.trading_state.value,
+            "quantity": decision.quantity,
+        }
+        item = self._risk(
+            self._key("signals", session_date_of(decision.ts).isoformat()),
+            RISK_SK_PREFIX + decision.signal_id,
+            ts=decision.ts,
+            approved=verdict.approved,
+            trading_state=verdict.trading_state.value,
+            violations=[str(v) for v in verdict.violations],
+            quantity=decision.quantity,
+        )
+        tx = self._tx()
+        tx.put("risk", item, self._risk.pk.does_not_exist())
+        self._audited(tx, AuditRecord.of_event(event, reason[:2000], details))
+        return not tx.commit()
+
+    def _to_risk_decision(self, item: RiskItem) -> RiskDecision:
+        verdict = RiskVerdict(
+            approved=item.approved,
+            trading_state=TradingState(item.trading_state),
+            violations=tuple(_parse_violation(str(text)) for text in item.violations),
+        )
+        signal_id = item.sk.removeprefix(RISK_SK_PREFIX)
+        return RiskDecision(signal_id=signal_id, ts=item.ts, verdict=verdict, quantity=int(item.quantity))
+
+    def get_risk_decision(self, session_date: date, signal_id: str) -> RiskDecision | None:
+        sk = RISK_SK_PREFIX + signal_id
+        item = get_item(self._risk, self._key("signals", session_date.isoformat()), sk)
+        return None if item is None else self._to_risk_decision(item)
+
+    def list_risk_decisions(self, session_date: date) -> list[RiskDecision]:
+        items = self._risk.query(
+            self._key("signals", session_date.isoformat()),
+            self._risk.sk.startswith(RISK_SK_PREFIX),
+            consistent_read=True,
+        )
+        return sorted((self._to_risk_decision(i) for i in items), key=lambda d: (d.ts, d.signal_id))
+
+    # orders and fills -------------------------------------------------------------------------
+
+    def _order_item(self, order: Order, version: int | None) -> OrderItem:
+        item = self._orders(
+            self._key("order", order.order_id),
+            _ORDER_SK,
+            gsi1pk=self._key("orders", order.status.value),
+            gsi1sk=f"{utc_key(order.created_at)}#{order.order_id}",
+            intent_id=order.intent_id,
+            contract=order.contract.occ_symbol,
+            side=order.side.value,
+            quantity=order.quantity,
+            order_type=order.order_type.value,
+            limit_price=order.limit_price,
+            status=order.status.value,
+            filled_quantity=order.filled_quantity,
+            avg_fill_price=order.avg_fill_price,
+            created_at=order.created_at,
+            updated_at=order.updated_at,
+            reason=order.reason or None,
+        )
+        if version is not None:
+            item.version = version
+        return item
+
+    def _to_order(self, item: OrderItem) -> Versioned[Order]:
+        order = Order(
+            order_id=item.pk.removeprefix(self._key("order", "")),
+            intent_id=item.intent_id,
+            mode=self._mode,
+            contract=OptionContract.from_occ(item.contract),
+            side=Side(item.side),
+            quantity=int(item.quantity),
+            order_type=OrderType(item.order_type),
+            limit_price=item.limit_price,
+            status=OrderStatus(item.status),
+            filled_quantity=int(item.filled_quantity),
+            avg_fill_price=item.avg_fill_price,
+            created_at=item.created_at,
+            updated_at=item.updated_at,
+            reason=item.reason or "",
+        )
+        return Versioned(order, int(item.version))
+
+    def create_order(self, order: Order, actor: str, reason: str) -> Versioned[Order]:
+        """Create once per intent id. A retry (even with another order id) returns the stored order."""
+        self._require_mode(f"order {order.order_id}", order.mode)
+        record = AuditRecord(
+            order.created_at, self._mode, actor, "OrderCreated", reason, order.model_dump(mode="json")
+        )
+        tx = self._tx()
+        tx.put("order", self._order_item(order, None), self._orders.pk.does_not_exist())
+        tx.put(
+            "intent",
+            self._intents(self._key("intent", order.intent_id), _INTENT_SK, order_id=order.order_id),
+            self._intents.pk.does_not_exist(),
+        )
+        self._audited(tx, record)
+        failed = tx.commit()
+        if "intent" in failed:
+            existing = self.get_order_by_intent(order.intent_id)
+            if existing is None:
+                raise RecordNotFound(f"intent {order.intent_id} is claimed but its order is missing")
+            return existing
+        if "order" in failed:
+            raise ConflictingRecord(f"order_id={order.order_id} already belongs to another intent")
+        return Versioned(order, 1)
+
+    def get_order(self, order_id: str) -> Versioned[Order] | None:
+        item = get_item(self._orders, self._key("order", order_id), _ORDER_SK)
+        return None if item is None else self._to_order(item)
+
+    def _require_order(self, order_id: str) -> Versioned[Order]:
+        found = self.get_order(order_id)
+        if found is None:
+            raise RecordNotFound(f"order {order_id} does not exist in {self._mode.value}")
+        return found
+
+    def get_order_by_intent(self, intent_id: str) -> Versioned[Order] | None:
+        guard = get_item(self._intents, self._key("intent", intent_id), _INTENT_SK)
+        return None if guard is None else self.get_order(guard.order_id)
+
+    def list_orders(self, status: OrderStatus) -> list[Order]:
+        items = self._orders.by_status.query(self._key("orders", status.value))
+        return [self._to_order(i).value for i in items]
+
+    def list_working_orders(self) -> list[Order]:
+        orders = [order for status in _WORKING for order in self.list_orders(status)]
+        return sorted(orders, key=lambda o: (o.created_at, o.order_id))
+
+    def transition_order(
+        self,
+        order_id: str,
+        status: OrderStatus,
+        at: datetime,
+        actor: str,
+        reason: str,
+        expected_version: int | None = None,
+    ) -> Versioned[Order]:
+        """Move through `Order.transition` (IllegalTransition writes nothing); the write is
+        conditional on `expected_version`, or on the version just read, else ConcurrentUpdate."""
+        current = self._require_order(order_id)
+        moved = current.value.transition(status, at, reason)
+        version = current.version if expected_version is None else expected_version
+        details = {
+            "order_id": order_id,
+            "from": current.value.status.value,
+            "to": status.value,
+            "version": version,
+        }
+        tx = self._tx()
+        tx.put("order", self._order_item(moved, version))
+        self._audited(tx, AuditRecord(at, self._mode, actor, "OrderStatusChanged", reason, details))
+        if tx.commit():
+            raise ConcurrentUpdate(f"order {order_id}: version {version} is no longer current")
+        return Versioned(moved, version + 1)
+
+    def _fill_exists(self, fill: Fill) -> bool:
+        key = (self._key("order", fill.order_id), FILL_SK_PREFIX + fill.fill_id)
+        return get_item(self._fills, *key) is not None
+
+    def record_fill(self, fill: Fill, actor: str) -> Versioned[Order]:
+        """Store the fill and apply it to its order in one transaction, once per fill id.
+
+        A fill that does not fit its order raises DomainError and writes nothing. Losing the
+        order's lock to a concurrent fill reloads and retries, FILL_ATTEMPTS times in all.
+        """
+        for _ in range(FILL_ATTEMPTS):
+            current = self._require_order(fill.order_id)
+            if self._fill_exists(fill):
+                return current
+            updated = current.value.apply_fill(fill)
+            item = self._fills(
+                self._key("order", fill.order_id),
+                FILL_SK_PREFIX + fill.fill_id,
+                intent_id=fill.intent_id,
+                ts=fill.ts,
+                contract=fill.contract.occ_symbol,
+                side=fill.side.value,
+                quantity=fill.quantity,
+                price=fill.price,
+                commission_usd=fill.commission_usd,
+            )
+            details = {**fill.model_dump(mode="json"), "order_status": updated.status.value}
+            reason = f"{fill.quantity} @ {fill.price} -> {updated.status.value}"
+            tx = self._tx()
+            tx.put("fill", item, self._fills.pk.does_not_exist())
+            tx.put("order", self._order_item(updated, current.version))
+            self._audited(tx, AuditRecord(fill.ts, self._mode, actor, "OrderFilled", reason, details))
+            if not tx.commit():
+                return Versioned(updated, current.version + 1)
+        raise ConcurrentUpdate(
+            f"order {fill.order_id}: fill {fill.fill_id} lost the lock {FILL_ATTEMPTS} times"
+        )
+
+    def list_fills(self, order_id: str) -> list[Fill]:
+        items = self._fills.query(
+            self._key("order", order_id),
+            self._fills.sk.startswith(FILL_SK_PREFIX),
+            consistent_read=True,
+        )
+        fills = [
+            Fill(
+                fill_id=i.sk.removeprefix(FILL_SK_PREFIX),
+                order_id=order_id,
+                intent_id=i.intent_id,
+                ts=i.ts,
+                contract=OptionContract.from_occ(i.contract),
+                side=Side(i.side),
+                quantity=int(i.quantity),
+                price=i.price,
+                commission_usd=i.commission_usd,
+            )
+            for i in items
+        ]
+        return sorted(fills, key=lambda f: (f.ts, f.fill_id))
+
+    # positions --------------------------------------------------------------------------------
+
+    def _position_item(
+        self, position: Position, version: int | None, pnl_usd: Decimal | None
+    ) -> PositionItem:
+        item = self._positions(
+            self._key("position", position.position_id),
+            _POSITION_SK,
+            gsi1pk=self._key("positions", position.status.value),
+            gsi1sk=f"{utc_key(position.opened_at)}#{position.position_id}",
+            contract=position.contract.occ_symbol,
+            quantity=position.quantity,
+            entry_price=position.entry_price,
+            opened_at=position.opened_at,
+            strategy=position.strategy,
+            status=position.status.value,
+            stop_loss_price=position.stop_loss_price,
+            take_profit_price=position.take_profit_price,
+            exit_price=position.exit_price,
+            closed_at=position.closed_at,
+            exit_reason=position.exit_reason,
+            realized_pnl_usd=pnl_usd,
+        )
+        if version is not None:
+            item.version = version
+        return item
+
+    def _book_entry(self, position: Position) -> OpenBookItem:
+        return self._open_book(
+            self._open_book_pk, position.position_id, position=position.model_dump(mode="json")
+        )
+
+    def _to_position(self, item: PositionItem) -> Versioned[Position]:
+        position = Position(
+            position_id=item.pk.removeprefix(self._key("position", "")),
+            mode=self._mode,
+            contract=OptionContract.from_occ(item.contract),
+            quantity=int(item.quantity),
+            entry_price=item.entry_price,
+            opened_at=item.opened_at,
+            strategy=item.strategy,
+            status=PositionStatus(item.status),
+            stop_loss_price=item.stop_loss_price,
+            take_profit_price=item.take_profit_price,
+            exit_price=item.exit_price,
+            closed_at=item.closed_at,
+            exit_reason=item.exit_reason,
+        )
+        return Versioned(position, int(item.version))
+
+    def open_position(self, position: Position, actor: str, reason: str) -> Versioned[Position]:
+        """Create once and count the trade on the open date; a retry returns the stored position."""
+        self._require_mode(f"position {position.position_id}", position.mode)
+        if position.status is not PositionStatus.OPEN:
+            raise DomainError(
+                f"position {position.position_id}: status={position.status.value}, must be OPEN"
+            )
+        event = PositionOpened(ts=position.opened_at, mode=self._mode, actor=actor, position=position)
+        tx = self._tx()
+        tx.put("position", self._position_item(position, None, None), self._positions.pk.does_not_exist())
+        tx.put("open book", self._book_entry(position))
+        self._book_counters(tx, session_date_of(position.opened_at), lambda c: [c.trades.add(1)])
+        self._audited(tx, AuditRecord.of_event(event, reason))
+        if tx.commit():
+            existing = self.get_position(position.position_id)
+            if existing is None:
+                raise ConcurrentUpdate(f"position {position.position_id}: create refused but nothing stored")
+            return existing
+        return Versioned(position, 1)
+
+    def get_position(self, position_id: str) -> Versioned[Position] | None:
+        item = get_item(self._positions, self._key("position", position_id), _POSITION_SK)
+        return None if item is None else self._to_position(item)
+
+    def _require_position(self, position_id: str) -> Versioned[Position]:
+        found = self.get_position(position_id)
+        if found is None:
+            raise RecordNotFound(f"position {position_id} does not exist in {self._mode.value}")
+        return found
+
+    def list_positions(self, status: PositionStatus, opened_since: datetime | None = None) -> list[Position]:
+        """Positions in `status` (index read), oldest first; `opened_since` reads only those opened
+        at or after it (the index sorts by opening time)."""
+        by_status = self._positions.by_status
+        since = None if opened_since is None else self._positions.gsi1sk >= utc_key(opened_since)
+        items = by_status.query(self._key("positions", status.value), since)
+        return [self._to_position(i).value for i in items]
+
+    def list_open_positions(self) -> list[Position]:
+        """Open and closing positions in one consistent read of the open book's partition (an
+        index read could miss a position opened a moment ago)."""
+        book = self._open_book.query(self._open_book_pk, consistent_read=True)
+        positions = [Position.model_validate(entry.position) for entry in book]
+        return sorted(positions, key=lambda p: (p.opened_at, p.position_id))
+
+    def mark_position_closing(
+        self, position_id: str, at: datetime, actor: str, reason: str
+    ) -> Versioned[Position]:
+        """OPEN -> CLOSING (exit order working); a CLOSING or CLOSED position is returned as is."""
+        current = self._require_position(position_id)
+        if current.value.status is not PositionStatus.OPEN:
+            return current
+        closing = current.value.model_copy(update={"status": PositionStatus.CLOSING})
+        details = {
+            "position_id": position_id,
+            "from": PositionStatus.OPEN.value,
+            "to": PositionStatus.CLOSING.value,
+        }
+        tx = self._tx()
+        tx.put("position", self._position_item(closing, current.version, None))
+        tx.put("open book", self._book_entry(closing))
+        self._audited(tx, AuditRecord(at, self._mode, actor, "PositionClosing", reason, details))
+        if tx.commit():
+            raise ConcurrentUpdate(f"position {position_id}: version {current.version} is no longer current")
+        return Versioned(closing, current.version + 1)
+
+    def close_position(
+        self,
+        position_id: str,
+        exit_price: Decimal,
+        closed_at: datetime,
+        exit_reason: str,
+        actor: str,
+        commissions_usd: Decimal = Decimal("0.00"),
+    ) -> Versioned[Position]:
+        """Close once. The same transaction books the net P&L (in cents) on the close date and,
+        when the position opened that same session, one day trade. Closing a CLOSED position
+        returns it and books nothing."""
+        current = self._require_position(position_id)
+        opened = current.value
+        if opened.status is PositionStatus.CLOSED:
+            return current
+        if closed_at < opened.opened_at:
+            raise DomainError(
+                f"position {position_id}: closed_at={closed_at.isoformat()} is before "
+                f"opened_at={opened.opened_at.isoformat()}"
+            )
+        closed = Position.model_validate(
+            {
+                **opened.model_dump(),
+                "status": PositionStatus.CLOSED,
+                "exit_price": exit_price,
+                "closed_at": closed_at,
+                "exit_reason": exit_reason,
+            }
+        )
+        pnl_usd = cents(closed.pnl_usd(exit_price) - commissions_usd)
+        day_trades = 1 if session_date_of(opened.opened_at) == session_date_of(closed_at) else 0
+        event = PositionClosed(ts=closed_at, mode=self._mode, actor=actor, position=closed)
+        details = {"realized_pnl_usd": str(pnl_usd), "commissions_usd": str(cents(commissions_usd))}
+        tx = self._tx()
+        tx.put("position", self._position_item(closed, current.version, pnl_usd))
+        tx.delete("open book", self._open_book(self._open_book_pk, position_id))
+        self._book_counters(
+            tx,
+            session_date_of(closed_at),
+            lambda c: [c.day_trades.add(day_trades), c.realized_pnl_usd.add(pnl_usd)],
+        )
+        self._audited(tx, AuditRecord.of_event(event, exit_reason, details))
+        if tx.commit():
+            latest = self._require_position(position_id)
+            if latest.value.status is PositionStatus.CLOSED:
+                return latest
+            raise ConcurrentUpdate(f"position {position_id}: version {current.version} is no longer current")
+        return Versioned(closed, current.version + 1)

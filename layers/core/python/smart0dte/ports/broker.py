@@ -1,0 +1,89 @@
+"""The live broker: what the gateway's order bridge needs from Interactive Brokers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Final, Protocol
+
+from smart0dte.domain.models import Fill, OrderIntent, OrderStatus
+
+PAPER_ACCOUNT_PREFIX: Final = "DU"
+"""IB paper-trading account ids start with DU (live ones with U); the port alone does not decide."""
+LIVE_GATEWAY_PORT: Final = 4001
+PAPER_GATEWAY_PORT: Final = 4002
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerAccount:
+    """The IB account the gateway is logged in to, as the broker reports it."""
+
+    account_id: str
+    net_liquidation_usd: Decimal
+    options_permission: bool
+    """A what-if order for a same-day option was accepted: the account may trade options."""
+    options_permission_detail: str = ""
+
+    @property
+    def is_paper(self) -> bool:
+        return self.account_id.startswith(PAPER_ACCOUNT_PREFIX)
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerOrderAck:
+    """What the broker holds for one intent: its order id and status (`orderRef` = intent id)."""
+
+    intent_id: str
+    broker_order_id: int
+    status: OrderStatus
+    filled_quantity: int = 0
+    already_known: bool = False
+    """True when the broker already had an order with this orderRef: nothing new was placed."""
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerPosition:
+    contract_symbol: str
+    """OCC symbol of the option (21 characters), or the stock symbol."""
+    quantity: int
+    avg_cost_usd: Decimal
+
+
+class LiveBroker(Protocol):
+    """Interactive Brokers through IB Gateway (ib_async). Every order carries `orderRef` = intent
+    id, so submitting an intent the broker already has places nothing (idempotent)."""
+
+    def account(self) -> BrokerAccount: ...
+
+    def submit(self, intent: OrderIntent) -> BrokerOrderAck:
+        """Place `intent` (a bracket when it carries stop/target prices) unless an order with its
+        orderRef exists today; either way return what the broker holds for it."""
+        ...
+
+    def cancel(self, intent_id: str) -> bool:
+        """Cancel the working orders with orderRef = intent id; False when none was working."""
+        ...
+
+    def executions(self, since: datetime) -> list[Fill]:
+        """The account's fills since `since`, as domain fills (intent_id from orderRef, fill_id =
+        the execution id, commission when reported)."""
+        ...
+
+    def open_orders(self) -> list[BrokerOrderAck]: ...
+
+    def positions(self) -> list[BrokerPosition]: ...
+
+
+class BrokerConnection(Protocol):
+    """One connection to IB Gateway and the LiveBroker on it."""
+
+    @property
+    def broker(self) -> LiveBroker: ...
+
+    def is_connected(self) -> bool:
+        """Whether the connection still holds (implementations may process pending events first)."""
+        ...
+
+    def close(self) -> None: ...
