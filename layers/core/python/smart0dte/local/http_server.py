@@ -28,8 +28,9 @@ from typing import Any, Final
 from urllib.parse import parse_qsl, urlsplit
 
 from smart0dte.local.auth import InvalidToken, LocalAuth, authorizer_context, bearer_token
+from smart0dte.ports.api import ApiStore, BacktestRunner
 from smart0dte.resources import REPO_ROOT
-from smart0dte.services.api import PUBLIC_PATHS, ApiDeps, ApiStore, BacktestRunner
+from smart0dte.services.api import PUBLIC_PATHS, ApiDeps
 
 HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 8000

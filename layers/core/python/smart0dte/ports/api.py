@@ -1,0 +1,53 @@
+"""The ports of the HTTP API: the state store it reads and writes, and the backtest workflow it starts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Protocol
+
+from smart0dte.domain.models import (
+    Bar,
+    ChainSnapshot,
+    Position,
+    PositionStatus,
+    Signal,
+    TradingMode,
+    Underlying,
+)
+from smart0dte.ports import ControlState, ResetScope, RiskDecision, StateStore
+
+
+class ApiStore(StateStore, Protocol):
+    """The StateStore plus what DynamoState offers the API: closed positions for analytics, reset,
+    and the store of the other mode's records (the mode switch)."""
+
+    def list_positions(
+        self, status: PositionStatus, opened_since: datetime | None = None
+    ) -> list[Position]: ...
+
+    def reset(self, scope: ResetScope, actor: str, reason: str, at: datetime) -> dict[str, int]: ...
+
+    def get_control_state(self, session_date: date) -> ControlState: ...
+
+    def list_signal_decisions(self, session_date: date) -> list[tuple[Signal, RiskDecision | None]]: ...
+
+    def list_chain_snapshots(self, underlying: Underlying, at_or_before: datetime) -> list[ChainSnapshot]: ...
+
+    def last_engine_minute(self, session_date: date) -> datetime | None: ...
+
+    def list_bars(self, symbol: str, session_date: date, latest_only: bool = False) -> list[Bar]: ...
+
+    def for_mode(self, mode: TradingMode) -> ApiStore: ...
+
+
+class BacktestRunner(Protocol):
+    """Starts the backtest workflow and reports on it (Step Functions in AWS)."""
+
+    def start(self, request: Mapping[str, object]) -> str:
+        """Start a run; returns the id to poll."""
+        ...
+
+    def status(self, run_id: str) -> Mapping[str, object] | None:
+        """{"status", "input", "output", "error", "cause"} of a run, None when the id is unknown."""
+        ...

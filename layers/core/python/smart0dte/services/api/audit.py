@@ -1,0 +1,46 @@
+"""The audit log of a session, newest first."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from smart0dte.services.api.context import ApiContext
+from smart0dte.services.api.shared import Wire, parse_date
+
+
+class AuditOut(Wire):
+    ts: datetime
+    actor: str
+    action: str
+    reason: str
+    details: dict[str, Any]
+
+
+class AuditResponse(Wire):
+    session_date: date
+    records: list[AuditOut]
+
+
+def router(api: ApiContext) -> Router:
+    router = Router()  # type: ignore[no-untyped-call]
+
+    @router.get("/api/audit", summary="A session's audit log, newest first")
+    def get_audit(
+        date_: Annotated[str | None, Query(alias="date", max_length=10)] = None,
+        limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+    ) -> AuditResponse:
+        day = parse_date(date_, api.today())
+        records = sorted(api.deps.store.audit.list_day(day), key=lambda r: r.ts, reverse=True)[:limit]
+        return AuditResponse(
+            session_date=day,
+            records=[
+                AuditOut(ts=r.ts, actor=r.actor, action=r.action, reason=r.reason, details=dict(r.details))
+                for r in records
+            ],
+        )
+
+    return router

@@ -1,0 +1,225 @@
+"""Market: the phase of the trading day, a session's signals, the 0DTE chain with its Greeks, and
+the bars of an underlying or of an option's mid."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from datetime import time as time_of_day
+from typing import Annotated, Literal
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from smart0dte.domain.aggregation import mid_bars
+from smart0dte.domain.calendar import NEW_YORK
+from smart0dte.domain.chain_analytics import QuoteFlag, analyze_snapshot
+from smart0dte.domain.models import Bar, OptionContract, Underlying
+from smart0dte.services.api.context import ApiContext
+from smart0dte.services.api.shared import (
+    ApiError,
+    MarketStatus,
+    SignalOut,
+    Wire,
+    market_status,
+    parse_date,
+    signals_out,
+)
+
+BAR_INTERVALS = {"1m": 1, "2m": 2, "5m": 5, "15m": 15, "30m": 30}
+
+
+class StrikeRow(Wire):
+    contract: str
+    right: str
+    strike: float
+    bid: float
+    ask: float
+    bid_size: int
+    ask_size: int
+    volume: int
+    """Traded volume is not in the snapshot: bid size + ask size (displayed liquidity) stands in."""
+    volume_source: Literal["displayed_size"] = "displayed_size"
+    mid: float | None
+    iv: float | None
+    delta: float | None
+    gamma: float | None
+    theta_per_minute: float | None
+    vega: float | None
+    rho: float | None
+    usable: bool
+    quote_flag: str
+    early_exercise_risk: bool
+    """An in-the-money call on an ex-dividend day: American early exercise; never selected."""
+    selectable: bool
+    """Usable and free of early-exercise risk: what contract selection may choose."""
+
+
+class StrikesResponse(Wire):
+    symbol: str
+    ts: datetime
+    expiry: date
+    underlying_price: float
+    minutes_to_expiry: float
+    rows: list[StrikeRow]
+
+
+class BarOut(Wire):
+    ts: datetime
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: int
+
+
+class BarsResponse(Wire):
+    symbol: str
+    interval: str
+    session_date: date
+    source: Literal["trades", "chain_mid"]
+    """Underlyings: traded bars. Options: the mid of each minute's chain snapshot (volume 0)."""
+    bars: list[BarOut]
+
+
+def _finite(x: float) -> float | None:
+    return None if not math.isfinite(x) else float(x)
+
+
+def _underlying(symbol: str) -> Underlying:
+    try:
+        u = Underlying(symbol.upper())
+    except ValueError:
+        u = None
+    if u is None or not u.is_tradable:
+        allowed = ", ".join(x.value for x in Underlying.tradable())
+        raise ApiError(422, f"symbol={symbol!r} must be one of {allowed}", field="symbol")
+    return u
+
+
+def resample(bars: Sequence[Bar], minutes: int) -> list[BarOut]:
+    """1-minute bars into `minutes`-minute bars aligned on New York clock time (09:30 + k*n)."""
+    out: list[BarOut] = []
+    current_key: int | None = None
+    for bar in sorted(bars, key=lambda b: b.ts):
+        local = bar.ts.astimezone(NEW_YORK)
+        minute_of_day = local.hour * 60 + local.minute
+        key = minute_of_day // minutes
+        if key != current_key or not out:
+            start = local.replace(
+                hour=key * minutes // 60, minute=key * minutes % 60, second=0, microsecond=0
+            )
+            out.append(
+                BarOut(
+                    ts=start.astimezone(UTC),
+                    open=bar.open,
+                    high=bar.high,
+                    low=bar.low,
+                    close=bar.close,
+                    volume=bar.volume,
+                )
+            )
+            current_key = key
+        else:
+            last = out[-1]
+            last.high = max(last.high, bar.high)
+            last.low = min(last.low, bar.low)
+            last.close = bar.close
+            last.volume += bar.volume
+    return out
+
+
+def router(api: ApiContext) -> Router:
+    router = Router()  # type: ignore[no-untyped-call]
+    deps = api.deps
+
+    @router.get(
+        "/api/market-status", summary="Phase of the trading day and the countdown to the next open/close"
+    )
+    def get_market_status() -> MarketStatus:
+        return market_status(deps.calendar, api.now())
+
+    @router.get("/api/signals", summary="A session's signals, newest first, with their risk decisions")
+    def signals(
+        date_: Annotated[str | None, Query(alias="date", max_length=10)] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    ) -> list[SignalOut]:
+        day = parse_date(date_, api.today())
+        return signals_out(deps.store, day, limit)
+
+    @router.get("/api/strikes", summary="The latest 0DTE chain of a symbol with mid IV and Greeks")
+    def strikes(symbol: Annotated[str, Query(min_length=1, max_length=8)]) -> StrikesResponse:
+        underlying = _underlying(symbol)
+        at = api.now()
+        snap = deps.store.latest_chain_snapshot(underlying, at)
+        if snap is None:
+            raise ApiError(404, f"no {underlying.value} chain snapshot this session up to {at.isoformat()}")
+        session = deps.calendar.session(snap.expiry)
+        close_at = (
+            session.close_et
+            if session is not None
+            else datetime.combine(snap.expiry, time_of_day(16, 0), tzinfo=NEW_YORK)
+        )
+        chain = analyze_snapshot(snap, close_at, deps.pricing)
+        rows = []
+        usable = chain.usable
+        for i, q in enumerate(snap.quotes):
+            rows.append(
+                StrikeRow(
+                    contract=q.contract.occ_symbol,
+                    right=q.contract.right.value,
+                    strike=q.contract.strike,
+                    bid=q.bid,
+                    ask=q.ask,
+                    bid_size=q.bid_size,
+                    ask_size=q.ask_size,
+                    volume=q.bid_size + q.ask_size,
+                    mid=_finite(float(chain.mid[i])),
+                    iv=_finite(float(chain.iv[i])),
+                    delta=_finite(float(chain.delta[i])),
+                    gamma=_finite(float(chain.gamma[i])),
+                    theta_per_minute=_finite(float(chain.theta_per_minute[i])),
+                    vega=_finite(float(chain.vega_per_vol_point[i])),
+                    rho=_finite(float(chain.rho_per_unit_rate[i])),
+                    usable=bool(usable[i]),
+                    quote_flag=QuoteFlag(int(chain.quote_flag[i])).name,
+                    early_exercise_risk=bool(chain.early_exercise_risk[i]),
+                    selectable=bool(chain.selectable[i]),
+                )
+            )
+        rows.sort(key=lambda r: (r.strike, r.right))
+        return StrikesResponse(
+            symbol=underlying.value,
+            ts=snap.ts,
+            expiry=snap.expiry,
+            underlying_price=snap.underlying_price,
+            minutes_to_expiry=chain.minutes_to_expiry,
+            rows=rows,
+        )
+
+    @router.get("/api/bars", summary="A session's bars of a symbol or an OCC contract, resampled")
+    def bars(
+        symbol: Annotated[str, Query(min_length=1, max_length=21)],
+        interval: Annotated[Literal["1m", "2m", "5m", "15m", "30m"], Query()] = "2m",
+        date_: Annotated[str | None, Query(alias="date", max_length=10)] = None,
+    ) -> BarsResponse:
+        day = parse_date(date_, api.today())
+        if len(symbol) <= 5:
+            raw, source = deps.store.list_bars(symbol.upper(), day), "trades"
+        else:
+            contract = OptionContract.from_occ(symbol)
+            if contract.underlying is None:
+                raise ApiError(422, f"symbol={symbol!r} is not an option on SPY, QQQ or IWM", field="symbol")
+            until = min(api.now(), datetime.combine(day, time_of_day(23, 59), tzinfo=NEW_YORK))
+            snapshots = deps.store.list_chain_snapshots(contract.underlying, until)
+            raw, source = mid_bars(snapshots, contract), "chain_mid"
+        return BarsResponse(
+            symbol=symbol,
+            interval=interval,
+            session_date=day,
+            source=source,
+            bars=resample(raw, BAR_INTERVALS[interval]),
+        )
+
+    return router
