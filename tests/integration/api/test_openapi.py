@@ -6,6 +6,8 @@ from openapi_spec_validator import validate
 
 from smart0dte.services.api import ApiDeps, build_app, openapi_document
 
+from .conftest import FixedClock
+
 ROUTES = {
     ("get", "/api/health"),
     ("get", "/api/dashboard"),
@@ -37,7 +39,7 @@ def no_store() -> Any:
 
 
 def document() -> dict[str, object]:
-    return openapi_document(build_app(ApiDeps(store_factory=no_store)))
+    return openapi_document(build_app(ApiDeps(store_factory=no_store, clock=FixedClock())))
 
 
 def test_document_is_valid_openapi() -> None:
@@ -64,5 +66,5 @@ def test_build_app_touches_no_store() -> None:
     def factory() -> Any:
         calls.append(1)
 
-    build_app(ApiDeps(store_factory=factory))
+    build_app(ApiDeps(store_factory=factory, clock=FixedClock()))
     assert calls == []

@@ -17,7 +17,9 @@ from smart0dte.services.api import ApiDeps, build_app, openapi_document
 from .conftest import FakeBacktests, FixedClock, seed
 from .test_openapi import no_store
 
-schema = schemathesis.openapi.from_dict(openapi_document(build_app(ApiDeps(store_factory=no_store))))
+schema = schemathesis.openapi.from_dict(
+    openapi_document(build_app(ApiDeps(store_factory=no_store, clock=FixedClock())))
+)
 
 
 @pytest.fixture(scope="module")

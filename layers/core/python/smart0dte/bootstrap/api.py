@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from smart0dte.adapters.clock import SystemClock
 from smart0dte.bootstrap import aws as wiring
 from smart0dte.resources import ENV_LIVE_TRADING, ENV_SCHEDULE_GROUP, REPORTS_BUCKET, state_machine_arn_env
 from smart0dte.services.api import ApiDeps
@@ -22,6 +23,7 @@ def api_deps() -> ApiDeps:
     group = os.environ.get(ENV_SCHEDULE_GROUP) or config.prefix
     return ApiDeps(
         store_factory=lambda: wiring.state_store(config),
+        clock=SystemClock(),
         backtests=backtests,
         reports=reports,
         schedules=ScheduleGroupReader(wiring.aws_client(config, "scheduler"), group),

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from smart0dte.ports import ObjectStore
-from smart0dte.ports.history import HistoricalMarketData
+from smart0dte.ports import HistoricalMarketData, ObjectStore
 
 
 def dbn_folder(root: Path) -> HistoricalMarketData:

@@ -26,8 +26,7 @@ from smart0dte.bootstrap import aws as wiring
 from smart0dte.bootstrap import files
 from smart0dte.domain.models import TradingMode
 from smart0dte.domain.strategy_signals import ProbabilityFn
-from smart0dte.ports import Clock, Notifier, ObjectStore, OrderQueue, Scheduler
-from smart0dte.ports.history import HistoricalMarketData
+from smart0dte.ports import Clock, HistoricalMarketData, Notifier, ObjectStore, OrderQueue, Scheduler
 from smart0dte.resources import (
     ALERT_TOPIC,
     ARCHIVE_BUCKET,

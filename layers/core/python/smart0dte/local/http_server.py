@@ -27,6 +27,7 @@ from types import ModuleType
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlsplit
 
+from smart0dte.adapters.clock import SystemClock
 from smart0dte.local.auth import InvalidToken, LocalAuth, authorizer_context, bearer_token
 from smart0dte.ports.api import ApiStore, BacktestRunner
 from smart0dte.resources import REPO_ROOT
@@ -313,7 +314,7 @@ def serve(
     """
     module = load_api_handler()
     if deps is None and state_factory is not None:
-        deps = ApiDeps(store_factory=state_factory, backtests=backtests)
+        deps = ApiDeps(store_factory=state_factory, clock=SystemClock(), backtests=backtests)
     if deps is not None:
         module.configure(deps)
     server = ApiServer(port, static_dir, module.handler, auth or LocalAuth())

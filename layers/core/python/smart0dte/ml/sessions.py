@@ -13,7 +13,7 @@ from smart0dte.domain.calendar import MarketCalendar
 from smart0dte.domain.models import DomainError
 from smart0dte.domain.simulator import MarketSimulator, Scenario
 from smart0dte.ml.dataset import SessionData
-from smart0dte.ports.history import HistoricalMarketData
+from smart0dte.ports import HistoricalMarketData
 
 SCENARIO_CYCLE: tuple[Scenario, ...] = tuple(Scenario)
 """Simulated training days cycle through every scenario, one per session, in this order."""

@@ -8,6 +8,7 @@ shares. Every public name is re-exported here: `from smart0dte.ports import X`.
 """
 
 from smart0dte.domain.controls import ControlChange
+from smart0dte.ports.api import ApiStore, BacktestRunner
 from smart0dte.ports.audit import AuditLog, AuditRecord, AuditRecordExists
 from smart0dte.ports.broker import (
     LIVE_GATEWAY_PORT,
@@ -23,7 +24,14 @@ from smart0dte.ports.clock import Clock
 from smart0dte.ports.controls import ActiveMode, ControlsStore, ControlState, GatewayStatus, TradingControls
 from smart0dte.ports.counters import CountersStore, DailyCounters
 from smart0dte.ports.intents import IntentReceiver, OrderQueue, ReceivedIntent
-from smart0dte.ports.market import MarketData, MarketReader, MarketStore, MarketWriter
+from smart0dte.ports.market import (
+    FolderArchive,
+    HistoricalMarketData,
+    MarketData,
+    MarketReader,
+    MarketStore,
+    MarketWriter,
+)
 from smart0dte.ports.notify import Notifier
 from smart0dte.ports.objects import ObjectNotFound, ObjectStore
 from smart0dte.ports.records import (
@@ -44,9 +52,11 @@ __all__ = [
     "PAPER_GATEWAY_PORT",
     "RESET_SCOPES",
     "ActiveMode",
+    "ApiStore",
     "AuditLog",
     "AuditRecord",
     "AuditRecordExists",
+    "BacktestRunner",
     "BrokerAccount",
     "BrokerConnection",
     "BrokerOrderAck",
@@ -60,7 +70,9 @@ __all__ = [
     "CountersStore",
     "DailyCounters",
     "DeployedSchedule",
+    "FolderArchive",
     "GatewayStatus",
+    "HistoricalMarketData",
     "IntentReceiver",
     "LiveBroker",
     "MarketData",

@@ -15,7 +15,9 @@ from smart0dte.domain.models import (
     TradingMode,
     Underlying,
 )
-from smart0dte.ports import ControlState, ResetScope, RiskDecision, StateStore
+from smart0dte.ports.controls import ControlState
+from smart0dte.ports.state import ResetScope, StateStore
+from smart0dte.ports.trading import RiskDecision
 
 
 class ApiStore(StateStore, Protocol):

@@ -22,8 +22,7 @@ from smart0dte.domain.portfolio import ClosedTrade
 from smart0dte.domain.session_engine import AccountCarry, DecisionRecord, EngineConfig, SessionEngine
 from smart0dte.domain.simulator import MarketSimulator, MarketState, Scenario
 from smart0dte.domain.strategy_signals import ProbabilityFn, StrategySignals
-from smart0dte.ports import ObjectStore
-from smart0dte.ports.history import HistoricalMarketData
+from smart0dte.ports import HistoricalMarketData, ObjectStore
 
 MAX_WORKERS = 64
 

@@ -27,8 +27,7 @@ from smart0dte.domain.calendar import MarketCalendar
 from smart0dte.domain.models import DomainError
 from smart0dte.domain.session_engine import trade_from_wire, trade_to_wire
 from smart0dte.domain.simulator import Scenario
-from smart0dte.ports import ObjectStore
-from smart0dte.ports.history import FolderArchive, HistoricalMarketData
+from smart0dte.ports import FolderArchive, HistoricalMarketData, ObjectStore
 from smart0dte.resources import BACKTESTS_PREFIX
 from smart0dte.services import backtest
 from smart0dte.services.events import (

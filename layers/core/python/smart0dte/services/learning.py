@@ -27,8 +27,7 @@ from typing import Any
 
 from smart0dte.domain.optimization import DEFAULT_SPEC, SearchGrid, SessionInput, WalkForwardSpec, optimize
 from smart0dte.ml.walk_forward import DEFAULT_WALK_FORWARD, WalkForwardConfig
-from smart0dte.ports import Clock, Notifier, ObjectStore
-from smart0dte.ports.history import FolderArchive
+from smart0dte.ports import Clock, FolderArchive, Notifier, ObjectStore
 from smart0dte.resources import optimization_key
 from smart0dte.services.events import SessionEvent
 

@@ -7,7 +7,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Final
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
@@ -17,12 +17,6 @@ from smart0dte.domain.chain_analytics import PricingInputs
 from smart0dte.domain.models import TradingMode
 from smart0dte.ports import AuditRecord, Clock, ObjectStore, ScheduleReader, session_date_of
 from smart0dte.ports.api import ApiStore, BacktestRunner
-
-
-class SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
 
 ACTIVE_MODE_TTL_S: Final = 5.0
 """How long one API container trusts the active mode it read; the emergency stop halts both modes,
@@ -35,7 +29,7 @@ class ApiDeps:
     use the store of the active mode (`store`), re-read every ACTIVE_MODE_TTL_S."""
 
     store_factory: Callable[[], ApiStore]
-    clock: Clock = field(default_factory=SystemClock)
+    clock: Clock
     calendar: MarketCalendar = field(default_factory=MarketCalendar)
     backtests: BacktestRunner | None = None
     reports: ObjectStore | None = None
