@@ -35,7 +35,7 @@ metrics = Metrics(namespace="Smart0DTE", service=NAME)
 
 def build_service(mode: TradingMode) -> PreMarket:
     rt = runtime(mode)
-    return PreMarket(rt.state, rt.sessions, rt.scheduler, rt.clock, rt.promoted_version)
+    return PreMarket(rt.state, rt.documents, rt.scheduler, rt.clock, rt.promoted_version)
 
 
 @logger.inject_lambda_context

@@ -6,7 +6,7 @@ from typing import Any
 import boto3  # type: ignore[import-untyped]
 import pytest
 
-from smart0dte.adapters.aws.dynamodb import DynamoSessionStore, DynamoState
+from smart0dte.adapters.aws.dynamodb import DynamoDayDocuments, DynamoState
 from smart0dte.adapters.aws.scheduler import ScheduleGroupReader
 from smart0dte.domain.chain_analytics import PricingInputs
 from smart0dte.domain.controls import TradingState
@@ -90,7 +90,7 @@ def test_health_needs_no_token_and_reports_every_component(api: Call, seeded: Dy
         seeded.put_bar(
             Bar(symbol=symbol, ts=T0 - timedelta(minutes=2), open=1, high=1, low=1, close=1, volume=1)
         )
-    DynamoSessionStore(PREFIX, TradingMode.PAPER, region=REGION).put_engine(
+    DynamoDayDocuments(PREFIX, TradingMode.PAPER, region=REGION).put_engine(
         SESSION, {"engine": {}}, 0, at=T0 - timedelta(minutes=1)
     )
 

@@ -1,5 +1,5 @@
 """The market-data half of the gateway task on moto: a fake databento.Live through the real
-LiveMarketFeed into the MarketPump (on its own thread) and the real DynamoState. No network.
+LiveMarketFeed into the Feed (on its own thread) and the real DynamoState. No network.
 
 Uses this package's moto (conftest `aws`, emptied before each test); the pump writes the paper
 records, which nothing else in the package writes.
@@ -26,7 +26,7 @@ from smart0dte.bootstrap import feed as feed_parts
 from smart0dte.domain.calendar import NEW_YORK, MarketCalendar
 from smart0dte.domain.marketdata import ns_to_datetime
 from smart0dte.domain.models import TradingMode, Underlying
-from smart0dte.services.feed import MarketPump
+from smart0dte.services.feed import Feed
 
 from ...unit.adapters.test_databento_live import (
     EQUS,
@@ -64,7 +64,7 @@ def et(hour: int, minute: int) -> datetime:
 class Rig:
     clock: FakeClock
     feed: LiveMarketFeed
-    pump: MarketPump
+    pump: Feed
     cycles: list[datetime]
     equities: FakeLive
     options: FakeLive
@@ -93,7 +93,7 @@ def rig(aws: Provisioned) -> Iterator[Rig]:
     store = DynamoState(PREFIX, TradingMode.PAPER, region=REGION)
     clock = FakeClock(T0 + 5 * S)  # 10:30:05 New York
     cycles: list[datetime] = []
-    pump = MarketPump(store, cycles.append, clock, session, UNDERLYINGS, poll_s=0.01)
+    pump = Feed(store, cycles.append, clock, session, UNDERLYINGS, poll_s=0.01)
     gateway = FakeGateway()
     feed = LiveMarketFeed(
         FeedConfig(underlyings=UNDERLYINGS),

@@ -1,4 +1,4 @@
-"""MarketPump: feed outputs -> market writes and one trading_cycle start per closed minute; and the
+"""Feed: feed outputs -> market writes and one trading_cycle start per closed minute; and the
 `smart0dte feed` command's helpers. A fake store, a recording start_cycle, a hand-moved clock."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from smart0dte.domain.aggregation import BarGap, ChainSkipped, QuotesExcluded
 from smart0dte.domain.calendar import NEW_YORK, MarketCalendar, SessionTimes
 from smart0dte.domain.models import Bar, ChainSnapshot, DomainError, TradingMode, Underlying
 from smart0dte.resources import ENV_DATABENTO_API_KEY, state_machine_arn_env
-from smart0dte.services.feed import Decision, MarketPump
+from smart0dte.services.feed import Decision, Feed
 
 DAY = date(2025, 3, 14)
 
@@ -84,7 +84,7 @@ class Rig:
         self.cycles: list[datetime] = []
         self.sleeps: list[float] = []
         self.cycle_error: Exception | None = None
-        self.pump = MarketPump(
+        self.pump = Feed(
             self.store,
             self._start,
             self.clock,

@@ -11,7 +11,7 @@ from smart0dte.bootstrap.order_bridge import BridgeSettings, check_consistent, r
 from smart0dte.cli import main
 from smart0dte.domain.models import DomainError, Order, OrderStatus, TradingMode
 from smart0dte.ports import GatewayStatus, Versioned
-from smart0dte.services.order_bridge import Heartbeat, LoopTimings, Outcome, run_gateway, stop_time
+from smart0dte.services.order_bridge import Heartbeat, LoopTimings, Outcome, run_order_bridge, stop_time
 from tests.integration.order_bridge.fakes import (
     T0,
     FakeBroker,
@@ -123,7 +123,7 @@ def loop(
         return original(max_messages, wait_s)
 
     receiver.receive = receive  # type: ignore[method-assign]
-    return run_gateway(
+    return run_order_bridge(
         connect=connect,
         store=store,  # type: ignore[arg-type]
         intents=receiver,

@@ -76,11 +76,11 @@ class Runtime:
         return wiring.state_store(self.config)
 
     @cached_property
-    def sessions(self) -> Any:
-        from smart0dte.adapters.aws.dynamodb.session import DynamoSessionStore
+    def documents(self) -> Any:
+        from smart0dte.adapters.aws.dynamodb.session import DynamoDayDocuments
 
         c = self.config
-        return DynamoSessionStore(c.prefix, c.mode, region=c.region, endpoint_url=c.endpoint_url)
+        return DynamoDayDocuments(c.prefix, c.mode, region=c.region, endpoint_url=c.endpoint_url)
 
     @cached_property
     def market(self) -> Any:
@@ -160,7 +160,7 @@ class Runtime:
         return SessionDesk(
             mode=self.mode,
             state=self.state,
-            sessions=self.sessions,
+            documents=self.documents,
             market=self.market,
             queue=self.order_queue if self.mode is TradingMode.LIVE else None,
             model_fn=self.model_fn,

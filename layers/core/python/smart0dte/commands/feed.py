@@ -3,7 +3,7 @@
 Streams today's 0DTE chains and SPY/QQQ/IWM through `LiveMarketFeed`, writes each closed minute's
 bars and chain snapshots to the market table and starts the trading_cycle Express state machine
 with {"mode", "ts"} for each closed minute from the open + 1 minute to the flatten time
-(`services.market_pump`). Stops on SIGTERM/SIGINT, at --stop-at, and at the latest 15 minutes
+(`services.feed`). Stops on SIGTERM/SIGINT, at --stop-at, and at the latest 15 minutes
 after the close.
 
 Environment (read by `bootstrap.feed`): DATABENTO_API_KEY (required; never logged), the
@@ -30,7 +30,7 @@ from smart0dte.bootstrap import feed as feed_parts
 from smart0dte.commands.order_bridge import stop_on_signals
 from smart0dte.domain.calendar import NEW_YORK, MarketCalendar, SessionTimes
 from smart0dte.domain.models import DomainError, TradingMode, Underlying
-from smart0dte.services.feed import DEFAULT_GRACE_S, MarketPump
+from smart0dte.services.feed import DEFAULT_GRACE_S, Feed
 from smart0dte.services.order_bridge import stop_time
 
 WAIT_STEP_S: Final = 1.0
@@ -91,7 +91,7 @@ def _run(args: argparse.Namespace) -> int:
     base = wiring.AwsConfig.from_env()
     mode = resolve_mode(args.mode, base)
     config = replace(base, mode=mode)
-    pump = MarketPump(
+    feed = Feed(
         wiring.state_store(config),
         feed_parts.trading_cycle_starter(config),
         clock,
@@ -99,7 +99,7 @@ def _run(args: argparse.Namespace) -> int:
         underlyings,
         grace_s=args.grace_s,
     )
-    feed = feed_parts.databento_live_feed(key, underlyings, pump.put, clock, session.session_date)
+    source = feed_parts.databento_live_feed(key, underlyings, feed.put, clock, session.session_date)
     stop = threading.Event()
     stop_on_signals(stop)
     logger.info(
@@ -108,21 +108,21 @@ def _run(args: argparse.Namespace) -> int:
         session.session_date.isoformat(),
         ", ".join(u.value for u in underlyings),
         stop_at.isoformat(),
-        pump.first_minute_end.isoformat(),
+        feed.first_minute_end.isoformat(),
         session.flatten_et.isoformat(),
     )
-    pump_thread = threading.Thread(target=pump.run, args=(stop, stop_at), name="market-pump", daemon=True)
-    pump_thread.start()
-    feed.start()
+    feed_thread = threading.Thread(target=feed.run, args=(stop, stop_at), name="feed", daemon=True)
+    feed_thread.start()
+    source.start()
     try:
         while not stop.wait(WAIT_STEP_S):
-            if clock.now() >= stop_at or pump.fatal is not None or not pump_thread.is_alive():
+            if clock.now() >= stop_at or feed.fatal is not None or not feed_thread.is_alive():
                 break
     finally:
-        feed.stop()
+        source.stop()
         stop.set()
-        pump_thread.join(30.0)
-    stats = pump.stats
+        feed_thread.join(30.0)
+    stats = feed.stats
     print(
         f"feed stopped: {stats.bars_written} bar(s), {stats.snapshots_written} snapshot(s) written, "
         f"{stats.cycles_started} trading cycle(s) started ({stats.partial_cycles} partial), "
@@ -130,8 +130,8 @@ def _run(args: argparse.Namespace) -> int:
         f"{stats.write_failures} write failure(s)",
         file=sys.stderr,
     )
-    if pump.fatal is not None:
-        print(f"feed: gave up reconnecting: {pump.fatal}", file=sys.stderr)
+    if feed.fatal is not None:
+        print(f"feed: gave up reconnecting: {feed.fatal}", file=sys.stderr)
         return 1
     return 0
 

@@ -29,7 +29,7 @@ from smart0dte.bootstrap import order_bridge
 from smart0dte.domain.calendar import NEW_YORK, MarketCalendar
 from smart0dte.domain.models import DomainError, TradingMode
 from smart0dte.resources import ENV_IB_ACCOUNT, ENV_IB_CLIENT_ID, ENV_IB_HOST, ENV_IB_PORT
-from smart0dte.services.order_bridge import run_gateway, stop_time
+from smart0dte.services.order_bridge import run_order_bridge, stop_time
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ def _run(args: argparse.Namespace) -> int:
         settings.account,
         stop_at.isoformat(),
     )
-    summary = run_gateway(
+    summary = run_order_bridge(
         connect=order_bridge.ib_connector(
             settings.ib_host, settings.ib_port, settings.client_id, settings.account
         ),

@@ -42,7 +42,7 @@ from smart0dte.ports.records import (
     session_date_of,
 )
 from smart0dte.ports.scheduling import DeployedSchedule, Scheduler, ScheduleReader
-from smart0dte.ports.session import SessionPlan, SessionStore
+from smart0dte.ports.session import DayDocumentStore, SessionPlan
 from smart0dte.ports.state import RESET_SCOPES, ResetRefused, ResetScope, StateStore
 from smart0dte.ports.trading import RiskDecision, TradingBook
 
@@ -69,6 +69,7 @@ __all__ = [
     "ControlsStore",
     "CountersStore",
     "DailyCounters",
+    "DayDocumentStore",
     "DeployedSchedule",
     "FolderArchive",
     "GatewayStatus",
@@ -91,7 +92,6 @@ __all__ = [
     "ScheduleReader",
     "Scheduler",
     "SessionPlan",
-    "SessionStore",
     "StateStore",
     "TradingBook",
     "TradingControls",

@@ -1,5 +1,5 @@
-"""Session documents: the session plan pre_market writes and the session engine's saved state,
-which carry the trading day across Lambdas."""
+"""The day's documents: the session plan pre_market writes and the session engine's saved state,
+which carry the trading day across Lambdas (not the calendar's session, `domain.calendar.SessionTimes`)."""
 
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ class SessionPlan:
         )
 
 
-class SessionStore(Protocol):
+class DayDocumentStore(Protocol):
     """The session plan (written by pre_market) and the session engine's saved state (written by
     every trading phase), for one trading mode. The engine state is one JSON document per session,
     replaced under an optimistic lock."""

@@ -1,8 +1,8 @@
 """The gateway task's market-data half: the live feed's closed minutes into the market table, and one
 trading_cycle per closed minute (what `local.replay` does on a simulated clock).
 
-`LiveMarketFeed` calls its sink under its lock, so the sink here (`MarketPump.put`) only queues;
-`MarketPump.run` takes the outputs off the queue on its own thread and:
+`LiveMarketFeed` calls its sink under its lock, so the sink here (`Feed.put`) only queues;
+`Feed.run` takes the outputs off the queue on its own thread and:
 
 - writes each `Bar` (`store.put_bar`) and each `ChainSnapshot` (`store.put_chain_snapshot`) as it
   arrives, bars first as the feed sends them, so the API's data-feed health (bar ages) stays current;
@@ -105,7 +105,7 @@ class _Minute:
 
 
 @dataclass
-class PumpStats:
+class FeedStats:
     """Counts for logs and monitoring; `last_bar_at` is the newest bar's open time written."""
 
     bars_written: int = 0
@@ -132,7 +132,7 @@ class PumpStats:
     datasets_down: set[str] = field(default_factory=set)
 
 
-class MarketPump:
+class Feed:
     """Feed outputs -> market table writes and one trading_cycle start per closed minute.
 
     `symbols` are the underlyings whose bar and chain make a minute complete (SPY, QQQ, IWM: the
@@ -182,7 +182,7 @@ class MarketPump:
         self._first_end = max(session.open_et + MINUTE, _floor_minute(clock.now()) + MINUTE)
         """The feed starts at the current minute: earlier minutes are not this task's to decide."""
         self._fatal: str | None = None
-        self.stats = PumpStats()
+        self.stats = FeedStats()
 
     # --- the feed's side ------------------------------------------------------------------------
 
@@ -208,9 +208,9 @@ class MarketPump:
         minute = self._minutes.get(minute_end)
         return None if minute is None else minute.decision
 
-    # --- the pump's thread ----------------------------------------------------------------------
+    # --- the feed's thread ----------------------------------------------------------------------
 
-    def run(self, stop: threading.Event, stop_at: datetime | None = None) -> PumpStats:
+    def run(self, stop: threading.Event, stop_at: datetime | None = None) -> FeedStats:
         """Process outputs until `stop` is set, `stop_at` passes or the feed gives up; then drain
         what is queued (writes and any cycle it completes) and return the counts."""
         next_report = self._clock.now() + self._report_every
@@ -247,7 +247,7 @@ class MarketPump:
     def report(self) -> None:
         s = self.stats
         logger.info(
-            "market pump: %d bar(s) and %d snapshot(s) written (last bar %s), %d cycle(s) started "
+            "feed: %d bar(s) and %d snapshot(s) written (last bar %s), %d cycle(s) started "
             "(%d partial, last %s), skipped %d for write failures and %d without data, %d start "
             "failure(s), %d write failure(s), %d gap minute(s), datasets down: %s",
             s.bars_written,
@@ -518,4 +518,4 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
-__all__: Sequence[str] = ("Decision", "MarketPump", "PumpStats")
+__all__: Sequence[str] = ("Decision", "Feed", "FeedStats")

@@ -46,7 +46,7 @@ from smart0dte.ports import (
 
 logger = logging.getLogger(__name__)
 
-GATEWAY_ACTOR: Final = "gateway"
+ORDER_BRIDGE_ACTOR: Final = "order_bridge"
 MAX_RECEIVE_MESSAGES: Final = 10
 """SQS returns at most ten messages per receive."""
 EMERGENCY_STOP_REASON: Final = "emergency stop active"
@@ -130,7 +130,7 @@ class OrderBridge:
         store: StateStore,
         intents: IntentReceiver,
         clock: Clock,
-        actor: str = GATEWAY_ACTOR,
+        actor: str = ORDER_BRIDGE_ACTOR,
     ) -> None:
         self._broker = broker
         self._store = store
@@ -445,7 +445,7 @@ def _seconds_until(now: datetime, due: datetime) -> float:
     return max((due - now).total_seconds(), 0.0)
 
 
-def run_gateway(
+def run_order_bridge(
     *,
     connect: Callable[[], BrokerConnection],
     store: StateStore,
@@ -457,7 +457,7 @@ def run_gateway(
     stop_at: datetime,
     stop: threading.Event,
     timings: LoopTimings = LoopTimings(),
-    actor: str = GATEWAY_ACTOR,
+    actor: str = ORDER_BRIDGE_ACTOR,
 ) -> RunSummary:
     """Bridge intents and fills until `stop` is set or `clock` reaches `stop_at`.
 
@@ -549,6 +549,6 @@ __all__: Sequence[str] = (
     "Outcome",
     "ReconcileReport",
     "RunSummary",
-    "run_gateway",
+    "run_order_bridge",
     "stop_time",
 )

@@ -51,7 +51,7 @@ class PostClose:
         day_text = event.session_date.isoformat()
         if session is None:
             return {"mode": desk.mode.value, "session_date": day_text, "is_session": False}
-        stored = desk.sessions.get_engine(event.session_date)
+        stored = desk.documents.get_engine(event.session_date)
         recovered = 0
         if stored is not None:
             recovered = len(stored.value.get("outbox") or [])  # type: ignore[arg-type]

@@ -22,7 +22,7 @@ from typing import Any, Final
 
 from smart0dte.domain.calendar import MarketCalendar
 from smart0dte.domain.controls import TradingState
-from smart0dte.ports import Clock, Scheduler, SessionPlan, SessionStore, StateStore
+from smart0dte.ports import Clock, DayDocumentStore, Scheduler, SessionPlan, StateStore
 from smart0dte.resources import FLATTEN_SCHEDULE_PREFIX, POST_CLOSE_SCHEDULE_PREFIX
 from smart0dte.services.events import SessionEvent
 from smart0dte.services.session import Envelope
@@ -36,7 +36,7 @@ ACTOR: Final = "pre_market"
 @dataclass
 class PreMarket:
     state: StateStore
-    sessions: SessionStore
+    documents: DayDocumentStore
     scheduler: Scheduler
     clock: Clock
     promoted_version: Callable[[], str | None] = lambda: None
@@ -90,7 +90,7 @@ class PreMarket:
             f"session {day} {session.open_et:%H:%M}-{session.close_et:%H:%M} New York, flatten "
             f"{session.flatten_et:%H:%M}; {trading}"
         )
-        self.sessions.put_plan(plan, ACTOR, reason)
+        self.documents.put_plan(plan, ACTOR, reason)
         controls = self.state.get_controls()
         if (
             not controls.emergency_stop
@@ -127,7 +127,7 @@ class PreMarket:
             window.append(day)
         equity = peak = self.starting_equity_usd
         losses = 0
-        stored = self.sessions.get_engine(previous)
+        stored = self.documents.get_engine(previous)
         if stored is not None:
             envelope = Envelope.from_document(stored.value, stored.version)
             closing = envelope.closing

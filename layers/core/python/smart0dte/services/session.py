@@ -1,7 +1,7 @@
 """The session engine across Lambdas: its saved document, and how a phase's effects reach the store.
 
 Each trading phase (Signals, Risk, Execute, flatten, post_close) runs in its own invocation. It
-loads the session's document from the SessionStore, restores the engine from it, runs one engine
+loads the session's document from the DayDocumentStore, restores the engine from it, runs one engine
 phase, and saves the document back under an optimistic lock. The document holds:
 
 - `engine`: `SessionEngine.to_state()`;
@@ -63,11 +63,11 @@ from smart0dte.ports import (
     AuditRecord,
     AuditRecordExists,
     ConcurrentUpdate,
+    DayDocumentStore,
     MarketReader,
     OrderQueue,
     RiskDecision,
     SessionPlan,
-    SessionStore,
     StateStore,
 )
 
@@ -220,7 +220,7 @@ class SessionDesk:
 
     mode: TradingMode
     state: StateStore
-    sessions: SessionStore
+    documents: DayDocumentStore
     market: MarketReader
     calendar: MarketCalendar = field(default_factory=MarketCalendar)
     queue: Callable[[], OrderQueue] | None = None
@@ -257,7 +257,7 @@ class SessionDesk:
     ) -> Envelope:
         """The session's document with any leftover outbox written; created from the plan when
         `create` and none exists yet (the first minute of the day)."""
-        stored = self.sessions.get_engine(session_date)
+        stored = self.documents.get_engine(session_date)
         if stored is not None:
             envelope = Envelope.from_document(stored.value, stored.version)
             if envelope.mode is not self.mode:
@@ -271,7 +271,7 @@ class SessionDesk:
             raise NoSessionPlan(
                 f"no engine state for {session_date.isoformat()} ({self.mode.value}): nothing traded"
             )
-        plan = self.sessions.get_plan(session_date)
+        plan = self.documents.get_plan(session_date)
         if plan is None:
             raise NoSessionPlan(
                 f"no session plan for {session_date.isoformat()} ({self.mode.value}): pre_market has not run"
@@ -342,7 +342,7 @@ class SessionDesk:
         if engine is not None:
             envelope.engine = engine.to_state()
         envelope.outbox = outbox
-        envelope.version = self.sessions.put_engine(
+        envelope.version = self.documents.put_engine(
             envelope.session_date, envelope.to_document(), envelope.version, at=envelope.cursor_ts
         )
         if outbox:
@@ -364,7 +364,7 @@ class SessionDesk:
         """Write the outbox's records (each create-once or idempotent), then save it emptied."""
         self.write(envelope.outbox, envelope.session_date)
         envelope.outbox = []
-        envelope.version = self.sessions.put_engine(
+        envelope.version = self.documents.put_engine(
             envelope.session_date, envelope.to_document(), envelope.version, at=envelope.cursor_ts
         )
 

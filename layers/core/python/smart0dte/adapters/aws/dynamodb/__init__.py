@@ -3,7 +3,7 @@ and the market reader."""
 
 from smart0dte.adapters.aws.dynamodb.audit import DynamoAuditLog
 from smart0dte.adapters.aws.dynamodb.market import DynamoMarketReader
-from smart0dte.adapters.aws.dynamodb.session import DynamoSessionStore
+from smart0dte.adapters.aws.dynamodb.session import DynamoDayDocuments
 from smart0dte.adapters.aws.dynamodb.state import DynamoState
 
-__all__ = ["DynamoAuditLog", "DynamoMarketReader", "DynamoSessionStore", "DynamoState"]
+__all__ = ["DynamoAuditLog", "DynamoDayDocuments", "DynamoMarketReader", "DynamoState"]

@@ -82,8 +82,8 @@ class DynamoEngineProgress(ModeStore):
         return item.saved_at
 
 
-class DynamoSessionStore(DynamoAudit):
-    """`SessionStore` for one mode; every key opens with that mode."""
+class DynamoDayDocuments(DynamoAudit):
+    """`DayDocumentStore` for one mode; every key opens with that mode."""
 
     def __init__(
         self, prefix: str, mode: TradingMode, *, region: str, endpoint_url: str | None = None
