@@ -37,8 +37,6 @@ ENVIRONMENT_READERS = ("bootstrap", "local")
 ENVIRONMENT_EXCEPTIONS = {
     "domain/pricing.py": "SMART0DTE_PRICING_KERNEL/ISA choose the kernel build when the module loads "
     "(a diagnostic switch of tests and benches, not configuration)",
-    "adapters/databento/live.py": "the Databento SDK's own DATABENTO_API_KEY as a fallback for direct use",
-    "adapters/databento/historical.py": "the Databento SDK's own DATABENTO_API_KEY as a fallback",
 }
 """Modules outside the composition root that still read a variable, each with its reason."""
 

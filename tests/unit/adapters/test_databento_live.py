@@ -18,7 +18,6 @@ import databento_dbn as dbn
 import pytest
 
 from smart0dte.adapters.databento.live import (
-    API_KEY_ENV,
     Backoff,
     Connected,
     Disconnected,
@@ -368,21 +367,19 @@ def test_backoff_is_full_jitter_under_a_doubling_capped_ceiling_and_reproducible
         backoff.ceiling_s(0)
 
 
-def test_the_client_factory_needs_a_key_and_never_echoes_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(API_KEY_ENV, raising=False)
-    with pytest.raises(FeedConfigError, match=API_KEY_ENV):
-        databento_client_factory()
+def test_the_client_factory_needs_a_key_and_never_echoes_it() -> None:
+    with pytest.raises(FeedConfigError, match="the Databento API key is required"):
+        databento_client_factory(api_key="")
     with pytest.raises(FeedConfigError) as blank:
         databento_client_factory(api_key="   \t")
     assert "\t" not in str(blank.value)
     with pytest.raises(FeedConfigError, match="heartbeat_interval_s=2 must be between 5 and 1800"):
         databento_client_factory(api_key="db-secret-key", heartbeat_interval_s=2)
 
-    monkeypatch.setenv(API_KEY_ENV, "db-env-secret-key")
-    client = databento_client_factory()()
+    client = databento_client_factory(api_key="db-secret-key")()
 
     assert isinstance(client, databento.Live)
-    assert client.key == "db-env-secret-key"
+    assert client.key == "db-secret-key"
     assert not client.is_connected()  # creating a client opens no connection
 
 

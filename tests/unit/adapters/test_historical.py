@@ -353,13 +353,6 @@ def test_available_days_are_sessions_both_datasets_cover(tmp_path: Path) -> None
     assert days == [date(2025, 3, 13), DAY, date(2025, 3, 17), date(2025, 3, 18)]  # 03-19 closes later
 
 
-def test_without_an_api_key_the_historical_api_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("DATABENTO_API_KEY", raising=False)
-
-    with pytest.raises(MarketDataError, match="DATABENTO_API_KEY is not set"):
-        DatabentoHistoricalMarketData()
-
-
 def test_a_day_without_0dte_options_has_no_chains(root: Path) -> None:
     written = write_day(root, DAY, strikes={})
     client = _FakeHistorical(written.folder)

@@ -182,19 +182,10 @@ class DatabentoHistoricalMarketData:
 
     def __init__(
         self,
-        client: HistoricalClient | None = None,
+        client: HistoricalClient,
         calendar: MarketCalendar | None = None,
         limits: QualityLimits | None = None,
     ) -> None:
-        if client is None:
-            api_key = os.environ.get("DATABENTO_API_KEY", "")
-            if not api_key:
-                raise MarketDataError(
-                    "DATABENTO_API_KEY is not set; the Databento Historical API needs a key"
-                )
-            import databento  # the SDK is heavy; only this path needs it
-
-            client = databento.Historical(api_key)
         self._client = client
         self._calendar = calendar or MarketCalendar()
         self._limits = limits

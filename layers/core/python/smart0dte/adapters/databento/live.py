@@ -39,7 +39,6 @@ The API key comes from the caller or DATABENTO_API_KEY and is never logged.
 from __future__ import annotations
 
 import logging
-import os
 import random
 import threading
 from collections.abc import Callable, Sequence
@@ -67,7 +66,6 @@ from smart0dte.ports import Clock
 
 logger = logging.getLogger(__name__)
 
-API_KEY_ENV = "DATABENTO_API_KEY"
 OPTIONS_SCHEMAS = ("cbbo-1s", "cbbo-1m", "cmbp-1")
 EQUITIES_SCHEMAS = ("ohlcv-1s", "ohlcv-1m", "trades")
 _BAR_INTERVAL_S = {int(databento_dbn.RType.OHLCV_1S): 1, int(databento_dbn.RType.OHLCV_1M): 60}
@@ -250,18 +248,16 @@ class LiveClient(Protocol):
 ClientFactory = Callable[[], LiveClient]
 
 
-def databento_client_factory(api_key: str | None = None, heartbeat_interval_s: int = 10) -> ClientFactory:
-    """Factory of real `databento.Live` clients; the key comes from `api_key` or DATABENTO_API_KEY.
+def databento_client_factory(api_key: str, heartbeat_interval_s: int = 10) -> ClientFactory:
+    """Factory of real `databento.Live` clients on `api_key` (the composition root reads it).
 
     The client's own reconnect is off (the feed reconnects, with replay); a slow reader gets a
     warning instead of skipped records, and a gateway silent for `heartbeat_interval_s` plus
     the client's margin drops the connection.
     """
-    key = api_key if api_key is not None else os.environ.get(API_KEY_ENV, "")
+    key = api_key
     if not key.strip():
-        raise FeedConfigError(
-            f"{API_KEY_ENV} is not set (or api_key is empty): the Databento API key is required"
-        )
+        raise FeedConfigError("api_key is empty: the Databento API key is required")
     if not 5 <= heartbeat_interval_s <= 1800:
         raise FeedConfigError(f"heartbeat_interval_s={heartbeat_interval_s} must be between 5 and 1800")
 
