@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 from smart0dte.services.api import ApiDeps, build_app
+from smart0dte.services.tracing import lambda_tracer
 
 logger = Logger(service="api")
-tracer = Tracer(service="api")
+tracer = lambda_tracer("api")
 
 _app: APIGatewayHttpResolver | None = None
 

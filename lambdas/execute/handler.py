@@ -18,22 +18,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 
 from smart0dte.bootstrap import aws as wiring
 from smart0dte.bootstrap.runtime import Runtime, runtime
 from smart0dte.domain.models import TradingMode
 from smart0dte.services.events import RiskResult, parse_event
 from smart0dte.services.lambda_context import context_or_local
+from smart0dte.services.tracing import lambda_tracer
 from smart0dte.services.trading_cycle import RunOne, TradingCycle
 
 NAME = "execute"
 IDEMPOTENCY_TTL_S = 24 * 3600
 """A repeat within a day returns the stored outcome; later ones meet the engine's own record."""
 logger = Logger(service=NAME)
-tracer = Tracer(service=NAME)
+tracer = lambda_tracer(NAME)
 metrics = Metrics(namespace="Smart0DTE", service=NAME)
 
 
@@ -47,6 +47,9 @@ def build_service(mode: TradingMode) -> TradingCycle:
 
 def idempotent(service: TradingCycle, mode: TradingMode, context: Any) -> RunOne:
     """`service.execute_one`, once per intent id (and refused if the same id comes with another intent)."""
+    # Imported here: Powertools' idempotency imports boto3 (~0.5 s), which only the invocation needs.
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+
     rt = build_runtime(mode)
     config = IdempotencyConfig(
         event_key_jmespath="intent.intent_id",

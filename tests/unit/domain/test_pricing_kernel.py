@@ -19,6 +19,7 @@ import pytest
 
 from smart0dte.domain import pricing
 from smart0dte.domain.pricing import (
+    MINUTES_PER_YEAR,
     Greeks,
     IVStatus,
     bsm_greeks,
@@ -86,6 +87,118 @@ def _both(fn: object, monkeypatch: pytest.MonkeyPatch, *args: object) -> tuple[o
     return on_c, on_numpy
 
 
+# ----------------------------------------------------------------------------------------------
+# How far the two backends may differ, element by element
+# ----------------------------------------------------------------------------------------------
+#
+# The kernel and the numpy backend run the same formulas in the same order, so they differ only where
+# a step is not a correctly rounded IEEE operation (+ - * / and sqrt are, on every x86-64 build, and
+# both builds of the kernel contract nothing):
+#
+# - exp and log. The kernel calls glibc; numpy calls glibc on baseline and AVX2 builds, its own
+#   AVX512F kernels or Intel SVML (`__svml_exp8_ha`, `__svml_log8_ha`) on AVX-512 machines; numpy's
+#   test_umath_accuracy holds each of them to 1 ulp of the exact value, so two of them differ by at
+#   most 2 ulp, i.e. 2 eps relative. The discount factors are Taylor polynomials (< 1 ulp) in the
+#   kernel element by element but in numpy only when the whole chunk's exponents are small, else
+#   np.exp: the same 2 eps.
+# - the Mills ratio R: the kernel sums the Taylor step in another order (mills_taylor); each is
+#   within 4 ulp of exact, so 8 eps apart. Both read the same table.
+#
+# A difference of 2 eps in an exp or log is then carried by the condition number of each later step.
+# First order in eps, with delta (difference between the backends) of each quantity:
+#
+#   F/K                 relative 7 eps: two discount factors (2 eps each) and three roundings;
+#   x = ln(F/K)         absolute 7 eps + 2 eps |x|: ln turns a relative change into an absolute one;
+#   d = x/s +- s/2      absolute 7 eps / s + 4 eps max|d|: divided by s = vol sqrt(t), which near
+#                       expiry is tiny (6e-6 at one minute and vol 0.005), so d moves by up to ~1e-10;
+#   phi(d)              relative |d| delta_d + eps d^2 + 11 eps: exp(-d^2/2) turns that into a relative
+#                       change |d| times as large (|d| <= 37.7 before phi is flushed to zero);
+#   N(-|d|) = phi R     relative delta_phi + 0.8 delta_d + 9 eps (|R'/R| <= 0.8);
+#   N(|d|) = 1 - phi R  relative 3 (phi R / N) delta_tail + 2 eps;
+#   Greeks              products add relative differences; price and theta are sums of terms, so
+#                       the terms' absolute differences add (cancellation makes them ill-conditioned).
+#
+# The bound is twice the sum (second-order terms, and the condition numbers evaluated here in double
+# precision). Where exp(-d^2/2) lies within its own difference of the flush threshold one backend may
+# flush it to zero and the other not: there the values may differ by all of themselves (no element of
+# this chain is). On this chain the Greeks may differ by 1e-14 relative (median) up to 1e-8 deep in
+# the tails near expiry (an AVX-512 machine saw 2.1e-11 in delta at index 5582, where this allows
+# 3.3e-10); the price, a difference, by its terms' differences. Each backend is still held to 1e-9 of
+# the exact values (mpmath, QuantLib) in test_pricing.py.
+
+
+def _greeks_difference_bound(
+    c: dict[str, np.ndarray], ours: Greeks
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Largest absolute difference between the backends' results on the chain c, per output, and
+    where phi(d) is within its difference of the flush threshold."""
+    spot, strike, t, rate, q, vol = (c[k] for k in ("spot", "strike", "t_years", "rate", "div_yield", "vol"))
+    phi = np.where(c["is_call"], 1.0, -1.0)
+    with np.errstate(all="ignore"):
+        sd = vol * np.sqrt(t)
+        df_q, df_r = np.exp(-q * t), np.exp(-rate * t)
+        spot_q, strike_r = spot * df_q, strike * df_r
+        ratio = spot_q / strike_r
+        h = np.log(ratio) / sd
+        d = np.stack([h + 0.5 * sd, h - 0.5 * sd])
+        d_max, d_min = np.max(np.abs(d), axis=0), np.min(np.abs(d), axis=0)
+        delta_d = 7 * EPS / sd + 4 * EPS * d_max
+        delta_pdf = d_min * delta_d + EPS * d_min**2 + 11 * EPS
+        tail = np.exp(-0.5 * d * d) * pricing._INV_SQRT_TWO_PI * pricing._mills_ratio_cody(np.abs(d))
+        n = np.where(phi * d > 0.0, 1.0 - tail, tail)  # N(phi d1), N(phi d2)
+        delta_tail = delta_pdf + 0.8 * delta_d + 9 * EPS
+        delta_n = np.where(phi * d > 0.0, 3.0 * tail / n * delta_tail + 2 * EPS, delta_tail)
+        a1, a2 = np.abs(spot_q * n[0]), np.abs(strike_r * n[1])
+        delta_a1, delta_a2 = delta_n[0] + 4 * EPS, delta_n[1] + 4 * EPS
+        decay = np.abs(ours.vega_per_unit_vol) * vol / (2.0 * t)  # S e^(-qt) phi(d1) vol / (2 sqrt(t))
+        theta = (
+            a1 * np.abs(q) * (delta_a1 + 3 * EPS)
+            + a2 * np.abs(rate) * (delta_a2 + 3 * EPS)
+            + decay * (delta_pdf + 8 * EPS)
+        )
+        bound = {
+            "price": a1 * delta_a1 + a2 * delta_a2 + EPS * np.abs(ours.price),
+            "delta": np.abs(ours.delta) * (delta_n[0] + 3 * EPS),
+            "gamma": np.abs(ours.gamma) * (delta_pdf + 7 * EPS),
+            "vega_per_unit_vol": np.abs(ours.vega_per_unit_vol) * (delta_pdf + 5 * EPS),
+            "vega_per_vol_point": np.abs(ours.vega_per_vol_point) * (delta_pdf + 6 * EPS),
+            "theta_per_year": theta,
+            "theta_per_minute": theta / MINUTES_PER_YEAR + EPS * np.abs(ours.theta_per_minute),
+            "rho_per_unit_rate": np.abs(ours.rho_per_unit_rate) * (delta_n[1] + 6 * EPS),
+        }
+        # Zero variance (vol or t zero): the limits, products of discount factors (3 eps each) but for
+        # the price and theta, differences of two such terms.
+        limits = ~((sd > 0.0) & np.isfinite(sd + spot + strike + t + rate + q))  # invalid inputs: NaN
+        zero_variance = {
+            "price": 4 * EPS * (spot_q + strike_r),
+            "delta": 4 * EPS * np.abs(ours.delta),
+            "theta_per_year": 5 * EPS * (np.abs(q) * spot_q + np.abs(rate) * strike_r),
+            "rho_per_unit_rate": 6 * EPS * np.abs(ours.rho_per_unit_rate),
+            "vega_per_unit_vol": 6 * EPS * np.abs(ours.vega_per_unit_vol),
+            "vega_per_vol_point": 7 * EPS * np.abs(ours.vega_per_vol_point),
+        }
+        zero_variance["theta_per_minute"] = zero_variance["theta_per_year"] / MINUTES_PER_YEAR
+        exponent = 0.5 * d_min**2
+        near_flush = np.abs(exponent + pricing._EXP_MIN_ARG) <= 2.0 * (d_min * delta_d + EPS * d_min**2)
+        near_flush &= ~limits
+    for name, b in bound.items():
+        b *= 2.0
+        b[limits] = zero_variance[name][limits] if name in zero_variance else 0.0  # gamma: 0 or inf
+        b[near_flush] = np.inf
+    return bound, near_flush
+
+
+_GREEKS = (
+    "delta",
+    "gamma",
+    "vega_per_unit_vol",
+    "vega_per_vol_point",
+    "theta_per_year",
+    "theta_per_minute",
+    "rho_per_unit_rate",
+)
+
+
 def test_prices_and_greeks_agree_with_numpy_element_by_element(
     kernel: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -96,26 +209,91 @@ def test_prices_and_greeks_agree_with_numpy_element_by_element(
     price_c, price_np = on_c.price, on_numpy.price
     assert np.count_nonzero(np.isnan(price_np)) > 500  # the invalid edge cases
     assert np.count_nonzero(price_np == 0.0) > 100
-    # S N(d1) - K N(d2) is exact only to a few ulps of the spot: that much absolute slack.
-    np.testing.assert_allclose(price_c, price_np, rtol=1e-12, atol=4 * EPS * float(np.nanmax(c["spot"])))
-    np.testing.assert_array_equal(np.isnan(price_c), np.isnan(price_np))
-    np.testing.assert_array_equal(price_c == 0.0, price_np == 0.0)
-    greeks = (
-        "delta",
-        "gamma",
-        "vega_per_unit_vol",
-        "vega_per_vol_point",
-        "theta_per_year",
-        "theta_per_minute",
-    )
-    for name in (*greeks, "rho_per_unit_rate"):
-        # Greeks are products, not differences: relative agreement down to the deepest tails.
-        np.testing.assert_allclose(
-            getattr(on_c, name), getattr(on_numpy, name), rtol=1e-11, atol=0.0, err_msg=name
-        )
+    bound, near_flush = _greeks_difference_bound(c, on_numpy)
+    # Zero prices come from phi(d) flushed to zero (decided alike outside the flush window) or from
+    # clamping a negative rounding result (none on this chain).
+    np.testing.assert_array_equal(price_c[~near_flush] == 0.0, price_np[~near_flush] == 0.0)
+    for name in ("price", *_GREEKS):
+        ours_c, ours_np = getattr(on_c, name), getattr(on_numpy, name)
+        np.testing.assert_array_equal(np.isnan(ours_c), np.isnan(ours_np), err_msg=name)
+        infinite = np.isinf(ours_np)
+        np.testing.assert_array_equal(ours_c[infinite], ours_np[infinite], err_msg=name)
+        finite = np.flatnonzero(np.isfinite(ours_np))
+        difference = np.abs(ours_c[finite] - ours_np[finite])
+        beyond = finite[difference > bound[name][finite]]
+        assert beyond.size == 0, (name, beyond[:5], ours_c[beyond[:5]], ours_np[beyond[:5]])
     assert np.count_nonzero(np.isinf(on_c.gamma)) == c["edges"].shape[1]
     price_only = bsm_price(*args)
     np.testing.assert_array_equal(price_only, price_c)
+
+
+# Implied vols: each backend solves b(x, s) = beta for the normalised out-of-the-money price b
+# (pricing._black_normalised) and converges to machine precision (the last Householder(3) step is
+# at most 2e-5 s and the method is of fourth order: what is left is ~1e-19 s). So the vols differ by
+# what moves the solution: s moves by (the difference in beta + the difference in b(s)) / b'(s),
+# b' = exp(-(h^2 + t^2)/2) / sqrt(2 pi), h = x/s, t = s/2. With the same model as the Greeks above:
+#
+#   beta = (price/df - intrinsic) / sqrt(F K)   8 eps relative, plus the rounding of F - K in the
+#                                               money (the kernel's "noise", 4 eps (price + F + K));
+#   x = ln(S/K) + (r - q) t                     absolute 2 eps |ln(S/K)| + eps |x|, which moves b by
+#                                               db/dx = b/2 + b' R(t - h);
+#   b = b' [R(-h-t) -+ R(t-h)]                  8 eps R1 + 8 eps R2 from the two Mills ratios (R <= 1.26
+#                                               here: both arguments are >= 0), (3 + 2(h^2 + t^2)) eps
+#                                               relative from b'; above the inflection point b = b_max -
+#                                               b'[...], and b_max = e^(x/2) is computed from F and K
+#                                               (4 eps b_max).
+#
+# The bound is twice the sum over s b', plus 2 eps for the last step's rounding. Near expiry at the
+# money the Mills ratio term dominates (~20 eps / s: 6e-10 at s = 7e-6); the kernel withholds a
+# vol (ILL_CONDITIONED) only for its inputs' rounding, so an OK vol may differ by more than 1e-10.
+
+
+def _implied_vol_difference_bound(
+    c: dict[str, np.ndarray], price: np.ndarray, vol: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Largest relative difference between the backends' implied vols (where vol is a number), and
+    where a status is decided by a comparison within its difference of the threshold."""
+    spot, strike, t, rate, q = (c[k] for k in ("spot", "strike", "t_years", "rate", "div_yield"))
+    phi = np.where(c["is_call"], 1.0, -1.0)
+    with np.errstate(all="ignore"):
+        drift = (rate - q) * t
+        fwd = spot * np.exp(drift)
+        undiscounted = price / np.exp(-rate * t)
+        intrinsic = np.maximum(phi * (fwd - strike), 0.0)
+        in_the_money = intrinsic > 0.0
+        noise = 4 * EPS * (undiscounted + fwd + strike) * in_the_money
+        time_value = undiscounted - intrinsic
+        sqrt_fk = np.sqrt(fwd * strike)
+        beta = time_value / sqrt_fk
+        b_max = np.sqrt(np.minimum(fwd, strike) / np.maximum(fwd, strike))
+        log_moneyness = np.log(spot / strike)
+        x = -np.abs(log_moneyness + drift)
+        s = vol * np.sqrt(t)
+        h, half = x / s, 0.5 * s
+        vega = np.exp(-0.5 * (h * h + half * half)) * pricing._INV_SQRT_TWO_PI
+        above = h + half > 0.0
+        r1, r2 = pricing._mills_ratio_cody(np.abs(h + half)), pricing._mills_ratio_cody(half - h)
+        bracket = np.where(above, r1 + r2, r1 - r2)
+        b = np.where(above, b_max - vega * bracket, vega * bracket)
+        delta_beta = noise / sqrt_fk + 8 * EPS * beta + 8 * np.finfo(float).smallest_subnormal
+        delta_x = 2 * EPS * np.abs(log_moneyness) + EPS * np.abs(x)
+        delta_b = (
+            vega * (8 * EPS * (r1 + r2) + (3 + 2 * (h * h + half * half)) * EPS * bracket)
+            + 4 * EPS * b_max * above
+            + (0.5 * b + vega * r2) * delta_x
+        )
+        relative = 2.0 * (delta_beta + delta_b) / (s * vega) + 4 * EPS
+        # The classification compares the time value with +-noise, the undiscounted price with its
+        # maximum (F or K) and beta with b_max: each side moves by a few eps of its terms (linearly:
+        # no factor 2). In the money the time value's difference is as large as the noise itself.
+        delta_time_value = 3 * EPS * (undiscounted + fwd * in_the_money) + EPS * np.abs(time_value)
+        delta_time_value += EPS * np.abs(fwd - strike) * in_the_money
+        maximum = np.where(c["is_call"], fwd, strike)
+        at_threshold = np.abs(np.abs(time_value) - noise) <= delta_time_value
+        at_threshold &= delta_time_value > 0.0  # a zero price out of the money: exactly no time value
+        at_threshold |= np.abs(undiscounted - maximum) <= 3 * EPS * (undiscounted + maximum)
+        at_threshold |= np.abs(beta - b_max) <= 8 * EPS * beta + 4 * EPS * b_max
+    return relative, at_threshold
 
 
 @pytest.mark.parametrize("steps", [2, 1])
@@ -140,19 +318,26 @@ def test_implied_vols_and_statuses_agree_with_numpy_element_by_element(
     on_c, on_numpy = _both(implied_vol, monkeypatch, *args)
     assert isinstance(on_c, tuple) and isinstance(on_numpy, tuple)
     (vol_c, status_c), (vol_np, status_np) = on_c, on_numpy
-    np.testing.assert_array_equal(status_c, status_np)
+    allowed, at_threshold = _implied_vol_difference_bound(c, price, vol_np)
+    # Same statuses, except where the classification's comparison is within rounding of its
+    # threshold (prices a few ulps from the intrinsic value or the maximum, e.g. edges[17]). The
+    # solver's thresholds (last step <= 2e-5 s; rounding estimate <= 1e-10) would need a quantity
+    # within ~1e-9 relative of them to flip: none is, on this seeded chain (1-ulp changes of every
+    # numpy exp and log, tried by hand, flipped only elements at the classification's thresholds).
+    np.testing.assert_array_equal(status_c[~at_threshold], status_np[~at_threshold])
+    assert np.count_nonzero(at_threshold) < 0.01 * at_threshold.size
     counts = np.bincount(status_np, minlength=len(IVStatus))
     expected = {IVStatus.OK, IVStatus.NO_TIME_VALUE, IVStatus.EXPIRED, IVStatus.INVALID_INPUT}
     expected.add(IVStatus.ILL_CONDITIONED if steps == 2 else IVStatus.NOT_CONVERGED)
     assert all(counts[s] > 0 for s in expected), counts
-    ok = status_np == IVStatus.OK
-    np.testing.assert_array_equal(np.isnan(vol_c), ~ok)
+    np.testing.assert_array_equal(np.isnan(vol_c), status_c != IVStatus.OK)
+    np.testing.assert_array_equal(np.isnan(vol_np), status_np != IVStatus.OK)
+    ok = (status_c == IVStatus.OK) & (status_np == IVStatus.OK)
     # Rounding decides the last digits where the vol is ill-conditioned (near expiry: ~eps / (vol
-    # sqrt(t)); in the money: the intrinsic value's rounding), up to the 1e-10 an OK vol may carry.
+    # sqrt(t)); in the money: the intrinsic value's rounding): as much as derived above.
     relative = np.abs(vol_c[ok] - vol_np[ok]) / vol_np[ok]
-    assert np.max(relative) <= pricing._MAX_ROUNDING_TO_VOL
-    if steps == 2:  # converged to machine precision, where the inputs allow it
-        assert np.count_nonzero(relative > 1e-12) <= 1e-3 * relative.size
+    beyond = np.flatnonzero(relative > allowed[ok])
+    assert beyond.size == 0, (beyond[:5], relative[beyond[:5]], allowed[ok][beyond[:5]])
 
 
 def test_scalar_inputs_are_broadcast_without_copies(kernel: object) -> None:

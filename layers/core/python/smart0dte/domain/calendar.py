@@ -1,26 +1,27 @@
 """NYSE sessions, trading-day phases, 0DTE expiries and the flatten time.
 
 Sessions, holidays and early closes come from exchange_calendars (XNYS), never a hand-written
-list. Instants are converted to New York time with zoneinfo, so both DST switches are right.
+list: tools/xnys_sessions.py generates them into xnys_sessions.py, tested equal to exchange_calendars,
+so that a Lambda need not import exchange_calendars and pandas (~0.8 s of a cold start). Dates
+outside that table's 2020-2030 are refused with the range, as before. Instants are converted to New
+York time with zoneinfo, so both DST switches are right.
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-import exchange_calendars
-
+from smart0dte.domain import xnys_sessions
 from smart0dte.domain.models import DomainError, Underlying
 
 NEW_YORK = ZoneInfo("America/New_York")
-FIRST_SUPPORTED_DATE = date(2020, 1, 1)
-LAST_SUPPORTED_DATE = date(2030, 12, 31)
+FIRST_SUPPORTED_DATE = xnys_sessions.FIRST_DATE
+LAST_SUPPORTED_DATE = xnys_sessions.LAST_DATE
 PRE_MARKET_START_ET = time(8, 0)
 AFTER_HOURS_END_ET = time(20, 0)
 REGULAR_CLOSE_ET = time(16, 0)
@@ -59,18 +60,17 @@ class SessionTimes:
 @lru_cache(maxsize=1)
 def _xnys_schedule() -> Mapping[date, tuple[datetime, datetime]]:
     """Open and close (UTC) of every XNYS session in the supported range."""
-    with warnings.catch_warnings():
-        # exchange_calendars reads Series.values of tz-aware columns, which pandas 3 deprecates;
-        # the values it reads are UTC either way.
-        warnings.filterwarnings("ignore", message="Series.values returning an ndarray that drops timezone")
-        xnys = exchange_calendars.get_calendar(
-            "XNYS", start=FIRST_SUPPORTED_DATE.isoformat(), end=LAST_SUPPORTED_DATE.isoformat()
-        )
-    schedule = xnys.schedule
-    return {
-        day.date(): (open_utc.to_pydatetime(), close_utc.to_pydatetime())
-        for day, open_utc, close_utc in zip(schedule.index, schedule["open"], schedule["close"], strict=True)
-    }
+    schedule = {}
+    day = FIRST_SUPPORTED_DATE
+    while day <= LAST_SUPPORTED_DATE:
+        if day.weekday() < 5 and day not in xnys_sessions.HOLIDAYS:
+            close_et = xnys_sessions.EARLY_CLOSES.get(day, xnys_sessions.CLOSE_ET)
+            schedule[day] = (
+                datetime.combine(day, xnys_sessions.OPEN_ET, NEW_YORK).astimezone(UTC),
+                datetime.combine(day, close_et, NEW_YORK).astimezone(UTC),
+            )
+        day += timedelta(days=1)
+    return schedule
 
 
 def _check_in_range(field: str, day: date) -> None:
