@@ -11,8 +11,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
+from smart0dte.bootstrap.tracing import lambda_tracer
 from smart0dte.services.api import ApiDeps, build_app
-from smart0dte.services.tracing import lambda_tracer
 
 logger = Logger(service="api")
 tracer = lambda_tracer("api")

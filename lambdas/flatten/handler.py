@@ -20,11 +20,11 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from smart0dte.bootstrap.runtime import runtime
+from smart0dte.bootstrap.tracing import lambda_tracer
 from smart0dte.domain.models import TradingMode
 from smart0dte.services.events import FlattenEvent, parse_event
 from smart0dte.services.flatten import Flatten
 from smart0dte.services.lambda_context import context_or_local
-from smart0dte.services.tracing import lambda_tracer
 
 NAME = "flatten"
 logger = Logger(service=NAME)

@@ -20,10 +20,10 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from smart0dte.bootstrap.runtime import runtime
+from smart0dte.bootstrap.tracing import lambda_tracer
 from smart0dte.domain.models import TradingMode
 from smart0dte.services.events import SignalsResult, parse_event
 from smart0dte.services.lambda_context import context_or_local
-from smart0dte.services.tracing import lambda_tracer
 from smart0dte.services.trading_cycle import TradingCycle
 
 NAME = "risk"

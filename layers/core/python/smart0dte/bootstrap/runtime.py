@@ -19,13 +19,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from smart0dte.adapters.clock import SystemClock
 from smart0dte.bootstrap import aws as wiring
 from smart0dte.bootstrap import files
 from smart0dte.domain.models import TradingMode
-from smart0dte.domain.strategy_signals import ProbabilityFn
 from smart0dte.ports import Clock, HistoricalMarketData, Notifier, ObjectStore, OrderQueue, Scheduler
 from smart0dte.resources import (
     ALERT_TOPIC,
@@ -36,7 +35,10 @@ from smart0dte.resources import (
     REPORTS_BUCKET,
     topic_arn_env,
 )
-from smart0dte.services.session import SessionDesk
+
+if TYPE_CHECKING:
+    from smart0dte.domain.strategy_signals import ProbabilityFn
+    from smart0dte.services.session import SessionDesk
 
 SESSION_SCHEDULE_TARGETS: Final = ("flatten", "post_close")
 
@@ -157,6 +159,8 @@ class Runtime:
         return ModelRegistry(self.bucket("models")).promoted_version()
 
     def desk(self) -> SessionDesk:
+        from smart0dte.services.session import SessionDesk
+
         return SessionDesk(
             mode=self.mode,
             state=self.state,

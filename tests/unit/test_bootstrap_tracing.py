@@ -12,7 +12,7 @@ import sys
 
 PROBE = """
 import json, sys
-from smart0dte.services.tracing import lambda_tracer
+from smart0dte.bootstrap.tracing import lambda_tracer
 tracer = lambda_tracer("probe")
 
 @tracer.capture_lambda_handler
@@ -50,13 +50,13 @@ def test_with_tracing_disabled_the_handler_runs_and_the_x_ray_sdk_is_not_loaded(
     assert probe == {
         "result": {"echo": {"n": 1}},
         "raised": True,
-        "provider": "smart0dte.services.tracing",
+        "provider": "smart0dte.bootstrap.tracing",
         "xray_sdk_core": False,
     }
 
 
 def test_outside_lambda_tracing_is_off_as_powertools_decides() -> None:
-    assert _probe()["provider"] == "smart0dte.services.tracing"
+    assert _probe()["provider"] == "smart0dte.bootstrap.tracing"
 
 
 def test_in_lambda_with_tracing_on_it_is_the_x_ray_tracer() -> None:
