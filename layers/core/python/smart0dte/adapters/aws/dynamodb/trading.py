@@ -728,7 +728,7 @@ class DynamoTradingBook(DynamoCounters, DynamoAudit):
                 if (
                     position.status is not PositionStatus.CLOSED
                     or exit_price is None
-                    or not position.closed_at
+                    or position.closed_at is None
                 ):
                     continue  # not a round trip (analytics never showed it either)
                 pnl_usd = (
