@@ -693,10 +693,26 @@ class DynamoTradingBook(DynamoCounters, DynamoAudit):
 
     def list_closed_trades(self, exit_since: date | None = None) -> list[ClosedTrade]:
         """Closed round trips that exited on session `exit_since` or later (all when None), by exit
-        time then position id: one consistent query of the trade journal."""
-        since = None if exit_since is None else self._journal.sk >= exit_since.isoformat()
-        items = self._journal.query(self._journal_pk, since, consistent_read=True)
-        return [trade_from_wire(json.loads(item.trade)) for item in items]
+        time then position id: one consistent query of the trade journal, reading only the trade
+        attribute (a third of the values to decode per entry)."""
+        journal = self._journal
+        since = None if exit_since is None else journal.sk >= exit_since.isoformat()
+        name = journal.trade.attr_name
+        trades: list[ClosedTrade] = []
+        start: dict[str, Any] | None = None
+        while True:
+            page = self._tables.connection.query(
+                journal.Meta.table_name,
+                self._journal_pk,
+                since,
+                consistent_read=True,
+                attributes_to_get=[name],
+                exclusive_start_key=start,
+            )
+            trades += (trade_from_wire(json.loads(raw[name]["S"])) for raw in page.get("Items", []))
+            start = page.get("LastEvaluatedKey")
+            if start is None:
+                return trades
 
     def backfill_trade_journal(self, at: datetime, actor: str) -> list[str]:
         """Write the missing journal entries of closed positions (those closed before the journal
