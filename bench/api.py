@@ -1,18 +1,19 @@
-"""API benchmark: GET /api/dashboard with a year of trades in the store.
+"""API benchmark: GET /api/dashboard and the equity curve with a year of trades in the store.
 
 Run: .venv/bin/python bench/api.py [--days N] [--trades-per-day N] [--requests N] [--json]
 
 Seeds an in-process moto DynamoDB (tables from resources.py) with `--days` sessions (252 by
 default) of closed round trips through the real store (`open_position` + `close_position`, so
 counters and audit records are written as in production), two open positions, today's signals
-with risk decisions and an SPY chain snapshot. Then it times GET /api/dashboard:
+with risk decisions and an SPY chain snapshot. Then it times:
 
-- through the local server over HTTP on 127.0.0.1 with a real token (what the dashboard sees
-  locally: token check, API Gateway v2 event, the Lambda handler, JSON) — the target
-  (p95 <= 50 ms);
-- through the handler alone (the event built once), for the share the HTTP layer adds;
-- and, without a target of their own, the page's two other calls: the equity curve
-  (/api/analytics?timeframe=3m, every closed trade of three months) and /api/health.
+- GET /api/dashboard through the local server over HTTP on 127.0.0.1 with a real token (what the
+  dashboard sees locally: token check, API Gateway v2 event, the Lambda handler, JSON) — target
+  p95 <= 50 ms;
+- the same through the handler alone (the event built once), for the share the HTTP layer adds;
+- the page's equity curve, /api/analytics?timeframe=3m over HTTP (every closed trade of three
+  months, read from the store's trade journal) — target p50 <= 100 ms;
+- and /api/health, without a target of its own.
 
 The first requests warm up (connection, pynamodb models) and are not counted.
 """
@@ -33,8 +34,10 @@ from typing import Any
 import numpy as np
 
 TARGET_P95_S = 0.050
+"""GET /api/dashboard, over HTTP."""
 ANALYTICS_PATH = "/api/analytics?timeframe=3m"
 """The dashboard page draws its equity curve from this call (every closed trade of 3 months)."""
+ANALYTICS_TARGET_P50_S = 0.100
 WARMUP = 20
 PREFIX = "smart0dte-bench"
 REGION = "us-east-1"
@@ -145,12 +148,10 @@ def main(argv: list[str] | None = None) -> int:
                 ("health", get("/api/health")),
             )
             for name, fn in timed:
-                # The equity curve reads every closed trade of 3 months: a few calls show its cost.
-                count = min(args.requests, 10) if name == "analytics" else args.requests
-                for _ in range(WARMUP if count == args.requests else 1):
+                for _ in range(WARMUP):
                     fn()
                 samples = []
-                for _ in range(count):
+                for _ in range(args.requests):
                     t = time.perf_counter()
                     fn()
                     samples.append(time.perf_counter() - t)
@@ -173,25 +174,38 @@ def main(argv: list[str] | None = None) -> int:
         "dashboard_handler": figures["handler"],
         "ratio_p95_to_target": figures["http"]["p95_ms"] / (TARGET_P95_S * 1e3),
         "analytics_http": figures["analytics"],
+        "analytics_target_p50_ms": ANALYTICS_TARGET_P50_S * 1e3,
+        "analytics_ratio_p50_to_target": figures["analytics"]["p50_ms"] / (ANALYTICS_TARGET_P50_S * 1e3),
         "health_http": figures["health"],
     }
     if args.json:
         print(json.dumps(result, indent=2))
     else:
         print(f"store: {trades} closed trades over {args.days} sessions (seeded in {seeded_s:.1f} s)")
-        print(
-            f"{'GET /api/dashboard':<28}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'target p95':>12}{'ratio':>8}"
+        rows = (
+            (
+                "GET /api/dashboard",
+                "p95",
+                TARGET_P95_S,
+                (("http", "local server (HTTP)"), ("handler", "handler only")),
+            ),
+            (f"GET {ANALYTICS_PATH}", "p50", ANALYTICS_TARGET_P50_S, (("analytics", "local server (HTTP)"),)),
+            ("GET /api/health (no target)", None, None, (("health", "local server (HTTP)"),)),
         )
-        for name, label in (("http", "local server (HTTP)"), ("handler", "handler only")):
-            f = figures[name]
-            ratio = f["p95_ms"] / (TARGET_P95_S * 1e3)
-            cells = f"{f['p50_ms']:>9.1f}{f['p95_ms']:>9.1f}{f['p99_ms']:>9.1f}"
-            print(f"  {label:<26}{cells}{TARGET_P95_S * 1e3:>12.1f}{ratio:>8.2f}")
-        print("the dashboard page's other calls (no target of their own), over HTTP:")
-        for name, label in (("analytics", ANALYTICS_PATH), ("health", "/api/health")):
-            f = figures[name]
-            print(f"  {label:<26}{f['p50_ms']:>9.1f}{f['p95_ms']:>9.1f}{f['p99_ms']:>9.1f}")
-    return 0 if figures["http"]["p95_ms"] <= TARGET_P95_S * 1e3 else 1
+        for title, stat, target_s, lines in rows:
+            target_cells = "" if stat is None else f"{'target ' + stat:>12}{'ratio':>8}"
+            print(f"{title:<34}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{target_cells}")
+            for name, label in lines:
+                f = figures[name]
+                cells = f"  {label:<32}{f['p50_ms']:>9.1f}{f['p95_ms']:>9.1f}{f['p99_ms']:>9.1f}"
+                if stat is not None and target_s is not None:
+                    cells += f"{target_s * 1e3:>12.1f}{f[f'{stat}_ms'] / (target_s * 1e3):>8.2f}"
+                print(cells)
+    met = (
+        figures["http"]["p95_ms"] <= TARGET_P95_S * 1e3
+        and figures["analytics"]["p50_ms"] <= ANALYTICS_TARGET_P50_S * 1e3
+    )
+    return 0 if met else 1
 
 
 if __name__ == "__main__":

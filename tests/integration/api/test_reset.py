@@ -9,10 +9,10 @@ import pytest
 
 from smart0dte.adapters.aws.dynamodb import DynamoState
 from smart0dte.adapters.local_store import FolderObjectStore
-from smart0dte.domain.models import OrderStatus, PositionStatus
+from smart0dte.domain.models import OrderStatus, PositionStatus, TradingMode
 from smart0dte.services.api import ApiDeps
 
-from .conftest import SESSION, T0, Call, FixedClock, make_call
+from .conftest import SESSION, T0, Call, FixedClock, make_call, position
 
 RESET = "/api/reset"
 
@@ -81,15 +81,24 @@ def test_reset_signals_deletes_signals_and_decisions_only(api: Call, seeded: Dyn
     assert actions["reset_completed"][1]["deleted"] == {"signals": 3, "riskDecisions": 3}
 
 
-def test_reset_positions_deletes_the_trade_history_and_counters(api: Call, seeded: DynamoState) -> None:
+def test_reset_positions_deletes_the_trade_history_and_counters(
+    api: Call, seeded: DynamoState, live: DynamoState
+) -> None:
     _flat(seeded)
+    live_position = position(9, 562.0, T0 - timedelta(minutes=30)).model_copy(
+        update={"mode": TradingMode.LIVE}
+    )
+    live.open_position(live_position, "bridge", "entry")
+    live.close_position("position-9", Decimal("1.40"), T0, "manual", "bridge")
     assert seeded.get_counters(SESSION).trades > 0
     status, body = api("POST", RESET, {"scope": "positions", "confirm": "RESET"})
     assert status == 200, body
     deleted = body["deleted"]
     assert deleted["positions"] == 5 and deleted["orders"] == 2 and deleted["fills"] == 1
     assert deleted["orderIntents"] == 2 and deleted["dailyCounters"] >= 1
+    assert deleted["closedTrades"] == 5 and seeded.list_closed_trades() == []  # the trade journal
     assert all(seeded.list_positions(s) == [] for s in PositionStatus)
+    assert [t.position_id for t in live.list_closed_trades()] == ["position-9"]  # another mode
     assert seeded.get_order("order-1") is None and seeded.list_fills("order-1") == []
     assert seeded.get_counters(SESSION).trades == 0
     assert len(seeded.list_signals(SESSION)) == 3  # another scope
@@ -105,6 +114,7 @@ def test_reset_analytics_deletes_this_modes_reports_and_backtests(
     assert body["deleted"]["reports"] == 4 and body["deleted"]["dailyCounters"] >= 1
     assert sorted(reports.list_keys("")) == ["daily/live/2025-03-13.json", "learning/2025-03-13-1234.json"]
     assert len(seeded.list_positions(PositionStatus.CLOSED)) == 3  # the trade history stays
+    assert len(seeded.list_closed_trades()) == 3
     assert "reset_reports" in [a for a, _, _ in _actions(seeded)]
 
 

@@ -7,6 +7,7 @@ import boto3  # type: ignore[import-untyped]
 import pytest
 
 from smart0dte.adapters.aws.dynamodb import DynamoDayDocuments, DynamoState
+from smart0dte.adapters.aws.provisioning import Provisioned
 from smart0dte.adapters.aws.scheduler import ScheduleGroupReader
 from smart0dte.domain.chain_analytics import PricingInputs
 from smart0dte.domain.controls import TradingState
@@ -269,6 +270,31 @@ def test_analytics_of_closed_trades(api: Call) -> None:
     assert week["trades"]["trades"] == 1
     assert api("GET", "/api/analytics?strategy=nope")[0] == 422
     assert api("GET", "/api/analytics?timeframe=2d")[0] == 422
+
+
+def test_analytics_of_positions_closed_before_the_trade_journal_come_back_with_its_backfill(
+    api: Call, seeded: DynamoState, aws: Provisioned, dynamodb: Any
+) -> None:
+    routes = (
+        "/api/analytics?timeframe=all",
+        "/api/analytics?timeframe=1w",
+        "/api/analytics/optimization/gap_fill",
+    )
+    before = [api("GET", route) for route in routes]
+    trading = aws.tables["trading"]
+    journal = dynamodb.query(
+        TableName=trading,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": "paper#trades"}},
+    )["Items"]
+    for item in journal:  # the store as an older version left it: closed positions, no journal
+        dynamodb.delete_item(TableName=trading, Key={"pk": item["pk"], "sk": item["sk"]})
+    assert api("GET", routes[0])[1]["trades"]["trades"] == 0
+
+    backfilled = seeded.backfill_trade_journal(T0, "post_close")
+
+    assert backfilled == ["position-3", "position-4", "position-5"]
+    assert [api("GET", route) for route in routes] == before
 
 
 def test_optimization_names_parameters_and_live_results(api: Call) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
+from typing import Any
 
 from smart0dte.domain.models import (
     CONTRACT_MULTIPLIER,
@@ -18,6 +19,7 @@ from smart0dte.domain.models import (
     Fill,
     OptionContract,
     Position,
+    PositionStatus,
     Side,
     TradingMode,
     Underlying,
@@ -67,6 +69,71 @@ class ClosedTrade:
     @property
     def is_win(self) -> bool:
         return self.pnl_usd > 0
+
+
+def closed_trade(position: Position, pnl_usd: Decimal) -> ClosedTrade:
+    """The round trip of a CLOSED position whose booked P&L, net of commissions, is `pnl_usd`:
+    the commissions are what separates it from the gross P&L at the exit price."""
+    exit_price, closed_at = position.exit_price, position.closed_at
+    if position.status is not PositionStatus.CLOSED or exit_price is None or closed_at is None:
+        raise DomainError(
+            f"position {position.position_id}: status={position.status.value}, exit_price={exit_price}, "
+            f"closed_at={closed_at}; a closed trade needs CLOSED with both"
+        )
+    return ClosedTrade(
+        position_id=position.position_id,
+        contract=position.contract,
+        strategy=position.strategy,
+        quantity=position.quantity,
+        entry_ts=position.opened_at,
+        entry_price=position.entry_price,
+        exit_ts=closed_at,
+        exit_price=exit_price,
+        exit_reason=position.exit_reason or "",
+        commissions_usd=position.pnl_usd(exit_price) - pnl_usd,
+        pnl_usd=pnl_usd,
+    )
+
+
+def trade_to_wire(t: ClosedTrade) -> dict[str, object]:
+    """A round trip as JSON-ready values (engine state, daily reports, the store's trade journal)."""
+    return {
+        "position_id": t.position_id,
+        "contract": t.contract.model_dump(mode="json"),
+        "strategy": t.strategy,
+        "quantity": t.quantity,
+        "entry_ts": t.entry_ts.isoformat(),
+        "entry_price": str(t.entry_price),
+        "exit_ts": t.exit_ts.isoformat(),
+        "exit_price": str(t.exit_price),
+        "exit_reason": t.exit_reason,
+        "commissions_usd": str(t.commissions_usd),
+        "pnl_usd": str(t.pnl_usd),
+    }
+
+
+def _aware(field_name: str, text: str) -> datetime:
+    ts = datetime.fromisoformat(text)
+    if ts.tzinfo is None:
+        raise DomainError(f"closed trade {field_name}={text!r} has no UTC offset")
+    return ts
+
+
+def trade_from_wire(wire: Mapping[str, Any]) -> ClosedTrade:
+    """A round trip from its `trade_to_wire` form."""
+    return ClosedTrade(
+        position_id=str(wire["position_id"]),
+        contract=OptionContract.model_validate(wire["contract"]),
+        strategy=str(wire["strategy"]),
+        quantity=int(wire["quantity"]),
+        entry_ts=_aware("entry_ts", wire["entry_ts"]),
+        entry_price=Decimal(wire["entry_price"]),
+        exit_ts=_aware("exit_ts", wire["exit_ts"]),
+        exit_price=Decimal(wire["exit_price"]),
+        exit_reason=str(wire["exit_reason"]),
+        commissions_usd=Decimal(wire["commissions_usd"]),
+        pnl_usd=Decimal(wire["pnl_usd"]),
+    )
 
 
 @dataclass(slots=True)

@@ -58,7 +58,15 @@ from smart0dte.domain.models import (
     Underlying,
     idempotency_key,
 )
-from smart0dte.domain.portfolio import ClosedTrade, LedgerEntry, LedgerKind, OpenLot, Portfolio
+from smart0dte.domain.portfolio import (
+    ClosedTrade,
+    LedgerEntry,
+    LedgerKind,
+    OpenLot,
+    Portfolio,
+    trade_from_wire,
+    trade_to_wire,
+)
 from smart0dte.domain.pricing import IVStatus, bsm_greeks, implied_vol, t_years_from_minutes
 from smart0dte.domain.risk import (
     AccountRisk,
@@ -997,39 +1005,6 @@ def _when(text: str) -> datetime:
     if ts.tzinfo is None:
         raise DomainError(f"engine state timestamp {text!r} has no UTC offset")
     return ts
-
-
-def trade_to_wire(t: ClosedTrade) -> dict[str, object]:
-    return {
-        "position_id": t.position_id,
-        "contract": t.contract.model_dump(mode="json"),
-        "strategy": t.strategy,
-        "quantity": t.quantity,
-        "entry_ts": _iso(t.entry_ts),
-        "entry_price": str(t.entry_price),
-        "exit_ts": _iso(t.exit_ts),
-        "exit_price": str(t.exit_price),
-        "exit_reason": t.exit_reason,
-        "commissions_usd": str(t.commissions_usd),
-        "pnl_usd": str(t.pnl_usd),
-    }
-
-
-def trade_from_wire(wire: Mapping[str, Any]) -> ClosedTrade:
-    """A round trip from its `to_state` form."""
-    return ClosedTrade(
-        position_id=str(wire["position_id"]),
-        contract=OptionContract.model_validate(wire["contract"]),
-        strategy=str(wire["strategy"]),
-        quantity=int(wire["quantity"]),
-        entry_ts=_when(wire["entry_ts"]),
-        entry_price=Decimal(wire["entry_price"]),
-        exit_ts=_when(wire["exit_ts"]),
-        exit_price=Decimal(wire["exit_price"]),
-        exit_reason=str(wire["exit_reason"]),
-        commissions_usd=Decimal(wire["commissions_usd"]),
-        pnl_usd=Decimal(wire["pnl_usd"]),
-    )
 
 
 def _curve_to_wire(p: Portfolio, anchor: datetime, done: list[list[object]]) -> list[list[object]]:

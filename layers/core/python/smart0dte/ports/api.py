@@ -9,8 +9,6 @@ from typing import Protocol
 from smart0dte.domain.models import (
     Bar,
     ChainSnapshot,
-    Position,
-    PositionStatus,
     Signal,
     TradingMode,
     Underlying,
@@ -21,12 +19,9 @@ from smart0dte.ports.trading import RiskDecision
 
 
 class ApiStore(StateStore, Protocol):
-    """The StateStore plus what DynamoState offers the API: closed positions for analytics, reset,
-    and the store of the other mode's records (the mode switch)."""
-
-    def list_positions(
-        self, status: PositionStatus, opened_since: datetime | None = None
-    ) -> list[Position]: ...
+    """The StateStore plus what DynamoState offers the API: reset, the controls of a day, the
+    day's signals with their decisions, chains, the engine's last minute, bars, and the store of
+    the other mode's records (the mode switch)."""
 
     def reset(self, scope: ResetScope, actor: str, reason: str, at: datetime) -> dict[str, int]: ...
 

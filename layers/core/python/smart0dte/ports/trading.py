@@ -1,4 +1,5 @@
-"""The trading book: signals and their risk decisions, orders and fills, positions."""
+"""The trading book: signals and their risk decisions, orders and fills, positions and the trade
+journal of closed round trips."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from smart0dte.domain.models import Fill, Order, OrderStatus, Position, Signal
+from smart0dte.domain.portfolio import ClosedTrade
 from smart0dte.domain.risk import RiskVerdict
 from smart0dte.ports.records import Versioned
 
@@ -24,7 +26,8 @@ class RiskDecision:
 
 class TradingBook(Protocol):
     """What one trading mode decided and traded; every write is audited in its own transaction, and
-    opening or closing a position books the daily counters in that same transaction."""
+    opening or closing a position books the daily counters in that same transaction (a close also
+    writes its trade journal entry there)."""
 
     # signals and risk decisions
     def put_signal(self, signal: Signal, actor: str) -> bool:
@@ -98,5 +101,17 @@ class TradingBook(Protocol):
         actor: str,
         commissions_usd: Decimal = Decimal("0.00"),
     ) -> Versioned[Position]:
-        """Close once and book the day trade and net realized P&L on the close date."""
+        """Close once and book the day trade and net realized P&L on the close date; the round
+        trip (`portfolio.closed_trade`) goes in the trade journal in the same transaction."""
+        ...
+
+    # the trade journal
+    def list_closed_trades(self, exit_since: date | None = None) -> list[ClosedTrade]:
+        """Closed round trips that exited on session `exit_since` or later (all when None), by exit
+        time then position id."""
+        ...
+
+    def backfill_trade_journal(self, at: datetime, actor: str) -> list[str]:
+        """Write the journal entries missing for closed positions (closed before the journal
+        existed), audited; returns their position ids. Idempotent."""
         ...

@@ -25,7 +25,7 @@ from typing import Any
 from smart0dte.domain.analytics import performance
 from smart0dte.domain.calendar import MarketCalendar
 from smart0dte.domain.models import DomainError
-from smart0dte.domain.session_engine import trade_from_wire, trade_to_wire
+from smart0dte.domain.portfolio import trade_from_wire, trade_to_wire
 from smart0dte.domain.simulator import Scenario
 from smart0dte.ports import FolderArchive, HistoricalMarketData, ObjectStore
 from smart0dte.resources import BACKTESTS_PREFIX

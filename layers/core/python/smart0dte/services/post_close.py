@@ -9,6 +9,8 @@
    must be in the store (missing ones are written), a stored order the engine never executed is
    cancelled, stored positions still open that the engine closed are closed. Live: the broker is the
    truth and the gateway reconciles with it; differences are reported, nothing is changed.
+   Then every closed position has its trade journal entry (analytics read the journal): those
+   closed before the journal existed get theirs, once (`backfill_trade_journal`).
 4. Daily analytics (domain.analytics) -> a JSON report in the reports bucket, a summary to the
    alert topic; the day's closing equity is kept for tomorrow's pre_market.
 """
@@ -23,8 +25,8 @@ from typing import Any, Final
 
 from smart0dte.domain.analytics import performance
 from smart0dte.domain.models import OrderStatus, Position, TradingMode
-from smart0dte.domain.portfolio import ClosedTrade
-from smart0dte.domain.session_engine import Effects, PositionChange, SessionEngine, trade_to_wire
+from smart0dte.domain.portfolio import ClosedTrade, trade_to_wire
+from smart0dte.domain.session_engine import Effects, PositionChange, SessionEngine
 from smart0dte.ports import Notifier, ObjectStore, session_date_of
 from smart0dte.resources import daily_reports_prefix
 from smart0dte.services.events import SessionEvent
@@ -71,6 +73,7 @@ class PostClose:
             "outbox_records_recovered": recovered,
             **self._reconcile(engine, event.session_date, session.close_et),
         }
+        journaled = desk.state.backfill_trade_journal(session.close_et, ACTOR)
 
         trades = list(engine.portfolio.closed)
         start = Decimal(str(engine.carry.equity_usd))
@@ -124,6 +127,7 @@ class PostClose:
             "open_positions_at_close": open_at_close,
             "incidents": len(engine.incidents),
             "reconciliation": reconciliation,
+            "trades_journaled": len(journaled),
         }
 
     def _reconcile(self, engine: SessionEngine, session_date: date, at: datetime) -> dict[str, Any]:

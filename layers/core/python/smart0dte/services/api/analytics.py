@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta
-from datetime import time as time_of_day
+from dataclasses import replace
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -16,8 +16,6 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import ValidationError
 
 from smart0dte.domain.analytics import performance
-from smart0dte.domain.calendar import NEW_YORK
-from smart0dte.domain.models import Position, PositionStatus
 from smart0dte.domain.portfolio import ClosedTrade
 from smart0dte.domain.strategies import STRATEGIES
 from smart0dte.ports import ObjectNotFound, session_date_of
@@ -43,24 +41,6 @@ TIMEFRAMES = {"1d": 1, "1w": 7, "1m": 31, "3m": 92, "6m": 183, "1y": 366, "all":
 STARTING_EQUITY_USD = Decimal("100000")
 
 
-def _closed_trade(p: Position) -> ClosedTrade | None:
-    if p.exit_price is None or p.closed_at is None:
-        return None
-    return ClosedTrade(
-        position_id=p.position_id,
-        contract=p.contract,
-        strategy=p.strategy,
-        quantity=p.quantity,
-        entry_ts=p.opened_at,
-        entry_price=p.entry_price,
-        exit_ts=p.closed_at,
-        exit_price=p.exit_price,
-        exit_reason=p.exit_reason or "",
-        commissions_usd=Decimal("0.00"),
-        pnl_usd=p.pnl_usd(p.exit_price),
-    )
-
-
 def _stats_out(s: Any) -> TradeStatsOut:
     return TradeStatsOut(
         trades=s.trades,
@@ -82,21 +62,13 @@ def router(api: ApiContext) -> Router:
     deps = api.deps
 
     def closed_trades(start: date | None, strategy: str | None) -> list[ClosedTrade]:
-        trades = []
-        # 0DTE positions close the day they open: a day's margin covers any session-date edge.
-        since = (
-            None if start is None else datetime.combine(start - timedelta(days=1), time_of_day(0), NEW_YORK)
-        )
-        for p in deps.store.list_positions(PositionStatus.CLOSED, since):
-            t = _closed_trade(p)
-            if t is None:
-                continue
-            if start is not None and session_date_of(t.exit_ts) < start:
-                continue
-            if strategy is not None and t.strategy != strategy:
-                continue
-            trades.append(t)
-        return sorted(trades, key=lambda t: (t.exit_ts, t.position_id))
+        """The journal's round trips that exited on session `start` or later, by exit time, with
+        P&L gross of commissions (what these routes have always shown)."""
+        return [
+            replace(t, pnl_usd=t.pnl_usd + t.commissions_usd, commissions_usd=Decimal("0.00"))
+            for t in deps.store.list_closed_trades(start)
+            if strategy is None or t.strategy == strategy
+        ]
 
     @router.get(
         "/api/analytics", summary="Performance of closed trades: equity, drawdown, per-strategy stats"

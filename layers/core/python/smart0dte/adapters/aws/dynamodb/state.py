@@ -31,17 +31,19 @@ from smart0dte.ports import RESET_SCOPES, AuditRecord, ResetRefused, ResetScope
 from smart0dte.resources import AUDIT_TABLE, CONTROL_TABLE, MARKET_TABLE, TRADING_TABLE
 
 _RESET_PARTITIONS: Final[dict[str, tuple[str, ...]]] = {
-    "positions": ("position", "order", "intent", "engine"),
+    "positions": ("position", "order", "intent", "engine", "trades"),
     "signals": ("signals",),
     "analytics": (),
 }
-"""Trading-table partitions (the key part after the mode) each reset scope deletes."""
+"""Trading-table partitions (the key part after the mode: a whole partition, or a family of them
+`<mode>#<part>#...`) each reset scope deletes."""
 _RESET_COUNTED_AS: Final = {
     "position": "positions",
     "order": "orders",
     "intent": "orderIntents",
     "engine": "engineStates",
     "signals": "signals",
+    "trades": "closedTrades",
 }
 _RESETS_COUNTERS: Final = frozenset({"positions", "analytics"})
 
@@ -114,8 +116,10 @@ class DynamoState(
         kinds = [kind for s in scopes for kind in _RESET_PARTITIONS[s]]
         if kinds:
             keys = self._trading_keys
-            prefixes = (keys.pk.startswith(self._key(kind) + "#") for kind in kinds)
-            condition = functools.reduce(operator.or_, prefixes)
+            partitions = (
+                (keys.pk == self._key(kind)) | keys.pk.startswith(self._key(kind) + "#") for kind in kinds
+            )
+            condition = functools.reduce(operator.or_, partitions)
             with keys.batch_write() as batch:
                 for item in keys.scan(condition):
                     kind = _RESET_COUNTED_AS[item.pk.split("#", 2)[1]]

@@ -12,14 +12,19 @@ the open book, for one trading mode.
              pk=<mode>#open_positions          sk=<position id>  position (JSON): the open book,
                                                               a copy written and deleted with the
                                                               position's open, closing and close
+             pk=<mode>#trades                  sk=<exit date>#<exit ts>#<position id>
+                                                              trade (JSON): the trade journal, one
+                                                              closed round trip per closed position
 
 Every write goes in one TransactWriteItems with its audit record; opening and closing a position
-book the daily counters in that same transaction. Orders and positions carry a version for
-optimistic locking.
+book the daily counters in that same transaction, and a close writes its trade journal entry
+there too, so analytics read one partition by exit date instead of every position. Orders and
+positions carry a version for optimistic locking.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Final, TypeVar
@@ -63,7 +68,7 @@ from smart0dte.domain.models import (
     TradingMode,
     Underlying,
 )
-from smart0dte.domain.portfolio import cents
+from smart0dte.domain.portfolio import ClosedTrade, cents, closed_trade, trade_from_wire, trade_to_wire
 from smart0dte.domain.risk import RiskRule, RiskVerdict, Violation
 from smart0dte.ports import (
     AuditRecord,
@@ -85,6 +90,8 @@ _INTENT_SK = "intent"
 _ORDER_SK = "order"
 _POSITION_SK = "position"
 _SIGNAL_SK_PREFIX = "signal#"
+JOURNAL_BACKFILL_CHUNK: Final = 50
+"""Journal entries per backfill transaction (with its audit record; TransactWriteItems takes 100)."""
 _WORKING = tuple(s for s in OrderStatus if not s.is_terminal)
 
 (_BY_STATUS,) = TRADING_TABLE.indexes
@@ -178,6 +185,13 @@ class OpenBookItem(TradingTable):
     position = JSONAttribute()
 
 
+class TradeItem(TradingTable):
+    """A closed round trip in the mode's trade journal, as `trade_to_wire` JSON: small, so a year
+    of them reads in one page."""
+
+    trade = UnicodeAttribute()
+
+
 def _parse_violation(text: str) -> Violation:
     """Inverse of `str(Violation)`: 'RULE: detail'."""
     rule, _, detail = text.partition(": ")
@@ -197,6 +211,8 @@ class DynamoTradingBook(DynamoCounters, DynamoAudit):
         self._positions = tables.model(PositionItem)
         self._open_book = tables.model(OpenBookItem)
         self._open_book_pk = self._key("open_positions")
+        self._journal = tables.model(TradeItem)
+        self._journal_pk = self._key("trades")
 
     # signals and risk decisions ---------------------------------------------------------------
 
@@ -653,6 +669,7 @@ class DynamoTradingBook(DynamoCounters, DynamoAudit):
         tx = self._tx()
         tx.put("position", self._position_item(closed, current.version, pnl_usd))
         tx.delete("open book", self._open_book(self._open_book_pk, position_id))
+        tx.put("trade journal", self._journal_entry(closed_trade(closed, pnl_usd)))
         self._book_counters(
             tx,
             session_date_of(closed_at),
@@ -665,3 +682,86 @@ class DynamoTradingBook(DynamoCounters, DynamoAudit):
                 return latest
             raise ConcurrentUpdate(f"position {position_id}: version {current.version} is no longer current")
         return Versioned(closed, current.version + 1)
+
+    # the trade journal ----------------------------------------------------------------------------
+
+    def _journal_entry(self, trade: ClosedTrade) -> TradeItem:
+        exit_ts = trade.exit_ts
+        sk = f"{session_date_of(exit_ts).isoformat()}#{utc_key(exit_ts)}#{trade.position_id}"
+        wire = json.dumps(trade_to_wire(trade), separators=(",", ":"))
+        return self._journal(self._journal_pk, sk, trade=wire)
+
+    def list_closed_trades(self, exit_since: date | None = None) -> list[ClosedTrade]:
+        """Closed round trips that exited on session `exit_since` or later (all when None), by exit
+        time then position id: one consistent query of the trade journal, reading only the trade
+        attribute (a third of the values to decode per entry)."""
+        journal = self._journal
+        since = None if exit_since is None else journal.sk >= exit_since.isoformat()
+        name = journal.trade.attr_name
+        trades: list[ClosedTrade] = []
+        start: dict[str, Any] | None = None
+        while True:
+            page = self._tables.connection.query(
+                journal.Meta.table_name,
+                self._journal_pk,
+                since,
+                consistent_read=True,
+                attributes_to_get=[name],
+                exclusive_start_key=start,
+            )
+            trades += (trade_from_wire(json.loads(raw[name]["S"])) for raw in page.get("Items", []))
+            start = page.get("LastEvaluatedKey")
+            if start is None:
+                return trades
+
+    def backfill_trade_journal(self, at: datetime, actor: str) -> list[str]:
+        """Write the missing journal entries of closed positions (those closed before the journal
+        existed, or by a process that did not write it); returns their position ids.
+
+        Reads the keys of closed positions and of journal entries, then the positions that lack
+        an entry, and writes those entries in transactions of JOURNAL_BACKFILL_CHUNK, each with
+        an audit record naming them. Idempotent: run again, it finds nothing missing.
+        """
+        positions = self._positions
+        closed_keys = positions.by_status.query(
+            self._key("positions", PositionStatus.CLOSED.value), attributes_to_get=[positions.pk.attr_name]
+        )
+        position_prefix = self._key("position", "")
+        closed_ids = {item.pk.removeprefix(position_prefix) for item in closed_keys}
+        entries = self._journal.query(
+            self._journal_pk, consistent_read=True, attributes_to_get=[self._journal.sk.attr_name]
+        )
+        journaled = {entry.sk.split("#", 2)[2] for entry in entries}
+        missing = sorted(closed_ids - journaled)
+        written: list[str] = []
+        for start in range(0, len(missing), JOURNAL_BACKFILL_CHUNK):
+            chunk = missing[start : start + JOURNAL_BACKFILL_CHUNK]
+            keys = [(position_prefix + position_id, _POSITION_SK) for position_id in chunk]
+            trades = []
+            for item in positions.batch_get(keys, consistent_read=True):
+                position = self._to_position(item).value
+                exit_price = position.exit_price
+                if (
+                    position.status is not PositionStatus.CLOSED
+                    or exit_price is None
+                    or position.closed_at is None
+                ):
+                    continue  # not a round trip (analytics never showed it either)
+                pnl_usd = (
+                    position.pnl_usd(exit_price) if item.realized_pnl_usd is None else item.realized_pnl_usd
+                )
+                trades.append(closed_trade(position, pnl_usd))
+            if not trades:
+                continue
+            ids = sorted(t.position_id for t in trades)
+            reason = f"{len(ids)} closed position(s) had no trade journal entry"
+            tx = self._tx()
+            for trade in trades:
+                tx.put(f"trade journal {trade.position_id}", self._journal_entry(trade))
+            details = {"position_ids": ids}
+            self._audited(tx, AuditRecord(at, self._mode, actor, "TradeJournalBackfilled", reason, details))
+            failed = tx.commit()
+            if failed:
+                raise ConflictingRecord(f"trade journal backfill of {ids}: {sorted(failed)} refused")
+            written.extend(ids)
+        return written
