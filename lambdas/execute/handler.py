@@ -21,7 +21,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from smart0dte.bootstrap import aws as wiring
+from smart0dte.bootstrap import aws
 from smart0dte.bootstrap.runtime import Runtime, runtime
 from smart0dte.bootstrap.tracing import lambda_tracer
 from smart0dte.domain.models import TradingMode
@@ -63,7 +63,7 @@ def idempotent(service: TradingCycle, mode: TradingMode, context: Any) -> RunOne
         data_keyword_argument="item",
         persistence_store=rt.idempotency,
         config=config,
-        key_prefix=wiring.idempotency_key_prefix(rt.config, NAME),
+        key_prefix=aws.idempotency_key_prefix(rt.config, NAME),
     )
     return run
 

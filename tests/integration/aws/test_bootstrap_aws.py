@@ -12,7 +12,7 @@ from smart0dte.adapters.aws.dynamodb import DynamoState
 from smart0dte.adapters.aws.provisioning import Provisioned, provision
 from smart0dte.adapters.aws.s3 import S3ObjectStore
 from smart0dte.adapters.aws.sqs import SqsOrderQueue
-from smart0dte.bootstrap import aws as wiring
+from smart0dte.bootstrap import aws as bootstrap_aws
 from smart0dte.bootstrap.aws import AwsConfig
 from smart0dte.domain.controls import AutomationSettings
 from smart0dte.domain.models import TradingMode
@@ -57,7 +57,7 @@ def test_bad_configuration_names_the_variable_and_the_allowed_values() -> None:
         AwsConfig.from_env({"SMART0DTE_PREFIX": "Prod_1"})
 
 
-def test_importing_wiring_loads_no_aws_sdk() -> None:
+def test_importing_the_composition_root_loads_no_aws_sdk() -> None:
     code = (
         "import sys, smart0dte.bootstrap.aws; "
         "print(sorted({'boto3', 'botocore', 'pynamodb'} & set(sys.modules)))"
@@ -72,9 +72,9 @@ def test_factories_build_working_adapters(aws: Provisioned, sqs: Any) -> None:
 
     url = aws.queue_urls[ORDER_INTENT_QUEUE.logical_name]
     drain_queue(sqs, url)
-    store = wiring.state_store(config)
-    objects = wiring.object_store(config, MODELS_BUCKET)
-    queue = wiring.order_queue(config, client=sqs)
+    store = bootstrap_aws.state_store(config)
+    objects = bootstrap_aws.object_store(config, MODELS_BUCKET)
+    queue = bootstrap_aws.order_queue(config, client=sqs)
     store.put_settings(AutomationSettings(max_positions=2), actor="test", reason="wiring", at=T0)
     objects.put_bytes("registry.json", b"{}")
     queue.send(intent(TradingMode.LIVE))
@@ -95,8 +95,8 @@ def test_a_retried_execute_runs_once_with_a_mode_prefixed_idempotency_record(
 
     @idempotent_function(  # type: ignore[untyped-decorator]  # Powertools returns an untyped wrapper
         data_keyword_argument="payload",
-        persistence_store=wiring.idempotency_persistence(config),
-        key_prefix=wiring.idempotency_key_prefix(config, "execute"),
+        persistence_store=bootstrap_aws.idempotency_persistence(config),
+        key_prefix=bootstrap_aws.idempotency_key_prefix(config, "execute"),
     )
     def execute(payload: dict[str, Any]) -> dict[str, str]:
         runs.append(payload["intent_id"])
@@ -127,7 +127,7 @@ def moto_server() -> Iterator[str]:
 def test_the_endpoint_override_reaches_a_local_moto_server(moto_server: str) -> None:
     config = AwsConfig.from_env({"SMART0DTE_PREFIX": "local", "AWS_ENDPOINT_URL": moto_server})
     provision(config.prefix, boto3.session.Session(region_name=REGION), endpoint_url=moto_server)
-    store = wiring.state_store(config)
+    store = bootstrap_aws.state_store(config)
 
     created = store.create_order(order(), actor="execute", reason="approved")
 

@@ -1,7 +1,7 @@
 """The Lambda handlers on one in-process moto AWS, provisioned from resources.py (as
 tests/integration/aws does), emptied before each test; the simulated gateway writes market data.
 
-Live mode never reaches SQS here: `wiring.order_queue` is replaced by a guard that fails the test,
+Live mode never reaches SQS here: `bootstrap_aws.order_queue` is replaced by a guard that fails the test,
 and live tests inject a `RecordingQueue`.
 """
 
@@ -21,7 +21,7 @@ import pytest
 
 from smart0dte.adapters.aws.dynamodb import DynamoState
 from smart0dte.adapters.aws.provisioning import Provisioned
-from smart0dte.bootstrap import aws as wiring
+from smart0dte.bootstrap import aws as bootstrap_aws
 from smart0dte.bootstrap import runtime as runtime_module
 from smart0dte.domain.calendar import MarketCalendar
 from smart0dte.domain.controls import AutomationSettings, RiskLimits
@@ -99,7 +99,7 @@ def clean(aws: Provisioned, dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> I
     def no_sqs(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("a test reached the live SQS order queue; inject a RecordingQueue")
 
-    monkeypatch.setattr(wiring, "order_queue", no_sqs)
+    monkeypatch.setattr(bootstrap_aws, "order_queue", no_sqs)
     forget_market()
     yield
 

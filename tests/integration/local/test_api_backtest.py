@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from smart0dte.adapters.aws.stepfunctions import StepFunctionsBacktests
-from smart0dte.bootstrap import aws as wiring
+from smart0dte.bootstrap import aws as bootstrap_aws
 from smart0dte.local.auth import authorizer_context
 from smart0dte.local.embedded import EmbeddedAws
 from smart0dte.local.http_server import LambdaContext, api_event, load_api_handler
@@ -40,7 +40,7 @@ def test_a_backtest_from_the_api_runs_the_real_workflow_and_reports_progress_and
             store_factory=aws.state_store,
             clock=FixedClock(),
             backtests=StepFunctionsBacktests.by_name(aws.client("stepfunctions"), machine),
-            reports=wiring.object_store(aws.config, REPORTS_BUCKET, aws.client("s3")),
+            reports=bootstrap_aws.object_store(aws.config, REPORTS_BUCKET, aws.client("s3")),
         )
     )
 
@@ -63,6 +63,8 @@ def test_a_backtest_from_the_api_runs_the_real_workflow_and_reports_progress_and
     assert result["days"] == 3 and result["trades"] >= 0
     assert result["reportKey"].startswith("backtests/") and result["reportKey"].endswith("/report.json")
     report = json.loads(
-        wiring.object_store(aws.config, REPORTS_BUCKET, aws.client("s3")).get_bytes(result["reportKey"])
+        bootstrap_aws.object_store(aws.config, REPORTS_BUCKET, aws.client("s3")).get_bytes(
+            result["reportKey"]
+        )
     )
     assert len(report["days"]) == 3

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from smart0dte.adapters.clock import SystemClock
-from smart0dte.bootstrap import aws as wiring
+from smart0dte.bootstrap import aws
 from smart0dte.resources import ENV_LIVE_TRADING, ENV_SCHEDULE_GROUP, REPORTS_BUCKET, state_machine_arn_env
 from smart0dte.services.api import ApiDeps
 
@@ -14,18 +14,18 @@ def api_deps() -> ApiDeps:
     from smart0dte.adapters.aws.scheduler import ScheduleGroupReader
     from smart0dte.adapters.aws.stepfunctions import StepFunctionsBacktests
 
-    config = wiring.AwsConfig.from_env()
+    config = aws.AwsConfig.from_env()
     arn = os.environ.get(state_machine_arn_env("backtest"))
     backtests = None
     if arn:
-        backtests = StepFunctionsBacktests(wiring.aws_client(config, "stepfunctions"), arn)
-    reports = wiring.object_store(config, REPORTS_BUCKET)
+        backtests = StepFunctionsBacktests(aws.aws_client(config, "stepfunctions"), arn)
+    reports = aws.object_store(config, REPORTS_BUCKET)
     group = os.environ.get(ENV_SCHEDULE_GROUP) or config.prefix
     return ApiDeps(
-        store_factory=lambda: wiring.state_store(config),
+        store_factory=lambda: aws.state_store(config),
         clock=SystemClock(),
         backtests=backtests,
         reports=reports,
-        schedules=ScheduleGroupReader(wiring.aws_client(config, "scheduler"), group),
+        schedules=ScheduleGroupReader(aws.aws_client(config, "scheduler"), group),
         live_trading=os.environ.get(ENV_LIVE_TRADING),
     )

@@ -1,4 +1,4 @@
-"""The services the Lambda handlers call, built from the environment CDK sets (see `wiring` and
+"""The services the Lambda handlers call, built from the environment CDK sets (see `aws` and
 cdk/smart0dte_infra/access.py). Importing this module touches no AWS; each adapter is built when a
 service first needs it, once per warm Lambda container and trading mode.
 
@@ -22,8 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from smart0dte.adapters.clock import SystemClock
-from smart0dte.bootstrap import aws as wiring
-from smart0dte.bootstrap import files
+from smart0dte.bootstrap import aws, files
 from smart0dte.domain.models import TradingMode
 from smart0dte.ports import Clock, HistoricalMarketData, Notifier, ObjectStore, OrderQueue, Scheduler
 from smart0dte.resources import (
@@ -51,13 +50,13 @@ _MODELS: dict[tuple[str, str], ProbabilityFn] = {}
 class Runtime:
     """Adapters for one trading mode, built lazily from `config` and `environ`."""
 
-    config: wiring.AwsConfig
+    config: aws.AwsConfig
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     _clients: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_env(cls, mode: TradingMode | None = None) -> Runtime:
-        config = wiring.AwsConfig.from_env()
+        config = aws.AwsConfig.from_env()
         return cls(config if mode is None else replace(config, mode=mode))
 
     @property
@@ -75,7 +74,7 @@ class Runtime:
 
     @cached_property
     def state(self) -> Any:
-        return wiring.state_store(self.config)
+        return aws.state_store(self.config)
 
     @cached_property
     def documents(self) -> Any:
@@ -95,18 +94,18 @@ class Runtime:
         """The process session's client of `service` (cached per runtime and service)."""
         cached = self._clients.get(service)
         if cached is None:
-            cached = wiring.aws_client(self.config, service)
+            cached = aws.aws_client(self.config, service)
             self._clients[service] = cached
         return cached
 
     def bucket(self, logical: str) -> ObjectStore:
         spec = {b.logical_name: b for b in (ARCHIVE_BUCKET, MODELS_BUCKET, REPORTS_BUCKET)}[logical]
-        return wiring.object_store(self.config, spec, self.client("s3"))
+        return aws.object_store(self.config, spec, self.client("s3"))
 
     def order_queue(self) -> OrderQueue:
         if self.config.mode is not TradingMode.LIVE:
             raise ValueError("only live mode sends intents to the order queue")
-        return wiring.order_queue(self.config, self.client("sqs"))
+        return aws.order_queue(self.config, self.client("sqs"))
 
     @cached_property
     def notifier(self) -> Notifier:
@@ -137,11 +136,11 @@ class Runtime:
 
     def state_machine_arn(self, name: str) -> str:
         """The workflow's ARN from the environment CDK sets, else looked up by its physical name."""
-        return wiring.state_machine_arn(self.client("stepfunctions"), self.config.prefix, name, self.environ)
+        return aws.state_machine_arn(self.client("stepfunctions"), self.config.prefix, name, self.environ)
 
     @cached_property
     def idempotency(self) -> Any:
-        return wiring.idempotency_persistence(self.config, self.client("dynamodb"))
+        return aws.idempotency_persistence(self.config, self.client("dynamodb"))
 
     def model_fn(self, version: str) -> ProbabilityFn:
         bucket = self.config.bucket_name(MODELS_BUCKET)

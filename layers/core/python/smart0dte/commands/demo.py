@@ -253,7 +253,7 @@ def serve_dashboard(aws: EmbeddedAws, day: ReplayDay, port: int) -> None:
     the dashboard gets its own time."""
     from smart0dte.adapters.aws.scheduler import ScheduleGroupReader
     from smart0dte.adapters.aws.stepfunctions import StepFunctionsBacktests
-    from smart0dte.bootstrap import aws as wiring
+    from smart0dte.bootstrap.aws import object_store
     from smart0dte.local.clock import RunningClock
     from smart0dte.local.http_server import serve
     from smart0dte.resources import REPO_ROOT, REPORTS_BUCKET, STATE_MACHINES
@@ -264,7 +264,7 @@ def serve_dashboard(aws: EmbeddedAws, day: ReplayDay, port: int) -> None:
         store_factory=aws.state_store,
         clock=RunningClock(day.session.close_et),
         backtests=StepFunctionsBacktests.by_name(aws.client("stepfunctions"), backtest),
-        reports=wiring.object_store(aws.config, REPORTS_BUCKET, aws.client("s3")),
+        reports=object_store(aws.config, REPORTS_BUCKET, aws.client("s3")),
         schedules=ScheduleGroupReader(aws.client("scheduler"), aws.config.prefix),
     )
     server = serve(port, REPO_ROOT / "web" / "dist", deps=deps)

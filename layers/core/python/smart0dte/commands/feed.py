@@ -25,7 +25,7 @@ from datetime import datetime, time
 from typing import Any, Final
 
 from smart0dte.adapters.clock import SystemClock
-from smart0dte.bootstrap import aws as wiring
+from smart0dte.bootstrap import aws
 from smart0dte.bootstrap import feed as feed_parts
 from smart0dte.commands.order_bridge import stop_on_signals
 from smart0dte.domain.calendar import NEW_YORK, MarketCalendar, SessionTimes
@@ -38,11 +38,11 @@ WAIT_STEP_S: Final = 1.0
 logger = logging.getLogger(__name__)
 
 
-def resolve_mode(requested: str | None, config: wiring.AwsConfig) -> TradingMode:
+def resolve_mode(requested: str | None, config: aws.AwsConfig) -> TradingMode:
     """--mode, else the ACTIVE mode in the store (paper until someone switches)."""
     if requested:
         return TradingMode(requested)
-    return wiring.state_store(config).get_active_mode().mode
+    return aws.state_store(config).get_active_mode().mode
 
 
 def session_or_refuse(calendar: MarketCalendar, now: datetime) -> tuple[SessionTimes, tuple[Underlying, ...]]:
@@ -88,11 +88,11 @@ def _run(args: argparse.Namespace) -> int:
         return 0
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    base = wiring.AwsConfig.from_env()
+    base = aws.AwsConfig.from_env()
     mode = resolve_mode(args.mode, base)
     config = replace(base, mode=mode)
     feed = Feed(
-        wiring.state_store(config),
+        aws.state_store(config),
         feed_parts.trading_cycle_starter(config),
         clock,
         session,

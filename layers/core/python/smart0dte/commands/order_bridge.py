@@ -24,8 +24,7 @@ from datetime import datetime, time
 from typing import Any
 
 from smart0dte.adapters.clock import SystemClock
-from smart0dte.bootstrap import aws as wiring
-from smart0dte.bootstrap import order_bridge
+from smart0dte.bootstrap import aws, order_bridge
 from smart0dte.domain.calendar import NEW_YORK, MarketCalendar
 from smart0dte.domain.models import DomainError, TradingMode
 from smart0dte.resources import ENV_IB_ACCOUNT, ENV_IB_CLIENT_ID, ENV_IB_HOST, ENV_IB_PORT
@@ -71,7 +70,7 @@ def _run(args: argparse.Namespace) -> int:
     else:
         session_start = datetime.combine(today, time(0), NEW_YORK)
         stop_at = stop_time(session.close_et, args.stop_at)
-    config = replace(wiring.AwsConfig.from_env(), mode=settings.mode)
+    config = replace(aws.AwsConfig.from_env(), mode=settings.mode)
 
     stop = threading.Event()
     stop_on_signals(stop)
@@ -88,7 +87,7 @@ def _run(args: argparse.Namespace) -> int:
         connect=order_bridge.ib_connector(
             settings.ib_host, settings.ib_port, settings.client_id, settings.account
         ),
-        store=wiring.state_store(config),
+        store=aws.state_store(config),
         intents=order_bridge.intent_receiver(config),
         clock=clock,
         sleep=order_bridge.ib_sleep(),

@@ -748,9 +748,9 @@ class EmbeddedAws:
 
     def state_store(self) -> Any:
         """A DynamoState on the embedded tables, in this runtime's mode."""
-        from smart0dte.bootstrap import aws as wiring
+        from smart0dte.bootstrap.aws import state_store
 
-        return wiring.state_store(self.config)
+        return state_store(self.config)
 
     # --- executions ------------------------------------------------------------------------------
 
