@@ -10,6 +10,7 @@ import pytest
 from smart0dte.adapters.aws.dynamodb import DynamoState
 from smart0dte.adapters.local_store import FolderObjectStore
 from smart0dte.domain.models import OrderStatus, PositionStatus, TradingMode
+from smart0dte.ports import session_date_of
 from smart0dte.services.api import ApiDeps
 
 from .conftest import SESSION, T0, Call, FixedClock, make_call, position
@@ -91,12 +92,14 @@ def test_reset_positions_deletes_the_trade_history_and_counters(
     live.open_position(live_position, "bridge", "entry")
     live.close_position("position-9", Decimal("1.40"), T0, "manual", "bridge")
     assert seeded.get_counters(SESSION).trades > 0
+    journal_days = {session_date_of(t.exit_ts) for t in seeded.list_closed_trades()}
     status, body = api("POST", RESET, {"scope": "positions", "confirm": "RESET"})
     assert status == 200, body
     deleted = body["deleted"]
     assert deleted["positions"] == 5 and deleted["orders"] == 2 and deleted["fills"] == 1
     assert deleted["orderIntents"] == 2 and deleted["dailyCounters"] >= 1
-    assert deleted["closedTrades"] == 5 and seeded.list_closed_trades() == []  # the trade journal
+    assert deleted["tradeJournalPages"] == len(journal_days)  # one page per session of closes
+    assert seeded.list_closed_trades() == []
     assert all(seeded.list_positions(s) == [] for s in PositionStatus)
     assert [t.position_id for t in live.list_closed_trades()] == ["position-9"]  # another mode
     assert seeded.get_order("order-1") is None and seeded.list_fills("order-1") == []

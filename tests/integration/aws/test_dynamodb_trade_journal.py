@@ -1,7 +1,8 @@
-"""The trade journal: one small item per closed round trip, written by the close's own transaction,
-read by exit session date, kept per mode, deleted by a positions reset and backfilled for
-positions closed before it existed."""
+"""The trade journal: a session's closed round trips on its pages, appended by the close's own
+transaction, read by exit session date, kept per mode, deleted by a positions reset and
+backfilled for positions closed before it existed."""
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -11,11 +12,14 @@ import pytest
 from pynamodb.connection import Connection
 
 from smart0dte.adapters.aws.dynamodb import DynamoState, trading
+from smart0dte.adapters.aws.dynamodb.tables import Tx
 from smart0dte.adapters.aws.provisioning import Provisioned
 from smart0dte.domain.portfolio import ClosedTrade
 from smart0dte.ports import ConcurrentUpdate
 
+from ..moto_env import REGION
 from .builders import CALL, SESSION, T0, all_items, position
+from .conftest import PREFIX
 
 CLOSE = T0 + timedelta(minutes=42)
 
@@ -68,7 +72,7 @@ def test_a_close_writes_its_round_trip_to_the_journal_in_its_own_transaction(
 
     (sent,) = transactions
     puts = {(p["Item"]["pk"]["S"], p["Item"]["sk"]["S"]) for p in sent["put_items"]}
-    entry = ("paper#trades", "2025-03-14#2025-03-14T15:13:00.000000Z#position-1")
+    entry = ("paper#trades", "2025-03-14#0000")  # the session's first journal page
     assert {entry, ("paper#position#position-1", "position")} <= puts
     assert any(p["Item"]["pk"]["S"].startswith("paper#audit#") for p in sent["put_items"])
     assert journal_keys(dynamodb, aws) == [entry]
@@ -93,6 +97,56 @@ def test_a_close_writes_its_round_trip_to_the_journal_in_its_own_transaction(
     transactions.clear()
     paper.close_position("position-1", Decimal("1.50"), CLOSE, "TAKE_PROFIT", actor="exits")  # a retry
     assert transactions == [] and journal_keys(dynamodb, aws) == [entry]
+
+
+def test_a_session_fills_its_pages_up_to_the_size_limit_then_opens_the_next(
+    paper: DynamoState, aws: Provisioned, dynamodb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def pages() -> dict[str, list[str]]:
+        items = all_items(dynamodb, aws)["trading"]
+        return {
+            i["sk"]["S"]: [t["position_id"] for t in json.loads(i["trades"]["S"])]
+            for i in items
+            if i["pk"]["S"] == "paper#trades"
+        }
+
+    close(paper, 1, T0)
+    (first,) = [i for i in all_items(dynamodb, aws)["trading"] if i["pk"]["S"] == "paper#trades"]
+    entry_bytes = len(first["trades"]["S"]) - 2  # "[...]"
+    monkeypatch.setattr(trading, "JOURNAL_PAGE_BYTES", 2 * entry_bytes + 3)  # "[a,b]": two per page
+
+    for n in (2, 3):
+        close(paper, n, T0, minutes=42 + n)
+
+    assert pages() == {"2025-03-14#0000": ["position-1", "position-2"], "2025-03-14#0001": ["position-3"]}
+    trades = paper.list_closed_trades(SESSION)
+    assert [t.position_id for t in trades] == ["position-1", "position-2", "position-3"]
+
+
+def test_a_close_that_loses_the_page_to_another_writer_appends_again(
+    paper: DynamoState, aws: Provisioned, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = DynamoState(PREFIX, paper.mode, region=REGION)  # another Lambda's store
+    close(paper, 1, T0)
+    for n in (2, 3):
+        paper.open_position(position(n=n), actor="execute", reason="filled")
+    commits: list[frozenset[str]] = []
+    original = Tx.commit
+
+    def racing_commit(tx: Tx) -> frozenset[str]:
+        if not commits:  # between this close's page read and its write, another close appends
+            commits.append(frozenset({"(the other close)"}))
+            other.close_position("position-3", Decimal("1.30"), CLOSE, "STOP_LOSS", "manual")
+        commits.append(original(tx))
+        return commits[-1]
+
+    monkeypatch.setattr(Tx, "commit", racing_commit)
+    paper.close_position("position-2", Decimal("1.40"), CLOSE, "TAKE_PROFIT", "exits")
+
+    # the other close's commit, then this close's refused (the page moved on), then its retry
+    assert commits[1:] == [frozenset(), {"trade journal"}, frozenset()]
+    assert [t.position_id for t in paper.list_closed_trades()] == ["position-1", "position-2", "position-3"]
+    assert paper.get_counters(SESSION).day_trades == 3  # each close booked once
 
 
 def test_a_refused_close_writes_no_journal_entry(

@@ -43,7 +43,7 @@ _RESET_COUNTED_AS: Final = {
     "intent": "orderIntents",
     "engine": "engineStates",
     "signals": "signals",
-    "trades": "closedTrades",
+    "trades": "tradeJournalPages",
 }
 _RESETS_COUNTERS: Final = frozenset({"positions", "analytics"})
 

@@ -12,14 +12,15 @@ the open book, for one trading mode.
              pk=<mode>#open_positions          sk=<position id>  position (JSON): the open book,
                                                               a copy written and deleted with the
                                                               position's open, closing and close
-             pk=<mode>#trades                  sk=<exit date>#<exit ts>#<position id>
-                                                              trade (JSON): the trade journal, one
-                                                              closed round trip per closed position
+             pk=<mode>#trades                  sk=<exit date>#<page no>
+                                                              trades (JSON list): the trade journal,
+                                                              a day's closed round trips in pages of
+                                                              at most JOURNAL_PAGE_BYTES
 
 Every write goes in one TransactWriteItems with its audit record; opening and closing a position
-book the daily counters in that same transaction, and a close writes its trade journal entry
-there too, so analytics read one partition by exit date instead of every position. Orders and
-positions carry a version for optimistic locking.
+book the daily counters in that same transaction, and a close appends its round trip to the
+day's trade journal page there too, so analytics read a few items per session instead of every
+position. Orders, positions and journal pages carry a version for optimistic locking.
 """
 
 from __future__ import annotations
@@ -91,7 +92,14 @@ _ORDER_SK = "order"
 _POSITION_SK = "position"
 _SIGNAL_SK_PREFIX = "signal#"
 JOURNAL_BACKFILL_CHUNK: Final = 50
-"""Journal entries per backfill transaction (with its audit record; TransactWriteItems takes 100)."""
+"""Round trips per backfill transaction (at most one page each, with its audit record;
+TransactWriteItems takes 100)."""
+JOURNAL_PAGE_BYTES: Final = 64 * 1024
+"""A journal page's JSON stays under this (about 190 round trips; DynamoDB's item limit is 400 KB):
+a busy day opens a second page instead of growing one item without bound."""
+JOURNAL_RETRIES: Final = 5
+"""How many times a close or a backfill re-reads a journal page another writer just appended to."""
+_JOURNAL_LABEL = "trade journal"
 _WORKING = tuple(s for s in OrderStatus if not s.is_terminal)
 
 (_BY_STATUS,) = TRADING_TABLE.indexes
@@ -185,11 +193,12 @@ class OpenBookItem(TradingTable):
     position = JSONAttribute()
 
 
-class TradeItem(TradingTable):
-    """A closed round trip in the mode's trade journal, as `trade_to_wire` JSON: small, so a year
-    of them reads in one page."""
+class JournalPageItem(TradingTable):
+    """One page of a session's closed round trips in the mode's trade journal: a JSON list of
+    `trade_to_wire` dicts in the order they were appended. A year reads as a few hundred items."""
 
-    trade = UnicodeAttribute()
+    trades = UnicodeAttribute()
+    version = VersionAttribute()
 
 
 def _parse_violation(text: str) -> Violation:
@@ -211,7 +220,7 @@ class DynamoTradingBook(DynamoCounters, DynamoAudit):
         self._positions = tables.model(PositionItem)
         self._open_book = tables.model(OpenBookItem)
         self._open_book_pk = self._key("open_positions")
-        self._journal = tables.model(TradeItem)
+        self._journal = tables.model(JournalPageItem)
         self._journal_pk = self._key("trades")
 
     # signals and risk decisions ---------------------------------------------------------------
@@ -641,9 +650,9 @@ class DynamoTradingBook(DynamoCounters, DynamoAudit):
         actor: str,
         commissions_usd: Decimal = Decimal("0.00"),
     ) -> Versioned[Position]:
-        """Close once. The same transaction books the net P&L (in cents) on the close date and,
-        when the position opened that same session, one day trade. Closing a CLOSED position
-        returns it and books nothing."""
+        """Close once. The same transaction books the net P&L (in cents) on the close date, one
+        day trade when the position opened that same session, and the round trip on the day's
+        journal page. Closing a CLOSED position returns it and books nothing."""
         current = self._require_position(position_id)
         opened = current.value
         if opened.status is PositionStatus.CLOSED:
@@ -666,38 +675,79 @@ class DynamoTradingBook(DynamoCounters, DynamoAudit):
         day_trades = 1 if session_date_of(opened.opened_at) == session_date_of(closed_at) else 0
         event = PositionClosed(ts=closed_at, mode=self._mode, actor=actor, position=closed)
         details = {"realized_pnl_usd": str(pnl_usd), "commissions_usd": str(cents(commissions_usd))}
-        tx = self._tx()
-        tx.put("position", self._position_item(closed, current.version, pnl_usd))
-        tx.delete("open book", self._open_book(self._open_book_pk, position_id))
-        tx.put("trade journal", self._journal_entry(closed_trade(closed, pnl_usd)))
-        self._book_counters(
-            tx,
-            session_date_of(closed_at),
-            lambda c: [c.day_trades.add(day_trades), c.realized_pnl_usd.add(pnl_usd)],
-        )
-        self._audited(tx, AuditRecord.of_event(event, exit_reason, details))
-        if tx.commit():
-            latest = self._require_position(position_id)
-            if latest.value.status is PositionStatus.CLOSED:
-                return latest
-            raise ConcurrentUpdate(f"position {position_id}: version {current.version} is no longer current")
-        return Versioned(closed, current.version + 1)
+        trade = closed_trade(closed, pnl_usd)
+        for _ in range(JOURNAL_RETRIES):
+            tx = self._tx()
+            tx.put("position", self._position_item(closed, current.version, pnl_usd))
+            tx.delete("open book", self._open_book(self._open_book_pk, position_id))
+            for page in self._journal_pages([trade]):
+                tx.put(_JOURNAL_LABEL, page)
+            self._book_counters(
+                tx,
+                session_date_of(closed_at),
+                lambda c: [c.day_trades.add(day_trades), c.realized_pnl_usd.add(pnl_usd)],
+            )
+            self._audited(tx, AuditRecord.of_event(event, exit_reason, details))
+            failed = tx.commit()
+            if not failed:
+                return Versioned(closed, current.version + 1)
+            if failed != {_JOURNAL_LABEL}:
+                latest = self._require_position(position_id)
+                if latest.value.status is PositionStatus.CLOSED:
+                    return latest
+                raise ConcurrentUpdate(
+                    f"position {position_id}: version {current.version} is no longer current"
+                )
+        raise ConcurrentUpdate(f"position {position_id}: its journal page kept changing under the close")
 
     # the trade journal ----------------------------------------------------------------------------
 
-    def _journal_entry(self, trade: ClosedTrade) -> TradeItem:
-        exit_ts = trade.exit_ts
-        sk = f"{session_date_of(exit_ts).isoformat()}#{utc_key(exit_ts)}#{trade.position_id}"
-        wire = json.dumps(trade_to_wire(trade), separators=(",", ":"))
-        return self._journal(self._journal_pk, sk, trade=wire)
+    def _journal_pages(self, trades: list[ClosedTrade]) -> list[JournalPageItem]:
+        """The pages that hold `trades` appended: each exit date's latest page (read consistently,
+        so its version guards the append) while it stays under JOURNAL_PAGE_BYTES, then new ones."""
+        by_date: dict[date, list[ClosedTrade]] = {}
+        for trade in trades:
+            by_date.setdefault(session_date_of(trade.exit_ts), []).append(trade)
+        pages: list[JournalPageItem] = []
+        for exit_date, new in sorted(by_date.items()):
+            prefix = f"{exit_date.isoformat()}#"
+            latest = next(
+                iter(
+                    self._journal.query(
+                        self._journal_pk,
+                        self._journal.sk.startswith(prefix),
+                        consistent_read=True,
+                        scan_index_forward=False,
+                        limit=1,
+                    )
+                ),
+                None,
+            )
+            if latest is None:
+                page = self._journal(self._journal_pk, f"{prefix}{0:04d}", trades="[]")
+            else:
+                page = latest
+            entries = [json.dumps(trade_to_wire(t), separators=(",", ":")) for t in new]
+            body = page.trades[1:-1]
+            for entry in entries:
+                grown = f"{body},{entry}" if body else entry
+                if body and len(grown) + 2 > JOURNAL_PAGE_BYTES:
+                    page.trades = f"[{body}]"
+                    pages.append(page)
+                    number = int(page.sk.rsplit("#", 1)[1]) + 1
+                    page = self._journal(self._journal_pk, f"{prefix}{number:04d}", trades="[]")
+                    grown = entry
+                body = grown
+            page.trades = f"[{body}]"
+            pages.append(page)
+        return pages
 
     def list_closed_trades(self, exit_since: date | None = None) -> list[ClosedTrade]:
         """Closed round trips that exited on session `exit_since` or later (all when None), by exit
-        time then position id: one consistent query of the trade journal, reading only the trade
-        attribute (a third of the values to decode per entry)."""
+        time then position id: one consistent query of the trade journal's pages."""
         journal = self._journal
         since = None if exit_since is None else journal.sk >= exit_since.isoformat()
-        name = journal.trade.attr_name
+        name = journal.trades.attr_name
         trades: list[ClosedTrade] = []
         start: dict[str, Any] | None = None
         while True:
@@ -709,18 +759,19 @@ class DynamoTradingBook(DynamoCounters, DynamoAudit):
                 attributes_to_get=[name],
                 exclusive_start_key=start,
             )
-            trades += (trade_from_wire(json.loads(raw[name]["S"])) for raw in page.get("Items", []))
+            for raw in page.get("Items", []):
+                trades += (trade_from_wire(wire) for wire in json.loads(raw[name]["S"]))
             start = page.get("LastEvaluatedKey")
             if start is None:
-                return trades
+                return sorted(trades, key=lambda t: (t.exit_ts, t.position_id))
 
     def backfill_trade_journal(self, at: datetime, actor: str) -> list[str]:
-        """Write the missing journal entries of closed positions (those closed before the journal
+        """Journal the round trips of closed positions that have none (closed before the journal
         existed, or by a process that did not write it); returns their position ids.
 
-        Reads the keys of closed positions and of journal entries, then the positions that lack
-        an entry, and writes those entries in transactions of JOURNAL_BACKFILL_CHUNK, each with
-        an audit record naming them. Idempotent: run again, it finds nothing missing.
+        Reads the keys of closed positions and every journal page, then the positions that lack
+        an entry, and appends those in transactions of JOURNAL_BACKFILL_CHUNK, each with an
+        audit record naming them. Idempotent: run again, it finds nothing missing.
         """
         positions = self._positions
         closed_keys = positions.by_status.query(
@@ -728,10 +779,7 @@ class DynamoTradingBook(DynamoCounters, DynamoAudit):
         )
         position_prefix = self._key("position", "")
         closed_ids = {item.pk.removeprefix(position_prefix) for item in closed_keys}
-        entries = self._journal.query(
-            self._journal_pk, consistent_read=True, attributes_to_get=[self._journal.sk.attr_name]
-        )
-        journaled = {entry.sk.split("#", 2)[2] for entry in entries}
+        journaled = {t.position_id for t in self.list_closed_trades()}
         missing = sorted(closed_ids - journaled)
         written: list[str] = []
         for start in range(0, len(missing), JOURNAL_BACKFILL_CHUNK):
@@ -755,13 +803,16 @@ class DynamoTradingBook(DynamoCounters, DynamoAudit):
                 continue
             ids = sorted(t.position_id for t in trades)
             reason = f"{len(ids)} closed position(s) had no trade journal entry"
-            tx = self._tx()
-            for trade in trades:
-                tx.put(f"trade journal {trade.position_id}", self._journal_entry(trade))
             details = {"position_ids": ids}
-            self._audited(tx, AuditRecord(at, self._mode, actor, "TradeJournalBackfilled", reason, details))
-            failed = tx.commit()
-            if failed:
-                raise ConflictingRecord(f"trade journal backfill of {ids}: {sorted(failed)} refused")
+            record = AuditRecord(at, self._mode, actor, "TradeJournalBackfilled", reason, details)
+            for _ in range(JOURNAL_RETRIES):
+                tx = self._tx()
+                for page in self._journal_pages(trades):
+                    tx.put(_JOURNAL_LABEL, page)
+                self._audited(tx, record)
+                if not tx.commit():
+                    break
+            else:
+                raise ConcurrentUpdate(f"trade journal backfill of {ids}: its pages kept changing")
             written.extend(ids)
         return written
