@@ -5,7 +5,7 @@ import { confirmDialog, flash } from "../ui.js";
 
 // Same wording as the API's RESET_SCOPES (smart0dte/ports.py).
 export const SCOPES = {
-  positions: ["Positions", "every position with its orders, fills and order intents, the engines' saved session state and the daily counters (trades, day trades, realised P&L)"],
+  positions: ["Positions", "every position with its orders, fills and order intents, the trade journal, the engines' saved session state and the daily counters (trades, day trades, realised P&L)"],
   signals: ["Signals", "every signal and its risk decision"],
   analytics: ["Analytics", "the daily counters, daily reports, backtest results and optimization results"],
   all: ["Everything", "everything above; settings, risk limits, controls and the audit log are kept"],
