@@ -103,11 +103,13 @@ ACCESS: dict[str, FunctionAccess] = {
         creates_session_schedules=True,
     ),
     # Every trading_cycle phase saves the session engine's state (control table); signals' exits
-    # in live mode go to the order queue like execute's entries.
+    # in live mode go to the order queue like execute's entries; a position still open five
+    # minutes before the close is alerted by signals.
     "signals": FunctionAccess(
         tables={r.MARKET_TABLE: READ, r.CONTROL_TABLE: RW, r.TRADING_TABLE: RW, r.AUDIT_TABLE: APPEND},
         buckets={r.MODELS_BUCKET: BucketAccess.READ},
         sends_to=(r.ORDER_INTENT_QUEUE,),
+        publishes_to=(r.ALERT_TOPIC,),
     ),
     "risk": FunctionAccess(
         tables={r.CONTROL_TABLE: RW, r.MARKET_TABLE: READ, r.TRADING_TABLE: RW, r.AUDIT_TABLE: APPEND},

@@ -33,7 +33,8 @@ metrics = Metrics(namespace="Smart0DTE", service=NAME)
 
 
 def build_service(mode: TradingMode) -> TradingCycle:
-    return TradingCycle(runtime(mode).desk())
+    rt = runtime(mode)
+    return TradingCycle(rt.desk(), lambda: rt.notifier)
 
 
 @logger.inject_lambda_context

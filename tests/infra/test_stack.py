@@ -309,6 +309,8 @@ def test_signals_reads_market_and_writes_engine_state_trading_and_audit(t: dict[
     assert table_actions(t, "signals", r.AUDIT_TABLE) == {"dynamodb:PutItem"}
     queue = queue_id(t, r.ORDER_INTENT_QUEUE)
     assert actions_on(t, function_role(t, "signals"), queue) == {"sqs:SendMessage"}  # live exits
+    topic = topic_id(t, r.ALERT_TOPIC)  # a position open five minutes before the close
+    assert actions_on(t, function_role(t, "signals"), topic) == {"sns:Publish"}
 
 
 def test_only_execute_and_the_exit_paths_reach_the_order_queue_and_execute_is_idempotent(

@@ -149,3 +149,40 @@ def test_costs_validation_names_the_field() -> None:
         BrokerCosts(commission_per_contract_usd=Decimal(-1))
     with pytest.raises(DomainError, match="latency_s=61"):
         BrokerCosts(latency_s=61)
+
+
+def test_a_sell_is_accepted_without_a_bid_and_a_market_sell_fills_at_the_no_bid_price() -> None:
+    broker = SimulatedBroker()
+    # a limit rests without a bid; no quote at all still accepts the order
+    limit = broker.submit(intent(side=Side.SELL, key="lim", limit="0.05"), quote(0.0, 0.05, 0), T0)
+    assert limit.orders[0].status is OrderStatus.SUBMITTED and limit.fills == ()
+    assert broker.submit(intent(side=Side.SELL, key="none", limit="0.05"), None, T0).fills == ()
+    # out of the money (SPY 560 < strike 562): the whole quantity at the minimum tick
+    (otm,) = broker.submit(
+        intent(quantity=7, side=Side.SELL, key="otm", limit=None, order_type=OrderType.MARKET),
+        quote(0.0, 0.0, 0, 0),
+        T0,
+        underlying_usd=560.0,
+    ).fills
+    assert (otm.quantity, otm.price) == (7, Decimal("0.01"))
+    # in the money (SPY 565.237): intrinsic 3.237, rounded down to the tick
+    (itm,) = broker.submit(
+        intent(quantity=3, side=Side.SELL, key="itm", limit=None, order_type=OrderType.MARKET),
+        quote(0.0, 0.0, 0, 0),
+        T0,
+        underlying_usd=565.237,
+    ).fills
+    assert (itm.quantity, itm.price) == (3, Decimal("3.23"))
+
+
+def test_a_sell_larger_than_the_bid_fills_what_it_shows_and_the_rest_keeps_working() -> None:
+    broker = SimulatedBroker()
+    first = broker.submit(intent(quantity=5, side=Side.SELL, limit="1.00"), quote(1.00, 1.05, bid_size=2), T0)
+    assert [f.quantity for f in first.fills] == [2]
+    (working,) = broker.working_orders()
+    assert working.remaining_quantity == 3
+    later = broker.on_quote(quote(1.01, 1.06, bid_size=2), T0 + timedelta(minutes=1))
+    assert [(f.quantity, f.price) for f in later.fills] == [(2, Decimal("1.00"))]  # rested: its limit
+    # a crossed or one-sided quote still has a bid a seller can hit
+    (last,) = broker.on_quote(quote(1.02, 0.0, bid_size=9), T0 + timedelta(minutes=2)).fills
+    assert last.quantity == 1 and broker.working_orders() == []

@@ -1,8 +1,16 @@
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
-from smart0dte.domain.exits import ExitPlan, ExitReason, exit_reason, intrinsic_value
+from smart0dte.domain.exits import (
+    EXIT_LIMIT_MINUTES,
+    ExitPlan,
+    ExitReason,
+    exit_limit_usd,
+    exit_reason,
+    intrinsic_value,
+)
 from smart0dte.domain.models import DomainError, OptionRight
 
 NOW = datetime(2025, 3, 14, 15, 0, tzinfo=UTC)
@@ -64,3 +72,13 @@ def test_bad_plans_name_the_field(kwargs: dict[str, float], field: str) -> None:
     values = {"entry_price": 2.0, "stop_loss_fraction": 0.15, "take_profit_fraction": 0.25} | kwargs
     with pytest.raises(DomainError, match=field):
         ExitPlan(**values)  # type: ignore[arg-type]
+
+
+def test_an_exit_is_walked_from_the_bid_one_tick_a_minute_then_goes_to_market() -> None:
+    assert exit_limit_usd(0.57, 0) == Decimal("0.57")
+    assert exit_limit_usd(0.57, 1) == Decimal("0.56")
+    assert exit_limit_usd(0.57, EXIT_LIMIT_MINUTES) is None
+    assert exit_limit_usd(0.01, 1) == Decimal("0.01")  # never below one tick
+    assert exit_limit_usd(0.0, 0) is None and exit_limit_usd(float("nan"), 0) is None  # no bid: market
+    with pytest.raises(DomainError, match="minutes_working=-1"):
+        exit_limit_usd(0.5, -1)

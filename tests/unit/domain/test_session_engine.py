@@ -180,21 +180,27 @@ def test_emergency_stop_flattens_in_the_same_bar_and_blocks_entries() -> None:
     assert "EMERGENCY_STOP" in late[0].detail["rules"]  # type: ignore[operator]
 
 
-def test_position_left_without_a_bid_is_settled_and_reported() -> None:
-    day = make_day(np.full(MINUTES, 560.0))
-    chain = day.chains[Underlying.SPY]
-    bid = chain.bid.copy()
-    flatten_row = int((SESSION.flatten_et - SESSION.open_et).total_seconds() // 60) - 1
-    bid[flatten_row:, :] = np.nan  # the book vanishes from the flatten time on
-    broken = MarketDay(DAY, day.bars, {Underlying.SPY: replace(chain, bid=bid)}, synthetic=True)
-    result = SessionEngine(
-        broken, SESSION, WIDE_EXITS, Scripted({MINUTES - 60: OptionRight.CALL}), CARRY
-    ).run()
-    (trade,) = result.trades
-    assert trade.exit_reason == "EXPIRY_SETTLEMENT"
-    assert result.incidents and "held into expiry" in result.incidents[0]
-    assert result.open_positions_at_close == 1  # counted before the settlement closed it
-    assert result.portfolio.open_positions == []
+def test_a_position_still_open_at_the_close_is_settled_and_reported() -> None:
+    # the engine is stopped before the flatten (a feed that went silent), then the close settles
+    engine = SessionEngine(
+        make_day(np.full(MINUTES, 560.0)),
+        SESSION,
+        WIDE_EXITS,
+        Scripted({MINUTES - 60: OptionRight.CALL}),
+        CARRY,
+    )
+    now = SESSION.open_et + timedelta(minutes=1)
+    while now < SESSION.flatten_et:
+        engine.step(now)
+        now += timedelta(minutes=1)
+    (held,) = engine.portfolio.open_positions
+
+    engine.settle(SESSION.close_et)
+
+    (trade,) = engine.portfolio.closed
+    assert (trade.exit_reason, trade.quantity) == ("EXPIRY_SETTLEMENT", held.quantity)
+    assert engine.incidents and "held into expiry" in engine.incidents[0]
+    assert engine.portfolio.open_positions == [] and engine.exiting == {}
 
 
 def test_replay_is_deterministic() -> None:

@@ -4,18 +4,27 @@
   slippage, up to the displayed size; the rest works on later quotes.
 - Resting limits fill at their limit when a later quote crosses them; sell stops trigger when
   the bid falls to the stop and fill at the bid minus slippage.
+- A sell trades against the bid alone (a positive bid is enough; the ask does not matter).
+- A market sell in a series with no bid (zero or no quote) fills in full at `no_bid_price`: the
+  larger of the minimum tick and the option's intrinsic value. A real exchange turns such an
+  order into a limit at the minimum increment (Cboe Rule 5.34); an out-of-the-money 0DTE option
+  without a bid is worthless, and an in-the-money one is always bought at about intrinsic (the
+  buyer exercises it). So an exit that goes to market is never held into expiry.
 - An order is live only `latency_s` after submission; quotes before that cannot fill it.
-- No usable quote at submission: the order is rejected.
+- No usable quote at submission: a buy is rejected; a sell is accepted and works (the owner must
+  be able to exit a market without a bid).
 - Bracket: a filled BUY with stop and target gets two SELL children, one-cancels-other.
 - Submitting the same intent id twice returns the first order and fills nothing new.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
+from smart0dte.domain.exits import intrinsic_value
 from smart0dte.domain.models import (
     DomainError,
     Fill,
@@ -72,6 +81,17 @@ def _price(value: float) -> Decimal:
     return Decimal(str(value)).quantize(PRICE_TICK, rounding=ROUND_HALF_UP)
 
 
+def no_bid_price(quote: OptionQuote, underlying_usd: float | None) -> Decimal:
+    """What a market sell of `quote.contract` fills at without a bid: the larger of the minimum
+    tick and the intrinsic value at `underlying_usd` (rounded down to the tick); the tick alone
+    when the underlying's price is unknown."""
+    contract = quote.contract
+    if underlying_usd is None or not math.isfinite(underlying_usd):
+        return PRICE_TICK
+    value = Decimal(str(intrinsic_value(contract.right, contract.strike, underlying_usd)))
+    return max(PRICE_TICK, value.quantize(PRICE_TICK, rounding=ROUND_DOWN))
+
+
 @dataclass
 class SimulatedBroker:
     """Paper broker: the same operations as the live bridge, filled from quotes."""
@@ -90,8 +110,15 @@ class SimulatedBroker:
     def working_orders(self) -> list[Order]:
         return [w.order for w in self._working.values()]
 
-    def submit(self, intent: OrderIntent, quote: OptionQuote | None, now: datetime) -> BrokerUpdate:
-        """Accept an intent (idempotent on its id) and fill what the current quote allows."""
+    def submit(
+        self,
+        intent: OrderIntent,
+        quote: OptionQuote | None,
+        now: datetime,
+        underlying_usd: float | None = None,
+    ) -> BrokerUpdate:
+        """Accept an intent (idempotent on its id) and fill what the current quote allows
+        (`underlying_usd`: the underlying's price, for a market sell without a bid)."""
         if intent.mode is not self.mode:
             raise DomainError(f"intent mode={intent.mode.value} does not match broker mode={self.mode.value}")
         existing = self._by_intent.get(intent.intent_id)
@@ -99,7 +126,9 @@ class SimulatedBroker:
             return BrokerUpdate(orders=(self._orders[existing],))
         order = Order.from_intent(intent, order_id=self._next_id("O"))
         self._by_intent[intent.intent_id] = order.order_id
-        if quote is None or not quote.is_usable or quote.contract != intent.contract:
+        if quote is not None and quote.contract != intent.contract:
+            quote = None
+        if intent.side is Side.BUY and (quote is None or not quote.is_usable):
             rejected = order.transition(OrderStatus.REJECTED, now, "no usable quote for the contract")
             self._orders[rejected.order_id] = rejected
             return BrokerUpdate(orders=(rejected,))
@@ -110,9 +139,9 @@ class SimulatedBroker:
         self._working[submitted.order_id] = WorkingOrder(
             submitted, now + timedelta(seconds=self.costs.latency_s)
         )
-        if self.costs.latency_s > 0:
+        if self.costs.latency_s > 0 or quote is None:
             return BrokerUpdate(orders=(submitted,))
-        update = self.on_quote(quote, now)
+        update = self.on_quote(quote, now, underlying_usd)
         return update if update.orders else BrokerUpdate(orders=(submitted,))
 
     def cancel(self, order_id: str, now: datetime, reason: str = "cancelled") -> Order:
@@ -123,19 +152,26 @@ class SimulatedBroker:
         self._orders[order_id] = cancelled
         return cancelled
 
-    def on_quote(self, quote: OptionQuote, now: datetime) -> BrokerUpdate:
-        """Let working orders in `quote.contract` trade against it."""
+    def on_quote(
+        self, quote: OptionQuote, now: datetime, underlying_usd: float | None = None
+    ) -> BrokerUpdate:
+        """Let working orders in `quote.contract` trade against it (`underlying_usd` as in `submit`)."""
         orders: list[Order] = []
         fills: list[Fill] = []
         for order_id in [i for i, w in self._working.items() if w.order.contract == quote.contract]:
             working = self._working.get(order_id)
             if working is None or now < working.active_at:
                 continue  # cancelled by an OCO sibling in this pass, or not live yet
-            fill_price = self._fill_price(working, quote)
+            order = working.order
+            if order.side is Side.SELL and order.order_type is OrderType.MARKET and quote.bid <= 0:
+                fill_price: Decimal | None = no_bid_price(quote, underlying_usd)
+                displayed = order.remaining_quantity
+            else:
+                fill_price = self._fill_price(working, quote)
+                displayed = quote.ask_size if order.side is Side.BUY else quote.bid_size
             if fill_price is None:
                 working.resting = True
                 continue
-            displayed = quote.ask_size if working.order.side is Side.BUY else quote.bid_size
             quantity = min(working.order.remaining_quantity, displayed)
             if quantity <= 0:
                 continue
@@ -156,16 +192,18 @@ class SimulatedBroker:
 
     def _fill_price(self, working: WorkingOrder, quote: OptionQuote) -> Decimal | None:
         order = working.order
-        if not quote.is_usable:
-            return None
         slip = self.costs.slippage_per_share_usd
         bid, ask = _price(quote.bid), _price(quote.ask)
         limit = order.limit_price
         if order.side is Side.BUY:
+            if not quote.is_usable:
+                return None
             if order.order_type is OrderType.MARKET:
                 return ask + slip
             if limit is not None and limit >= ask:
                 return limit if working.resting else min(ask + slip, limit)
+            return None
+        if bid <= 0:
             return None
         if order.order_type is OrderType.STOP:
             triggered = working.stop_price is not None and bid <= working.stop_price

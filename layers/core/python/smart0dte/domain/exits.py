@@ -1,7 +1,12 @@
-"""When to close a long 0DTE option: stop loss, take profit, trailing stop, flatten time.
+"""When to close a long 0DTE option (stop loss, take profit, trailing stop, flatten time) and at
+what price the exit order works.
 
-Triggers are judged on the bid, the price a long position can actually sell at. A position
-still open at the close is settled at intrinsic value and reported as an incident.
+Triggers are judged on the bid, the price a long position can actually sell at. Once an exit
+starts it works until the position is flat: its first order is a limit at the bid (marketable);
+whenever the working order is no longer marketable (the bid fell below its limit) it is replaced
+by one walked toward the bid (`exit_limit_usd`: the bid less one tick per minute the exit has
+worked), and from `EXIT_LIMIT_MINUTES` on, or whenever there is no bid, by a market order. A
+position still open at the close is settled at intrinsic value and reported as an incident.
 """
 
 from __future__ import annotations
@@ -9,9 +14,26 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
 from smart0dte.domain.models import DomainError, OptionRight
+
+EXIT_LIMIT_MINUTES = 2
+"""Minutes an exit works as a limit order before a replacement goes out as a market order."""
+EXIT_TICK_USD = Decimal("0.01")
+
+
+def exit_limit_usd(bid: float, minutes_working: int) -> Decimal | None:
+    """The limit of an exit order placed `minutes_working` minutes after the exit started, against
+    `bid`: the bid less one tick per minute (at least one tick), or None for a market order (no
+    bid, or the exit has worked `EXIT_LIMIT_MINUTES` or longer)."""
+    if minutes_working < 0:
+        raise DomainError(f"minutes_working={minutes_working} must be >= 0")
+    if not math.isfinite(bid) or bid <= 0 or minutes_working >= EXIT_LIMIT_MINUTES:
+        return None
+    at_bid = Decimal(str(bid)).quantize(EXIT_TICK_USD, rounding=ROUND_HALF_UP)
+    return max(EXIT_TICK_USD, at_bid - EXIT_TICK_USD * minutes_working)
 
 
 class ExitReason(StrEnum):

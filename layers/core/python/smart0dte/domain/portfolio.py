@@ -155,7 +155,6 @@ class Portfolio:
     closed: list[ClosedTrade] = field(default_factory=list)
     equity_curve: list[tuple[datetime, Decimal]] = field(default_factory=list)
     _open: dict[str, OpenLot] = field(default_factory=dict)
-    _last_entry_at: datetime | None = None
 
     @classmethod
     def funded(cls, mode: TradingMode, deposit_usd: Decimal | float, at: datetime) -> Portfolio:
@@ -213,10 +212,6 @@ class Portfolio:
             count += 1
         return count
 
-    @property
-    def last_entry_at(self) -> datetime | None:
-        return self._last_entry_at
-
     # --- changing --------------------------------------------------------------------------
 
     def apply_fill(self, fill: Fill, strategy: str, exit_reason: str = "") -> ClosedTrade | None:
@@ -228,7 +223,6 @@ class Portfolio:
         if fill.side is Side.BUY:
             self._book(fill.ts, LedgerKind.PREMIUM_PAID, -notional, fill.fill_id)
             self._book(fill.ts, LedgerKind.COMMISSION, -commission, fill.fill_id)
-            self._last_entry_at = fill.ts
             if lot is None:
                 position = Position(
                     position_id=f"{symbol.replace(' ', '')}-{fill.ts:%Y%m%dT%H%M%S}",

@@ -10,12 +10,17 @@ stamped at or before t. Every decision is recorded with its time and reasons.
 One minute is three phases, which the trading_cycle Lambdas call one each (`step` calls them in
 turn, so a backtest and the Lambda path run the same code):
 
-- `observe(now)`: mark positions, let working orders trade, exit what must exit, then ask the
-  signal source: the candidates, strongest first.
+- `observe(now)`: mark positions, let working orders trade, exit what must exit (an exit, once
+  started, works until the position is flat: see `domain.exits`), report what is still open
+  `UNFLAT_ALERT` before the close as an incident, then ask the signal source: the candidates,
+  strongest first.
 - `assess(candidates, now)`: the risk verdict and size of each candidate, in order. Each approved
   entry is filled on a throw-away copy of the account (same broker, same quote) before the next
   candidate is judged, so it holds the positions, exposure, cash and last-entry time the next
-  verdict must see, exactly as if the entries had been made one after the other.
+  verdict must see, exactly as if the entries had been made one after the other. An entry order
+  still working (with latency it trades a minute later) counts as the position it will be: in the
+  position count, the premium and greeks at risk, the day trades, and the spacing rule, which
+  measures from the last entry order's submission.
 - `execute(intents, now)`: submit the approved intents and book their fills.
 
 Between phases the engine's whole mutable state (portfolio and its ledger, broker orders, exit
@@ -31,7 +36,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Protocol, runtime_checkable
 from weakref import WeakKeyDictionary
 
@@ -41,9 +46,17 @@ from smart0dte.domain.broker_sim import BrokerCosts, BrokerUpdate, SimulatedBrok
 from smart0dte.domain.calendar import SessionTimes
 from smart0dte.domain.chain_analytics import PricingInputs, analyze, early_exercise_skips, select_by_delta
 from smart0dte.domain.controls import AutomationSettings, RiskLimits, TradingState
-from smart0dte.domain.exits import ExitPlan, ExitReason, exit_reason, intrinsic_value
+from smart0dte.domain.exits import (
+    EXIT_TICK_USD,
+    ExitPlan,
+    ExitReason,
+    exit_limit_usd,
+    exit_reason,
+    intrinsic_value,
+)
 from smart0dte.domain.marketdata import ChainSeries, MarketDay, datetime_to_ns, ns_to_datetime
 from smart0dte.domain.models import (
+    CONTRACT_MULTIPLIER,
     DomainError,
     Fill,
     OptionContract,
@@ -51,6 +64,7 @@ from smart0dte.domain.models import (
     OptionRight,
     Order,
     OrderIntent,
+    OrderType,
     Position,
     Side,
     Signal,
@@ -84,6 +98,8 @@ from smart0dte.domain.strategies import StateKey
 from smart0dte.domain.strategies.base import StrategyState
 
 MINUTE = timedelta(minutes=1)
+UNFLAT_ALERT = timedelta(minutes=5)
+"""A position still open this long before the close is an incident (reported once per position)."""
 STATE_FORMAT = 1
 """Version of the `to_state` layout; `from_state` refuses any other."""
 
@@ -254,6 +270,22 @@ def _constant(controls: Controls) -> Callable[[datetime], Controls]:
     return lambda _now: controls
 
 
+def _no_quote(contract: OptionContract) -> OptionQuote:
+    """A series without a market: no bid, no offer (a sell still works against it)."""
+    return OptionQuote(contract=contract, bid=0, ask=0, bid_size=0, ask_size=0)
+
+
+def _marketable(order: Order, bid: float) -> bool:
+    """Whether a working sell can trade at `bid` as it stands: a market order, or a limit at or
+    below a positive bid."""
+    if order.order_type is OrderType.MARKET:
+        return True
+    limit = order.limit_price
+    if order.order_type is not OrderType.LIMIT or limit is None or not bid > 0:
+        return False
+    return limit <= Decimal(str(bid)).quantize(EXIT_TICK_USD, rounding=ROUND_HALF_UP)
+
+
 class _DayCut:
     """`MarketDay.until` for a loop that asks every minute: the same day as known at `ts_ns`, with
     bar close and chain sample times searched once as Python lists (the per-minute cost matters)."""
@@ -360,6 +392,10 @@ class SessionEngine:
         self.peak_equity = max(carry.peak_equity_usd, carry.equity_usd)
         self.day_trades_today = 0
         self.plans: dict[str, ExitPlan] = {}
+        self.exiting: dict[str, tuple[ExitReason, datetime]] = {}
+        """OCC symbol -> why and since when its position is being sold: an exit works until flat."""
+        self.unflat_reported: set[str] = set()
+        """Position ids already reported open `UNFLAT_ALERT` before the close."""
         self.order_meta: dict[str, tuple[str, str]] = {}
         """Order id -> (strategy, exit reason): how its fills are booked whenever they come."""
         self.decisions: list[DecisionRecord] = []
@@ -415,6 +451,7 @@ class SessionEngine:
         controls = self.controls_at(now)
         state, reason = trading_state(controls, self._account(), self.config.limits)
         self._exits(rows, now, state, reason, controls.close_requests)
+        self._report_unflat(now)
         signals: list[Signal] = []
         if now < self.session.flatten_et:
             known = self._cut.until(now_ns)
@@ -489,6 +526,7 @@ class SessionEngine:
             value = intrinsic_value(position.contract.right, position.contract.strike, last)
             trade = self.portfolio.settle_at_expiry(position.contract, Decimal(str(round(value, 4))), close)
             self.plans.pop(position.contract.occ_symbol, None)
+            self.exiting.pop(position.contract.occ_symbol, None)
             message = (
                 f"INCIDENT: {position.contract.occ_symbol} x{position.quantity} was held into expiry; "
                 f"settled at intrinsic {value:.2f} (underlying {last:.2f}), pnl {trade.pnl_usd}"
@@ -527,15 +565,17 @@ class SessionEngine:
         self.peak_equity = max(self.peak_equity, equity)
 
     def _work_orders(self, rows: dict[Underlying, int], now: datetime) -> None:
-        """Orders submitted with latency trade against this minute's quote; the rest is cancelled."""
+        """Working orders trade against this minute's quote; what an entry did not fill is
+        cancelled, an exit's remainder keeps working (`_exits` walks it when needed)."""
         for order in self.broker.working_orders():
-            underlying = order.contract.underlying
-            quote = None
-            if underlying is not None and underlying in self.chains:
-                quote = self.chains[underlying].quote(order.contract.occ_symbol, rows[underlying])
+            quote = self._contract_quote(order.contract, rows)
+            if quote is None and order.side is Side.SELL:
+                quote = _no_quote(order.contract)
             if quote is not None:
-                self._book(self.broker.on_quote(quote, now))
-            if order.order_id in {o.order_id for o in self.broker.working_orders()}:
+                self._book(self.broker.on_quote(quote, now, self._no_bid_underlying(quote, now)))
+            if order.side is Side.BUY and order.order_id in {
+                o.order_id for o in self.broker.working_orders()
+            }:
                 self._cancel(order.order_id, now, "immediate-or-cancel remainder")
 
     def _exits(
@@ -546,21 +586,38 @@ class SessionEngine:
         why: str,
         close_requests: frozenset[str],
     ) -> None:
+        """Start the exits that must start; keep every started one working until flat, replacing
+        its order when it is no longer marketable (walked toward the bid, then market)."""
         for position in self.portfolio.open_positions:
-            quote = self._quote(position, rows)
-            bid = quote.bid if quote is not None else float("nan")
-            reason: ExitReason | None
-            if state is TradingState.HALTED:
-                reason = ExitReason.EMERGENCY_STOP
-            elif position.position_id in close_requests:
-                reason = ExitReason.MANUAL
+            symbol = position.contract.occ_symbol
+            seen = self._contract_quote(position.contract, rows)
+            bid = seen.bid if seen is not None else float("nan")
+            started = self.exiting.get(symbol)
+            if started is None:
+                reason: ExitReason | None
+                if state is TradingState.HALTED:
+                    reason = ExitReason.EMERGENCY_STOP
+                elif position.position_id in close_requests:
+                    reason = ExitReason.MANUAL
+                else:
+                    reason = exit_reason(self.plans[symbol], bid, now, self.session.flatten_et)
+                if reason is None:
+                    continue
+                self._cancel_working(position, now)
+                self.exiting[symbol] = started = (reason, now)
             else:
-                reason = exit_reason(
-                    self.plans[position.contract.occ_symbol], bid, now, self.session.flatten_et
-                )
-            if reason is None:
-                continue
-            self._cancel_working(position, now)
+                working = [
+                    o
+                    for o in self.broker.working_orders()
+                    if o.contract == position.contract and o.side is Side.SELL
+                ]
+                if working and _marketable(working[0], bid):
+                    continue  # a bid smaller than the remainder: it keeps working where it is
+                for order in working:
+                    self._cancel(order.order_id, now, "exit re-priced")
+            reason, since = started
+            minutes_working = (now - since) // MINUTE
+            limit = exit_limit_usd(bid, minutes_working)
             intent = OrderIntent(
                 intent_id=idempotency_key(self.config.mode, position.position_id, "exit", now.isoformat()),
                 mode=self.config.mode,
@@ -568,10 +625,13 @@ class SessionEngine:
                 contract=position.contract,
                 side=Side.SELL,
                 quantity=position.quantity,
-                limit_price=Decimal(str(max(bid, 0.0))) if np.isfinite(bid) else Decimal("0"),
+                order_type=OrderType.MARKET if limit is None else OrderType.LIMIT,
+                limit_price=limit,
                 reason=f"exit {reason.value}" + (f": {why}" if reason is ExitReason.EMERGENCY_STOP else ""),
             )
-            update = self._submit(intent, quote, now, position.strategy, reason.value)
+            update = self._submit(
+                intent, seen or _no_quote(position.contract), now, position.strategy, reason.value
+            )
             self._record(
                 now,
                 "exit",
@@ -579,10 +639,37 @@ class SessionEngine:
                     "position_id": position.position_id,
                     "reason": reason.value,
                     "bid": bid,
+                    "minutes_working": minutes_working,
                     **self._order_detail(update),
                 },
             )
             self._book(update)
+
+    def _report_unflat(self, now: datetime) -> None:
+        """From `UNFLAT_ALERT` before the close, each position still open is an incident, once."""
+        if now < self.session.close_et - UNFLAT_ALERT:
+            return
+        for position in self.portfolio.open_positions:
+            if position.position_id in self.unflat_reported:
+                continue
+            self.unflat_reported.add(position.position_id)
+            symbol = position.contract.occ_symbol
+            left = self.session.close_et - now
+            message = (
+                f"INCIDENT: {symbol} x{position.quantity} is still open {left.total_seconds() / 60:.0f} "
+                f"minutes before the close; its exit keeps working"
+            )
+            self.incidents.append(message)
+            self._record(
+                now,
+                "incident",
+                {
+                    "message": message,
+                    "position_id": position.position_id,
+                    "contract": symbol,
+                    "quantity": position.quantity,
+                },
+            )
 
     def _record_signal(self, signal: Signal, now: datetime) -> None:
         self._record(
@@ -631,6 +718,8 @@ class SessionEngine:
         trial.portfolio = _copy_portfolio(self.portfolio)
         trial.broker = _copy_broker(self.broker)
         trial.plans = dict(self.plans)
+        trial.exiting = dict(self.exiting)
+        trial.unflat_reported = set(self.unflat_reported)
         trial.order_meta = dict(self.order_meta)
         trial.fills = list(self.fills)
         trial.decisions = []
@@ -705,10 +794,23 @@ class SessionEngine:
     # --- helpers --------------------------------------------------------------------------------
 
     def _quote(self, position: Position, rows: dict[Underlying, int]) -> OptionQuote | None:
-        underlying = position.contract.underlying
+        return self._contract_quote(position.contract, rows)
+
+    def _contract_quote(self, contract: OptionContract, rows: dict[Underlying, int]) -> OptionQuote | None:
+        underlying = contract.underlying
         if underlying is None or underlying not in self.chains:
             return None
-        return self.chains[underlying].quote(position.contract.occ_symbol, rows[underlying])
+        return self.chains[underlying].quote(contract.occ_symbol, rows[underlying])
+
+    def _no_bid_underlying(self, quote: OptionQuote, now: datetime) -> float | None:
+        """The underlying's last close by `now` when `quote` has no bid (what a market sell then
+        fills at depends on it), else None."""
+        underlying = quote.contract.underlying
+        if quote.bid > 0 or underlying is None:
+            return None
+        bars = self.day.bars.get(underlying.value)
+        closed = bars.closed_by(datetime_to_ns(now)) if bars is not None else 0
+        return float(bars.close[closed - 1]) if bars is not None and closed else None
 
     def _spot(self, known: MarketDay, underlying: Underlying) -> float | None:
         bars = known.bars.get(underlying.value)
@@ -727,48 +829,72 @@ class SessionEngine:
     def _count_open(self) -> None:
         self.max_open = max(self.max_open, len(self.portfolio.open_positions))
 
-    def _portfolio_greeks(self, now: datetime) -> tuple[float, float]:
-        """Dollar delta and the gamma P&L of a 1% move of the open positions, from the chain mid's
-        implied vol at `now` (positions without a usable quote count as 0: nothing to price)."""
+    def _pending_entries(self) -> list[Order]:
+        """Entry orders still working: each will be (part of) a position."""
+        return [o for o in self.broker.working_orders() if o.side is Side.BUY]
+
+    def _portfolio_greeks(self, now: datetime, pending: Sequence[Order]) -> tuple[float, float]:
+        """Dollar delta and the gamma P&L of a 1% move of the open positions and the `pending`
+        entries' remainders, from the chain mid's implied vol at `now` (a contract without a usable
+        quote counts as 0: nothing to price)."""
         now_ns = datetime_to_ns(now)
         minutes_left = max((self.session.close_et - now).total_seconds() / 60, 0.0)
         t_years = float(t_years_from_minutes(minutes_left))
         dollar_delta = gamma_pnl = 0.0
-        for position in self.portfolio.open_positions:
-            underlying = position.contract.underlying
+        held = [(p.contract, p.quantity) for p in self.portfolio.open_positions]
+        for contract, quantity in held + [(o.contract, o.remaining_quantity) for o in pending]:
+            underlying = contract.underlying
             bars = self.day.bars.get(underlying.value) if underlying is not None else None
             chain = self.chains.get(underlying) if underlying is not None else None
             closed = bars.closed_by(now_ns) if bars is not None else 0
-            quote = chain.quote(position.contract.occ_symbol, chain.row_at(now_ns)) if chain else None
+            quote = chain.quote(contract.occ_symbol, chain.row_at(now_ns)) if chain else None
             if bars is None or closed == 0 or quote is None or not quote.is_usable or underlying is None:
                 continue
             spot = float(bars.close[closed - 1])
-            is_call = position.contract.right is OptionRight.CALL
+            is_call = contract.right is OptionRight.CALL
             q = self.config.pricing.div_yield.get(underlying, 0.0)
             rate = self.config.pricing.rate
-            vol, status = implied_vol(quote.mid, spot, position.contract.strike, t_years, rate, q, is_call)
+            vol, status = implied_vol(quote.mid, spot, contract.strike, t_years, rate, q, is_call)
             if int(status) != IVStatus.OK:
                 continue
-            greeks = bsm_greeks(spot, position.contract.strike, t_years, rate, q, float(vol), is_call)
-            dollar_delta += dollar_delta_usd(float(greeks.delta), position.quantity, spot)
-            gamma_pnl += gamma_pnl_1pct_usd(float(greeks.gamma), position.quantity, spot)
+            greeks = bsm_greeks(spot, contract.strike, t_years, rate, q, float(vol), is_call)
+            dollar_delta += dollar_delta_usd(float(greeks.delta), quantity, spot)
+            gamma_pnl += gamma_pnl_1pct_usd(float(greeks.gamma), quantity, spot)
         return dollar_delta, gamma_pnl
 
     def _account(self, now: datetime | None = None) -> AccountRisk:
-        """The account the risk checks see; with `now`, open positions' greeks count too."""
+        """The account the risk checks see; with `now`, the greeks count too. Working entry orders
+        count as the positions they will be (see the module doc)."""
         portfolio = self.portfolio
         losses_today = portfolio.consecutive_losses()
         all_lost_today = losses_today == len(portfolio.closed)
-        dollar_delta, gamma_pnl = self._portfolio_greeks(now) if now is not None else (0.0, 0.0)
+        pending = self._pending_entries()
+        dollar_delta, gamma_pnl = self._portfolio_greeks(now, pending) if now is not None else (0.0, 0.0)
+        held = {p.contract.occ_symbol for p in portfolio.open_positions}
+        exposure = portfolio.premium_at_risk_by_symbol_usd()
+        for order in pending:
+            underlying = order.contract.underlying
+            if underlying is not None:
+                price = float(order.limit_price or 0)
+                exposure[underlying] = exposure.get(underlying, 0.0) + (
+                    price * CONTRACT_MULTIPLIER * order.remaining_quantity
+                )
+        entries = [
+            o.created_at
+            for o in self.orders()
+            if o.side is Side.BUY and (o.filled_quantity > 0 or not o.status.is_terminal)
+        ]
         return AccountRisk(
             equity_usd=float(portfolio.equity_usd()),
             start_of_day_equity_usd=float(self.carry.equity_usd),
             peak_equity_usd=float(self.peak_equity),
-            open_positions=len(portfolio.open_positions),
-            premium_at_risk_by_symbol_usd=portfolio.premium_at_risk_by_symbol_usd(),
+            open_positions=len(held) + len({o.contract.occ_symbol for o in pending} - held),
+            premium_at_risk_by_symbol_usd=exposure,
             consecutive_losses=losses_today + (self.carry.consecutive_losses if all_lost_today else 0),
-            last_entry_at=portfolio.last_entry_at,
-            day_trades_in_window=self.carry.day_trades_in_window + self.day_trades_today,
+            last_entry_at=max(entries, default=None),
+            day_trades_in_window=self.carry.day_trades_in_window
+            + self.day_trades_today
+            + sum(1 for o in pending if o.filled_quantity == 0),
             dollar_delta_usd=dollar_delta,
             gamma_pnl_1pct_usd=gamma_pnl,
         )
@@ -776,20 +902,21 @@ class SessionEngine:
     def _submit(
         self, intent: OrderIntent, quote: OptionQuote | None, now: datetime, strategy: str, reason: str
     ) -> BrokerUpdate:
-        """Give the broker `intent` and cancel what its first live quote did not fill: the engine
-        never leaves orders resting.
+        """Give the broker `intent`; an entry's remainder that its first live quote did not fill is
+        cancelled (the engine never leaves entries resting), an exit's keeps working.
 
         With `latency_s` > 0 an order is not live at submission: it trades against the next
-        minute's quote (see `_work_orders`) and is cancelled there.
+        minute's quote (see `_work_orders`).
         """
         first_time = intent.intent_id not in self.broker._by_intent
-        update = self.broker.submit(intent, quote, now)
+        underlying_usd = self._no_bid_underlying(quote, now) if quote is not None else None
+        update = self.broker.submit(intent, quote, now, underlying_usd)
         if first_time:
             self._phase.submitted.append(intent)
             self.order_meta[update.orders[0].order_id] = (strategy, reason)
         if self.config.costs.latency_s > 0:
             return update
-        live = {o.order_id for o in self.broker.working_orders()}
+        live = {o.order_id for o in self.broker.working_orders() if o.side is Side.BUY}
         orders = tuple(
             self._cancel(o.order_id, now, "immediate-or-cancel remainder") if o.order_id in live else o
             for o in update.orders
@@ -839,6 +966,7 @@ class SessionEngine:
         assert held is not None and trade is not None
         if after is None:
             self.plans.pop(symbol, None)
+            self.exiting.pop(symbol, None)
             self._phase.positions.append(PositionChange("closed", held, self._trades_of(held.position_id)))
         else:
             self._phase.positions.append(PositionChange("reduced", held, (trade,)))
@@ -904,6 +1032,8 @@ class SessionEngine:
                 ]
                 for symbol, p in self.plans.items()
             ],
+            "exiting": [[symbol, r.value, _iso(since)] for symbol, (r, since) in self.exiting.items()],
+            "unflat_reported": sorted(self.unflat_reported),
             "order_meta": [[order_id, s, r] for order_id, (s, r) in self.order_meta.items()],
             "fills": [f.model_dump(mode="json") for f in self.fills],
             "portfolio": _portfolio_to_wire(
@@ -972,6 +1102,12 @@ class SessionEngine:
             )
             for symbol, entry, stop, take, trail, peak in state["plans"]
         }
+        # Documents saved before exits kept working have neither key: no exit was working then.
+        engine.exiting = {
+            str(symbol): (ExitReason(reason), _when(since))
+            for symbol, reason, since in state.get("exiting", [])
+        }
+        engine.unflat_reported = {str(p) for p in state.get("unflat_reported", [])}
         engine.order_meta = {str(order_id): (str(s), str(r)) for order_id, s, r in state["order_meta"]}
         engine.fills = [Fill.model_validate(f) for f in state["fills"]]
         engine.portfolio = _portfolio_from_wire(state["portfolio"], session.open_et)
@@ -1025,7 +1161,6 @@ def _portfolio_to_wire(p: Portfolio, curve: list[list[object]]) -> dict[str, obj
             [symbol, lot.position.model_dump(mode="json"), str(lot.commissions_usd), str(lot.mark_price)]
             for symbol, lot in p._open.items()
         ],
-        "last_entry_at": None if p._last_entry_at is None else _iso(p._last_entry_at),
     }
 
 
@@ -1043,8 +1178,6 @@ def _portfolio_from_wire(wire: Mapping[str, Any], anchor: datetime) -> Portfolio
         str(symbol): OpenLot(Position.model_validate(position), Decimal(commissions), Decimal(mark))
         for symbol, position, commissions, mark in wire["open"]
     }
-    last = wire["last_entry_at"]
-    portfolio._last_entry_at = None if last is None else _when(last)
     return portfolio
 
 
@@ -1057,7 +1190,6 @@ def _copy_portfolio(p: Portfolio) -> Portfolio:
     clone._open = {
         s: OpenLot(lot.position, lot.commissions_usd, lot.mark_price) for s, lot in p._open.items()
     }
-    clone._last_entry_at = p._last_entry_at
     return clone
 
 

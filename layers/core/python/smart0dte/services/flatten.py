@@ -1,11 +1,15 @@
 """Close minus 10 minutes: cancel working orders, sell every open position (TIME_EXIT), take no entry.
 
-This is the engine's observe phase at the flatten time: from that minute on every position exits
-with reason TIME_EXIT, working orders of an exiting position are cancelled first, and no signal is
-asked for (risk also refuses entries after the flatten time). When the trading cycle has already
-observed that minute the positions were exited there; flatten then only reports what is still
-open. A position the bid could not take whole keeps exiting every following minute; the workflow
-tries once more and fails visibly (and an alert is published) if anything is still open.
+This is the engine's observe phase at the flatten time: from that minute on every position not
+already exiting exits with reason TIME_EXIT, working orders of an exiting position are cancelled
+first, and no signal is asked for (risk also refuses entries after the flatten time). When the
+trading cycle has already observed that minute the positions were exited there; flatten then only
+reports what is still open. An exit works until the position is flat: a limit at the bid, walked
+toward the bid while it does not fill, then a market order (a series without a bid sells at the
+minimum tick or intrinsic value), its remainder working each minute when the bid shows fewer
+contracts. The workflow tries once more and fails visibly (and an alert is published) if anything
+is still open; what is still open five minutes before the close is an incident, audited and
+alerted by the trading cycle.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from smart0dte.services.trading_cycle import TradingCycle
 class Flatten:
     def __init__(self, desk: SessionDesk, notifier: Notifier | None = None) -> None:
         self.desk = desk
-        self.cycle = TradingCycle(desk)
+        self.cycle = TradingCycle(desk, None if notifier is None else lambda: notifier)
         self.notifier = notifier
 
     def flatten(self, event: FlattenEvent) -> dict[str, Any]:

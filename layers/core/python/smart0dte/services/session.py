@@ -396,7 +396,12 @@ class SessionDesk:
                     )
             elif kind == "incident":
                 record = AuditRecord(
-                    datetime.fromisoformat(op["ts"]), self.mode, actor, "IncidentReported", str(op["message"])
+                    datetime.fromisoformat(op["ts"]),
+                    self.mode,
+                    actor,
+                    "IncidentReported",
+                    str(op["message"]),
+                    dict(op.get("details") or {}),
                 )
                 with contextlib.suppress(AuditRecordExists):
                     state.audit.append(record)
@@ -572,8 +577,16 @@ def effect_ops(effects: Effects, mode: TradingMode, session_date: date, actor: s
 
 
 def incident_ops(effects: Effects, actor: str) -> list[dict[str, Any]]:
+    """The phase's incidents as audit operations: the message, and the position and quantity
+    when the incident is about one."""
     return [
-        {"op": "incident", "actor": actor, "ts": d.ts.isoformat(), "message": str(d.detail["message"])}
+        {
+            "op": "incident",
+            "actor": actor,
+            "ts": d.ts.isoformat(),
+            "message": str(d.detail["message"]),
+            "details": {k: v for k, v in d.detail.items() if k != "message"},
+        }
         for d in effects.decisions
         if d.kind == "incident"
     ]

@@ -9,6 +9,9 @@ same decisions as a backtest of the same day.
 - `execute(<risk's result>)`: each intent once (the handler makes `execute_one` idempotent on the
   intent id): paper fills in the simulated broker, live sends it to the order queue.
 
+An incident of the observe phase (a position still open five minutes before the close) is written
+to the audit log and, when a notifier is wired, sent to the humans.
+
 A minute already observed is not observed again: a duplicated event gets the stored result
 (`duplicate: true`) and changes nothing; an event for a minute older than the last one observed
 is stale and does nothing. Risk and Execute accept only the candidates and intents the previous
@@ -21,7 +24,8 @@ from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any
 
-from smart0dte.domain.session_engine import PlannedEntry
+from smart0dte.domain.session_engine import DecisionRecord, PlannedEntry
+from smart0dte.ports import Notifier
 from smart0dte.services.events import (
     CycleEvent,
     ExecuteResult,
@@ -37,6 +41,7 @@ from smart0dte.services.session import (
     OutOfOrder,
     SessionDesk,
     effect_ops,
+    incident_ops,
     new_york_date,
     qualified,
     risk_ops,
@@ -49,8 +54,10 @@ RunOne = Callable[..., Mapping[str, Any]]
 
 
 class TradingCycle:
-    def __init__(self, desk: SessionDesk) -> None:
+    def __init__(self, desk: SessionDesk, notifier: Callable[[], Notifier] | None = None) -> None:
         self.desk = desk
+        self.notifier = notifier
+        """Builds the alert notifier when an incident needs it (None: incidents are only audited)."""
 
     # --- Signals ----------------------------------------------------------------------------------
 
@@ -84,6 +91,7 @@ class TradingCycle:
         outbox = [
             *effect_ops(candidates.effects, desk.mode, session_date, actor),
             *signal_ops(candidates.signals, actor),
+            *incident_ops(candidates.effects, actor),
         ]
         if candidates.trading_state is not inputs.trading_state:
             outbox.append(
@@ -93,7 +101,19 @@ class TradingCycle:
         envelope.observed = result.model_dump(mode="json")
         envelope.assessment, envelope.executed = None, {}
         desk.commit(envelope, engine, outbox)
+        self._alert([d for d in candidates.effects.decisions if d.kind == "incident"])
         return result
+
+    def _alert(self, incidents: list[DecisionRecord]) -> None:
+        """Send the incidents just committed to the humans (after the commit: a retried phase whose
+        save lost the lock has sent nothing)."""
+        if not incidents or self.notifier is None:
+            return
+        mode = self.desk.mode.value
+        self.notifier().notify(
+            f"Smart 0DTE {mode}: {len(incidents)} incident(s) at {incidents[0].ts.isoformat()}",
+            "\n".join(str(d.detail["message"]) for d in incidents),
+        )
 
     def _already_observed(self, envelope: Envelope, ts: datetime, session_date: date) -> SignalsResult:
         if envelope.cursor_ts == ts and envelope.observed is not None:
