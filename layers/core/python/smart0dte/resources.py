@@ -194,17 +194,21 @@ def state_machine_arn_env(name: str) -> str:
 ENV_PREFIX = env_var("PREFIX")
 """Resource name prefix, e.g. `smart0dte-prod` (default `smart0dte`)."""
 ENV_MODE = env_var("MODE")
-"""`paper` (default) or `live`: whose records a process keeps when no event names the mode."""
+"""`paper` (default), `ibkr_paper` or `live`: whose records a process keeps when no event names the
+mode (the gateway task: the broker-backed mode it trades)."""
 ENV_ACCOUNT = env_var("ACCOUNT")
 """Bucket name suffix: the AWS account id in AWS (default `local`)."""
 ENV_SCHEDULE_GROUP = env_var("SCHEDULE_GROUP")
 ENV_SESSION_SCHEDULER_ROLE_ARN = env_var("SESSION_SCHEDULER_ROLE", suffix="ARN")
 ENV_LIVE_TRADING = env_var("LIVE_TRADING")
-"""The API's: `enabled` lets it arm live trading (after every check)."""
+"""The API's: the broker-backed mode the deployment's gateway serves, which it may arm (after every
+check): `ibkr_paper` (an IB paper account), `enabled` (live), `disabled` (none: paper only)."""
 ENV_IB_HOST = env_var("IB_HOST")
 ENV_IB_PORT = env_var("IB_PORT")
+"""IB Gateway's API port: 4002 for ibkr_paper, 4001 for live (`ports.GATEWAY_PORTS`)."""
 ENV_IB_CLIENT_ID = env_var("IB_CLIENT_ID")
 ENV_IB_ACCOUNT = env_var("IB_ACCOUNT")
+"""The IB account: a paper id (DU..., DF...) for ibkr_paper, a real one for live."""
 ENV_DATABENTO_API_KEY = "DATABENTO_API_KEY"
 """Databento's own name for its key (the feed task gets it from Secrets Manager)."""
 ENV_AWS_REGION = "AWS_REGION"
@@ -346,8 +350,9 @@ class TaskSpec:
 
 @dataclass(frozen=True, slots=True)
 class GatewaySpec(TaskSpec):
-    """The live gateway task: IB Gateway, IBC and `smart0dte order-bridge`. Deployed only with
-    `-c liveTrading=enabled`; paper trading needs none of it. Its secret holds the IB login as JSON."""
+    """The gateway task: IB Gateway, IBC and `smart0dte order-bridge`, for ibkr_paper (an IB paper
+    account) or live. Deployed only with `-c liveTrading=ibkr_paper` or `-c liveTrading=enabled`;
+    paper trading needs none of it. Its secret holds the IB login (paper or live) as JSON."""
 
     ib_client_id: int = 1
     secret_username_key: str = "username"
