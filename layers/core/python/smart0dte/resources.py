@@ -93,7 +93,7 @@ TABLES = (CONTROL_TABLE, TRADING_TABLE, MARKET_TABLE, AUDIT_TABLE, IDEMPOTENCY_T
 
 
 def mode_key(mode: TradingMode, *parts: str) -> str:
-    """A partition key that starts with the trading mode, so paper and live never meet."""
+    """A partition key that starts with the trading mode, so no two modes (paper, ibkr_paper, live) meet."""
     return "#".join((mode.value, *parts))
 
 
@@ -371,7 +371,7 @@ GATEWAY = GatewaySpec(
     stop_timeout_s=120,  # Fargate's maximum: SIGTERM, then the bridge finishes its current step
 )
 # The market-data feed task: `smart0dte feed` from the same image, deployed with
-# `-c marketData=databento` in paper and live deployments alike; its secret is the Databento API key.
+# `-c marketData=databento` in every mode alike; its secret is the Databento API key.
 FEED = TaskSpec(
     "feed",
     cpu_units=512,  # 0.5 vCPU, 1 GiB: one Python process
