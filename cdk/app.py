@@ -2,10 +2,12 @@
 
 Context: `-c prefix=smart0dte-prod` names every resource `<prefix>-<name>` (default `smart0dte`);
 the stack is named after the prefix too, so stages deploy side by side in one account.
-`-c liveTrading=enabled -c ibAccount=U1234567` deploys the live gateway task and lets the dashboard
+`-c liveTrading=ibkr_paper -c ibAccount=DU1234567` deploys the gateway task on an IB paper account
+and lets the dashboard switch to ibkr_paper (the broker path without money);
+`-c liveTrading=enabled -c ibAccount=U1234567` deploys it on the live account and lets the dashboard
 arm live trading; the default, `disabled`, deploys paper trading only (smart0dte_infra/gateway.py).
 `-c marketData=databento` deploys the Databento feed task that writes market data and starts the
-trading cycles, in paper and live alike; without it (`none`, the default) the stack does not trade
+trading cycles, in every mode alike; without it (`none`, the default) the stack does not trade
 by itself (smart0dte_infra/feed.py).
 
 The dashboard is deployed from web/dist, which `make web/dist/index.html` builds; without it the

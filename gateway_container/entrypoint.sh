@@ -5,7 +5,8 @@
 #
 # Required environment (from Secrets Manager through the task definition):
 #   TWS_USERID, TWS_PASSWORD   the IB login
-#   TRADING_MODE               live or paper (IB Gateway's mode; must match SMART0DTE_MODE)
+#   TRADING_MODE               live or paper (IB Gateway's login: IBC's mode); the bridge trades
+#                              SMART0DTE_MODE live on a live login, ibkr_paper on a paper login
 # Optional: SMART0DTE_IB_PORT (default 4001 live / 4002 paper), API_WAIT_S (default 300),
 #   TWOFA_TIMEOUT_ACTION (exit or restart, default exit).
 set -euo pipefail
@@ -14,13 +15,13 @@ set -euo pipefail
 : "${TWS_PASSWORD:?TWS_PASSWORD must be set (ECS secret)}"
 : "${TRADING_MODE:?TRADING_MODE must be live or paper}"
 case "${TRADING_MODE}" in
-  live) default_port=4001 ;;
-  paper) default_port=4002 ;;
+  live) default_port=4001; bridge_mode=live ;;
+  paper) default_port=4002; bridge_mode=ibkr_paper ;;
   *) echo "TRADING_MODE=${TRADING_MODE} must be live or paper" >&2; exit 2 ;;
 esac
-export SMART0DTE_MODE="${SMART0DTE_MODE:-${TRADING_MODE}}"
-if [[ "${SMART0DTE_MODE}" != "${TRADING_MODE}" ]]; then
-  echo "SMART0DTE_MODE=${SMART0DTE_MODE} disagrees with TRADING_MODE=${TRADING_MODE}" >&2
+export SMART0DTE_MODE="${SMART0DTE_MODE:-${bridge_mode}}"
+if [[ "${SMART0DTE_MODE}" != "${bridge_mode}" ]]; then
+  echo "SMART0DTE_MODE=${SMART0DTE_MODE} disagrees with TRADING_MODE=${TRADING_MODE} (wants ${bridge_mode})" >&2
   exit 2
 fi
 export SMART0DTE_IB_PORT="${SMART0DTE_IB_PORT:-${default_port}}"

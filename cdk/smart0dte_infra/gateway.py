@@ -1,11 +1,16 @@
-"""Live trading: the deployment flag and the gateway task (IB Gateway + IBC + `smart0dte order-bridge`).
+"""Broker trading: the deployment flag and the gateway task (IB Gateway + IBC + `smart0dte order-bridge`).
 
-Context (`cdk synth -c liveTrading=enabled -c ibAccount=U1234567`):
+Context (`cdk synth -c liveTrading=ibkr_paper -c ibAccount=DU1234567`, later
+`-c liveTrading=enabled -c ibAccount=U1234567`):
 
-    liveTrading   enabled | disabled (default). Disabled deploys no gateway resource at all (paper
-                  trading needs none) and tells the API so (SMART0DTE_LIVE_TRADING=disabled), so
-                  the dashboard cannot arm live trading.
-    ibAccount     the live IB account id, required when enabled; paper ids (DU...) are refused.
+    liveTrading   disabled (default) | ibkr_paper | enabled. Disabled deploys no gateway resource
+                  at all (paper trading, the simulated venue, needs none). ibkr_paper deploys the
+                  gateway logged in to an IB paper account (IBC's paper mode, port 4002): the
+                  dashboard may then switch to ibkr_paper, the rehearsal of the broker path without
+                  money. enabled deploys it for the live account (port 4001): the dashboard may arm
+                  live. The API is told which (SMART0DTE_LIVE_TRADING), and one gateway serves one.
+    ibAccount     the IB account id, required unless disabled: an IB paper id (DU..., DF...) with
+                  ibkr_paper, a real-money id with enabled; the other kind is refused.
 
 When enabled, the Gateway construct holds, named from resources.GATEWAY:
 
@@ -42,9 +47,15 @@ from constructs import Construct, Node
 
 from smart0dte import resources as r
 from smart0dte.domain.models import TradingMode
-from smart0dte.ports import LIVE_GATEWAY_PORT, PAPER_ACCOUNT_PREFIX
+from smart0dte.ports import GATEWAY_PORTS, account_refusal
 from smart0dte.resources import ENV_IB_ACCOUNT, ENV_IB_CLIENT_ID, ENV_IB_PORT
-from smart0dte.services.live_arming import LIVE_TRADING_ENABLED
+from smart0dte.services.live_arming import (
+    GATEWAY_MODE_OF_SETTING,
+    LIVE_TRADING_DISABLED,
+    LIVE_TRADING_ENABLED,
+    LIVE_TRADING_IBKR_PAPER,
+    gateway_mode,
+)
 
 from .access import TABLE_ACTIONS, TABLE_READS_INDEXES, TableAccess
 from .nag import acknowledge, finding_resource
@@ -53,8 +64,10 @@ from .storage import Storage
 
 LIVE_TRADING_CONTEXT: Final = "liveTrading"
 IB_ACCOUNT_CONTEXT: Final = "ibAccount"
-LIVE_TRADING_DISABLED: Final = "disabled"
-LIVE_TRADING_VALUES: Final = (LIVE_TRADING_ENABLED, LIVE_TRADING_DISABLED)
+LIVE_TRADING_VALUES: Final = (LIVE_TRADING_DISABLED, LIVE_TRADING_IBKR_PAPER, LIVE_TRADING_ENABLED)
+IBC_TRADING_MODE: Final = {TradingMode.IBKR_PAPER: "paper", TradingMode.LIVE: "live"}
+"""IBC's TradingMode (which login IB Gateway opens) of each broker-backed mode."""
+EXAMPLE_ACCOUNT: Final = {TradingMode.IBKR_PAPER: "DU1234567", TradingMode.LIVE: "U1234567"}
 IB_ACCOUNT_PATTERN: Final = re.compile(r"[A-Z0-9]+")
 
 GATEWAY_TABLES: Final = {
@@ -108,53 +121,64 @@ class LiveTradingContextError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class LiveTrading:
-    """The deployment's live-trading setting, read from the CDK context."""
+    """The deployment's broker setting, read from the CDK context: the broker-backed mode its
+    gateway serves (None: no gateway) and the IB account it logs in to."""
 
-    enabled: bool
+    mode: TradingMode | None = None
     ib_account: str | None = None
 
     @property
+    def enabled(self) -> bool:
+        """A gateway is deployed (for ibkr_paper or live)."""
+        return self.mode is not None
+
+    @property
     def env_value(self) -> str:
-        return LIVE_TRADING_ENABLED if self.enabled else LIVE_TRADING_DISABLED
+        """SMART0DTE_LIVE_TRADING, which `services.live_arming.gateway_mode` reads back."""
+        return next((v for v, m in GATEWAY_MODE_OF_SETTING.items() if m is self.mode), LIVE_TRADING_DISABLED)
 
 
 def live_trading_from_context(node: Node) -> LiveTrading:
-    """`liveTrading` (default disabled) and, when enabled, the live `ibAccount`; anything else is
-    refused with the context key and the values it takes."""
+    """`liveTrading` (default disabled) and, unless disabled, an `ibAccount` that fits it (an IB
+    paper id for ibkr_paper, a real one for enabled); anything else is refused with the context key
+    and the values it takes."""
     raw = node.try_get_context(LIVE_TRADING_CONTEXT)
     value = LIVE_TRADING_DISABLED if raw is None else str(raw)
     if value not in LIVE_TRADING_VALUES:
+        allowed = ", ".join(f"-c {LIVE_TRADING_CONTEXT}={v}" for v in LIVE_TRADING_VALUES)
         raise LiveTradingContextError(
-            f"context {LIVE_TRADING_CONTEXT}={raw!r} is not allowed: use "
-            f"-c {LIVE_TRADING_CONTEXT}={LIVE_TRADING_ENABLED} or "
-            f"-c {LIVE_TRADING_CONTEXT}={LIVE_TRADING_DISABLED} (the default)"
+            f"context {LIVE_TRADING_CONTEXT}={raw!r} is not allowed: use one of {allowed} "
+            f"({LIVE_TRADING_DISABLED} is the default)"
         )
-    if value == LIVE_TRADING_DISABLED:
-        return LiveTrading(enabled=False)
+    mode = gateway_mode(value)
+    if mode is None:
+        return LiveTrading()
     account = node.try_get_context(IB_ACCOUNT_CONTEXT)
-    example = f"-c {IB_ACCOUNT_CONTEXT}=U1234567"
+    example = f"-c {IB_ACCOUNT_CONTEXT}={EXAMPLE_ACCOUNT[mode]}"
+    kind = "an IB paper account id" if mode is TradingMode.IBKR_PAPER else "the live IB account id"
     if account is None or not str(account).strip():
         raise LiveTradingContextError(
-            f"context {IB_ACCOUNT_CONTEXT} is required with {LIVE_TRADING_CONTEXT}={LIVE_TRADING_ENABLED}: "
-            f"pass the live IB account id, e.g. {example}"
+            f"context {IB_ACCOUNT_CONTEXT} is required with {LIVE_TRADING_CONTEXT}={value}: "
+            f"pass {kind}, e.g. {example}"
         )
     account = str(account).strip()
-    if account.startswith(PAPER_ACCOUNT_PREFIX):
-        raise LiveTradingContextError(
-            f"context {IB_ACCOUNT_CONTEXT}={account!r} is an IB paper account (ids starting with "
-            f"{PAPER_ACCOUNT_PREFIX}); {LIVE_TRADING_CONTEXT}={LIVE_TRADING_ENABLED} needs the live account, "
-            f"e.g. {example}"
-        )
     if not IB_ACCOUNT_PATTERN.fullmatch(account):
         raise LiveTradingContextError(
             f"context {IB_ACCOUNT_CONTEXT}={account!r} is not an IB account id (upper-case letters and "
             f"digits, e.g. {example})"
         )
-    return LiveTrading(enabled=True, ib_account=account)
+    refusal = account_refusal(mode, account)
+    if refusal is not None:
+        raise LiveTradingContextError(
+            f"context {IB_ACCOUNT_CONTEXT}={account!r} does not fit {LIVE_TRADING_CONTEXT}={value}: "
+            f"{refusal}; pass {kind}, e.g. {example}"
+        )
+    return LiveTrading(mode=mode, ib_account=account)
 
 
 class Gateway(Construct):
-    """The network, cluster, task definition, roles and start schedule of the live gateway task."""
+    """The network, cluster, task definition, roles and start schedule of the gateway task, which
+    serves one broker-backed `mode` (ibkr_paper or live) on `ib_account`."""
 
     def __init__(
         self,
@@ -163,6 +187,7 @@ class Gateway(Construct):
         *,
         prefix: str,
         repo_root: Path,
+        mode: TradingMode,
         ib_account: str,
         storage: Storage,
         schedule_group: scheduler.CfnScheduleGroup,
@@ -196,7 +221,7 @@ class Gateway(Construct):
             container_name=spec.name,
             image=ecs.ContainerImage.from_docker_image_asset(self.image),
             essential=True,
-            environment=self._environment(prefix, ib_account, storage),
+            environment=self._environment(prefix, mode, ib_account, storage),
             secrets={
                 "TWS_USERID": ecs.Secret.from_secrets_manager(self.secret, spec.secret_username_key),
                 "TWS_PASSWORD": ecs.Secret.from_secrets_manager(self.secret, spec.secret_password_key),
@@ -243,12 +268,13 @@ class Gateway(Construct):
             role.add_to_policy(iam.PolicyStatement(actions=list(TABLE_ACTIONS[level]), resources=resources))
         return role
 
-    def _environment(self, prefix: str, ib_account: str, storage: Storage) -> dict[str, str]:
-        mode = TradingMode.LIVE.value
+    def _environment(
+        self, prefix: str, mode: TradingMode, ib_account: str, storage: Storage
+    ) -> dict[str, str]:
         return {
-            r.ENV_MODE: mode,
-            "TRADING_MODE": mode,  # IBC's mode; the entrypoint refuses one that disagrees
-            ENV_IB_PORT: str(LIVE_GATEWAY_PORT),
+            r.ENV_MODE: mode.value,
+            "TRADING_MODE": IBC_TRADING_MODE[mode],  # IBC's mode; the entrypoint refuses one that disagrees
+            ENV_IB_PORT: str(GATEWAY_PORTS[mode]),
             ENV_IB_ACCOUNT: ib_account,
             ENV_IB_CLIENT_ID: str(r.GATEWAY.ib_client_id),
             r.ENV_PREFIX: prefix,

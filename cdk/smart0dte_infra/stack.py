@@ -1,7 +1,7 @@
 """The Smart 0DTE stack: storage, functions, workflows and schedules, all read from resources.py,
-the dashboard (Cognito, the HTTP API, CloudFront), with `-c liveTrading=enabled` the live gateway
-task (gateway.py) and, with `-c marketData=databento`, the market-data feed task (feed.py); the two
-tasks share one VPC."""
+the dashboard (Cognito, the HTTP API, CloudFront), with `-c liveTrading=ibkr_paper` (an IB paper
+account) or `-c liveTrading=enabled` (the live account) the gateway task (gateway.py) and, with
+`-c marketData=databento`, the market-data feed task (feed.py); the two tasks share one VPC."""
 
 from __future__ import annotations
 
@@ -47,10 +47,11 @@ class Smart0dteStack(Stack):
     dashboard to deploy (default `<repo_root>/web/dist`); synthesis stops, naming the build
     command, when it holds no index.html.
 
-    The context `liveTrading` (enabled | disabled, the default) and `ibAccount` decide whether the
-    gateway task is deployed; a value it does not allow stops synthesis (LiveTradingContextError).
-    The context `marketData` (databento | none, the default) decides whether the feed task is
-    deployed (MarketDataContextError otherwise). TRADING_CYCLE_STATE_MACHINE is what it starts.
+    The context `liveTrading` (disabled, the default | ibkr_paper | enabled) and `ibAccount` decide
+    whether the gateway task is deployed and for which mode; a value it does not allow stops
+    synthesis (LiveTradingContextError). The context `marketData` (databento | none, the default)
+    decides whether the feed task is deployed (MarketDataContextError otherwise).
+    TRADING_CYCLE_STATE_MACHINE is what it starts.
     """
 
     def __init__(
@@ -107,13 +108,14 @@ class Smart0dteStack(Stack):
         if self.live_trading.enabled or self.market_data.enabled:
             self.network = TaskNetwork(self, "TaskNetwork", prefix=prefix)
         self.gateway: Gateway | None = None
-        if self.live_trading.enabled:
+        if self.live_trading.mode is not None:
             assert self.live_trading.ib_account is not None
             self.gateway = Gateway(
                 self,
                 "Gateway",
                 prefix=prefix,
                 repo_root=repo_root,
+                mode=self.live_trading.mode,
                 ib_account=self.live_trading.ib_account,
                 storage=self.storage,
                 schedule_group=self.scheduling.group,

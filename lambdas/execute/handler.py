@@ -8,10 +8,10 @@ Returns: {"mode", "ts", "session_date", "orders": [{"intent_id", "order_id", "st
 Each intent runs once through Powertools' idempotency (DynamoDB persistence on the idempotency
 table, key = the intent id, the intent itself validated on a repeat): a retried or duplicated
 execute returns the stored outcome and creates no second order. Paper fills in the simulated
-broker against the quote risk judged; live records the order as SUBMITTED and sends the intent to
-the SQS FIFO queue (deduplication id = intent id) for the gateway's IB bridge. Only intents risk
-approved for the minute the engine is at are accepted. A malformed event raises MalformedEvent
-naming each field; nothing is written.
+broker against the quote risk judged; ibkr_paper and live record the order as SUBMITTED and send
+the intent to the SQS FIFO queue (deduplication id = intent id) for the gateway's IB bridge. Only
+intents risk approved for the minute the engine is at are accepted. A malformed event raises
+MalformedEvent naming each field; nothing is written.
 """
 
 from __future__ import annotations

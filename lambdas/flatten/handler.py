@@ -1,6 +1,6 @@
 """Flatten: at close - 10 minutes, cancel working orders, sell every open position, block entries.
 
-Event:   {"mode": "paper" | "live" (default "paper"), "ts": "<ISO 8601 flatten time>"} (what
+Event:   {"mode": "paper" | "ibkr_paper" | "live" (default "paper"), "ts": "<ISO 8601 flatten time>"} (what
          pre_market's one-time schedule sends) or the scheduler's {"schedule", "scheduled_time"};
          FlattenAgain passes this step's own result back, whose other keys are ignored.
 Returns: {"mode", "ts", "session_date", "is_session", "open_positions" (> 0 -> FlattenAgain, then

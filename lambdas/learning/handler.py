@@ -1,7 +1,7 @@
 """Learning: after the close and on Saturdays, retrain on the archive and promote only if better,
 then walk-forward optimize the rule strategies' parameters (a report only, never applied).
 
-Event:   {"mode": "paper" | "live" (default "paper"), "session_date": "YYYY-MM-DD"} or the
+Event:   {"mode": "paper" | "ibkr_paper" | "live" (default "paper"), "session_date": "YYYY-MM-DD"} or the
          scheduler's {"schedule", "scheduled_time"} (the recurring learning schedules send that)
 Returns: {"mode", "session_date", "trained", "promoted", and when trained "version",
          "report_key"; "reason" either way; "optimization": {"written", and when written

@@ -1,6 +1,6 @@
 """PostClose: close + 5 minutes, settle, reconcile, report.
 
-Event:   {"mode": "paper" | "live" (default "paper"), "session_date": "YYYY-MM-DD"} (what
+Event:   {"mode": "paper" | "ibkr_paper" | "live" (default "paper"), "session_date": "YYYY-MM-DD"} (what
          pre_market's one-time schedule sends) or the scheduler's {"schedule", "scheduled_time"}
 Returns: {"mode", "session_date", "is_session", "report_key", "trades", "net_pnl_usd",
          "open_positions_at_close", "incidents", "reconciliation": {...}}

@@ -1,6 +1,6 @@
 """PreMarket: 08:00 New York, prepare the session or do nothing on a holiday.
 
-Event:   {"mode": "paper" | "live", "session_date": "YYYY-MM-DD"} or the scheduler's
+Event:   {"mode": "paper" | "ibkr_paper" | "live", "session_date": "YYYY-MM-DD"} or the scheduler's
          {"schedule": "<name>", "scheduled_time": "<ISO 8601>"} (session date = the New York date
          of the scheduled time); without "mode", the active mode (paper until switched through
          POST /api/trading/mode), which the day's flatten and post_close schedules then carry

@@ -1,6 +1,7 @@
 """Signals: the first step of trading_cycle, one closed minute of every symbol.
 
-Event:   {"mode": "paper" | "live" (default "paper"), "ts": "<ISO 8601 minute end with offset>"}
+Event:   {"mode": "paper" | "ibkr_paper" | "live" (default "paper"),
+          "ts": "<ISO 8601 minute end with offset>"}
          e.g. {"mode": "paper", "ts": "2025-03-14T10:15:00-04:00"}
 Returns: {"mode", "ts", "session_date", "candidates": [<Signal>...] (strongest first; empty ->
          NothingToDo), "trading_state", "trading_state_reason", "open_positions", "exits",

@@ -23,12 +23,16 @@ from urllib.parse import parse_qs, urlsplit
 from pydantic import ValidationError
 
 from smart0dte.domain.controls import AutomationSettings, RiskLimits
+from smart0dte.domain.models import TradingMode
 from smart0dte.ports import TradingControls
 from smart0dte.services.live_arming import (
     LIVE_TRADING_ENABLED,
     Idle,
+    LiveConfirmation,
+    Target,
+    broker_mode_checks,
+    gateway_mode,
     limits_fingerprint,
-    live_arming_checks,
     paper_restore_checks,
 )
 
@@ -279,11 +283,13 @@ def initial_state() -> dict[str, Any]:
         "backtestOutcome": "SUCCEEDED",
         "backtestHold": False,
         "optimization": {name: _optimization(name) for name in OPTIMIZED},
-        # Trading mode: a test may set "liveTrading" (the deployment flag), "gateway" (a
-        # smart0dte.ports.GatewayStatus) and "liveEmergencyStop".
+        # Trading mode: a test may set "liveTrading" (the deployment flag: None, "ibkr_paper" or
+        # "enabled"), "gateway" (a smart0dte.ports.GatewayStatus, the one gateway of the
+        # deployment), "liveEmergencyStop" and "ibkrPaperEmergencyStop".
         "liveTrading": None,
         "gateway": None,
         "liveEmergencyStop": False,
+        "ibkrPaperEmergencyStop": False,
         "modeChange": None,
     }
 
@@ -317,50 +323,62 @@ class FakeApi:
     ) -> list[dict[str, Any]]:
         s = self.state
         idle = Idle(
+            mode=TradingMode(s["mode"]),
             controls=TradingControls(paused=s["paused"], emergency_stop=s["emergencyStop"]["active"]),
             open_position_ids=tuple(str(p["id"]) for p in s["positions"]),
             working_order_ids=(),
         )
-        if to == "paper":
+        mode = TradingMode(to)
+        if not mode.uses_broker:
             checks = paper_restore_checks(idle)
         else:
-            checks = live_arming_checks(
+            stopped = s["liveEmergencyStop"] if mode is TradingMode.LIVE else s["ibkrPaperEmergencyStop"]
+            live = LiveConfirmation(
+                AutomationSettings.model_validate(s["settings"]),
+                RiskLimits.model_validate(s["riskLimits"]),
+                confirm,
+                account,
+                fingerprint,
+            )
+            checks = broker_mode_checks(
                 now=datetime.now(UTC),
                 live_trading=s["liveTrading"],
-                gateway=s["gateway"],
-                paper=idle,
-                live_controls=TradingControls(emergency_stop=s["liveEmergencyStop"]),
-                settings=AutomationSettings.model_validate(s["settings"]),
-                limits=RiskLimits.model_validate(s["riskLimits"]),
-                confirm=confirm,
-                account=account,
-                reviewed_fingerprint=fingerprint,
+                target=Target(mode, TradingControls(emergency_stop=stopped), s["gateway"]),
+                leaving=idle,
+                live=live if mode is TradingMode.LIVE else None,
             )
         return [{"name": c.name, "met": c.met, "detail": c.detail} for c in checks]
 
     def _mode_status(self) -> dict[str, Any]:
         s = self.state
         change = s["modeChange"] or {}
-        other = "paper" if s["mode"] == "live" else "live"
+        served = gateway_mode(s["liveTrading"])
         return {
             "mode": s["mode"],
             "changedBy": change.get("by"),
             "changedAt": change.get("at"),
             "reason": change.get("reason"),
             "liveTradingEnabled": s["liveTrading"] == LIVE_TRADING_ENABLED,
+            "gatewayMode": served.value if served is not None else None,
             "limitsFingerprint": limits_fingerprint(
                 AutomationSettings.model_validate(s["settings"]), RiskLimits.model_validate(s["riskLimits"])
             ),
-            "switchTo": other,
-            "checks": self._mode_checks(other, None, None, None),
+            "switches": [
+                {"mode": m.value, "checks": self._mode_checks(m.value, None, None, None)}
+                for m in TradingMode
+                if m.value != s["mode"]
+            ],
         }
 
     def _switch_mode(self, body: Any) -> tuple[int, Any]:
         s = self.state
-        if not isinstance(body, dict) or body.get("mode") not in ("paper", "live"):
+        modes = [m.value for m in TradingMode]
+        if not isinstance(body, dict) or body.get("mode") not in modes:
             return 422, {
                 "statusCode": 422,
-                "detail": [{"loc": ["body", "mode"], "msg": "must be paper or live", "type": "x"}],
+                "detail": [
+                    {"loc": ["body", "mode"], "msg": f"must be one of {', '.join(modes)}", "type": "x"}
+                ],
             }
         if body["mode"] == s["mode"]:
             return 200, {"mode": s["mode"], "changed": False, "unmet": [], "checks": []}
@@ -374,8 +392,8 @@ class FakeApi:
                 "unmet": unmet,
                 "checks": checks,
             }
-        if body["mode"] == "live":
-            s["paused"] = True  # live starts paused with the paper settings and limits
+        if TradingMode(body["mode"]).uses_broker:
+            s["paused"] = True  # ibkr_paper and live start paused with the active mode's settings
         s["mode"] = body["mode"]
         s["modeChange"] = {"by": "user:e2e", "at": _iso(NOW), "reason": body.get("reason")}
         return 200, {"mode": s["mode"], "changed": True, "unmet": [], "checks": checks}

@@ -1,4 +1,5 @@
-"""The Trading page's trading-mode card and its paper <-> live dialog, in a real browser."""
+"""The Trading page's trading-mode card and its dialog between paper, IB paper (ibkr_paper) and
+live, in a real browser."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from smart0dte.ports import LIVE_GATEWAY_PORT, BrokerAccount, GatewayStatus
+from smart0dte.ports import LIVE_GATEWAY_PORT, PAPER_GATEWAY_PORT, BrokerAccount, GatewayStatus
 from tests.e2e.conftest import _finish, _new_page, open_page
 from tests.e2e.fake_api import FakeApi
 
 ACCOUNT = "U7654321"
+PAPER_ACCOUNT = "DU7654321"
 
 
 def _arm_ready(api: FakeApi) -> None:
@@ -31,24 +33,44 @@ def _arm_ready(api: FakeApi) -> None:
     api.state["positions"] = []
 
 
-def _open_dialog(page, base_url: str) -> None:  # type: ignore[no-untyped-def]
+def _rehearsal_ready(api: FakeApi, account: str = PAPER_ACCOUNT) -> None:
+    """A deployment whose gateway serves ibkr_paper, reporting `account` on 4002; paper paused."""
+    api.state["liveTrading"] = "ibkr_paper"
+    api.state["gateway"] = GatewayStatus(
+        heartbeat_at=datetime.now(UTC),
+        connected=True,
+        port=PAPER_GATEWAY_PORT,
+        account=BrokerAccount(account, Decimal("1000000"), True, "a what-if option order was accepted"),
+    )
+    api.state["paused"] = True
+    api.state["positions"] = []
+
+
+def _open_dialog(page, base_url: str, to: str = "live") -> None:  # type: ignore[no-untyped-def]
     open_page(page, base_url, "trading")
-    expect(page.get_by_test_id("mode-switch")).to_be_enabled()
-    page.get_by_test_id("mode-switch").click()
+    expect(page.get_by_test_id(f"mode-switch-{to}")).to_be_enabled()
+    page.get_by_test_id(f"mode-switch-{to}").click()
     expect(page.get_by_test_id("mode-dialog")).to_be_visible()
 
 
-def test_card_shows_paper_and_that_live_is_not_enabled(page, api: FakeApi, base_url: str) -> None:
+def test_card_shows_paper_what_it_means_and_that_no_broker_mode_is_enabled(
+    page, api: FakeApi, base_url: str
+) -> None:
     open_page(page, base_url, "trading")
 
     card = page.get_by_test_id("mode-card")
     expect(card.get_by_test_id("mode-badge")).to_have_text("PAPER")
     expect(card.get_by_test_id("mode-badge")).to_have_class(re.compile(r"\bmode-paper\b"))
+    expect(card.get_by_test_id("mode-meaning")).to_have_text(
+        "Simulated: orders fill on the built-in simulated venue. No broker, no money."
+    )
     expect(card.get_by_test_id("mode-live-allowed")).to_have_text(
-        "Live trading is not enabled in this deployment"
+        "No IB Gateway in this deployment: paper only (IB paper and live are not enabled)"
     )
     expect(card.get_by_test_id("mode-changed")).to_contain_text("Never switched")
-    expect(card.get_by_test_id("mode-switch")).to_have_text("Switch to live…")
+    buttons = card.get_by_test_id("mode-actions").locator("button")
+    expect(buttons).to_have_text(["Switch to IB paper…", "Switch to live…"])
+    expect(card.get_by_test_id("mode-switch-paper")).to_have_count(0)
     expect(page.get_by_test_id("mode-dialog")).to_be_hidden()
 
 
@@ -72,7 +94,7 @@ def test_dialog_lists_every_check_and_marks_the_unmet_ones(page, api: FakeApi, b
     expect(dialog.locator("[data-testid^=mode-check-]")).to_have_count(len(names))
     deployment = dialog.get_by_test_id("mode-check-deployment")
     expect(deployment).to_have_attribute("data-met", "false")
-    expect(deployment).to_contain_text("live trading is not enabled in this deployment")
+    expect(deployment).to_contain_text("live is not enabled in this deployment (it has no gateway")
     expect(dialog.get_by_test_id("mode-check-gateway")).to_have_attribute("data-met", "false")
     expect(dialog.get_by_test_id("mode-check-gateway")).to_contain_text("no heartbeat from the gateway")
     expect(dialog.get_by_test_id("mode-check-paperIdle")).to_contain_text("paper trading is running")
@@ -119,7 +141,7 @@ def test_refused_switch_shows_the_servers_unmet_lines_and_stays_paper(
     unmet = page.get_by_test_id("mode-unmet")
     expect(unmet).to_be_visible()
     lines = unmet.get_by_test_id("mode-unmet-line")
-    expect(lines.first).to_contain_text("deployment: live trading is not enabled in this deployment")
+    expect(lines.first).to_contain_text("deployment: live is not enabled in this deployment")
     expect(unmet).to_contain_text("gateway: no heartbeat from the gateway task")
     expect(unmet).to_contain_text("paperIdle: paper trading is running")
     expect(page.get_by_test_id("mode-dialog")).to_be_visible()
@@ -165,9 +187,10 @@ def test_arming_live_then_back_to_paper(page, api: FakeApi, base_url: str) -> No
     expect(card.get_by_test_id("mode-changed")).to_contain_text("user:e2e")
     expect(card.get_by_test_id("mode-changed")).to_contain_text("validated in paper")
     expect(card.get_by_test_id("mode-changed")).to_contain_text("ET")
-    expect(card.get_by_test_id("mode-live-allowed")).to_have_text(
+    expect(card.get_by_test_id("mode-live-allowed")).to_contain_text(
         "Live trading is allowed in this deployment"
     )
+    expect(card.get_by_test_id("mode-meaning")).to_contain_text("Real money.")
     expect(page.get_by_test_id("trading-flash")).to_contain_text("Trading is paused")
     expect(page.get_by_test_id("trading-mode")).to_have_text("LIVE")
     expect(page.get_by_test_id("paused")).to_have_text("yes")
@@ -178,7 +201,7 @@ def test_arming_live_then_back_to_paper(page, api: FakeApi, base_url: str) -> No
         Path(shots).mkdir(parents=True, exist_ok=True)
         page.screenshot(path=f"{shots}/card_live_1366x900.png")
 
-    card.get_by_test_id("mode-switch").click()
+    card.get_by_test_id("mode-switch-paper").click()
     expect(dialog.get_by_test_id("mode-dialog-title")).to_have_text("Switch back to paper trading?")
     expect(dialog.get_by_test_id("mode-check-liveIdle")).to_have_attribute("data-met", "true")
     expect(dialog.get_by_test_id("mode-confirm-typed")).to_have_count(0)
@@ -205,7 +228,7 @@ def test_card_and_dialog_fit_the_screen(browser, request, api: FakeApi, base_url
         if shots:
             Path(shots).mkdir(parents=True, exist_ok=True)
             page.screenshot(path=f"{shots}/card_{width}x{height}.png")
-        page.get_by_test_id("mode-switch").click()
+        page.get_by_test_id("mode-switch-live").click()
         expect(page.get_by_test_id("mode-account")).to_be_focused()
         if shots:
             page.screenshot(path=f"{shots}/dialog_open_{width}x{height}.png")
@@ -229,3 +252,104 @@ def test_card_and_dialog_fit_the_screen(browser, request, api: FakeApi, base_url
             page.screenshot(path=f"{shots}/dialog_unmet_{width}x{height}.png")
     finally:
         _finish(page, context, request)
+
+
+# --- IB paper: the rehearsal of the broker path -----------------------------------------------------
+
+
+def test_switching_to_ib_paper_asks_for_no_confirmation_and_starts_paused(
+    page, api: FakeApi, base_url: str
+) -> None:
+    _rehearsal_ready(api)
+    _open_dialog(page, base_url, "ibkr_paper")
+    dialog = page.get_by_test_id("mode-dialog")
+
+    expect(dialog.get_by_test_id("mode-dialog-title")).to_have_text("Switch to IB paper trading?")
+    expect(dialog.get_by_test_id("mode-ibkr-paper-note")).to_contain_text("no real money")
+    expect(dialog.get_by_test_id("mode-ibkr-paper-note")).to_contain_text("port 4002")
+    names = [
+        "deployment",
+        "gateway",
+        "ibkrPaperAccount",
+        "optionsPermission",
+        "paperIdle",
+        "ibkrPaperEmergencyStop",
+    ]
+    expect(dialog.locator("[data-testid^=mode-check-]")).to_have_count(len(names))
+    for name in names:
+        expect(dialog.get_by_test_id(f"mode-check-{name}")).to_have_attribute("data-met", "true")
+    expect(dialog.get_by_test_id("mode-check-ibkrPaperAccount")).to_contain_text("IB paper account")
+    expect(dialog.get_by_test_id("mode-check-ibkrPaperAccount")).to_contain_text(PAPER_ACCOUNT)
+    # Nothing of live's checks on money: no account to type, no LIVE, no fingerprint.
+    expect(dialog.get_by_test_id("mode-account")).to_have_count(0)
+    expect(dialog.get_by_test_id("mode-confirm-typed")).to_have_count(0)
+    expect(dialog.get_by_test_id("mode-fingerprint")).to_have_count(0)
+    expect(dialog.get_by_test_id("mode-reason")).to_be_focused()
+    expect(page.get_by_test_id("mode-submit")).to_have_text("Switch to IB paper")
+
+    page.get_by_test_id("mode-reason").fill("rehearse the broker path")
+    page.get_by_test_id("mode-submit").click()
+
+    expect(dialog).to_be_hidden()
+    card = page.get_by_test_id("mode-card")
+    expect(card.get_by_test_id("mode-badge")).to_have_text("IB PAPER")
+    expect(card.get_by_test_id("mode-badge")).to_have_class(re.compile(r"\bmode-ibkr_paper\b"))
+    expect(card.get_by_test_id("mode-meaning")).to_contain_text("Interactive Brokers paper account (DU…)")
+    expect(card.get_by_test_id("mode-meaning")).to_contain_text("no real money")
+    expect(card.get_by_test_id("mode-live-allowed")).to_have_text(
+        "This deployment's IB Gateway uses an IB paper account: IB paper is allowed, live is not"
+    )
+    expect(page.get_by_test_id("trading-flash")).to_contain_text("Switched to IB PAPER. Trading is paused")
+    expect(page.get_by_test_id("mode-indicator")).to_have_text("IB PAPER")
+    expect(page.get_by_test_id("state-indicator")).to_have_text("PAUSED")
+    assert api.state["mode"] == "ibkr_paper"
+    assert api.posts("/api/trading/mode")[-1]["body"] == {
+        "mode": "ibkr_paper",
+        "reason": "rehearse the broker path",
+    }
+    if shots := os.environ.get("MODE_SHOTS_DIR"):
+        Path(shots).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=f"{shots}/card_ibkr_paper_1366x900.png")
+
+    # From IB paper: paper and live are offered; live is not this deployment's mode.
+    expect(card.get_by_test_id("mode-actions").locator("button")).to_have_text(
+        ["Switch to paper…", "Switch to live…"]
+    )
+    card.get_by_test_id("mode-switch-live").click()
+    expect(dialog.get_by_test_id("mode-check-deployment")).to_have_attribute("data-met", "false")
+    expect(dialog.get_by_test_id("mode-check-deployment")).to_contain_text("its gateway serves ibkr_paper")
+    expect(dialog.get_by_test_id("mode-check-ibkrPaperIdle")).to_have_attribute("data-met", "true")
+    expect(dialog.get_by_test_id("mode-live-warning")).to_contain_text("current IB PAPER settings")
+    page.get_by_test_id("mode-cancel").click()
+
+    card.get_by_test_id("mode-switch-paper").click()
+    expect(dialog.get_by_test_id("mode-dialog-title")).to_have_text("Switch back to paper trading?")
+    expect(dialog.get_by_test_id("mode-check-ibkrPaperIdle")).to_have_attribute("data-met", "true")
+    page.get_by_test_id("mode-submit").click()
+    expect(dialog).to_be_hidden()
+    expect(card.get_by_test_id("mode-badge")).to_have_text("PAPER")
+    assert api.state["mode"] == "paper"
+
+
+def test_ib_paper_is_refused_when_the_gateway_reports_a_live_account(
+    page, api: FakeApi, base_url: str
+) -> None:
+    _rehearsal_ready(api, account=ACCOUNT)
+    _open_dialog(page, base_url, "ibkr_paper")
+    dialog = page.get_by_test_id("mode-dialog")
+    expect(dialog.get_by_test_id("mode-check-ibkrPaperAccount")).to_have_attribute("data-met", "false")
+
+    page.get_by_test_id("mode-submit").click()
+
+    unmet = page.get_by_test_id("mode-unmet")
+    expect(unmet).to_be_visible()
+    expect(unmet.get_by_test_id("mode-unmet-line")).to_have_text(
+        [
+            re.compile(
+                rf"^ibkrPaperAccount: account {ACCOUNT} is a live account: ibkr_paper trades only an IB paper"
+            )
+        ]
+    )
+    expect(dialog).to_be_visible()
+    expect(page.get_by_test_id("mode-badge")).to_have_text("PAPER")
+    assert api.state["mode"] == "paper"

@@ -1,10 +1,11 @@
-"""Live trading in the stack: the `liveTrading` / `ibAccount` context, the API's
+"""Broker trading in the stack: the `liveTrading` / `ibAccount` context, the API's
 SMART0DTE_LIVE_TRADING, and the gateway task (VPC without NAT, Fargate task definition, least
-privilege roles, the weekday start schedule) that only `-c liveTrading=enabled` deploys.
+privilege roles, the weekday start schedule) that only `-c liveTrading=enabled` (live) or
+`-c liveTrading=ibkr_paper` (the IB paper rehearsal) deploys.
 
 The disabled stack is conftest's session synthesis (cdk.json sets no liveTrading); the enabled
-stack is synthesized once for this module. Bad context values are refused before anything is
-built, so those tests synthesize nothing."""
+and the ibkr_paper stacks are synthesized once each for this module. Bad context values are
+refused before anything is built, so those tests synthesize nothing."""
 
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ from smart0dte_infra.gateway import (
 from smart0dte_infra.storage import Storage
 
 from smart0dte import resources as r
-from smart0dte.services.live_arming import LIVE_TRADING_ENABLED
+from smart0dte.domain.models import TradingMode
+from smart0dte.services.live_arming import LIVE_TRADING_ENABLED, LIVE_TRADING_IBKR_PAPER
 
 from .conftest import REPO_ROOT, Synth, synthesize, write_fake_repo
 from .task_checks import (
@@ -56,6 +58,8 @@ from .template_queries import (
 PREFIX = r.DEFAULT_PREFIX
 ACCOUNT = "U7654321"
 ENABLED = {LIVE_TRADING_CONTEXT: "enabled", IB_ACCOUNT_CONTEXT: ACCOUNT}
+PAPER_ACCOUNT = "DU7654321"
+IBKR_PAPER = {LIVE_TRADING_CONTEXT: "ibkr_paper", IB_ACCOUNT_CONTEXT: PAPER_ACCOUNT}
 GATEWAY_TYPES = ("AWS::ECS::", "AWS::EC2::")
 DOCKERFILE = REPO_ROOT / IMAGE_DOCKERFILE
 
@@ -72,6 +76,15 @@ def live(tmp_path_factory: pytest.TempPathFactory, deps_layer: Path) -> Synth:
 @pytest.fixture(scope="module")
 def t(live: Synth) -> dict[str, Any]:
     return live.template_json
+
+
+@pytest.fixture(scope="module")
+def rehearsal(tmp_path_factory: pytest.TempPathFactory, deps_layer: Path) -> Synth:
+    """The stack whose gateway logs in to an IB paper account (the ibkr_paper rehearsal)."""
+    repo = write_fake_repo(tmp_path_factory.mktemp("repo"))
+    for name in ("pyproject.toml", "README.md", "gateway_container"):
+        (repo / name).symlink_to(REPO_ROOT / name)
+    return synthesize(repo, deps_layer, tmp_path_factory.mktemp("cdk.out"), context=IBKR_PAPER)
 
 
 def api_variables(t: dict[str, Any]) -> dict[str, Any]:
@@ -147,7 +160,8 @@ def test_enabled_lets_the_api_arm_live_trading(t: dict[str, Any]) -> None:
     [
         (
             {LIVE_TRADING_CONTEXT: "yes"},
-            "liveTrading='yes' is not allowed: use -c liveTrading=enabled or -c liveTrading=disabled",
+            "liveTrading='yes' is not allowed: use one of -c liveTrading=disabled, "
+            "-c liveTrading=ibkr_paper, -c liveTrading=enabled (disabled is the default)",
         ),
         ({LIVE_TRADING_CONTEXT: "Enabled"}, "liveTrading='Enabled' is not allowed"),
         ({LIVE_TRADING_CONTEXT: True}, "liveTrading=True is not allowed"),
@@ -155,14 +169,39 @@ def test_enabled_lets_the_api_arm_live_trading(t: dict[str, Any]) -> None:
         ({LIVE_TRADING_CONTEXT: "enabled", IB_ACCOUNT_CONTEXT: " "}, "ibAccount is required"),
         (
             {LIVE_TRADING_CONTEXT: "enabled", IB_ACCOUNT_CONTEXT: "DU1234567"},
-            "ibAccount='DU1234567' is an IB paper account",
+            "ibAccount='DU1234567' does not fit liveTrading=enabled: "
+            "account DU1234567 is an IB paper account",
+        ),
+        (
+            {LIVE_TRADING_CONTEXT: "enabled", IB_ACCOUNT_CONTEXT: "DF1234567"},
+            "account DF1234567 is an IB paper account",
         ),
         (
             {LIVE_TRADING_CONTEXT: "enabled", IB_ACCOUNT_CONTEXT: "u1234567"},
             "ibAccount='u1234567' is not an IB account id",
         ),
+        (
+            {LIVE_TRADING_CONTEXT: "ibkr_paper"},
+            "ibAccount is required with liveTrading=ibkr_paper: pass an IB paper account id, "
+            "e.g. -c ibAccount=DU1234567",
+        ),
+        (
+            {LIVE_TRADING_CONTEXT: "ibkr_paper", IB_ACCOUNT_CONTEXT: "U1234567"},
+            "ibAccount='U1234567' does not fit liveTrading=ibkr_paper: account U1234567 is a live account",
+        ),
     ],
-    ids=["unknown", "case", "boolean", "no-account", "blank-account", "paper-account", "lower-case"],
+    ids=[
+        "unknown",
+        "case",
+        "boolean",
+        "no-account",
+        "blank-account",
+        "paper-account",
+        "advisor-paper-account",
+        "lower-case",
+        "ibkr-paper-no-account",
+        "ibkr-paper-live-account",
+    ],
 )
 def test_bad_context_is_refused_naming_the_key_and_allowed_values(
     tmp_path: Path, context: dict[str, Any], expected: str
@@ -253,6 +292,22 @@ def test_container_environment_is_live_on_4001_with_the_account_and_the_queue(t:
         "AWS_REGION": {"Ref": "AWS::Region"},
         r.queue_url_env(r.ORDER_INTENT_QUEUE): {"Ref": queue_id(t)},
     }
+
+
+def test_ibkr_paper_runs_the_gateway_on_ibcs_paper_login_on_4002_and_tells_the_api(rehearsal: Synth) -> None:
+    t = rehearsal.template_json
+    environment = {e["Name"]: e["Value"] for e in container(t, r.GATEWAY)["Environment"]}
+    assert {k: environment[k] for k in ("SMART0DTE_MODE", "TRADING_MODE", "SMART0DTE_IB_PORT")} == {
+        "SMART0DTE_MODE": "ibkr_paper",
+        "TRADING_MODE": "paper",
+        "SMART0DTE_IB_PORT": "4002",
+    }
+    assert environment["SMART0DTE_IB_ACCOUNT"] == PAPER_ACCOUNT
+    assert api_variables(t)[r.ENV_LIVE_TRADING] == LIVE_TRADING_IBKR_PAPER == "ibkr_paper"
+    # The same task as live's otherwise: one cluster, one task definition, its start schedule.
+    assert len(resources_of_type(t, "AWS::ECS::TaskDefinition")) == 1
+    assert len(resources_of_type(t, "AWS::Scheduler::Schedule")) == len(r.SCHEDULES) + 1
+    assert rehearsal.nag.success
 
 
 def test_the_ib_login_comes_from_the_named_secret_never_the_environment(t: dict[str, Any]) -> None:
@@ -393,6 +448,7 @@ def test_an_account_bound_stack_needs_no_lookup_and_stages_only_what_the_dockerf
         "Gateway",
         prefix=PREFIX,
         repo_root=REPO_ROOT,
+        mode=TradingMode.LIVE,
         ib_account=ACCOUNT,
         storage=storage,
         schedule_group=schedule_group,

@@ -297,7 +297,7 @@ const TRADE_CONTROLS = [
   "[data-testid=save-settings]",
   "[data-testid=bt-run]",
   "[data-testid=reset-button]",
-  "[data-testid=mode-switch]",
+  "[data-testid^=mode-switch-]",
   "[data-testid=mode-submit]",
   ".close-btn",
   "#app input[type=checkbox][data-key]",

@@ -39,6 +39,21 @@ export function fmtText(v) {
   return String(v);
 }
 
+// The trading modes (smart0dte TradingMode) as the header and the mode card show them.
+const MODE_LABELS = { paper: "PAPER", ibkr_paper: "IB PAPER", live: "LIVE" };
+
+/** "paper" | "ibkr_paper" | "live" for a known mode, else null. */
+export function modeKey(v) {
+  const key = String(v ?? "").toLowerCase();
+  return key in MODE_LABELS ? key : null;
+}
+
+/** The mode's badge text: PAPER, IB PAPER, LIVE (anything else upper-cased, or a dash). */
+export function modeLabel(v) {
+  const key = modeKey(v);
+  return key ? MODE_LABELS[key] : fmtText(v).toUpperCase();
+}
+
 export function signClass(v) {
   const n = num(v);
   return n === null || n === 0 ? "" : n > 0 ? "pos" : "neg";

@@ -2,7 +2,7 @@
 import { ApiError, api, getToken, onAuthorized, onUnauthorized } from "./api.js";
 import { authorizedOnce, loadConfig, renderIdentity, signIn, signInAgain } from "./auth.js";
 import { disposeCharts } from "./charts.js";
-import { esc, fmtText } from "./format.js";
+import { esc, fmtText, modeLabel } from "./format.js";
 import { normTrading } from "./normalize.js";
 import analytics from "./pages/analytics.js";
 import audit from "./pages/audit.js";
@@ -46,7 +46,7 @@ export function updateHeader(data) {
   const statePill = document.getElementById("state-pill");
   const modePill = document.getElementById("mode-pill");
   if ("mode" in data) {
-    modePill.textContent = fmtText(data.mode).toUpperCase();
+    modePill.textContent = modeLabel(data.mode);
     modePill.className = `pill mode-${String(data.mode).toLowerCase()}`;
   }
   if ("tradingState" in data) {

@@ -96,6 +96,11 @@ def live(aws: Provisioned) -> DynamoState:
     return DynamoState(PREFIX, TradingMode.LIVE, region=REGION)
 
 
+@pytest.fixture(scope="package")
+def ibkr_paper(aws: Provisioned) -> DynamoState:
+    return DynamoState(PREFIX, TradingMode.IBKR_PAPER, region=REGION)
+
+
 def position(n: int, strike: float, opened_at: datetime, strategy: str = "momentum_breakout") -> Position:
     return Position(
         position_id=f"position-{n}",

@@ -68,3 +68,21 @@ def test_build_app_touches_no_store() -> None:
 
     build_app(ApiDeps(store_factory=factory, clock=FixedClock()))
     assert calls == []
+
+
+def test_every_trading_mode_is_in_the_documents_mode_enums() -> None:
+    doc = document()
+    found: list[list[str]] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if "paper" in node.get("enum", []):
+                found.append(node["enum"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(doc)
+    assert found and all(enum == ["paper", "ibkr_paper", "live"] for enum in found)

@@ -1,5 +1,7 @@
-"""POST/GET /api/trading/mode: paper -> live only with every check met (deployment, the gateway's
-live account and options permission, the reviewed limits, paper idle, "LIVE"), and back."""
+"""POST/GET /api/trading/mode: paper -> ibkr_paper (the IB paper rehearsal: deployment, the
+gateway's paper account on 4002, options permission, the mode left idle) and -> live (the same on
+4001 with a live account, plus the checks on money: the account typed back, the reviewed limits,
+"LIVE"), and back; each mode keeps its own records."""
 
 from datetime import timedelta
 from decimal import Decimal
@@ -73,8 +75,21 @@ def test_status_lists_every_check_and_what_is_still_to_give(call: Call) -> None:
     status, body = call("GET", "/api/trading/mode")
 
     assert status == 200
-    assert (body["mode"], body["switchTo"], body["liveTradingEnabled"]) == ("paper", "live", True)
-    assert [c["name"] for c in body["checks"]] == [
+    assert (body["mode"], body["liveTradingEnabled"], body["gatewayMode"]) == ("paper", True, "live")
+    assert [s["mode"] for s in body["switches"]] == ["ibkr_paper", "live"]
+    ibkr, live = body["switches"]
+    assert [c["name"] for c in ibkr["checks"]] == [
+        "deployment",
+        "gateway",
+        "ibkrPaperAccount",
+        "optionsPermission",
+        "paperIdle",
+        "ibkrPaperEmergencyStop",
+    ]
+    # This deployment's one gateway serves live: ibkr_paper has no heartbeat of its own.
+    assert unmet_names(ibkr) == {"deployment", "gateway", "ibkrPaperAccount", "optionsPermission"}
+    assert "-c liveTrading=ibkr_paper" in ibkr["checks"][0]["detail"]
+    assert [c["name"] for c in live["checks"]] == [
         "deployment",
         "gateway",
         "liveAccount",
@@ -84,7 +99,7 @@ def test_status_lists_every_check_and_what_is_still_to_give(call: Call) -> None:
         "liveEmergencyStop",
         "confirmation",
     ]
-    assert unmet_names(body) == {"liveAccount", "riskLimits", "confirmation"}
+    assert unmet_names(live) == {"liveAccount", "riskLimits", "confirmation"}
     assert len(body["limitsFingerprint"]) == 16
 
 
@@ -203,3 +218,139 @@ def test_the_same_mode_changes_nothing_and_an_unknown_mode_is_422(call: Call) ->
         {"mode": "paper", "changed": False, "unmet": [], "checks": []},
     )
     assert call("POST", "/api/trading/mode", {"mode": "margin"})[0] == 422
+
+
+# --- ibkr_paper: the IB paper rehearsal ------------------------------------------------------------
+
+PAPER_ACCOUNT = "DU7654321"
+
+
+@pytest.fixture
+def rehearsal(quiet: DynamoState, live: DynamoState, ibkr_paper: DynamoState) -> ApiDeps:
+    """A deployment whose gateway serves ibkr_paper: its heartbeat (a DU account on 4002) lands in
+    the ibkr_paper records, and the live records hear nothing."""
+    ibkr_paper.put_gateway_status(heartbeat(PAPER_ACCOUNT, port=4002, equity="1000000.00"))
+    return ApiDeps(store_factory=lambda: quiet, clock=FixedClock(), live_trading="ibkr_paper")
+
+
+def test_ibkr_paper_arms_without_the_checks_on_money_paused_with_the_paper_settings(
+    rehearsal: ApiDeps, quiet: DynamoState, ibkr_paper: DynamoState, live: DynamoState
+) -> None:
+    call = make_call(rehearsal)
+    quiet.put_settings(AutomationSettings(master_switch=True, max_positions=2), "user:alice", "1 lot", T0)
+    status, mode = call("GET", "/api/trading/mode")
+    assert mode["gatewayMode"] == "ibkr_paper" and mode["liveTradingEnabled"] is False
+    ibkr = next(s for s in mode["switches"] if s["mode"] == "ibkr_paper")
+    assert all(c["met"] for c in ibkr["checks"]), ibkr["checks"]
+    account = next(c for c in ibkr["checks"] if c["name"] == "ibkrPaperAccount")
+    assert account["detail"] == f"IB paper account {PAPER_ACCOUNT}: no real money"
+
+    # No "LIVE", no account typed back, no fingerprint: nothing of live's checks on money.
+    status, body = call("POST", "/api/trading/mode", {"mode": "ibkr_paper", "reason": "rehearse"})
+
+    assert status == 200, body
+    assert (body["mode"], body["changed"]) == ("ibkr_paper", True)
+    assert {c["name"] for c in body["checks"]}.isdisjoint({"confirmation", "riskLimits", "liveAccount"})
+    assert quiet.get_active_mode().mode is TradingMode.IBKR_PAPER
+    assert rehearsal.store.mode is TradingMode.IBKR_PAPER
+    assert ibkr_paper.get_settings() == quiet.get_settings()
+    assert ibkr_paper.get_risk_limits() == quiet.get_risk_limits()
+    assert ibkr_paper.get_controls().paused
+    assert live.get_settings() != quiet.get_settings()  # live was not touched
+    switched = [r for r in ibkr_paper.audit.list_day(SESSION) if r.action == "TradingModeChanged"]
+    assert [(r.actor, r.details["from"], r.details["requested"]) for r in switched] == [
+        ("user:alice", "paper", "ibkr_paper")
+    ]
+    _, health = call("GET", "/api/health")
+    broker = next(c for c in health["components"] if c["name"] == "broker")
+    assert broker["status"] == "green" and PAPER_ACCOUNT in broker["reason"] and "4002" in broker["reason"]
+
+
+@pytest.mark.parametrize(
+    ("gateway", "unmet", "words"),
+    [
+        (heartbeat("U7654321", port=4002), {"ibkrPaperAccount"}, "account U7654321 is a live account"),
+        (heartbeat(PAPER_ACCOUNT, port=4001), {"gateway"}, "not the ibkr_paper port 4002"),
+        (heartbeat(PAPER_ACCOUNT, port=4002, permission=False), {"optionsPermission"}, ""),
+        (heartbeat(PAPER_ACCOUNT, port=4002, age=timedelta(minutes=2)), {"gateway"}, "120 s ago"),
+    ],
+)
+def test_ibkr_paper_needs_a_fresh_ib_paper_account_on_4002_with_permission(
+    rehearsal: ApiDeps,
+    ibkr_paper: DynamoState,
+    quiet: DynamoState,
+    gateway: GatewayStatus,
+    unmet: set[str],
+    words: str,
+) -> None:
+    ibkr_paper.put_gateway_status(gateway)
+    call = make_call(rehearsal)
+
+    status, body = call("POST", "/api/trading/mode", {"mode": "ibkr_paper"})
+
+    assert status == 409
+    assert unmet_names(body) == unmet
+    assert words in body["message"]
+    assert quiet.get_active_mode().mode is TradingMode.PAPER
+    assert not ibkr_paper.get_controls().paused  # nothing of the arming was written
+
+
+def test_ibkr_paper_needs_its_deployment_paper_idle_and_no_ibkr_paper_stop(
+    rehearsal: ApiDeps, quiet: DynamoState, ibkr_paper: DynamoState
+) -> None:
+    quiet.resume("user:alice", "trading again", T0)
+    ibkr_paper.activate_emergency_stop("user:alice", "yesterday's rehearsal went wrong", T0)
+    live_deployment = ApiDeps(store_factory=lambda: quiet, clock=FixedClock(), live_trading="enabled")
+
+    status, body = make_call(live_deployment)("POST", "/api/trading/mode", {"mode": "ibkr_paper"})
+
+    assert status == 409
+    assert unmet_names(body) == {"deployment", "paperIdle", "ibkrPaperEmergencyStop"}
+    assert "ibkr_paper is not enabled in this deployment (its gateway serves live" in body["message"]
+    assert "-c liveTrading=ibkr_paper" in body["message"]
+    assert "the ibkr_paper emergency stop is active" in body["message"]
+
+
+def test_rehearse_on_ibkr_paper_then_redeploy_and_arm_live_with_the_rehearsed_settings(
+    rehearsal: ApiDeps, quiet: DynamoState, ibkr_paper: DynamoState, live: DynamoState
+) -> None:
+    assert make_call(rehearsal)("POST", "/api/trading/mode", {"mode": "ibkr_paper"})[0] == 200
+    ibkr_paper.put_settings(AutomationSettings(master_switch=True, max_positions=1), "user:alice", "1", T0)
+    ibkr_paper.resume("user:alice", "rehearse", T0)
+
+    # Live is refused while this deployment's gateway serves ibkr_paper and the rehearsal runs.
+    call = make_call(rehearsal)
+    status, body = call("POST", "/api/trading/mode", arm_body(call))
+    assert status == 409 and {"deployment", "ibkrPaperIdle"} <= unmet_names(body)
+
+    # Redeployed with -c liveTrading=enabled: the gateway now reports the live account.
+    ibkr_paper.pause("user:alice", "rehearsal done", T0)
+    live.put_gateway_status(heartbeat())
+    call = make_call(ApiDeps(store_factory=lambda: quiet, clock=FixedClock(), live_trading="enabled"))
+    status, body = call("POST", "/api/trading/mode", arm_body(call))
+
+    assert status == 200, body
+    assert live.get_active_mode().mode is TradingMode.LIVE
+    assert live.get_settings() == ibkr_paper.get_settings() != quiet.get_settings()
+    assert live.get_controls().paused
+
+    # Back to paper needs live idle only; the paper records were never touched.
+    status, body = call("POST", "/api/trading/mode", {"mode": "paper"})
+    assert (status, body["mode"]) == (200, "paper")
+    assert [c["name"] for c in body["checks"]] == ["liveIdle"]
+
+
+def test_health_turns_red_when_the_ibkr_paper_gateway_reports_a_live_account(
+    rehearsal: ApiDeps, ibkr_paper: DynamoState
+) -> None:
+    call = make_call(rehearsal)
+    assert call("POST", "/api/trading/mode", {"mode": "ibkr_paper"})[0] == 200
+    ibkr_paper.put_gateway_status(heartbeat("U7654321", port=4002))
+
+    _, health = call("GET", "/api/health")
+
+    broker = next(c for c in health["components"] if c["name"] == "broker")
+    assert broker["status"] == "red"
+    assert (
+        "account U7654321 is a live account: ibkr_paper trades only an IB paper account" in broker["reason"]
+    )

@@ -68,3 +68,8 @@ def paper(aws: Provisioned) -> DynamoState:
 @pytest.fixture(scope="package")
 def live(aws: Provisioned) -> DynamoState:
     return DynamoState(PREFIX, TradingMode.LIVE, region=REGION)
+
+
+@pytest.fixture(scope="package")
+def ibkr_paper(aws: Provisioned) -> DynamoState:
+    return DynamoState(PREFIX, TradingMode.IBKR_PAPER, region=REGION)

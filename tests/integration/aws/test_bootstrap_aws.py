@@ -51,7 +51,7 @@ def test_defaults_and_environment() -> None:
 
 
 def test_bad_configuration_names_the_variable_and_the_allowed_values() -> None:
-    with pytest.raises(ValueError, match="SMART0DTE_MODE='LIVE!' must be one of paper, live"):
+    with pytest.raises(ValueError, match="SMART0DTE_MODE='LIVE!' must be one of paper, ibkr_paper, live"):
         AwsConfig.from_env({"SMART0DTE_MODE": "LIVE!"})
     with pytest.raises(ValueError, match="SMART0DTE_PREFIX='Prod_1' must be 1 to 40 characters"):
         AwsConfig.from_env({"SMART0DTE_PREFIX": "Prod_1"})

@@ -1,4 +1,4 @@
-"""Paper and live share tables but never a record."""
+"""Paper, IB paper and live share tables but never a record."""
 
 from decimal import Decimal
 from typing import Any
@@ -46,21 +46,19 @@ def test_what_paper_writes_live_cannot_read(paper: DynamoState, live: DynamoStat
     assert len(paper.audit.list_day(SESSION)) == 5
 
 
-def test_the_same_ids_in_both_modes_are_two_records(
-    paper: DynamoState, live: DynamoState, aws: Provisioned, dynamodb: Any
+def test_the_same_ids_in_every_mode_are_separate_records(
+    paper: DynamoState, ibkr_paper: DynamoState, live: DynamoState, aws: Provisioned, dynamodb: Any
 ) -> None:
-    _write_everything(paper)
-    _write_everything(live)
+    stores = (paper, ibkr_paper, live)
+    for store in stores:
+        _write_everything(store)
 
-    paper_order, live_order = paper.get_order("order-1"), live.get_order("order-1")
-    assert paper_order is not None and live_order is not None
-    assert (paper_order.value.mode, live_order.value.mode) == (TradingMode.PAPER, TradingMode.LIVE)
-    assert paper_order.value.intent_id == live_order.value.intent_id
-    assert paper.get_counters(SESSION).day_trades == live.get_counters(SESSION).day_trades == 1
-    assert [p.mode for p in paper.list_open_positions() + live.list_open_positions()] == [
-        TradingMode.PAPER,
-        TradingMode.LIVE,
-    ]
+    found = [store.get_order("order-1") for store in stores]
+    assert [f.value.mode for f in found if f is not None] == list(TradingMode)
+    assert len({f.value.intent_id for f in found if f is not None}) == 1
+    assert [s.get_counters(SESSION).day_trades for s in stores] == [1, 1, 1]
+    assert [p.mode for s in stores for p in s.list_open_positions()] == list(TradingMode)
+    assert [len(s.audit.list_day(SESSION)) for s in stores] == [5, 5, 5]
     items = all_items(dynamodb, aws)
     keys = [
         (i["pk"]["S"], i["sk"]["S"])
@@ -69,4 +67,4 @@ def test_the_same_ids_in_both_modes_are_two_records(
     ]
     assert len(keys) == len(set(keys))
     by_mode = {mode: sum(1 for pk, _ in keys if pk.startswith(mode.value + "#")) for mode in TradingMode}
-    assert by_mode[TradingMode.PAPER] == by_mode[TradingMode.LIVE] == len(keys) / 2
+    assert list(by_mode.values()) == [len(keys) / 3] * 3

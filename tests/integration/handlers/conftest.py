@@ -52,13 +52,14 @@ class Context:
 
 @dataclass
 class RecordingQueue:
-    """A stand-in for the live order queue; `send` dedups on the intent id as SQS FIFO does."""
+    """A stand-in for the order queue of ibkr_paper and live; `send` dedups on the intent id as SQS
+    FIFO does."""
 
     sent: list[OrderIntent] = field(default_factory=list)
 
     def send(self, intent: OrderIntent) -> str:
-        if intent.mode is not TradingMode.LIVE:
-            raise AssertionError(f"a {intent.mode.value} intent reached the live queue")
+        if not intent.mode.uses_broker:
+            raise AssertionError(f"a {intent.mode.value} intent reached the order queue")
         if all(i.intent_id != intent.intent_id for i in self.sent):
             self.sent.append(intent)
         return f"message-{intent.intent_id}"
@@ -303,4 +304,4 @@ def at_entry(mode: TradingMode, aws: Provisioned, dynamodb: Any, merge: bool = F
 def _mode_of(item: dict[str, Any]) -> TradingMode | None:
     key = item.get("pk", item.get("id", {})).get("S", "")
     prefix = key.split("#", 1)[0]
-    return TradingMode(prefix) if prefix in ("paper", "live") else None
+    return TradingMode(prefix) if prefix in set(TradingMode) else None

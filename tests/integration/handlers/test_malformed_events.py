@@ -59,7 +59,7 @@ CASES: list[tuple[str, Any, str]] = [
     (
         "signals",
         {"mode": "demo", "ts": "2025-03-13T10:15:00-04:00"},
-        "mode: Input should be 'paper' or 'live'",
+        "mode: Input should be 'paper', 'ibkr_paper' or 'live'",
     ),
     (
         "signals",

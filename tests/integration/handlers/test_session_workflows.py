@@ -93,22 +93,23 @@ def test_pre_market_does_nothing_on_a_holiday_or_a_weekend(aws: Provisioned, dyn
     assert schedules() == []
 
 
+@pytest.mark.parametrize("mode", [TradingMode.IBKR_PAPER, TradingMode.LIVE])
 def test_the_scheduled_pre_market_runs_in_the_active_mode_and_passes_it_on(
-    aws: Provisioned, dynamodb: Any
+    mode: TradingMode, aws: Provisioned, dynamodb: Any
 ) -> None:
     at = datetime(2025, 3, 14, 12, tzinfo=UTC)
-    store(PAPER).switch_active_mode(TradingMode.LIVE, "user:alice", "armed", at, {})
+    store(PAPER).switch_active_mode(mode, "user:alice", "armed", at, {})
     pre_market = load_handler("pre_market")
 
     result = pre_market.handler(
         {"schedule": "pre_market", "scheduled_time": "2025-03-14T12:00:00Z"}, Context()
     )
 
-    assert (result["mode"], result["is_session"]) == ("live", True)
-    assert {s["Name"] for s in schedules()} == {"flatten-live-2025-03-14", "post-close-live-2025-03-14"}
+    assert (result["mode"], result["is_session"]) == (mode.value, True)
+    assert {s["Name"] for s in schedules()} == {f"flatten-{mode}-2025-03-14", f"post-close-{mode}-2025-03-14"}
     assert (
         json.loads(next(s for s in schedules() if s["Name"].startswith("flatten"))["Target"]["Input"])["mode"]
-        == "live"
+        == mode.value
     )
 
 

@@ -140,29 +140,35 @@ def test_only_the_minutes_own_candidates_and_intents_are_accepted(aws: Provision
     assert len(orders(TradingMode.PAPER)) == 1
 
 
-def test_live_sends_each_intent_once_and_never_meets_paper(
-    aws: Provisioned, dynamodb: Any, live_queue: RecordingQueue
+@pytest.mark.parametrize("mode", [TradingMode.IBKR_PAPER, TradingMode.LIVE])
+def test_a_broker_mode_sends_each_intent_once_and_never_meets_paper(
+    mode: TradingMode, aws: Provisioned, dynamodb: Any, live_queue: RecordingQueue
 ) -> None:
-    live = at_entry(TradingMode.LIVE, aws, dynamodb)
-    executed = execute(live.risk)
-    run_cycle(TradingMode.LIVE, ENTRY)  # a duplicated event
-    execute(live.risk)  # a retried execute
+    broker = at_entry(mode, aws, dynamodb)
+    executed = execute(broker.risk)
+    run_cycle(mode, ENTRY)  # a duplicated event
+    execute(broker.risk)  # a retried execute
 
     (outcome,) = executed["orders"]
     assert outcome["sent_to_broker"] and outcome["status"] == "SUBMITTED"
-    assert [i.intent_id for i in live_queue.sent] == [outcome["intent_id"]]
-    (order,) = orders(TradingMode.LIVE)
-    assert order.status is OrderStatus.SUBMITTED and store(TradingMode.LIVE).list_fills(order.order_id) == []
-    assert orders(TradingMode.PAPER) == [] and store(TradingMode.PAPER).list_signals(ENTRY_DAY) == []
+    assert [(i.intent_id, i.mode) for i in live_queue.sent] == [(outcome["intent_id"], mode)]
+    (order,) = orders(mode)
+    assert order.status is OrderStatus.SUBMITTED and store(mode).list_fills(order.order_id) == []
+    others = [m for m in TradingMode if m is not mode]
+    for other in others:
+        assert orders(other) == [] and store(other).list_signals(ENTRY_DAY) == []
 
     paper = at_entry(TradingMode.PAPER, aws, dynamodb, merge=True)
     paper_outcome = execute(paper.risk)["orders"][0]
     assert not paper_outcome["sent_to_broker"] and len(live_queue.sent) == 1  # paper sent nothing
     (paper_order,) = orders(TradingMode.PAPER)
     assert paper_order.status is OrderStatus.FILLED and paper_order.intent_id != order.intent_id
-    assert orders(TradingMode.LIVE) == [order]
+    assert orders(mode) == [order]
+    assert [orders(m) for m in others if m is not TradingMode.PAPER] == [[]]
     for table, items in table_items(dynamodb, aws).items():
         keys = [i.get("pk", i.get("id", {})).get("S", "") for i in items]
-        assert all(k.startswith(("paper#", "live#")) for k in keys), table
+        assert all(k.startswith(("paper#", f"{mode.value}#")) for k in keys), table
     trading = [i["pk"]["S"] for i in table_items(dynamodb, aws)["trading"]]
-    assert any(k.startswith("live#") for k in trading) and any(k.startswith("paper#") for k in trading)
+    assert any(k.startswith(f"{mode.value}#") for k in trading) and any(
+        k.startswith("paper#") for k in trading
+    )

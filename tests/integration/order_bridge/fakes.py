@@ -75,7 +75,8 @@ class FakeBroker:
     held: dict[str, int] = field(default_factory=dict)
     reject_with: str | None = None
     fail_with: Exception | None = None
-    account_id: str = "DU1234567"
+    account_id: str = "U1234567"
+    """A live account, as the tests' stores are live; an ibkr_paper store needs a DU one."""
     placed: dict[str, OrderIntent] = field(default_factory=dict)
     placements: int = 0
     cancelled: list[str] = field(default_factory=list)

@@ -227,7 +227,7 @@ def _opt(strike: float, right: str) -> ib_async.Option:
 def intent(
     intent_id: str = "intent-0000000001",
     *,
-    mode: TradingMode = TradingMode.PAPER,
+    mode: TradingMode = TradingMode.IBKR_PAPER,
     contract: OptionContract = SPY_C590,
     side: Side = Side.BUY,
     quantity: int = 2,
@@ -395,21 +395,40 @@ def test_orders_that_cannot_be_sent_as_asked_are_refused(
     assert ib.placed == []
 
 
-def test_a_live_intent_is_refused_on_a_paper_account(ib: FakeIB, broker: IbkrBroker) -> None:
-    with pytest.raises(ValueError, match=rf"mode=live.*{PAPER}.*paper"):
+@pytest.mark.parametrize("account", [PAPER, "DF7654321"])
+def test_a_live_intent_is_refused_on_an_ib_paper_account(account: str) -> None:
+    ib = FakeIB(accounts=(account,))
+    broker = IbkrBroker(ib, account)
+    with pytest.raises(ValueError, match=rf"mode=live refused: account {account} is an IB paper account"):
         broker.submit(intent(mode=TradingMode.LIVE))
     assert ib.placed == []
 
+    broker.submit(intent(mode=TradingMode.IBKR_PAPER))
+    assert [o.account for o in ib.placed] == [account]
 
-def test_a_paper_intent_is_refused_on_a_live_account() -> None:
+
+@pytest.mark.parametrize(
+    ("mode", "why"),
+    [
+        (TradingMode.IBKR_PAPER, rf"account {LIVE} is a live account: ibkr_paper trades only an IB paper"),
+        (TradingMode.PAPER, "mode paper trades on the simulated venue, never on an IB account"),
+    ],
+)
+def test_an_ibkr_paper_or_paper_intent_is_refused_on_a_live_account(mode: TradingMode, why: str) -> None:
     ib = FakeIB(accounts=(LIVE,))
     broker = IbkrBroker(ib, LIVE)
-    with pytest.raises(ValueError, match=rf"mode=paper.*{LIVE}.*live"):
-        broker.submit(intent(mode=TradingMode.PAPER))
+    with pytest.raises(ValueError, match=rf"mode={mode.value} refused: {why}"):
+        broker.submit(intent(mode=mode))
     assert ib.placed == []
 
     broker.submit(intent(mode=TradingMode.LIVE))
     assert [o.account for o in ib.placed] == [LIVE]
+
+
+def test_a_paper_intent_never_reaches_an_ib_paper_account(ib: FakeIB, broker: IbkrBroker) -> None:
+    with pytest.raises(ValueError, match="mode=paper refused: mode paper trades on the simulated venue"):
+        broker.submit(intent(mode=TradingMode.PAPER))
+    assert ib.placed == []
 
 
 def test_an_option_ib_cannot_qualify_is_refused_by_its_occ_symbol(ib: FakeIB, broker: IbkrBroker) -> None:

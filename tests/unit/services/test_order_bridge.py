@@ -10,8 +10,16 @@ import pytest
 from smart0dte.bootstrap.order_bridge import BridgeSettings, check_consistent, resolve_settings
 from smart0dte.cli import main
 from smart0dte.domain.models import DomainError, Order, OrderStatus, TradingMode
-from smart0dte.ports import GatewayStatus, Versioned
-from smart0dte.services.order_bridge import Heartbeat, LoopTimings, Outcome, run_order_bridge, stop_time
+from smart0dte.ports import AuditRecord, GatewayStatus, Versioned
+from smart0dte.services.order_bridge import (
+    AccountRefused,
+    Heartbeat,
+    LoopTimings,
+    OrderBridge,
+    Outcome,
+    run_order_bridge,
+    stop_time,
+)
 from tests.integration.order_bridge.fakes import (
     T0,
     FakeBroker,
@@ -26,8 +34,9 @@ from tests.integration.order_bridge.fakes import (
 class MemoryStore:
     """The few StateStore methods the heartbeat and the loop use; live orders by intent id."""
 
-    def __init__(self) -> None:
-        self.mode = TradingMode.LIVE
+    def __init__(self, mode: TradingMode = TradingMode.LIVE) -> None:
+        self.mode = mode
+        self.audited: list[AuditRecord] = []
         self.statuses: list[GatewayStatus] = []
         self.orders: dict[str, Order] = {}
         self.fail_status_write = False
@@ -36,8 +45,8 @@ class MemoryStore:
     def audit(self) -> "MemoryStore":
         return self
 
-    def append(self, record: object) -> None:
-        pass
+    def append(self, record: AuditRecord) -> None:
+        self.audited.append(record)
 
     def put_gateway_status(self, status: GatewayStatus) -> None:
         if self.fail_status_write:
@@ -73,7 +82,7 @@ def test_heartbeat_writes_connected_with_the_account_and_refreshes_it_only_every
     assert broker.account_calls == 2  # at T0 and at T0 + 10 min
     last = store.statuses[-1]
     assert (last.connected, last.port, last.heartbeat_at) == (True, 4002, T0 + timedelta(minutes=10))
-    assert last.account is not None and last.account.account_id == "DU1234567"
+    assert last.account is not None and last.account.account_id == "U1234567"
 
 
 def test_heartbeat_writes_disconnected_and_a_broker_error_never_escapes() -> None:
@@ -215,6 +224,65 @@ def test_the_loop_reconnects_with_backoff_and_reconciles_after_each_connect() ->
     assert any(s.detail.startswith("disconnected from IB Gateway") for s in store.statuses)
 
 
+@pytest.mark.parametrize(
+    ("mode", "account", "why"),
+    [
+        (TradingMode.LIVE, "DU1234567", "account DU1234567 is an IB paper account"),
+        (TradingMode.LIVE, "DF1234567", "account DF1234567 is an IB paper account"),
+        (TradingMode.IBKR_PAPER, "U1234567", "account U1234567 is a live account"),
+        (TradingMode.PAPER, "DU1234567", "mode paper trades on the simulated venue"),
+    ],
+)
+def test_the_loop_refuses_an_account_that_does_not_fit_its_mode_places_nothing_and_stops(
+    mode: TradingMode, account: str, why: str
+) -> None:
+    store, clock, broker = MemoryStore(mode), FakeClock(), FakeBroker(account_id=account)
+    intent = make_intent(mode=mode)
+    store.orders[intent.intent_id] = Order.from_intent(intent, "20250314-o1").model_copy(
+        update={"status": OrderStatus.SUBMITTED}
+    )
+    receiver = FakeReceiver([message(intent)])
+    connection = FakeConnection(broker)
+
+    summary = loop(store, receiver, lambda: connection, clock, stop_at=T0 + timedelta(hours=6))
+
+    assert summary.stopped_by == "account" and why in summary.refused  # type: ignore[attr-defined]
+    assert clock.now() < T0 + timedelta(seconds=5)  # at once, not after retries
+    assert broker.placements == 0 and receiver.waits_s == [] and receiver.deleted == []
+    assert [(r.action, r.mode) for r in store.audited] == [("GatewayAccountRefused", mode)]
+    assert why in store.audited[0].reason
+    assert not any(s.connected for s in store.statuses)
+    assert why in store.statuses[-1].detail and "stopped (account)" in store.statuses[-1].detail
+    assert connection.closed == 1
+
+
+@pytest.mark.parametrize(
+    ("mode", "account"),
+    [
+        (TradingMode.IBKR_PAPER, "DU1234567"),
+        (TradingMode.IBKR_PAPER, "DF1234567"),
+        (TradingMode.LIVE, "U1234567"),
+    ],
+)
+def test_the_bridge_trades_ibkr_paper_on_a_paper_account_and_live_on_a_live_one(
+    mode: TradingMode, account: str
+) -> None:
+    store, broker = MemoryStore(mode), FakeBroker(account_id=account)
+    intent = make_intent(mode=mode)
+    store.orders[intent.intent_id] = Order.from_intent(intent, "20250314-o1").model_copy(
+        update={"status": OrderStatus.SUBMITTED}
+    )
+    bridge = OrderBridge(broker, store, FakeReceiver(), FakeClock())  # type: ignore[arg-type]
+
+    assert bridge.handle(message(intent)).outcome is Outcome.PLACED
+    assert broker.placed == {intent.intent_id: intent}
+
+
+def test_the_bridge_refuses_a_live_store_on_a_paper_account_before_anything() -> None:
+    with pytest.raises(AccountRefused, match="order bridge of live refuses to trade: account DU1234567"):
+        OrderBridge(FakeBroker(account_id="DU1234567"), MemoryStore(), FakeReceiver(), FakeClock())  # type: ignore[arg-type]
+
+
 def test_stop_time_is_never_later_than_15_minutes_after_the_close() -> None:
     close = T0 + timedelta(hours=5)
     assert stop_time(close, None) == close + timedelta(minutes=15)
@@ -233,19 +301,28 @@ def test_stop_time_is_never_later_than_15_minutes_after_the_close() -> None:
             "--ib-port=4002 disagrees with --mode=live",
         ),
         (
-            ["--mode", "paper", "--ib-port", "4001", "--account", "DU1234567"],
-            "--ib-port=4001 disagrees with --mode=paper",
+            ["--mode", "ibkr_paper", "--ib-port", "4001", "--account", "DU1234567"],
+            "--ib-port=4001 disagrees with --mode=ibkr_paper: ibkr_paper IB Gateway listens on 4002",
+        ),
+        (
+            ["--mode", "paper", "--ib-port", "4002", "--account", "DU1234567"],
+            "--mode=paper trades on the simulated venue and needs no order bridge: "
+            "use --mode ibkr_paper or live",
         ),
         (
             ["--mode", "live", "--ib-port", "4001", "--account", "DU1234567"],
-            "--account=DU1234567 is a paper account",
+            "--account=DU1234567 disagrees with --mode=live: account DU1234567 is an IB paper account",
         ),
         (
-            ["--mode", "paper", "--ib-port", "4002", "--account", "U1234567"],
-            "--account=U1234567 is a live account",
+            ["--mode", "live", "--ib-port", "4001", "--account", "DF1234567"],
+            "--account=DF1234567 disagrees with --mode=live: account DF1234567 is an IB paper account",
         ),
         (
-            ["--mode", "paper", "--ib-port", "four", "--account", "DU1"],
+            ["--mode", "ibkr_paper", "--ib-port", "4002", "--account", "U1234567"],
+            "--account=U1234567 disagrees with --mode=ibkr_paper: account U1234567 is a live account",
+        ),
+        (
+            ["--mode", "ibkr_paper", "--ib-port", "four", "--account", "DU1"],
             "--ib-port='four' (or SMART0DTE_IB_PORT)",
         ),
     ],
@@ -269,11 +346,23 @@ def test_the_command_reads_the_environment_and_the_mode_from_smart0dte_mode() ->
         "SMART0DTE_IB_ACCOUNT": "U7654321",
     }
     assert resolve_settings(args, env) == BridgeSettings("10.0.0.5", 4001, 11, "U7654321", TradingMode.LIVE)
-    with pytest.raises(DomainError, match="--ib-port=4001 disagrees with --mode=paper"):
+    with pytest.raises(DomainError, match="--ib-port=4001 disagrees with --mode=ibkr_paper"):
+        resolve_settings(args, {**env, "SMART0DTE_MODE": "ibkr_paper"})
+    with pytest.raises(DomainError, match="--mode=paper trades on the simulated venue"):
         resolve_settings(args, {**env, "SMART0DTE_MODE": "paper"})
     with pytest.raises(DomainError, match=r"--account \(or SMART0DTE_IB_ACCOUNT\) is required"):
         resolve_settings(args, {k: v for k, v in env.items() if k != "SMART0DTE_IB_ACCOUNT"})
 
 
-def test_paper_on_4002_with_a_du_account_passes() -> None:
-    check_consistent(BridgeSettings("127.0.0.1", 4002, 1, "DU1234567", TradingMode.PAPER))
+@pytest.mark.parametrize(
+    ("port", "account", "mode"),
+    [
+        (4002, "DU1234567", TradingMode.IBKR_PAPER),
+        (4002, "DF1234567", TradingMode.IBKR_PAPER),
+        (4001, "U1234567", TradingMode.LIVE),
+    ],
+)
+def test_ibkr_paper_on_4002_with_a_paper_account_and_live_on_4001_with_a_live_one_pass(
+    port: int, account: str, mode: TradingMode
+) -> None:
+    check_consistent(BridgeSettings("127.0.0.1", port, 1, account, mode))

@@ -1,27 +1,40 @@
-// Trading mode card (Trading page): the active mode, who switched it and when, whether this
-// deployment allows live trading, and the dialog that switches paper <-> live check by check.
+// Trading mode card (Trading page): the active mode and what it means, who switched it and when,
+// which broker mode this deployment's gateway serves, and the dialog that switches between paper
+// (simulated), IB paper (the broker path on an IB paper account) and live, check by check.
 import { ApiError, api } from "../api.js";
-import { DASH, arr, esc, fmtText, fmtTime, label, obj } from "../format.js";
+import { DASH, arr, esc, fmtText, fmtTime, label, modeKey, modeLabel, obj } from "../format.js";
 import { flash } from "../ui.js";
 
 const CONFIRM_WORD = "LIVE";
+const MODES = ["paper", "ibkr_paper", "live"];
+
+// What each mode does with an order, in one sentence a trader reads before switching.
+const MODE_MEANING = {
+  paper: "Simulated: orders fill on the built-in simulated venue. No broker, no money.",
+  ibkr_paper: "IB paper: orders go through IB Gateway (port 4002) to your Interactive Brokers paper account (DU…). The real broker path, no real money.",
+  live: "Live: orders go through IB Gateway (port 4001) to your Interactive Brokers account. Real money.",
+};
+const SWITCH_TEXT = { paper: "Switch to paper…", ibkr_paper: "Switch to IB paper…", live: "Switch to live…" };
 
 // The API's check names (services/live_arming.py) in words a trader reads at a glance.
 const CHECK_NAMES = {
-  deployment: "Deployment allows live",
+  deployment: "Deployment allows it",
   gateway: "Gateway heartbeat",
   liveAccount: "Live account",
+  ibkrPaperAccount: "IB paper account",
   optionsPermission: "Options permission",
   riskLimits: "Risk limits",
   paperIdle: "Paper idle",
-  liveEmergencyStop: "Live emergency stop",
-  confirmation: "Confirmation",
+  ibkrPaperIdle: "IB paper idle",
   liveIdle: "Live idle",
+  liveEmergencyStop: "Live emergency stop",
+  ibkrPaperEmergencyStop: "IB paper emergency stop",
+  confirmation: "Confirmation",
 };
 // Checks this form itself completes: unmet in the GET until the trader submits.
 const FORM_FILLED = new Set(["confirmation", "liveAccount", "riskLimits"]);
 
-const modeOf = (m) => (String(m).toLowerCase() === "live" ? "live" : "paper");
+const modeOf = (m) => modeKey(m) || "paper";
 const checkName = (n) => CHECK_NAMES[n] || label(n);
 
 function checksHtml(checks, { pending = false } = {}) {
@@ -37,6 +50,20 @@ function checksHtml(checks, { pending = false } = {}) {
   }).join("")}</ul>`;
 }
 
+function gatewayText(d) {
+  const served = modeKey(d.gatewayMode);
+  if (served === "live") return `<span class="neg">Live trading is allowed in this deployment</span> (its IB Gateway uses the live account)`;
+  if (served === "ibkr_paper") return "This deployment's IB Gateway uses an IB paper account: IB paper is allowed, live is not";
+  if (d.gatewayMode === null || d.liveTradingEnabled === false) return "No IB Gateway in this deployment: paper only (IB paper and live are not enabled)";
+  return DASH;
+}
+
+/** The other modes the API lists, in the order paper, IB paper, live. */
+function switchesOf(d) {
+  const listed = arr(d && d.switches).filter((s) => s && modeKey(s.mode) && modeKey(s.mode) !== modeOf(d.mode));
+  return MODES.map((m) => listed.find((s) => modeKey(s.mode) === m)).filter(Boolean);
+}
+
 /**
  * Renders the card into `container` and wires its dialog.
  * `onChanged(result)` runs after a successful switch (the page reloads its state).
@@ -48,10 +75,11 @@ export function modeCard(container, { flashEl, onChanged, alive = () => true }) 
     <div class="mode-head">
       <span class="pill mode-badge" data-testid="mode-badge">—</span>
       <div class="mode-meta">
+        <div data-testid="mode-meaning" class="small">—</div>
         <div data-testid="mode-changed" class="small muted">—</div>
         <div data-testid="mode-live-allowed" class="small">—</div>
       </div>
-      <button type="button" id="mode-switch" data-testid="mode-switch" disabled>Switch…</button>
+      <div class="mode-actions" data-testid="mode-actions"></div>
     </div>
     <p id="mode-error" class="field-error" role="alert" data-testid="mode-error" hidden></p>
     <dialog id="mode-dialog" class="mode-dialog" data-testid="mode-dialog" aria-labelledby="mode-dialog-title">
@@ -66,9 +94,10 @@ export function modeCard(container, { flashEl, onChanged, alive = () => true }) 
       </form>
     </dialog>`;
   const badge = container.querySelector("[data-testid=mode-badge]");
+  const meaningEl = container.querySelector("[data-testid=mode-meaning]");
   const changedEl = container.querySelector("[data-testid=mode-changed]");
   const allowedEl = container.querySelector("[data-testid=mode-live-allowed]");
-  const switchBtn = container.querySelector("#mode-switch");
+  const actionsEl = container.querySelector("[data-testid=mode-actions]");
   const errorEl = container.querySelector("#mode-error");
   const dialog = container.querySelector("#mode-dialog");
   const form = dialog.querySelector("form");
@@ -79,21 +108,21 @@ export function modeCard(container, { flashEl, onChanged, alive = () => true }) 
 
   function render(d) {
     const mode = modeOf(d.mode);
-    badge.textContent = mode.toUpperCase();
+    badge.textContent = modeLabel(mode);
     badge.className = `pill mode-badge mode-${mode}`;
     badge.dataset.mode = mode;
-    container.classList.toggle("mode-card-live", mode === "live");
+    MODES.forEach((m) => container.classList.toggle(`mode-card-${m}`, m === mode));
+    meaningEl.textContent = MODE_MEANING[mode];
     changedEl.innerHTML = d.changedAt || d.changedBy
       ? `Switched by ${esc(fmtText(d.changedBy))} at ${fmtTime(d.changedAt, { date: true })}${d.reason ? ` — ${esc(d.reason)}` : ""}`
       : "Never switched (paper since deployment)";
-    allowedEl.innerHTML = d.liveTradingEnabled === true
-      ? `<span class="neg">Live trading is allowed in this deployment</span>`
-      : d.liveTradingEnabled === false ? "Live trading is not enabled in this deployment" : DASH;
+    allowedEl.innerHTML = gatewayText(d);
     allowedEl.dataset.allowed = String(d.liveTradingEnabled === true);
-    const to = modeOf(d.switchTo ?? (mode === "live" ? "paper" : "live"));
-    switchBtn.textContent = `Switch to ${to}…`;
-    switchBtn.className = to === "live" ? "danger" : "primary";
-    switchBtn.disabled = false;
+    allowedEl.dataset.gatewayMode = modeKey(d.gatewayMode) || "none";
+    actionsEl.innerHTML = switchesOf(d).map((s) => {
+      const to = modeKey(s.mode);
+      return `<button type="button" data-testid="mode-switch-${to}" data-to="${to}" class="${to === "live" ? "danger" : "primary"}">${SWITCH_TEXT[to]}</button>`;
+    }).join("");
   }
 
   async function refresh() {
@@ -114,10 +143,10 @@ export function modeCard(container, { flashEl, onChanged, alive = () => true }) 
     }
   }
 
-  const to = () => modeOf(status && status.switchTo ? status.switchTo : status && modeOf(status.mode) === "live" ? "paper" : "live");
+  const target = () => dialog.dataset.target;
 
   function updateSubmit() {
-    if (to() !== "live") {
+    if (target() !== "live") {
       submitBtn.disabled = false;
       return;
     }
@@ -134,54 +163,68 @@ export function modeCard(container, { flashEl, onChanged, alive = () => true }) 
     unmetEl.hidden = false;
   }
 
-  function openDialog(d) {
-    const target = to();
-    const live = target === "live";
-    dialog.querySelector("#mode-dialog-title").textContent = live ? "Switch to LIVE trading?" : "Switch back to paper trading?";
-    dialog.dataset.target = target;
+  const reasonInput = (placeholder) => `<label for="mode-reason">Reason (recorded in the audit log)</label>
+         <input id="mode-reason" data-testid="mode-reason" maxlength="500" placeholder="${esc(placeholder)}" />`;
+
+  function openDialog(d, to) {
+    const from = modeOf(d.mode);
+    const checks = (switchesOf(d).find((s) => modeKey(s.mode) === to) || {}).checks;
+    dialog.dataset.target = to;
     unmetEl.hidden = true;
     unmetEl.innerHTML = "";
-    bodyEl.innerHTML = live
-      ? `<p class="warn-note" data-testid="mode-live-warning"><strong>Real money.</strong> Live starts <strong>PAUSED</strong> with the current paper settings and risk limits; nothing trades until you press Resume.</p>
+    const checksBlock = (pending) => `<h3 class="subhead">Checks</h3>
+         <div id="mode-checks-wrap">${checksHtml(checks, { pending })}</div>`;
+    let title;
+    if (to === "live") {
+      title = "Switch to LIVE trading?";
+      bodyEl.innerHTML = `<p class="warn-note" data-testid="mode-live-warning"><strong>Real money.</strong> Live starts <strong>PAUSED</strong> with the current ${esc(modeLabel(from))} settings and risk limits; nothing trades until you press Resume.</p>
          <p class="small">Limits fingerprint being armed: <code data-testid="mode-fingerprint">${esc(fmtText(d.limitsFingerprint))}</code></p>
-         <h3 class="subhead">Checks</h3>
-         <div id="mode-checks-wrap">${checksHtml(d.checks, { pending: true })}</div>
+         ${checksBlock(true)}
          <label for="mode-account">IB account id (as the gateway reports it)</label>
          <input id="mode-account" data-testid="mode-account" autocomplete="off" autocapitalize="characters" spellcheck="false" maxlength="32" required />
          <label for="mode-confirm-typed">Type <code>${CONFIRM_WORD}</code> to confirm</label>
          <input id="mode-confirm-typed" data-testid="mode-confirm-typed" autocomplete="off" autocapitalize="characters" spellcheck="false" maxlength="16" required />
-         <label for="mode-reason">Reason (recorded in the audit log)</label>
-         <input id="mode-reason" data-testid="mode-reason" maxlength="500" placeholder="e.g. strategy validated in paper" />`
-      : `<p>Live trading stops being the active mode; the system trades paper again.</p>
-         <h3 class="subhead">Checks</h3>
-         <div id="mode-checks-wrap">${checksHtml(d.checks)}</div>
-         <label for="mode-reason">Reason (recorded in the audit log)</label>
-         <input id="mode-reason" data-testid="mode-reason" maxlength="500" placeholder="e.g. end of live trial" />`;
-    submitBtn.textContent = live ? "Switch to LIVE" : "Switch to paper";
-    submitBtn.className = live ? "danger" : "primary";
+         ${reasonInput("e.g. rehearsed on IB paper for a week")}`;
+    } else if (to === "ibkr_paper") {
+      title = "Switch to IB paper trading?";
+      bodyEl.innerHTML = `<p class="note-ibkr-paper" data-testid="mode-ibkr-paper-note">Orders go through IB Gateway to your <strong>IB paper account</strong> (port 4002): the whole broker path, with <strong>no real money</strong>. IB paper starts <strong>PAUSED</strong> with the current ${esc(modeLabel(from))} settings and risk limits; nothing trades until you press Resume.</p>
+         ${checksBlock(false)}
+         ${reasonInput("e.g. rehearse the broker path")}`;
+    } else {
+      title = "Switch back to paper trading?";
+      bodyEl.innerHTML = `<p>${esc(modeLabel(from))} stops being the active mode; orders fill on the simulated venue again.</p>
+         ${checksBlock(false)}
+         ${reasonInput(`e.g. end of the ${from === "live" ? "live" : "IB paper"} trial`)}`;
+    }
+    dialog.querySelector("#mode-dialog-title").textContent = title;
+    submitBtn.textContent = to === "live" ? "Switch to LIVE" : `Switch to ${to === "ibkr_paper" ? "IB paper" : "paper"}`;
+    submitBtn.className = to === "live" ? "danger" : "primary";
     bodyEl.querySelectorAll("input").forEach((i) => i.addEventListener("input", updateSubmit));
     updateSubmit();
     dialog.showModal();
     // Focus the first input but keep the title and the warning in view (phones scroll the dialog).
-    (live ? dialog.querySelector("#mode-account") : dialog.querySelector("#mode-reason")).focus({ preventScroll: true });
+    (to === "live" ? dialog.querySelector("#mode-account") : dialog.querySelector("#mode-reason")).focus({ preventScroll: true });
     dialog.scrollTop = 0;
   }
 
-  switchBtn.addEventListener("click", async () => {
-    switchBtn.disabled = true;
-    const d = await refresh(); // the checks as they stand now
-    switchBtn.disabled = false;
-    if (d) openDialog(d);
+  actionsEl.addEventListener("click", async (ev) => {
+    const btn = ev.target.closest("button[data-to]");
+    if (!btn || btn.disabled) return;
+    const to = btn.dataset.to;
+    btn.disabled = true;
+    const d = await refresh(); // the checks as they stand now (re-renders the buttons)
+    btn.disabled = false;
+    if (d && switchesOf(d).some((s) => modeKey(s.mode) === to)) openDialog(d, to);
   });
   dialog.querySelector("#mode-cancel").addEventListener("click", () => dialog.close("cancel"));
 
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     if (submitBtn.disabled) return;
-    const target = to();
+    const to = target();
     const reason = dialog.querySelector("#mode-reason").value.trim();
-    const body = { mode: target, reason: reason || `switched to ${target} from the dashboard` };
-    if (target === "live") {
+    const body = { mode: to, reason: reason || `switched to ${to} from the dashboard` };
+    if (to === "live") {
       body.confirm = dialog.querySelector("#mode-confirm-typed").value.trim();
       body.account = dialog.querySelector("#mode-account").value.trim();
       body.limitsFingerprint = status ? status.limitsFingerprint : undefined;
@@ -191,10 +234,9 @@ export function modeCard(container, { flashEl, onChanged, alive = () => true }) 
     try {
       const result = obj(await api("/api/trading/mode", { method: "POST", body }));
       dialog.close("ok");
-      const now = modeOf(result.mode ?? target);
-      flash(flashEl, now === "live"
-        ? "Switched to LIVE. Trading is paused: review, then press Resume to start."
-        : `Switched to ${now.toUpperCase()}.`, now === "live" ? "warn" : "ok");
+      const now = modeOf(result.mode ?? to);
+      const paused = "Trading is paused: review, then press Resume to start.";
+      flash(flashEl, now === "paper" ? "Switched to PAPER." : `Switched to ${modeLabel(now)}. ${paused}`, now === "live" ? "warn" : "ok");
       await refresh();
       if (onChanged) await onChanged(result);
     } catch (err) {

@@ -93,7 +93,7 @@ TABLES = (CONTROL_TABLE, TRADING_TABLE, MARKET_TABLE, AUDIT_TABLE, IDEMPOTENCY_T
 
 
 def mode_key(mode: TradingMode, *parts: str) -> str:
-    """A partition key that starts with the trading mode, so paper and live never meet."""
+    """A partition key that starts with the trading mode, so no two modes (paper, ibkr_paper, live) meet."""
     return "#".join((mode.value, *parts))
 
 
@@ -194,17 +194,21 @@ def state_machine_arn_env(name: str) -> str:
 ENV_PREFIX = env_var("PREFIX")
 """Resource name prefix, e.g. `smart0dte-prod` (default `smart0dte`)."""
 ENV_MODE = env_var("MODE")
-"""`paper` (default) or `live`: whose records a process keeps when no event names the mode."""
+"""`paper` (default), `ibkr_paper` or `live`: whose records a process keeps when no event names the
+mode (the gateway task: the broker-backed mode it trades)."""
 ENV_ACCOUNT = env_var("ACCOUNT")
 """Bucket name suffix: the AWS account id in AWS (default `local`)."""
 ENV_SCHEDULE_GROUP = env_var("SCHEDULE_GROUP")
 ENV_SESSION_SCHEDULER_ROLE_ARN = env_var("SESSION_SCHEDULER_ROLE", suffix="ARN")
 ENV_LIVE_TRADING = env_var("LIVE_TRADING")
-"""The API's: `enabled` lets it arm live trading (after every check)."""
+"""The API's: the broker-backed mode the deployment's gateway serves, which it may arm (after every
+check): `ibkr_paper` (an IB paper account), `enabled` (live), `disabled` (none: paper only)."""
 ENV_IB_HOST = env_var("IB_HOST")
 ENV_IB_PORT = env_var("IB_PORT")
+"""IB Gateway's API port: 4002 for ibkr_paper, 4001 for live (`ports.GATEWAY_PORTS`)."""
 ENV_IB_CLIENT_ID = env_var("IB_CLIENT_ID")
 ENV_IB_ACCOUNT = env_var("IB_ACCOUNT")
+"""The IB account: a paper id (DU..., DF...) for ibkr_paper, a real one for live."""
 ENV_DATABENTO_API_KEY = "DATABENTO_API_KEY"
 """Databento's own name for its key (the feed task gets it from Secrets Manager)."""
 ENV_AWS_REGION = "AWS_REGION"
@@ -346,8 +350,9 @@ class TaskSpec:
 
 @dataclass(frozen=True, slots=True)
 class GatewaySpec(TaskSpec):
-    """The live gateway task: IB Gateway, IBC and `smart0dte order-bridge`. Deployed only with
-    `-c liveTrading=enabled`; paper trading needs none of it. Its secret holds the IB login as JSON."""
+    """The gateway task: IB Gateway, IBC and `smart0dte order-bridge`, for ibkr_paper (an IB paper
+    account) or live. Deployed only with `-c liveTrading=ibkr_paper` or `-c liveTrading=enabled`;
+    paper trading needs none of it. Its secret holds the IB login (paper or live) as JSON."""
 
     ib_client_id: int = 1
     secret_username_key: str = "username"
@@ -366,7 +371,7 @@ GATEWAY = GatewaySpec(
     stop_timeout_s=120,  # Fargate's maximum: SIGTERM, then the bridge finishes its current step
 )
 # The market-data feed task: `smart0dte feed` from the same image, deployed with
-# `-c marketData=databento` in paper and live deployments alike; its secret is the Databento API key.
+# `-c marketData=databento` in every mode alike; its secret is the Databento API key.
 FEED = TaskSpec(
     "feed",
     cpu_units=512,  # 0.5 vCPU, 1 GiB: one Python process

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Final
 
 from smart0dte.bootstrap import aws
 from smart0dte.domain.models import DomainError, TradingMode
-from smart0dte.ports import LIVE_GATEWAY_PORT, PAPER_ACCOUNT_PREFIX, PAPER_GATEWAY_PORT
+from smart0dte.ports import GATEWAY_PORTS, account_refusal
 from smart0dte.resources import ENV_IB_ACCOUNT, ENV_IB_CLIENT_ID, ENV_IB_HOST, ENV_IB_PORT
 
 if TYPE_CHECKING:
@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 
 CONNECT_TIMEOUT_S: Final = 15.0
 DEFAULT_IB_HOST: Final = "127.0.0.1"
-PORT_OF_MODE: Final = {TradingMode.LIVE: LIVE_GATEWAY_PORT, TradingMode.PAPER: PAPER_GATEWAY_PORT}
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,20 +64,23 @@ def resolve_settings(args: argparse.Namespace, environ: dict[str, str] | None = 
 
 
 def check_consistent(args: BridgeSettings) -> None:
-    """Live trades on 4001 with a U account, paper on 4002 with a DU account; anything else is refused."""
-    expected_port = PORT_OF_MODE[args.mode]
+    """ibkr_paper trades on 4002 with an IB paper account (DU..., DF...), live on 4001 with a
+    real-money account; paper (the simulated venue) has no bridge. Anything else is refused."""
+    expected_port = GATEWAY_PORTS.get(args.mode)
+    if expected_port is None:
+        brokered = " or ".join(m.value for m in GATEWAY_PORTS)
+        raise DomainError(
+            f"--mode={args.mode.value} trades on the simulated venue and needs no order bridge: "
+            f"use --mode {brokered}"
+        )
     if args.ib_port != expected_port:
         raise DomainError(
             f"--ib-port={args.ib_port} disagrees with --mode={args.mode.value}: "
             f"{args.mode.value} IB Gateway listens on {expected_port}"
         )
-    is_paper_account = args.account.startswith(PAPER_ACCOUNT_PREFIX)
-    if is_paper_account != (args.mode is TradingMode.PAPER):
-        kind = "a paper" if is_paper_account else "a live"
-        raise DomainError(
-            f"--account={args.account} is {kind} account (paper ids start with {PAPER_ACCOUNT_PREFIX}) "
-            f"but --mode={args.mode.value}"
-        )
+    refusal = account_refusal(args.mode, args.account)
+    if refusal is not None:
+        raise DomainError(f"--account={args.account} disagrees with --mode={args.mode.value}: {refusal}")
 
 
 def ib_connector(host: str, port: int, client_id: int, account: str) -> Callable[[], BrokerConnection]:

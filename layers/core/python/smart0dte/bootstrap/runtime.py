@@ -8,8 +8,9 @@ prefix), the role one-time schedules start workflows with, and the flatten and p
 machines' ARNs (else looked up by name).
 
 The trading mode comes from the event; pre_market's scheduled event carries none and takes the
-active mode (`active_mode`), which it passes on to the day's other workflows. Live builds the live
-records' stores and, only when an intent is sent, the order queue.
+active mode (`active_mode`), which it passes on to the day's other workflows. Each mode builds its
+own records' stores; a broker-backed mode (ibkr_paper, live) builds the order queue only when an
+intent is sent.
 """
 
 from __future__ import annotations
@@ -103,8 +104,11 @@ class Runtime:
         return aws.object_store(self.config, spec, self.client("s3"))
 
     def order_queue(self) -> OrderQueue:
-        if self.config.mode is not TradingMode.LIVE:
-            raise ValueError("only live mode sends intents to the order queue")
+        if not self.config.mode.uses_broker:
+            raise ValueError(
+                f"mode {self.config.mode.value} fills on the simulated venue: only ibkr_paper and live "
+                "send intents to the order queue"
+            )
         return aws.order_queue(self.config, self.client("sqs"))
 
     @cached_property
@@ -165,7 +169,7 @@ class Runtime:
             state=self.state,
             documents=self.documents,
             market=self.market,
-            queue=self.order_queue if self.mode is TradingMode.LIVE else None,
+            queue=self.order_queue if self.mode.uses_broker else None,
             model_fn=self.model_fn,
         )
 

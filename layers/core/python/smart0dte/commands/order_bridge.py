@@ -4,10 +4,10 @@ The container's entrypoint starts IB Gateway through IBC, waits for its API port
 command. Flags fall back to the environment:
 
     --ib-host     SMART0DTE_IB_HOST       (default 127.0.0.1)
-    --ib-port     SMART0DTE_IB_PORT       live 4001, paper 4002
+    --ib-port     SMART0DTE_IB_PORT       live 4001, ibkr_paper 4002
     --client-id   SMART0DTE_IB_CLIENT_ID
-    --account     SMART0DTE_IB_ACCOUNT    paper accounts start with DU
-    --mode        SMART0DTE_MODE          (through bootstrap.aws.AwsConfig.from_env)
+    --account     SMART0DTE_IB_ACCOUNT    IB paper accounts start with DU or DF
+    --mode        SMART0DTE_MODE          ibkr_paper or live (through bootstrap.aws.AwsConfig.from_env)
 
 A port, account or mode that disagree is refused before anything connects (exit 2).
 """
@@ -102,17 +102,23 @@ def _run(args: argparse.Namespace) -> int:
         f"{summary.errors} error(s)",
         file=sys.stderr,
     )
+    if summary.refused:
+        print(f"error: {summary.refused}", file=sys.stderr)
+        return 2
     return 0
 
 
 def register(commands: Any) -> None:
     gw = commands.add_parser("order-bridge", help="run the IB order bridge of the gateway task")
     gw.add_argument("--ib-host", default=None, help=f"IB Gateway host (else {ENV_IB_HOST}, else 127.0.0.1)")
-    gw.add_argument("--ib-port", default=None, help=f"4001 live, 4002 paper (else {ENV_IB_PORT})")
+    gw.add_argument("--ib-port", default=None, help=f"4001 live, 4002 ibkr_paper (else {ENV_IB_PORT})")
     gw.add_argument("--client-id", default=None, help=f"IB API client id (else {ENV_IB_CLIENT_ID})")
     gw.add_argument("--account", default=None, help=f"IB account id (else {ENV_IB_ACCOUNT})")
     gw.add_argument(
-        "--mode", choices=[m.value for m in TradingMode], default=None, help="else SMART0DTE_MODE"
+        "--mode",
+        choices=[m.value for m in TradingMode],
+        default=None,
+        help="ibkr_paper or live (else SMART0DTE_MODE)",
     )
     gw.add_argument(
         "--stop-at",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from smart0dte.domain.controls import AutomationSettings, TradingState
@@ -86,4 +84,4 @@ class TradingResumed(DomainEvent):
 
 
 class TradingModeChanged(DomainEvent):
-    new_mode: Literal["paper", "live"]
+    new_mode: TradingMode

@@ -75,8 +75,18 @@ Direction = OptionRight
 
 
 class TradingMode(StrEnum):
+    """Where orders go. `paper`: the simulated venue inside the engine; `ibkr_paper`: an Interactive
+    Brokers paper account through IB Gateway (the rehearsal of the broker path, no money);
+    `live`: a real-money IB account. Every record's key starts with the mode."""
+
     PAPER = "paper"
+    IBKR_PAPER = "ibkr_paper"
     LIVE = "live"
+
+    @property
+    def uses_broker(self) -> bool:
+        """Orders go through the order queue and the gateway to IB (not the simulated venue)."""
+        return self is not TradingMode.PAPER
 
 
 class Side(StrEnum):

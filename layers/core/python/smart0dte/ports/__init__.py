@@ -11,14 +11,17 @@ from smart0dte.domain.controls import ControlChange
 from smart0dte.ports.api import ApiStore, BacktestRunner
 from smart0dte.ports.audit import AuditLog, AuditRecord, AuditRecordExists
 from smart0dte.ports.broker import (
+    GATEWAY_PORTS,
     LIVE_GATEWAY_PORT,
-    PAPER_ACCOUNT_PREFIX,
+    PAPER_ACCOUNT_PREFIXES,
     PAPER_GATEWAY_PORT,
     BrokerAccount,
     BrokerConnection,
     BrokerOrderAck,
     BrokerPosition,
     LiveBroker,
+    account_refusal,
+    is_paper_account,
 )
 from smart0dte.ports.clock import Clock
 from smart0dte.ports.controls import ActiveMode, ControlsStore, ControlState, GatewayStatus, TradingControls
@@ -47,8 +50,9 @@ from smart0dte.ports.state import RESET_SCOPES, ResetRefused, ResetScope, StateS
 from smart0dte.ports.trading import RiskDecision, TradingBook
 
 __all__ = [
+    "GATEWAY_PORTS",
     "LIVE_GATEWAY_PORT",
-    "PAPER_ACCOUNT_PREFIX",
+    "PAPER_ACCOUNT_PREFIXES",
     "PAPER_GATEWAY_PORT",
     "RESET_SCOPES",
     "ActiveMode",
@@ -96,5 +100,7 @@ __all__ = [
     "TradingBook",
     "TradingControls",
     "Versioned",
+    "account_refusal",
+    "is_paper_account",
     "session_date_of",
 ]

@@ -7,12 +7,39 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Final, Protocol
 
-from smart0dte.domain.models import Fill, OrderIntent, OrderStatus
+from smart0dte.domain.models import Fill, OrderIntent, OrderStatus, TradingMode
 
-PAPER_ACCOUNT_PREFIX: Final = "DU"
-"""IB paper-trading account ids start with DU (live ones with U); the port alone does not decide."""
+PAPER_ACCOUNT_PREFIXES: Final = ("DU", "DF")
+"""IB paper-trading account ids start with DU (DF: an advisor's paper master); live ones with U
+(F, I). The account id decides what an account is; the port alone does not."""
 LIVE_GATEWAY_PORT: Final = 4001
 PAPER_GATEWAY_PORT: Final = 4002
+GATEWAY_PORTS: Final = {TradingMode.IBKR_PAPER: PAPER_GATEWAY_PORT, TradingMode.LIVE: LIVE_GATEWAY_PORT}
+"""IB Gateway's API port of each broker-backed mode (its paper and live logins listen apart)."""
+
+
+def is_paper_account(account_id: str) -> bool:
+    return account_id.startswith(PAPER_ACCOUNT_PREFIXES)
+
+
+def account_refusal(mode: TradingMode, account_id: str) -> str | None:
+    """Why `mode` must not trade on `account_id`, or None when it may: ibkr_paper trades only an
+    IB paper account, live only a real one, and paper never reaches a broker."""
+    if not mode.uses_broker:
+        return f"mode {mode.value} trades on the simulated venue, never on an IB account"
+    paper_account = is_paper_account(account_id)
+    if mode is TradingMode.IBKR_PAPER and not paper_account:
+        return (
+            f"account {account_id} is a live account: {mode.value} trades only an IB paper account "
+            f"(ids starting with {' or '.join(PAPER_ACCOUNT_PREFIXES)})"
+        )
+    if mode is TradingMode.LIVE and paper_account:
+        return (
+            f"account {account_id} is an IB paper account (ids starting with "
+            f"{' or '.join(PAPER_ACCOUNT_PREFIXES)}): {mode.value} trades only a real-money account; "
+            f"rehearse on a paper account in {TradingMode.IBKR_PAPER.value}"
+        )
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +54,7 @@ class BrokerAccount:
 
     @property
     def is_paper(self) -> bool:
-        return self.account_id.startswith(PAPER_ACCOUNT_PREFIX)
+        return is_paper_account(self.account_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +81,11 @@ class BrokerPosition:
 class LiveBroker(Protocol):
     """Interactive Brokers through IB Gateway (ib_async). Every order carries `orderRef` = intent
     id, so submitting an intent the broker already has places nothing (idempotent)."""
+
+    @property
+    def account_id(self) -> str:
+        """The account every order goes to (no call to IB)."""
+        ...
 
     def account(self) -> BrokerAccount: ...
 

@@ -120,7 +120,7 @@ class OrderOutcome(_Event):
     filled_quantity: int
     fills: int
     sent_to_broker: bool = False
-    """Live mode: the intent went to the order queue (paper fills in the simulated broker)."""
+    """ibkr_paper or live: the intent went to the order queue (paper fills in the simulated broker)."""
     duplicate: bool = False
 
 

@@ -1,7 +1,9 @@
-"""The gateway task's order bridge: live order intents from the queue to Interactive Brokers, and the
-broker's fills back into the state store.
+"""The gateway task's order bridge: order intents of a broker-backed mode (ibkr_paper or live) from
+the queue to Interactive Brokers, and the broker's fills back into the state store.
 
-The Execute step records each live order as SUBMITTED and queues its intent; this module places it
+The bridge trades the store's mode on the broker's account only when they fit (`ports.account_refusal`:
+ibkr_paper on an IB paper account, live on a real-money one); otherwise it places nothing and stops.
+The Execute step records each such order as SUBMITTED and queues its intent; this module places it
 through a `LiveBroker` (orderRef = intent id, so a redelivered message places nothing new), syncs
 the executions into the store, reconciles after every (re)connect and writes the heartbeat the API
 and the live-arming checks read. It is pure of AWS and IB SDKs: everything arrives as a port.
@@ -42,6 +44,7 @@ from smart0dte.ports import (
     ReceivedIntent,
     StateStore,
     Versioned,
+    account_refusal,
 )
 
 logger = logging.getLogger(__name__)
@@ -112,12 +115,17 @@ class ReconcileReport:
         return not self.missing_at_broker and not self.unknown_to_store
 
 
+class AccountRefused(DomainError):
+    """The broker's account does not fit the store's trading mode: nothing may be placed."""
+
+
 def _stored_allows(order: Order, status: OrderStatus) -> bool:
     return status in ORDER_TRANSITIONS[order.status]
 
 
 class OrderBridge:
-    """Places queued live intents through `broker` and brings its fills into `store`.
+    """Places queued intents of the store's mode through `broker` and brings its fills into `store`;
+    refuses (`AccountRefused`) a broker whose account does not fit the mode.
 
     Entries (BUY) are placed without broker-side bracket children: the session engine decides exits
     every minute and the flatten workflow closes everything before the close, so a broker-side stop
@@ -132,6 +140,9 @@ class OrderBridge:
         clock: Clock,
         actor: str = ORDER_BRIDGE_ACTOR,
     ) -> None:
+        refusal = account_refusal(store.mode, broker.account_id)
+        if refusal is not None:
+            raise AccountRefused(f"the order bridge of {store.mode.value} refuses to trade: {refusal}")
         self._broker = broker
         self._store = store
         self._intents = intents
@@ -439,6 +450,8 @@ class RunSummary:
     fills_recorded: int = 0
     reconciles: list[ReconcileReport] = field(default_factory=list)
     errors: int = 0
+    refused: str = ""
+    """Why the bridge refused the broker's account (stopped_by "account"), else empty."""
 
 
 def _seconds_until(now: datetime, due: datetime) -> float:
@@ -463,7 +476,8 @@ def run_order_bridge(
 
     Connects through `connect` (backing off on failure), reconciles after every (re)connect,
     heartbeats every `heartbeat_every_s`, receives intents with long polling and syncs fills every
-    `fills_every_s`. Errors are logged and counted; the loop itself only ends on a stop.
+    `fills_every_s`. Errors are logged and counted; the loop ends on a stop, or at once (nothing
+    placed, audited `GatewayAccountRefused`) when the broker's account does not fit the store's mode.
     """
     summary = RunSummary()
     heartbeat = Heartbeat(store, clock, port, timings.account_refresh_s)
@@ -496,7 +510,12 @@ def run_order_bridge(
                     continue
                 failures = 0
                 summary.connects += 1
-                bridge = OrderBridge(connection.broker, store, intents, clock, actor)
+                try:
+                    bridge = OrderBridge(connection.broker, store, intents, clock, actor)
+                except AccountRefused as exc:
+                    _refuse_account(store, clock, actor, str(exc))
+                    summary.stopped_by, summary.refused = "account", str(exc)
+                    break
                 report = bridge.reconcile(session_start)
                 summary.reconciles.append(report)
                 summary.fills_recorded += report.fills.recorded
@@ -521,8 +540,16 @@ def run_order_bridge(
             sleep(timings.error_pause_s)
     if connection is not None:
         _close(connection)
-    heartbeat.beat(None, False, f"stopped ({summary.stopped_by})")
+    refused = f": {summary.refused}" if summary.refused else ""
+    heartbeat.beat(None, False, f"stopped ({summary.stopped_by}){refused}")
     return summary
+
+
+def _refuse_account(store: StateStore, clock: Clock, actor: str, reason: str) -> None:
+    record = AuditRecord(clock.now(), store.mode, actor, "GatewayAccountRefused", reason[:2000])
+    with contextlib.suppress(AuditRecordExists):
+        store.audit.append(record)
+    logger.error("%s", reason)
 
 
 def _close(connection: BrokerConnection) -> None:
@@ -541,6 +568,7 @@ def stop_time(
 
 
 __all__: Sequence[str] = (
+    "AccountRefused",
     "FillSync",
     "Handled",
     "Heartbeat",

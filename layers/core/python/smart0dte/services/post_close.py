@@ -7,8 +7,9 @@
    (0DTE must end flat), as a backtest does.
 3. Reconcile. Paper (the simulated broker is the broker): every order and fill the engine holds
    must be in the store (missing ones are written), a stored order the engine never executed is
-   cancelled, stored positions still open that the engine closed are closed. Live: the broker is the
-   truth and the gateway reconciles with it; differences are reported, nothing is changed.
+   cancelled, stored positions still open that the engine closed are closed. ibkr_paper and live:
+   the broker is the truth and the gateway reconciles with it; differences are reported, nothing
+   is changed.
    Then every closed position has its trade journal entry (analytics read the journal): those
    closed before the journal existed get theirs, once (`backfill_trade_journal`).
 4. Daily analytics (domain.analytics) -> a JSON report in the reports bucket, a summary to the
@@ -132,7 +133,8 @@ class PostClose:
 
     def _reconcile(self, engine: SessionEngine, session_date: date, at: datetime) -> dict[str, Any]:
         """Paper: write the engine's whole day again (every write is create-once or idempotent, so
-        only what is missing lands) and cancel stored orders the engine never executed. Live: report."""
+        only what is missing lands) and cancel stored orders the engine never executed. A
+        broker-backed mode (ibkr_paper, live): report."""
         desk = self.desk
         state = desk.state
         stored_orders = {
@@ -142,11 +144,11 @@ class PostClose:
             if session_date_of(o.created_at) == session_date
         }
         engine_orders = {qualified(session_date, o.order_id): o for o in engine.orders()}
-        if desk.mode is TradingMode.LIVE:
+        if desk.mode.uses_broker:
             return {
                 "orders_in_store": len(stored_orders),
                 "orders_in_engine": len(engine_orders),
-                "note": "live: the broker is the truth; the gateway reconciles with it",
+                "note": f"{desk.mode.value}: the broker is the truth; the gateway reconciles with it",
             }
         missing_orders = sorted(set(engine_orders) - set(stored_orders))
         stored_fills = {f.fill_id for oid in stored_orders for f in state.list_fills(oid)}

@@ -8,7 +8,8 @@ phase, and saves the document back under an optimistic lock. The document holds:
 - the cycle cursor: the last minute observed and how far its phases got, with the results already
   returned for it, so a duplicated or retried event gets the same answer and changes nothing;
 - `outbox`: the records the last phase produced (signals, risk decisions, orders, fills,
-  positions, trading state, incidents and, live, the intents to send).
+  positions, trading state, incidents and, in a broker-backed mode (ibkr_paper, live), the
+  intents to send).
 
 Writes are ordered so nothing is half-done: the document with its outbox is saved first (the
 commit point: a phase whose save loses the lock changes nothing and is run again from the newer
@@ -224,7 +225,7 @@ class SessionDesk:
     market: MarketReader
     calendar: MarketCalendar = field(default_factory=MarketCalendar)
     queue: Callable[[], OrderQueue] | None = None
-    """Live only: the order queue, built when the first intent is sent."""
+    """Broker-backed modes (ibkr_paper, live) only: the order queue, built when the first intent is sent."""
     model_fn: Callable[[str], ProbabilityFn] | None = None
     """The promoted model's probability function, by version (None: rules only)."""
     pricing: PricingInputs = field(default_factory=PricingInputs)
@@ -417,13 +418,14 @@ class SessionDesk:
                 )
 
     def _send(self, intent: OrderIntent) -> None:
-        if intent.mode is not TradingMode.LIVE or self.mode is not TradingMode.LIVE:
+        if not intent.mode.uses_broker or intent.mode is not self.mode:
             raise DomainError(
-                f"intent {intent.intent_id} is {intent.mode.value}: only live intents go to the broker"
+                f"intent {intent.intent_id} is {intent.mode.value} in the {self.mode.value} desk: only "
+                "intents of the desk's broker-backed mode (ibkr_paper, live) go to the broker"
             )
         if self._queue is None:
             if self.queue is None:
-                raise DomainError("live mode needs the order queue; none is wired")
+                raise DomainError(f"{self.mode.value} mode needs the order queue; none is wired")
             self._queue = self.queue()
         self._queue.send(intent)
 
@@ -519,14 +521,15 @@ def risk_ops(verdicts: Sequence[Verdict], ts: datetime, actor: str) -> list[dict
 
 def effect_ops(effects: Effects, mode: TradingMode, session_date: date, actor: str) -> list[dict[str, Any]]:
     """Orders, fills and positions of a phase as outbox operations. Paper records what the simulated
-    broker did; live records each new intent's order as SUBMITTED and sends the intent (the shadow
-    fills stay in the engine: the broker's fills come back through the gateway)."""
+    broker did; a broker-backed mode (ibkr_paper, live) records each new intent's order as SUBMITTED
+    and sends the intent (the shadow fills stay in the engine: the broker's fills come back through
+    the gateway)."""
     reasons = {i.intent_id: i.reason for i in effects.submitted}
     latest: dict[str, Order] = {}
     for order in effects.orders:
         latest[order.order_id] = order
     ops: list[dict[str, Any]] = []
-    if mode is TradingMode.LIVE:
+    if mode.uses_broker:
         first: dict[str, Order] = {}
         for order in effects.orders:
             first.setdefault(order.intent_id, order)

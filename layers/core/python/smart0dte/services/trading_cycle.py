@@ -7,7 +7,7 @@ same decisions as a backtest of the same day.
 - `signals({"mode", "ts"})`: mark, work orders, exits, then the strategies' candidates.
 - `risk(<signals' result>)`: a verdict and a size per candidate; the approved intents.
 - `execute(<risk's result>)`: each intent once (the handler makes `execute_one` idempotent on the
-  intent id): paper fills in the simulated broker, live sends it to the order queue.
+  intent id): paper fills in the simulated broker, ibkr_paper and live send it to the order queue.
 
 An incident of the observe phase (a position still open five minutes before the close) is written
 to the audit log and, when a notifier is wired, sent to the humans.
@@ -242,14 +242,14 @@ class TradingCycle:
         executed = engine.execute([PlannedEntry(intent, planned_wire.quote, planned_wire.strategy)], ts)
         orders = [o for o in executed.effects.orders if o.intent_id == intent.intent_id]
         last = orders[-1]
-        live = desk.mode.value == "live"
+        to_broker = desk.mode.uses_broker
         outcome = {
             "intent_id": intent.intent_id,
             "order_id": qualified(session_date, last.order_id),
-            "status": "SUBMITTED" if live else last.status.value,
-            "filled_quantity": 0 if live else last.filled_quantity,
-            "fills": 0 if live else len(executed.effects.fills),
-            "sent_to_broker": live,
+            "status": "SUBMITTED" if to_broker else last.status.value,
+            "filled_quantity": 0 if to_broker else last.filled_quantity,
+            "fills": 0 if to_broker else len(executed.effects.fills),
+            "sent_to_broker": to_broker,
             "duplicate": False,
         }
         envelope.executed[intent.intent_id] = outcome

@@ -44,7 +44,6 @@ from smart0dte.domain.models import (
     OrderStatus,
     OrderType,
     Side,
-    TradingMode,
 )
 from smart0dte.ports import (
     LIVE_GATEWAY_PORT,
@@ -52,6 +51,7 @@ from smart0dte.ports import (
     BrokerAccount,
     BrokerOrderAck,
     BrokerPosition,
+    account_refusal,
 )
 
 __all__ = [
@@ -247,10 +247,6 @@ class IbkrBroker:
         self._ack_wait_s = ack_wait_s
         self._now = now
 
-    @property
-    def is_paper(self) -> bool:
-        return BrokerAccount(self.account_id, Decimal(0), False).is_paper
-
     # --- account ---------------------------------------------------------------------------
 
     def _require_managed(self) -> None:
@@ -364,14 +360,9 @@ class IbkrBroker:
         return list(found.values())
 
     def _check_mode(self, intent: OrderIntent) -> None:
-        if self.is_paper and intent.mode is TradingMode.LIVE:
-            raise ValueError(
-                f"intent.mode={intent.mode.value} refused: account {self.account_id} is a paper account"
-            )
-        if not self.is_paper and intent.mode is not TradingMode.LIVE:
-            raise ValueError(
-                f"intent.mode={intent.mode.value} refused: account {self.account_id} is a live account"
-            )
+        refusal = account_refusal(intent.mode, self.account_id)
+        if refusal is not None:
+            raise ValueError(f"intent.mode={intent.mode.value} refused: {refusal}")
 
     def _ack(
         self, trades: Sequence[Any], intent_id: str, already_known: bool, detail: str = ""

@@ -38,7 +38,9 @@ class ApiDeps:
     schedules: ScheduleReader | None = None
     """The stage's schedule group; None where it cannot be read (the status then says so)."""
     live_trading: str | None = None
-    """SMART0DTE_LIVE_TRADING of the deployment: `enabled` allows arming live (after every check)."""
+    """SMART0DTE_LIVE_TRADING of the deployment: which broker-backed mode its gateway serves
+    (`ibkr_paper` or `enabled` for live; `services.live_arming.gateway_mode`), so which one may be
+    armed after every check."""
     _base: ApiStore | None = None
     _active: tuple[TradingMode, float] | None = None
 

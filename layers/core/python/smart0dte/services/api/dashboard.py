@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from smart0dte.domain.calendar import NEW_YORK, MarketPhase
 from smart0dte.domain.models import TradingMode, Underlying
 from smart0dte.domain.portfolio import cents
-from smart0dte.ports import session_date_of
+from smart0dte.ports import account_refusal, session_date_of
 from smart0dte.ports.api import ApiStore
 from smart0dte.services.api.context import ApiContext
 from smart0dte.services.api.shared import (
@@ -115,20 +115,27 @@ def _engine_health(store: ApiStore, at: datetime, trading: bool) -> ComponentHea
 
 
 def _broker_health(store: ApiStore | None, at: datetime) -> ComponentHealth:
-    """Paper trades with the simulated broker; live needs the gateway's fresh heartbeat."""
+    """Paper trades with the simulated broker; ibkr_paper and live need the gateway's fresh heartbeat
+    from an account that fits the mode (an IB paper account for ibkr_paper, a real one for live)."""
     if store is None:
         return ComponentHealth(name="broker", status=Status.GRAY, reason="no state store")
-    if store.mode is TradingMode.PAPER:
+    mode = store.mode
+    if not mode.uses_broker:
         return ComponentHealth(name="broker", status=Status.GREEN, reason="paper mode: simulated broker")
     gateway = store.get_gateway_status()
     if gateway is None:
-        return ComponentHealth(name="broker", status=Status.RED, reason="live mode: no gateway heartbeat")
+        return ComponentHealth(
+            name="broker", status=Status.RED, reason=f"{mode.value} mode: no gateway heartbeat"
+        )
     age_s = int((at - gateway.heartbeat_at).total_seconds())
     account = gateway.account.account_id if gateway.account else "no account"
+    refusal = None if gateway.account is None else account_refusal(mode, gateway.account.account_id)
     if not gateway.connected:
         status, why = Status.RED, f"IB Gateway disconnected ({gateway.detail or 'no detail'})"
     elif at - gateway.heartbeat_at > HEARTBEAT_FRESH:
         status, why = Status.RED, "gateway heartbeat is stale"
+    elif refusal is not None:
+        status, why = Status.RED, refusal
     else:
         status, why = Status.GREEN, f"IB Gateway connected on port {gateway.port}, {account}"
     return ComponentHealth(name="broker", status=status, reason=f"{why}; heartbeat {age_s} s ago")

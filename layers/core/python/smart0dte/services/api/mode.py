@@ -1,5 +1,6 @@
-"""The trading mode: which one is active and, check by check, what a switch needs; the switch
-paper -> live (armed paused, with the reviewed paper settings and limits) and live -> paper."""
+"""The trading mode: which one is active and, check by check, what switching to each other mode
+needs; the switch to ibkr_paper (the IB paper rehearsal) or live, both armed paused with the
+active mode's settings and limits (live: the reviewed ones), and back to paper."""
 
 from __future__ import annotations
 
@@ -17,22 +18,27 @@ from smart0dte.services.live_arming import (
     LIVE_TRADING_ENABLED,
     Check,
     Idle,
+    LiveConfirmation,
+    Target,
+    broker_mode_checks,
+    gateway_mode,
     limits_fingerprint,
-    live_arming_checks,
     paper_restore_checks,
 )
 
 
 class ModeBody(Wire):
     mode: TradingMode
-    confirm: str | None = Field(default=None, max_length=16, description='"LIVE" to arm live trading')
+    confirm: str | None = Field(default=None, max_length=16, description='live only: "LIVE" to arm it')
     account: str | None = Field(
-        default=None, max_length=32, description="the IB account id the gateway is logged in to, typed back"
+        default=None,
+        max_length=32,
+        description="live only: the IB account id the gateway is logged in to, typed back",
     )
     limits_fingerprint: str | None = Field(
         default=None,
         max_length=64,
-        description="the fingerprint of the settings and limits reviewed (GET /api/trading/mode)",
+        description="live only: the fingerprint of the settings and limits reviewed (GET /api/trading/mode)",
     )
     reason: str = Field(default="requested from the dashboard", min_length=1, max_length=500)
 
@@ -50,21 +56,30 @@ class ModeResponse(Wire):
     checks: list[CheckOut] = Field(default=[])
 
 
+class ModeSwitchOut(Wire):
+    mode: TradingMode
+    """A mode other than the active one."""
+    checks: list[CheckOut]
+    """The switch to `mode` as things stand (live: confirmation, account and fingerprint not given)."""
+
+
 class ModeStatusResponse(Wire):
     mode: TradingMode
     changed_by: str | None
     changed_at: datetime | None
     reason: str | None
     live_trading_enabled: bool
+    gateway_mode: TradingMode | None
+    """The broker-backed mode this deployment's gateway serves (ibkr_paper or live); None: no gateway."""
     limits_fingerprint: str
     """Of the active mode's settings and limits: what arming live would carry over."""
-    switch_to: TradingMode
-    checks: list[CheckOut]
-    """The switch to `switch_to` as things stand (confirmation, account and fingerprint not given)."""
+    switches: list[ModeSwitchOut]
+    """Every other mode, in the order paper, ibkr_paper, live."""
 
 
 def _idle(store: ApiStore) -> Idle:
     return Idle(
+        store.mode,
         store.get_controls(),
         tuple(p.position_id for p in store.list_open_positions()),
         tuple(o.order_id for o in store.list_working_orders()),
@@ -82,29 +97,27 @@ def router(api: ApiContext) -> Router:
     def switch_checks(
         to: TradingMode, confirm: str | None, account: str | None, fingerprint: str | None
     ) -> list[Check]:
+        """From the active mode (`deps.store`) to `to`."""
         store = deps.store
-        if to is TradingMode.PAPER:
-            return paper_restore_checks(_idle(store.for_mode(TradingMode.LIVE)))
-        paper = store.for_mode(TradingMode.PAPER)
-        live = store.for_mode(TradingMode.LIVE)
-        return live_arming_checks(
+        leaving = _idle(store)
+        if not to.uses_broker:
+            return paper_restore_checks(leaving)
+        target = store.for_mode(to)
+        live = LiveConfirmation(store.get_settings(), store.get_risk_limits(), confirm, account, fingerprint)
+        return broker_mode_checks(
             now=api.now(),
             live_trading=deps.live_trading,
-            gateway=live.get_gateway_status(),
-            paper=_idle(paper),
-            live_controls=live.get_controls(),
-            settings=paper.get_settings(),
-            limits=paper.get_risk_limits(),
-            confirm=confirm,
-            account=account,
-            reviewed_fingerprint=fingerprint,
+            target=Target(to, target.get_controls(), target.get_gateway_status()),
+            leaving=leaving,
+            live=live if to is TradingMode.LIVE else None,
         )
 
-    @router.get("/api/trading/mode", summary="The active mode and, check by check, what switching needs")
+    @router.get(
+        "/api/trading/mode", summary="The active mode and, check by check, what switching to each other needs"
+    )
     def trading_mode_status() -> ModeStatusResponse:
         store = deps.store
         active = store.get_active_mode()
-        other = TradingMode.PAPER if active.mode is TradingMode.LIVE else TradingMode.LIVE
         change = active.change
         return ModeStatusResponse(
             mode=active.mode,
@@ -112,15 +125,19 @@ def router(api: ApiContext) -> Router:
             changed_at=change.at if change else None,
             reason=change.reason if change else None,
             live_trading_enabled=deps.live_trading == LIVE_TRADING_ENABLED,
+            gateway_mode=gateway_mode(deps.live_trading),
             limits_fingerprint=limits_fingerprint(store.get_settings(), store.get_risk_limits()),
-            switch_to=other,
-            checks=_checks_out(switch_checks(other, None, None, None)),
+            switches=[
+                ModeSwitchOut(mode=m, checks=_checks_out(switch_checks(m, None, None, None)))
+                for m in TradingMode
+                if m is not active.mode
+            ],
         )
 
     @router.post(
         "/api/trading/mode",
-        summary="Switch paper -> live (every check met, confirm LIVE and the account typed back) "
-        "or live -> paper (live idle)",
+        summary="Switch to ibkr_paper (every check met), to live (every check met, confirm LIVE, the "
+        "account typed back and the reviewed fingerprint) or back to paper (the mode left idle)",
     )
     def trading_mode(body: ModeBody) -> ModeResponse:
         store = deps.store
@@ -130,6 +147,7 @@ def router(api: ApiContext) -> Router:
         unmet = [f"{c.name}: {c.detail}" for c in checks if not c.met]
         details: dict[str, object] = {
             "requested": body.mode.value,
+            "from": store.mode.value,
             "checks": [{"name": c.name, "met": c.met, "detail": c.detail} for c in checks],
         }
         if unmet:
@@ -143,12 +161,15 @@ def router(api: ApiContext) -> Router:
         at = api.now()
         actor = api.actor()
         target = store.for_mode(body.mode)
-        if body.mode is TradingMode.LIVE:
-            # Live starts with the reviewed paper settings and limits, paused: a human resumes it.
-            target.put_settings(store.get_settings(), actor, f"armed live: {body.reason}", at)
-            target.put_risk_limits(store.get_risk_limits(), actor, f"armed live: {body.reason}", at)
+        if body.mode.uses_broker:
+            # A broker-backed mode starts with the active mode's settings and limits (live: the
+            # reviewed ones, by fingerprint), paused: a human resumes it.
+            armed = f"armed {body.mode.value}: {body.reason}"
+            target.put_settings(store.get_settings(), actor, armed, at)
+            target.put_risk_limits(store.get_risk_limits(), actor, armed, at)
             if not target.get_controls().paused:
-                target.pause(actor, "armed live: starts paused until resumed", at)
+                target.pause(actor, f"armed {body.mode.value}: starts paused until resumed", at)
+        if body.mode is TradingMode.LIVE:
             details["account"] = body.account
             details["limitsFingerprint"] = body.limits_fingerprint
         switched = store.switch_active_mode(body.mode, actor, body.reason, at, details)
