@@ -35,7 +35,7 @@ POSTS = [
     ("/api/automation/settings", {"maxPositions": 3}),
     ("/api/trading/emergency-stop", {"reason": "x"}),
     ("/api/trading/pause", {"reason": "x"}),
-    ("/api/trading/resume", {"reason": "x"}),
+    ("/api/trading/resume", {"reason": "x", "mode": "paper", "confirm": "RESUME"}),
     ("/api/positions/position-1/close", {"reason": "x"}),
     ("/api/analytics/backtest", {"start": "2025-03-10", "end": "2025-03-14"}),
     ("/api/reset", {"scope": "all", "confirm": "RESET"}),
@@ -439,19 +439,23 @@ def test_emergency_stop_pause_and_resume(api: Call, seeded: DynamoState) -> None
     assert body["controls"]["emergencyStopChange"]["actor"] == "user:alice"
     assert body["controls"]["emergencyStopChange"]["reason"] == "runaway losses"
     assert api("POST", "/api/trading/pause", {"reason": "lunch"})[1]["controls"]["paused"] is True
-    status, body = api("POST", "/api/trading/resume", {"reason": "all clear"})
+    status, body = api(
+        "POST", "/api/trading/resume", {"reason": "all clear", "mode": "paper", "confirm": "RESUME"}
+    )
     assert status == 200
     assert body["controls"]["emergencyStop"] is False and body["controls"]["paused"] is False
     assert body["controls"]["tradingState"] == "ACTIVE"  # the stop alone halted it
     actions = audit_actions(seeded)
-    for action in ("EmergencyStopActivated", "TradingPaused", "EmergencyStopCleared", "TradingResumed"):
+    for action in ("EmergencyStopActivated", "TradingPaused", "EmergencyStopCleared"):
         assert (action, "user:alice") in actions
 
 
 @pytest.mark.parametrize("body", [None, {}, {"reason": ""}, {"reason": "x" * 501}, {"why": "x"}])
-def test_controls_need_a_reason(api: Call, seeded: DynamoState, body: Any) -> None:
-    assert api("POST", "/api/trading/emergency-stop", body)[0] == 422
-    assert seeded.get_controls().emergency_stop is False
+def test_pause_needs_a_reason_the_emergency_stop_does_not(api: Call, seeded: DynamoState, body: Any) -> None:
+    assert api("POST", "/api/trading/pause", body)[0] == 422
+    assert seeded.get_controls().paused is False
+    assert api("POST", "/api/trading/emergency-stop", body)[0] == 200
+    assert seeded.get_controls().emergency_stop is True
 
 
 def test_malformed_json_is_422(api: Call) -> None:

@@ -21,7 +21,14 @@ from smart0dte.ports.broker import (
     LiveBroker,
 )
 from smart0dte.ports.clock import Clock
-from smart0dte.ports.controls import ActiveMode, ControlsStore, ControlState, GatewayStatus, TradingControls
+from smart0dte.ports.controls import (
+    ActiveMode,
+    ControlRefused,
+    ControlsStore,
+    ControlState,
+    GatewayStatus,
+    TradingControls,
+)
 from smart0dte.ports.counters import CountersStore, DailyCounters
 from smart0dte.ports.intents import IntentReceiver, OrderQueue, ReceivedIntent
 from smart0dte.ports.market import (
@@ -65,6 +72,7 @@ __all__ = [
     "ConcurrentUpdate",
     "ConflictingRecord",
     "ControlChange",
+    "ControlRefused",
     "ControlState",
     "ControlsStore",
     "CountersStore",
