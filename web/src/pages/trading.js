@@ -78,7 +78,7 @@ export default async function trading(root, ctx) {
         } },
         { label: "State", render: (m) => esc(fmtText(m.controls.tradingState)) + (m.controls.paused === true ? " · paused" : "") },
         { label: "", render: (m) => (m.controls.emergencyStop === true
-          ? `<button class="clear-stop" data-mode="${esc(m.mode)}" data-testid="clear-stop-${esc(m.mode)}">Clear ${esc(String(m.mode).toUpperCase())} stop…</button>`
+          ? `<button class="clear-stop" data-requires-trade data-mode="${esc(m.mode)}" data-testid="clear-stop-${esc(m.mode)}">Clear ${esc(String(m.mode).toUpperCase())} stop…</button>`
           : "") },
       ],
       rows,
