@@ -498,6 +498,12 @@ class FakeApi:
             s["paused"] = True
             return 200, {"paused": True}
         if method == "POST" and path == "/api/trading/resume":
+            if s["emergencyStop"]["active"] and (body.get("mode") is None or body.get("confirm") != "RESUME"):
+                field = "mode" if body.get("mode") is None else "confirm"  # as the real API
+                return 422, {
+                    "message": 'an emergency stop is set: send "mode" and "confirm": "RESUME"',
+                    "field": field,
+                }
             s["paused"] = False
             s["tradingState"] = "ACTIVE"
             s["emergencyStop"] = {"active": False, "by": None, "reason": None, "at": None}

@@ -231,6 +231,87 @@ def test_emergency_stop_halts_in_the_page_and_in_the_store(tab, real: RealApi) -
     assert tab.api_errors == []
 
 
+def test_stop_resume_with_a_typed_confirmation_and_clear_the_live_stop(tab, real: RealApi) -> None:
+    live = real.store.for_mode(TradingMode.LIVE)
+    open_route(tab, real, "trading")
+    tab.get_by_test_id("reason").fill("fat finger drill")
+    tab.get_by_test_id("emergency-stop").click()
+    expect(tab.get_by_test_id("trading-state")).to_have_text("HALTED")
+    stops = tab.get_by_test_id("stops-table")
+    expect(stops.locator("tbody tr")).to_have_count(2)
+    expect(stops).to_contain_text("fat finger drill")
+    assert real.store.get_controls().emergency_stop and live.get_controls().emergency_stop
+
+    # Resume names the active mode's stop and needs RESUME typed; cancelling changes nothing.
+    expect(tab.get_by_test_id("resume")).to_have_text("Resume PAPER…")
+    tab.get_by_test_id("resume").click()
+    dialog = tab.get_by_test_id("confirm-dialog")
+    expect(dialog).to_contain_text("Clear the PAPER emergency stop")
+    expect(dialog).to_contain_text(f"pressed by user:{USER}")
+    expect(tab.get_by_test_id("confirm-ok")).to_be_disabled()
+    tab.get_by_test_id("confirm-typed").fill("resume")
+    expect(tab.get_by_test_id("confirm-ok")).to_be_disabled()
+    tab.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    assert real.store.get_controls().emergency_stop
+    tab.get_by_test_id("resume").click()
+    tab.get_by_test_id("confirm-typed").fill("RESUME")
+    shot(tab, "resume_dialog")
+    tab.get_by_test_id("confirm-ok").click()
+
+    expect(tab.get_by_test_id("trading-flash")).to_contain_text(
+        "PAPER emergency stop cleared and trading resumed."
+    )
+    expect(tab.get_by_test_id("trading-state")).to_have_text("ACTIVE")
+    expect(tab.get_by_test_id("estop-status")).to_have_text("not active")
+    expect(tab.get_by_test_id("clear-stop-paper")).to_have_count(0)
+    assert not real.store.get_controls().emergency_stop and live.get_controls().emergency_stop
+
+    # The live stop, in a mode not traded, is cleared from its own row; live stays unarmed.
+    tab.get_by_test_id("clear-stop-live").click()
+    expect(dialog).to_contain_text("Live stays unarmed")
+    tab.get_by_test_id("confirm-typed").fill("RESUME")
+    tab.get_by_test_id("confirm-ok").click()
+
+    expect(tab.get_by_test_id("trading-flash")).to_contain_text("LIVE emergency stop cleared.")
+    expect(tab.get_by_test_id("clear-stop-live")).to_have_count(0)
+    expect(stops).not_to_contain_text("ACTIVE by")
+    assert not live.get_controls().emergency_stop
+    assert live.get_active_mode().mode is TradingMode.PAPER
+    cleared = [r for r in live.audit.list_day(SESSION) if r.action == "EmergencyStopCleared"]
+    assert [(r.actor, r.details["stop_number"]) for r in cleared] == [(f"user:{USER}", 1)]
+    assert tab.api_errors == []
+
+
+@pytest.mark.parametrize(("width", "height"), [(1366, 768), (390, 844)])
+def test_the_stop_and_its_clearing_fit_laptop_and_phone(
+    browser, real: RealApi, width: int, height: int
+) -> None:  # type: ignore[no-untyped-def]
+    real.store.activate_emergency_stop(f"user:{USER}", "broker outage", T0, "request-1")
+    real.store.for_mode(TradingMode.LIVE).activate_emergency_stop(
+        f"user:{USER}", "broker outage", T0, "request-1"
+    )
+    context = browser.new_context(viewport={"width": width, "height": height})
+    try:
+        page = context.new_page()
+        open_route(page, real, "trading")
+        expect(page.get_by_test_id("clear-stop-live")).to_be_visible()
+        for testid in ("emergency-stop", "resume", "clear-stop-paper", "clear-stop-live"):
+            box = page.get_by_test_id(testid).bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, testid
+        shot(page, f"stops_{width}x{height}")
+        page.get_by_test_id("clear-stop-live").click()
+        ok = page.get_by_test_id("confirm-ok")
+        expect(ok).to_be_visible()
+        expect(page.get_by_test_id("confirm-dialog")).to_contain_text("Type RESUME to confirm")
+        box = ok.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= width
+        if shots := os.environ.get("E2E_SCREENSHOT_DIR"):  # the viewport: what the user sees
+            page.screenshot(path=str(Path(shots) / f"real_api_clear_live_dialog_{width}x{height}.png"))
+    finally:
+        context.close()
+
+
 def test_a_bad_setting_shows_its_error_next_to_the_field_and_a_good_one_saves(tab, real: RealApi) -> None:
     before = real.store.get_settings()
     audited = actions(real.store)

@@ -36,6 +36,7 @@ export function confirmDialog({ title, messageHtml, okLabel = "OK", requireTyped
   document.getElementById("confirm-message").innerHTML = messageHtml;
   ok.textContent = okLabel;
   typed.value = "";
+  document.getElementById("confirm-word").textContent = requireTyped || "";
   typedLabel.hidden = !requireTyped;
   ok.disabled = Boolean(requireTyped);
   typed.oninput = () => {

@@ -1,8 +1,10 @@
 """The local server end to end over HTTP: static files, token checks and the real handler."""
 
 import json
+import socket
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +14,7 @@ import pytest
 
 from smart0dte.adapters.aws.dynamodb import DynamoState
 from smart0dte.local.auth import InvalidToken, LocalAuth, bearer_token
-from smart0dte.local.http_server import ApiServer, serve
+from smart0dte.local.http_server import MAX_BODY_BYTES, ApiServer, serve
 from smart0dte.services.api import ApiDeps
 
 from .conftest import FixedClock
@@ -66,6 +68,25 @@ def test_api_with_a_real_token(server: ApiServer, seeded: DynamoState) -> None:
     status, _, body = request(server, "POST", "/api/trading/emergency-stop", token, {"reason": "drill"})
     assert status == 200
     assert json.loads(body)["controls"]["emergencyStopChange"]["actor"] == "user:alice"
+    assert seeded.get_controls().emergency_stop is True
+
+
+def test_the_stop_over_the_servers_body_limit_is_taken_without_its_body(
+    server: ApiServer, seeded: DynamoState
+) -> None:
+    host, port = urllib.parse.urlsplit(server.url).netloc.split(":")
+    head = (
+        f"POST /api/trading/emergency-stop HTTP/1.1\r\nHost: {host}\r\n"
+        f"Authorization: Bearer {server.issue_token('alice')}\r\nContent-Type: text/plain\r\n"
+        f"Content-Length: {MAX_BODY_BYTES + 1}\r\n\r\n"
+    )
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(head.encode() + b"x" * 1000)  # the rest never comes
+        answer = conn.makefile("rb").read()
+
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert b" 200 " in status_line
+    assert json.loads(rest.split(b"\r\n\r\n", 1)[1])["reason"] == "emergency stop (no reason given)"
     assert seeded.get_controls().emergency_stop is True
 
 

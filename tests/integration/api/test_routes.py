@@ -35,7 +35,7 @@ POSTS = [
     ("/api/automation/settings", {"maxPositions": 3}),
     ("/api/trading/emergency-stop", {"reason": "x"}),
     ("/api/trading/pause", {"reason": "x"}),
-    ("/api/trading/resume", {"reason": "x"}),
+    ("/api/trading/resume", {"reason": "x", "mode": "paper", "confirm": "RESUME"}),
     ("/api/positions/position-1/close", {"reason": "x"}),
     ("/api/analytics/backtest", {"start": "2025-03-10", "end": "2025-03-14"}),
     ("/api/reset", {"scope": "all", "confirm": "RESET"}),
@@ -439,19 +439,23 @@ def test_emergency_stop_pause_and_resume(api: Call, seeded: DynamoState) -> None
     assert body["controls"]["emergencyStopChange"]["actor"] == "user:alice"
     assert body["controls"]["emergencyStopChange"]["reason"] == "runaway losses"
     assert api("POST", "/api/trading/pause", {"reason": "lunch"})[1]["controls"]["paused"] is True
-    status, body = api("POST", "/api/trading/resume", {"reason": "all clear"})
+    status, body = api(
+        "POST", "/api/trading/resume", {"reason": "all clear", "mode": "paper", "confirm": "RESUME"}
+    )
     assert status == 200
     assert body["controls"]["emergencyStop"] is False and body["controls"]["paused"] is False
     assert body["controls"]["tradingState"] == "ACTIVE"  # the stop alone halted it
     actions = audit_actions(seeded)
-    for action in ("EmergencyStopActivated", "TradingPaused", "EmergencyStopCleared", "TradingResumed"):
+    for action in ("EmergencyStopActivated", "TradingPaused", "EmergencyStopCleared"):
         assert (action, "user:alice") in actions
 
 
 @pytest.mark.parametrize("body", [None, {}, {"reason": ""}, {"reason": "x" * 501}, {"why": "x"}])
-def test_controls_need_a_reason(api: Call, seeded: DynamoState, body: Any) -> None:
-    assert api("POST", "/api/trading/emergency-stop", body)[0] == 422
-    assert seeded.get_controls().emergency_stop is False
+def test_pause_needs_a_reason_the_emergency_stop_does_not(api: Call, seeded: DynamoState, body: Any) -> None:
+    assert api("POST", "/api/trading/pause", body)[0] == 422
+    assert seeded.get_controls().paused is False
+    assert api("POST", "/api/trading/emergency-stop", body)[0] == 200
+    assert seeded.get_controls().emergency_stop is True
 
 
 def test_malformed_json_is_422(api: Call) -> None:
@@ -472,15 +476,15 @@ def test_close_position_at_the_bid_books_pnl_and_audits(api: Call, seeded: Dynam
     assert api("POST", "/api/positions/nope/close", {"reason": "x"})[0] == 404
 
 
-def test_closing_a_live_position_asks_the_engine_for_an_exit_and_places_nothing_itself(
-    live: DynamoState, seeded: DynamoState
+@pytest.mark.parametrize("mode", [TradingMode.LIVE, TradingMode.IBKR_PAPER])
+def test_closing_a_broker_position_asks_the_engine_for_an_exit_and_places_nothing_itself(
+    mode: TradingMode, seeded: DynamoState
 ) -> None:
+    live = seeded.for_mode(mode)
     position = seeded.get_position("position-2")
     assert position is not None
-    live.open_position(
-        position.value.model_copy(update={"mode": TradingMode.LIVE}), "system:execute", "entry"
-    )
-    live.switch_active_mode(TradingMode.LIVE, "user:alice", "armed", T0, {})
+    live.open_position(position.value.model_copy(update={"mode": mode}), "system:execute", "entry")
+    live.switch_active_mode(mode, "user:alice", "armed", T0, {})
     call = make_call(ApiDeps(store_factory=lambda: seeded, clock=FixedClock()))
 
     status, body = call("POST", "/api/positions/position-2/close", {"reason": "take it off"})

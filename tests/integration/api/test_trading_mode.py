@@ -212,6 +212,22 @@ def test_back_to_paper_needs_live_idle_and_the_emergency_stop_halts_both_modes(
     assert quiet.get_active_mode().mode is TradingMode.PAPER
 
 
+def test_after_an_emergency_stop_live_arms_again_once_its_stop_is_cleared_by_name(
+    call: Call, quiet: DynamoState, live: DynamoState
+) -> None:
+    assert call("POST", "/api/trading/emergency-stop")[0] == 200
+    status, body = call("POST", "/api/trading/mode", arm_body(call))
+    assert status == 409 and unmet_names(body) == {"liveEmergencyStop"}
+
+    cleared = {"reason": "drill over", "mode": "live", "confirm": "RESUME"}
+    assert call("POST", "/api/trading/resume", cleared)[0] == 200
+    status, body = call("POST", "/api/trading/mode", arm_body(call))
+
+    assert status == 200 and body["mode"] == "live"
+    controls = live.get_controls()
+    assert not controls.emergency_stop and controls.paused  # armed live starts paused, as always
+
+
 def test_the_same_mode_changes_nothing_and_an_unknown_mode_is_422(call: Call) -> None:
     assert call("POST", "/api/trading/mode", {"mode": "paper"}) == (
         200,

@@ -15,10 +15,12 @@ from smart0dte.ports import (
     BrokerAccount,
     ConcurrentUpdate,
     ControlChange,
+    ControlRefused,
     GatewayStatus,
     TradingControls,
     Versioned,
 )
+from smart0dte.resources import CONTROL_TABLE
 
 from .builders import SESSION, T0, all_items, item_count
 
@@ -99,23 +101,111 @@ def test_emergency_stop_is_persisted_with_who_why_when_halts_and_is_audited(pape
     )
 
 
-def test_clearing_the_stop_keeps_the_state_until_the_next_risk_evaluation_sets_it(paper: DynamoState) -> None:
-    paper.activate_emergency_stop(actor="user:bob", reason="broker outage", at=T0)
+def test_clearing_the_stop_it_names_resumes_in_one_write_and_the_next_evaluation_sets_the_state(
+    paper: DynamoState,
+) -> None:
+    stopped = paper.activate_emergency_stop(actor="user:bob", reason="broker outage", at=T0)
+    paper.pause(actor="user:bob", reason="and pause", at=T0)
     later = T0 + timedelta(minutes=20)
 
-    cleared = paper.clear_emergency_stop(actor="user:bob", reason="broker back", at=later)
+    cleared = paper.clear_emergency_stop("user:bob", "broker back", later, stopped.stops)
     state = paper.set_trading_state(
-        TradingState.ACTIVE, actor="risk", reason="all limits within bounds", at=later + timedelta(seconds=1)
+        TradingState.REDUCING, actor="risk", reason="daily loss limit", at=later + timedelta(seconds=1)
     )
 
-    assert (cleared.emergency_stop, cleared.trading_state) == (False, TradingState.HALTED)
+    assert stopped.stops == 1
+    assert (cleared.emergency_stop, cleared.paused, cleared.trading_state) == (
+        False,
+        False,
+        TradingState.ACTIVE,
+    )
     assert cleared.emergency_stop_change == ControlChange("user:bob", "broker back", later)
-    assert (state.trading_state, state.state_reason) == (TradingState.ACTIVE, "all limits within bounds")
+    assert cleared.state_reason.startswith("emergency stop cleared and resumed: broker back")
+    assert (state.trading_state, state.state_reason) == (TradingState.REDUCING, "daily loss limit")
     assert [r.action for r in paper.audit.list_day(SESSION)] == [
         "EmergencyStopActivated",
+        "TradingPaused",
         "EmergencyStopCleared",
         "TradingStateChanged",
     ]
+
+
+def test_a_later_stop_is_not_cleared_by_a_resume_naming_an_earlier_one(paper: DynamoState) -> None:
+    first = paper.activate_emergency_stop("user:bob", "broker outage", T0, "request-1")
+    second = paper.activate_emergency_stop("user:carol", "fat finger", T0, "request-2")
+
+    with pytest.raises(ControlRefused, match=r"emergency stop number 2 is set \(by user:carol"):
+        paper.clear_emergency_stop("user:bob", "broker back", T0, first.stops)
+    with pytest.raises(ControlRefused, match="no emergency stop is set"):
+        paper.for_mode(TradingMode.LIVE).clear_emergency_stop("user:bob", "nothing to clear", T0, 0)
+
+    assert second.stops == 2
+    assert paper.get_controls() == second  # nothing of either refusal was written
+    assert [r.action for r in paper.audit.list_day(SESSION)] == ["EmergencyStopActivated"] * 2
+
+
+def test_a_stop_resume_stop_with_the_same_reason_at_one_instant_ends_stopped(paper: DynamoState) -> None:
+    first = paper.activate_emergency_stop("user:bob", "drill", T0, "request-1")
+    paper.clear_emergency_stop("user:bob", "drill", T0, first.stops, "request-2")
+    again = paper.activate_emergency_stop("user:bob", "drill", T0, "request-3")
+    retried = paper.activate_emergency_stop("user:bob", "drill", T0, "request-3")  # the same request
+
+    assert (again.emergency_stop, again.trading_state, again.stops) == (True, TradingState.HALTED, 2)
+    assert retried == again == paper.get_controls()
+    assert sorted(r.action for r in paper.audit.list_day(SESSION)) == [  # one instant: any order
+        "EmergencyStopActivated",
+        "EmergencyStopActivated",
+        "EmergencyStopCleared",
+    ]
+
+
+def test_a_plain_resume_and_the_risk_evaluation_yield_to_a_stop_and_active_to_a_pause(
+    paper: DynamoState,
+) -> None:
+    stopped = paper.activate_emergency_stop("user:bob", "broker outage", T0)
+    later = T0 + timedelta(seconds=1)
+
+    with pytest.raises(ControlRefused, match="TradingResumed refused: emergency stop number 1 is set"):
+        paper.resume("user:alice", "back", later)
+    for state in (TradingState.ACTIVE, TradingState.REDUCING):
+        assert paper.set_trading_state(state, "risk", "evaluated before the stop", later) == stopped
+    halted = paper.set_trading_state(TradingState.HALTED, "risk", "drawdown limit", later)
+    live = paper.for_mode(TradingMode.LIVE)
+    live.pause("user:alice", "lunch", T0)
+    live_paused = live.get_controls()
+    reducing = live.set_trading_state(TradingState.REDUCING, "risk", "trading is paused", later)
+
+    assert (halted.emergency_stop, halted.state_reason) == (True, "drawdown limit")
+    assert (
+        live.set_trading_state(TradingState.ACTIVE, "risk", "evaluated before the pause", later) == reducing
+    )
+    assert reducing.trading_state is TradingState.REDUCING and live_paused.paused
+    assert sorted(r.action for r in paper.audit.list_day(SESSION)) == [
+        "EmergencyStopActivated",
+        "TradingStateChanged",
+    ]
+
+
+def test_a_stop_stored_before_stops_were_counted_is_number_0_and_can_be_cleared(
+    paper: DynamoState, aws: Provisioned, dynamodb: Any
+) -> None:
+    paper.activate_emergency_stop("user:bob", "old stop", T0)
+    key = {
+        CONTROL_TABLE.partition_key.name: {"S": "live#control"},
+        CONTROL_TABLE.sort_key.name: {"S": "trading"},  # type: ignore[union-attr]
+    }
+    live = paper.for_mode(TradingMode.LIVE)
+    live.activate_emergency_stop("user:bob", "old stop", T0)
+    dynamodb.update_item(
+        TableName=aws.tables[CONTROL_TABLE.logical_name], Key=key, UpdateExpression="REMOVE stops"
+    )
+
+    legacy = live.get_controls()
+    cleared = live.clear_emergency_stop("user:alice", "clear the old live stop", T0, legacy.stops)
+
+    assert (legacy.emergency_stop, legacy.stops) == (True, 0)
+    assert (cleared.emergency_stop, cleared.paused) == (False, False)
+    assert paper.get_controls().emergency_stop  # the paper stop is its own
 
 
 def test_pause_and_resume_flip_only_the_pause_and_are_audited(paper: DynamoState) -> None:

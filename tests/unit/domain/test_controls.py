@@ -1,15 +1,16 @@
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
 from pydantic import ValidationError
 
 from smart0dte.domain.controls import (
+    REASON_MAX_CHARS,
     AutomationSettings,
     ControlChange,
     ControlsUpdate,
     RiskLimits,
     TradingState,
+    cut_reason,
 )
 
 SEED_DEFAULTS = {
@@ -102,41 +103,73 @@ AT = datetime(2025, 3, 14, 15, 0, tzinfo=UTC)
 BOB = ControlChange("user:bob", "broker outage", AT)
 
 
-def test_the_emergency_stop_halts_trading_at_once_naming_the_stop_as_the_reason() -> None:
+def test_the_emergency_stop_halts_trading_at_once_counts_itself_and_always_lands() -> None:
     update = ControlsUpdate.activate_emergency_stop(BOB)
 
     assert (update.emergency_stop, update.emergency_stop_change) == (True, BOB)
     assert update.trading_state is TradingState.HALTED
     assert update.state_change == ControlChange("user:bob", "emergency stop: broker outage", AT)
     assert (update.paused, update.pause_change) == (None, None)
+    assert update.counts_a_stop
+    assert (update.unless_stopped, update.unless_paused, update.only_stop) == (False, False, None)
+
+
+def test_clearing_a_stop_resumes_in_one_change_only_while_that_stop_is_the_last() -> None:
+    update = ControlsUpdate.clear_emergency_stop(BOB, stop_number=3)
+
+    assert (update.emergency_stop, update.paused, update.trading_state) == (False, False, TradingState.ACTIVE)
+    assert update.emergency_stop_change == update.pause_change == BOB
+    assert update.state_change is not None and update.state_change.reason.startswith(
+        "emergency stop cleared and resumed: broker outage"
+    )
+    assert update.only_stop == 3 and not update.counts_a_stop
+
+
+def test_pause_always_lands_and_a_plain_resume_yields_to_an_emergency_stop() -> None:
+    pause, resume = ControlsUpdate.pause(BOB), ControlsUpdate.resume(BOB)
+
+    assert (pause.paused, pause.unless_stopped, pause.trading_state) == (True, False, None)
+    assert (resume.paused, resume.unless_stopped, resume.trading_state) == (False, True, None)
+    assert resume.emergency_stop is None and resume.only_stop is None
 
 
 @pytest.mark.parametrize(
-    ("action", "stop", "paused"),
+    ("state", "unless_stopped", "unless_paused"),
     [
-        (ControlsUpdate.clear_emergency_stop, False, None),
-        (ControlsUpdate.pause, None, True),
-        (ControlsUpdate.resume, None, False),
+        (TradingState.HALTED, False, False),
+        (TradingState.REDUCING, True, False),
+        (TradingState.ACTIVE, True, True),
     ],
 )
-def test_clearing_the_stop_pausing_and_resuming_change_only_their_flag_not_the_state(
-    action: Callable[[ControlChange], ControlsUpdate], stop: bool | None, paused: bool | None
+def test_the_risk_evaluations_state_yields_to_a_stop_and_active_to_a_pause(
+    state: TradingState, unless_stopped: bool, unless_paused: bool
 ) -> None:
-    update = action(BOB)
-
-    assert (update.emergency_stop, update.paused) == (stop, paused)
-    assert update.emergency_stop_change == (None if stop is None else BOB)
-    assert update.pause_change == (None if paused is None else BOB)
-    assert (update.trading_state, update.state_change) == (None, None)
-
-
-def test_setting_the_trading_state_changes_only_the_state_with_its_reason() -> None:
     change = ControlChange("engine", "daily loss limit reached", AT)
 
-    update = ControlsUpdate.set_trading_state(TradingState.REDUCING, change)
+    update = ControlsUpdate.set_trading_state(state, change)
 
-    assert (update.trading_state, update.state_change) == (TradingState.REDUCING, change)
+    assert (update.trading_state, update.state_change) == (state, change)
     assert (update.emergency_stop, update.paused) == (None, None)
+    assert (update.unless_stopped, update.unless_paused) == (unless_stopped, unless_paused)
+
+
+@pytest.mark.parametrize(
+    ("given", "wanted"),
+    [
+        ("", "default"),
+        ("  \n\t ", "default"),
+        ("broker\n  outage", "broker outage"),
+        ("x" * REASON_MAX_CHARS, "x" * REASON_MAX_CHARS),
+    ],
+)
+def test_a_reason_is_one_line_and_blank_gives_the_default(given: str, wanted: str) -> None:
+    assert cut_reason(given, "default") == wanted
+
+
+def test_a_long_reason_is_cut_to_the_limit_and_says_so() -> None:
+    cut = cut_reason("y" * (REASON_MAX_CHARS + 1), "default")
+
+    assert len(cut) == REASON_MAX_CHARS and cut.endswith("…") and cut.startswith("y" * (REASON_MAX_CHARS - 1))
 
 
 def test_a_value_without_its_change_is_refused() -> None:

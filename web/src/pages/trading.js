@@ -1,5 +1,6 @@
-// Trading: state, emergency stop, pause/resume, master switch and component toggles,
-// open positions with close buttons.
+// Trading: state, emergency stop, pause/resume (after a stop: a typed confirmation naming the mode),
+// every mode's stop with a way to clear it, master switch and component toggles, open positions
+// with close buttons.
 import { ApiError, api } from "../api.js";
 import { DASH, arr, esc, fmtMoney, fmtNum, fmtText, fmtTime, label, obj, signClass } from "../format.js";
 import { normTrading } from "../normalize.js";
@@ -29,6 +30,10 @@ export default async function trading(root, ctx) {
         <p id="toggle-error" class="field-error" data-testid="toggle-error" hidden></p>
       </section>
     </div>
+    <section class="card" id="stops-card"><h2>Emergency stop by mode</h2>
+      <p class="muted">The stop halts every mode. Each mode's stop is cleared on its own, with a typed confirmation.</p>
+      <div id="stops" data-testid="stops"></div>
+    </section>
     <section class="card"><h2>Open positions</h2><div id="positions"></div></section>`;
   const flashEl = root.querySelector("#trading-flash");
   const reasonOf = (fallback) => root.querySelector("#reason").value.trim() || fallback;
@@ -46,6 +51,74 @@ export default async function trading(root, ctx) {
       </dl>`;
     root.querySelector("#estop").disabled = es.active === true;
     root.querySelector("#pause").disabled = d.paused === true;
+    root.querySelector("#resume").textContent = es.active === true
+      ? `Resume ${String(fmtText(d.mode)).toUpperCase()}…` : "Resume";
+  }
+
+  // Every mode's controls (GET /api/trading `controlsByMode`); an API without them shows the active one.
+  function modeControls(d) {
+    const listed = arr(d.controlsByMode).filter((m) => m && typeof m === "object" && m.mode);
+    if (listed.length) return listed.map((m) => ({ mode: m.mode, controls: obj(m.controls) }));
+    const es = obj(d.emergencyStop);
+    return d.mode ? [{ mode: d.mode, controls: { emergencyStop: es.active, paused: d.paused, tradingState: d.tradingState,
+      emergencyStopChange: { actor: es.by, reason: es.reason, at: es.at } } }] : [];
+  }
+
+  function renderStops(d) {
+    const rows = modeControls(d);
+    root.querySelector("#stops").innerHTML = table(
+      [
+        { label: "Mode", render: (m) => `<strong>${esc(String(m.mode).toUpperCase())}</strong>${m.mode === d.mode ? ' <span class="muted">(active)</span>' : ""}` },
+        { label: "Emergency stop", render: (m) => {
+          const c = m.controls;
+          const ch = obj(c.emergencyStopChange);
+          return c.emergencyStop === true
+            ? `<strong class="neg">ACTIVE</strong> by ${esc(fmtText(ch.actor))} at ${fmtTime(ch.at)} — ${esc(fmtText(ch.reason))}`
+            : c.emergencyStop === false ? "not active" : DASH;
+        } },
+        { label: "State", render: (m) => esc(fmtText(m.controls.tradingState)) + (m.controls.paused === true ? " · paused" : "") },
+        { label: "", render: (m) => (m.controls.emergencyStop === true
+          ? `<button class="clear-stop" data-requires-trade data-mode="${esc(m.mode)}" data-testid="clear-stop-${esc(m.mode)}">Clear ${esc(String(m.mode).toUpperCase())} stop…</button>`
+          : "") },
+      ],
+      rows,
+      { empty: "No controls to show.", testid: "stops-table", stack: true },
+    );
+    root.querySelectorAll(".clear-stop").forEach((btn) => {
+      const row = rows.find((m) => m.mode === btn.dataset.mode);
+      btn.addEventListener("click", () => clearStop(row, d.mode));
+    });
+  }
+
+  // Resume after an emergency stop: names the mode and the stop, asks the user to type RESUME, and sends
+  // the stop's number so a newer stop pressed meanwhile is not cleared (the API answers 409).
+  async function clearStop(row, activeMode) {
+    const name = String(row.mode).toUpperCase();
+    const c = row.controls;
+    const ch = obj(c.emergencyStopChange);
+    const live = row.mode === "live";
+    const ok = await confirmDialog({
+      title: `Clear the ${name} emergency stop`,
+      messageHtml: `<p>The <strong>${esc(name)}</strong> emergency stop was pressed by ${esc(fmtText(ch.actor))}
+        at ${fmtTime(ch.at)}: <em>${esc(fmtText(ch.reason))}</em>.</p>
+        <p>Clearing it resumes <strong>${esc(name)}</strong>${row.mode === activeMode
+          ? ": new entries are allowed again at the next minute, which re-checks every risk limit."
+          : " (not the active mode: nothing trades in it until it is switched to)."}</p>
+        ${live ? "<p><strong>Live stays unarmed:</strong> switching to live still runs every arming check and starts paused.</p>" : ""}`,
+      okLabel: `Clear ${name} stop`,
+      requireTyped: "RESUME",
+    });
+    if (!ok) return;
+    const body = { reason: reasonOf(`${row.mode} emergency stop cleared from dashboard`), mode: row.mode, confirm: "RESUME" };
+    if (Number.isInteger(c.emergencyStopNumber)) body.stopNumber = c.emergencyStopNumber;
+    try {
+      await api("/api/trading/resume", { method: "POST", body });
+      flash(flashEl, `${name} emergency stop cleared${row.mode === activeMode ? " and trading resumed" : ""}.`);
+      root.querySelector("#reason").value = "";
+    } catch (err) {
+      if (!(err instanceof ApiError && err.status === 401)) flash(flashEl, err.message, "error");
+    }
+    await load().catch(ctx.showError);
   }
 
   function renderToggles(settings) {
@@ -115,11 +188,14 @@ export default async function trading(root, ctx) {
     });
   }
 
+  let latest = {};
   async function load() {
     const d = normTrading(await api("/api/trading"));
+    latest = d;
     if (!ctx.alive()) return;
     ctx.updateHeader(d);
     renderState(d);
+    renderStops(d);
     renderToggles(d.settings);
     renderPositions(d.positions);
   }
@@ -139,8 +215,11 @@ export default async function trading(root, ctx) {
     command("/api/trading/emergency-stop", "emergency stop from dashboard", "Emergency stop engaged."));
   root.querySelector("#pause").addEventListener("click", () =>
     command("/api/trading/pause", "paused from dashboard", "Trading paused."));
-  root.querySelector("#resume").addEventListener("click", () =>
-    command("/api/trading/resume", "resumed from dashboard", "Trading resumed."));
+  root.querySelector("#resume").addEventListener("click", () => {
+    const active = modeControls(latest).find((m) => m.mode === latest.mode);
+    if (active && active.controls.emergencyStop === true) return clearStop(active, latest.mode);
+    return command("/api/trading/resume", "resumed from dashboard", "Trading resumed.");
+  });
 
   const mode = modeCard(root.querySelector("#mode-card"), {
     flashEl,

@@ -89,14 +89,26 @@ class ControlChange:
     at: datetime
 
 
+REASON_MAX_CHARS = 500
+"""The longest reason a control change records (longer ones are cut, never refused, by the stop)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ControlsUpdate:
-    """What one control action sets: each value with who/why/when; None leaves the stored one.
+    """What one control action sets, and when it may land; a store applies it as ONE conditional
+    write with its audit record, so there is no window between reading and writing.
 
-    No update depends on the controls it replaces, so a store applies it as one blind write and
-    two actions at once (a pause during a stop) both land. The emergency stop moves the state to
-    HALTED at once; pause, resume and clearing the stop change only their flag, and the next risk
-    evaluation sets the state from all inputs (`set_trading_state`).
+    Each value comes with who/why/when; None leaves the stored one. The guards say what must hold
+    of the stored controls at the instant of the write, else nothing is written:
+
+    - the emergency stop always lands: the flag, one more stop counted (`stops`, its number is how
+      a resume names the stop it clears) and the state HALTED;
+    - clearing it (a confirmed resume) lands only while the stop it names is still the last one, and
+      resumes: flag and pause down, the state ACTIVE until the next minute re-checks every limit;
+    - a plain resume lands only while no emergency stop is set (clearing one needs the confirmation);
+    - pause always lands and changes only its flag;
+    - a state set by the risk evaluation other than HALTED lands only while no emergency stop is
+      set, and ACTIVE only while trading is not paused: a stop or a pause landing meanwhile wins.
     """
 
     emergency_stop: bool | None = None
@@ -106,6 +118,15 @@ class ControlsUpdate:
     trading_state: TradingState | None = None
     state_change: ControlChange | None = None
     """Its reason is the state's reason."""
+    counts_a_stop: bool = False
+    """The write adds one to the stored number of stops."""
+    unless_stopped: bool = False
+    """Refused while an emergency stop is set."""
+    unless_paused: bool = False
+    """Refused while trading is paused."""
+    only_stop: int | None = None
+    """Refused unless an emergency stop is set and it is stop number `only_stop` (0: a stop stored
+    before stops were counted)."""
 
     def __post_init__(self) -> None:
         pairs = {
@@ -119,19 +140,36 @@ class ControlsUpdate:
 
     @classmethod
     def activate_emergency_stop(cls, change: ControlChange) -> ControlsUpdate:
-        """Stop everything now: the flag, and the state HALTED for 'emergency stop: <reason>'."""
+        """Stop everything now: the flag, one more stop, and the state HALTED for
+        'emergency stop: <reason>'. No guard: a stop lands whatever else is stored."""
         halted = ControlChange(change.actor, f"emergency stop: {change.reason}", change.at)
         return cls(
             emergency_stop=True,
             emergency_stop_change=change,
             trading_state=TradingState.HALTED,
             state_change=halted,
+            counts_a_stop=True,
         )
 
     @classmethod
-    def clear_emergency_stop(cls, change: ControlChange) -> ControlsUpdate:
-        """Lower the flag only: the state stays HALTED until the next risk evaluation sets it."""
-        return cls(emergency_stop=False, emergency_stop_change=change)
+    def clear_emergency_stop(cls, change: ControlChange, stop_number: int) -> ControlsUpdate:
+        """Resume after stop number `stop_number`: the flag and the pause down and the state ACTIVE
+        (the next minute's risk evaluation re-derives it from every limit), only if no later stop
+        landed meanwhile."""
+        resumed = ControlChange(
+            change.actor,
+            f"emergency stop cleared and resumed: {change.reason}; the next minute re-checks every limit",
+            change.at,
+        )
+        return cls(
+            emergency_stop=False,
+            emergency_stop_change=change,
+            paused=False,
+            pause_change=change,
+            trading_state=TradingState.ACTIVE,
+            state_change=resumed,
+            only_stop=stop_number,
+        )
 
     @classmethod
     def pause(cls, change: ControlChange) -> ControlsUpdate:
@@ -139,8 +177,26 @@ class ControlsUpdate:
 
     @classmethod
     def resume(cls, change: ControlChange) -> ControlsUpdate:
-        return cls(paused=False, pause_change=change)
+        """Lower the pause only, and only while no emergency stop is set; the state follows at the
+        next risk evaluation."""
+        return cls(paused=False, pause_change=change, unless_stopped=True)
 
     @classmethod
     def set_trading_state(cls, state: TradingState, change: ControlChange) -> ControlsUpdate:
-        return cls(trading_state=state, state_change=change)
+        """The risk evaluation's state: anything but HALTED yields to an emergency stop, ACTIVE to a
+        pause as well."""
+        return cls(
+            trading_state=state,
+            state_change=change,
+            unless_stopped=state is not TradingState.HALTED,
+            unless_paused=state is TradingState.ACTIVE,
+        )
+
+
+def cut_reason(reason: str, default: str) -> str:
+    """`reason` on one line and at most REASON_MAX_CHARS long (an ellipsis says it was cut);
+    `default` when it is blank."""
+    text = " ".join(reason.split())
+    if not text:
+        return default
+    return text if len(text) <= REASON_MAX_CHARS else text[: REASON_MAX_CHARS - 1] + "…"

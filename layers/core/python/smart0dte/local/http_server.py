@@ -32,6 +32,7 @@ from smart0dte.local.auth import InvalidToken, LocalAuth, authorizer_context, be
 from smart0dte.ports.api import ApiStore, BacktestRunner
 from smart0dte.resources import REPO_ROOT
 from smart0dte.services.api import PUBLIC_PATHS, ApiDeps
+from smart0dte.services.api.emergency_stop import STOP_PATH
 
 HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 8000
@@ -242,11 +243,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def _api(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
+        path = urlsplit(self.path).path
+        if length > MAX_BODY_BYTES and path == STOP_PATH:  # the stop is never refused: its body is
+            self.close_connection = True  # left unread (the connection closes after the answer)
+            length = 0
         if length > MAX_BODY_BYTES:
             self._json(413, {"message": f"body of {length} bytes exceeds {MAX_BODY_BYTES}"})
             return
         body = self.rfile.read(length) if length else b""
-        path = urlsplit(self.path).path
         claims: dict[str, Any] | None = None
         if path not in PUBLIC_PATHS:
             try:

@@ -24,7 +24,14 @@ from smart0dte.ports.broker import (
     is_paper_account,
 )
 from smart0dte.ports.clock import Clock
-from smart0dte.ports.controls import ActiveMode, ControlsStore, ControlState, GatewayStatus, TradingControls
+from smart0dte.ports.controls import (
+    ActiveMode,
+    ControlRefused,
+    ControlsStore,
+    ControlState,
+    GatewayStatus,
+    TradingControls,
+)
 from smart0dte.ports.counters import CountersStore, DailyCounters
 from smart0dte.ports.intents import IntentReceiver, OrderQueue, ReceivedIntent
 from smart0dte.ports.market import (
@@ -69,6 +76,7 @@ __all__ = [
     "ConcurrentUpdate",
     "ConflictingRecord",
     "ControlChange",
+    "ControlRefused",
     "ControlState",
     "ControlsStore",
     "CountersStore",

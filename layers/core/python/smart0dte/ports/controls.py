@@ -9,10 +9,15 @@ from datetime import datetime
 from typing import Protocol
 
 from smart0dte.domain.controls import AutomationSettings, ControlChange, RiskLimits, TradingState
-from smart0dte.domain.models import TradingMode
+from smart0dte.domain.models import DomainError, TradingMode
 from smart0dte.domain.risk import Controls
 from smart0dte.ports.broker import BrokerAccount
 from smart0dte.ports.counters import DailyCounters
+
+
+class ControlRefused(DomainError):
+    """A control change whose guard did not hold when it was written (an emergency stop set, or a
+    later stop than the one named): nothing was written."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +32,9 @@ class TradingControls:
     emergency_stop_change: ControlChange | None = None
     pause_change: ControlChange | None = None
     state_change: ControlChange | None = None
+    stops: int = 0
+    """How many emergency stops this mode has had: the number of the current or last one (0 also
+    for a stop stored before stops were counted)."""
     close_requests: frozenset[str] = frozenset()
     """Positions a human asked to close; the engine exits each at its next minute (ids of closed
     positions may stay: the engine only exits what it holds)."""
@@ -87,21 +95,39 @@ class ControlsStore(Protocol):
         """Settings, emergency stop and pause, as the risk checks take them."""
         ...
 
-    def activate_emergency_stop(self, actor: str, reason: str, at: datetime) -> TradingControls: ...
+    def activate_emergency_stop(
+        self, actor: str, reason: str, at: datetime, request_id: str | None = None
+    ) -> TradingControls:
+        """Stop this mode: always lands (one write with its audit record). `request_id` makes the
+        audit record the request's own, so a retry of the same request is recorded once and another
+        request with the same reason at the same instant stops again."""
+        ...
 
     def request_close(self, position_id: str, actor: str, reason: str, at: datetime) -> TradingControls:
         """Ask the engine to exit an open position at its next minute (audited)."""
         ...
 
-    def clear_emergency_stop(self, actor: str, reason: str, at: datetime) -> TradingControls: ...
+    def clear_emergency_stop(
+        self, actor: str, reason: str, at: datetime, stop_number: int, request_id: str | None = None
+    ) -> TradingControls:
+        """Resume after emergency stop number `stop_number` (flag and pause down, state ACTIVE);
+        ControlRefused if no stop is set or a later one landed."""
+        ...
 
-    def pause(self, actor: str, reason: str, at: datetime) -> TradingControls: ...
+    def pause(
+        self, actor: str, reason: str, at: datetime, request_id: str | None = None
+    ) -> TradingControls: ...
 
-    def resume(self, actor: str, reason: str, at: datetime) -> TradingControls: ...
+    def resume(self, actor: str, reason: str, at: datetime, request_id: str | None = None) -> TradingControls:
+        """Lower the pause; ControlRefused while an emergency stop is set."""
+        ...
 
     def set_trading_state(
         self, state: TradingState, actor: str, reason: str, at: datetime
-    ) -> TradingControls: ...
+    ) -> TradingControls:
+        """The risk evaluation's state; it yields to a stop or a pause that landed meanwhile (see
+        `ControlsUpdate.set_trading_state`): the controls as stored come back, unchanged then."""
+        ...
 
     def get_active_mode(self) -> ActiveMode: ...
 

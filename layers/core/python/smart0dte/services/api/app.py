@@ -20,7 +20,17 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 
 from smart0dte.domain.models import DomainError
 from smart0dte.ports import AuditRecordExists, ConcurrentUpdate, RecordNotFound
-from smart0dte.services.api import analytics, audit, dashboard, market, mode, reset, scheduler, trading
+from smart0dte.services.api import (
+    analytics,
+    audit,
+    dashboard,
+    emergency_stop,
+    market,
+    mode,
+    reset,
+    scheduler,
+    trading,
+)
 from smart0dte.services.api.context import ApiContext, ApiDeps
 from smart0dte.services.api.shared import ApiError
 
@@ -28,7 +38,7 @@ READ_SCOPE = "read"
 TRADE_SCOPE = "trade"
 PUBLIC_PATHS = frozenset({"/api/health", "/api/openapi.json"})
 API_TITLE = "Smart 0DTE API"
-AREAS = (dashboard, trading, market, analytics, scheduler, audit, reset, mode)
+AREAS = (dashboard, trading, emergency_stop, market, analytics, scheduler, audit, reset, mode)
 """The modules whose `router(api)` build_app includes, each one area of the API."""
 
 
@@ -97,7 +107,7 @@ def authorize(event: Mapping[str, Any]) -> str | Response[Any]:
     """The caller's actor name, or the 401/403 response. Public paths pass as 'anonymous'."""
     context = event.get("requestContext") or {}
     http = context.get("http") or {}
-    path = str(event.get("rawPath") or http.get("path") or "")
+    path = _path(event)
     if path in PUBLIC_PATHS or not path.startswith("/api/"):
         return "anonymous"
     jwt = (context.get("authorizer") or {}).get("jwt") or {}
@@ -115,6 +125,12 @@ def authorize(event: Mapping[str, Any]) -> str | Response[Any]:
             requiredScope=needed,
         )
     return f"user:{identity}"
+
+
+def _path(event: Mapping[str, Any]) -> str:
+    return str(
+        event.get("rawPath") or ((event.get("requestContext") or {}).get("http") or {}).get("path") or ""
+    )
 
 
 def _scopes(claims: Mapping[str, Any], jwt: Mapping[str, Any]) -> set[str]:
@@ -136,8 +152,9 @@ def _identity(claims: Mapping[str, Any]) -> str | None:
 
 
 def _unsupported_media(event: Mapping[str, Any]) -> Response[Any] | None:
-    """Bodies are JSON only; anything else is 415 before the validator tries to parse it."""
-    if not event.get("body"):
+    """Bodies are JSON only; anything else is 415 before the validator tries to parse it. The
+    emergency stop takes any body (it reads its own)."""
+    if not event.get("body") or _path(event) == emergency_stop.STOP_PATH:
         return None
     headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
     content_type = headers.get("content-type", "application/json").split(";")[0].strip().lower()

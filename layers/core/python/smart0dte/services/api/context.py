@@ -41,6 +41,8 @@ class ApiDeps:
     """SMART0DTE_LIVE_TRADING of the deployment: which broker-backed mode its gateway serves
     (`ibkr_paper` or `enabled` for live; `services.live_arming.gateway_mode`), so which one may be
     armed after every check."""
+    sleep: Callable[[float], None] = time.sleep
+    """How the emergency stop waits between attempts (tests record instead)."""
     _base: ApiStore | None = None
     _active: tuple[TradingMode, float] | None = None
 
@@ -61,6 +63,10 @@ class ApiDeps:
     def mode_switched(self, mode: TradingMode) -> None:
         self._active = (mode, time.monotonic())
 
+    def last_known_mode(self) -> TradingMode | None:
+        """The active mode this container last read or switched to, however old; None if never."""
+        return None if self._active is None else self._active[0]
+
 
 @dataclass(frozen=True)
 class ApiContext:
@@ -79,13 +85,19 @@ class ApiContext:
     def actor(self) -> str:
         return str(self.app.context.get("actor", "user:unknown"))
 
+    def request_id(self) -> str:
+        """API Gateway's id of the request being handled (a fresh one where there is none)."""
+        return str((self.app.current_event.get("requestContext") or {}).get("requestId") or uuid.uuid4())
+
     def audit(self, action: str, reason: str, details: Mapping[str, object] | None = None) -> None:
         """Append an AuditRecord of the caller, in the active mode, with the request's id."""
         store = self.deps.store
-        request_id = str(
-            (self.app.current_event.get("requestContext") or {}).get("requestId") or uuid.uuid4()
-        )
         record = AuditRecord(
-            self.now(), store.mode, self.actor(), action, reason, {**(details or {}), "requestId": request_id}
+            self.now(),
+            store.mode,
+            self.actor(),
+            action,
+            reason,
+            {**(details or {}), "requestId": self.request_id()},
         )
         store.audit.append(record)

@@ -45,6 +45,8 @@ class ControlChangeOut(Wire):
 
 class ControlsOut(Wire):
     emergency_stop: bool
+    emergency_stop_number: int
+    """The current or last stop's number: what a resume names to clear exactly that stop."""
     paused: bool
     trading_state: TradingState
     state_reason: str
@@ -115,6 +117,7 @@ def controls_out(c: TradingControls) -> ControlsOut:
 
     return ControlsOut(
         emergency_stop=c.emergency_stop,
+        emergency_stop_number=c.stops,
         paused=c.paused,
         trading_state=c.trading_state,
         state_reason=c.state_reason,

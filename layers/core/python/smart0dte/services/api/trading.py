@@ -1,6 +1,7 @@
-"""Trading: the controls, settings, limits, positions and working orders; changes to the settings
-and limits; the emergency stop, pause and resume; closing a position by hand. Every change is
-audited with the caller as actor."""
+"""Trading: the controls (of every mode), settings, limits, positions and working orders; changes to
+the settings and limits; pause, and resume (which, after an emergency stop, takes a confirmation
+and names the mode; the stop itself is `emergency_stop`); closing a position by hand. Every change
+is audited with the caller as actor."""
 
 from __future__ import annotations
 
@@ -14,10 +15,10 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import AliasGenerator, BaseModel, ConfigDict, Field, ValidationError, create_model
 from pydantic.alias_generators import to_camel
 
-from smart0dte.domain.controls import AutomationSettings, RiskLimits, TradingState
+from smart0dte.domain.controls import REASON_MAX_CHARS, AutomationSettings, RiskLimits
 from smart0dte.domain.models import PositionStatus, TradingMode
 from smart0dte.domain.portfolio import cents
-from smart0dte.ports import TradingControls
+from smart0dte.ports import ControlRefused, TradingControls
 from smart0dte.services.api.context import ApiContext
 from smart0dte.services.api.shared import (
     ApiError,
@@ -30,6 +31,7 @@ from smart0dte.services.api.shared import (
 )
 
 _Doc = TypeVar("_Doc", AutomationSettings, RiskLimits)
+RESUME_CONFIRMATION = "RESUME"
 
 
 class WorkingOrderOut(Wire):
@@ -46,22 +48,34 @@ class WorkingOrderOut(Wire):
     reason: str
 
 
+class ControlsResponse(Wire):
+    mode: TradingMode
+    controls: ControlsOut
+
+
 class TradingResponse(Wire):
     mode: TradingMode
     settings: dict[str, Any]
     risk_limits: dict[str, Any]
     controls: ControlsOut
+    controls_by_mode: list[ControlsResponse]
+    """Every mode's controls, the active one first: a stop in a mode not traded shows here."""
     open_positions: list[PositionOut]
     working_orders: list[WorkingOrderOut]
 
 
 class ReasonBody(Wire):
-    reason: str = Field(min_length=1, max_length=500)
+    reason: str = Field(min_length=1, max_length=REASON_MAX_CHARS)
 
 
-class ControlsResponse(Wire):
-    mode: TradingMode
-    controls: ControlsOut
+class ResumeBody(Wire):
+    reason: str = Field(min_length=1, max_length=REASON_MAX_CHARS)
+    mode: TradingMode | None = None
+    """The mode to resume; the active one when absent. Needed to clear an emergency stop."""
+    confirm: Literal["RESUME"] | None = None
+    """Needed when an emergency stop is set: resuming clears it."""
+    stop_number: int | None = Field(default=None, ge=0)
+    """The stop the caller reviewed (`emergencyStopNumber`); a later one is not cleared (409)."""
 
 
 class SettingsResponse(Wire):
@@ -134,6 +148,16 @@ def _body_errors(exc: ValidationError) -> list[dict[str, Any]]:
     return [{**e, "loc": ("body", *(to_camel(str(x)) for x in e["loc"]))} for e in exc.errors()]
 
 
+def _stop_text(mode: TradingMode, c: TradingControls) -> str:
+    change = c.emergency_stop_change
+    who = "" if change is None else f" (by {change.actor} at {change.at.isoformat()}: {change.reason})"
+    return f"{mode.value} emergency stop number {c.stops}{who}"
+
+
+def _resume_hint(mode: TradingMode) -> str:
+    return f'send "mode": "{mode.value}" and "confirm": "{RESUME_CONFIRMATION}"'
+
+
 def router(api: ApiContext) -> Router:
     router = Router()  # type: ignore[no-untyped-call]
     deps = api.deps
@@ -144,11 +168,17 @@ def router(api: ApiContext) -> Router:
         positions = store.list_open_positions()
         mark_by_symbol = marks(deps.store, positions, api.now())
         state = store.get_control_state(api.today())
+        others = [m for m in TradingMode if m is not store.mode]
+        by_mode = [ControlsResponse(mode=store.mode, controls=controls_out(state.controls))]
+        by_mode += [
+            ControlsResponse(mode=m, controls=controls_out(store.for_mode(m).get_controls())) for m in others
+        ]
         return TradingResponse(
             mode=store.mode,
             settings=state.settings.to_wire(),
             risk_limits=state.risk_limits.to_wire(),
             controls=controls_out(state.controls),
+            controls_by_mode=by_mode,
             open_positions=[position_out(p, mark_by_symbol.get(p.contract.occ_symbol)) for p in positions],
             working_orders=[
                 WorkingOrderOut(
@@ -190,43 +220,63 @@ def router(api: ApiContext) -> Router:
         store.put_risk_limits(updated, api.actor(), f"risk limits changed: {changed}", api.now())
         return RiskLimitsResponse(mode=store.mode, risk_limits=updated.to_wire())
 
-    def controls_response(c: TradingControls) -> ControlsResponse:
-        return ControlsResponse(mode=deps.store.mode, controls=controls_out(c))
+    def controls_response(mode: TradingMode, c: TradingControls) -> ControlsResponse:
+        return ControlsResponse(mode=mode, controls=controls_out(c))
 
-    @router.post("/api/trading/emergency-stop", summary="Halt everything at once, paper and live (audited)")
-    def emergency_stop(body: ReasonBody) -> ControlsResponse:
-        store = deps.store
-        at = api.now()
-        for mode in TradingMode:  # both: a container that has not seen a mode switch still stops it
-            if mode is not store.mode:
-                store.for_mode(mode).activate_emergency_stop(api.actor(), body.reason, at)
-        return controls_response(store.activate_emergency_stop(api.actor(), body.reason, at))
-
-    @router.post("/api/trading/pause", summary="Pause new entries (audited)")
+    @router.post("/api/trading/pause", summary="Pause new entries of the active mode (audited)")
     def pause(body: ReasonBody) -> ControlsResponse:
-        return controls_response(deps.store.pause(api.actor(), body.reason, api.now()))
-
-    @router.post("/api/trading/resume", summary="Clear the pause and the emergency stop (audited)")
-    def resume(body: ReasonBody) -> ControlsResponse:
         store = deps.store
+        return controls_response(
+            store.mode, store.pause(api.actor(), body.reason, api.now(), api.request_id())
+        )
+
+    @router.post(
+        "/api/trading/resume",
+        summary='Clear the pause; after an emergency stop also needs "mode" and "confirm": "RESUME" and '
+        "clears that mode's stop (audited)",
+        description=(
+            "Without an emergency stop: lowers the pause of `mode` (the active mode when absent). With "
+            "one: 422 naming `mode`/`confirm` unless both are sent; then one conditional write clears the "
+            "stop and the pause and sets the state ACTIVE until the next minute re-checks every limit, "
+            "unless a later stop than `stopNumber` (default: the one read) landed (409). Clearing the live "
+            "stop does not arm live: switching to live still runs every arming check."
+        ),
+    )
+    def resume(body: ResumeBody) -> ControlsResponse:
+        store = deps.store if body.mode is None else deps.base_store.for_mode(body.mode)
+        mode = store.mode
+        actor, at, request_id = api.actor(), api.now(), api.request_id()
         controls = store.get_controls()
-        if controls.emergency_stop:
-            controls = store.clear_emergency_stop(api.actor(), body.reason, api.now())
-        resumed = store.resume(api.actor(), body.reason, api.now())
-        if resumed.trading_state is TradingState.HALTED and resumed.state_reason.startswith("emergency stop"):
-            # Only the stop halted it: trade again; the next minute's risk check applies every limit.
-            resumed = store.set_trading_state(
-                TradingState.ACTIVE,
-                api.actor(),
-                f"emergency stop cleared and resumed: {body.reason}; the next minute re-checks every limit",
-                api.now(),
+        if not controls.emergency_stop:
+            try:
+                return controls_response(mode, store.resume(actor, body.reason, at, request_id))
+            except ControlRefused as exc:  # a stop landed since the read: it wins
+                raise ApiError(
+                    409, f"{exc}; resuming now clears it: {_resume_hint(mode)}", field="confirm"
+                ) from None
+        missing = [name for name, value in (("mode", body.mode), ("confirm", body.confirm)) if value is None]
+        if missing:
+            raise ApiError(
+                422,
+                f"{_stop_text(mode, controls)} is set: resuming clears it, so the request must name the "
+                f"mode and confirm: {_resume_hint(mode)} (missing: {', '.join(missing)})",
+                field=missing[0],
+                detail=[
+                    {"loc": ["body", name], "field": name, "msg": "required to clear an emergency stop"}
+                    for name in missing
+                ],
             )
-        return controls_response(resumed)
+        number = controls.stops if body.stop_number is None else body.stop_number
+        try:
+            cleared = store.clear_emergency_stop(actor, body.reason, at, number, request_id)
+        except ControlRefused as exc:
+            raise ApiError(409, f"{exc}: review it, then confirm again", field="stopNumber") from None
+        return controls_response(mode, cleared)
 
     @router.post(
         "/api/positions/<position_id>/close",
-        summary="Close a position: paper at the bid of the latest chain snapshot now, live through an exit "
-        "order the engine sends at the next minute end",
+        summary="Close a position: paper at the bid of the latest chain snapshot now, IB paper and live "
+        "through an exit order the engine sends to the broker at the next minute end",
     )
     def close_position(
         position_id: Annotated[str, Path(min_length=1, max_length=128)], body: ReasonBody
@@ -240,7 +290,7 @@ def router(api: ApiContext) -> Router:
             raise ApiError(409, f"position {position_id} is already closed")
         at = api.now()
         actor = api.actor()
-        if store.mode is TradingMode.LIVE:
+        if store.mode.uses_broker:
             store.request_close(position_id, actor, f"manual close: {body.reason}", at)
             return ClosePositionResponse(position=position_out(position), status="close_requested")
         underlying = position.contract.underlying

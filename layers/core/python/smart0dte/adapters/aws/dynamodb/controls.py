@@ -5,12 +5,14 @@ state, the active mode and the gateway task's heartbeat.
              pk=system                         sk=active_mode  (no mode owns it)
 
 Settings, limits and the controls are audited in the transaction that changes them; what a control
-action changes is the domain's `ControlsUpdate`, written here as one blind update.
+action changes, and when it may land, is the domain's `ControlsUpdate`, written here as one update
+whose condition is the update's guards (no read before it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -24,6 +26,7 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
     VersionAttribute,
 )
+from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from smart0dte.adapters.aws.dynamodb.counters import counters_of
@@ -50,6 +53,7 @@ from smart0dte.ports import (
     AuditRecord,
     BrokerAccount,
     ConcurrentUpdate,
+    ControlRefused,
     ControlState,
     GatewayStatus,
     TradingControls,
@@ -80,6 +84,8 @@ class ControlsItem(ControlTable):
     stop_actor = UnicodeAttribute(null=True)
     stop_reason = UnicodeAttribute(null=True)
     stop_at = UTCDateTimeAttribute(null=True)
+    stops = NumberAttribute(null=True)
+    """How many emergency stops were pressed (absent before stops were counted)."""
     paused = BooleanAttribute(null=True)
     pause_actor = UnicodeAttribute(null=True)
     pause_reason = UnicodeAttribute(null=True)
@@ -202,6 +208,7 @@ class DynamoControls(DynamoTradingBook):
             emergency_stop_change=change(item.stop_actor, item.stop_reason, item.stop_at),
             pause_change=change(item.pause_actor, item.pause_reason, item.pause_at),
             state_change=change(item.state_actor, item.state_reason, item.state_at),
+            stops=int(item.stops or 0),
             close_requests=frozenset(item.close_requests or ()),
         )
 
@@ -285,15 +292,52 @@ class DynamoControls(DynamoTradingBook):
             raise ConcurrentUpdate("the active mode changed since it was read; reload and retry")
         return ActiveMode(to, ControlChange(actor, reason, at))
 
-    def _change_controls(self, actions: list[Action], record: AuditRecord) -> TradingControls:
+    def _change_controls(
+        self, actions: list[Action], record: AuditRecord, condition: Condition | None = None
+    ) -> TradingControls:
+        """One update of the controls with its audit record; ControlRefused when `condition` did
+        not hold. A refused audit key alone means this exact record was already written (a retry
+        of the same request): the change is there."""
         tx = self._tx()
-        tx.update("controls", self._controls(self._key("control"), _CONTROLS_SK), actions)
+        tx.update("controls", self._controls(self._key("control"), _CONTROLS_SK), actions, condition)
         self._audited(tx, record)
-        tx.commit()  # a refused audit key means this exact action was already applied
+        if "controls" in tx.commit():
+            raise ControlRefused(f"{self._mode.value}: {record.action} refused: {self._refusal()}")
         return self.get_controls()
 
+    def _refusal(self) -> str:
+        """Why the controls refused a guarded change, as they stand now."""
+        c = self.get_controls()
+        if c.emergency_stop and c.emergency_stop_change is not None:
+            ch = c.emergency_stop_change
+            return (
+                f"emergency stop number {c.stops} is set (by {ch.actor} at {ch.at.isoformat()}: {ch.reason})"
+            )
+        if c.emergency_stop:
+            return f"emergency stop number {c.stops} is set"
+        if c.paused:
+            return "trading is paused"
+        return "no emergency stop is set"
+
+    def _guard(self, update: ControlsUpdate) -> Condition | None:
+        """The condition of `update`'s guards on the stored controls (None: it always lands)."""
+        c = self._controls
+        terms: list[Condition] = []
+        if update.unless_stopped:
+            terms.append(c.emergency_stop.does_not_exist() | (c.emergency_stop == False))  # noqa: E712
+        if update.unless_paused:
+            terms.append(c.paused.does_not_exist() | (c.paused == False))  # noqa: E712
+        if update.only_stop is not None:
+            terms.append(c.emergency_stop == True)  # noqa: E712
+            number = update.only_stop
+            terms.append(c.stops.does_not_exist() if number == 0 else c.stops == number)
+        condition: Condition | None = None
+        for term in terms:
+            condition = term if condition is None else condition & term
+        return condition
+
     def _apply(self, update: ControlsUpdate, record: AuditRecord) -> TradingControls:
-        """Write what `update` sets (and nothing else) with its audit record."""
+        """Write what `update` sets (and nothing else) with its audit record, if its guards hold."""
         c = self._controls
         actions: list[Action] = []
         if update.emergency_stop is not None and update.emergency_stop_change is not None:
@@ -304,6 +348,8 @@ class DynamoControls(DynamoTradingBook):
                 c.stop_reason.set(change.reason),
                 c.stop_at.set(change.at),
             ]
+        if update.counts_a_stop:
+            actions.append(c.stops.add(1))
         if update.paused is not None and update.pause_change is not None:
             change = update.pause_change
             actions += [
@@ -320,13 +366,16 @@ class DynamoControls(DynamoTradingBook):
                 c.state_actor.set(change.actor),
                 c.state_at.set(change.at),
             ]
-        return self._change_controls(actions, record)
+        return self._change_controls(actions, record, self._guard(update))
 
-    def activate_emergency_stop(self, actor: str, reason: str, at: datetime) -> TradingControls:
-        """Stop everything now: the flag, who/why/when, and the state HALTED, audited together."""
+    def activate_emergency_stop(
+        self, actor: str, reason: str, at: datetime, request_id: str | None = None
+    ) -> TradingControls:
+        """Stop everything now: the flag, who/why/when, one more stop and the state HALTED, audited
+        together; it always lands."""
         event = EmergencyStopActivated(ts=at, mode=self._mode, actor=actor, reason=reason)
         update = ControlsUpdate.activate_emergency_stop(ControlChange(actor, reason, at))
-        return self._apply(update, AuditRecord.of_event(event, reason))
+        return self._apply(update, _of_request(AuditRecord.of_event(event, reason), request_id))
 
     def request_close(self, position_id: str, actor: str, reason: str, at: datetime) -> TradingControls:
         """Add the position to the close requests the engine reads each minute; refused (RecordNotFound,
@@ -338,24 +387,38 @@ class DynamoControls(DynamoTradingBook):
         record = AuditRecord(at, self._mode, actor, "PositionCloseRequested", reason, details)
         return self._change_controls([self._controls.close_requests.add({position_id})], record)
 
-    def clear_emergency_stop(self, actor: str, reason: str, at: datetime) -> TradingControls:
+    def clear_emergency_stop(
+        self, actor: str, reason: str, at: datetime, stop_number: int, request_id: str | None = None
+    ) -> TradingControls:
         event = EmergencyStopCleared(ts=at, mode=self._mode, actor=actor, reason=reason)
-        update = ControlsUpdate.clear_emergency_stop(ControlChange(actor, reason, at))
-        return self._apply(update, AuditRecord.of_event(event, reason))
+        update = ControlsUpdate.clear_emergency_stop(ControlChange(actor, reason, at), stop_number)
+        record = AuditRecord.of_event(event, reason, {"stop_number": stop_number})
+        return self._apply(update, _of_request(record, request_id))
 
-    def pause(self, actor: str, reason: str, at: datetime) -> TradingControls:
+    def pause(self, actor: str, reason: str, at: datetime, request_id: str | None = None) -> TradingControls:
         event = TradingPaused(ts=at, mode=self._mode, actor=actor, reason=reason)
         update = ControlsUpdate.pause(ControlChange(actor, reason, at))
-        return self._apply(update, AuditRecord.of_event(event, reason))
+        return self._apply(update, _of_request(AuditRecord.of_event(event, reason), request_id))
 
-    def resume(self, actor: str, reason: str, at: datetime) -> TradingControls:
+    def resume(self, actor: str, reason: str, at: datetime, request_id: str | None = None) -> TradingControls:
         event = TradingResumed(ts=at, mode=self._mode, actor=actor, reason=reason)
         update = ControlsUpdate.resume(ControlChange(actor, reason, at))
-        return self._apply(update, AuditRecord.of_event(event, reason))
+        return self._apply(update, _of_request(AuditRecord.of_event(event, reason), request_id))
 
     def set_trading_state(
         self, state: TradingState, actor: str, reason: str, at: datetime
     ) -> TradingControls:
         event = TradingStateChanged(ts=at, mode=self._mode, actor=actor, state=state, reason=reason)
         update = ControlsUpdate.set_trading_state(state, ControlChange(actor, reason, at))
-        return self._apply(update, AuditRecord.of_event(event, reason))
+        try:
+            return self._apply(update, AuditRecord.of_event(event, reason))
+        except ControlRefused:  # a stop or a pause landed since the evaluation: it wins
+            return self.get_controls()
+
+
+def _of_request(record: AuditRecord, request_id: str | None) -> AuditRecord:
+    """`record` carrying the request's id, so that request's retries share its key and no other
+    request's record does."""
+    if request_id is None:
+        return record
+    return replace(record, details={**record.details, "request_id": request_id})

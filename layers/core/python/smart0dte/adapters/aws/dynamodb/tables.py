@@ -187,8 +187,10 @@ class Tx:
     def put(self, label: str, item: Model, condition: Condition | None = None) -> None:
         self._puts.append((label, lambda tx: tx.save(item, condition=condition)))
 
-    def update(self, label: str, item: Model, actions: Sequence[Action]) -> None:
-        self._updates.append((label, lambda tx: tx.update(item, list(actions))))
+    def update(
+        self, label: str, item: Model, actions: Sequence[Action], condition: Condition | None = None
+    ) -> None:
+        self._updates.append((label, lambda tx: tx.update(item, list(actions), condition=condition)))
 
     def commit(self) -> frozenset[str]:
         """Write everything or nothing; returns the labels whose conditions failed (empty: written)."""
