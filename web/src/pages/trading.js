@@ -2,7 +2,7 @@
 // every mode's stop with a way to clear it, master switch and component toggles, open positions
 // with close buttons.
 import { ApiError, api } from "../api.js";
-import { DASH, arr, esc, fmtMoney, fmtNum, fmtText, fmtTime, label, obj, signClass } from "../format.js";
+import { DASH, arr, esc, fmtMoney, fmtNum, fmtText, fmtTime, label, modeLabel, obj, signClass } from "../format.js";
 import { normTrading } from "../normalize.js";
 import { confirmDialog, flash, table } from "../ui.js";
 import { modeCard } from "./mode.js";
@@ -42,7 +42,7 @@ export default async function trading(root, ctx) {
     const es = obj(d.emergencyStop);
     root.querySelector("#state").innerHTML = `
       <dl class="kv">
-        <dt>Mode</dt><dd data-testid="trading-mode">${esc(fmtText(d.mode)).toUpperCase()}</dd>
+        <dt>Mode</dt><dd data-testid="trading-mode">${esc(modeLabel(d.mode))}</dd>
         <dt>State</dt><dd data-testid="trading-state">${esc(fmtText(d.tradingState))}</dd>
         <dt>Paused</dt><dd data-testid="paused">${d.paused === true ? "yes" : d.paused === false ? "no" : DASH}</dd>
         <dt>Emergency stop</dt><dd data-testid="estop-status">${es.active
@@ -52,7 +52,7 @@ export default async function trading(root, ctx) {
     root.querySelector("#estop").disabled = es.active === true;
     root.querySelector("#pause").disabled = d.paused === true;
     root.querySelector("#resume").textContent = es.active === true
-      ? `Resume ${String(fmtText(d.mode)).toUpperCase()}…` : "Resume";
+      ? `Resume ${modeLabel(d.mode)}…` : "Resume";
   }
 
   // Every mode's controls (GET /api/trading `controlsByMode`); an API without them shows the active one.
@@ -68,7 +68,7 @@ export default async function trading(root, ctx) {
     const rows = modeControls(d);
     root.querySelector("#stops").innerHTML = table(
       [
-        { label: "Mode", render: (m) => `<strong>${esc(String(m.mode).toUpperCase())}</strong>${m.mode === d.mode ? ' <span class="muted">(active)</span>' : ""}` },
+        { label: "Mode", render: (m) => `<strong>${esc(modeLabel(m.mode))}</strong>${m.mode === d.mode ? ' <span class="muted">(active)</span>' : ""}` },
         { label: "Emergency stop", render: (m) => {
           const c = m.controls;
           const ch = obj(c.emergencyStopChange);
@@ -78,7 +78,7 @@ export default async function trading(root, ctx) {
         } },
         { label: "State", render: (m) => esc(fmtText(m.controls.tradingState)) + (m.controls.paused === true ? " · paused" : "") },
         { label: "", render: (m) => (m.controls.emergencyStop === true
-          ? `<button class="clear-stop" data-requires-trade data-mode="${esc(m.mode)}" data-testid="clear-stop-${esc(m.mode)}">Clear ${esc(String(m.mode).toUpperCase())} stop…</button>`
+          ? `<button class="clear-stop" data-requires-trade data-mode="${esc(m.mode)}" data-testid="clear-stop-${esc(m.mode)}">Clear ${esc(modeLabel(m.mode))} stop…</button>`
           : "") },
       ],
       rows,
@@ -93,7 +93,7 @@ export default async function trading(root, ctx) {
   // Resume after an emergency stop: names the mode and the stop, asks the user to type RESUME, and sends
   // the stop's number so a newer stop pressed meanwhile is not cleared (the API answers 409).
   async function clearStop(row, activeMode) {
-    const name = String(row.mode).toUpperCase();
+    const name = modeLabel(row.mode);
     const c = row.controls;
     const ch = obj(c.emergencyStopChange);
     const live = row.mode === "live";
