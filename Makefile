@@ -50,5 +50,5 @@ demo: $(STAMP) $(KERNEL) $(KERNEL_V3) web/dist/index.html
 test: $(STAMP) $(CHROMIUM) $(KERNEL) $(KERNEL_V3) web/dist/index.html
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy layers/core/python/smart0dte/domain
+	$(VENV)/bin/mypy layers/core/python/smart0dte
 	$(VENV)/bin/pytest

@@ -100,7 +100,9 @@ def ib_sleep() -> Callable[[float], None]:
     """ib_async's sleep, which keeps its event loop (order and connection events) running."""
     from ib_async import util
 
-    sleep: Callable[[float], None] = util.sleep
+    def sleep(seconds: float) -> None:
+        util.sleep(seconds)
+
     return sleep
 
 

@@ -46,6 +46,7 @@ from smart0dte.domain.models import (
     TradingMode,
     Underlying,
 )
+from smart0dte.domain.portfolio import trade_from_wire, trade_to_wire
 from smart0dte.domain.risk import Controls, RiskRule, RiskVerdict, Violation
 from smart0dte.domain.session_engine import (
     AccountCarry,
@@ -54,8 +55,6 @@ from smart0dte.domain.session_engine import (
     SessionEngine,
     SignalSource,
     Verdict,
-    trade_from_wire,
-    trade_to_wire,
 )
 from smart0dte.domain.strategies import StateKey
 from smart0dte.domain.strategies.base import StrategyState

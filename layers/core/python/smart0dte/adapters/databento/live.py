@@ -314,7 +314,9 @@ class LiveMarketFeed:
     """Streams today's 0DTE chains and the underlyings, and publishes closed minutes to `sink`.
 
     `clock` stamps receipt, drives closes of quiet minutes and staleness; `sleep` waits between
-    reconnects (default: an interruptible wait); `seed` makes the jitter reproducible.
+    reconnects (default: an interruptible wait); `seed` makes the jitter reproducible;
+    `client_factory` builds the Databento clients (`databento_client_factory` in the composition
+    root, a fake in tests).
     """
 
     def __init__(
@@ -324,7 +326,7 @@ class LiveMarketFeed:
         *,
         clock: Clock,
         session_date: date,
-        client_factory: ClientFactory | None = None,
+        client_factory: ClientFactory,
         sleep: Callable[[float], None] | None = None,
         seed: int = 0,
     ) -> None:
@@ -332,7 +334,7 @@ class LiveMarketFeed:
         self._sink = sink
         self._clock = clock
         self._session_date = session_date
-        self._factory = client_factory if client_factory is not None else databento_client_factory()
+        self._factory = client_factory
         self._stop = threading.Event()
         self._sleep = sleep if sleep is not None else self._stop.wait
         self._lock = threading.RLock()
