@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from smart0dte.adapters.aws.dynamodb.market import DynamoMarketReader
 from smart0dte.adapters.aws.provisioning import Provisioned
 from smart0dte.domain.calendar import SessionTimes
 from smart0dte.domain.controls import AutomationSettings
@@ -99,11 +100,19 @@ def after_the_flatten(session_date: date) -> list[datetime]:
 
 
 def test_an_exit_that_cannot_fill_at_the_flatten_keeps_working_and_is_flat_by_the_close(
-    aws: Provisioned, dynamodb: Any, alerts: Any
+    aws: Provisioned, dynamodb: Any, alerts: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bid_back = SESSION.flatten_et + 3 * MINUTE
     gateway = no_bid_gateway(SESSION.flatten_et - MINUTE, bid_back)
     held_to_the_flatten(aws, dynamodb, gateway)
+    market_reads: list[datetime] = []
+    known_day = DynamoMarketReader.known_day
+
+    def counted(reader: DynamoMarketReader, session_date: date, ts: datetime) -> MarketDay:
+        market_reads.append(ts)
+        return known_day(reader, session_date, ts)
+
+    monkeypatch.setattr(DynamoMarketReader, "known_day", counted)
 
     # the scheduled flatten runs first here (it fires on the minute, the feed's cycle a second later)
     gateway.write_until(SESSION.flatten_et)
@@ -119,6 +128,9 @@ def test_an_exit_that_cannot_fill_at_the_flatten_keeps_working_and_is_flat_by_th
     assert later[first_flat]["ts"] == bid_back.isoformat()
     assert open_by_minute == [1] * first_flat + [0] * (len(later) - first_flat)
     assert all(c["candidates"] == [] for c in later)  # no entry is even proposed after the flatten
+    # once flat with nothing working, a cycle has nothing to mark or sell: it reads no market data
+    read_at = [SESSION.flatten_et.isoformat(), *(c["ts"] for c in later[: first_flat + 1])]
+    assert [ts.isoformat() for ts in market_reads] == read_at
     state = store(PAPER)
     assert state.list_open_positions() == []
     (position,) = state.list_positions(PositionStatus.CLOSED)
