@@ -1,15 +1,15 @@
 """Flatten: at close - 10 minutes, cancel working orders, sell every open position, block entries.
 
 Event:   {"mode": "paper" | "ibkr_paper" | "live" (default "paper"), "ts": "<ISO 8601 flatten time>"} (what
-         pre_market's one-time schedule sends) or the scheduler's {"schedule", "scheduled_time"};
-         FlattenAgain passes this step's own result back, whose other keys are ignored.
-Returns: {"mode", "ts", "session_date", "is_session", "open_positions" (> 0 -> FlattenAgain, then
-         NotFlat), "exits", "already_observed"}
+         pre_market's one-time schedule sends) or the scheduler's {"schedule", "scheduled_time"}.
+Returns: {"mode", "ts", "session_date", "is_session", "open_positions" (> 0 -> NotFlat), "exits",
+         "already_observed"}
 
 The engine's observe phase at the flatten time (TIME_EXIT for every position); when the trading
 cycle already observed that minute, only what is still open is reported. Positions still open
-publish an alert. A flatten before the flatten time is refused (the emergency stop closes early).
-A malformed event raises MalformedEvent naming each field; nothing is written.
+publish an alert; the trading cycles keep working their exits every minute until the close. A
+flatten before the flatten time is refused (the emergency stop closes early). A malformed event
+raises MalformedEvent naming each field; nothing is written.
 """
 
 from __future__ import annotations

@@ -320,6 +320,8 @@ def test_scheduler_status_lists_recurring_and_todays_times(api: Call) -> None:
     assert {s["name"] for s in body["recurring"]} == {"pre_market", "learning_weekday", "learning_weekend"}
     flatten = next(t for t in body["today"] if t["workflow"] == "flatten")
     assert flatten["at"] == "2025-03-14T15:50:00-04:00"
+    cycles = next(t for t in body["today"] if t["workflow"] == "trading_cycle")
+    assert (cycles["from"], cycles["to"]) == ("2025-03-14T09:31:00-04:00", "2025-03-14T16:00:00-04:00")
     assert (body["deployed"], body["note"]) == (None, "no access to the schedule group is configured here")
 
 

@@ -8,7 +8,9 @@ and live tests inject a `RecordingQueue`.
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -110,6 +112,23 @@ def forget_market() -> None:
     for rt in runtime_module._RUNTIMES.values():
         if "market" in vars(rt):
             rt.market.forget()
+
+
+@pytest.fixture
+def alerts(aws: Provisioned) -> Any:
+    """An SQS queue subscribed to the alert topic: what SNS published, one message per publish."""
+    sqs = boto3.client("sqs", region_name=REGION)
+    url = sqs.create_queue(QueueName=f"{PREFIX}-alerts-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    boto3.client("sns", region_name=REGION).subscribe(
+        TopicArn=aws.topic_arns[ALERT_TOPIC.logical_name], Protocol="sqs", Endpoint=arn
+    )
+
+    def received() -> list[dict[str, Any]]:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        return [json.loads(m["Body"]) for m in messages]
+
+    return received
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ minutes, the daily report, and post_close recovering a crash between an order an
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -17,7 +16,7 @@ from smart0dte.adapters.aws.provisioning import Provisioned
 from smart0dte.domain.controls import AutomationSettings, TradingState
 from smart0dte.domain.models import Order, OrderStatus, PositionStatus, TradingMode
 from smart0dte.ml.artifact import canonical_json
-from smart0dte.resources import ALERT_TOPIC, MODELS_BUCKET, REPORTS_BUCKET
+from smart0dte.resources import MODELS_BUCKET, REPORTS_BUCKET
 from smart0dte.services.session import OutOfOrder
 
 from .conftest import (
@@ -39,23 +38,6 @@ from .conftest import (
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 PAPER = TradingMode.PAPER
-
-
-@pytest.fixture
-def alerts(aws: Provisioned) -> Any:
-    """An SQS queue subscribed to the alert topic: what SNS published, one message per publish."""
-    sqs = boto3.client("sqs", region_name=REGION)
-    url = sqs.create_queue(QueueName=f"{PREFIX}-alerts-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    boto3.client("sns", region_name=REGION).subscribe(
-        TopicArn=aws.topic_arns[ALERT_TOPIC.logical_name], Protocol="sqs", Endpoint=arn
-    )
-
-    def received() -> list[dict[str, Any]]:
-        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-        return [json.loads(m["Body"]) for m in messages]
-
-    return received
 
 
 def report(aws: Provisioned, key: str) -> dict[str, Any]:
@@ -184,13 +166,14 @@ def test_flatten_sells_every_position_at_the_flatten_time_and_post_close_reports
     with pytest.raises(OutOfOrder, match="before the session's flatten time"):
         flatten.handler({"ts": (session.flatten_et - timedelta(minutes=1)).isoformat()}, Context())
     first = flatten.handler({"mode": "paper", "ts": session.flatten_et.isoformat()}, Context())
-    second = flatten.handler(first, Context())  # FlattenAgain gets the first attempt's result
+    # the feed's cycle for the flatten minute, arriving after the scheduled flatten
+    late = load_handler("signals").handler({"ts": session.flatten_et.isoformat()}, Context())
     after = load_handler("signals").handler(
         {"ts": (session.flatten_et + timedelta(minutes=1)).isoformat()}, Context()
     )
 
     assert (first["open_positions"], first["exits"], first["already_observed"]) == (0, 1, False)
-    assert (second["open_positions"], second["already_observed"]) == (0, True)
+    assert (late["duplicate"], late["open_positions"], late["exits"]) == (True, 0, 1)
     assert after["candidates"] == [] and after["open_positions"] == 0  # entries are blocked
     state = store(PAPER)
     assert state.list_open_positions() == []

@@ -44,7 +44,7 @@ def _et(hh: int, mm: int, day: date = DAY) -> datetime:
     return datetime(day.year, day.month, day.day, hh, mm, tzinfo=NEW_YORK)
 
 
-def test_a_regular_day_runs_pre_market_cycles_to_the_flatten_time_then_flatten_post_close_learning() -> None:
+def test_a_regular_day_cycles_to_the_close_with_the_flatten_after_its_minutes_cycle() -> None:
     session = MarketCalendar().session(DAY)
     assert session is not None
 
@@ -57,9 +57,12 @@ def test_a_regular_day_runs_pre_market_cycles_to_the_flatten_time_then_flatten_p
         (POST_CLOSE, _et(16, 5)),
         (LEARNING, _et(17, 0)),
     ]
-    assert (len(cycles), cycles[0].at, cycles[-1].at) == (380, _et(9, 31), _et(15, 50))
+    # every minute end a backtest steps: after the flatten the cycles walk exits until flat
+    assert (len(cycles), cycles[0].at, cycles[-1].at) == (390, _et(9, 31), _et(16, 0))
     assert [s.at for s in starts] == sorted(s.at for s in starts)
-    assert starts.index(cycles[-1]) < [s.state_machine for s in starts].index(FLATTEN)
+    flatten = [s.state_machine for s in starts].index(FLATTEN)
+    assert (starts[flatten - 1].state_machine, starts[flatten - 1].at) == (TRADING_CYCLE, _et(15, 50))
+    assert (starts[flatten + 1].state_machine, starts[flatten + 1].at) == (TRADING_CYCLE, _et(15, 51))
     assert cycles[0].input == {"mode": "paper", "ts": "2025-03-14T09:31:00-04:00"}
     assert starts[0].input == {"mode": "paper", "session_date": "2025-03-14"}
 
@@ -78,6 +81,8 @@ def test_an_early_close_moves_flatten_and_post_close_and_minutes_cut_the_cycles(
         _et(17, 0, EARLY_CLOSE),
     ]
     assert starts[MINUTES].at == _et(9, 45, EARLY_CLOSE)
+    whole_day = [s.at for s in day_schedule(session, TradingMode.PAPER) if s.state_machine == TRADING_CYCLE]
+    assert (len(whole_day), whole_day[-1]) == (210, _et(13, 0, EARLY_CLOSE))
     with pytest.raises(DomainError, match=r"minutes=211 must be within 1\.\.210 for 2025-11-28"):
         day_schedule(session, TradingMode.PAPER, minutes=211)
 

@@ -274,3 +274,26 @@ def test_an_exit_in_progress_survives_the_state_round_trip() -> None:
         now += timedelta(minutes=1)
     assert restored.to_state() == engine.to_state()
     assert restored.portfolio.open_positions == []
+
+
+def test_after_the_flatten_a_flat_engines_minute_does_not_depend_on_the_market() -> None:
+    # what lets the trading cycle skip the market read then (services.trading_cycle)
+    day = make_day(FLAT_PATH)
+    source = Scripted({MINUTES - 60: OptionRight.CALL})
+    engine = SessionEngine(day, SESSION, WIDE_EXITS, source, CARRY)
+    now = SESSION.open_et + timedelta(minutes=1)
+    while now <= SESSION.flatten_et + timedelta(minutes=1):
+        engine.step(now)
+        now += timedelta(minutes=1)
+    assert engine.portfolio.closed and not engine.portfolio.open_positions
+    assert not engine.broker.working_orders()
+    no_market = MarketDay(DAY, {}, {}, synthetic=False)
+
+    with_market = SessionEngine.from_state(engine.to_state(), day, SESSION, WIDE_EXITS, source)
+    without = SessionEngine.from_state(engine.to_state(), no_market, SESSION, WIDE_EXITS, source)
+    seen = with_market.observe(now)
+    blind = without.observe(now)
+
+    assert (blind.signals, blind.open_positions, blind.effects) == (seen.signals, 0, seen.effects)
+    assert without.to_state() == with_market.to_state()
+    assert without.portfolio.equity_curve[-1] == with_market.portfolio.equity_curve[-1]

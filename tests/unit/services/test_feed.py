@@ -237,18 +237,24 @@ def test_no_cycle_before_open_plus_one_minute_and_no_pre_market_data_written() -
     assert rig.cycles == [et(9, 31)]
 
 
-def test_no_cycle_after_the_flatten_time_and_no_after_hours_data() -> None:
+def test_cycles_continue_after_the_flatten_to_the_close_and_no_after_hours_data() -> None:
+    # from the flatten the cycles only mark, work orders and walk exits: they run until the close
     rig = Rig(start=et(15, 48, 30))
-    assert SESSION.flatten_et == et(15, 50)
-    rig.minute(et(15, 49))
-    rig.minute(et(15, 50))
-    rig.minute(et(15, 51))
-    rig.at(et(15, 55))
-    assert rig.cycles == [et(15, 49), et(15, 50)]
-    assert len(rig.store.bars) == 9  # written until the close, for the API and the prior close
+    assert (SESSION.flatten_et, SESSION.close_et) == (et(15, 50), et(16, 0))
+    for minute_end in (et(15, 49), et(15, 50), et(15, 51)):
+        rig.minute(minute_end)
+    rig.at(et(15, 58, 30))  # 15:52-15:58 sent nothing: each is decided at its deadline, no cycle
+    for minute_end in (et(15, 59), et(16, 0)):
+        rig.minute(minute_end)
+    rig.at(et(16, 0, 30))
+    assert rig.cycles == [et(15, 49), et(15, 50), et(15, 51), et(15, 59), et(16, 0)]
+    assert rig.pump.stats.skipped_no_data == 7
+    assert len(rig.store.bars) == 15  # every regular-session bar, for the API and the prior close
 
     rig.minute(et(16, 1))  # after hours: would become "the last bar of the day"
-    assert len(rig.store.bars) == 9 and rig.pump.stats.outside_session == 6
+    rig.at(et(16, 5))
+    assert len(rig.store.bars) == 15 and rig.pump.stats.outside_session == 6
+    assert rig.cycles[-1] == et(16, 0) and rig.pump.last_decided == et(16, 0)
 
 
 # --- duplicates -----------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 Streams today's 0DTE chains and SPY/QQQ/IWM through `LiveMarketFeed`, writes each closed minute's
 bars and chain snapshots to the market table and starts the trading_cycle Express state machine
-with {"mode", "ts"} for each closed minute from the open + 1 minute to the flatten time
+with {"mode", "ts"} for each closed minute from the open + 1 minute to the close
 (`services.feed`). Stops on SIGTERM/SIGINT, at --stop-at, and at the latest 15 minutes
 after the close.
 
@@ -109,7 +109,7 @@ def _run(args: argparse.Namespace) -> int:
         ", ".join(u.value for u in underlyings),
         stop_at.isoformat(),
         feed.first_minute_end.isoformat(),
-        session.flatten_et.isoformat(),
+        session.close_et.isoformat(),
     )
     feed_thread = threading.Thread(target=feed.run, args=(stop, stop_at), name="feed", daemon=True)
     feed_thread.start()

@@ -5,9 +5,10 @@ The driver takes two roles of the live system:
 - the gateway task's: at each minute end t it writes the bars that closed at t (SPY, QQQ, IWM,
   VIX) and the chain snapshots sampled at t into the market table through `DynamoState`, as the
   gateway writes them live; nothing stamped after t is written before t;
-- the scheduler's: pre_market at 08:00 New York, one trading_cycle per minute end from the
-  open + 1 minute to the flatten time (after that minute's data), flatten at the flatten time,
-  post_close at the close + 5 minutes and learning at 17:00 (resources.SCHEDULES).
+- the scheduler's and the feed's: pre_market at 08:00 New York, one trading_cycle per minute end
+  from the open + 1 minute to the close (after that minute's data), flatten at the flatten time
+  (after that minute's cycle, which the feed normally starts first), post_close at the close + 5
+  minutes and learning at 17:00 (resources.SCHEDULES).
 
 Each execution runs to its end before the clock moves on. If pre_market fails or says the day
 is no session, the session's workflows are skipped, as they would be live (pre_market creates
@@ -112,16 +113,18 @@ def day_schedule(
     check_minutes(session, minutes)
     day = session.session_date
     day_input = {"mode": mode.value, "session_date": day.isoformat()}
-    last_cycle = session.flatten_et
+    last_cycle = session.close_et
     if minutes is not None:
         last_cycle = min(last_cycle, session.open_et + minutes * MINUTE)
     starts = [ScheduledStart(datetime.combine(day, PRE_MARKET_ET, NEW_YORK), PRE_MARKET, day_input)]
+    cycles: list[ScheduledStart] = []
     at = session.open_et + MINUTE
     while at <= last_cycle:
-        starts.append(ScheduledStart(at, TRADING_CYCLE, {"mode": mode.value, "ts": _ts(at)}))
+        cycles.append(ScheduledStart(at, TRADING_CYCLE, {"mode": mode.value, "ts": _ts(at)}))
         at += MINUTE
-    flatten_input = {"mode": mode.value, "ts": _ts(session.flatten_et)}
-    starts.append(ScheduledStart(session.flatten_et, FLATTEN, flatten_input))
+    through_flatten = sum(1 for c in cycles if c.at <= session.flatten_et)
+    flatten = ScheduledStart(session.flatten_et, FLATTEN, {"mode": mode.value, "ts": _ts(session.flatten_et)})
+    starts += [*cycles[:through_flatten], flatten, *cycles[through_flatten:]]
     starts.append(ScheduledStart(session.close_et + POST_CLOSE_DELAY, POST_CLOSE, day_input))
     learning_at = max(datetime.combine(day, LEARNING_ET, NEW_YORK), session.close_et + POST_CLOSE_DELAY)
     starts.append(ScheduledStart(learning_at, LEARNING, day_input))

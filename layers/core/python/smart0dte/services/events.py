@@ -143,10 +143,7 @@ class SessionEvent(_Event):
 
 
 class FlattenEvent(_Event):
-    """`{"mode", "ts"}` (ts: the flatten time) or the scheduler's form. FlattenAgain gets the first
-    attempt's result as its event, so the result's other keys are accepted and ignored."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    """`{"mode", "ts"}` (ts: the flatten time) or the scheduler's form."""
 
     mode: TradingMode = TradingMode.PAPER
     ts: AwareDatetime

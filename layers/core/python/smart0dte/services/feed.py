@@ -26,7 +26,9 @@ trading_cycle per closed minute (what `local.replay` does on a simulated clock).
   A minute with a failed write (after `write_attempts` tries) gets no cycle at all (counted in
   `skipped_write_failure`): a cycle over data the store lacks is worse than none.
 
-Cycles are started in minute order, for minute ends in [open + 1 min, flatten] only, never for a
+Cycles are started in minute order, for minute ends in [open + 1 min, close] only (the minutes a
+backtest steps): from the flatten time on the engine asks for no signal and risk refuses entries, so
+those cycles only mark, work orders and walk exits until every position is flat. Never for a
 minute at or before the last one decided (started, skipped or failed), and never twice: repeated or
 replayed outputs only rewrite the same items. Data arriving for a minute already decided is written
 and changes nothing else.
@@ -402,7 +404,7 @@ class Feed:
         return minute
 
     def _in_window(self, minute_end: datetime) -> bool:
-        return self._first_end <= minute_end <= self._session.flatten_et
+        return self._first_end <= minute_end <= self._session.close_et
 
     def _undecided(self, minute_end: datetime) -> bool:
         return self._last_decided is None or minute_end > self._last_decided
@@ -443,7 +445,7 @@ class Feed:
     def _window_minutes(self, through: datetime) -> Iterable[datetime]:
         """Undecided minute ends in the window up to `through`, oldest first."""
         start = self._first_end if self._last_decided is None else self._last_decided + MINUTE
-        last = min(through, self._session.flatten_et)
+        last = min(through, self._session.close_et)
         minute_end = start
         while minute_end <= last:
             yield minute_end

@@ -2,14 +2,15 @@
 
 This is the engine's observe phase at the flatten time: from that minute on every position not
 already exiting exits with reason TIME_EXIT, working orders of an exiting position are cancelled
-first, and no signal is asked for (risk also refuses entries after the flatten time). When the
-trading cycle has already observed that minute the positions were exited there; flatten then only
-reports what is still open. An exit works until the position is flat: a limit at the bid, walked
-toward the bid while it does not fill, then a market order (a series without a bid sells at the
-minimum tick or intrinsic value), its remainder working each minute when the bid shows fewer
-contracts. The workflow tries once more and fails visibly (and an alert is published) if anything
-is still open; what is still open five minutes before the close is an incident, audited and
-alerted by the trading cycle.
+first, and no signal is asked for (risk also refuses entries after the flatten time). The feed
+starts that minute's trading cycle too, usually first; whichever observes the minute first makes
+the exits and the other reports what is still open, so the flatten happens even when the feed is
+late or down. An exit works until the position is flat: a limit at the bid, walked toward the bid
+while it does not fill, then a market order (a series without a bid sells at the minimum tick or
+intrinsic value), its remainder working when the bid shows fewer contracts. The walking is done by
+the trading cycles, which run every minute to the close; what is still open five minutes before
+the close is an incident they audit and alert. Anything still open here is alerted now, and the
+workflow fails visibly (`NotFlat`).
 """
 
 from __future__ import annotations
@@ -50,9 +51,12 @@ class Flatten:
             "already_observed": observed.duplicate or observed.stale,
         }
         if observed.open_positions and self.notifier is not None:
+            close = session.close_et.isoformat()
             self.notifier.notify(
                 f"Smart 0DTE {self.desk.mode.value}: {observed.open_positions} open after flatten",
                 f"{observed.open_positions} position(s) remained open after the flatten at {ts.isoformat()} "
-                f"({session_date.isoformat()}); they keep exiting every minute until the close.",
+                f"({session_date.isoformat()}). The trading cycles keep working their exits every minute "
+                f"until the close at {close}; one still open five minutes before it is reported as an "
+                "incident. If the feed is down no trading cycle runs and nothing walks them: act now.",
             )
         return result

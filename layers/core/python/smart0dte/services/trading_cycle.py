@@ -4,7 +4,8 @@ Each step is one phase of the session engine (`SessionEngine.observe`, `assess`,
 engine restored from the session document (see `services.session`), so the Lambda path makes the
 same decisions as a backtest of the same day.
 
-- `signals({"mode", "ts"})`: mark, work orders, exits, then the strategies' candidates.
+- `signals({"mode", "ts"})`: mark, work orders, exits, then the strategies' candidates (none from
+  the flatten time; then, with no position and no working order, the market is not even read).
 - `risk(<signals' result>)`: a verdict and a size per candidate; the approved intents.
 - `execute(<risk's result>)`: each intent once (the handler makes `execute_one` idempotent on the
   intent id): paper fills in the simulated broker, ibkr_paper and live send it to the order queue.
@@ -24,7 +25,8 @@ from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any
 
-from smart0dte.domain.session_engine import DecisionRecord, PlannedEntry
+from smart0dte.domain.calendar import SessionTimes
+from smart0dte.domain.session_engine import DecisionRecord, PlannedEntry, SessionEngine
 from smart0dte.ports import Notifier
 from smart0dte.services.events import (
     CycleEvent,
@@ -39,6 +41,7 @@ from smart0dte.services.session import (
     CyclePhase,
     Envelope,
     OutOfOrder,
+    PhaseInputs,
     SessionDesk,
     effect_ops,
     incident_ops,
@@ -73,9 +76,11 @@ class TradingCycle:
         envelope = desk.load(session_date, session, inputs)
         if envelope.cursor_ts is not None and envelope.cursor_ts >= ts:
             return self._already_observed(envelope, ts, session_date)
-        day = desk.market.known_day(session_date, ts)
-        source = desk.strategies(envelope, session, day)
-        engine = desk.restore(envelope, session, inputs, day, source)
+        engine = self._idle_after_flatten(envelope, session, inputs, ts)
+        if engine is None:
+            day = desk.market.known_day(session_date, ts)
+            source = desk.strategies(envelope, session, day)
+            engine = desk.restore(envelope, session, inputs, day, source)
         candidates = engine.observe(ts)
         exits = sum(1 for d in candidates.effects.decisions if d.kind == "exit")
         result = SignalsResult(
@@ -103,6 +108,19 @@ class TradingCycle:
         desk.commit(envelope, engine, outbox)
         self._alert([d for d in candidates.effects.decisions if d.kind == "incident"])
         return result
+
+    def _idle_after_flatten(
+        self, envelope: Envelope, session: SessionTimes, inputs: PhaseInputs, ts: datetime
+    ) -> SessionEngine | None:
+        """From the flatten time, an engine with no position and no working order, restored without
+        the market: it has nothing to mark, work or exit and asks for no signal, so its minute is the
+        same without the market read (the cost of such a cycle). None when it needs the market."""
+        if ts < session.flatten_et:
+            return None
+        engine = self.desk.restore(envelope, session, inputs)
+        if engine.portfolio.open_positions or engine.broker.working_orders():
+            return None
+        return engine
 
     def _alert(self, incidents: list[DecisionRecord]) -> None:
         """Send the incidents just committed to the humans (after the commit: a retried phase whose

@@ -84,7 +84,7 @@ def router(api: ApiContext) -> Router:
                 {
                     "workflow": "trading_cycle",
                     "from": (session.open_et + timedelta(minutes=1)).isoformat(),
-                    "to": session.flatten_et.isoformat(),
+                    "to": session.close_et.isoformat(),
                     "every": "closed 1-minute bar",
                 },
                 {"workflow": "flatten", "at": session.flatten_et.isoformat()},
