@@ -238,7 +238,7 @@ def test_stop_resume_with_a_typed_confirmation_and_clear_the_live_stop(tab, real
     tab.get_by_test_id("emergency-stop").click()
     expect(tab.get_by_test_id("trading-state")).to_have_text("HALTED")
     stops = tab.get_by_test_id("stops-table")
-    expect(stops.locator("tbody tr")).to_have_count(2)
+    expect(stops.locator("tbody tr")).to_have_count(len(TradingMode))  # every mode's stop
     expect(stops).to_contain_text("fat finger drill")
     assert real.store.get_controls().emergency_stop and live.get_controls().emergency_stop
 
@@ -275,7 +275,8 @@ def test_stop_resume_with_a_typed_confirmation_and_clear_the_live_stop(tab, real
 
     expect(tab.get_by_test_id("trading-flash")).to_contain_text("LIVE emergency stop cleared.")
     expect(tab.get_by_test_id("clear-stop-live")).to_have_count(0)
-    expect(stops).not_to_contain_text("ACTIVE by")
+    expect(stops.locator("tbody tr", has_text="LIVE")).not_to_contain_text("ACTIVE by")
+    expect(stops.locator("tbody tr", has_text="IB PAPER")).to_contain_text("ACTIVE by")  # its own
     assert not live.get_controls().emergency_stop
     assert live.get_active_mode().mode is TradingMode.PAPER
     cleared = [r for r in live.audit.list_day(SESSION) if r.action == "EmergencyStopCleared"]

@@ -69,6 +69,10 @@ def post_raw(deps: ApiDeps, body: bytes, content_type: str | None) -> tuple[int,
     return int(result["statusCode"]), json.loads(result["body"])
 
 
+MODES = [mode.value for mode in TradingMode]
+"""Every mode, in the order the stop takes them after the active one."""
+
+
 def stopped(store: DynamoState) -> dict[TradingMode, TradingControls]:
     return {mode: store.for_mode(mode).get_controls() for mode in TradingMode}
 
@@ -120,7 +124,7 @@ def test_every_body_answers_200_and_halts_every_mode_with_the_reason_it_carries(
 
     assert status == 200, payload
     assert (payload["mode"], payload["activeModeKnown"]) == ("paper", True)
-    assert payload["stopped"] == ["paper", "live"] and payload["notStopped"] == []
+    assert payload["stopped"] == MODES and payload["notStopped"] == []
     assert payload["reason"] == reason
     assert payload["controls"]["emergencyStop"] is True
     for mode, controls in stopped(seeded).items():
@@ -183,7 +187,7 @@ def test_the_inactive_modes_failing_write_does_not_keep_the_active_mode_running(
     status, body = call("POST", STOP, {"reason": "live table conflict"})
 
     assert status == 200
-    assert body["stopped"] == ["paper"]
+    assert body["stopped"] == ["paper", "ibkr_paper"]
     (live,) = body["notStopped"]
     assert (live["mode"], live["stopped"], live["attempts"]) == ("live", False, STOP_ATTEMPTS)
     assert "collided with another writer" in live["error"]
@@ -204,8 +208,9 @@ def test_the_active_mode_is_stopped_first_and_retried_through_transient_failures
 
     assert status == 200
     assert [(m["mode"], m["stopped"], m["attempts"]) for m in body["modes"]] == [
-        ("live", True, STOP_ATTEMPTS),
+        ("live", True, STOP_ATTEMPTS),  # the active mode first, then the others in order
         ("paper", True, 1),
+        ("ibkr_paper", True, 1),
     ]
     assert body["mode"] == "live" and body["controls"]["emergencyStop"] is True
     assert sleeps.waited_s == list(STOP_BACKOFF_S)
@@ -226,7 +231,7 @@ def test_503_only_when_the_active_mode_cannot_be_stopped_and_the_others_still_ar
     status, body = call("POST", STOP, {"reason": "paper table down"})
 
     assert status == 503
-    assert body["stopped"] == ["live"] and body["controls"] is None
+    assert body["stopped"] == ["ibkr_paper", "live"] and body["controls"] is None
     assert [m["mode"] for m in body["notStopped"]] == ["paper"]
     assert seeded.for_mode(TradingMode.LIVE).get_controls().emergency_stop
 
@@ -242,7 +247,7 @@ def test_an_unreadable_active_mode_stops_every_mode_and_answers_200_when_all_sto
     status, body = call("POST", STOP, {"reason": "blind stop"})
 
     assert status == 200
-    assert body["activeModeKnown"] is False and body["stopped"] == ["paper", "live"]
+    assert body["activeModeKnown"] is False and body["stopped"] == MODES
     assert sleeps.waited_s == list(STOP_BACKOFF_S)  # the mode read was retried, the stops were not
     assert all(c.emergency_stop for c in stopped(seeded).values())
 
@@ -279,7 +284,7 @@ def test_the_live_stop_is_cleared_by_naming_live_while_paper_trades(call: Call, 
     call("POST", STOP, {"reason": "drill"})
     _, trading = call("GET", "/api/trading")
     live_stop = next(c for c in trading["controlsByMode"] if c["mode"] == "live")["controls"]
-    assert [c["mode"] for c in trading["controlsByMode"]] == ["paper", "live"]
+    assert [c["mode"] for c in trading["controlsByMode"]] == MODES
     assert live_stop["emergencyStop"] is True and live_stop["emergencyStopNumber"] == 1
 
     status, body = call(
