@@ -150,27 +150,29 @@ def test_a_partially_filled_entry_keeps_its_fill_and_the_remainder_is_cancelled(
     assert gateway.ib.cancelled == [gateway.trade(1).order]
 
 
-def test_an_exit_arriving_after_the_stop_is_placed_and_kept_also_by_a_restarted_bridge(
-    gateway: Gateway,
-) -> None:
+def filled_entry_then_stop_and_exit(gateway: Gateway) -> tuple[str, list[str]]:
+    """An entry filled at 30 s; at the stop the engine's next minute answers with an exit that the
+    same long poll receives. Returns the entry's order id and (once queued) the exit's."""
     entry = gateway.queue(1)
-    held = ib_async.Position(gateway.account, option(590, "C"), 2.0, 125.0)
+    exits: list[str] = []
 
     def filled() -> None:
         gateway.ib.execute(gateway.trade(1), 2, 1.25, gateway.clock.now(), account=gateway.account)
-        gateway.ib.position_list = [held]
+        gateway.ib.position_list = [ib_async.Position(gateway.account, option(590, "C"), 2.0, 125.0)]
 
     def stop_then_exit() -> None:
-        # the engine's next minute answers the stop with an exit that the same long poll receives
         gateway.press_stop()
         exits.append(gateway.queue(2, side=Side.SELL))
 
-    exits: list[str] = []
     gateway.events[30] = filled
     gateway.events[STOP_AT_S] = stop_then_exit
+    return entry, exits
+
+
+def test_an_exit_arriving_after_the_stop_is_placed_and_not_cancelled(gateway: Gateway) -> None:
+    entry, exits = filled_entry_then_stop_and_exit(gateway)
 
     gateway.run(until_s=180)
-    gateway.run(until_s=360)  # a restart after the stop
 
     (exit_order,) = exits
     assert gateway.trade(2).orderStatus.status == "Submitted" and gateway.ib.cancelled == []
@@ -178,6 +180,45 @@ def test_an_exit_arriving_after_the_stop_is_placed_and_kept_also_by_a_restarted_
     assert gateway.status(entry) is OrderStatus.FILLED
     (answer,) = gateway.answers()
     assert answer.details["cancelled"] == [] and answer.details["stop_number"] == 1
+
+
+def test_a_bridge_restarted_after_the_stop_does_not_cancel_the_exit(gateway: Gateway) -> None:
+    _, exits = filled_entry_then_stop_and_exit(gateway)
+    gateway.run(until_s=180)
+
+    summary = gateway.run(until_s=360)
+
+    (exit_order,) = exits
+    assert gateway.trade(2).orderStatus.status == "Submitted" and gateway.ib.cancelled == []
+    assert gateway.status(exit_order) is OrderStatus.SUBMITTED
+    assert summary.stops_answered == [] and len(gateway.answers()) == 1
+
+
+def test_a_cancel_ib_confirms_late_is_pending_until_then_also_across_a_restart(gateway: Gateway) -> None:
+    entry = gateway.queue(1)
+
+    def stop_unconfirmed() -> None:
+        gateway.ib.confirm_cancels = False
+        gateway.press_stop()
+
+    gateway.events[STOP_AT_S] = stop_unconfirmed
+    gateway.run(until_s=180)
+    assert gateway.status(entry) is OrderStatus.PENDING_CANCEL
+    assert gateway.trade(1).orderStatus.status == "PendingCancel"
+    (answer,) = gateway.answers()
+    assert (answer.details["pending_cancel"], answer.details["cancelled"]) == ([entry], [])
+
+    def ib_confirms() -> None:
+        gateway.ib.confirm_cancels = True
+        gateway.ib.sleep()  # ib_async's event loop delivers IB's confirmation
+
+    gateway.events[240] = ib_confirms
+    summary = gateway.run(until_s=300)  # a restart: the pending cancel is read from the store
+
+    stored = gateway.store.get_order(entry)
+    assert stored is not None and stored.value.status is OrderStatus.CANCELLED
+    assert stored.value.reason == "cancel confirmed by the broker"
+    assert len(gateway.ib.cancelled) == 1 and summary.errors == 0 and len(gateway.answers()) == 1
 
 
 def test_a_cancel_ib_refuses_because_the_order_filled_records_the_fill_without_an_error_loop(
