@@ -1,7 +1,8 @@
 """What the next trading minute does after the emergency stop, on the embedded AWS: HALTED exits
 every open position (paper: at the bid, at once) and takes no entry; live sends each exit to the
-order queue. Nothing sends a cancel for an order already working at the broker: the queue carries
-order intents only (see docs/architecture.md, "The emergency stop")."""
+order queue. The trading minute sends no cancel for an order already working at the broker: the
+order bridge does (tests/integration/order_bridge/test_emergency_stop.py; docs/architecture.md,
+"The emergency stop")."""
 
 from __future__ import annotations
 
@@ -76,5 +77,5 @@ def test_live_the_minute_after_the_stop_sends_the_flattening_exit_to_the_broker(
     assert (buy.side, buy.intent_id) == (Side.BUY, entry["intent_id"])
     assert (exit_intent.side, exit_intent.quantity) == (Side.SELL, stored.value.quantity)
     assert exit_intent.reason.startswith("exit EMERGENCY_STOP") and exit_intent.ts == AFTER
-    # the gap: no cancel of the entry goes to the broker; the book still has it working there
+    # the minute cancels nothing at the broker: the entry stays working until the bridge answers the stop
     assert stored.value.status is OrderStatus.SUBMITTED

@@ -60,6 +60,9 @@ class MemoryStore:
     def get_controls(self) -> object:
         return argparse.Namespace(emergency_stop=False)
 
+    def list_orders(self, status: OrderStatus) -> list[Order]:
+        return [o for o in self.orders.values() if o.status is status]
+
     def list_working_orders(self) -> list[Order]:
         return [o for o in self.orders.values() if not o.status.is_terminal]
 

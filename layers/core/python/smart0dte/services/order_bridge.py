@@ -14,7 +14,10 @@ Safety rules, in the order they apply to each message:
    did not record is refused (audited `IntentRefused`, deleted): nothing is placed;
 2. an active emergency stop wins: no entry (BUY) is placed, any working order of that intent is
    cancelled at the broker and the stored order moves to CANCELLED; exits (SELL) still go out,
-   because the engine answers the stop by closing every position;
+   because the engine answers the stop by closing every position. Before it handles what it
+   received, and once per loop iteration, the bridge answers a stop it has not answered yet
+   (`OrderBridge.answer_stop`): every order working at the broker then was placed before it, and is
+   cancelled; the exits that come after are placed and kept;
 3. never short: a SELL is placed for at most what the broker holds of the contract minus the
    working SELL orders already there; nothing left -> REJECTED, less -> placed reduced (audited);
 4. entries go out without broker-side bracket children (see `OrderBridge`).
@@ -43,8 +46,10 @@ from smart0dte.ports import (
     LiveBroker,
     ReceivedIntent,
     StateStore,
+    TradingControls,
     Versioned,
     account_refusal,
+    session_date_of,
 )
 
 logger = logging.getLogger(__name__)
@@ -53,6 +58,9 @@ ORDER_BRIDGE_ACTOR: Final = "order_bridge"
 MAX_RECEIVE_MESSAGES: Final = 10
 """SQS returns at most ten messages per receive."""
 EMERGENCY_STOP_REASON: Final = "emergency stop active"
+STOP_ANSWERED_ACTION: Final = "EmergencyStopOrdersCancelled"
+"""The audit action of a stop the bridge answered; its `stop_number` says which stop (a restarted
+bridge reads it so it never cancels the exits placed after that stop)."""
 
 
 # --- the order bridge ---------------------------------------------------------------------------
@@ -115,6 +123,21 @@ class ReconcileReport:
         return not self.missing_at_broker and not self.unknown_to_store
 
 
+@dataclass(frozen=True, slots=True)
+class StopAnswer:
+    """What the bridge did at the broker for one emergency stop: each tuple holds stored order ids,
+    except `unknown_to_store` (the broker's orders the store does not know, left alone)."""
+
+    stop_number: int
+    cancelled: tuple[str, ...] = ()
+    """Cancelled at the broker (what was filled before stays filled) and CANCELLED in the store."""
+    pending_cancel: tuple[str, ...] = ()
+    """Cancel sent, not yet confirmed by the broker: PENDING_CANCEL until it is (`settle_cancels`)."""
+    filled: tuple[str, ...] = ()
+    """The fill won the race: the broker filled the order, recorded as a fill."""
+    unknown_to_store: tuple[dict[str, object], ...] = ()
+
+
 class AccountRefused(DomainError):
     """The broker's account does not fit the store's trading mode: nothing may be placed."""
 
@@ -149,6 +172,11 @@ class OrderBridge:
         self._clock = clock
         self._actor = actor
         self._stored_fill_ids: set[str] = set()
+        self._stop_answered: int | None = None
+        """The number of the last stop answered (-1: none); read from the audit log when first needed."""
+        self._cancelling: dict[str, datetime] | None = None
+        """Intent id -> order creation time of each PENDING_CANCEL order; read from the store when
+        first needed."""
 
     # --- audit -----------------------------------------------------------------------------
 
@@ -170,8 +198,12 @@ class OrderBridge:
     # --- intents ---------------------------------------------------------------------------
 
     def process(self, max_messages: int = MAX_RECEIVE_MESSAGES, wait_s: int = 0) -> list[Handled]:
-        """Receive up to `max_messages` intents (long polling up to `wait_s`) and handle each."""
-        return [self.handle(message) for message in self._intents.receive(max_messages, wait_s)]
+        """Receive up to `max_messages` intents (long polling up to `wait_s`) and handle each, after
+        answering an emergency stop that landed meanwhile (so no exit it placed is cancelled)."""
+        messages = self._intents.receive(max_messages, wait_s)
+        if messages:
+            self.answer_stop()
+        return [self.handle(message) for message in messages]
 
     def handle(self, message: ReceivedIntent) -> Handled:
         """Handle one message; any error leaves it in the queue (orderRef makes the retry safe)."""
@@ -318,6 +350,143 @@ class OrderBridge:
             ack.already_known,
         )
 
+    # --- the emergency stop at the broker --------------------------------------------------------
+
+    def _answered(self, controls: TradingControls) -> int:
+        if self._stop_answered is None:
+            self._stop_answered = -1
+            change = controls.emergency_stop_change
+            days = {session_date_of(self._clock.now())}
+            if change is not None:
+                days.add(session_date_of(change.at))
+            for day in sorted(days):
+                for record in self._store.audit.list_day(day):
+                    if (
+                        record.action == STOP_ANSWERED_ACTION
+                        and record.actor == self._actor
+                        and record.details.get("stop_number") == controls.stops
+                    ):
+                        self._stop_answered = controls.stops
+        return self._stop_answered
+
+    def answer_stop(self) -> StopAnswer | None:
+        """When the store's emergency stop is one this bridge has not answered: cancel every order
+        working at the broker that the store knows (entries and exits alike: all were placed before
+        the bridge saw the stop), write what the broker reports (CANCELLED, PENDING_CANCEL until it
+        confirms, or the fill that won the race) and audit one record of it with the stop's actor
+        and reason; orders the store does not know are listed there, never cancelled. Settles the
+        pending cancels of earlier answers on every call. None when there was nothing to answer."""
+        self.settle_cancels()
+        controls = self._store.get_controls()
+        if not controls.emergency_stop or controls.stops <= self._answered(controls):
+            return None
+        answer = self._cancel_working(controls.stops)
+        change = controls.emergency_stop_change
+        stopped_by, why = (change.actor, change.reason) if change else ("unknown", "unknown")
+        self._audit_answer(answer, stopped_by, why, change.at.isoformat() if change else None)
+        self._stop_answered = controls.stops
+        return answer
+
+    def _cancel_working(self, stop_number: int) -> StopAnswer:
+        reason = f"emergency stop {stop_number}: cancelled at the broker"
+        unknown: list[dict[str, object]] = []
+        targets: dict[str, Versioned[Order]] = {}
+        for ack in self._broker.open_orders():
+            if ack.status.is_terminal or ack.intent_id in targets:
+                continue
+            stored = self._store.get_order_by_intent(ack.intent_id) if ack.intent_id else None
+            if stored is None:
+                unknown.append(
+                    {
+                        "intent_id": ack.intent_id,
+                        "broker_order_id": ack.broker_order_id,
+                        "status": ack.status.value,
+                        "detail": ack.detail,
+                    }
+                )
+                continue
+            targets[ack.intent_id] = stored
+        for intent_id in targets:
+            self._broker.cancel(intent_id)
+        still_open = {a.intent_id for a in self._broker.open_orders() if not a.status.is_terminal}
+        if targets:
+            self.sync_fills(min(s.value.created_at for s in targets.values()))
+        cancelled: list[str] = []
+        pending: list[str] = []
+        filled: list[str] = []
+        for intent_id, before in targets.items():
+            stored = self._store.get_order_by_intent(intent_id) or before
+            order_id = stored.value.order_id
+            if stored.value.status is OrderStatus.FILLED:
+                filled.append(order_id)
+            elif intent_id in still_open:
+                self._transition(stored, OrderStatus.PENDING_CANCEL, reason)
+                self._pending()[intent_id] = stored.value.created_at
+                pending.append(order_id)
+            else:
+                self._transition(stored, OrderStatus.CANCELLED, reason)
+                cancelled.append(order_id)
+        return StopAnswer(stop_number, tuple(cancelled), tuple(pending), tuple(filled), tuple(unknown))
+
+    def _audit_answer(self, answer: StopAnswer, stopped_by: str, why: str, stopped_at: str | None) -> None:
+        record = AuditRecord(
+            self._clock.now(),
+            self._store.mode,
+            self._actor,
+            STOP_ANSWERED_ACTION,
+            (
+                f"emergency stop {answer.stop_number} by {stopped_by} ({why}): {len(answer.cancelled)} "
+                f"order(s) cancelled, {len(answer.pending_cancel)} cancel(s) awaiting the broker, "
+                f"{len(answer.filled)} filled first, {len(answer.unknown_to_store)} broker order(s) "
+                "unknown to the store left alone"
+            )[:2000],
+            {
+                "stop_number": answer.stop_number,
+                "stopped_by": stopped_by,
+                "stop_reason": why,
+                "stopped_at": stopped_at,
+                "cancelled": list(answer.cancelled),
+                "pending_cancel": list(answer.pending_cancel),
+                "filled": list(answer.filled),
+                "unknown_to_store": list(answer.unknown_to_store),
+            },
+        )
+        # Unlike other audits a failure here raises: the answer is retried (harmless: nothing was
+        # placed since) until its record, which a restarted bridge reads, is written.
+        with contextlib.suppress(AuditRecordExists):
+            self._store.audit.append(record)
+
+    def _pending(self) -> dict[str, datetime]:
+        if self._cancelling is None:
+            self._cancelling = {
+                o.intent_id: o.created_at
+                for o in self._store.list_orders(OrderStatus.PENDING_CANCEL)
+                if o.mode is self._store.mode
+            }
+        return self._cancelling
+
+    def settle_cancels(self) -> list[str]:
+        """Move each PENDING_CANCEL order the broker no longer works to CANCELLED (after syncing its
+        fills: a fill that won stays a fill); returns the order ids moved or filled."""
+        pending = self._pending()
+        if not pending:
+            return []
+        still_open = {a.intent_id for a in self._broker.open_orders() if not a.status.is_terminal}
+        done = [intent_id for intent_id in pending if intent_id not in still_open]
+        if not done:
+            return []
+        self.sync_fills(min(pending[i] for i in done))
+        settled = []
+        for intent_id in done:
+            del pending[intent_id]
+            stored = self._store.get_order_by_intent(intent_id)
+            if stored is None:
+                continue
+            if not stored.value.status.is_terminal:
+                self._transition(stored, OrderStatus.CANCELLED, "cancel confirmed by the broker")
+            settled.append(stored.value.order_id)
+        return settled
+
     # --- fills and reconciliation -----------------------------------------------------------
 
     def sync_fills(self, since: datetime) -> FillSync:
@@ -449,6 +618,9 @@ class RunSummary:
     handled: list[Handled] = field(default_factory=list)
     fills_recorded: int = 0
     reconciles: list[ReconcileReport] = field(default_factory=list)
+    stops_answered: list[StopAnswer] = field(default_factory=list)
+    """Emergency stops answered at the broker by the loop's own check (not those answered inside
+    `OrderBridge.process`, which the audit log holds)."""
     errors: int = 0
     refused: str = ""
     """Why the bridge refused the broker's account (stopped_by "account"), else empty."""
@@ -475,9 +647,11 @@ def run_order_bridge(
     """Bridge intents and fills until `stop` is set or `clock` reaches `stop_at`.
 
     Connects through `connect` (backing off on failure), reconciles after every (re)connect,
-    heartbeats every `heartbeat_every_s`, receives intents with long polling and syncs fills every
-    `fills_every_s`. Errors are logged and counted; the loop ends on a stop, or at once (nothing
-    placed, audited `GatewayAccountRefused`) when the broker's account does not fit the store's mode.
+    heartbeats every `heartbeat_every_s`, answers a new emergency stop at the broker every iteration
+    (`OrderBridge.answer_stop`), receives intents with long polling (at most `receive_wait_s`) and
+    syncs fills every `fills_every_s`. Errors are logged and counted; the loop ends on a stop, or
+    at once (nothing placed, audited `GatewayAccountRefused`) when the broker's account does not fit
+    the store's mode.
     """
     summary = RunSummary()
     heartbeat = Heartbeat(store, clock, port, timings.account_refresh_s)
@@ -526,6 +700,9 @@ def run_order_bridge(
             if now >= next_beat:
                 heartbeat.beat(connection.broker, True)
                 next_beat = now + timedelta(seconds=timings.heartbeat_every_s)
+            answer = bridge.answer_stop()
+            if answer is not None:
+                summary.stops_answered.append(answer)
             due = min(next_beat, next_fills, stop_at)
             wait_s = min(timings.receive_wait_s, int(_seconds_until(now, due)))
             summary.handled += bridge.process(MAX_RECEIVE_MESSAGES, wait_s)
@@ -577,6 +754,7 @@ __all__: Sequence[str] = (
     "Outcome",
     "ReconcileReport",
     "RunSummary",
+    "StopAnswer",
     "run_order_bridge",
     "stop_time",
 )

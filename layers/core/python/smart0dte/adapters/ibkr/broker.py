@@ -440,7 +440,8 @@ class IbkrBroker:
         return self._ack(trades, intent.intent_id, already_known=False)
 
     def cancel(self, intent_id: str) -> bool:
-        """Cancel the working orders with orderRef = intent id; False when none was working."""
+        """Cancel the working orders with orderRef = intent id and wait up to `ack_wait_s` for IB's
+        answer (Cancelled, or Filled when a fill won the race); False when none was working."""
         working = [
             t
             for t in self._ib.openTrades()
@@ -449,6 +450,10 @@ class IbkrBroker:
         for trade in working:
             if trade.orderStatus.status != "PendingCancel":
                 self._ib.cancelOrder(trade.order)
+        for _ in range(max(0, math.ceil(self._ack_wait_s / _POLL_S))):
+            if all(t.orderStatus.status in ib_api.OrderStatus.DoneStates for t in working):
+                break
+            self._ib.sleep(_POLL_S)
         return bool(working)
 
     def open_orders(self) -> list[BrokerOrderAck]:
