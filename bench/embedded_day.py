@@ -24,7 +24,7 @@ import time
 from datetime import date
 
 from smart0dte.domain.controls import AutomationSettings
-from smart0dte.domain.simulator import Scenario
+from smart0dte.domain.simulator import DEFAULT_SEED, Scenario
 from smart0dte.local.embedded import EmbeddedAws, missing_handlers
 from smart0dte.local.replay import TRADING_CYCLE, ReplayDriver, day_schedule, simulated_day
 from smart0dte.local.stand_ins import stand_ins_for
@@ -38,7 +38,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--date", type=date.fromisoformat, default=DAY)
     parser.add_argument("--scenario", type=Scenario.parse, default=Scenario.TREND_UP)
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--minutes", type=int, default=None)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()

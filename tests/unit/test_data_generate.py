@@ -6,6 +6,7 @@ import pytest
 
 from smart0dte.cli import main
 from smart0dte.commands.args import ProgressBar
+from smart0dte.domain.simulator import DEFAULT_SEED
 
 
 def _manifest(out: Path, day: str) -> dict[str, object]:
@@ -27,7 +28,7 @@ def test_generate_writes_only_sessions_and_says_how_many_were_skipped(
     assert out.err == ""  # no progress bar when stderr is not a terminal
     friday = _manifest(tmp_path, "2025-11-28")
     assert friday["session_minutes"] == 210 and friday["synthetic"] is True
-    assert (friday["seed"], friday["scenario"]) == (0, "normal")
+    assert (friday["seed"], friday["scenario"]) == (DEFAULT_SEED, "normal")
     assert friday["previous_close"] == {
         "session_date": "2025-11-26",
         "close": _manifest(tmp_path, "2025-11-26")["close"],
@@ -73,7 +74,7 @@ def test_bad_ranges_are_refused_and_nothing_is_written(
             "--scenario='sideways' is not a scenario; valid: normal, trend_up, trend_down",
         ),
         (["--seed", "-3"], "--seed='-3' must be an integer within 0.."),
-        (["--end", "2025-02-30"], "--end='2025-02-30' must be a date as YYYY-MM-DD"),
+        (["--end", "2025-02-30"], "--end='2025-02-30' is not a valid day: February 2025 has days 1..28"),
     ],
 )
 def test_bad_arguments_name_the_flag_and_the_valid_values(

@@ -11,6 +11,7 @@ import pytest
 import zstandard
 
 from smart0dte.cli import main
+from smart0dte.commands.data_show import new_york_text
 from tests.unit.adapters.dbn_files import FIXTURES
 
 pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword:DeprecationWarning")
@@ -32,7 +33,7 @@ def test_text_shows_one_line_per_record_with_the_schema_fields(capsys: pytest.Ca
     assert code == 0
     assert lines[0] == f"{CBBO}: OPRA.PILLAR cbbo-1m, 4 records"
     assert lines[2] == (
-        "2025-02-20T14:31:00+00:00  AAPL  250221C00250000  "
+        "2025-02-20T14:31:00+00:00  09:31:00 ET  AAPL  250221C00250000  "
         "bid_px_00=0.32 ask_px_00=0.34 bid_sz_00=104 ask_sz_00=132"
     )
     assert "bid_px_00=- ask_px_00=-" in lines[1]  # no book before the open
@@ -45,8 +46,8 @@ def test_limit_shows_the_first_records_and_says_so(capsys: pytest.CaptureFixture
     lines = out.splitlines()
     assert lines[0].endswith("EQUS.MINI ohlcv-1m, 4 records (showing 2)")
     assert (
-        lines[1]
-        == "2023-03-28T11:08:00+00:00  QQQ  open=307.83 high=307.83 low=307.8 close=307.8 volume=1800"
+        lines[1] == "2023-03-28T11:08:00+00:00  07:08:00 ET  QQQ  "
+        "open=307.83 high=307.83 low=307.8 close=307.8 volume=1800"
     )
     assert len(lines) == 3
 
@@ -120,3 +121,18 @@ def test_the_limit_must_be_a_positive_integer(capsys: pytest.CaptureFixture[str]
 
     assert exit_info.value.code == 2
     assert f"--limit={limit!r} must be an integer >= 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("utc", "new_york"),
+    [
+        ("2025-02-20T14:31:00+00:00", "09:31:00 ET"),  # EST, UTC-5
+        ("2023-03-28T11:08:00+00:00", "07:08:00 ET"),  # EDT, UTC-4
+        ("2025-03-10T02:00:00.123456789+00:00", "2025-03-09 22:00:00 ET"),  # the evening before
+        (None, "-"),
+    ],
+)
+def test_new_york_time_stands_beside_utc_with_its_date_when_the_day_differs(
+    utc: str | None, new_york: str
+) -> None:
+    assert new_york_text(utc) == new_york

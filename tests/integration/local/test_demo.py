@@ -210,6 +210,6 @@ def test_demo_flags_are_checked_before_anything_runs(capsys: pytest.CaptureFixtu
     assert main(["demo", "--embedded", "--minutes", "391"]) == 2
     assert "--minutes=391 must be within 1..390 for 2025-03-14" in capsys.readouterr().err
     assert main(["demo", "--date", "2025-03-15"]) == 2
-    assert "--date=2025-03-15 is not an NYSE session" in capsys.readouterr().err
+    assert "--date=2025-03-15 (a Saturday) is not an NYSE session" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["demo", "--embedded", "--in-process"])

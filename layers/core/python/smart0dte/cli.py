@@ -11,7 +11,12 @@ from datetime import date
 from smart0dte import __version__
 from smart0dte.commands import backtest, data_generate, data_show, demo, feed, order_bridge, train
 from smart0dte.commands.args import date_arg
-from smart0dte.domain.calendar import MarketCalendar, SessionTimes
+from smart0dte.domain.calendar import (
+    DEFAULT_FLATTEN_MINUTES_BEFORE_CLOSE,
+    MAX_FLATTEN_MINUTES_BEFORE_CLOSE,
+    MarketCalendar,
+    SessionTimes,
+)
 from smart0dte.domain.models import DomainError, Underlying
 
 
@@ -40,6 +45,15 @@ def _describe(times: SessionTimes | None, day: date) -> str:
     )
 
 
+def _flatten_minutes(text: str) -> int:
+    value = int(text) if text.isdigit() else -1
+    if not 0 <= value <= MAX_FLATTEN_MINUTES_BEFORE_CLOSE:
+        raise argparse.ArgumentTypeError(
+            f"--flatten-minutes={text!r} must be an integer within 0..{MAX_FLATTEN_MINUTES_BEFORE_CLOSE}"
+        )
+    return value
+
+
 def _cmd_version(_: argparse.Namespace) -> int:
     print(f"smart0dte {__version__}")
     return 0
@@ -64,7 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     cal = commands.add_parser("calendar", help="NYSE session facts for a date")
     cal.add_argument("--date", type=date_arg("--date"), required=True, help="YYYY-MM-DD, 2020-2030")
-    cal.add_argument("--flatten-minutes", type=int, default=10, help="minutes before close to flatten")
+    cal.add_argument(
+        "--flatten-minutes",
+        type=_flatten_minutes,
+        default=DEFAULT_FLATTEN_MINUTES_BEFORE_CLOSE,
+        help=f"minutes before close to flatten, 0..{MAX_FLATTEN_MINUTES_BEFORE_CLOSE} "
+        f"(default {DEFAULT_FLATTEN_MINUTES_BEFORE_CLOSE})",
+    )
     cal.add_argument("--json", action="store_true", help="machine-readable output")
     cal.set_defaults(run=_cmd_calendar)
 

@@ -9,8 +9,15 @@ from datetime import time
 from pathlib import Path
 
 from smart0dte.bootstrap import files
-from smart0dte.commands.args import ProgressBar, date_arg, scenario_arg, seed_arg
-from smart0dte.domain.simulator import Scenario
+from smart0dte.commands.args import (
+    ProgressBar,
+    check_range,
+    date_arg,
+    missing_sessions_text,
+    scenario_arg,
+    seed_arg,
+)
+from smart0dte.domain.simulator import DEFAULT_SEED, Scenario
 from smart0dte.services.backtest import (
     MAX_WORKERS,
     BacktestReport,
@@ -37,7 +44,16 @@ def _workers(text: str) -> int:
 def summary_lines(report: BacktestReport) -> list[str]:
     """A readable account of a backtest: per-day results, then the metrics."""
     m = report.metrics
-    lines = [f"{'date':<10}  {'trades':>6}  {'pnl $':>10}  {'max open':>8}  incidents"]
+    lines = []
+    if report.missing_sessions:
+        request = report.request
+        source = request.archive.describe() if request.archive else "the data"
+        lines += [
+            f"{source}: {missing_sessions_text(report.missing_sessions, request.start, request.end)} "
+            f"(skipped; {len(report.days)} run)",
+            "",
+        ]
+    lines += [f"{'date':<10}  {'trades':>6}  {'pnl $':>10}  {'max open':>8}  incidents"]
     for day in report.days:
         lines.append(
             f"{day.session_date.isoformat():<10}  {len(day.trades):>6}  {day.pnl_usd:>10}  "
@@ -62,6 +78,7 @@ def summary_lines(report: BacktestReport) -> list[str]:
 
 
 def _run(args: argparse.Namespace) -> int:
+    check_range(args.start, args.end)
     request = BacktestRequest(
         start=args.start,
         end=args.end,
@@ -103,7 +120,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument(
         "--scenario", type=scenario_arg, default=Scenario.NORMAL, help="simulated days' shape"
     )
-    parser.add_argument("--seed", type=seed_arg, default=7, help="simulator seed (default 7)")
+    parser.add_argument(
+        "--seed", type=seed_arg, default=DEFAULT_SEED, help=f"simulator seed (default {DEFAULT_SEED})"
+    )
     parser.add_argument("--data-until", type=_hhmm, help="cut input data after this New York time, HH:MM")
     parser.add_argument("--workers", type=_workers, default=1, help="processes running days in parallel")
     parser.add_argument(

@@ -7,10 +7,10 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from smart0dte.commands.args import ProgressBar, date_arg, scenario_arg, seed_arg
+from smart0dte.commands.args import ProgressBar, check_range, date_arg, scenario_arg, seed_arg
 from smart0dte.domain.calendar import MarketCalendar
 from smart0dte.domain.models import DomainError
-from smart0dte.domain.simulator import MarketSimulator, Scenario
+from smart0dte.domain.simulator import DEFAULT_SEED, MarketSimulator, Scenario
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
@@ -18,8 +18,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
     start: date = args.start
     end: date = args.end or start
-    if start > end:
-        raise DomainError(f"--start={start.isoformat()} is after --end={end.isoformat()}")
+    check_range(start, end)
     sessions = MarketCalendar().sessions_between(start, end)
     calendar_days = (end - start).days + 1
     if not sessions:
@@ -55,7 +54,9 @@ def register(data_commands: argparse._SubParsersAction[argparse.ArgumentParser])
     generate.add_argument("--start", type=date_arg("--start"), required=True, help="first date, YYYY-MM-DD")
     generate.add_argument("--end", type=date_arg("--end"), help="last date, YYYY-MM-DD (default: --start)")
     generate.add_argument("--out", type=Path, required=True, help="folder that receives one folder per date")
-    generate.add_argument("--seed", type=seed_arg, default=0, help="random seed (default 0)")
+    generate.add_argument(
+        "--seed", type=seed_arg, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})"
+    )
     generate.add_argument(
         "--scenario",
         type=scenario_arg,

@@ -30,7 +30,7 @@ from smart0dte.commands.args import ProgressBar, date_arg, scenario_arg, seed_ar
 from smart0dte.commands.backtest import summary_lines
 from smart0dte.domain.calendar import NEW_YORK, MarketCalendar, SessionTimes
 from smart0dte.domain.models import DomainError
-from smart0dte.domain.simulator import Scenario
+from smart0dte.domain.simulator import DEFAULT_SEED, Scenario
 from smart0dte.services.backtest import BacktestReport, BacktestRequest, run_backtest
 
 if TYPE_CHECKING:
@@ -48,7 +48,6 @@ DEFAULT_RUNTIME: Final = Runtime.EMBEDDED
 """Until every lambdas/<name>/handler.py exists; then Runtime.EMBEDDED."""
 DEMO_DATE = date(2025, 3, 14)
 DEMO_SCENARIO = Scenario.TREND_UP
-DEMO_SEED = 7
 MAX_FAILURES_SHOWN = 10
 
 
@@ -66,8 +65,16 @@ def _hhmm(ts: datetime) -> str:
 def _session(day: date) -> SessionTimes:
     session = MarketCalendar().session(day)
     if session is None:
-        raise DomainError(f"--date={day.isoformat()} is not an NYSE session")
+        raise DomainError(f"--date={day.isoformat()} (a {day:%A}) is not an NYSE session")
     return session
+
+
+def _check_archived(data_dir: Path, day: date) -> None:
+    """Refuse a --date the --data-dir has no day folder for, saying which days it holds."""
+    held = files.dbn_folder(data_dir).available_days()
+    if day not in held:
+        span = f"{len(held)} day folder(s) {held[0]}..{held[-1]}" if held else "no day folders"
+        raise DomainError(f"--date={day.isoformat()} is missing from --data-dir {data_dir}: it holds {span}")
 
 
 def _check_minutes(session: SessionTimes, minutes: int | None) -> None:
@@ -394,6 +401,8 @@ def _run_embedded(args: argparse.Namespace, session: SessionTimes) -> int:
 def _run(args: argparse.Namespace) -> int:
     session = _session(args.date)
     _check_minutes(session, args.minutes)
+    if args.data_dir is not None:
+        _check_archived(args.data_dir, args.date)
     runtime = args.runtime or DEFAULT_RUNTIME
     if runtime is Runtime.EMBEDDED:
         return _run_embedded(args, session)
@@ -408,7 +417,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     parser.add_argument("--date", type=date_arg("--date"), default=DEMO_DATE, help="session to replay")
     parser.add_argument("--scenario", type=scenario_arg, default=DEMO_SCENARIO, help="shape of the day")
-    parser.add_argument("--seed", type=seed_arg, default=DEMO_SEED, help="simulator seed")
+    parser.add_argument(
+        "--seed", type=seed_arg, default=DEFAULT_SEED, help=f"simulator seed (default {DEFAULT_SEED})"
+    )
     parser.add_argument(
         "--data-dir", type=Path, help="DBN day folders (see `data generate`); default: simulate"
     )

@@ -16,8 +16,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from smart0dte.bootstrap import files
-from smart0dte.commands.args import ProgressBar, date_arg, scenario_arg, seed_arg
+from smart0dte.commands.args import (
+    ProgressBar,
+    check_range,
+    date_arg,
+    missing_sessions_text,
+    scenario_arg,
+    seed_arg,
+)
 from smart0dte.domain.models import DomainError
+from smart0dte.domain.simulator import DEFAULT_SEED
 from smart0dte.ml.dataset import DEFAULT_HORIZON_MINUTES, MAX_HORIZON_MINUTES, SessionData, build_dataset
 from smart0dte.ml.metrics import Scores
 from smart0dte.ml.model import ModelParams
@@ -103,7 +111,13 @@ def summary_lines(result: TrainingResult, wire: dict[str, object]) -> list[str]:
 def _sessions(args: argparse.Namespace) -> tuple[int, Iterator[SessionData], str]:
     if args.data_dir is not None:
         archive = files.dbn_folder(args.data_dir)
-        dates = archived_dates(archive, args.start, args.end)
+        dates, missing = archived_dates(archive, args.start, args.end)
+        if missing:
+            print(
+                f"note: {archive.describe()}: {missing_sessions_text(missing, args.start, args.end)}; "
+                f"training on the {len(dates)} it holds",
+                file=sys.stderr,
+            )
         return len(dates), archived_sessions(archive, dates), archive.describe()
     dates = session_dates(args.start, args.end)
     return (
@@ -114,6 +128,7 @@ def _sessions(args: argparse.Namespace) -> tuple[int, Iterator[SessionData], str
 
 
 def _run(args: argparse.Namespace) -> int:
+    check_range(args.start, args.end)
     if args.promote and args.registry is None:
         raise DomainError("--promote needs --registry DIR (the registry to promote in)")
     config = WalkForwardConfig(
@@ -213,7 +228,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument(
         "--data-dir", type=Path, help="DBN day folders (see `data generate`); default: simulate"
     )
-    parser.add_argument("--seed", type=seed_arg, default=7, help="simulator and training seed (default 7)")
+    parser.add_argument(
+        "--seed",
+        type=seed_arg,
+        default=DEFAULT_SEED,
+        help=f"simulator and training seed (default {DEFAULT_SEED})",
+    )
     parser.add_argument(
         "--scenario",
         type=scenario_arg,

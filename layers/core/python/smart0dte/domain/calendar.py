@@ -26,6 +26,7 @@ PRE_MARKET_START_ET = time(8, 0)
 AFTER_HOURS_END_ET = time(20, 0)
 REGULAR_CLOSE_ET = time(16, 0)
 DEFAULT_FLATTEN_MINUTES_BEFORE_CLOSE = 10
+MAX_FLATTEN_MINUTES_BEFORE_CLOSE = 180
 EVERY_WEEKDAY = frozenset(range(5))
 """Monday=0 .. Friday=4, as `date.weekday()` counts."""
 
@@ -94,9 +95,10 @@ class MarketCalendar:
         flatten_minutes_before_close: int = DEFAULT_FLATTEN_MINUTES_BEFORE_CLOSE,
         expiry_weekdays: Mapping[Underlying, frozenset[int]] | None = None,
     ) -> None:
-        if not 0 <= flatten_minutes_before_close <= 180:
+        if not 0 <= flatten_minutes_before_close <= MAX_FLATTEN_MINUTES_BEFORE_CLOSE:
             raise DomainError(
-                f"flatten_minutes_before_close={flatten_minutes_before_close} must be within 0..180"
+                f"flatten_minutes_before_close={flatten_minutes_before_close} must be within "
+                f"0..{MAX_FLATTEN_MINUTES_BEFORE_CLOSE}"
             )
         weekdays = dict(expiry_weekdays or {})
         for underlying, days in weekdays.items():

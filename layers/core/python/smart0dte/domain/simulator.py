@@ -48,6 +48,8 @@ from smart0dte.domain.pricing import bsm_price, t_years_from_minutes
 TRADING_DAYS_PER_YEAR = 252
 REGULAR_SESSION_MINUTES = 390
 MAX_SEED = 2**63 - 1
+DEFAULT_SEED = 7
+"""The seed every command and request uses when none is given (`make demo` plays it)."""
 MIN_TIME_TO_EXPIRY_MINUTES = 1.0
 """The last sample (at the close) prices the final minute of trading rather than settlement."""
 _SMILE_MONEYNESS_CLIP = 4.0

@@ -53,8 +53,8 @@ def describe_simulated(seed: int, scenario: Scenario | None) -> str:
     return f"simulator seed={seed} scenarios={shapes}"
 
 
-def archived_dates(archive: HistoricalMarketData, start: date, end: date) -> list[date]:
-    """Sessions between start and end that the archive holds."""
+def archived_dates(archive: HistoricalMarketData, start: date, end: date) -> tuple[list[date], list[date]]:
+    """Sessions between start and end that the archive holds, and those it lacks."""
     wanted = session_dates(start, end)
     available = set(archive.available_days())
     dates = [d for d in wanted if d in available]
@@ -62,7 +62,7 @@ def archived_dates(archive: HistoricalMarketData, start: date, end: date) -> lis
         raise DomainError(
             f"no archived session between {start.isoformat()} and {end.isoformat()} in {archive.describe()}"
         )
-    return dates
+    return dates, [d for d in wanted if d not in available]
 
 
 def archived_sessions(archive: HistoricalMarketData, dates: Sequence[date]) -> Iterator[SessionData]:

@@ -20,7 +20,7 @@ from smart0dte.domain.marketdata import MarketDay, datetime_to_ns
 from smart0dte.domain.models import DomainError, Underlying
 from smart0dte.domain.portfolio import ClosedTrade
 from smart0dte.domain.session_engine import AccountCarry, DecisionRecord, EngineConfig, SessionEngine
-from smart0dte.domain.simulator import MarketSimulator, MarketState, Scenario
+from smart0dte.domain.simulator import DEFAULT_SEED, MarketSimulator, MarketState, Scenario
 from smart0dte.domain.strategy_signals import ProbabilityFn, StrategySignals
 from smart0dte.ports import HistoricalMarketData, ObjectStore
 
@@ -39,7 +39,7 @@ class BacktestRequest:
     archive: HistoricalMarketData | None = None
     """Archived days (None: the simulator's)."""
     scenario: Scenario = Scenario.NORMAL
-    seed: int = 7
+    seed: int = DEFAULT_SEED
     data_until: time | None = None
     """Cut every day's input data after this New York time (look-ahead checks)."""
     workers: int = 1
@@ -88,6 +88,8 @@ class BacktestReport:
     daily_equity_usd: tuple[Decimal, ...]
     """Starting capital, then the running total after each day."""
     metrics: Performance
+    missing_sessions: tuple[date, ...] = ()
+    """NYSE sessions in the range that the archive lacks; they are skipped, not simulated."""
 
     @property
     def trades(self) -> list[ClosedTrade]:
@@ -154,10 +156,13 @@ def run_day(job: DayJob) -> DayOutcome:
     )
 
 
-def _session_dates(request: BacktestRequest, calendar: MarketCalendar) -> list[date]:
+def _session_dates(request: BacktestRequest, calendar: MarketCalendar) -> tuple[list[date], list[date]]:
+    """The sessions to run and the sessions in the range the archive lacks."""
     sessions = calendar.sessions_between(request.start, request.end)
+    missing: list[date] = []
     if request.archive is not None:
         available = set(request.archive.available_days())
+        missing = [d for d in sessions if d not in available]
         sessions = [d for d in sessions if d in available]
         if not sessions:
             raise DomainError(
@@ -166,7 +171,7 @@ def _session_dates(request: BacktestRequest, calendar: MarketCalendar) -> list[d
             )
     if not sessions:
         raise DomainError(f"no NYSE session between {request.start} and {request.end}")
-    return sessions
+    return sessions, missing
 
 
 def _jobs(request: BacktestRequest, sessions: Sequence[date]) -> list[DayJob]:
@@ -187,7 +192,7 @@ def run_backtest(
     request: BacktestRequest, progress: Callable[[int, int, date], None] | None = None
 ) -> BacktestReport:
     calendar = MarketCalendar()
-    sessions = _session_dates(request, calendar)
+    sessions, missing = _session_dates(request, calendar)
     jobs = _jobs(request, sessions)
     pdt_applies = float(request.starting_equity_usd) < request.config.limits.pdt_equity_threshold_usd
     outcomes: list[DayOutcome] = []
@@ -208,7 +213,9 @@ def run_backtest(
     for outcome in outcomes:
         equity.append(equity[-1] + outcome.pnl_usd)
     trades = [t for o in outcomes for t in o.trades]
-    return BacktestReport(request, tuple(outcomes), tuple(equity), performance(equity, trades))
+    return BacktestReport(
+        request, tuple(outcomes), tuple(equity), performance(equity, trades), tuple(missing)
+    )
 
 
 def report_to_wire(report: BacktestReport) -> dict[str, object]:
@@ -241,6 +248,7 @@ def report_to_wire(report: BacktestReport) -> dict[str, object]:
             "starting_equity_usd": str(request.starting_equity_usd),
             "mode": request.config.mode.value,
         },
+        "missing_sessions": [d.isoformat() for d in report.missing_sessions],
         "days": [
             {
                 "date": d.session_date.isoformat(),

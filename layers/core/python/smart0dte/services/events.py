@@ -24,6 +24,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from smart0dte.domain.calendar import NEW_YORK
 from smart0dte.domain.controls import TradingState
 from smart0dte.domain.models import OptionQuote, OrderIntent, Signal, TradingMode
+from smart0dte.domain.simulator import DEFAULT_SEED
 
 
 class MalformedEvent(ValueError):
@@ -161,7 +162,7 @@ class BacktestRequestWire(_Event):
     end: date
     source: str = Field(default="simulator", pattern="^(simulator|archive)$")
     scenario: str = "normal"
-    seed: int = Field(default=7, ge=0, le=2**32 - 1)
+    seed: int = Field(default=DEFAULT_SEED, ge=0, le=2**32 - 1)
     data_until: str | None = Field(default=None, pattern=r"^\d{2}:\d{2}$")
     starting_equity_usd: str = "100000"
 
