@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from smart0dte.domain.simulator import DEFAULT_SEED
 from smart0dte.services.api.shared import Wire
 
 
@@ -47,7 +48,7 @@ class BacktestBody(Wire):
     start: date
     end: date
     scenario: str = Field(default="normal", min_length=1, max_length=32)
-    seed: int = Field(default=7, ge=0, le=2**31 - 1)
+    seed: int = Field(default=DEFAULT_SEED, ge=0, le=2**31 - 1)
     starting_equity_usd: float = Field(default=100_000.0, gt=0, le=1e9)
 
 
