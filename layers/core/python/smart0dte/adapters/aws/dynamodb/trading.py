@@ -711,25 +711,16 @@ class DynamoTradingBook(DynamoCounters, DynamoAudit):
         pages: list[JournalPageItem] = []
         for exit_date, new in sorted(by_date.items()):
             prefix = f"{exit_date.isoformat()}#"
-            latest = next(
-                iter(
-                    self._journal.query(
-                        self._journal_pk,
-                        self._journal.sk.startswith(prefix),
-                        consistent_read=True,
-                        scan_index_forward=False,
-                        limit=1,
-                    )
-                ),
-                None,
+            latest = self._journal.query(
+                self._journal_pk,
+                self._journal.sk.startswith(prefix),
+                consistent_read=True,
+                scan_index_forward=False,
+                limit=1,
             )
-            if latest is None:
-                page = self._journal(self._journal_pk, f"{prefix}{0:04d}", trades="[]")
-            else:
-                page = latest
-            entries = [json.dumps(trade_to_wire(t), separators=(",", ":")) for t in new]
+            page = next(iter(latest), None) or self._journal(self._journal_pk, f"{prefix}0000", trades="[]")
             body = page.trades[1:-1]
-            for entry in entries:
+            for entry in (json.dumps(trade_to_wire(t), separators=(",", ":")) for t in new):
                 grown = f"{body},{entry}" if body else entry
                 if body and len(grown) + 2 > JOURNAL_PAGE_BYTES:
                     page.trades = f"[{body}]"
