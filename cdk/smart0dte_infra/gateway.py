@@ -78,7 +78,7 @@ GATEWAY_TABLES: Final = {
 """What the bridge touches through DynamoState (smart0dte.services.order_bridge): the levels of
 access.py, so the gateway reads and writes exactly as the Lambdas of the same level do."""
 QUEUE_ACTIONS: Final = ("sqs:ReceiveMessage", "sqs:DeleteMessage")
-"""SqsIntentReceiver's calls (receive_message, delete_message). The queue is SQS-managed SSE,
+"""SqsCommandReceiver's calls (receive_message, delete_message). The queue is SQS-managed SSE,
 so no KMS permission is needed; the URL comes from the environment, so no GetQueueUrl."""
 
 IMAGE_DOCKERFILE: Final = "gateway_container/Dockerfile"

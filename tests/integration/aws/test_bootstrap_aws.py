@@ -16,6 +16,7 @@ from smart0dte.bootstrap import aws as bootstrap_aws
 from smart0dte.bootstrap.aws import AwsConfig
 from smart0dte.domain.controls import AutomationSettings
 from smart0dte.domain.models import TradingMode
+from smart0dte.domain.venue import PlaceOrder
 from smart0dte.ports import AuditLog, ObjectStore, OrderQueue, StateStore
 from smart0dte.resources import IDEMPOTENCY_TABLE, MODELS_BUCKET, ORDER_INTENT_QUEUE
 
@@ -77,13 +78,15 @@ def test_factories_build_working_adapters(aws: Provisioned, sqs: Any) -> None:
     queue = bootstrap_aws.order_queue(config, client=sqs)
     store.put_settings(AutomationSettings(max_positions=2), actor="test", reason="wiring", at=T0)
     objects.put_bytes("registry.json", b"{}")
-    queue.send(intent(TradingMode.LIVE))
+    queue.send(PlaceOrder(intent=intent(TradingMode.LIVE)))
 
     assert store.mode is TradingMode.PAPER
     assert store.get_settings().max_positions == 2
     assert objects.bucket == aws.buckets[MODELS_BUCKET.logical_name]
     assert objects.get_bytes("registry.json") == b"{}"
-    assert [m["Body"] for m in drain_queue(sqs, url)] == [intent(TradingMode.LIVE).model_dump_json()]
+    assert [m["Body"] for m in drain_queue(sqs, url)] == [
+        PlaceOrder(intent=intent(TradingMode.LIVE)).model_dump_json()
+    ]
 
 
 @pytest.mark.filterwarnings("ignore:Couldn't determine the remaining time left")
@@ -149,7 +152,7 @@ def test_the_adapters_implement_their_ports(aws: Provisioned, paper: DynamoState
 
     store.put_settings(AutomationSettings(max_positions=4), actor="user:alice", reason="fewer", at=T0)
     objects.put_bytes("ports/model.json", b"{}")
-    message_id = queue.send(intent(TradingMode.LIVE, n=7))
+    message_id = queue.send(PlaceOrder(intent=intent(TradingMode.LIVE, n=7)))
 
     assert store.get_settings().max_positions == 4
     assert [r.action for r in audit.list_day(SESSION)] == ["SettingsChanged"]

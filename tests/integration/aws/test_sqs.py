@@ -5,7 +5,8 @@ import pytest
 
 from smart0dte.adapters.aws.provisioning import Provisioned
 from smart0dte.adapters.aws.sqs import MODE_ATTRIBUTE, SqsOrderQueue
-from smart0dte.domain.models import OrderIntent, TradingMode
+from smart0dte.domain.models import TradingMode
+from smart0dte.domain.venue import VENUE_COMMAND, CancelOrder, PlaceOrder
 from smart0dte.resources import ORDER_INTENT_QUEUE
 
 from .builders import intent
@@ -19,29 +20,49 @@ def queue_url(aws: Provisioned, sqs: Any) -> str:
     return url
 
 
-def test_an_intent_goes_out_as_json_deduplicated_on_its_intent_id(sqs: Any, queue_url: str) -> None:
+def test_a_place_goes_out_as_json_deduplicated_on_its_intent_id(sqs: Any, queue_url: str) -> None:
     queue = SqsOrderQueue(queue_url, sqs)
     live_intent = intent(TradingMode.LIVE)
 
-    first_id = queue.send(live_intent)
-    queue.send(live_intent)  # a retried execute
+    first_id = queue.send(PlaceOrder(intent=live_intent))
+    queue.send(PlaceOrder(intent=live_intent))  # a retried execute
 
     (message,) = drain_queue(sqs, queue_url)
     assert message["MessageId"] == first_id
-    assert OrderIntent.model_validate_json(message["Body"]) == live_intent
-    assert json.loads(message["Body"])["intent_id"] == live_intent.intent_id
+    assert VENUE_COMMAND.validate_json(message["Body"]) == PlaceOrder(intent=live_intent)
+    assert json.loads(message["Body"])["command"] == "place"
     assert message["Attributes"]["MessageDeduplicationId"] == live_intent.intent_id
     assert message["Attributes"]["MessageGroupId"] == "live#SPY"
     assert message["MessageAttributes"][MODE_ATTRIBUTE]["StringValue"] == "live"
 
 
+def test_a_cancel_follows_in_the_same_group_with_its_own_deduplication_id(sqs: Any, queue_url: str) -> None:
+    queue = SqsOrderQueue(queue_url, sqs)
+    live_intent = intent(TradingMode.LIVE)
+    cancel = CancelOrder(
+        mode=TradingMode.LIVE,
+        intent_id=live_intent.intent_id,
+        root="SPY",
+        ts=live_intent.ts,
+        reason="exit re-priced",
+    )
+
+    queue.send(PlaceOrder(intent=live_intent))
+    queue.send(cancel)
+
+    place, cancelled = drain_queue(sqs, queue_url)
+    assert VENUE_COMMAND.validate_json(cancelled["Body"]) == cancel
+    assert cancelled["Attributes"]["MessageDeduplicationId"] == f"cancel-{live_intent.intent_id}"
+    assert cancelled["Attributes"]["MessageGroupId"] == place["Attributes"]["MessageGroupId"]
+
+
 def test_different_intents_are_different_messages(sqs: Any, queue_url: str) -> None:
     queue = SqsOrderQueue(queue_url, sqs)
 
-    queue.send(intent(TradingMode.LIVE, n=1))
-    queue.send(intent(TradingMode.LIVE, n=2))
+    queue.send(PlaceOrder(intent=intent(TradingMode.LIVE, n=1)))
+    queue.send(PlaceOrder(intent=intent(TradingMode.LIVE, n=2)))
 
-    bodies = [OrderIntent.model_validate_json(m["Body"]) for m in drain_queue(sqs, queue_url)]
+    bodies = [VENUE_COMMAND.validate_json(m["Body"]) for m in drain_queue(sqs, queue_url)]
     assert [b.intent_id for b in bodies] == [intent(n=1).intent_id, intent(n=2).intent_id]
 
 

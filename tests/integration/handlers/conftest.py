@@ -30,6 +30,7 @@ from smart0dte.domain.controls import AutomationSettings, RiskLimits
 from smart0dte.domain.marketdata import NS_PER_MINUTE, MarketDay, datetime_to_ns, ns_to_datetime
 from smart0dte.domain.models import Bar, OrderIntent, TradingMode
 from smart0dte.domain.simulator import MarketSimulator, Scenario, SimulatedDay
+from smart0dte.domain.venue import CancelOrder, PlaceOrder
 from smart0dte.resources import ALERT_TOPIC, REPO_ROOT, TABLES
 
 from ..moto_env import REGION, empty_tables, provisioned_moto
@@ -54,17 +55,24 @@ class Context:
 
 @dataclass
 class RecordingQueue:
-    """A stand-in for the order queue of ibkr_paper and live; `send` dedups on the intent id as SQS
-    FIFO does."""
+    """A stand-in for the order queue of ibkr_paper and live; `send` dedups as SQS FIFO does (a
+    place and a cancel per intent id). `sent` holds the intents placed, `cancels` the cancels."""
 
     sent: list[OrderIntent] = field(default_factory=list)
+    cancels: list[CancelOrder] = field(default_factory=list)
+    commands: list[PlaceOrder | CancelOrder] = field(default_factory=list)
+    """Every command sent, in order (retries included)."""
 
-    def send(self, intent: OrderIntent) -> str:
-        if not intent.mode.uses_broker:
-            raise AssertionError(f"a {intent.mode.value} intent reached the order queue")
-        if all(i.intent_id != intent.intent_id for i in self.sent):
-            self.sent.append(intent)
-        return f"message-{intent.intent_id}"
+    def send(self, command: PlaceOrder | CancelOrder) -> str:
+        if not command.mode.uses_broker:
+            raise AssertionError(f"a {command.mode.value} command reached the order queue")
+        self.commands.append(command)
+        if isinstance(command, PlaceOrder):
+            if all(i.intent_id != command.intent_id for i in self.sent):
+                self.sent.append(command.intent)
+        elif all(c.intent_id != command.intent_id for c in self.cancels):
+            self.cancels.append(command)
+        return f"message-{command.command}-{command.intent_id}"
 
 
 @pytest.fixture(scope="package")

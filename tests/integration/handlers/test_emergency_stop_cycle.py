@@ -1,19 +1,21 @@
 """What the next trading minute does after the emergency stop, on the embedded AWS: HALTED exits
-every open position (paper: at the bid, at once) and takes no entry; live sends each exit to the
-order queue. The trading minute sends no cancel for an order already working at the broker: the
-order bridge does (tests/integration/order_bridge/test_emergency_stop.py; docs/architecture.md,
-"The emergency stop")."""
+every open position (paper: at the bid, at once) and takes no entry; live holds only what the
+broker filled (the order bridge's fills in the store), sends that quantity's exit to the order
+queue and cancels the entry's unfilled remainder. The order bridge cancels at the broker every order
+working when the stop was pressed (tests/integration/order_bridge/test_emergency_stop.py;
+docs/architecture.md, "The emergency stop")."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from smart0dte.adapters.aws.provisioning import Provisioned
 from smart0dte.domain.controls import TradingState
-from smart0dte.domain.models import OrderStatus, PositionStatus, Side, TradingMode
+from smart0dte.domain.models import Fill, OrderStatus, PositionStatus, Side, TradingMode
 
 from .conftest import (
     ENTRY,
@@ -63,7 +65,55 @@ def test_paper_the_minute_after_the_stop_exits_every_position_and_enters_nothing
     assert len(sells) == 1 and sells[0].quantity == held.quantity
 
 
-def test_live_the_minute_after_the_stop_sends_the_flattening_exit_to_the_broker(
+def broker_fill(mode: TradingMode, order_id: str, quantity: int, n: int = 1) -> Fill:
+    """What the order bridge writes when IB executes `quantity` of the stored order."""
+    state = store(mode)
+    stored = state.get_order(order_id)
+    assert stored is not None
+    order = stored.value
+    fill = Fill(
+        fill_id=f"0000e0d5.{n:08d}.01.01",
+        order_id=order_id,
+        intent_id=order.intent_id,
+        ts=ENTRY + timedelta(seconds=5 + n),
+        contract=order.contract,
+        side=order.side,
+        quantity=quantity,
+        price=order.limit_price or Decimal("1.00"),
+        commission_usd=Decimal("0.65") * quantity,
+    )
+    state.record_fill(fill, "order_bridge")
+    return fill
+
+
+def test_live_the_minute_after_the_stop_books_the_broker_fill_and_sends_its_exit(
+    aws: Provisioned, dynamodb: Any, live_queue: RecordingQueue
+) -> None:
+    executed = stop_after_entry(TradingMode.LIVE, aws, dynamodb)
+    (entry,) = executed["orders"]
+    assert (entry["status"], entry["filled_quantity"], entry["sent_to_broker"]) == ("SUBMITTED", 0, True)
+    state = store(TradingMode.LIVE)
+    assert state.list_open_positions() == []  # nothing is held until the broker fills
+    stored = state.get_order(entry["order_id"])
+    assert stored is not None and stored.value.quantity >= 2
+    fill = broker_fill(TradingMode.LIVE, entry["order_id"], stored.value.quantity - 1)
+
+    run_cycle(TradingMode.LIVE, AFTER)
+
+    (held,) = state.list_open_positions()
+    assert (held.contract, held.quantity, held.entry_price) == (fill.contract, fill.quantity, fill.price)
+    buy, exit_intent = live_queue.sent
+    assert (buy.side, buy.intent_id) == (Side.BUY, entry["intent_id"])
+    assert (exit_intent.side, exit_intent.quantity) == (Side.SELL, fill.quantity)  # what the broker filled
+    assert exit_intent.reason.startswith("exit EMERGENCY_STOP") and exit_intent.ts == AFTER
+    # the entry's unfilled remainder is cancelled at the broker
+    (cancel,) = live_queue.cancels
+    assert cancel.intent_id == entry["intent_id"]
+    after = state.get_order(entry["order_id"])
+    assert after is not None and after.value.status is OrderStatus.PENDING_CANCEL
+
+
+def test_live_without_a_broker_fill_nothing_is_held_and_the_entry_is_cancelled(
     aws: Provisioned, dynamodb: Any, live_queue: RecordingQueue
 ) -> None:
     executed = stop_after_entry(TradingMode.LIVE, aws, dynamodb)
@@ -71,11 +121,7 @@ def test_live_the_minute_after_the_stop_sends_the_flattening_exit_to_the_broker(
 
     run_cycle(TradingMode.LIVE, AFTER)
 
-    stored = store(TradingMode.LIVE).get_order(entry["order_id"])
-    assert stored is not None
-    buy, exit_intent = live_queue.sent
-    assert (buy.side, buy.intent_id) == (Side.BUY, entry["intent_id"])
-    assert (exit_intent.side, exit_intent.quantity) == (Side.SELL, stored.value.quantity)
-    assert exit_intent.reason.startswith("exit EMERGENCY_STOP") and exit_intent.ts == AFTER
-    # the minute cancels nothing at the broker: the entry stays working until the bridge answers the stop
-    assert stored.value.status is OrderStatus.SUBMITTED
+    state = store(TradingMode.LIVE)
+    assert state.list_open_positions() == []
+    assert [i.side for i in live_queue.sent] == [Side.BUY]  # no exit: nothing was filled
+    assert [c.intent_id for c in live_queue.cancels] == [entry["intent_id"]]

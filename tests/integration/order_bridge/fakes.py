@@ -17,7 +17,8 @@ from smart0dte.domain.models import (
     Side,
     TradingMode,
 )
-from smart0dte.ports import BrokerAccount, BrokerOrderAck, BrokerPosition, LiveBroker, ReceivedIntent
+from smart0dte.domain.venue import PlaceOrder
+from smart0dte.ports import BrokerAccount, BrokerOrderAck, BrokerPosition, LiveBroker, ReceivedCommand
 
 SESSION = date(2025, 3, 14)
 T0 = datetime(2025, 3, 14, 14, 31, tzinfo=UTC)
@@ -48,11 +49,11 @@ def make_intent(
     )
 
 
-def message(intent: OrderIntent, n: int = 0, mode: str | None = None) -> ReceivedIntent:
-    return ReceivedIntent(
+def message(intent: OrderIntent, n: int = 0, mode: str | None = None) -> ReceivedCommand:
+    return ReceivedCommand(
         receipt=f"receipt-{intent.intent_id}-{n}",
         message_id=f"message-{intent.intent_id}-{n}",
-        intent=intent,
+        command=PlaceOrder(intent=intent),
         mode=intent.mode.value if mode is None else mode,
     )
 
@@ -153,13 +154,13 @@ class FakeBroker:
 
 @dataclass
 class FakeReceiver:
-    """IntentReceiver over a list: a message stays until deleted (like SQS, without the timeout)."""
+    """CommandReceiver over a list: a message stays until deleted (like SQS, without the timeout)."""
 
-    messages: list[ReceivedIntent] = field(default_factory=list)
+    messages: list[ReceivedCommand] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     waits_s: list[int] = field(default_factory=list)
 
-    def receive(self, max_messages: int, wait_s: int) -> list[ReceivedIntent]:
+    def receive(self, max_messages: int, wait_s: int) -> list[ReceivedCommand]:
         self.waits_s.append(wait_s)
         return [m for m in self.messages if m.receipt not in self.deleted][:max_messages]
 

@@ -6,7 +6,7 @@ import pytest
 
 from smart0dte.adapters.aws.dynamodb import DynamoState
 from smart0dte.domain.models import OrderStatus, Side, TradingMode
-from smart0dte.ports import ReceivedIntent
+from smart0dte.ports import ReceivedCommand
 from smart0dte.services.order_bridge import OrderBridge, Outcome
 from smart0dte.services.session import new_york_date
 
@@ -152,7 +152,7 @@ def test_a_broker_rejection_rejects_the_stored_order(live: DynamoState) -> None:
     ("attribute", "intent_mode", "why"),
     [
         ("paper", TradingMode.LIVE, "message mode=paper but the gateway trades live"),
-        ("live", TradingMode.PAPER, "intent mode=paper but the gateway trades live"),
+        ("live", TradingMode.PAPER, "place command mode=paper but the gateway trades live"),
     ],
 )
 def test_a_mode_mismatch_is_refused_and_audited(
@@ -181,13 +181,13 @@ def test_an_intent_execute_did_not_record_is_refused_and_audited(live: DynamoSta
     assert handled.outcome is Outcome.REFUSED
     assert broker.placements == 0
     assert audited(live, "IntentRefused") == [
-        f"intent {intent.intent_id} has no stored order: Execute did not record it"
+        f"intent {intent.intent_id} has no stored order: the trading steps did not record it"
     ]
     assert receiver.deleted == [message(intent).receipt]
 
 
 def test_an_unparsable_message_is_refused_audited_and_deleted(live: DynamoState) -> None:
-    bad = ReceivedIntent("receipt-bad", "message-bad", None, "live", "1 validation error(s): Invalid JSON")
+    bad = ReceivedCommand("receipt-bad", "message-bad", None, "live", "1 validation error(s): Invalid JSON")
     receiver = FakeReceiver([bad])
 
     (handled,) = bridge_of(live, FakeBroker(), receiver).process()
@@ -195,7 +195,7 @@ def test_an_unparsable_message_is_refused_audited_and_deleted(live: DynamoState)
     assert handled.outcome is Outcome.REFUSED
     assert receiver.deleted == ["receipt-bad"]
     assert audited(live, "IntentRefused") == [
-        "message body is not an order intent: 1 validation error(s): Invalid JSON"
+        "message body is not an order command: 1 validation error(s): Invalid JSON"
     ]
 
 

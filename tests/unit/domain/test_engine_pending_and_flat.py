@@ -8,7 +8,6 @@ from decimal import Decimal
 
 import numpy as np
 
-from smart0dte.domain.broker_sim import BrokerCosts
 from smart0dte.domain.controls import AutomationSettings, RiskLimits
 from smart0dte.domain.exits import intrinsic_value
 from smart0dte.domain.marketdata import MarketDay
@@ -20,6 +19,7 @@ from smart0dte.domain.session_engine import (
     SessionEngine,
     SessionResult,
 )
+from smart0dte.domain.venue import BrokerCosts
 from tests.unit.domain.test_session_engine import (
     CARRY,
     DAY,
@@ -262,7 +262,7 @@ def test_an_exit_in_progress_survives_the_state_round_trip() -> None:
     while now <= SESSION.flatten_et + timedelta(minutes=1):
         engine.step(now)
         now += timedelta(minutes=1)
-    assert engine.exiting and engine.broker.working_orders()
+    assert engine.exiting and engine.venue.working_orders()
 
     restored = SessionEngine.from_state(engine.to_state(), day, SESSION, WIDE_EXITS, source)
 
@@ -286,7 +286,7 @@ def test_after_the_flatten_a_flat_engines_minute_does_not_depend_on_the_market()
         engine.step(now)
         now += timedelta(minutes=1)
     assert engine.portfolio.closed and not engine.portfolio.open_positions
-    assert not engine.broker.working_orders()
+    assert not engine.venue.working_orders()
     no_market = MarketDay(DAY, {}, {}, synthetic=False)
 
     with_market = SessionEngine.from_state(engine.to_state(), day, SESSION, WIDE_EXITS, source)

@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-from smart0dte.domain.broker_sim import BrokerCosts
 from smart0dte.domain.calendar import MarketCalendar, SessionTimes
 from smart0dte.domain.controls import AutomationSettings, RiskLimits
 from smart0dte.domain.marketdata import MarketDay, datetime_to_ns
@@ -32,6 +31,7 @@ from smart0dte.domain.session_engine import (
 )
 from smart0dte.domain.simulator import MarketSimulator, Scenario
 from smart0dte.domain.strategy_signals import StrategySignals
+from smart0dte.domain.venue import BrokerCosts
 from tests.unit.domain.test_session_engine import MINUTES, SESSION, Scripted, make_day
 
 CALENDAR = MarketCalendar()

@@ -19,7 +19,6 @@ import numpy as np
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from smart0dte.domain.broker_sim import BrokerCosts
 from smart0dte.domain.calendar import NEW_YORK, MarketCalendar, SessionTimes
 from smart0dte.domain.controls import AutomationSettings, RiskLimits
 from smart0dte.domain.marketdata import MarketDay, datetime_to_ns
@@ -36,6 +35,7 @@ from smart0dte.domain.session_engine import (
 from smart0dte.domain.simulator import MarketSimulator, Scenario
 from smart0dte.domain.sizing import SizingMethod
 from smart0dte.domain.strategy_signals import StrategySignals
+from smart0dte.domain.venue import BrokerCosts
 from smart0dte.services.backtest import BacktestRequest, DayJob, run_day
 
 CALENDAR = MarketCalendar()

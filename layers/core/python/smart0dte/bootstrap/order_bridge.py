@@ -15,7 +15,7 @@ from smart0dte.ports import GATEWAY_PORTS, account_refusal
 from smart0dte.resources import ENV_IB_ACCOUNT, ENV_IB_CLIENT_ID, ENV_IB_HOST, ENV_IB_PORT
 
 if TYPE_CHECKING:
-    from smart0dte.adapters.aws.sqs import SqsIntentReceiver
+    from smart0dte.adapters.aws.sqs import SqsCommandReceiver
     from smart0dte.ports import BrokerConnection
 
 CONNECT_TIMEOUT_S: Final = 15.0
@@ -106,8 +106,8 @@ def ib_sleep() -> Callable[[float], None]:
     return sleep
 
 
-def intent_receiver(config: aws.AwsConfig) -> SqsIntentReceiver:
-    from smart0dte.adapters.aws.sqs import SqsIntentReceiver
+def command_receiver(config: aws.AwsConfig) -> SqsCommandReceiver:
+    from smart0dte.adapters.aws.sqs import SqsCommandReceiver
 
     sqs = aws.aws_client(config, "sqs")
-    return SqsIntentReceiver(aws.order_queue_url(config, sqs), sqs)
+    return SqsCommandReceiver(aws.order_queue_url(config, sqs), sqs)

@@ -107,7 +107,7 @@ class Runtime:
         if not self.config.mode.uses_broker:
             raise ValueError(
                 f"mode {self.config.mode.value} fills on the simulated venue: only ibkr_paper and live "
-                "send intents to the order queue"
+                "send orders to the order queue"
             )
         return aws.order_queue(self.config, self.client("sqs"))
 
@@ -162,14 +162,20 @@ class Runtime:
         return ModelRegistry(self.bucket("models")).promoted_version()
 
     def desk(self) -> SessionDesk:
+        """The session desk on the mode's venue: paper on the simulated venue, ibkr_paper and live on
+        the broker venue (commands through the order queue to the gateway's order bridge)."""
+        from smart0dte.domain.broker_venue import BrokerVenue
+        from smart0dte.domain.simulated_venue import SimulatedVenue
         from smart0dte.services.session import SessionDesk
 
+        broker = self.mode.uses_broker
         return SessionDesk(
             mode=self.mode,
             state=self.state,
             documents=self.documents,
             market=self.market,
-            queue=self.order_queue if self.mode.uses_broker else None,
+            venue=BrokerVenue if broker else SimulatedVenue,
+            queue=self.order_queue if broker else None,
             model_fn=self.model_fn,
         )
 

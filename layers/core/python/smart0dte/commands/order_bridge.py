@@ -88,7 +88,7 @@ def _run(args: argparse.Namespace) -> int:
             settings.ib_host, settings.ib_port, settings.client_id, settings.account
         ),
         store=aws.state_store(config),
-        intents=order_bridge.intent_receiver(config),
+        intents=order_bridge.command_receiver(config),
         clock=clock,
         sleep=order_bridge.ib_sleep(),
         port=settings.ib_port,

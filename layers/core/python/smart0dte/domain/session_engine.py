@@ -2,7 +2,7 @@
 fills -> exits. Backtests, the paper path and the parity test all run this code; it has no I/O.
 
 (Over 800 lines on purpose: one state machine whose phases share its private state and
-invariants; its pure helpers already live in exits, risk, sizing, broker_sim and portfolio.)
+invariants; its pure helpers already live in exits, risk, sizing, the venues and portfolio.)
 
 At each minute end t the engine knows only `day.until(t)`: bars closed by t and chain samples
 stamped at or before t. Every decision is recorded with its time and reasons.
@@ -15,7 +15,7 @@ turn, so a backtest and the Lambda path run the same code):
   `UNFLAT_ALERT` before the close as an incident, then ask the signal source: the candidates,
   strongest first.
 - `assess(candidates, now)`: the risk verdict and size of each candidate, in order. Each approved
-  entry is filled on a throw-away copy of the account (same broker, same quote) before the next
+  entry is filled on a throw-away copy of the account (same venue, same quote) before the next
   candidate is judged, so it holds the positions, exposure, cash and last-entry time the next
   verdict must see, exactly as if the entries had been made one after the other. An entry order
   still working (with latency it trades a minute later) counts as the position it will be: in the
@@ -23,7 +23,12 @@ turn, so a backtest and the Lambda path run the same code):
   measures from the last entry order's submission.
 - `execute(intents, now)`: submit the approved intents and book their fills.
 
-Between phases the engine's whole mutable state (portfolio and its ledger, broker orders, exit
+Orders go to the execution venue the config names (`domain.venue`: the simulated venue fills
+them here, the broker venue turns them into commands for the order bridge); positions, P&L and
+every limit follow the fills the venue reports. A broker's news (fills, rejections, cancels) is
+given to `observe`, which books it before anything else.
+
+Between phases the engine's whole mutable state (portfolio and its ledger, the venue's orders, exit
 plans, strategy states, counters) travels through `to_state()` / `from_state()` as JSON, so each
 phase can run in its own process. Each phase returns its decision records and its effects (orders,
 fills, position changes) for the caller to persist.
@@ -42,7 +47,6 @@ from weakref import WeakKeyDictionary
 
 import numpy as np
 
-from smart0dte.domain.broker_sim import BrokerCosts, BrokerUpdate, SimulatedBroker, WorkingOrder
 from smart0dte.domain.calendar import SessionTimes
 from smart0dte.domain.chain_analytics import PricingInputs, analyze, early_exercise_skips, select_by_delta
 from smart0dte.domain.controls import AutomationSettings, RiskLimits, TradingState
@@ -64,6 +68,7 @@ from smart0dte.domain.models import (
     OptionRight,
     Order,
     OrderIntent,
+    OrderStatus,
     OrderType,
     Position,
     Side,
@@ -93,14 +98,24 @@ from smart0dte.domain.risk import (
     max_quantity_within_greeks,
     trading_state,
 )
+from smart0dte.domain.simulated_venue import SimulatedVenue
 from smart0dte.domain.sizing import SizingMethod, fixed_fractional, half_kelly, volatility_adjusted
 from smart0dte.domain.strategies import StateKey
 from smart0dte.domain.strategies.base import StrategyState
+from smart0dte.domain.venue import (
+    BrokerCosts,
+    BrokerNews,
+    CancelOrder,
+    ExecutionVenue,
+    PlaceOrder,
+    VenueKind,
+    VenueUpdate,
+)
 
 MINUTE = timedelta(minutes=1)
 UNFLAT_ALERT = timedelta(minutes=5)
 """A position still open this long before the close is an incident (reported once per position)."""
-STATE_FORMAT = 1
+STATE_FORMAT = 2
 """Version of the `to_state` layout; `from_state` refuses any other."""
 
 
@@ -124,6 +139,8 @@ class EngineConfig:
     costs: BrokerCosts = field(default_factory=BrokerCosts)
     pricing: PricingInputs = field(default_factory=PricingInputs)
     mode: TradingMode = TradingMode.PAPER
+    venue: VenueKind = SimulatedVenue
+    """Where orders trade (chosen where the application is wired)."""
     sizing: SizingMethod = SizingMethod.FIXED_FRACTIONAL
     default_target_delta: float = 0.40
     trailing_stop_fraction: float | None = None
@@ -170,11 +187,15 @@ class Effects:
 
     decisions: tuple[DecisionRecord, ...] = ()
     submitted: tuple[OrderIntent, ...] = ()
-    """Intents given to the broker for the first time."""
+    """Intents given to the venue for the first time."""
     orders: tuple[Order, ...] = ()
     """Every order state the phase produced (an order may appear more than once; the last wins)."""
     fills: tuple[Fill, ...] = ()
+    """Fills the venue made that exist nowhere else yet (the simulated venue's), for the caller to
+    store; a broker's fills are in the store already (the order bridge wrote them)."""
     positions: tuple[PositionChange, ...] = ()
+    commands: tuple[PlaceOrder | CancelOrder, ...] = ()
+    """Commands for a remote venue (the order bridge), in order."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,6 +376,7 @@ class _Collector:
     orders: list[Order] = field(default_factory=list)
     fills: list[Fill] = field(default_factory=list)
     positions: list[PositionChange] = field(default_factory=list)
+    commands: list[PlaceOrder | CancelOrder] = field(default_factory=list)
 
     def freeze(self) -> Effects:
         return Effects(
@@ -363,6 +385,7 @@ class _Collector:
             tuple(self.orders),
             tuple(self.fills),
             tuple(self.positions),
+            tuple(self.commands),
         )
 
 
@@ -386,7 +409,7 @@ class SessionEngine:
         self.signal_source = signal_source
         self.controls_at = controls_at or _constant(Controls(config.settings))
         self.start = ns_to_datetime(datetime_to_ns(session.open_et))
-        self.broker = SimulatedBroker(config.costs, config.mode)
+        self.venue: ExecutionVenue = config.venue.create(config.costs, config.mode)
         self.portfolio = Portfolio.funded(config.mode, carry.equity_usd, self.start)
         self.carry = carry
         self.peak_equity = max(carry.peak_equity_usd, carry.equity_usd)
@@ -441,9 +464,11 @@ class SessionEngine:
 
     # --- the phases -----------------------------------------------------------------------------
 
-    def observe(self, now: datetime) -> Candidates:
-        """Mark, let working orders trade, exit, then ask for signals (none from the flatten time on)."""
+    def observe(self, now: datetime, news: Sequence[BrokerNews] = ()) -> Candidates:
+        """Book the venue's `news`, mark, let working orders trade, exit, then ask for signals (none
+        from the flatten time on)."""
         self._phase = _Collector()
+        self._book(self.venue.apply(news))
         now_ns = datetime_to_ns(now)
         rows = self._rows(now_ns)
         self._mark(rows, now)
@@ -541,8 +566,8 @@ class SessionEngine:
     # --- reading --------------------------------------------------------------------------------
 
     def orders(self) -> list[Order]:
-        """Every order the broker took today, in the order they were submitted (latest state)."""
-        return list(self.broker._orders.values())
+        """Every order the venue took today, in the order they were submitted (latest state)."""
+        return self.venue.orders()
 
     def account(self) -> AccountRisk:
         """The account as the risk checks see it now."""
@@ -567,15 +592,13 @@ class SessionEngine:
     def _work_orders(self, rows: dict[Underlying, int], now: datetime) -> None:
         """Working orders trade against this minute's quote; what an entry did not fill is
         cancelled, an exit's remainder keeps working (`_exits` walks it when needed)."""
-        for order in self.broker.working_orders():
+        for order in self.venue.working_orders():
             quote = self._contract_quote(order.contract, rows)
             if quote is None and order.side is Side.SELL:
                 quote = _no_quote(order.contract)
             if quote is not None:
-                self._book(self.broker.on_quote(quote, now, self._no_bid_underlying(quote, now)))
-            if order.side is Side.BUY and order.order_id in {
-                o.order_id for o in self.broker.working_orders()
-            }:
+                self._book(self.venue.on_quote(quote, now, self._no_bid_underlying(quote, now)))
+            if order.side is Side.BUY and order.order_id in {o.order_id for o in self.venue.working_orders()}:
                 self._cancel(order.order_id, now, "immediate-or-cancel remainder")
 
     def _exits(
@@ -608,13 +631,17 @@ class SessionEngine:
             else:
                 working = [
                     o
-                    for o in self.broker.working_orders()
+                    for o in self.venue.working_orders()
                     if o.contract == position.contract and o.side is Side.SELL
                 ]
                 if working and _marketable(working[0], bid):
                     continue  # a bid smaller than the remainder: it keeps working where it is
                 for order in working:
                     self._cancel(order.order_id, now, "exit re-priced")
+            if any(
+                o.contract == position.contract and o.side is Side.SELL for o in self.venue.working_orders()
+            ):
+                continue  # a sell whose cancel the broker has not confirmed may still fill: never two
             reason, since = started
             minutes_working = (now - since) // MINUTE
             limit = exit_limit_usd(bid, minutes_working)
@@ -716,7 +743,7 @@ class SessionEngine:
         """A copy whose account can be changed without touching this engine's."""
         trial = copy.copy(self)
         trial.portfolio = _copy_portfolio(self.portfolio)
-        trial.broker = _copy_broker(self.broker)
+        trial.venue = self.venue.copy()
         trial.plans = dict(self.plans)
         trial.exiting = dict(self.exiting)
         trial.unflat_reported = set(self.unflat_reported)
@@ -816,13 +843,13 @@ class SessionEngine:
         bars = known.bars.get(underlying.value)
         return float(bars.close[-1]) if bars is not None and len(bars) else None
 
-    def _cancel(self, order_id: str, now: datetime, reason: str) -> Order:
-        cancelled = self.broker.cancel(order_id, now, reason)
-        self._phase.orders.append(cancelled)
-        return cancelled
+    def _cancel(self, order_id: str, now: datetime, reason: str) -> None:
+        """Cancel a working order (a cancel the broker has not confirmed yet: nothing new)."""
+        if self.venue.order(order_id).status is not OrderStatus.PENDING_CANCEL:
+            self._book(self.venue.cancel(order_id, now, reason))
 
     def _cancel_working(self, position: Position, now: datetime) -> None:
-        for order in self.broker.working_orders():
+        for order in self.venue.working_orders():
             if order.contract == position.contract:
                 self._cancel(order.order_id, now, "position exit")
 
@@ -831,7 +858,7 @@ class SessionEngine:
 
     def _pending_entries(self) -> list[Order]:
         """Entry orders still working: each will be (part of) a position."""
-        return [o for o in self.broker.working_orders() if o.side is Side.BUY]
+        return [o for o in self.venue.working_orders() if o.side is Side.BUY]
 
     def _portfolio_greeks(self, now: datetime, pending: Sequence[Order]) -> tuple[float, float]:
         """Dollar delta and the gamma P&L of a 1% move of the open positions and the `pending`
@@ -901,40 +928,43 @@ class SessionEngine:
 
     def _submit(
         self, intent: OrderIntent, quote: OptionQuote | None, now: datetime, strategy: str, reason: str
-    ) -> BrokerUpdate:
-        """Give the broker `intent`; an entry's remainder that its first live quote did not fill is
-        cancelled (the engine never leaves entries resting), an exit's keeps working.
+    ) -> VenueUpdate:
+        """Give the venue `intent` (the caller books the update); an entry's remainder that its
+        first live quote did not fill is cancelled (the engine never leaves entries resting), an
+        exit's keeps working.
 
-        With `latency_s` > 0 an order is not live at submission: it trades against the next
-        minute's quote (see `_work_orders`).
+        When the venue does not fill at submission (latency, or a broker) an order trades later:
+        `_work_orders` cancels an entry's remainder the next minute.
         """
-        first_time = intent.intent_id not in self.broker._by_intent
+        first_time = not self.venue.knows(intent.intent_id)
         underlying_usd = self._no_bid_underlying(quote, now) if quote is not None else None
-        update = self.broker.submit(intent, quote, now, underlying_usd)
+        update = self.venue.submit(intent, quote, now, underlying_usd)
         if first_time:
             self._phase.submitted.append(intent)
             self.order_meta[update.orders[0].order_id] = (strategy, reason)
-        if self.config.costs.latency_s > 0:
+        if not self.venue.fills_at_submission:
             return update
-        live = {o.order_id for o in self.broker.working_orders() if o.side is Side.BUY}
-        orders = tuple(
-            self._cancel(o.order_id, now, "immediate-or-cancel remainder") if o.order_id in live else o
-            for o in update.orders
-        )
-        return BrokerUpdate(orders, update.fills)
+        live = {o.order_id for o in self.venue.working_orders() if o.side is Side.BUY}
+        for order_id in dict.fromkeys(o.order_id for o in update.orders if o.order_id in live):
+            update += self.venue.cancel(order_id, now, "immediate-or-cancel remainder")
+        return update
 
-    def _book(self, update: BrokerUpdate) -> None:
-        """Apply an update's order states and fills."""
-        self._phase.orders.extend(update.orders)
-        for fill in update.fills:
-            self._apply(fill)
+    def _book(self, update: VenueUpdate) -> None:
+        """Apply an update's events (order states, fills) and keep its commands."""
+        self._phase.commands.extend(update.commands)
+        for event in update.events:
+            self._phase.orders.append(event.order)
+            if event.fill is not None:
+                self._apply(event.fill, event.order)
 
-    def _apply(self, fill: Fill) -> None:
+    def _apply(self, fill: Fill, order: Order) -> None:
+        """Book `fill`; `order` is its order as the fill left it."""
         strategy, reason = self.order_meta.get(fill.order_id, ("", ""))
         symbol = fill.contract.occ_symbol
         held = self.portfolio.position_for(fill.contract)
         trade = self.portfolio.apply_fill(fill, strategy or (held.strategy if held else "unknown"), reason)
-        self._phase.fills.append(fill)
+        if self.venue.records_own_fills:
+            self._phase.fills.append(fill)
         self.fills.append(fill)
         self._record(
             fill.ts,
@@ -952,7 +982,7 @@ class SessionEngine:
         after = self.portfolio.position_for(fill.contract)
         if fill.side is Side.BUY:
             assert after is not None
-            if self.broker.order(fill.order_id).filled_quantity == fill.quantity:
+            if order.filled_quantity == fill.quantity:
                 self.day_trades_today += 1  # the entry's first fill
             settings = self.config.settings
             self.plans[symbol] = ExitPlan(
@@ -974,7 +1004,7 @@ class SessionEngine:
     def _trades_of(self, position_id: str) -> tuple[ClosedTrade, ...]:
         return tuple(t for t in self.portfolio.closed if t.position_id == position_id)
 
-    def _order_detail(self, update: BrokerUpdate) -> dict[str, object]:
+    def _order_detail(self, update: VenueUpdate) -> dict[str, object]:
         order = update.orders[-1] if update.orders else None
         if order is None:
             return {}
@@ -1039,7 +1069,7 @@ class SessionEngine:
             "portfolio": _portfolio_to_wire(
                 self.portfolio, _curve_to_wire(self.portfolio, self.session.open_et, self._curve_wire)
             ),
-            "broker": _broker_to_wire(self.broker),
+            "venue": self.venue.to_wire(),
             "strategy_states": strategy_states,
         }
 
@@ -1112,8 +1142,8 @@ class SessionEngine:
         engine.fills = [Fill.model_validate(f) for f in state["fills"]]
         engine.portfolio = _portfolio_from_wire(state["portfolio"], session.open_et)
         engine._curve_wire = [list(point) for point in state["portfolio"]["equity_curve"]]
-        engine.broker = _broker_from_wire(state["broker"], config.costs)
-        if engine.portfolio.mode is not config.mode or engine.broker.mode is not config.mode:
+        engine.venue = config.venue.from_wire(state["venue"], config.costs)
+        if engine.portfolio.mode is not config.mode or engine.venue.mode is not config.mode:
             raise DomainError(f"engine state holds records of another mode than {config.mode.value}")
         raw = list(state["strategy_states"])
         if isinstance(signal_source, StatefulSignalSource):
@@ -1124,7 +1154,7 @@ class SessionEngine:
 
 
 # --- state on the wire -----------------------------------------------------------------------------
-# Portfolio and SimulatedBroker keep their books in private fields; their layout on the wire lives
+# Portfolio keeps its book in private fields; their layout on the wire lives
 # here, next to the only code that saves and restores them.
 
 
@@ -1191,58 +1221,6 @@ def _copy_portfolio(p: Portfolio) -> Portfolio:
         s: OpenLot(lot.position, lot.commissions_usd, lot.mark_price) for s, lot in p._open.items()
     }
     return clone
-
-
-def _copy_broker(b: SimulatedBroker) -> SimulatedBroker:
-    """An independent copy (orders are immutable and shared)."""
-    clone = SimulatedBroker(b.costs, b.mode)
-    clone._orders = dict(b._orders)
-    clone._by_intent = dict(b._by_intent)
-    clone._working = {
-        i: WorkingOrder(w.order, w.active_at, w.stop_price, w.oco_sibling, w.resting)
-        for i, w in b._working.items()
-    }
-    clone._brackets = dict(b._brackets)
-    clone._sequence = b._sequence
-    return clone
-
-
-def _money(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
-
-
-def _decimal(text: str | None) -> Decimal | None:
-    return None if text is None else Decimal(text)
-
-
-def _broker_to_wire(b: SimulatedBroker) -> dict[str, object]:
-    return {
-        "mode": b.mode.value,
-        "sequence": b._sequence,
-        "orders": [o.model_dump(mode="json") for o in b._orders.values()],
-        "by_intent": [[intent_id, order_id] for intent_id, order_id in b._by_intent.items()],
-        "working": [
-            [order_id, _iso(w.active_at), _money(w.stop_price), w.oco_sibling, w.resting]
-            for order_id, w in b._working.items()
-        ],
-        "brackets": [[order_id, _money(s), _money(t)] for order_id, (s, t) in b._brackets.items()],
-    }
-
-
-def _broker_from_wire(wire: Mapping[str, Any], costs: BrokerCosts) -> SimulatedBroker:
-    broker = SimulatedBroker(costs, TradingMode(wire["mode"]))
-    broker._sequence = int(wire["sequence"])
-    orders = [Order.model_validate(o) for o in wire["orders"]]
-    broker._orders = {o.order_id: o for o in orders}
-    broker._by_intent = {str(intent_id): str(order_id) for intent_id, order_id in wire["by_intent"]}
-    broker._working = {
-        str(order_id): WorkingOrder(
-            broker._orders[order_id], _when(active_at), _decimal(stop), sibling, bool(resting)
-        )
-        for order_id, active_at, stop, sibling, resting in wire["working"]
-    }
-    broker._brackets = {str(order_id): (_decimal(s), _decimal(t)) for order_id, s, t in wire["brackets"]}
-    return broker
 
 
 def _strategy_state_to_wire(key: StateKey, state: StrategyState) -> list[object]:

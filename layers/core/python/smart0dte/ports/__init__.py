@@ -33,7 +33,7 @@ from smart0dte.ports.controls import (
     TradingControls,
 )
 from smart0dte.ports.counters import CountersStore, DailyCounters
-from smart0dte.ports.intents import IntentReceiver, OrderQueue, ReceivedIntent
+from smart0dte.ports.intents import CommandReceiver, OrderQueue, ReceivedCommand
 from smart0dte.ports.market import (
     FolderArchive,
     HistoricalMarketData,
@@ -73,6 +73,7 @@ __all__ = [
     "BrokerOrderAck",
     "BrokerPosition",
     "Clock",
+    "CommandReceiver",
     "ConcurrentUpdate",
     "ConflictingRecord",
     "ControlChange",
@@ -86,7 +87,6 @@ __all__ = [
     "FolderArchive",
     "GatewayStatus",
     "HistoricalMarketData",
-    "IntentReceiver",
     "LiveBroker",
     "MarketData",
     "MarketReader",
@@ -96,7 +96,7 @@ __all__ = [
     "ObjectNotFound",
     "ObjectStore",
     "OrderQueue",
-    "ReceivedIntent",
+    "ReceivedCommand",
     "RecordNotFound",
     "ResetRefused",
     "ResetScope",

@@ -1,39 +1,44 @@
-"""The live order-intent queue: the Execute step sends, the gateway's order bridge receives."""
+"""The order-command queue of the broker-backed modes: the trading steps send, the order bridge receives."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Protocol
 
-from smart0dte.domain.models import OrderIntent
+from smart0dte.domain.venue import CancelOrder, PlaceOrder
 
 
 class OrderQueue(Protocol):
-    """Where live order intents go for the gateway's IB bridge (SQS FIFO in AWS)."""
+    """Where the broker venue's commands go for the gateway's IB bridge (SQS FIFO in AWS)."""
 
-    def send(self, intent: OrderIntent) -> str:
-        """Enqueue `intent` once per intent id; returns the message id."""
+    def send(self, command: PlaceOrder | CancelOrder) -> str:
+        """Enqueue `command` once (a place per intent id, a cancel per intent id); returns the
+        message id."""
         ...
 
 
 @dataclass(frozen=True, slots=True)
-class ReceivedIntent:
-    """One queue message: the parsed intent, or None with `error` saying why its body did not parse.
+class ReceivedCommand:
+    """One queue message: the parsed command, or None with `error` saying why its body did not parse.
 
     `mode` is the message's mode attribute (None when absent), checked before the body is trusted.
     """
 
     receipt: str
     message_id: str
-    intent: OrderIntent | None
+    command: PlaceOrder | CancelOrder | None
     mode: str | None = None
     error: str = ""
 
+    @property
+    def intent_id(self) -> str | None:
+        return None if self.command is None else self.command.intent_id
 
-class IntentReceiver(Protocol):
-    """Where the bridge reads live intents (the SQS FIFO order-intent queue in AWS)."""
 
-    def receive(self, max_messages: int, wait_s: int) -> list[ReceivedIntent]:
+class CommandReceiver(Protocol):
+    """Where the bridge reads the commands (the SQS FIFO order queue in AWS)."""
+
+    def receive(self, max_messages: int, wait_s: int) -> list[ReceivedCommand]:
         """Up to `max_messages` messages, waiting up to `wait_s` seconds for the first (long poll)."""
         ...
 

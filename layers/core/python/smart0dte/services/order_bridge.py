@@ -1,17 +1,20 @@
-"""The gateway task's order bridge: order intents of a broker-backed mode (ibkr_paper or live) from
-the queue to Interactive Brokers, and the broker's fills back into the state store.
+"""The gateway task's order bridge: the broker venue's commands of a broker-backed mode (ibkr_paper or
+live) from the queue to Interactive Brokers, and the broker's fills and cancels back into the state
+store, where the next trading cycle reads them (`SessionDesk.news`) before it decides anything.
 
 The bridge trades the store's mode on the broker's account only when they fit (`ports.account_refusal`:
 ibkr_paper on an IB paper account, live on a real-money one); otherwise it places nothing and stops.
-The Execute step records each such order as SUBMITTED and queues its intent; this module places it
-through a `LiveBroker` (orderRef = intent id, so a redelivered message places nothing new), syncs
+A trading step records each order as SUBMITTED and queues a `PlaceOrder` (a cancel it asks for:
+PENDING_CANCEL and a `CancelOrder`); this module places it through a `LiveBroker` (orderRef = intent
+id, so a redelivered message places nothing new), cancels what it is asked to cancel, syncs
 the executions into the store, reconciles after every (re)connect and writes the heartbeat the API
 and the live-arming checks read. It is pure of AWS and IB SDKs: everything arrives as a port.
 
 Safety rules, in the order they apply to each message:
 
-1. a message that does not parse, whose mode is not the store's, or whose order the Execute step
+1. a message that does not parse, whose mode is not the store's, or whose order the trading steps
    did not record is refused (audited `IntentRefused`, deleted): nothing is placed;
+   a cancel is carried out whatever else holds (cancelling never adds risk);
 2. an active emergency stop wins: no entry (BUY) is placed, any working order of that intent is
    cancelled at the broker and the stored order moves to CANCELLED; exits (SELL) still go out,
    because the engine answers the stop by closing every position. Before it handles what it
@@ -35,16 +38,17 @@ from enum import StrEnum
 from typing import Final
 
 from smart0dte.domain.models import ORDER_TRANSITIONS, DomainError, Order, OrderIntent, OrderStatus, Side
+from smart0dte.domain.venue import CancelOrder
 from smart0dte.ports import (
     AuditRecord,
     AuditRecordExists,
     BrokerAccount,
     BrokerConnection,
     Clock,
+    CommandReceiver,
     GatewayStatus,
-    IntentReceiver,
     LiveBroker,
-    ReceivedIntent,
+    ReceivedCommand,
     StateStore,
     TradingControls,
     Versioned,
@@ -72,7 +76,8 @@ class Outcome(StrEnum):
     REJECTED = "REJECTED"
     """Not placed or rejected by the broker; the stored order is REJECTED."""
     CANCELLED = "CANCELLED"
-    """The emergency stop was active; the stored order is CANCELLED."""
+    """The emergency stop was active, or a cancel was asked for: the order is cancelled at the
+    broker (the stored order CANCELLED, or PENDING_CANCEL until the broker confirms)."""
     REFUSED = "REFUSED"
     """The message was not a placeable intent of this store; nothing was placed or changed."""
     FAILED = "FAILED"
@@ -159,7 +164,7 @@ class OrderBridge:
         self,
         broker: LiveBroker,
         store: StateStore,
-        intents: IntentReceiver,
+        intents: CommandReceiver,
         clock: Clock,
         actor: str = ORDER_BRIDGE_ACTOR,
     ) -> None:
@@ -205,9 +210,9 @@ class OrderBridge:
             self.answer_stop()
         return [self.handle(message) for message in messages]
 
-    def handle(self, message: ReceivedIntent) -> Handled:
+    def handle(self, message: ReceivedCommand) -> Handled:
         """Handle one message; any error leaves it in the queue (orderRef makes the retry safe)."""
-        intent_id = message.intent.intent_id if message.intent is not None else None
+        intent_id = message.intent_id
         try:
             handled = self._handle(message)
         except Exception as exc:
@@ -218,8 +223,8 @@ class OrderBridge:
         self._intents.delete(message.receipt)
         return handled
 
-    def _refuse(self, message: ReceivedIntent, reason: str) -> Handled:
-        intent_id = message.intent.intent_id if message.intent is not None else None
+    def _refuse(self, message: ReceivedCommand, reason: str) -> Handled:
+        intent_id = message.intent_id
         self._audit(
             "IntentRefused",
             reason,
@@ -227,22 +232,27 @@ class OrderBridge:
         )
         return Handled(message.message_id, intent_id, Outcome.REFUSED, reason)
 
-    def _handle(self, message: ReceivedIntent) -> Handled:
+    def _handle(self, message: ReceivedCommand) -> Handled:
         store_mode = self._store.mode.value
-        if message.intent is None:
-            return self._refuse(message, f"message body is not an order intent: {message.error}")
-        intent = message.intent
+        command = message.command
+        if command is None:
+            return self._refuse(message, f"message body is not an order command: {message.error}")
         if message.mode is not None and message.mode != store_mode:
             return self._refuse(message, f"message mode={message.mode} but the gateway trades {store_mode}")
-        if intent.mode.value != store_mode:
+        if command.mode.value != store_mode:
             return self._refuse(
-                message, f"intent mode={intent.mode.value} but the gateway trades {store_mode}"
+                message,
+                f"{command.command} command mode={command.mode.value} but the gateway trades {store_mode}",
             )
-        stored = self._store.get_order_by_intent(intent.intent_id)
+        stored = self._store.get_order_by_intent(command.intent_id)
         if stored is None:
             return self._refuse(
-                message, f"intent {intent.intent_id} has no stored order: Execute did not record it"
+                message,
+                f"intent {command.intent_id} has no stored order: the trading steps did not record it",
             )
+        if isinstance(command, CancelOrder):
+            return self._cancel_order(message, command, stored)
+        intent = command.intent
         order = stored.value
         if order.contract != intent.contract or order.side is not intent.side:
             return self._refuse(
@@ -260,7 +270,7 @@ class OrderBridge:
         return self._submit(message, entry, stored)
 
     def _emergency_stop(
-        self, message: ReceivedIntent, intent: OrderIntent, stored: Versioned[Order]
+        self, message: ReceivedCommand, intent: OrderIntent, stored: Versioned[Order]
     ) -> Handled:
         working_cancelled = self._broker.cancel(intent.intent_id)
         moved = self._transition(stored, OrderStatus.CANCELLED, EMERGENCY_STOP_REASON)
@@ -275,6 +285,35 @@ class OrderBridge:
             },
         )
         return Handled(message.message_id, intent.intent_id, Outcome.CANCELLED, EMERGENCY_STOP_REASON)
+
+    def _cancel_order(
+        self, message: ReceivedCommand, command: CancelOrder, stored: Versioned[Order]
+    ) -> Handled:
+        """Cancel the order at the broker: PENDING_CANCEL until the broker confirms it (then
+        CANCELLED, or FILLED when a fill won); with nothing working there, its fills are synced and
+        what is left is CANCELLED."""
+        intent_id = command.intent_id
+        if stored.value.status.is_terminal:
+            detail = f"stored order {stored.value.order_id} is already {stored.value.status.value}"
+            return Handled(message.message_id, intent_id, Outcome.CANCELLED, detail)
+        working = self._broker.cancel(intent_id)
+        if working:
+            self._transition(stored, OrderStatus.PENDING_CANCEL, command.reason)
+            self._pending()[intent_id] = stored.value.created_at
+            self.settle_cancels()
+        else:
+            self.sync_fills(stored.value.created_at)
+            current = self._store.get_order_by_intent(intent_id) or stored
+            if not current.value.status.is_terminal:
+                self._transition(
+                    current, OrderStatus.CANCELLED, f"{command.reason}: nothing working at the broker"
+                )
+        self._audit(
+            "OrderCancelSent",
+            command.reason,
+            {"intent_id": intent_id, "order_id": stored.value.order_id, "broker_order_working": working},
+        )
+        return Handled(message.message_id, intent_id, Outcome.CANCELLED, command.reason)
 
     def sellable_quantity(self, intent: OrderIntent) -> int:
         """What the broker holds of the intent's contract minus the working SELL orders there (other
@@ -294,7 +333,7 @@ class OrderBridge:
                 selling += max(o.quantity - ack.filled_quantity, 0)
         return max(held - selling, 0)
 
-    def _sell(self, message: ReceivedIntent, intent: OrderIntent, stored: Versioned[Order]) -> Handled:
+    def _sell(self, message: ReceivedCommand, intent: OrderIntent, stored: Versioned[Order]) -> Handled:
         available = self.sellable_quantity(intent)
         occ = intent.contract.occ_symbol
         if available <= 0:
@@ -316,7 +355,7 @@ class OrderBridge:
             intent = intent.model_copy(update={"quantity": available})
         return self._submit(message, intent, stored)
 
-    def _submit(self, message: ReceivedIntent, intent: OrderIntent, stored: Versioned[Order]) -> Handled:
+    def _submit(self, message: ReceivedCommand, intent: OrderIntent, stored: Versioned[Order]) -> Handled:
         ack = self._broker.submit(intent)
         details: dict[str, object] = {
             "intent_id": intent.intent_id,
@@ -634,7 +673,7 @@ def run_order_bridge(
     *,
     connect: Callable[[], BrokerConnection],
     store: StateStore,
-    intents: IntentReceiver,
+    intents: CommandReceiver,
     clock: Clock,
     sleep: Callable[[float], object],
     port: int,

@@ -66,7 +66,7 @@ class PostClose:
         settled = engine.settle(session.close_et)
         if settled.effects.positions or settled.effects.orders:
             outbox = [
-                *effect_ops(settled.effects, desk.mode, event.session_date, ACTOR),
+                *effect_ops(settled.effects, event.session_date, ACTOR),
                 *incident_ops(settled.effects, ACTOR),
             ]
             envelope = desk.commit(envelope, engine, outbox)
@@ -174,7 +174,7 @@ class PostClose:
                 )
             ),
         )
-        desk.write(effect_ops(effects, desk.mode, session_date, ACTOR), session_date)
+        desk.write(effect_ops(effects, session_date, ACTOR), session_date)
         cancelled = []
         for order_id, order in stored_orders.items():
             if order.status.is_terminal or order_id in engine_orders:

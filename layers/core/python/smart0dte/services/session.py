@@ -8,8 +8,12 @@ phase, and saves the document back under an optimistic lock. The document holds:
 - the cycle cursor: the last minute observed and how far its phases got, with the results already
   returned for it, so a duplicated or retried event gets the same answer and changes nothing;
 - `outbox`: the records the last phase produced (signals, risk decisions, orders, fills,
-  positions, trading state, incidents and, in a broker-backed mode (ibkr_paper, live), the
-  intents to send).
+  positions, trading state, incidents and the broker venue's commands for the order bridge).
+
+The venue is the desk's `venue` (chosen where the application is wired): paper trades on the
+simulated venue inside the engine; ibkr_paper and live on the broker venue, whose commands go to
+the order queue and whose news (the fills, rejections and cancels the order bridge wrote to the
+store) `news` reads for the next phase to book before it decides anything.
 
 Writes are ordered so nothing is half-done: the document with its outbox is saved first (the
 commit point: a phase whose save loses the lock changes nothing and is run again from the newer
@@ -17,7 +21,7 @@ document), then the outbox is written to the StateStore, every write create-once
 then the document is saved with an empty outbox. A crash between the two saves leaves the outbox
 in the document; the next phase to load it (or post_close) writes it before doing anything else.
 
-Order and fill ids of the simulated broker restart every session; in the store they are prefixed
+Order and fill ids of the venues restart every session; in the store they are prefixed
 with the session date (`20250314-O00000003`) so sessions never collide.
 """
 
@@ -36,10 +40,10 @@ from smart0dte.domain.chain_analytics import PricingInputs
 from smart0dte.domain.controls import TradingState
 from smart0dte.domain.marketdata import F64, MarketDay
 from smart0dte.domain.models import (
+    ORDER_TRANSITIONS,
     DomainError,
     Fill,
     Order,
-    OrderIntent,
     OrderStatus,
     Position,
     Signal,
@@ -56,9 +60,11 @@ from smart0dte.domain.session_engine import (
     SignalSource,
     Verdict,
 )
+from smart0dte.domain.simulated_venue import SimulatedVenue
 from smart0dte.domain.strategies import StateKey
 from smart0dte.domain.strategies.base import StrategyState
 from smart0dte.domain.strategy_signals import ProbabilityFn, StrategySignals
+from smart0dte.domain.venue import VENUE_COMMAND, BrokerNews, CancelOrder, OrderReport, PlaceOrder, VenueKind
 from smart0dte.ports import (
     AuditRecord,
     AuditRecordExists,
@@ -94,7 +100,7 @@ class NoSessionPlan(LookupError):
 
 
 def qualified(session_date: date, engine_id: str) -> str:
-    """The store id of a simulated-broker order or fill id of `session_date`."""
+    """The store id of a venue's order (or simulated fill) id of `session_date`."""
     return f"{session_date:%Y%m%d}-{engine_id}"
 
 
@@ -223,8 +229,10 @@ class SessionDesk:
     documents: DayDocumentStore
     market: MarketReader
     calendar: MarketCalendar = field(default_factory=MarketCalendar)
+    venue: VenueKind = SimulatedVenue
     queue: Callable[[], OrderQueue] | None = None
-    """Broker-backed modes (ibkr_paper, live) only: the order queue, built when the first intent is sent."""
+    """The broker venue's order queue, built when the first command is sent (None: no command may
+    be sent)."""
     model_fn: Callable[[str], ProbabilityFn] | None = None
     """The promoted model's probability function, by version (None: rules only)."""
     pricing: PricingInputs = field(default_factory=PricingInputs)
@@ -247,7 +255,9 @@ class SessionDesk:
         settings = self.state.get_settings()
         controls = self.state.get_controls()
         return PhaseInputs(
-            EngineConfig(settings=settings, limits=self.state.get_risk_limits(), mode=self.mode),
+            EngineConfig(
+                settings=settings, limits=self.state.get_risk_limits(), mode=self.mode, venue=self.venue
+            ),
             controls.risk_controls(settings),
             controls.trading_state,
         )
@@ -313,6 +323,25 @@ class SessionDesk:
             source or NoSignals(),
             lambda _now: controls,
         )
+
+    def news(self, engine: SessionEngine, session_date: date) -> list[BrokerNews]:
+        """What the broker did with the engine's working orders, as the order bridge stored it:
+        every fill (the engine books each once) and a rejection, cancel or expiry."""
+        found: list[BrokerNews] = []
+        for order in engine.venue.awaiting_news():
+            stored = self.state.get_order(qualified(session_date, order.order_id))
+            if stored is None:
+                continue
+            found += [
+                f.model_copy(update={"order_id": order.order_id})
+                for f in self.state.list_fills(stored.value.order_id)
+            ]
+            status = stored.value.status
+            if status in (OrderStatus.REJECTED, OrderStatus.CANCELLED, OrderStatus.EXPIRED):
+                found.append(
+                    OrderReport(order.order_id, status, stored.value.updated_at, stored.value.reason)
+                )
+        return found
 
     def strategies(self, envelope: Envelope, session: SessionTimes, day: MarketDay) -> LazyStrategies:
         probability_fn = None
@@ -385,7 +414,7 @@ class SessionDesk:
             elif kind == "fill":
                 state.record_fill(Fill.model_validate(op["fill"]), actor)
             elif kind == "send":
-                self._send(OrderIntent.model_validate(op["intent"]))
+                self._send(VENUE_COMMAND.validate_python(op["command"]))
             elif kind == "position":
                 self._position(op, actor)
             elif kind == "trading_state":
@@ -408,25 +437,25 @@ class SessionDesk:
             else:
                 raise DomainError(f"outbox holds an unknown operation {kind!r}")
         for order, actor in finals.values():
-            if order.status not in (OrderStatus.CANCELLED, OrderStatus.EXPIRED):
+            if order.status not in (OrderStatus.PENDING_CANCEL, OrderStatus.CANCELLED, OrderStatus.EXPIRED):
                 continue
             stored = state.get_order(order.order_id)
-            if stored is not None and not stored.value.status.is_terminal:
+            if stored is not None and order.status in ORDER_TRANSITIONS[stored.value.status]:
                 state.transition_order(
                     order.order_id, order.status, order.updated_at, actor, order.reason or "cancelled"
                 )
 
-    def _send(self, intent: OrderIntent) -> None:
-        if not intent.mode.uses_broker or intent.mode is not self.mode:
+    def _send(self, command: PlaceOrder | CancelOrder) -> None:
+        if command.mode is not self.mode:
             raise DomainError(
-                f"intent {intent.intent_id} is {intent.mode.value} in the {self.mode.value} desk: only "
-                "intents of the desk's broker-backed mode (ibkr_paper, live) go to the broker"
+                f"a {command.mode.value} {command.command} command in the {self.mode.value} desk: "
+                "only the desk's own mode's commands go to its order queue"
             )
         if self._queue is None:
             if self.queue is None:
                 raise DomainError(f"{self.mode.value} mode needs the order queue; none is wired")
             self._queue = self.queue()
-        self._queue.send(intent)
+        self._queue.send(command)
 
     def _position(self, op: Mapping[str, Any], actor: str) -> None:
         state = self.state
@@ -518,35 +547,15 @@ def risk_ops(verdicts: Sequence[Verdict], ts: datetime, actor: str) -> list[dict
     ]
 
 
-def effect_ops(effects: Effects, mode: TradingMode, session_date: date, actor: str) -> list[dict[str, Any]]:
-    """Orders, fills and positions of a phase as outbox operations. Paper records what the simulated
-    broker did; a broker-backed mode (ibkr_paper, live) records each new intent's order as SUBMITTED
-    and sends the intent (the shadow fills stay in the engine: the broker's fills come back through
-    the gateway)."""
+def effect_ops(effects: Effects, session_date: date, actor: str) -> list[dict[str, Any]]:
+    """Orders, fills, positions and venue commands of a phase as outbox operations, in that order
+    (an order is stored before its command is sent; a broker's fills are stored by the order bridge,
+    so `effects.fills` holds only the simulated venue's)."""
     reasons = {i.intent_id: i.reason for i in effects.submitted}
     latest: dict[str, Order] = {}
     for order in effects.orders:
         latest[order.order_id] = order
     ops: list[dict[str, Any]] = []
-    if mode.uses_broker:
-        first: dict[str, Order] = {}
-        for order in effects.orders:
-            first.setdefault(order.intent_id, order)
-        for intent in effects.submitted:
-            order = first[intent.intent_id]
-            placed = _as_submitted(
-                order.model_copy(update={"order_id": qualified(session_date, order.order_id)})
-            )
-            ops.append(
-                {
-                    "op": "order",
-                    "actor": actor,
-                    "order": placed.model_dump(mode="json"),
-                    "reason": intent.reason,
-                }
-            )
-            ops.append({"op": "send", "actor": actor, "intent": intent.model_dump(mode="json")})
-        return ops
     for order in latest.values():
         stored = order.model_copy(update={"order_id": qualified(session_date, order.order_id)})
         ops.append(
@@ -575,6 +584,7 @@ def effect_ops(effects: Effects, mode: TradingMode, session_date: date, actor: s
                 "trades": [trade_to_wire(t) for t in change.trades],
             }
         )
+    ops += [{"op": "send", "actor": actor, "command": c.model_dump(mode="json")} for c in effects.commands]
     return ops
 
 

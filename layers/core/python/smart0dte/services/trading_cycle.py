@@ -4,11 +4,14 @@ Each step is one phase of the session engine (`SessionEngine.observe`, `assess`,
 engine restored from the session document (see `services.session`), so the Lambda path makes the
 same decisions as a backtest of the same day.
 
-- `signals({"mode", "ts"})`: mark, work orders, exits, then the strategies' candidates (none from
-  the flatten time; then, with no position and no working order, the market is not even read).
+- `signals({"mode", "ts"})`: book the broker's news (the fills, rejections and cancels the order
+  bridge stored for the working orders), mark, work orders, exits, then the strategies' candidates
+  (none from the flatten time; then, with no position and no working order, the market is not even
+  read).
 - `risk(<signals' result>)`: a verdict and a size per candidate; the approved intents.
 - `execute(<risk's result>)`: each intent once (the handler makes `execute_one` idempotent on the
-  intent id): paper fills in the simulated broker, ibkr_paper and live send it to the order queue.
+  intent id) on the desk's venue: paper fills on the simulated venue, ibkr_paper and live send a
+  `PlaceOrder` to the order queue.
 
 An incident of the observe phase (a position still open five minutes before the close) is written
 to the audit log and, when a notifier is wired, sent to the humans.
@@ -27,6 +30,7 @@ from typing import Any
 
 from smart0dte.domain.calendar import SessionTimes
 from smart0dte.domain.session_engine import DecisionRecord, PlannedEntry, SessionEngine
+from smart0dte.domain.venue import PlaceOrder
 from smart0dte.ports import Notifier
 from smart0dte.services.events import (
     CycleEvent,
@@ -81,7 +85,7 @@ class TradingCycle:
             day = desk.market.known_day(session_date, ts)
             source = desk.strategies(envelope, session, day)
             engine = desk.restore(envelope, session, inputs, day, source)
-        candidates = engine.observe(ts)
+        candidates = engine.observe(ts, desk.news(engine, session_date))
         exits = sum(1 for d in candidates.effects.decisions if d.kind == "exit")
         result = SignalsResult(
             mode=desk.mode,
@@ -94,7 +98,7 @@ class TradingCycle:
             exits=exits,
         )
         outbox = [
-            *effect_ops(candidates.effects, desk.mode, session_date, actor),
+            *effect_ops(candidates.effects, session_date, actor),
             *signal_ops(candidates.signals, actor),
             *incident_ops(candidates.effects, actor),
         ]
@@ -118,7 +122,7 @@ class TradingCycle:
         if ts < session.flatten_et:
             return None
         engine = self.desk.restore(envelope, session, inputs)
-        if engine.portfolio.open_positions or engine.broker.working_orders():
+        if engine.portfolio.open_positions or engine.venue.working_orders():
             return None
         return engine
 
@@ -260,20 +264,19 @@ class TradingCycle:
         executed = engine.execute([PlannedEntry(intent, planned_wire.quote, planned_wire.strategy)], ts)
         orders = [o for o in executed.effects.orders if o.intent_id == intent.intent_id]
         last = orders[-1]
-        to_broker = desk.mode.uses_broker
         outcome = {
             "intent_id": intent.intent_id,
             "order_id": qualified(session_date, last.order_id),
-            "status": "SUBMITTED" if to_broker else last.status.value,
-            "filled_quantity": 0 if to_broker else last.filled_quantity,
-            "fills": 0 if to_broker else len(executed.effects.fills),
-            "sent_to_broker": to_broker,
+            "status": last.status.value,
+            "filled_quantity": last.filled_quantity,
+            "fills": len(executed.effects.fills),
+            "sent_to_broker": any(isinstance(c, PlaceOrder) for c in executed.effects.commands),
             "duplicate": False,
         }
         envelope.executed[intent.intent_id] = outcome
         if set(approved) <= set(envelope.executed):
             envelope.phase = CyclePhase.EXECUTED
-        desk.commit(envelope, engine, effect_ops(executed.effects, desk.mode, session_date, "execute"))
+        desk.commit(envelope, engine, effect_ops(executed.effects, session_date, "execute"))
         return {**outcome, "open_positions": executed.open_positions}
 
     # --- helpers ----------------------------------------------------------------------------------

@@ -3,7 +3,6 @@ from decimal import Decimal
 
 import pytest
 
-from smart0dte.domain.broker_sim import BrokerCosts, SimulatedBroker
 from smart0dte.domain.models import (
     DomainError,
     OptionContract,
@@ -16,6 +15,8 @@ from smart0dte.domain.models import (
     TradingMode,
     idempotency_key,
 )
+from smart0dte.domain.simulated_venue import SimulatedVenue
+from smart0dte.domain.venue import BrokerCosts, VenueEventKind
 
 T0 = datetime(2025, 3, 14, 15, 0, tzinfo=UTC)
 CALL = OptionContract(root="SPY", expiry=date(2025, 3, 14), right=OptionRight.CALL, strike=562)
@@ -50,7 +51,7 @@ def intent(
 
 
 def test_marketable_buy_fills_at_the_ask_plus_slippage_with_commission() -> None:
-    broker = SimulatedBroker(BrokerCosts(slippage_per_share_usd=Decimal("0.01")))
+    broker = SimulatedVenue(BrokerCosts(slippage_per_share_usd=Decimal("0.01")))
     update = broker.submit(intent(), quote(1.00, 1.05), T0)
     (fill,) = update.fills
     assert (fill.price, fill.quantity, fill.commission_usd) == (Decimal("1.06"), 2, Decimal("1.30"))
@@ -59,7 +60,7 @@ def test_marketable_buy_fills_at_the_ask_plus_slippage_with_commission() -> None
 
 
 def test_partial_fill_by_displayed_size_then_the_rest_on_a_later_quote() -> None:
-    broker = SimulatedBroker()
+    broker = SimulatedVenue()
     first = broker.submit(intent(quantity=10), quote(1.00, 1.05, ask_size=4), T0)
     assert [f.quantity for f in first.fills] == [4]
     assert first.orders[-1].status is OrderStatus.PARTIALLY_FILLED
@@ -73,7 +74,7 @@ def test_partial_fill_by_displayed_size_then_the_rest_on_a_later_quote() -> None
 
 
 def test_no_usable_quote_rejects() -> None:
-    broker = SimulatedBroker()
+    broker = SimulatedVenue()
     assert broker.submit(intent(key="a"), None, T0).orders[0].status is OrderStatus.REJECTED
     crossed = broker.submit(intent(key="b"), quote(1.10, 1.05), T0).orders[0]
     assert crossed.status is OrderStatus.REJECTED
@@ -81,16 +82,16 @@ def test_no_usable_quote_rejects() -> None:
 
 
 def test_a_retried_intent_never_creates_a_second_order_or_fill() -> None:
-    broker = SimulatedBroker()
+    broker = SimulatedVenue()
     first = broker.submit(intent(), quote(1.00, 1.05), T0)
     retry = broker.submit(intent(), quote(1.00, 1.05), T0 + timedelta(seconds=3))
-    assert retry.fills == ()
-    assert retry.orders[0].order_id == first.orders[0].order_id
-    assert retry.orders[0].filled_quantity == 2
+    assert retry.events == () and retry.commands == ()
+    (order,) = broker.orders()
+    assert order.order_id == first.orders[0].order_id and order.filled_quantity == 2
 
 
 def test_resting_limit_fills_at_its_limit_when_crossed() -> None:
-    broker = SimulatedBroker()
+    broker = SimulatedVenue()
     update = broker.submit(intent(limit="0.95"), quote(1.00, 1.05), T0)
     assert update.fills == ()
     assert update.orders[0].status is OrderStatus.SUBMITTED
@@ -100,7 +101,7 @@ def test_resting_limit_fills_at_its_limit_when_crossed() -> None:
 
 
 def test_latency_keeps_an_order_from_trading_on_quotes_before_it_is_live() -> None:
-    broker = SimulatedBroker(BrokerCosts(latency_s=5))
+    broker = SimulatedVenue(BrokerCosts(latency_s=5))
     assert broker.submit(intent(), quote(1.00, 1.05), T0).fills == ()
     assert broker.on_quote(quote(1.00, 1.05), T0 + timedelta(seconds=4)).fills == ()
     (fill,) = broker.on_quote(quote(1.00, 1.07), T0 + timedelta(seconds=5)).fills
@@ -117,7 +118,7 @@ def test_latency_keeps_an_order_from_trading_on_quotes_before_it_is_live() -> No
 def test_bracket_children_are_one_cancels_other(
     later: OptionQuote, filled_type: OrderType, price: Decimal
 ) -> None:
-    broker = SimulatedBroker()
+    broker = SimulatedVenue()
     entry = broker.submit(intent(stop="0.85", target="1.25"), quote(1.00, 1.05), T0)
     children = [o for o in entry.orders if o.side is Side.SELL]
     assert {o.order_type for o in children} == {OrderType.STOP, OrderType.LIMIT}
@@ -134,14 +135,18 @@ def test_bracket_children_are_one_cancels_other(
 
 
 def test_cancel_and_mode_checks() -> None:
-    broker = SimulatedBroker()
+    broker = SimulatedVenue()
     resting = broker.submit(intent(limit="0.50"), quote(1.00, 1.05), T0).orders[0]
-    assert broker.cancel(resting.order_id, T0).status is OrderStatus.CANCELLED
+    (cancelled,) = broker.cancel(resting.order_id, T0).events
+    assert (cancelled.kind, cancelled.order.status) == (VenueEventKind.CANCELLED, OrderStatus.CANCELLED)
     with pytest.raises(DomainError, match="is not working"):
         broker.cancel(resting.order_id, T0)
     live = intent().model_copy(update={"mode": TradingMode.LIVE})
-    with pytest.raises(DomainError, match="does not match broker mode=paper"):
+    with pytest.raises(DomainError, match="does not match venue mode=paper"):
         broker.submit(live, quote(1.00, 1.05), T0)
+    for mode in (TradingMode.IBKR_PAPER, TradingMode.LIVE):
+        with pytest.raises(DomainError, match=f"paper only; {mode.value} trades at the broker"):
+            SimulatedVenue.create(BrokerCosts(), mode)
 
 
 def test_costs_validation_names_the_field() -> None:
@@ -152,7 +157,7 @@ def test_costs_validation_names_the_field() -> None:
 
 
 def test_a_sell_is_accepted_without_a_bid_and_a_market_sell_fills_at_the_no_bid_price() -> None:
-    broker = SimulatedBroker()
+    broker = SimulatedVenue()
     # a limit rests without a bid; no quote at all still accepts the order
     limit = broker.submit(intent(side=Side.SELL, key="lim", limit="0.05"), quote(0.0, 0.05, 0), T0)
     assert limit.orders[0].status is OrderStatus.SUBMITTED and limit.fills == ()
@@ -176,7 +181,7 @@ def test_a_sell_is_accepted_without_a_bid_and_a_market_sell_fills_at_the_no_bid_
 
 
 def test_a_sell_larger_than_the_bid_fills_what_it_shows_and_the_rest_keeps_working() -> None:
-    broker = SimulatedBroker()
+    broker = SimulatedVenue()
     first = broker.submit(intent(quantity=5, side=Side.SELL, limit="1.00"), quote(1.00, 1.05, bid_size=2), T0)
     assert [f.quantity for f in first.fills] == [2]
     (working,) = broker.working_orders()

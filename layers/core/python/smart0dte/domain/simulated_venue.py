@@ -1,4 +1,4 @@
-"""A simulated broker that fills against quotes, for paper trading and backtests.
+"""The simulated execution venue (paper trading and backtests): fills against quotes.
 
 - Marketable orders (market, or a limit through the quote) fill at the opposite side plus
   slippage, up to the displayed size; the rest works on later quotes.
@@ -14,15 +14,18 @@
 - No usable quote at submission: a buy is rejected; a sell is accepted and works (the owner must
   be able to exit a market without a bid).
 - Bracket: a filled BUY with stop and target gets two SELL children, one-cancels-other.
-- Submitting the same intent id twice returns the first order and fills nothing new.
+- Submitting the same intent id twice returns nothing new.
+- It trades paper only: a broker-backed mode (ibkr_paper, live) trades on the `BrokerVenue`.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from typing import Any
 
 from smart0dte.domain.exits import intrinsic_value
 from smart0dte.domain.models import (
@@ -36,33 +39,9 @@ from smart0dte.domain.models import (
     Side,
     TradingMode,
 )
+from smart0dte.domain.venue import BrokerCosts, BrokerNews, VenueEvent, VenueUpdate
 
 PRICE_TICK = Decimal("0.01")
-
-
-@dataclass(frozen=True, slots=True)
-class BrokerCosts:
-    """Commissions and frictions; IBKR's $0.65 per option contract by default."""
-
-    commission_per_contract_usd: Decimal = Decimal("0.65")
-    fees_per_contract_usd: Decimal = Decimal("0.00")
-    slippage_per_share_usd: Decimal = Decimal("0.00")
-    latency_s: float = 0.0
-
-    def __post_init__(self) -> None:
-        for name in ("commission_per_contract_usd", "fees_per_contract_usd", "slippage_per_share_usd"):
-            if getattr(self, name) < 0:
-                raise DomainError(f"{name}={getattr(self, name)} must be >= 0")
-        if not 0 <= self.latency_s <= 60:
-            raise DomainError(f"latency_s={self.latency_s} must be within 0..60")
-
-
-@dataclass(frozen=True, slots=True)
-class BrokerUpdate:
-    """What one call changed: orders in their new state and the fills it produced."""
-
-    orders: tuple[Order, ...] = ()
-    fills: tuple[Fill, ...] = ()
 
 
 @dataclass(slots=True)
@@ -93,8 +72,8 @@ def no_bid_price(quote: OptionQuote, underlying_usd: float | None) -> Decimal:
 
 
 @dataclass
-class SimulatedBroker:
-    """Paper broker: the same operations as the live bridge, filled from quotes."""
+class SimulatedVenue:
+    """The paper venue: the same orders as the broker's, filled here from quotes."""
 
     costs: BrokerCosts = field(default_factory=BrokerCosts)
     mode: TradingMode = TradingMode.PAPER
@@ -104,11 +83,43 @@ class SimulatedBroker:
     _brackets: dict[str, tuple[Decimal | None, Decimal | None]] = field(default_factory=dict)
     _sequence: int = 0
 
+    def __post_init__(self) -> None:
+        if self.mode.uses_broker:
+            raise DomainError(
+                f"the simulated venue trades paper only; {self.mode.value} trades at the broker (BrokerVenue)"
+            )
+
+    @classmethod
+    def create(cls, costs: BrokerCosts, mode: TradingMode) -> SimulatedVenue:
+        return cls(costs, mode)
+
+    @property
+    def fills_at_submission(self) -> bool:
+        return self.costs.latency_s == 0
+
+    @property
+    def records_own_fills(self) -> bool:
+        return True
+
+    def knows(self, intent_id: str) -> bool:
+        return intent_id in self._by_intent
+
     def order(self, order_id: str) -> Order:
         return self._orders[order_id]
 
+    def orders(self) -> list[Order]:
+        return list(self._orders.values())
+
     def working_orders(self) -> list[Order]:
         return [w.order for w in self._working.values()]
+
+    def awaiting_news(self) -> list[Order]:
+        return []
+
+    def apply(self, news: Sequence[BrokerNews]) -> VenueUpdate:
+        if news:
+            raise DomainError("the simulated venue reports its own fills; it takes no broker news")
+        return VenueUpdate()
 
     def submit(
         self,
@@ -116,14 +127,13 @@ class SimulatedBroker:
         quote: OptionQuote | None,
         now: datetime,
         underlying_usd: float | None = None,
-    ) -> BrokerUpdate:
-        """Accept an intent (idempotent on its id) and fill what the current quote allows
+    ) -> VenueUpdate:
+        """Accept an intent (once per intent id) and fill what the current quote allows
         (`underlying_usd`: the underlying's price, for a market sell without a bid)."""
         if intent.mode is not self.mode:
-            raise DomainError(f"intent mode={intent.mode.value} does not match broker mode={self.mode.value}")
-        existing = self._by_intent.get(intent.intent_id)
-        if existing is not None:
-            return BrokerUpdate(orders=(self._orders[existing],))
+            raise DomainError(f"intent mode={intent.mode.value} does not match venue mode={self.mode.value}")
+        if intent.intent_id in self._by_intent:
+            return VenueUpdate()
         order = Order.from_intent(intent, order_id=self._next_id("O"))
         self._by_intent[intent.intent_id] = order.order_id
         if quote is not None and quote.contract != intent.contract:
@@ -131,7 +141,7 @@ class SimulatedBroker:
         if intent.side is Side.BUY and (quote is None or not quote.is_usable):
             rejected = order.transition(OrderStatus.REJECTED, now, "no usable quote for the contract")
             self._orders[rejected.order_id] = rejected
-            return BrokerUpdate(orders=(rejected,))
+            return VenueUpdate((VenueEvent.of_status(rejected),))
         submitted = order.transition(OrderStatus.SUBMITTED, now)
         self._orders[submitted.order_id] = submitted
         if intent.side is Side.BUY and (intent.stop_loss_price or intent.take_profit_price):
@@ -139,25 +149,22 @@ class SimulatedBroker:
         self._working[submitted.order_id] = WorkingOrder(
             submitted, now + timedelta(seconds=self.costs.latency_s)
         )
+        accepted = VenueUpdate((VenueEvent.of_status(submitted),))
         if self.costs.latency_s > 0 or quote is None:
-            return BrokerUpdate(orders=(submitted,))
-        update = self.on_quote(quote, now, underlying_usd)
-        return update if update.orders else BrokerUpdate(orders=(submitted,))
+            return accepted
+        return accepted + self.on_quote(quote, now, underlying_usd)
 
-    def cancel(self, order_id: str, now: datetime, reason: str = "cancelled") -> Order:
+    def cancel(self, order_id: str, now: datetime, reason: str = "cancelled") -> VenueUpdate:
         working = self._working.pop(order_id, None)
         if working is None:
             raise DomainError(f"order {order_id} is not working; it cannot be cancelled")
         cancelled = working.order.transition(OrderStatus.CANCELLED, now, reason)
         self._orders[order_id] = cancelled
-        return cancelled
+        return VenueUpdate((VenueEvent.of_status(cancelled),))
 
-    def on_quote(
-        self, quote: OptionQuote, now: datetime, underlying_usd: float | None = None
-    ) -> BrokerUpdate:
+    def on_quote(self, quote: OptionQuote, now: datetime, underlying_usd: float | None = None) -> VenueUpdate:
         """Let working orders in `quote.contract` trade against it (`underlying_usd` as in `submit`)."""
-        orders: list[Order] = []
-        fills: list[Fill] = []
+        update = VenueUpdate()
         for order_id in [i for i, w in self._working.items() if w.order.contract == quote.contract]:
             working = self._working.get(order_id)
             if working is None or now < working.active_at:
@@ -177,8 +184,7 @@ class SimulatedBroker:
                 continue
             fill = self._fill(working.order, quantity, fill_price, now)
             filled = working.order.apply_fill(fill)
-            fills.append(fill)
-            orders.append(filled)
+            update += VenueUpdate((VenueEvent.of_fill(filled, fill),))
             self._orders[order_id] = filled
             if filled.status is OrderStatus.FILLED:
                 del self._working[order_id]
@@ -186,9 +192,9 @@ class SimulatedBroker:
                 working.order = filled
                 working.resting = True
             if working.oco_sibling is not None and working.oco_sibling in self._working:
-                orders.append(self.cancel(working.oco_sibling, now, "one-cancels-other"))
-            orders.extend(self._bracket_children(filled, fill, now))
-        return BrokerUpdate(tuple(orders), tuple(fills))
+                update += self.cancel(working.oco_sibling, now, "one-cancels-other")
+            update += self._bracket_children(filled, fill, now)
+        return update
 
     def _fill_price(self, working: WorkingOrder, quote: OptionQuote) -> Decimal | None:
         order = working.order
@@ -214,10 +220,10 @@ class SimulatedBroker:
             return limit if working.resting else max(bid - slip, limit)
         return None
 
-    def _bracket_children(self, parent: Order, fill: Fill, now: datetime) -> list[Order]:
+    def _bracket_children(self, parent: Order, fill: Fill, now: datetime) -> VenueUpdate:
         levels = self._brackets.get(parent.order_id)
         if levels is None:
-            return []
+            return VenueUpdate()
         stop, target = levels
         children: list[WorkingOrder] = []
         for order_type, price in ((OrderType.STOP, stop), (OrderType.LIMIT, target)):
@@ -244,7 +250,7 @@ class SimulatedBroker:
         for working in children:
             self._working[working.order.order_id] = working
             self._orders[working.order.order_id] = working.order
-        return [c.order for c in children]
+        return VenueUpdate(tuple(VenueEvent.of_status(c.order) for c in children))
 
     def _fill(self, order: Order, quantity: int, price: Decimal, now: datetime) -> Fill:
         per_contract = self.costs.commission_per_contract_usd + self.costs.fees_per_contract_usd
@@ -263,3 +269,64 @@ class SimulatedBroker:
     def _next_id(self, prefix: str) -> str:
         self._sequence += 1
         return f"{prefix}{self._sequence:08d}"
+
+    # --- state ------------------------------------------------------------------------------------
+
+    def copy(self) -> SimulatedVenue:
+        clone = SimulatedVenue(self.costs, self.mode)
+        clone._orders = dict(self._orders)
+        clone._by_intent = dict(self._by_intent)
+        clone._working = {
+            i: WorkingOrder(w.order, w.active_at, w.stop_price, w.oco_sibling, w.resting)
+            for i, w in self._working.items()
+        }
+        clone._brackets = dict(self._brackets)
+        clone._sequence = self._sequence
+        return clone
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "kind": "simulated",
+            "mode": self.mode.value,
+            "sequence": self._sequence,
+            "orders": [o.model_dump(mode="json") for o in self._orders.values()],
+            "by_intent": [[intent_id, order_id] for intent_id, order_id in self._by_intent.items()],
+            "working": [
+                [order_id, w.active_at.isoformat(), _money(w.stop_price), w.oco_sibling, w.resting]
+                for order_id, w in self._working.items()
+            ],
+            "brackets": [[order_id, _money(s), _money(t)] for order_id, (s, t) in self._brackets.items()],
+        }
+
+    @classmethod
+    def from_wire(cls, wire: Mapping[str, Any], costs: BrokerCosts) -> SimulatedVenue:
+        if wire.get("kind") != "simulated":
+            raise DomainError(f"venue state kind={wire.get('kind')!r} is not a simulated venue's")
+        venue = cls(costs, TradingMode(wire["mode"]))
+        venue._sequence = int(wire["sequence"])
+        orders = [Order.model_validate(o) for o in wire["orders"]]
+        venue._orders = {o.order_id: o for o in orders}
+        venue._by_intent = {str(intent_id): str(order_id) for intent_id, order_id in wire["by_intent"]}
+        venue._working = {
+            str(order_id): WorkingOrder(
+                venue._orders[order_id], _aware(active_at), _decimal(stop), sibling, bool(resting)
+            )
+            for order_id, active_at, stop, sibling, resting in wire["working"]
+        }
+        venue._brackets = {str(order_id): (_decimal(s), _decimal(t)) for order_id, s, t in wire["brackets"]}
+        return venue
+
+
+def _money(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _decimal(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
+
+
+def _aware(text: str) -> datetime:
+    ts = datetime.fromisoformat(text)
+    if ts.tzinfo is None:
+        raise DomainError(f"venue state timestamp {text!r} has no UTC offset")
+    return ts

@@ -1,0 +1,246 @@
+"""The execution venue port: where the session engine's orders go and what comes back from there.
+
+The engine gives a venue orders to submit and cancel; the venue answers with typed, past-tense
+events (accepted, rejected, partially filled, filled, cancel requested, cancelled, expired) and,
+when it is remote, with the commands to carry to it. Positions, P&L, sizing, day trades and every
+risk limit follow the fills in those events, nothing else.
+
+Two venues, chosen when the application is wired (a `VenueKind`, never an `if mode`):
+
+- `SimulatedVenue` (`domain/simulated_venue.py`; paper and backtests) fills against the quotes the
+  engine gives it, with latency, partial fills and fees;
+- `BrokerVenue` (`domain/broker_venue.py`; ibkr_paper and live) is the engine's view of its orders
+  at Interactive Brokers: a submit or a cancel becomes a `PlaceOrder` or `CancelOrder` command for
+  the order bridge, and the broker's fills, rejections and cancels come back as `BrokerNews`
+  that the next trading cycle applies (`ExecutionVenue.apply`) before it decides anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, Literal, Protocol
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
+
+from smart0dte.domain.models import (
+    DomainError,
+    Fill,
+    OptionQuote,
+    Order,
+    OrderIntent,
+    OrderStatus,
+    TradingMode,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerCosts:
+    """Commissions and frictions of the simulated venue; IBKR's $0.65 per option contract by default."""
+
+    commission_per_contract_usd: Decimal = Decimal("0.65")
+    fees_per_contract_usd: Decimal = Decimal("0.00")
+    slippage_per_share_usd: Decimal = Decimal("0.00")
+    latency_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("commission_per_contract_usd", "fees_per_contract_usd", "slippage_per_share_usd"):
+            if getattr(self, name) < 0:
+                raise DomainError(f"{name}={getattr(self, name)} must be >= 0")
+        if not 0 <= self.latency_s <= 60:
+            raise DomainError(f"latency_s={self.latency_s} must be within 0..60")
+
+
+class VenueEventKind(StrEnum):
+    ACCEPTED = "accepted"
+    """The venue took the order (a broker venue: it was sent to the broker)."""
+    REJECTED = "rejected"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCEL_REQUESTED = "cancel_requested"
+    """A cancel was sent to a remote venue; the order may still fill until it is confirmed."""
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True, slots=True)
+class VenueEvent:
+    """What happened to one order: its state after the event, and the fill that made it."""
+
+    kind: VenueEventKind
+    order: Order
+    fill: Fill | None = None
+
+    @classmethod
+    def of_fill(cls, order: Order, fill: Fill) -> VenueEvent:
+        filled = order.filled_quantity >= order.quantity
+        return cls(VenueEventKind.FILLED if filled else VenueEventKind.PARTIALLY_FILLED, order, fill)
+
+    @classmethod
+    def of_status(cls, order: Order) -> VenueEvent:
+        """The event an order's new status (no fill) stands for."""
+        return cls(_STATUS_EVENTS[order.status], order)
+
+
+_STATUS_EVENTS: Mapping[OrderStatus, VenueEventKind] = {
+    OrderStatus.SUBMITTED: VenueEventKind.ACCEPTED,
+    OrderStatus.REJECTED: VenueEventKind.REJECTED,
+    OrderStatus.PENDING_CANCEL: VenueEventKind.CANCEL_REQUESTED,
+    OrderStatus.CANCELLED: VenueEventKind.CANCELLED,
+    OrderStatus.EXPIRED: VenueEventKind.EXPIRED,
+}
+
+
+class _Command(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PlaceOrder(_Command):
+    """Place `intent` at the broker (its intent id is the broker's orderRef: placed once)."""
+
+    command: Literal["place"] = "place"
+    intent: OrderIntent
+
+    @property
+    def intent_id(self) -> str:
+        return self.intent.intent_id
+
+    @property
+    def mode(self) -> TradingMode:
+        return self.intent.mode
+
+    @property
+    def root(self) -> str:
+        return self.intent.contract.root
+
+
+class CancelOrder(_Command):
+    """Cancel the broker's working order of `intent_id` (what filled before stays filled)."""
+
+    command: Literal["cancel"] = "cancel"
+    mode: TradingMode
+    intent_id: str = Field(min_length=16, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    root: str = Field(min_length=1, max_length=6)
+    """The option root (SPY, QQQ, IWM): the queue keeps each root's commands in order."""
+    ts: AwareDatetime
+    reason: str = Field(min_length=1, max_length=500)
+
+
+VenueCommand = Annotated[PlaceOrder | CancelOrder, Field(discriminator="command")]
+VENUE_COMMAND: TypeAdapter[PlaceOrder | CancelOrder] = TypeAdapter(VenueCommand)
+"""Parses a command's JSON (`VENUE_COMMAND.validate_json(body)`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OrderReport:
+    """The broker's last word on an order that did not fill: rejected, cancelled or expired."""
+
+    order_id: str
+    status: OrderStatus
+    ts: datetime
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        if self.status not in (OrderStatus.REJECTED, OrderStatus.CANCELLED, OrderStatus.EXPIRED):
+            raise DomainError(
+                f"order report status={self.status.value} must be REJECTED, CANCELLED or EXPIRED "
+                "(fills report themselves)"
+            )
+
+
+BrokerNews = Fill | OrderReport
+"""What a remote venue reports about the engine's orders (order ids are the engine's)."""
+
+
+@dataclass(frozen=True, slots=True)
+class VenueUpdate:
+    """What one call changed: the events in the order they happened, and the commands a remote
+    venue needs carried to it."""
+
+    events: tuple[VenueEvent, ...] = ()
+    commands: tuple[PlaceOrder | CancelOrder, ...] = ()
+
+    @property
+    def orders(self) -> tuple[Order, ...]:
+        return tuple(e.order for e in self.events)
+
+    @property
+    def fills(self) -> tuple[Fill, ...]:
+        return tuple(e.fill for e in self.events if e.fill is not None)
+
+    def __add__(self, other: VenueUpdate) -> VenueUpdate:
+        return VenueUpdate(self.events + other.events, self.commands + other.commands)
+
+
+class ExecutionVenue(Protocol):
+    """Where the engine's orders trade (see the module doc)."""
+
+    @property
+    def mode(self) -> TradingMode: ...
+
+    @property
+    def fills_at_submission(self) -> bool:
+        """Whether a submitted order trades against the quote it was submitted with (the simulated
+        venue without latency): then an entry's unfilled remainder is cancelled at once."""
+        ...
+
+    @property
+    def records_own_fills(self) -> bool:
+        """Whether the venue's fills exist only here (the simulated venue: its caller must store
+        them) rather than already in the store (a broker's, written by the order bridge)."""
+        ...
+
+    def knows(self, intent_id: str) -> bool: ...
+
+    def order(self, order_id: str) -> Order: ...
+
+    def orders(self) -> list[Order]:
+        """Every order of the day, in submission order (latest state)."""
+        ...
+
+    def working_orders(self) -> list[Order]:
+        """Orders that may still trade (a cancel requested but not confirmed included)."""
+        ...
+
+    def awaiting_news(self) -> list[Order]:
+        """The orders whose events come from outside (`apply`): none for a simulated venue."""
+        ...
+
+    def submit(
+        self,
+        intent: OrderIntent,
+        quote: OptionQuote | None,
+        now: datetime,
+        underlying_usd: float | None = None,
+    ) -> VenueUpdate:
+        """Take `intent` once per intent id (a repeat returns nothing new)."""
+        ...
+
+    def cancel(self, order_id: str, now: datetime, reason: str) -> VenueUpdate:
+        """Cancel a working order (a remote venue: request it)."""
+        ...
+
+    def on_quote(self, quote: OptionQuote, now: datetime, underlying_usd: float | None = None) -> VenueUpdate:
+        """Let working orders trade against `quote` (a remote venue trades elsewhere: nothing)."""
+        ...
+
+    def apply(self, news: Sequence[BrokerNews]) -> VenueUpdate:
+        """Book what a remote venue reported, each fill once, in any order."""
+        ...
+
+    def copy(self) -> ExecutionVenue:
+        """An independent copy (orders are immutable and shared)."""
+        ...
+
+    def to_wire(self) -> dict[str, Any]: ...
+
+
+class VenueKind(Protocol):
+    """Builds and restores one kind of venue (the class itself: `SimulatedVenue`, `BrokerVenue`)."""
+
+    def create(self, costs: BrokerCosts, mode: TradingMode) -> ExecutionVenue: ...
+
+    def from_wire(self, wire: Mapping[str, Any], costs: BrokerCosts) -> ExecutionVenue: ...

@@ -1,0 +1,126 @@
+"""IB paper through the real handlers on the embedded AWS, the order bridge and a fake IB: what is
+held, sold and earned follows the broker's fills, never the engine's own idea of them.
+
+The trading steps send commands to the order queue; the bridge places and cancels them at the fake
+broker and writes its fills to the store; the next trading minute books those fills before it
+decides anything."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from smart0dte.adapters.aws.provisioning import Provisioned
+from smart0dte.domain.models import CONTRACT_MULTIPLIER, Fill, OrderStatus, PositionStatus, Side, TradingMode
+from smart0dte.ports import ReceivedCommand
+from smart0dte.services.order_bridge import OrderBridge, Outcome
+from tests.integration.order_bridge.fakes import FakeBroker, FakeClock, FakeReceiver
+
+from .conftest import ENTRY, Context, RecordingQueue, at_entry, entry_gateway, load_handler, run_cycle, store
+
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
+MODE = TradingMode.IBKR_PAPER
+
+
+class Desk:
+    """The gateway side: the bridge reading what the trading steps queued, over a fake IB."""
+
+    def __init__(self, queue: RecordingQueue) -> None:
+        self.queue = queue
+        self.broker = FakeBroker(account_id="DU1234567")
+        self.clock = FakeClock(ENTRY)
+        self.receiver = FakeReceiver()
+        self.bridge = OrderBridge(self.broker, store(MODE), self.receiver, self.clock)
+        self.taken = 0
+
+    def relay(self) -> list[Outcome]:
+        """Hand the bridge every command queued since the last relay."""
+        for n, command in enumerate(self.queue.commands[self.taken :], start=self.taken):
+            self.receiver.messages.append(ReceivedCommand(f"r{n}", f"m{n}", command, MODE.value))
+        self.taken = len(self.queue.commands)
+        return [h.outcome for h in self.bridge.process()]
+
+    def execute(self, intent_id: str, quantity: int, price: str, at: datetime) -> Fill:
+        """IB executes `quantity` of the intent's order; the bridge syncs it into the store."""
+        intent = self.broker.placed[intent_id]
+        fill = Fill(
+            fill_id=f"0000e0d5.{len(self.broker.fills) + 1:08d}.01.01",
+            order_id=f"ib-{intent_id[:8]}",
+            intent_id=intent_id,
+            ts=at,
+            contract=intent.contract,
+            side=intent.side,
+            quantity=quantity,
+            price=Decimal(price),
+            commission_usd=Decimal("0.70") * quantity,
+        )
+        self.broker.fills.append(fill)
+        occ = intent.contract.occ_symbol
+        sign = 1 if intent.side is Side.BUY else -1
+        self.broker.held[occ] = self.broker.held.get(occ, 0) + sign * quantity
+        self.clock.current = at
+        assert self.bridge.sync_fills(ENTRY - timedelta(hours=1)).recorded == 1
+        return fill
+
+
+def test_ibkr_paper_holds_sells_and_earns_what_the_broker_filled(
+    aws: Provisioned, dynamodb: Any, live_queue: RecordingQueue
+) -> None:
+    cycle = at_entry(MODE, aws, dynamodb)
+    executed = load_handler("execute").handler(cycle.risk, Context())
+    (entry,) = executed["orders"]
+    gateway = entry_gateway(MODE)
+    state = store(MODE)
+    desk = Desk(live_queue)
+    assert desk.relay() == [Outcome.PLACED]
+    asked = desk.broker.placed[entry["intent_id"]].quantity
+    assert asked >= 2
+    limit = desk.broker.placed[entry["intent_id"]].limit_price
+    assert limit is not None
+    bought = desk.execute(
+        entry["intent_id"], asked - 1, str(limit - Decimal("0.01")), ENTRY + timedelta(seconds=20)
+    )
+
+    # the next minute books the broker's fill and cancels the entry's remainder at the broker
+    after = ENTRY + timedelta(minutes=1)
+    gateway.write_until(after)
+    run_cycle(MODE, after)
+    (held,) = state.list_open_positions()
+    assert (held.quantity, held.entry_price) == (asked - 1, bought.price)
+    assert desk.relay() == [Outcome.CANCELLED]
+    entry_order = state.get_order(entry["order_id"])
+    assert entry_order is not None and entry_order.value.status is OrderStatus.CANCELLED
+    assert entry_order.value.filled_quantity == asked - 1
+
+    # the trader closes it: the exit goes to the broker for what the broker holds
+    state.request_close(held.position_id, "user:alice", "take it off", after + timedelta(seconds=10))
+    close_minute = after + timedelta(minutes=1)
+    gateway.write_until(close_minute)
+    run_cycle(MODE, close_minute)
+    exit_intent = live_queue.sent[-1]
+    assert (exit_intent.side, exit_intent.quantity) == (Side.SELL, asked - 1)
+    assert state.get_position(held.position_id).value.status is PositionStatus.OPEN  # type: ignore[union-attr]
+    assert desk.relay() == [Outcome.PLACED]
+    sell_at = exit_intent.limit_price or bought.price
+    sold = desk.execute(
+        exit_intent.intent_id, asked - 1, str(sell_at + Decimal("0.02")), close_minute + timedelta(seconds=15)
+    )
+
+    booked = close_minute + timedelta(minutes=1)
+    gateway.write_until(booked)
+    run_cycle(MODE, booked)
+    closed = state.get_position(held.position_id)
+    assert closed is not None and closed.value.status is PositionStatus.CLOSED
+    assert closed.value.exit_price == sold.price
+    (trade,) = state.list_closed_trades()
+    expected = (sold.price - bought.price) * (asked - 1) * CONTRACT_MULTIPLIER - (
+        bought.commission_usd + sold.commission_usd
+    )
+    assert trade.pnl_usd == expected
+    # every fill in the store is the broker's: the engine made none of its own
+    fills = state.list_fills(entry["order_id"])
+    assert [f.fill_id for f in fills] == [bought.fill_id]
+    assert desk.broker.held[bought.contract.occ_symbol] == 0

@@ -1,0 +1,216 @@
+"""The broker venue (ibkr_paper and live): commands out, the broker's news in; and the session engine
+on it, whose book equals the sum of the broker's fills whatever order and how often they arrive."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+from decimal import Decimal
+from functools import cache
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from smart0dte.domain.broker_venue import BrokerVenue
+from smart0dte.domain.marketdata import MarketDay
+from smart0dte.domain.models import (
+    CONTRACT_MULTIPLIER,
+    DomainError,
+    Fill,
+    OptionRight,
+    Order,
+    OrderStatus,
+    Side,
+    TradingMode,
+)
+from smart0dte.domain.session_engine import SessionEngine
+from smart0dte.domain.venue import BrokerCosts, CancelOrder, OrderReport, PlaceOrder, VenueEventKind
+from tests.unit.domain.test_session_engine import CARRY, MINUTES, SESSION, WIDE_EXITS, Scripted, make_day
+from tests.unit.domain.test_simulated_venue import T0, intent
+
+LIVE = TradingMode.LIVE
+ENTRY_MINUTE = 30
+
+
+def live_intent(key: str = "signal-1", quantity: int = 4, side: Side = Side.BUY):  # type: ignore[no-untyped-def]
+    return intent(quantity=quantity, key=key, side=side).model_copy(update={"mode": LIVE})
+
+
+def fill_of(order: Order, quantity: int, n: int, price: str = "1.10", seconds: int = 0) -> Fill:
+    return Fill(
+        fill_id=f"exec-{n}",
+        order_id=order.order_id,
+        intent_id=order.intent_id,
+        ts=T0 + timedelta(seconds=seconds or n),
+        contract=order.contract,
+        side=order.side,
+        quantity=quantity,
+        price=Decimal(price),
+        commission_usd=Decimal("0.65") * quantity,
+    )
+
+
+def test_submit_sends_a_place_command_once_and_fills_nothing() -> None:
+    venue = BrokerVenue(LIVE)
+    update = venue.submit(live_intent(), None, T0)
+    (event,) = update.events
+    assert (event.kind, event.order.status, update.fills) == (
+        VenueEventKind.ACCEPTED,
+        OrderStatus.SUBMITTED,
+        (),
+    )
+    assert update.commands == (PlaceOrder(intent=live_intent()),)
+    assert venue.submit(live_intent(), None, T0 + timedelta(seconds=1)).events == ()  # a retry
+    assert venue.working_orders() == venue.awaiting_news() == [event.order]
+    assert not venue.fills_at_submission and not venue.records_own_fills
+
+
+def test_a_cancel_is_requested_once_and_the_order_may_still_fill() -> None:
+    venue = BrokerVenue(LIVE)
+    order = venue.submit(live_intent(), None, T0).orders[0]
+    update = venue.cancel(order.order_id, T0, "exit re-priced")
+    (event,) = update.events
+    assert (event.kind, event.order.status) == (VenueEventKind.CANCEL_REQUESTED, OrderStatus.PENDING_CANCEL)
+    (command,) = update.commands
+    assert isinstance(command, CancelOrder) and (command.intent_id, command.root) == (order.intent_id, "SPY")
+    assert venue.cancel(order.order_id, T0, "again").events == ()
+    # the fill that raced the cancel wins, then the confirmation ends the order
+    (filled,) = venue.apply([fill_of(order, 1, 1)]).events
+    assert (filled.kind, filled.order.status, filled.order.filled_quantity) == (
+        VenueEventKind.PARTIALLY_FILLED,
+        OrderStatus.PARTIALLY_FILLED,
+        1,
+    )
+    (ended,) = venue.apply(
+        [OrderReport(order.order_id, OrderStatus.CANCELLED, T0, "cancel confirmed")]
+    ).events
+    assert (ended.kind, ended.order.filled_quantity) == (VenueEventKind.CANCELLED, 1)
+    assert venue.working_orders() == []
+    with pytest.raises(DomainError, match="is not working"):
+        venue.cancel(order.order_id, T0, "late")
+
+
+def test_news_in_any_order_books_each_fill_once() -> None:
+    venue = BrokerVenue(LIVE)
+    order = venue.submit(live_intent(quantity=5), None, T0).orders[0]
+    late = fill_of(order, 2, 2)
+    cancelled = OrderReport(order.order_id, OrderStatus.CANCELLED, T0, "cancelled")
+    first = venue.apply([cancelled, fill_of(order, 3, 1), fill_of(order, 3, 1)])
+    assert [e.kind for e in first.events] == [VenueEventKind.PARTIALLY_FILLED, VenueEventKind.CANCELLED]
+    # a fill reported after the cancel (it happened before the cancel took) is still booked
+    (after,) = venue.apply([late, cancelled, fill_of(order, 3, 1)]).events
+    assert (after.kind, after.order.status, after.order.filled_quantity) == (
+        VenueEventKind.FILLED,
+        OrderStatus.FILLED,
+        5,
+    )
+
+
+def test_a_fill_beyond_the_order_is_booked_as_the_broker_reported_it() -> None:
+    venue = BrokerVenue(LIVE)
+    order = venue.submit(live_intent(quantity=2), None, T0).orders[0]
+    venue.apply([fill_of(order, 2, 1)])
+    (extra,) = venue.apply([fill_of(order, 1, 2, price="1.40")]).events
+    assert (extra.order.quantity, extra.order.filled_quantity, extra.order.status) == (
+        3,
+        3,
+        OrderStatus.FILLED,
+    )
+    assert extra.order.avg_fill_price == Decimal("1.2000")
+
+
+def test_news_of_an_unknown_order_and_wrong_modes_are_refused() -> None:
+    venue = BrokerVenue(LIVE)
+    order = venue.submit(live_intent(), None, T0).orders[0]
+    with pytest.raises(DomainError, match="never sent"):
+        venue.apply([fill_of(order.model_copy(update={"order_id": "O99999999"}), 1, 1)])
+    with pytest.raises(DomainError, match="REJECTED, CANCELLED or EXPIRED"):
+        OrderReport(order.order_id, OrderStatus.FILLED, T0)
+    with pytest.raises(DomainError, match="trades ibkr_paper or live, not paper"):
+        BrokerVenue(TradingMode.PAPER)
+    with pytest.raises(DomainError, match="does not match venue mode=live"):
+        venue.submit(intent(key="paper"), None, T0)
+
+
+def test_the_state_round_trips() -> None:
+    venue = BrokerVenue(TradingMode.IBKR_PAPER)
+    order = venue.submit(live_intent().model_copy(update={"mode": TradingMode.IBKR_PAPER}), None, T0).orders[
+        0
+    ]
+    venue.apply([fill_of(order, 1, 1)])
+    restored = BrokerVenue.from_wire(venue.to_wire(), BrokerCosts())
+    assert restored.orders() == venue.orders() and restored.knows(order.intent_id)
+    assert restored.apply([fill_of(order, 1, 1)]).events == ()  # its fill ids came along
+    with pytest.raises(DomainError, match="kind='simulated' is not a broker venue's"):
+        BrokerVenue.from_wire({**venue.to_wire(), "kind": "simulated"}, BrokerCosts())
+
+
+# --- the engine on the broker venue --------------------------------------------------------------
+
+PATH = np.full(MINUTES, 560.0)
+BROKER_CONFIG = replace(WIDE_EXITS, mode=LIVE, venue=BrokerVenue)
+
+
+@cache
+def _entered_state() -> tuple[MarketDay, dict[str, Any]]:
+    day = make_day(PATH)
+    engine = SessionEngine(day, SESSION, BROKER_CONFIG, Scripted({ENTRY_MINUTE: OptionRight.CALL}), CARRY)
+    for minute in range(1, ENTRY_MINUTE + 1):
+        engine.step(SESSION.open_et + timedelta(minutes=minute))
+    return day, engine.to_state()
+
+
+def entered() -> tuple[SessionEngine, Order]:
+    """An engine on the broker venue right after its entry order was sent (nothing filled)."""
+    day, state = _entered_state()
+    engine = SessionEngine.from_state(state, day, SESSION, BROKER_CONFIG, Scripted({}))
+    (order,) = engine.orders()
+    assert order.status is OrderStatus.SUBMITTED and engine.portfolio.open_positions == []
+    return engine, order
+
+
+def test_the_engine_holds_nothing_until_the_broker_fills() -> None:
+    engine, _ = entered()
+    now = SESSION.open_et + timedelta(minutes=ENTRY_MINUTE + 1)
+    candidates = engine.observe(now)
+    # no fill came: the entry's remainder is cancelled at the broker, nothing is held
+    assert engine.portfolio.open_positions == [] and candidates.effects.fills == ()
+    assert [type(c) for c in candidates.effects.commands] == [CancelOrder]
+
+
+@settings(max_examples=50, deadline=None)
+@given(data=st.data())
+def test_the_book_equals_the_sum_of_the_broker_fills_for_any_event_order(data: st.DataObject) -> None:
+    engine, order = entered()
+    parts = data.draw(st.lists(st.integers(1, 3), min_size=1, max_size=order.quantity), label="parts")
+    fills: list[Fill] = []
+    for n, quantity in enumerate(parts, start=1):
+        if sum(f.quantity for f in fills) + quantity > order.quantity:
+            break
+        price = data.draw(st.sampled_from(["0.95", "1.00", "1.05"]), label="price")
+        fill = fill_of(order, quantity, n, price).model_copy(
+            update={"ts": SESSION.open_et + timedelta(minutes=ENTRY_MINUTE, seconds=n)}
+        )
+        fills.append(fill)
+    reports = [OrderReport(order.order_id, OrderStatus.CANCELLED, fills[-1].ts, "remainder cancelled")]
+    news = data.draw(
+        st.lists(st.sampled_from(fills + reports), min_size=len(fills) + 1, max_size=3 * len(fills) + 3)
+    )
+    news = fills + news  # each fill arrives at least once, then anything again, in any order
+    news = data.draw(st.permutations(news), label="order")
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(news)), max_size=3), label="cuts"))
+    batches = [news[a:b] for a, b in zip([0, *cuts], [*cuts, len(news)], strict=True)]
+
+    for minute, batch in enumerate(batches, start=ENTRY_MINUTE + 1):
+        engine.observe(SESSION.open_et + timedelta(minutes=minute), batch)
+
+    quantity = sum(f.quantity for f in fills)
+    cost = sum((f.price * f.quantity * CONTRACT_MULTIPLIER + f.commission_usd for f in fills), Decimal(0))
+    (held,) = engine.portfolio.open_positions
+    assert held.quantity == quantity
+    assert engine.portfolio.cash_usd == CARRY.equity_usd - cost
+    assert sorted(f.fill_id for f in engine.fills) == sorted(f.fill_id for f in fills)  # each once
+    assert engine.account().day_trades_in_window == 1  # one entry, however many fills
