@@ -217,10 +217,6 @@ def router(api: ApiContext) -> Router:
         )
         state = store.get_control_state(day)
         counters = state.counters
-        commissions = sum(
-            (t.commissions_usd for t in store.list_closed_trades(day) if session_date_of(t.exit_ts) == day),
-            Decimal("0.00"),
-        )
         return DashboardResponse(
             mode=store.mode,
             settings=state.settings.to_wire(),
@@ -230,8 +226,8 @@ def router(api: ApiContext) -> Router:
                 day_trades=counters.day_trades,
                 trades=counters.trades,
                 realized_pnl_usd=str(counters.realized_pnl_usd),
-                commissions_usd=str(cents(commissions)),
-                realized_gross_pnl_usd=str(cents(counters.realized_pnl_usd + commissions)),
+                commissions_usd=str(counters.commissions_usd),
+                realized_gross_pnl_usd=str(counters.realized_pnl_usd + counters.commissions_usd),
             ),
             open_positions=out,
             unrealized_pnl_usd=str(cents(unrealized)),
