@@ -131,7 +131,7 @@ export default async function analytics(root, ctx) {
       [{ label: "Strategy", render: (r) => `<strong>${esc(fmtText(r.strategy ?? r.name))}</strong>` },
         ...keys.map((k) => ({ label: metricLabel(k), cls: "num", render: (r) => fmtMetric(k, r[k]) }))],
       rows,
-      { empty: "No trades yet.", testid: "strategy-table" },
+      { empty: "No trades yet.", testid: "strategy-table", stack: true },
     );
   }
 
