@@ -4,10 +4,10 @@ Events:  {"action": "day", "date": "YYYY-MM-DD", "request": <request>} (one per 
          {"action": "aggregate", "request": <request>, "results": [<day result>...]} (at the end)
          <request> = {"start", "end", "source": "simulator" | "archive", "scenario", "seed",
          "data_until": "HH:MM" | null, "starting_equity_usd"}
-Returns: day -> {"date", "pnl_usd", "trades": [...], "decisions" (count), "max_open_positions",
-         "open_positions_at_close", "incidents", "report_key"} (the full day, decisions included,
-         is in the reports bucket); aggregate -> {"report_key", "days", "trades", "net_pnl_usd",
-         "total_return"}
+Returns: day -> {"date", "net_pnl_usd", "commissions_usd", "trades": [...], "decisions" (count),
+         "max_open_positions", "open_positions_at_close", "incidents", "report_key"} (the full day,
+         decisions included, is in the reports bucket); aggregate -> {"report_key", "days", "trades",
+         "net_pnl_usd", "commissions_usd", "total_return"}; P&L is net of commissions
 
 A malformed event raises MalformedEvent naming each field; nothing is written.
 """

@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +25,12 @@ from playwright.sync_api import expect
 
 from smart0dte.adapters.aws.dynamodb import DynamoState
 from smart0dte.adapters.aws.provisioning import Provisioned
-from smart0dte.domain.models import ChainSnapshot, PositionStatus, TradingMode, Underlying
+from smart0dte.domain.models import ChainSnapshot, Position, PositionStatus, TradingMode, Underlying
 from smart0dte.local.http_server import ApiServer, serve
 from smart0dte.services.api import ApiDeps
 from tests.e2e.conftest import LAPTOP
-from tests.integration.api.conftest import SESSION, T0, FixedClock, seed
+from tests.integration.api.conftest import OPEN, SESSION, T0, FixedClock, seed
+from tests.integration.api.conftest import contract as option_contract
 from tests.integration.moto_env import REGION, empty_tables, provisioned_moto
 
 PREFIX = "smart0dte-e2e-realapi"
@@ -201,6 +203,43 @@ def test_dashboard_loads_with_the_stores_data(tab, real: RealApi) -> None:
     expect(tab.get_by_test_id("error-banner")).to_be_hidden()
     expect(tab.get_by_test_id("auth-banner")).to_be_hidden()
     assert tab.api_errors == []
+
+
+def test_dashboard_and_analytics_show_one_net_pnl_for_the_day(tab, real: RealApi) -> None:
+    # The demo day's trade: IWM 225C x36 bought at 0.55, stopped out at 0.46, $46.80 of fees:
+    # gross 36 x 100 x (0.46 - 0.55) = -324.00, net -370.80.
+    stopped = Position(
+        position_id="demo-iwm",
+        mode=TradingMode.PAPER,
+        contract=option_contract(225.0, root="IWM"),
+        quantity=36,
+        entry_price=Decimal("0.55"),
+        opened_at=OPEN + timedelta(minutes=2),
+        strategy="momentum_breakout",
+    )
+    real.store.open_position(stopped, "system:execute", "entry")
+    exit_at = OPEN + timedelta(minutes=20)
+    real.store.close_position(
+        "demo-iwm", Decimal("0.46"), exit_at, "STOP_LOSS", "system:execute", Decimal("46.80")
+    )
+
+    open_route(tab, real, "dashboard")
+    expect(tab.get_by_test_id("pnl-realized")).to_have_text("−$370.80")
+    expect(tab.get_by_test_id("pnl-realized-note")).to_have_text("net of $46.80 fees · gross −$324.00")
+    expect(tab.get_by_test_id("pnl-unrealized-note")).to_have_text("at the mid, before fees")
+    shot(tab, "one_pnl_dashboard")
+
+    tab.goto(f"{real.base_url}/#/analytics")
+    tab.get_by_test_id("timeframe").select_option("1d")
+    tab.get_by_role("button", name="Apply").click()
+    metrics = tab.get_by_test_id("metrics")
+    expect(tab.get_by_test_id("metric-netPnlUsd")).to_have_text("−$370.80")
+    expect(tab.get_by_test_id("metric-commissionsUsd")).to_have_text("$46.80")
+    expect(tab.get_by_test_id("metric-grossPnlUsd")).to_have_text("−$324.00")
+    expect(metrics).to_contain_text("Net P&L (after fees)")
+    expect(metrics).to_contain_text("Gross P&L (before fees)")
+    expect(tab.get_by_test_id("strategy-table")).to_contain_text("−$370.80")
+    shot(tab, "one_pnl_analytics")
 
 
 def test_emergency_stop_halts_in_the_page_and_in_the_store(tab, real: RealApi) -> None:

@@ -62,7 +62,10 @@ export function normDashboard(raw) {
   let pnl = d.pnl;
   if (!pnl && (counters.realizedPnlUsd !== undefined || d.unrealizedPnlUsd !== undefined)) {
     const r = num(counters.realizedPnlUsd), u = num(d.unrealizedPnlUsd);
-    pnl = { realized: r, unrealized: u, today: r === null && u === null ? null : (r ?? 0) + (u ?? 0) };
+    pnl = {
+      realized: r, unrealized: u, today: r === null && u === null ? null : (r ?? 0) + (u ?? 0),
+      fees: num(counters.commissionsUsd), realizedGross: num(counters.realizedGrossPnlUsd),
+    };
   }
   let market = d.marketStatus;
   if (!market && d.market) {

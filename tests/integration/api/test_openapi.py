@@ -86,3 +86,16 @@ def test_every_trading_mode_is_in_the_documents_mode_enums() -> None:
 
     walk(doc)
     assert found and all(enum == ["paper", "ibkr_paper", "live"] for enum in found)
+
+
+def test_every_pnl_figure_says_net_or_gross_with_the_commissions_beside() -> None:
+    schemas = document()["components"]["schemas"]  # type: ignore[index]
+    stats = schemas["TradeStatsOut"]["properties"]
+    counters = schemas["CountersOut"]["properties"]
+    assert "net of commissions" in stats["netPnlUsd"]["description"]
+    assert "before commissions" in stats["grossPnlUsd"]["description"]
+    assert "net of commissions" in counters["realizedPnlUsd"]["description"]
+    assert "before commissions" in counters["realizedGrossPnlUsd"]["description"]
+    assert {"commissionsUsd"} <= set(stats) & set(counters)
+    unrealized = schemas["DashboardResponse"]["properties"]["unrealizedPnlUsd"]
+    assert "before commissions" in unrealized["description"]

@@ -70,9 +70,9 @@ def test_close_books_one_day_trade_and_net_pnl_in_cents_once(paper: DynamoState)
         Decimal("1.405"),
         CLOSE,
     )
-    # (1.405 - 1.25) x 2 x 100 = 31.00, less 2.60 commissions
+    # (1.405 - 1.25) x 2 x 100 = 31.00, less 2.60 commissions, booked beside it
     assert paper.get_counters(SESSION) == DailyCounters(
-        SESSION, day_trades=1, trades=1, realized_pnl_usd=Decimal("28.40")
+        SESSION, day_trades=1, trades=1, realized_pnl_usd=Decimal("28.40"), commissions_usd=Decimal("2.60")
     )
     (closing,) = [r for r in paper.audit.list_day(SESSION) if r.action == "PositionClosed"]
     assert (closing.reason, closing.details["realized_pnl_usd"]) == ("TAKE_PROFIT", "28.40")

@@ -119,12 +119,15 @@ def test_backtest_days_and_their_aggregate_match_the_local_backtest(aws: Provisi
             )
         )
     )
-    assert [d["pnl_usd"] for d in days] == [d["pnl"] for d in local["days"]]  # type: ignore[index]
+    assert [d["net_pnl_usd"] for d in days] == [d["net_pnl"] for d in local["days"]]  # type: ignore[index]
+    assert [d["commissions_usd"] for d in days] == [d["commissions"] for d in local["days"]]  # type: ignore[index]
     contracts = [OptionContract.model_validate(t["contract"]).occ_symbol for d in days for t in d["trades"]]
     assert contracts == [t["contract"] for t in local["trades"]]  # type: ignore[union-attr]
     assert sum(d["decisions"] for d in days) == len(local["decisions"])  # type: ignore[arg-type]
     assert aggregate["days"] == 2 and aggregate["trades"] == len(local["trades"])  # type: ignore[arg-type]
     assert Decimal(aggregate["net_pnl_usd"]) == Decimal(local["equity_curve"][-1]) - Decimal("100000")  # type: ignore[index]
+    fees = sum(Decimal(t["commissions"]) for t in local["trades"])  # type: ignore[union-attr]
+    assert fees > 0 and Decimal(aggregate["commissions_usd"]) == fees
     reports = keys(aws, REPORTS_BUCKET.logical_name)
     assert aggregate["report_key"] in reports and all(d["report_key"] in reports for d in days)
     with pytest.raises(ValueError, match=r"date=2025-03-14 is outside the request's 2025-03-12..2025-03-13"):

@@ -40,6 +40,14 @@ def test_trade_stats() -> None:
     assert trade_stats([trade("10")]).profit_factor is None  # no losses: undefined, not infinite
 
 
+def test_trade_stats_are_net_of_commissions_with_the_gross_beside() -> None:
+    stats = trade_stats([trade("-370.80"), trade("10.00")])  # each trade paid 1.30 in commissions
+    assert stats.net_pnl_usd == -360.80
+    assert stats.commissions_usd == 2.60
+    assert stats.gross_pnl_usd == -358.20
+    assert stats.average_loss_usd == -370.80
+
+
 def test_performance_ratios_on_a_known_series() -> None:
     equity = [100_000, 101_000, 100_500, 102_000, 101_000, 103_000]
     result = performance(equity, [trade("10", "a", "SPY"), trade("-5", "b", "QQQ"), trade("7", "a", "SPY")])

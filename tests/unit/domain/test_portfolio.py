@@ -15,7 +15,7 @@ from smart0dte.domain.models import (
     TradingMode,
     Underlying,
 )
-from smart0dte.domain.portfolio import LedgerKind, Portfolio
+from smart0dte.domain.portfolio import LedgerKind, Portfolio, usd_text
 
 T0 = datetime(2025, 3, 14, 15, 0, tzinfo=UTC)
 CALL = OptionContract(root="SPY", expiry=date(2025, 3, 14), right=OptionRight.CALL, strike=562)
@@ -125,3 +125,10 @@ def test_equity_is_cash_plus_marked_positions_at_every_minute(
         assert equity == book.cash_usd + marked.quantize(Decimal("0.01"))
         assert sum(e.amount_usd for e in book.ledger) == book.cash_usd
     assert len(book.equity_curve) == len(steps)
+
+
+def test_money_reads_as_the_dashboard_shows_it() -> None:
+    assert usd_text(Decimal("-370.8")) == "−$370.80"  # a true minus sign before the dollar
+    assert usd_text(Decimal("1234.565")) == "$1,234.56"  # cents, banker's rounding
+    assert usd_text(-0.001) == "$0.00"  # no minus on what rounds to zero
+    assert usd_text(99_629.2) == "$99,629.20"

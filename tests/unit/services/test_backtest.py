@@ -2,22 +2,29 @@
 
 import json
 from datetime import date, time
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from smart0dte.cli import main
-from smart0dte.domain.models import DomainError
+from smart0dte.commands.backtest import summary_lines
+from smart0dte.domain.models import CONTRACT_MULTIPLIER, DomainError
+from smart0dte.domain.portfolio import usd_text
 from smart0dte.domain.simulator import Scenario
-from smart0dte.services.backtest import BacktestRequest, report_to_wire, run_backtest
+from smart0dte.services.backtest import BacktestReport, BacktestRequest, report_to_wire, run_backtest
 
 WEEK = (date(2025, 3, 10), date(2025, 3, 14))
 
 
 @pytest.fixture(scope="module")
-def week_report() -> dict[str, object]:
-    request = BacktestRequest(start=WEEK[0], end=WEEK[1], scenario=Scenario.TREND_UP, seed=7)
-    return report_to_wire(run_backtest(request))
+def week_run() -> BacktestReport:
+    return run_backtest(BacktestRequest(start=WEEK[0], end=WEEK[1], scenario=Scenario.TREND_UP, seed=7))
+
+
+@pytest.fixture(scope="module")
+def week_report(week_run: BacktestReport) -> dict[str, object]:
+    return report_to_wire(week_run)
 
 
 def test_report_has_every_section_and_ends_every_day_flat(week_report: dict[str, object]) -> None:
@@ -39,6 +46,31 @@ def test_report_has_every_section_and_ends_every_day_flat(week_report: dict[str,
     for decision in week_report["decisions"]:
         if decision["kind"] == "risk" and not decision["approved"]:
             assert decision["rules"] and decision["violations"]
+
+
+def test_pnl_is_net_of_fees_everywhere_with_the_gross_beside(
+    week_run: BacktestReport, week_report: dict[str, object]
+) -> None:
+    trades = week_report["trades"]
+    fees = sum(Decimal(t["commissions"]) for t in trades)
+    assert fees > 0
+    for t in trades:  # gross from the prices, net = gross - fees
+        gross = (Decimal(t["exit_price"]) - Decimal(t["entry_price"])) * t["quantity"] * CONTRACT_MULTIPLIER
+        assert Decimal(t["gross_pnl"]) == gross
+        assert Decimal(t["net_pnl"]) == gross - Decimal(t["commissions"])
+    net = sum(Decimal(t["net_pnl"]) for t in trades)
+    days = week_report["days"]
+    curve = week_report["equity_curve"]
+    assert sum(Decimal(d["net_pnl"]) for d in days) == net == Decimal(curve[-1]) - Decimal(curve[0])
+    assert sum(Decimal(d["commissions"]) for d in days) == fees
+    metrics = week_report["metrics"]
+    assert Decimal(str(metrics["net_pnl_usd"])) == net
+    assert Decimal(str(metrics["commissions_usd"])) == fees
+    assert Decimal(str(metrics["gross_pnl_usd"])) == net + fees
+    text = "\n".join(summary_lines(week_run))
+    assert f"net P&L {usd_text(net)} (gross {usd_text(net + fees)}, fees {usd_text(fees)})" in text
+    for d in days:  # each day's net figure in the one money format
+        assert f"{usd_text(Decimal(d['net_pnl'])):>12}  {usd_text(Decimal(d['commissions'])):>10}" in text
 
 
 def test_replay_is_byte_for_byte_deterministic(week_report: dict[str, object]) -> None:

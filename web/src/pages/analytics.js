@@ -9,13 +9,16 @@ import { STRATEGIES, showOptimization } from "../optimization.js";
 
 const PCT_KEYS = /(rate|return|drawdown|pct|percent|ratio_pct)$/i;
 const MONEY_KEYS = /(pnl|equity|usd|profit|loss)$/i;
+// Every P&L the API gives is net of fees; gross and commissions sit beside it, labelled.
+const METRIC_LABELS = { netPnlUsd: "Net P&L (after fees)", grossPnlUsd: "Gross P&L (before fees)", commissionsUsd: "Fees" };
+const metricLabel = (k) => METRIC_LABELS[k] ?? label(k);
 const DONE = new Set(["succeeded", "success", "completed", "complete", "failed", "error", "aborted", "timed_out", "cancelled"]);
 const FAILED = new Set(["failed", "error", "aborted", "timed_out", "cancelled"]);
 
 function fmtMetric(k, v) {
   if (num(v) === null) return esc(fmtText(v));
   if (PCT_KEYS.test(k)) return fmtPct(v, 2);
-  if (MONEY_KEYS.test(k)) return `$${fmtNum(v)}`;
+  if (MONEY_KEYS.test(k)) return fmtMoney(v);
   return Number.isInteger(Number(v)) ? fmtText(v) : fmtNum(v, 3);
 }
 
@@ -66,7 +69,7 @@ export default async function analytics(root, ctx) {
     </form>
     <section class="card"><h2>Metrics</h2><dl class="metrics" id="metrics" data-testid="metrics"></dl></section>
     <div class="grid-2">
-      <section class="card"><h2>Equity</h2><div class="chart" id="a-equity"></div></section>
+      <section class="card"><h2>Equity (net of fees)</h2><div class="chart" id="a-equity"></div></section>
       <section class="card"><h2>Drawdown</h2><div class="chart" id="a-drawdown"></div></section>
     </div>
     <section class="card"><h2>By strategy</h2><div id="by-strategy"></div></section>
@@ -110,7 +113,7 @@ export default async function analytics(root, ctx) {
     root.querySelector("#a-drawdown").innerHTML = "";
     const metrics = obj(d.metrics);
     root.querySelector("#metrics").innerHTML = Object.keys(metrics).length
-      ? Object.entries(metrics).map(([k, v]) => `<div><dt>${esc(label(k))}</dt><dd>${fmtMetric(k, v)}</dd></div>`).join("")
+      ? Object.entries(metrics).map(([k, v]) => `<div><dt>${esc(metricLabel(k))}</dt><dd data-testid="metric-${esc(k)}">${fmtMetric(k, v)}</dd></div>`).join("")
       : '<p class="muted">—</p>';
     lineChart(root.querySelector("#a-equity"), d.equityCurve, "equity");
     if (!datesSet) {
@@ -126,9 +129,9 @@ export default async function analytics(root, ctx) {
     const keys = [...new Set(rows.flatMap((r) => Object.keys(r)))].filter((k) => k !== "strategy" && typeof rows.find((r) => k in r)[k] !== "object");
     root.querySelector("#by-strategy").innerHTML = table(
       [{ label: "Strategy", render: (r) => `<strong>${esc(fmtText(r.strategy ?? r.name))}</strong>` },
-        ...keys.map((k) => ({ label: label(k), cls: "num", render: (r) => fmtMetric(k, r[k]) }))],
+        ...keys.map((k) => ({ label: metricLabel(k), cls: "num", render: (r) => fmtMetric(k, r[k]) }))],
       rows,
-      { empty: "No trades yet.", testid: "strategy-table" },
+      { empty: "No trades yet.", testid: "strategy-table", stack: true },
     );
   }
 

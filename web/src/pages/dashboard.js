@@ -70,7 +70,7 @@ export default async function dashboard(root, ctx) {
       <section class="card"><h2>Market</h2><div id="market"></div></section>
       <section class="card"><h2>Automation</h2><div id="automation"></div></section>
     </div>
-    <section class="card"><h2>Equity</h2><div class="chart" id="equity-chart" data-testid="equity-chart"></div></section>
+    <section class="card"><h2>Equity (net of fees)</h2><div class="chart" id="equity-chart" data-testid="equity-chart"></div></section>
     <section class="card"><h2>Recent signals</h2><div id="signals"></div></section>`;
   let nextChangeMs = null;
   let chart = null;
@@ -98,9 +98,18 @@ export default async function dashboard(root, ctx) {
 
     const d = obj(dash);
     const pnl = obj(d.pnl);
+    // Realized P&L is net of fees (the figure Analytics and the daily report show); open
+    // positions are marked at the mid before fees.
+    const notes = {
+      today: "realized net + unrealized",
+      realized: num(pnl.fees) === null ? "net of fees"
+        : `net of ${fmtMoney(pnl.fees)} fees · gross ${fmtMoney(pnl.realizedGross)}`,
+      unrealized: "at the mid, before fees",
+    };
     root.querySelector("#pnl").innerHTML = ["today", "realized", "unrealized"]
       .map((k) => `<section class="card stat"><h2>${esc(label(k))} P&amp;L</h2>
-        <p class="big ${signClass(pnl[k])}" data-testid="pnl-${k}">${fmtMoney(pnl[k])}</p></section>`)
+        <p class="big ${signClass(pnl[k])}" data-testid="pnl-${k}">${fmtMoney(pnl[k])}</p>
+        <p class="muted small" data-testid="pnl-${k}-note">${esc(notes[k])}</p></section>`)
       .join("");
 
     const m = obj(d.marketStatus);

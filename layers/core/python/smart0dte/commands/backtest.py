@@ -17,6 +17,7 @@ from smart0dte.commands.args import (
     scenario_arg,
     seed_arg,
 )
+from smart0dte.domain.portfolio import usd_text
 from smart0dte.domain.simulator import DEFAULT_SEED, Scenario
 from smart0dte.services.backtest import (
     MAX_WORKERS,
@@ -42,7 +43,7 @@ def _workers(text: str) -> int:
 
 
 def summary_lines(report: BacktestReport) -> list[str]:
-    """A readable account of a backtest: per-day results, then the metrics."""
+    """A readable account of a backtest: per-day results, then the metrics; P&L net of fees."""
     m = report.metrics
     lines = []
     if report.missing_sessions:
@@ -53,11 +54,11 @@ def summary_lines(report: BacktestReport) -> list[str]:
             f"(skipped; {len(report.days)} run)",
             "",
         ]
-    lines += [f"{'date':<10}  {'trades':>6}  {'pnl $':>10}  {'max open':>8}  incidents"]
+    lines += [f"{'date':<10}  {'trades':>6}  {'net P&L':>12}  {'fees':>10}  {'max open':>8}  incidents"]
     for day in report.days:
         lines.append(
-            f"{day.session_date.isoformat():<10}  {len(day.trades):>6}  {day.pnl_usd:>10}  "
-            f"{day.max_open_positions:>8}  {len(day.incidents)}"
+            f"{day.session_date.isoformat():<10}  {len(day.trades):>6}  {usd_text(day.pnl_usd):>12}  "
+            f"{usd_text(day.commissions_usd):>10}  {day.max_open_positions:>8}  {len(day.incidents)}"
         )
 
     def fmt(value: float | None, pattern: str) -> str:
@@ -65,15 +66,16 @@ def summary_lines(report: BacktestReport) -> list[str]:
 
     lines += [
         "",
-        f"days {len(report.days)}, trades {m.trades.trades}, net P&L ${m.trades.net_pnl_usd:,.2f}, "
+        f"days {len(report.days)}, trades {m.trades.trades}, net P&L {usd_text(m.trades.net_pnl_usd)} "
+        f"(gross {usd_text(m.trades.gross_pnl_usd)}, fees {usd_text(m.trades.commissions_usd)}), "
         f"total return {m.total_return:.2%}",
         f"win rate {fmt(m.trades.win_rate, '.1%')}, profit factor {fmt(m.trades.profit_factor, '.2f')}, "
-        f"expectancy ${fmt(m.trades.expectancy_usd, ',.2f')}",
+        f"expectancy {'n/a' if m.trades.expectancy_usd is None else usd_text(m.trades.expectancy_usd)}",
         f"Sharpe {fmt(m.sharpe, '.2f')}, Sortino {fmt(m.sortino, '.2f')}, Calmar {fmt(m.calmar, '.2f')}, "
         f"max drawdown {m.drawdown.max_fraction:.2%} over {m.drawdown.max_duration_periods} day(s)",
     ]
     for name, stats in m.by_strategy.items():
-        lines.append(f"  {name:<18} {stats.trades:>4} trades  ${stats.net_pnl_usd:>10,.2f}")
+        lines.append(f"  {name:<18} {stats.trades:>4} trades  {usd_text(stats.net_pnl_usd):>12} net")
     return lines
 
 

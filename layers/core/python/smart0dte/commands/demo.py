@@ -20,6 +20,7 @@ import sys
 import threading
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -30,6 +31,7 @@ from smart0dte.commands.args import ProgressBar, date_arg, scenario_arg, seed_ar
 from smart0dte.commands.backtest import summary_lines
 from smart0dte.domain.calendar import NEW_YORK, MarketCalendar, SessionTimes
 from smart0dte.domain.models import DomainError
+from smart0dte.domain.portfolio import usd_text
 from smart0dte.domain.simulator import DEFAULT_SEED, Scenario
 from smart0dte.services.backtest import BacktestReport, BacktestRequest, run_backtest
 
@@ -309,7 +311,7 @@ def _print_embedded(report: ReplayReport, summary: DaySummary) -> None:
         held = f"{str(t['entry_time'])[11:16]}-{str(t['exit_time'])[11:16]}"
         print(
             f"{held} TRADE {t['contract']} x{t['quantity']} {t['entry_price']} -> {t['exit_price']} "
-            f"({t['exit_reason']}), P&L ${t['pnl']}"
+            f"({t['exit_reason']}), net P&L {usd_text(Decimal(str(t['pnl'])))}"
         )
     for note in report.notes:
         print(f"NOTE {note}")
@@ -328,7 +330,7 @@ def _print_embedded(report: ReplayReport, summary: DaySummary) -> None:
         print(f"  ... and {len(failures) - MAX_FAILURES_SHOWN} more (see --json)")
     print()
     rejections = ", ".join(f"{rule} {n}" for rule, n in summary.rejections_by_rule.items()) or "none"
-    print(f"trades {len(summary.closed)}, net P&L ${summary.realized_pnl_usd:,.2f}")
+    print(f"trades {len(summary.closed)}, net P&L {usd_text(summary.realized_pnl_usd)}")
     print(f"rejections by rule: {rejections}")
     print(f"audit records: {len(summary.audit)}")
     print(

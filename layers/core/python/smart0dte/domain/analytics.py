@@ -87,10 +87,17 @@ class TradeStats:
     average_win_usd: float | None
     average_loss_usd: float | None
     net_pnl_usd: float
+    """Net of commissions, as every P&L above it."""
+    commissions_usd: float
+    gross_pnl_usd: float
+    """Before commissions: net plus commissions."""
 
 
 def trade_stats(trades: Sequence[ClosedTrade]) -> TradeStats:
+    """Statistics of the trades' P&L net of commissions; the commissions and gross beside it."""
     pnl = np.array([float(t.pnl_usd) for t in trades], dtype=np.float64)
+    commissions = sum((t.commissions_usd for t in trades), Decimal("0.00"))
+    net = sum((t.pnl_usd for t in trades), Decimal("0.00"))
     wins, losses = pnl[pnl > 0], pnl[pnl <= 0]
     n = pnl.size
     return TradeStats(
@@ -100,7 +107,9 @@ def trade_stats(trades: Sequence[ClosedTrade]) -> TradeStats:
         expectancy_usd=float(pnl.mean()) if n else None,
         average_win_usd=float(wins.mean()) if wins.size else None,
         average_loss_usd=float(losses.mean()) if losses.size else None,
-        net_pnl_usd=float(pnl.sum()),
+        net_pnl_usd=float(net),
+        commissions_usd=float(commissions),
+        gross_pnl_usd=float(net + commissions),
     )
 
 

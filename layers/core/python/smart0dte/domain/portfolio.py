@@ -33,6 +33,12 @@ def cents(amount: Decimal | float) -> Decimal:
     return Decimal(str(amount)).quantize(CENT, rounding=ROUND_HALF_EVEN)
 
 
+def usd_text(amount: Decimal | float) -> str:
+    """Money as the trader reads it, the dashboard's format: −$1,234.56 (a true minus sign), $0.00."""
+    value = cents(amount)
+    return f"{'−' if value < 0 else ''}${abs(value):,.2f}"
+
+
 class LedgerKind(StrEnum):
     DEPOSIT = "DEPOSIT"
     PREMIUM_PAID = "PREMIUM_PAID"

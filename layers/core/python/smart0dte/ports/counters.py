@@ -1,4 +1,4 @@
-"""Each session's counters: PDT day trades, entries and realized P&L."""
+"""Each session's counters: PDT day trades, entries, realized P&L and its commissions."""
 
 from __future__ import annotations
 
@@ -11,12 +11,14 @@ from typing import Protocol
 
 @dataclass(frozen=True, slots=True)
 class DailyCounters:
-    """One session's counters: PDT day trades, entries and realized P&L (net, in cents)."""
+    """One session's counters: PDT day trades, entries and realized P&L (net of commissions, in
+    cents) with the commissions of the round trips it books."""
 
     session_date: date
     day_trades: int = 0
     trades: int = 0
     realized_pnl_usd: Decimal = Decimal("0.00")
+    commissions_usd: Decimal = Decimal("0.00")
 
 
 class CountersStore(Protocol):

@@ -75,10 +75,15 @@ class DayOutcome:
     trades: tuple[ClosedTrade, ...]
     decisions: tuple[DecisionRecord, ...]
     pnl_usd: Decimal
+    """The day's equity change: net of commissions."""
     max_open_positions: int
     open_positions_at_close: int
     incidents: tuple[str, ...]
     day_trades: int
+
+    @property
+    def commissions_usd(self) -> Decimal:
+        return sum((t.commissions_usd for t in self.trades), Decimal("0.00"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,7 +224,7 @@ def run_backtest(
 
 
 def report_to_wire(report: BacktestReport) -> dict[str, object]:
-    """The JSON of `smart0dte backtest --json`."""
+    """The JSON of `smart0dte backtest --json`: P&L net of commissions, the gross beside it."""
 
     def trade(t: ClosedTrade) -> dict[str, object]:
         return {
@@ -230,8 +235,9 @@ def report_to_wire(report: BacktestReport) -> dict[str, object]:
             "quantity": t.quantity,
             "entry_price": str(t.entry_price),
             "exit_price": str(t.exit_price),
-            "pnl": str(t.pnl_usd),
+            "net_pnl": str(t.pnl_usd),
             "commissions": str(t.commissions_usd),
+            "gross_pnl": str(t.pnl_usd + t.commissions_usd),
             "strategy": t.strategy,
             "exit_reason": t.exit_reason,
         }
@@ -254,7 +260,8 @@ def report_to_wire(report: BacktestReport) -> dict[str, object]:
                 "date": d.session_date.isoformat(),
                 "synthetic": d.synthetic,
                 "trades": len(d.trades),
-                "pnl": str(d.pnl_usd),
+                "net_pnl": str(d.pnl_usd),
+                "commissions": str(d.commissions_usd),
                 "max_open_positions": d.max_open_positions,
                 "open_positions_at_close": d.open_positions_at_close,
                 "incidents": list(d.incidents),
@@ -282,6 +289,8 @@ def report_to_wire(report: BacktestReport) -> dict[str, object]:
             "average_win_usd": m.trades.average_win_usd,
             "average_loss_usd": m.trades.average_loss_usd,
             "net_pnl_usd": m.trades.net_pnl_usd,
+            "commissions_usd": m.trades.commissions_usd,
+            "gross_pnl_usd": m.trades.gross_pnl_usd,
             "var_95": None
             if m.var is None
             else {

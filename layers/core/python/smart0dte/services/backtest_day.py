@@ -86,7 +86,8 @@ class BacktestDay:
         full = {
             "date": event.date.isoformat(),
             "synthetic": outcome.synthetic,
-            "pnl_usd": str(outcome.pnl_usd),
+            "net_pnl_usd": str(outcome.pnl_usd),
+            "commissions_usd": str(outcome.commissions_usd),
             "trades": [trade_to_wire(t) for t in outcome.trades],
             "decisions": [{"ts": d.ts.isoformat(), "kind": d.kind, **d.detail} for d in outcome.decisions],
             "max_open_positions": outcome.max_open_positions,
@@ -96,7 +97,8 @@ class BacktestDay:
         self.reports.put_bytes(key, json.dumps(full, sort_keys=True).encode())
         return {
             "date": event.date.isoformat(),
-            "pnl_usd": str(outcome.pnl_usd),
+            "net_pnl_usd": str(outcome.pnl_usd),
+            "commissions_usd": str(outcome.commissions_usd),
             "trades": full["trades"],
             "decisions": len(outcome.decisions),
             "max_open_positions": outcome.max_open_positions,
@@ -108,13 +110,13 @@ class BacktestDay:
     def aggregate(self, event: BacktestAggregateEvent) -> dict[str, Any]:
         days = sorted(event.results, key=lambda r: str(r.get("date")))
         for i, result in enumerate(days):
-            for name in ("date", "pnl_usd", "trades"):
+            for name in ("date", "net_pnl_usd", "trades"):
                 if name not in result:
                     raise DomainError(f"results[{i}] has no {name!r}: is it a backtest_day result?")
         start_equity = Decimal(event.request.starting_equity_usd)
         equity = [start_equity]
         for result in days:
-            equity.append(equity[-1] + Decimal(str(result["pnl_usd"])))
+            equity.append(equity[-1] + Decimal(str(result["net_pnl_usd"])))
         trades = [trade_from_wire(t) for result in days for t in result["trades"]]
         metrics = performance(equity, trades)
         rid = request_id(event.request)
@@ -126,7 +128,8 @@ class BacktestDay:
                     k: r[k]
                     for k in (
                         "date",
-                        "pnl_usd",
+                        "net_pnl_usd",
+                        "commissions_usd",
                         "max_open_positions",
                         "open_positions_at_close",
                         "report_key",
@@ -143,6 +146,8 @@ class BacktestDay:
                 "trades": metrics.trades.trades,
                 "win_rate": metrics.trades.win_rate,
                 "net_pnl_usd": metrics.trades.net_pnl_usd,
+                "commissions_usd": metrics.trades.commissions_usd,
+                "gross_pnl_usd": metrics.trades.gross_pnl_usd,
             },
             "open_positions_at_close": sum(int(r.get("open_positions_at_close", 0)) for r in days),
             "incidents": [i for r in days for i in r.get("incidents", [])],
@@ -153,6 +158,7 @@ class BacktestDay:
             "days": len(days),
             "trades": len(trades),
             "net_pnl_usd": str(equity[-1] - start_equity),
+            "commissions_usd": str(sum((t.commissions_usd for t in trades), Decimal("0.00"))),
             "total_return": metrics.total_return,
         }
 

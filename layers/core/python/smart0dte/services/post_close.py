@@ -26,7 +26,7 @@ from typing import Any, Final
 
 from smart0dte.domain.analytics import performance
 from smart0dte.domain.models import OrderStatus, Position, TradingMode
-from smart0dte.domain.portfolio import ClosedTrade, trade_to_wire
+from smart0dte.domain.portfolio import ClosedTrade, trade_to_wire, usd_text
 from smart0dte.domain.session_engine import Effects, PositionChange, SessionEngine
 from smart0dte.ports import Notifier, ObjectStore, session_date_of
 from smart0dte.resources import daily_reports_prefix
@@ -80,6 +80,7 @@ class PostClose:
         start = Decimal(str(engine.carry.equity_usd))
         end = engine.portfolio.equity_usd()
         metrics = performance([start, end], trades)
+        commissions = engine.portfolio.commissions_usd()
         report = {
             "mode": desk.mode.value,
             "session_date": day_text,
@@ -88,6 +89,8 @@ class PostClose:
             "starting_equity_usd": str(start),
             "closing_equity_usd": str(end),
             "net_pnl_usd": str(end - start),
+            "commissions_usd": str(commissions),
+            "gross_pnl_usd": str(end - start + commissions),
             "trades": [trade_to_wire(t) for t in trades],
             "trade_stats": {
                 "trades": metrics.trades.trades,
@@ -95,6 +98,8 @@ class PostClose:
                 "profit_factor": metrics.trades.profit_factor,
                 "expectancy_usd": metrics.trades.expectancy_usd,
                 "net_pnl_usd": metrics.trades.net_pnl_usd,
+                "commissions_usd": metrics.trades.commissions_usd,
+                "gross_pnl_usd": metrics.trades.gross_pnl_usd,
                 "by_strategy": {k: v.net_pnl_usd for k, v in metrics.by_strategy.items()},
                 "by_symbol": {k: v.net_pnl_usd for k, v in metrics.by_symbol.items()},
             },
@@ -113,8 +118,9 @@ class PostClose:
         }
         desk.commit(envelope, engine, [])
         summary = (
-            f"{day_text} ({desk.mode.value}): {len(trades)} trade(s), net P&L ${end - start:,.2f}, "
-            f"equity ${end:,.2f}; open at close {open_at_close}; incidents {len(engine.incidents)}; "
+            f"{day_text} ({desk.mode.value}): {len(trades)} trade(s), net P&L {usd_text(end - start)} "
+            f"(gross {usd_text(end - start + commissions)}, commissions {usd_text(commissions)}), "
+            f"equity {usd_text(end)}; open at close {open_at_close}; incidents {len(engine.incidents)}; "
             f"reconciliation {json.dumps(reconciliation, sort_keys=True)}; report {key}"
         )
         self.notifier.notify(f"Smart 0DTE {desk.mode.value} daily report {day_text}", summary)

@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import ValidationError
 
-from smart0dte.domain.analytics import performance
+from smart0dte.domain.analytics import TradeStats, performance
 from smart0dte.domain.portfolio import ClosedTrade
 from smart0dte.domain.strategies import STRATEGIES
 from smart0dte.ports import ObjectNotFound, session_date_of
@@ -41,7 +40,7 @@ TIMEFRAMES = {"1d": 1, "1w": 7, "1m": 31, "3m": 92, "6m": 183, "1y": 366, "all":
 STARTING_EQUITY_USD = Decimal("100000")
 
 
-def _stats_out(s: Any) -> TradeStatsOut:
+def _stats_out(s: TradeStats) -> TradeStatsOut:
     return TradeStatsOut(
         trades=s.trades,
         win_rate=s.win_rate,
@@ -50,6 +49,8 @@ def _stats_out(s: Any) -> TradeStatsOut:
         average_win_usd=s.average_win_usd,
         average_loss_usd=s.average_loss_usd,
         net_pnl_usd=s.net_pnl_usd,
+        commissions_usd=s.commissions_usd,
+        gross_pnl_usd=s.gross_pnl_usd,
     )
 
 
@@ -63,12 +64,8 @@ def router(api: ApiContext) -> Router:
 
     def closed_trades(start: date | None, strategy: str | None) -> list[ClosedTrade]:
         """The journal's round trips that exited on session `start` or later, by exit time, with
-        P&L gross of commissions (what these routes have always shown)."""
-        return [
-            replace(t, pnl_usd=t.pnl_usd + t.commissions_usd, commissions_usd=Decimal("0.00"))
-            for t in deps.store.list_closed_trades(start)
-            if strategy is None or t.strategy == strategy
-        ]
+        their P&L net of commissions (as the dashboard's realized P&L and the daily report)."""
+        return [t for t in deps.store.list_closed_trades(start) if strategy is None or t.strategy == strategy]
 
     @router.get(
         "/api/analytics", summary="Performance of closed trades: equity, drawdown, per-strategy stats"

@@ -13,18 +13,22 @@ from smart0dte.services.api.shared import Wire
 
 
 class TradeStatsOut(Wire):
+    """Closed trades' statistics; every P&L is net of commissions except `gross_pnl_usd`."""
+
     trades: int
     win_rate: float | None
     profit_factor: float | None
     expectancy_usd: float | None
     average_win_usd: float | None
     average_loss_usd: float | None
-    net_pnl_usd: float
+    net_pnl_usd: float = Field(description="P&L net of commissions")
+    commissions_usd: float = Field(description="commissions paid on these trades")
+    gross_pnl_usd: float = Field(description="P&L before commissions: net plus commissions")
 
 
 class EquityPoint(Wire):
     session_date: date
-    equity_usd: float
+    equity_usd: float = Field(description="equity after the session's P&L net of commissions")
     drawdown: float
 
 

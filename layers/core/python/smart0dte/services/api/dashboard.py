@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from pydantic import Field
 
 from smart0dte.domain.calendar import NEW_YORK, MarketPhase
 from smart0dte.domain.models import TradingMode, Underlying
@@ -59,7 +60,9 @@ class CountersOut(Wire):
     session_date: date
     day_trades: int
     trades: int
-    realized_pnl_usd: str
+    realized_pnl_usd: str = Field(description="the session's closed trades, net of commissions")
+    commissions_usd: str = Field(description="the commissions of the session's closed trades")
+    realized_gross_pnl_usd: str = Field(description="the session's closed trades before commissions")
 
 
 class DashboardResponse(Wire):
@@ -68,7 +71,7 @@ class DashboardResponse(Wire):
     controls: ControlsOut
     counters: CountersOut
     open_positions: list[PositionOut]
-    unrealized_pnl_usd: str
+    unrealized_pnl_usd: str = Field(description="open positions at the mid, before commissions")
     recent_signals: list[SignalOut]
     market: MarketStatus
 
@@ -223,6 +226,8 @@ def router(api: ApiContext) -> Router:
                 day_trades=counters.day_trades,
                 trades=counters.trades,
                 realized_pnl_usd=str(counters.realized_pnl_usd),
+                commissions_usd=str(counters.commissions_usd),
+                realized_gross_pnl_usd=str(counters.realized_pnl_usd + counters.commissions_usd),
             ),
             open_positions=out,
             unrealized_pnl_usd=str(cents(unrealized)),

@@ -1,4 +1,5 @@
-"""Each session's counters on DynamoDB (PDT day trades, entries, realized P&L), for one trading mode.
+"""Each session's counters on DynamoDB (PDT day trades, entries, realized P&L and its commissions),
+for one trading mode.
 
     control  pk=<mode>#counters                sk=<date>
 
@@ -31,6 +32,7 @@ class CountersItem(ControlTable):
     day_trades = NumberAttribute(null=True)
     trades = NumberAttribute(null=True)
     realized_pnl_usd = MoneyAttribute(null=True)
+    commissions_usd = MoneyAttribute(null=True)
 
 
 def counters_of(session_date: date, item: CountersItem | None) -> DailyCounters:
@@ -42,6 +44,7 @@ def counters_of(session_date: date, item: CountersItem | None) -> DailyCounters:
         day_trades=int(item.day_trades or 0),
         trades=int(item.trades or 0),
         realized_pnl_usd=cents(item.realized_pnl_usd or Decimal(0)),
+        commissions_usd=cents(item.commissions_usd or Decimal(0)),
     )
 
 

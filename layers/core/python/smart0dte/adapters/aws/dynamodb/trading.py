@@ -650,9 +650,9 @@ class DynamoTradingBook(DynamoCounters, DynamoAudit):
         actor: str,
         commissions_usd: Decimal = Decimal("0.00"),
     ) -> Versioned[Position]:
-        """Close once. The same transaction books the net P&L (in cents) on the close date, one
-        day trade when the position opened that same session, and the round trip on the day's
-        journal page. Closing a CLOSED position returns it and books nothing."""
+        """Close once. The same transaction books the net P&L and the commissions (in cents) on the
+        close date, one day trade when the position opened that same session, and the round trip on
+        the day's journal page. Closing a CLOSED position returns it and books nothing."""
         current = self._require_position(position_id)
         opened = current.value
         if opened.status is PositionStatus.CLOSED:
@@ -685,7 +685,11 @@ class DynamoTradingBook(DynamoCounters, DynamoAudit):
             self._book_counters(
                 tx,
                 session_date_of(closed_at),
-                lambda c: [c.day_trades.add(day_trades), c.realized_pnl_usd.add(pnl_usd)],
+                lambda c: [
+                    c.day_trades.add(day_trades),
+                    c.realized_pnl_usd.add(pnl_usd),
+                    c.commissions_usd.add(cents(commissions_usd)),
+                ],
             )
             self._audited(tx, AuditRecord.of_event(event, exit_reason, details))
             failed = tx.commit()
