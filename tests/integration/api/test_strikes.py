@@ -114,7 +114,8 @@ def test_after_the_close_the_default_is_the_last_trading_minute_with_greeks(seed
 
     assert status == 200
     assert body["ts"] == "2025-03-14T19:59:00Z" and body["minutesToExpiry"] == pytest.approx(1.0)
-    assert body["atmStrike"] == 564.0 and body["atLatest"] == "2025-03-14T16:00:00-04:00"
+    assert body["atmStrike"] == 564.0
+    assert body["atLatest"] == body["sessionClose"] == "2025-03-14T16:00:00-04:00"
     atm_call = rows_by_contract(body)[contract(564.0).occ_symbol]
     assert atm_call["iv"] is not None and atm_call["delta"] is not None
     # The close's own snapshot is there when asked for: no time is left, so no IV or Greeks.

@@ -72,6 +72,7 @@ class StrikesResponse(Wire):
     """When the snapshot shown was taken: the latest at or before the minute asked for."""
     expiry: date
     session_date: date
+    session_close: datetime
     underlying_price: float
     minutes_to_expiry: float
     atm_strike: float | None
@@ -298,6 +299,7 @@ def router(api: ApiContext) -> Router:
             ts=snap.ts,
             expiry=snap.expiry,
             session_date=session.session_date,
+            session_close=session.close_et,
             underlying_price=snap.underlying_price,
             minutes_to_expiry=chain.minutes_to_expiry,
             atm_strike=atm_strike(chain),
