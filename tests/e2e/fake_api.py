@@ -65,7 +65,16 @@ def _bars(start: float, n: int = 60, step_s: int = 120) -> list[dict[str, Any]]:
     return bars
 
 
-def _chain(symbol: str, spot: float) -> list[dict[str, Any]]:
+SESSION_OPEN = NOW.replace(hour=13, minute=30)
+SESSION_CLOSE = NOW.replace(hour=20, minute=0)
+SPOTS = {"SPY": 589.6, "QQQ": 500.2, "IWM": 205.3}
+"""Each underlying's price at NOW; a chosen earlier minute finds it a cent lower per minute."""
+
+
+def _chain(
+    symbol: str, spot: float, held: dict[str, int] | None = None, traded: frozenset[str] = frozenset()
+) -> list[dict[str, Any]]:
+    held = held or {}
     rows = []
     for k in range(-30, 31):  # 122 rows, as on a busy day
         strike = round(spot) + k
@@ -76,9 +85,10 @@ def _chain(symbol: str, spot: float) -> list[dict[str, Any]]:
             # The deepest in-the-money SPY call stands for an ex-dividend day's early-exercise risk.
             early = symbol == "SPY" and right == "C" and k == -3
             call_delta = max(0.01, min(0.99, 0.5 - 0.12 * k))
+            contract = f"{symbol:<6}250314{right}{int(strike * 1000):08d}"
             rows.append(
                 {
-                    "contract": f"{symbol:<6}250314{right}{int(strike * 1000):08d}",
+                    "contract": contract,
                     "strike": strike,
                     "right": right,
                     "bid": round(mid - 0.02, 2),
@@ -95,6 +105,8 @@ def _chain(symbol: str, spot: float) -> list[dict[str, Any]]:
                     "usable": True,
                     "earlyExerciseRisk": early,
                     "selectable": not early,
+                    "heldQuantity": held.get(contract, 0),
+                    "traded": contract in held or contract in traded,
                 }
             )
     return rows
@@ -201,6 +213,10 @@ def initial_state() -> dict[str, Any]:
                 "openedAt": _iso(NOW),
             },
         ],
+        # Contracts traded this session besides those held (the chain marks both).
+        "tradedContracts": ["SPY   250314P00588000"],
+        # True: the session has closed and the chain's default is its last trading minute.
+        "chainAfterClose": False,
         "pnl": {"realized": 312.5, "unrealized": 55.0, "today": 367.5},
         "equityCurve": equity,
         "marketStatus": {
@@ -316,6 +332,49 @@ class FakeApi:
         if self.state.get("snake_case_locs") and isinstance(part, str):
             return re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), part)
         return part
+
+    def _strikes(self, query: dict[str, list[str]]) -> tuple[int, Any]:
+        """GET /api/strikes: the chain at NOW (or, with "chainAfterClose", at the last trading
+        minute of a closed session), or at a chosen `at=HH:MM` within the session so far."""
+        s = self.state
+        symbol = query.get("symbol", ["SPY"])[0]
+        latest = SESSION_CLOSE if s.get("chainAfterClose") else NOW
+        shown = SESSION_CLOSE - timedelta(minutes=1) if s.get("chainAfterClose") else NOW
+        earliest = SESSION_OPEN + timedelta(minutes=1)
+        at = query.get("at", [None])[0]
+        if at is not None:
+            m = re.fullmatch(r"(\d{1,2}):(\d{2})", at)
+            # 2025-03-14 is EDT: New York = UTC - 4 h.
+            chosen = (
+                SESSION_OPEN.replace(hour=int(m[1]) + 4, minute=int(m[2]))
+                if m and int(m[1]) < 20 and int(m[2]) < 60
+                else None
+            )
+            if chosen is None or not earliest <= chosen <= latest:
+                return 422, {
+                    "message": f"at={at!r} must be a minute HH:MM (New York time) within 09:31.."
+                    f"{(latest - timedelta(hours=4)):%H:%M} of the 2025-03-14 session",
+                    "field": "at",
+                }
+            shown = chosen
+        spot = round(SPOTS.get(symbol, 100.0) - 0.01 * (NOW - shown).total_seconds() / 60, 2)
+        held = {
+            str(p["contract"]): int(p["quantity"]) for p in s["positions"] if p.get("openedAt") <= _iso(shown)
+        }
+        rows = _chain(symbol, spot, held, frozenset(s.get("tradedContracts", ())))
+        return 200, {
+            "symbol": symbol,
+            "ts": _iso(shown),
+            "sessionDate": "2025-03-14",
+            "sessionClose": _iso(SESSION_CLOSE),
+            "underlyingPrice": spot,
+            "minutesToExpiry": (SESSION_CLOSE - shown).total_seconds() / 60,
+            "atmStrike": float(min(sorted({r["strike"] for r in rows}), key=lambda k: abs(k - spot))),
+            "atEarliest": _iso(earliest),
+            "atLatest": _iso(latest),
+            "marksAsOf": _iso(shown),
+            "rows": rows,
+        }
 
     # -- trading mode: the real live-arming checks over the fake's state ----------------
     def _mode_checks(
@@ -538,14 +597,7 @@ class FakeApi:
             s["settings"] = merged.to_wire()
             return 200, s["settings"]
         if method == "GET" and path == "/api/strikes":
-            symbol = query.get("symbol", ["SPY"])[0]
-            spot = {"SPY": 589.6, "QQQ": 500.2, "IWM": 205.3}.get(symbol, 100.0)
-            return 200, {
-                "symbol": symbol,
-                "ts": _iso(NOW),
-                "underlyingPrice": spot,
-                "rows": _chain(symbol, spot),
-            }
+            return self._strikes(query)
         if method == "GET" and path == "/api/bars":
             symbol = query.get("symbol", ["SPY"])[0]
             start = {"SPY": 589.6, "QQQ": 500.2, "IWM": 205.3}.get(symbol, 1.2)

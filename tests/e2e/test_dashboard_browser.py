@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
@@ -230,34 +231,142 @@ def test_reset_asks_for_confirmation_naming_the_scope(page, api: FakeApi, base_u
     assert [r["body"] for r in api.posts("/api/reset")] == [{"scope": "signals", "confirm": "RESET"}]
 
 
-def test_strikes_show_the_chain_with_greeks_and_candles(page, api: FakeApi, base_url: str) -> None:
+SIDE_HEADERS = ["Bid", "Ask", "Size", "IV", "Delta", "Gamma", "Theta/min", "Vega"]
+SPY_590_CALL, SPY_590_PUT = "SPY   250314C00590000", "SPY   250314P00590000"
+
+
+def test_strikes_show_calls_strike_puts_with_the_atm_and_held_contracts_marked(
+    page, api: FakeApi, base_url: str
+) -> None:
     open_page(page, base_url, "strikes")
 
     chain = page.get_by_test_id("chain-table")
-    expect(chain).to_contain_text("SPY   250314C00590000")
-    for header in ("IV", "Delta", "Gamma", "Theta/min", "Vega"):
-        expect(chain.locator("th", has_text=header).first).to_be_visible()
-    size = page.get_by_test_id("size-header")
-    expect(size).to_have_text("Displayed size")
-    expect(size).to_have_attribute("title", re.compile("traded volume is not in the chain snapshots"))
-    expect(chain.locator("th", has_text="Volume")).to_have_count(0)
-    flagged = chain.locator("tr", has_text="SPY   250314C00587000")
-    expect(flagged.get_by_test_id("ex-div")).to_have_text("ex-div")
-    expect(flagged.get_by_test_id("ex-div")).to_have_attribute("title", re.compile("ex-dividend"))
-    expect(chain.get_by_test_id("ex-div")).to_have_count(1)
-    expect(chain.locator("tr", has_text="SPY   250314C00590000")).to_contain_text("500")  # 200 + 300
-    expect(page.locator("[data-testid=underlying-chart] canvas").first).to_be_visible()
-    # The chain scrolls in a bounded box, so the candles are not pushed far below it.
+    expect(chain.locator("tbody tr")).to_have_count(61)  # one row per strike
+    headers = chain.locator("thead tr").nth(1).locator("th")
+    expect(headers).to_have_text([*reversed(SIDE_HEADERS), "Strike", *SIDE_HEADERS])
+    expect(chain.locator("thead tr.groups th", has_text="Calls")).to_have_count(1)
+    expect(chain.locator("thead tr.groups th", has_text="Puts")).to_have_count(1)
+    expect(chain.locator("th[title*='traded volume is not in the chain snapshots']")).to_have_count(2)
+    # The row of strike 590: the call's cells, the strike, the put's cells, in that order.
+    row = chain.locator("tr[data-strike='590']")
+    contracts = row.locator("td").evaluate_all("tds => tds.map((td) => td.dataset.contract)")
+    assert contracts == [SPY_590_CALL] * 8 + [SPY_590_PUT] * 8, contracts
+    expect(row.locator("th.strike")).to_contain_text("590.00")
+    # ATM: the strike nearest 589.60, marked once.
+    expect(chain.get_by_test_id("atm-mark")).to_have_count(1)
+    expect(chain.get_by_test_id("atm-row")).to_have_attribute("data-strike", "590")
+    expect(page.get_by_test_id("chain-meta")).to_contain_text(
+        "Underlying 589.60 · ATM 590.00 · snapshot 11:00 ET"
+    )
+    # The held call (pos-1, 2 contracts) on its side; the put traded and no longer held.
+    held = chain.get_by_test_id("held-mark")
+    expect(held).to_have_count(1)
+    expect(held).to_have_attribute("data-contract", SPY_590_CALL)
+    expect(held).to_have_text("C held ×2")
+    expect(row.locator(f"td.held[data-contract='{SPY_590_CALL}']")).to_have_count(8)
+    expect(row.locator("td.held")).to_have_count(8)
+    traded = chain.get_by_test_id("traded-mark")
+    expect(traded).to_have_attribute("data-contract", "SPY   250314P00588000")
+    expect(chain.locator("tr[data-strike='588']")).to_contain_text("P traded")
+    # In the money is shaded on its side only: calls below 589.60, puts above.
+    below = chain.locator("tr[data-strike='589']")
+    expect(below.locator("td.itm[data-contract^='SPY   250314C']")).to_have_count(8)
+    expect(below.locator("td.itm[data-contract^='SPY   250314P']")).to_have_count(0)
+    expect(row.locator("td.itm[data-contract^='SPY   250314P']")).to_have_count(8)
+    # The early-exercise flag stays on its call.
+    flagged = chain.get_by_test_id("ex-div")
+    expect(flagged).to_have_count(1)
+    expect(chain.locator("tr[data-strike='587']").get_by_test_id("ex-div")).to_have_attribute(
+        "title", re.compile("ex-dividend")
+    )
+    expect(row.locator("td[data-label='Call Size']")).to_have_text("500")  # 200 + 300
+    # The chain scrolls in a bounded box centred on the ATM strike, the candles close below it.
     box = page.get_by_test_id("chain-scroll")
     assert box.evaluate("e => e.scrollHeight > e.clientHeight")
+    assert box.evaluate(
+        "e => { const r = e.querySelector('tr.atm').getBoundingClientRect(), b = e.getBoundingClientRect();"
+        " return r.top >= b.top && r.bottom <= b.bottom; }"
+    ), "the ATM row is not in view"
+    expect(page.locator("[data-testid=underlying-chart] canvas").first).to_be_visible()
     chart_top = page.get_by_test_id("underlying-chart").evaluate("e => e.getBoundingClientRect().top")
     assert chart_top < 1400, chart_top
 
     page.get_by_test_id("symbol-QQQ").click()
-    expect(chain).to_contain_text("QQQ   250314P00500000")
-    chain.locator("tr", has_text="QQQ   250314C00500000").click()
+    expect(chain.locator("tr[data-strike='500']")).to_be_visible()
+    with page.expect_response(lambda r: "/api/bars?symbol=QQQ%20%20%20250314P00500000" in r.url):
+        chain.locator("tr[data-strike='500'] td[data-label='Put Bid']").click()
+    expect(page.locator("#option-title")).to_have_text("QQQ   250314P00500000, 2-minute")
     expect(page.locator("#option-chart canvas").first).to_be_visible()
-    assert any(r["path"] == "/api/bars" for r in api.requests)
+    expect(chain.locator("td.selected")).to_have_count(8)
+
+
+def test_strikes_at_a_chosen_minute_and_back_to_the_latest(page, api: FakeApi, base_url: str) -> None:
+    open_page(page, base_url, "strikes")
+    picker = page.get_by_test_id("chain-at")
+    expect(picker).to_have_value("11:00")
+    expect(picker).to_have_attribute("min", "09:31")
+    expect(picker).to_have_attribute("max", "11:00")
+
+    with page.expect_response(lambda r: r.url.endswith("/api/strikes?symbol=SPY&at=09%3A45")):
+        picker.fill("09:45")
+    meta = page.get_by_test_id("chain-meta")
+    expect(meta).to_contain_text("Underlying 588.85 · ATM 589.00 · snapshot 09:45 ET")
+    expect(page.get_by_test_id("atm-row")).to_have_attribute("data-strike", "589")
+    expect(page.get_by_test_id("held-mark")).to_have_count(0)  # pos-1 opened at 11:00
+    page.locator("#chain-prev").click()
+    expect(meta).to_contain_text("snapshot 09:44 ET")
+    expect(picker).to_have_value("09:44")
+
+    page.get_by_test_id("chain-latest").click()
+    expect(meta).to_contain_text("snapshot 11:00 ET")
+    expect(page.get_by_test_id("held-mark")).to_have_count(1)
+    expect(page.get_by_test_id("chain-latest")).to_be_disabled()
+
+    picker.fill("09:00")  # before the session's first snapshot: the API's message is shown
+    expect(page.get_by_test_id("error-banner")).to_contain_text(
+        "at='09:00' must be a minute HH:MM (New York time) within 09:31..11:00"
+    )
+    expect(picker).to_have_value("11:00")  # back to the minute the chain still shows
+    expect(page.get_by_test_id("chain-latest")).to_be_disabled()
+
+
+def test_strikes_after_the_close_show_the_last_trading_minute(page, api: FakeApi, base_url: str) -> None:
+    api.state["chainAfterClose"] = True
+    open_page(page, base_url, "strikes")
+
+    note = page.get_by_test_id("chain-note")
+    expect(note).to_be_visible()
+    expect(note).to_contain_text("The session has closed: this is its last trading minute (15:59 ET)")
+    expect(page.get_by_test_id("chain-at")).to_have_value("15:59")
+    expect(page.get_by_test_id("chain-at")).to_have_attribute("max", "16:00")
+    expect(page.get_by_test_id("chain-meta")).to_contain_text("1 min to expiry")
+
+
+def test_strikes_on_a_phone_keep_calls_strike_puts_without_horizontal_scrolling(
+    browser, api: FakeApi, base_url: str
+) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    try:
+        open_page(page, base_url, "strikes")
+        chain = page.get_by_test_id("chain-table")
+        expect(chain.get_by_test_id("held-mark")).to_be_visible()
+        visible = [
+            th.inner_text() for th in chain.locator("thead tr").nth(1).locator("th").all() if th.is_visible()
+        ]
+        assert visible == ["Delta", "Ask", "Bid", "Strike", "Bid", "Ask", "Delta"], visible
+        expect(chain.get_by_test_id("atm-mark")).to_be_visible()
+        widths = page.get_by_test_id("chain-scroll").evaluate("e => [e.scrollWidth, e.clientWidth]")
+        assert widths[0] <= widths[1], f"the chain scrolls sideways on a phone: {widths}"
+        page_widths = page.evaluate(
+            "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+        )
+        assert page_widths[0] <= page_widths[1], page_widths
+        shots = os.environ.get("E2E_SCREENSHOT_DIR")
+        if shots:
+            page.screenshot(path=f"{shots}/strikes_phone_390x844.png")
+    finally:
+        context.close()
 
 
 def test_analytics_runs_a_backtest_and_shows_its_progress(page, api: FakeApi, base_url: str) -> None:

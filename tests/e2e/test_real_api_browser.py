@@ -461,23 +461,33 @@ def test_strikes_show_the_seeded_chain_and_an_options_chain_mid_candles(tab, rea
     open_route(tab, real, "strikes")
 
     chain = tab.get_by_test_id("chain-table")
-    expect(chain.locator("tbody tr")).to_have_count(10)  # 5 strikes x call/put
+    expect(chain.locator("tbody tr")).to_have_count(5)  # 5 strikes, calls | strike | puts
     for header in ("IV", "Delta", "Gamma", "Theta/min", "Vega"):
-        expect(chain.locator("th", has_text=header).first).to_be_visible()
-    row = chain.locator("tr", has_text=SELECTED)
-    expect(row).to_contain_text("562.00")
-    expect(row).to_contain_text("1.00")  # bid
-    expect(row).to_contain_text("1.10")  # ask
-    expect(row).to_contain_text("18.6%")  # mid IV
-    expect(row).to_contain_text("0.503")  # delta
-    expect(row.locator("td[data-label=Gamma]")).to_have_text(re.compile(r"^0\.15\d\d$"))
-    expect(row.locator("td[data-label='Theta/min']")).to_have_text(re.compile(r"^-0\.00\d\d$"))
-    expect(row.locator("td[data-label='Displayed size']")).to_have_text("50")  # 20 + 30
-    expect(tab.locator("#chain-meta")).to_contain_text("Underlying 562.00")
+        expect(chain.locator("th", has_text=header)).to_have_count(2)
+    row = chain.locator("tr[data-strike='562']")
+    expect(row.locator("th.strike")).to_contain_text("562.00")
+    expect(row.locator("td[data-label='Call Bid']")).to_have_text("1.00")
+    expect(row.locator("td[data-label='Call Ask']")).to_have_text("1.10")
+    expect(row.locator("td[data-label='Call IV']")).to_have_text("18.6%")  # mid IV
+    expect(row.locator("td[data-label='Call Delta']")).to_have_text("0.503")
+    expect(row.locator("td[data-label='Call Gamma']")).to_have_text(re.compile(r"^0\.15\d\d$"))
+    expect(row.locator("td[data-label='Call Theta/min']")).to_have_text(re.compile(r"^-0\.00\d\d$"))
+    expect(row.locator("td[data-label='Call Size']")).to_have_text("50")  # 20 + 30
+    expect(row.locator("td[data-label='Put Size']")).to_have_text("40")  # 15 + 25
+    # The underlying at 562.00: the ATM strike; the seeded open positions held on the call side.
+    expect(tab.get_by_test_id("atm-row")).to_have_attribute("data-strike", "562")
+    held = tab.get_by_test_id("held-mark")
+    expect(held).to_have_count(2)
+    assert held.evaluate_all("marks => marks.map((m) => m.dataset.contract)") == list(OPEN_CONTRACTS)
+    expect(held.first).to_have_text("C held ×2")
+    expect(tab.get_by_test_id("chain-meta")).to_contain_text(
+        "Underlying 562.00 · ATM 562.00 · snapshot 10:30 ET"
+    )
     expect(tab.locator("[data-testid=underlying-chart] canvas").first).to_be_visible()
 
+    call_bid = row.locator("td[data-label='Call Bid']")
     with tab.expect_response(lambda r: "/api/bars?symbol=SPY%20%20%20250314C" in r.url) as response:
-        row.click()
+        call_bid.click()
     bars = response.value.json()
     assert response.value.status == 200
     assert bars["source"] == "chain_mid" and bars["symbol"] == SELECTED
@@ -485,7 +495,14 @@ def test_strikes_show_the_seeded_chain_and_an_options_chain_mid_candles(tab, rea
     expect(tab.locator("#option-title")).to_have_text(f"{SELECTED}, 2-minute")
     expect(tab.locator("#option-chart canvas").first).to_be_visible()
     expect(tab.locator("#option-chart .chart-empty")).to_have_count(0)
-    expect(row).to_have_class(re.compile(r"\bselected\b"))
+    expect(call_bid).to_have_class(re.compile(r"\bselected\b"))
+
+    # The minute before the seeded snapshot reads the earlier one (3 minutes before): no look-ahead.
+    with tab.expect_response(lambda r: "at=10%3A29" in r.url) as earlier:
+        tab.get_by_test_id("chain-at").fill("10:29")
+    assert earlier.value.status == 200 and earlier.value.json()["ts"] == "2025-03-14T14:27:00Z"
+    expect(tab.get_by_test_id("chain-meta")).to_contain_text("snapshot 10:27 ET")
+    expect(row.locator("td[data-label='Call Bid']")).to_have_text("1.20")
     expect(tab.get_by_test_id("error-banner")).to_be_hidden()
     assert tab.api_errors == []
 

@@ -1,3 +1,4 @@
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
@@ -9,6 +10,7 @@ from smart0dte.domain.chain_analytics import (
     analyze,
     analyze_snapshot,
     atm_straddle,
+    atm_strike,
     put_call_skew,
     select_by_delta,
     select_by_moneyness,
@@ -191,6 +193,24 @@ def test_a_bad_quote_at_the_atm_strike_is_skipped_by_the_straddle(how: str) -> N
     assert move is not None and move.strike != SPOT  # the next strike with both sides clean
     assert abs(move.strike - SPOT) == 1.0
     assert select_by_moneyness(chain, OptionRight.CALL, 0.0) != atm_call
+
+
+@pytest.mark.parametrize(
+    ("spot", "expected"), [(560.4, 560.0), (560.6, 561.0), (560.5, 560.0), (500.0, 545.0)]
+)
+def test_the_atm_strike_is_the_nearest_to_spot_and_the_lower_of_a_tie(spot: float, expected: float) -> None:
+    strike, is_call, bid, ask, _ = chain_arrays()
+    chain = replace(analyze(Underlying.SPY, DAY, strike, is_call, bid, ask, SPOT, MINUTES, INPUTS), spot=spot)
+    assert atm_strike(chain) == expected
+
+
+def test_the_atm_strike_ignores_quotes_and_an_empty_chain_has_none() -> None:
+    strike, is_call, bid, ask, _ = chain_arrays()
+    bid = np.where(strike == SPOT, 0.0, bid)  # both sides at spot unusable
+    chain = analyze(Underlying.SPY, DAY, strike, is_call, bid, ask, SPOT, MINUTES, INPUTS)
+    assert not chain.usable[strike == SPOT].any()
+    assert atm_strike(chain) == SPOT
+    assert atm_strike(replace(chain, strike=np.empty(0))) is None
 
 
 @pytest.mark.parametrize("how", ["crossed", "zero_bid"])

@@ -1,5 +1,5 @@
 """Analytics of one 0DTE chain at one instant: mid IV and Greeks per strike, contract choice,
-the ATM straddle's expected move, put/call skew and ex-dividend flags.
+the ATM strike and the ATM straddle's expected move, put/call skew and ex-dividend flags.
 
 Quotes that are missing, crossed, locked or have no bid are marked and never used: their IV
 and Greeks are NaN and no selection picks them. Time to expiry runs to the session close
@@ -305,6 +305,15 @@ def early_exercise_skips(chain: ChainAnalytics, right: OptionRight) -> int:
     """How many usable contracts of `right` the selections skip for early-exercise risk."""
     side = chain.is_call if right is OptionRight.CALL else ~chain.is_call
     return int(np.count_nonzero(side & chain.usable & chain.early_exercise_risk))
+
+
+def atm_strike(chain: ChainAnalytics) -> float | None:
+    """The strike nearest spot whatever its quotes (the lower of two equally near), None for an
+    empty chain: the at-the-money line a trader reads the chain around."""
+    if chain.strike.size == 0:
+        return None
+    strikes = np.unique(chain.strike)  # sorted, so argmin's first hit is the lower of a tie
+    return float(strikes[int(np.argmin(np.abs(strikes - chain.spot)))])
 
 
 @dataclass(frozen=True, slots=True)

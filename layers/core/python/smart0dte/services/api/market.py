@@ -1,11 +1,13 @@
-"""Market: the phase of the trading day, a session's signals, the 0DTE chain with its Greeks, and
-the bars of an underlying or of an option's mid."""
+"""Market: the phase of the trading day, a session's signals, the 0DTE chain with its Greeks at a
+minute of the session (ATM strike, held and traded contracts marked), and the bars of an
+underlying or of an option's mid."""
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as time_of_day
 from typing import Annotated, Literal
 
@@ -13,9 +15,11 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from smart0dte.domain.aggregation import mid_bars
-from smart0dte.domain.calendar import NEW_YORK
-from smart0dte.domain.chain_analytics import QuoteFlag, analyze_snapshot
+from smart0dte.domain.calendar import NEW_YORK, MarketCalendar, SessionTimes
+from smart0dte.domain.chain_analytics import QuoteFlag, analyze_snapshot, atm_strike
 from smart0dte.domain.models import Bar, OptionContract, Underlying
+from smart0dte.ports.api import ApiStore
+from smart0dte.ports.records import session_date_of
 from smart0dte.services.api.context import ApiContext
 from smart0dte.services.api.shared import (
     ApiError,
@@ -28,6 +32,8 @@ from smart0dte.services.api.shared import (
 )
 
 BAR_INTERVALS = {"1m": 1, "2m": 2, "5m": 5, "15m": 15, "30m": 30}
+ONE_MINUTE = timedelta(minutes=1)
+HH_MM = re.compile(r"(\d{1,2}):(\d{2})")
 
 
 class StrikeRow(Wire):
@@ -54,14 +60,29 @@ class StrikeRow(Wire):
     """An in-the-money call on an ex-dividend day: American early exercise; never selected."""
     selectable: bool
     """Usable and free of early-exercise risk: what contract selection may choose."""
+    held_quantity: int = 0
+    """Contracts of this option in positions held at `marksAsOf`."""
+    traded: bool = False
+    """A position in this option was opened this session at or before `marksAsOf`."""
 
 
 class StrikesResponse(Wire):
     symbol: str
     ts: datetime
+    """When the snapshot shown was taken: the latest at or before the minute asked for."""
     expiry: date
+    session_date: date
+    session_close: datetime
     underlying_price: float
     minutes_to_expiry: float
+    atm_strike: float | None
+    """The strike nearest the underlying price (the lower of two equally near)."""
+    at_earliest: datetime
+    """The first minute `at` may name: the session's first snapshot, one minute after the open."""
+    at_latest: datetime
+    """The last minute `at` may name: the close, or the current minute while the session runs."""
+    marks_as_of: datetime
+    """The instant `heldQuantity` and `traded` describe: the minute asked for, else now."""
     rows: list[StrikeRow]
 
 
@@ -96,6 +117,66 @@ def _underlying(symbol: str) -> Underlying:
         allowed = ", ".join(x.value for x in Underlying.tradable())
         raise ApiError(422, f"symbol={symbol!r} must be one of {allowed}", field="symbol")
     return u
+
+
+def shown_session(calendar: MarketCalendar, now: datetime) -> SessionTimes:
+    """The session the chain shows: today's once its first minute has ended, else the one before."""
+    today = session_date_of(now)
+    session = calendar.session(today)
+    if session is None or now < session.open_et + ONE_MINUTE:
+        session = calendar.session(calendar.previous_session(today))
+    assert session is not None  # previous_session returns a session
+    return session
+
+
+def at_range(session: SessionTimes, now: datetime) -> tuple[datetime, datetime]:
+    """The first and last minute of `session` a chain may be asked for at `now` (no look-ahead)."""
+    current = now.astimezone(NEW_YORK).replace(second=0, microsecond=0)
+    return session.open_et + ONE_MINUTE, min(session.close_et, current)
+
+
+def parse_at(value: str, session: SessionTimes, now: datetime) -> datetime:
+    """`at=HH:MM` (New York) as an instant of `session`; 422 naming the field and the allowed range."""
+    earliest, latest = at_range(session, now)
+    until = "its close" if latest == session.close_et else "now"
+    error = ApiError(
+        422,
+        f"at={value!r} must be a minute HH:MM (New York time) within {earliest:%H:%M}..{latest:%H:%M} "
+        f"of the {session.session_date.isoformat()} session (its first snapshot to {until})",
+        field="at",
+    )
+    match = HH_MM.fullmatch(value)
+    if match is None:
+        raise error
+    try:
+        minute = time_of_day(int(match[1]), int(match[2]))
+    except ValueError:
+        raise error from None
+    instant = datetime.combine(session.session_date, minute, tzinfo=NEW_YORK)
+    if not earliest <= instant <= latest:
+        raise error
+    return instant
+
+
+def held_and_traded(store: ApiStore, session_date: date, as_of: datetime) -> tuple[dict[str, int], set[str]]:
+    """Contracts held at `as_of` (OCC symbol -> quantity) and those whose position was opened in
+    `session_date` at or before `as_of`, from the open positions and the session's trade journal."""
+    spans: list[tuple[str, int, datetime, datetime | None]] = [
+        (p.contract.occ_symbol, p.quantity, p.opened_at, None) for p in store.list_open_positions()
+    ]
+    spans += [
+        (t.contract.occ_symbol, t.quantity, t.entry_ts, t.exit_ts)
+        for t in store.list_closed_trades(exit_since=session_date)
+    ]
+    held: dict[str, int] = {}
+    traded: set[str] = set()
+    for contract, quantity, opened_at, closed_at in spans:
+        if session_date_of(opened_at) != session_date or opened_at > as_of:
+            continue
+        traded.add(contract)
+        if closed_at is None or closed_at > as_of:
+            held[contract] = held.get(contract, 0) + quantity
+    return held, traded
 
 
 def resample(bars: Sequence[Bar], minutes: int) -> list[BarOut]:
@@ -148,20 +229,42 @@ def router(api: ApiContext) -> Router:
         day = parse_date(date_, api.today())
         return signals_out(deps.store, day, limit)
 
-    @router.get("/api/strikes", summary="The latest 0DTE chain of a symbol with mid IV and Greeks")
-    def strikes(symbol: Annotated[str, Query(min_length=1, max_length=8)]) -> StrikesResponse:
+    @router.get(
+        "/api/strikes",
+        summary="A symbol's 0DTE chain with mid IV and Greeks at a minute of the session (default: "
+        "the latest; after the close, the last trading minute), the ATM strike and the contracts "
+        "held and traded by then",
+    )
+    def strikes(
+        symbol: Annotated[str, Query(min_length=1, max_length=8)],
+        at: Annotated[str | None, Query(max_length=16)] = None,
+    ) -> StrikesResponse:
         underlying = _underlying(symbol)
-        at = api.now()
-        snap = deps.store.latest_chain_snapshot(underlying, at)
+        now = api.now()
+        session = shown_session(deps.calendar, now)
+        earliest, latest = at_range(session, now)
+        if at is not None:
+            read_at = marks_as_of = parse_at(at, session, now)
+        else:
+            # The close's snapshot has no time left to expiry, so no IV or Greeks: after the close
+            # the default is the minute before it, the last one traded.
+            read_at = min(now, session.close_et - ONE_MINUTE)
+            marks_as_of = now
+        snap = deps.store.latest_chain_snapshot(underlying, read_at)
         if snap is None:
-            raise ApiError(404, f"no {underlying.value} chain snapshot this session up to {at.isoformat()}")
-        session = deps.calendar.session(snap.expiry)
+            raise ApiError(
+                404,
+                f"no {underlying.value} chain snapshot in the {session.session_date.isoformat()} session "
+                f"up to {read_at.astimezone(NEW_YORK):%H:%M} New York time",
+            )
+        expiry_session = deps.calendar.session(snap.expiry)
         close_at = (
-            session.close_et
-            if session is not None
+            expiry_session.close_et
+            if expiry_session is not None
             else datetime.combine(snap.expiry, time_of_day(16, 0), tzinfo=NEW_YORK)
         )
         chain = analyze_snapshot(snap, close_at, deps.pricing)
+        held, traded = held_and_traded(deps.store, session.session_date, marks_as_of)
         rows = []
         usable = chain.usable
         for i, q in enumerate(snap.quotes):
@@ -186,6 +289,8 @@ def router(api: ApiContext) -> Router:
                     quote_flag=QuoteFlag(int(chain.quote_flag[i])).name,
                     early_exercise_risk=bool(chain.early_exercise_risk[i]),
                     selectable=bool(chain.selectable[i]),
+                    held_quantity=held.get(q.contract.occ_symbol, 0),
+                    traded=q.contract.occ_symbol in traded,
                 )
             )
         rows.sort(key=lambda r: (r.strike, r.right))
@@ -193,8 +298,14 @@ def router(api: ApiContext) -> Router:
             symbol=underlying.value,
             ts=snap.ts,
             expiry=snap.expiry,
+            session_date=session.session_date,
+            session_close=session.close_et,
             underlying_price=snap.underlying_price,
             minutes_to_expiry=chain.minutes_to_expiry,
+            atm_strike=atm_strike(chain),
+            at_earliest=earliest,
+            at_latest=latest,
+            marks_as_of=marks_as_of,
             rows=rows,
         )
 
