@@ -28,7 +28,8 @@ from smart0dte.bootstrap import runtime as runtime_module
 from smart0dte.domain.calendar import MarketCalendar
 from smart0dte.domain.controls import AutomationSettings, RiskLimits
 from smart0dte.domain.marketdata import NS_PER_MINUTE, MarketDay, datetime_to_ns, ns_to_datetime
-from smart0dte.domain.models import Bar, OrderIntent, TradingMode
+from smart0dte.domain.models import Bar, OrderIntent, OrderStatus, TradingMode
+from smart0dte.domain.reconcile import BrokerBook
 from smart0dte.domain.simulator import MarketSimulator, Scenario, SimulatedDay
 from smart0dte.domain.venue import CancelOrder, PlaceOrder
 from smart0dte.resources import ALERT_TOPIC, REPO_ROOT, TABLES
@@ -165,11 +166,25 @@ def simulated(session_date: date, scenario: Scenario, seed: int) -> SimulatedDay
     return MarketSimulator(calendar=CALENDAR).day(session_date, seed=seed, scenario=scenario)
 
 
-class Gateway:
-    """Plays the gateway task: writes each minute's bars and chain snapshots as they close."""
+def agreeing_book(state: DynamoState, at: datetime) -> BrokerBook:
+    """The broker's book as the order bridge publishes it when IB agrees with the store: the open
+    positions and every stored fill."""
+    positions: dict[str, int] = {}
+    for position in state.list_open_positions():
+        occ = position.contract.occ_symbol
+        positions[occ] = positions.get(occ, 0) + position.quantity
+    orders = [o for status in OrderStatus for o in state.list_orders(status)]
+    fills = frozenset(f.fill_id for o in orders for f in state.list_fills(o.order_id))
+    return BrokerBook(at, positions, fills)
 
-    def __init__(self, mode: TradingMode, simulated_day: SimulatedDay) -> None:
+
+class Gateway:
+    """Plays the gateway task: writes each minute's bars and chain snapshots as they close; in a
+    broker-backed mode, unless told not to, also the order bridge's broker book (agreeing)."""
+
+    def __init__(self, mode: TradingMode, simulated_day: SimulatedDay, publish_book: bool = True) -> None:
         self.state = store(mode)
+        self.publish_book = publish_book and mode.uses_broker
         self.day: MarketDay = simulated_day.market_day
         self.previous = simulated_day.previous
         self.written_until_ns = 0
@@ -203,6 +218,8 @@ class Gateway:
                     price = float(spot.close[max(spot.closed_by(sample_ns) - 1, 0)])
                     self.state.put_chain_snapshot(chain.snapshot(row, price))
         self.written_until_ns = ts_ns
+        if self.publish_book:
+            self.state.put_broker_book(agreeing_book(self.state, ts))
 
 
 def minute_ends(session_date: date, until: datetime) -> list[datetime]:
@@ -291,9 +308,9 @@ ENTRY = datetime(2025, 3, 13, 13, 45, tzinfo=UTC)
 _SNAPSHOTS: dict[TradingMode, tuple[dict[str, list[dict[str, Any]]], Cycle]] = {}
 
 
-def entry_gateway(mode: TradingMode) -> Gateway:
+def entry_gateway(mode: TradingMode, publish_book: bool = True) -> Gateway:
     """The entry day's gateway, positioned after the entry minute."""
-    gateway = Gateway(mode, simulated(ENTRY_DAY, *ENTRY_SCENARIO))
+    gateway = Gateway(mode, simulated(ENTRY_DAY, *ENTRY_SCENARIO), publish_book)
     gateway.skip_to(ENTRY)
     return gateway
 

@@ -14,7 +14,17 @@ from typing import Any
 import pytest
 
 from smart0dte.adapters.aws.provisioning import Provisioned
-from smart0dte.domain.models import CONTRACT_MULTIPLIER, Fill, OrderStatus, PositionStatus, Side, TradingMode
+from smart0dte.domain.controls import TradingState
+from smart0dte.domain.models import (
+    CONTRACT_MULTIPLIER,
+    Fill,
+    OptionContract,
+    OptionRight,
+    OrderStatus,
+    PositionStatus,
+    Side,
+    TradingMode,
+)
 from smart0dte.ports import ReceivedCommand
 from smart0dte.services.order_bridge import OrderBridge, Outcome
 from tests.integration.order_bridge.fakes import FakeBroker, FakeClock, FakeReceiver
@@ -23,6 +33,7 @@ from .conftest import ENTRY, Context, RecordingQueue, at_entry, entry_gateway, l
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 MODE = TradingMode.IBKR_PAPER
+SESSION_START = ENTRY - timedelta(minutes=15)
 
 
 class Desk:
@@ -41,7 +52,9 @@ class Desk:
         for n, command in enumerate(self.queue.commands[self.taken :], start=self.taken):
             self.receiver.messages.append(ReceivedCommand(f"r{n}", f"m{n}", command, MODE.value))
         self.taken = len(self.queue.commands)
-        return [h.outcome for h in self.bridge.process()]
+        outcomes = [h.outcome for h in self.bridge.process()]
+        self.bridge.publish_book(SESSION_START)
+        return outcomes
 
     def execute(self, intent_id: str, quantity: int, price: str, at: datetime) -> Fill:
         """IB executes `quantity` of the intent's order; the bridge syncs it into the store."""
@@ -62,7 +75,8 @@ class Desk:
         sign = 1 if intent.side is Side.BUY else -1
         self.broker.held[occ] = self.broker.held.get(occ, 0) + sign * quantity
         self.clock.current = at
-        assert self.bridge.sync_fills(ENTRY - timedelta(hours=1)).recorded == 1
+        assert self.bridge.sync_fills(SESSION_START).recorded == 1
+        self.bridge.publish_book(SESSION_START)
         return fill
 
 
@@ -72,7 +86,7 @@ def test_ibkr_paper_holds_sells_and_earns_what_the_broker_filled(
     cycle = at_entry(MODE, aws, dynamodb)
     executed = load_handler("execute").handler(cycle.risk, Context())
     (entry,) = executed["orders"]
-    gateway = entry_gateway(MODE)
+    gateway = entry_gateway(MODE, publish_book=False)  # the bridge publishes the broker's book
     state = store(MODE)
     desk = Desk(live_queue)
     assert desk.relay() == [Outcome.PLACED]
@@ -124,3 +138,50 @@ def test_ibkr_paper_holds_sells_and_earns_what_the_broker_filled(
     fills = state.list_fills(entry["order_id"])
     assert [f.fill_id for f in fills] == [bought.fill_id]
     assert desk.broker.held[bought.contract.occ_symbol] == 0
+
+
+def test_a_position_the_book_does_not_hold_halts_entries_until_book_and_broker_agree(
+    aws: Provisioned, dynamodb: Any, live_queue: RecordingQueue
+) -> None:
+    at_entry(MODE, aws, dynamodb)
+    gateway = entry_gateway(MODE, publish_book=False)
+    state = store(MODE)
+    desk = Desk(live_queue)
+    by_hand = OptionContract(root="SPY", expiry=ENTRY.date(), right=OptionRight.CALL, strike=560).occ_symbol
+    desk.broker.held[by_hand] = 3  # bought at IB by hand: the book knows nothing of it
+
+    halted = ENTRY + timedelta(minutes=1)
+    gateway.write_until(halted)
+    desk.clock.current = halted
+    desk.bridge.publish_book(SESSION_START)
+    cycle = run_cycle(MODE, halted)
+
+    assert cycle.signals["trading_state"] == "REDUCING"
+    assert f"{by_hand} book 0 broker 3" in cycle.signals["trading_state_reason"]
+    assert cycle.execute is None
+    (incident,) = [r for r in state.audit.list_day(ENTRY.date()) if r.action == "IncidentReported"]
+    assert incident.details["positions"] == {by_hand: {"book": 0, "broker": 3}}
+    assert state.get_controls().trading_state is TradingState.REDUCING
+
+    desk.broker.held[by_hand] = 0  # the owner sold them by hand: book and broker agree again
+    agreed = halted + timedelta(minutes=1)
+    gateway.write_until(agreed)
+    desk.clock.current = agreed
+    desk.bridge.publish_book(SESSION_START)
+    cycle = run_cycle(MODE, agreed)
+    assert cycle.signals["trading_state"] == "ACTIVE"
+    assert state.get_controls().trading_state is TradingState.ACTIVE
+
+
+def test_without_a_fresh_broker_book_no_entry_is_made(
+    aws: Provisioned, dynamodb: Any, live_queue: RecordingQueue
+) -> None:
+    at_entry(MODE, aws, dynamodb)
+    gateway = entry_gateway(MODE, publish_book=False)
+    later = ENTRY + timedelta(minutes=4)  # the last book was published at 09:45, the bridge is silent
+    gateway.write_until(later)
+
+    cycle = run_cycle(MODE, later)
+
+    assert cycle.signals["trading_state"] == "REDUCING"
+    assert "broker book is 240 s old" in cycle.signals["trading_state_reason"]

@@ -85,6 +85,9 @@ class FakeBroker:
     account_calls: int = 0
     account_error: Exception | None = None
     foreign_open: list[str] = field(default_factory=list)
+    """Intent ids of working orders carrying a Smart 0DTE orderRef the store may not know."""
+    by_hand: list[BrokerOrderAck] = field(default_factory=list)
+    """Working orders without an orderRef (placed by hand)."""
 
     def _ack(self, intent_id: str, already_known: bool = False) -> BrokerOrderAck:
         status = OrderStatus.REJECTED if self.reject_with else OrderStatus.SUBMITTED
@@ -114,7 +117,8 @@ class FakeBroker:
         return self._ack(intent.intent_id)
 
     def cancel(self, intent_id: str) -> bool:
-        if intent_id in self.placed and intent_id not in self.cancelled:
+        known = intent_id in self.placed or intent_id in self.foreign_open
+        if known and intent_id not in self.cancelled:
             self.cancelled.append(intent_id)
             return True
         return False
@@ -128,7 +132,12 @@ class FakeBroker:
             filled = sum(f.quantity for f in self.fills if f.intent_id == intent_id)
             if intent_id not in self.cancelled and filled < intent.quantity and not self.reject_with:
                 acks.append(self._ack(intent_id))
-        acks += [BrokerOrderAck(i, 9000, OrderStatus.SUBMITTED) for i in self.foreign_open]
+        acks += [
+            BrokerOrderAck(i, 9000, OrderStatus.SUBMITTED)
+            for i in self.foreign_open
+            if i not in self.cancelled
+        ]
+        acks += self.by_hand
         return acks
 
     def positions(self) -> list[BrokerPosition]:

@@ -6,12 +6,13 @@ import pytest
 
 from smart0dte.adapters.aws.dynamodb import DynamoState
 from smart0dte.domain.models import OrderStatus, Side, TradingMode
-from smart0dte.ports import ReceivedCommand
+from smart0dte.domain.reconcile import ForeignOrder
+from smart0dte.ports import BrokerOrderAck, ReceivedCommand
 from smart0dte.services.order_bridge import OrderBridge, Outcome
 from smart0dte.services.session import new_york_date
 
 from .conftest import record
-from .fakes import CALL, T0, FakeBroker, FakeClock, FakeReceiver, make_intent, message
+from .fakes import CALL, PUT, T0, FakeBroker, FakeClock, FakeReceiver, make_intent, message
 
 
 def bridge_of(store: DynamoState, broker: FakeBroker, receiver: FakeReceiver) -> OrderBridge:
@@ -284,3 +285,49 @@ def test_reconcile_is_quiet_when_store_and_broker_agree(live: DynamoState) -> No
 
     assert report.consistent and report.fills.recorded == 1
     assert "ReconcileMismatch" not in actions(live)
+
+
+def test_the_published_book_holds_todays_positions_executions_and_hand_orders(live: DynamoState) -> None:
+    intent = make_intent()
+    record(live, intent)
+    hand_sell = BrokerOrderAck(
+        "",
+        7001,
+        OrderStatus.SUBMITTED,
+        filled_quantity=1,
+        contract_symbol=PUT.occ_symbol,
+        side=Side.SELL,
+        quantity=3,
+    )
+    other_expiry = "SPY   250321C00562000"
+    broker = FakeBroker(
+        held={CALL.occ_symbol: 2, other_expiry: 5},
+        foreign_open=["intent-manual-0000001"],
+        by_hand=[hand_sell],
+    )
+    bridge = bridge_of(live, broker, FakeReceiver([message(intent)]))
+    bridge.process()
+    fill = broker.fill(intent.intent_id, 2)
+    bridge.sync_fills(T0)
+
+    book = bridge.publish_book(T0)
+
+    assert live.get_broker_book() == book
+    assert book.positions == {CALL.occ_symbol: 2}  # another expiry is the owner's, not the engine's
+    assert book.execution_ids == frozenset({fill.fill_id})
+    assert book.foreign_orders == (ForeignOrder(PUT.occ_symbol, "SELL", 2),)
+    # an order with Smart 0DTE's orderRef that the store does not know is cancelled, and audited
+    assert broker.cancelled == ["intent-manual-0000001"]
+    assert audited(live, "UnknownOrderCancelled") == [
+        "an order with Smart 0DTE's orderRef intent-manual-0000001 that the store does not know"
+    ]
+
+
+def test_a_hand_placed_sell_counts_against_what_the_engine_may_sell(live: DynamoState) -> None:
+    exit_intent = make_intent(n=2, side=Side.SELL, quantity=3, contract=PUT)
+    hand_sell = BrokerOrderAck(
+        "", 7001, OrderStatus.SUBMITTED, contract_symbol=PUT.occ_symbol, side=Side.SELL, quantity=2
+    )
+    broker = FakeBroker(held={PUT.occ_symbol: 3}, by_hand=[hand_sell])
+
+    assert bridge_of(live, broker, FakeReceiver()).sellable_quantity(exit_intent) == 1

@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from smart0dte.domain.broker_venue import BrokerVenue
+from smart0dte.domain.controls import TradingState
 from smart0dte.domain.marketdata import MarketDay
 from smart0dte.domain.models import (
     CONTRACT_MULTIPLIER,
@@ -26,8 +27,16 @@ from smart0dte.domain.models import (
     Side,
     TradingMode,
 )
+from smart0dte.domain.reconcile import BROKER_BOOK_MAX_AGE, BrokerBook, ForeignOrder, compare, traded_here
 from smart0dte.domain.session_engine import SessionEngine
-from smart0dte.domain.venue import BrokerCosts, CancelOrder, OrderReport, PlaceOrder, VenueEventKind
+from smart0dte.domain.venue import (
+    BrokerCosts,
+    BrokerReport,
+    CancelOrder,
+    OrderReport,
+    PlaceOrder,
+    VenueEventKind,
+)
 from tests.unit.domain.test_session_engine import CARRY, MINUTES, SESSION, WIDE_EXITS, Scripted, make_day
 from tests.unit.domain.test_simulated_venue import T0, intent
 
@@ -205,7 +214,7 @@ def test_the_book_equals_the_sum_of_the_broker_fills_for_any_event_order(data: s
     batches = [news[a:b] for a, b in zip([0, *cuts], [*cuts, len(news)], strict=True)]
 
     for minute, batch in enumerate(batches, start=ENTRY_MINUTE + 1):
-        engine.observe(SESSION.open_et + timedelta(minutes=minute), batch)
+        engine.observe(SESSION.open_et + timedelta(minutes=minute), BrokerReport(tuple(batch)))
 
     quantity = sum(f.quantity for f in fills)
     cost = sum((f.price * f.quantity * CONTRACT_MULTIPLIER + f.commission_usd for f in fills), Decimal(0))
@@ -214,3 +223,55 @@ def test_the_book_equals_the_sum_of_the_broker_fills_for_any_event_order(data: s
     assert engine.portfolio.cash_usd == CARRY.equity_usd - cost
     assert sorted(f.fill_id for f in engine.fills) == sorted(f.fill_id for f in fills)  # each once
     assert engine.account().day_trades_in_window == 1  # one entry, however many fills
+
+
+# --- reconciliation with the broker's book -------------------------------------------------------
+
+
+def test_compare_names_each_difference_and_refuses_an_old_book() -> None:
+    now = T0 + timedelta(minutes=1)
+    occ = "SPY   250314C00562000"
+    agree = BrokerBook(now, {occ: 2}, frozenset({"exec-1"}))
+    assert compare({occ: 2}, agree, now) is None
+    differ = compare({occ: 2}, BrokerBook(now, {occ: 5}, frozenset()), now)
+    assert differ is not None and differ.text == f"{occ} book 2 broker 5"
+    foreign = compare({}, BrokerBook(now, {}, frozenset(), (ForeignOrder(occ, "SELL", 1),)), now)
+    assert foreign is not None and "SELL 1" in foreign.text and "not placed by Smart 0DTE" in foreign.text
+    old = compare({}, replace(agree, at=now - BROKER_BOOK_MAX_AGE - timedelta(seconds=1)), now)
+    assert old is not None and old.text == "the order bridge's broker book is 121 s old"
+    missing = compare({}, None, now)
+    assert missing is not None and missing.text == "no broker book from the order bridge yet"
+    assert BrokerBook.from_wire(agree.to_wire()) == agree
+    assert traded_here(occ, T0.date()) and not traded_here(occ, T0.date() + timedelta(days=1))
+    assert not traded_here("AAPL", T0.date())
+
+
+def test_a_difference_halts_entries_once_audited_until_book_and_broker_agree() -> None:
+    engine, order = entered()
+    occ = order.contract.occ_symbol
+    fill = fill_of(order, order.quantity, 1).model_copy(
+        update={"ts": SESSION.open_et + timedelta(minutes=ENTRY_MINUTE, seconds=5)}
+    )
+    first = SESSION.open_et + timedelta(minutes=ENTRY_MINUTE + 1)
+    wrong = BrokerBook(first, {occ: order.quantity + 2}, frozenset({fill.fill_id}))
+    halted = engine.observe(first, BrokerReport((fill,), wrong))
+    assert halted.trading_state is TradingState.REDUCING
+    assert f"{occ} book {order.quantity} broker {order.quantity + 2}" in halted.trading_state_reason
+    (incident,) = [d for d in halted.effects.decisions if d.kind == "incident"]
+    assert incident.detail["positions"] == {occ: {"book": order.quantity, "broker": order.quantity + 2}}
+    # the same difference the next minute is not a new incident; an entry is refused for it
+    second = first + timedelta(minutes=1)
+    again = engine.observe(second, BrokerReport((), replace(wrong, at=second)))
+    assert [d.kind for d in again.effects.decisions if d.kind == "incident"] == []
+    state = SessionEngine.from_state(engine.to_state(), engine.day, SESSION, BROKER_CONFIG, Scripted({}))
+    assert state.broker_mismatch == engine.broker_mismatch != ""
+    # a book taken before the fill says nothing; one that agrees clears the halt
+    third = second + timedelta(minutes=1)
+    engine.observe(third, BrokerReport((), BrokerBook(third, {}, frozenset())))
+    assert engine.broker_mismatch != ""
+    fourth = third + timedelta(minutes=1)
+    cleared = engine.observe(
+        fourth, BrokerReport((), BrokerBook(fourth, {occ: order.quantity}, frozenset({fill.fill_id})))
+    )
+    assert cleared.trading_state is TradingState.ACTIVE
+    assert [d.kind for d in cleared.effects.decisions if d.kind == "reconciled"] == ["reconciled"]

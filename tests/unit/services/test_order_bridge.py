@@ -10,6 +10,7 @@ import pytest
 from smart0dte.bootstrap.order_bridge import BridgeSettings, check_consistent, resolve_settings
 from smart0dte.cli import main
 from smart0dte.domain.models import DomainError, Order, OrderStatus, TradingMode
+from smart0dte.domain.reconcile import BrokerBook
 from smart0dte.ports import AuditRecord, GatewayStatus, Versioned
 from smart0dte.services.order_bridge import (
     AccountRefused,
@@ -38,6 +39,7 @@ class MemoryStore:
         self.mode = mode
         self.audited: list[AuditRecord] = []
         self.statuses: list[GatewayStatus] = []
+        self.books: list[BrokerBook] = []
         self.orders: dict[str, Order] = {}
         self.fail_status_write = False
 
@@ -52,6 +54,9 @@ class MemoryStore:
         if self.fail_status_write:
             raise RuntimeError("DynamoDB throttled")
         self.statuses.append(status)
+
+    def put_broker_book(self, book: BrokerBook) -> None:
+        self.books.append(book)
 
     def get_order_by_intent(self, intent_id: str) -> Versioned[Order] | None:
         order = self.orders.get(intent_id)
@@ -220,6 +225,7 @@ def test_the_loop_reconnects_with_backoff_and_reconciles_after_each_connect() ->
 
     assert summary.connects == 2 and summary.failed_connects == 3  # type: ignore[attr-defined]
     assert len(summary.reconciles) == 2  # type: ignore[attr-defined]
+    assert len(store.books) >= 2  # the broker's book published after each (re)connect
     assert (attempts[1] - attempts[0]).total_seconds() == 1.0
     assert (attempts[2] - attempts[1]).total_seconds() == 2.0
     assert connections[0].closed == 1

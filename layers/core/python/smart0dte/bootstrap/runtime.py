@@ -176,6 +176,7 @@ class Runtime:
             market=self.market,
             venue=BrokerVenue if broker else SimulatedVenue,
             queue=self.order_queue if broker else None,
+            broker_book=self.state.get_broker_book if broker else None,
             model_fn=self.model_fn,
         )
 

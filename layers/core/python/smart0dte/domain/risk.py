@@ -24,6 +24,7 @@ _Fail = Callable[["RiskRule", str], None]
 class RiskRule(StrEnum):
     EMERGENCY_STOP = "EMERGENCY_STOP"
     PAUSED = "PAUSED"
+    BROKER_MISMATCH = "BROKER_MISMATCH"
     MASTER_SWITCH_OFF = "MASTER_SWITCH_OFF"
     SIGNAL_GENERATION_OFF = "SIGNAL_GENERATION_OFF"
     TRADE_EXECUTION_OFF = "TRADE_EXECUTION_OFF"
@@ -65,6 +66,8 @@ class Controls:
     paused: bool = False
     close_requests: frozenset[str] = frozenset()
     """Position ids a human asked to close: the engine exits each at its next minute (MANUAL)."""
+    broker_mismatch: str = ""
+    """Where the book and the broker disagree (`domain.reconcile`): entries wait until they agree."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +125,8 @@ def trading_state(controls: Controls, account: AccountRisk, limits: RiskLimits) 
         return TradingState.HALTED, (
             f"drawdown {account.drawdown_fraction:.2%} reached the limit {limits.max_drawdown:.2%}"
         )
+    if controls.broker_mismatch:
+        return TradingState.REDUCING, f"book and broker disagree: {controls.broker_mismatch}"
     if account.daily_loss_fraction >= limits.daily_loss_limit:
         return TradingState.REDUCING, (
             f"daily loss {account.daily_loss_fraction:.2%} reached the limit {limits.daily_loss_limit:.2%}"
@@ -185,6 +190,8 @@ def check_entry(
         fail(RiskRule.EMERGENCY_STOP, "emergency stop is active")
     if controls.paused:
         fail(RiskRule.PAUSED, "trading is paused")
+    if controls.broker_mismatch:
+        fail(RiskRule.BROKER_MISMATCH, f"book and broker disagree: {controls.broker_mismatch}")
     if not settings.master_switch:
         fail(RiskRule.MASTER_SWITCH_OFF, "master switch is off")
     if not settings.signal_generation:

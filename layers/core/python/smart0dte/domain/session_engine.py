@@ -25,8 +25,9 @@ turn, so a backtest and the Lambda path run the same code):
 
 Orders go to the execution venue the config names (`domain.venue`: the simulated venue fills
 them here, the broker venue turns them into commands for the order bridge); positions, P&L and
-every limit follow the fills the venue reports. A broker's news (fills, rejections, cancels) is
-given to `observe`, which books it before anything else.
+every limit follow the fills the venue reports. A broker's report (the news of its orders and its
+book) is given to `observe`, which books the news before anything else and then reconciles: while
+the engine's positions and the broker's differ (`domain.reconcile`), no entry is made.
 
 Between phases the engine's whole mutable state (portfolio and its ledger, the venue's orders, exit
 plans, strategy states, counters) travels through `to_state()` / `from_state()` as JSON, so each
@@ -39,7 +40,7 @@ from __future__ import annotations
 import copy
 from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Protocol, runtime_checkable
@@ -87,6 +88,7 @@ from smart0dte.domain.portfolio import (
     trade_to_wire,
 )
 from smart0dte.domain.pricing import IVStatus, bsm_greeks, implied_vol, t_years_from_minutes
+from smart0dte.domain.reconcile import BrokerBook, compare
 from smart0dte.domain.risk import (
     AccountRisk,
     Controls,
@@ -104,7 +106,7 @@ from smart0dte.domain.strategies import StateKey
 from smart0dte.domain.strategies.base import StrategyState
 from smart0dte.domain.venue import (
     BrokerCosts,
-    BrokerNews,
+    BrokerReport,
     CancelOrder,
     ExecutionVenue,
     PlaceOrder,
@@ -417,6 +419,8 @@ class SessionEngine:
         self.plans: dict[str, ExitPlan] = {}
         self.exiting: dict[str, tuple[ExitReason, datetime]] = {}
         """OCC symbol -> why and since when its position is being sold: an exit works until flat."""
+        self.broker_mismatch = ""
+        """Where the book and the broker disagree (empty: they agree, or no broker to ask)."""
         self.unflat_reported: set[str] = set()
         """Position ids already reported open `UNFLAT_ALERT` before the close."""
         self.order_meta: dict[str, tuple[str, str]] = {}
@@ -464,16 +468,18 @@ class SessionEngine:
 
     # --- the phases -----------------------------------------------------------------------------
 
-    def observe(self, now: datetime, news: Sequence[BrokerNews] = ()) -> Candidates:
-        """Book the venue's `news`, mark, let working orders trade, exit, then ask for signals (none
-        from the flatten time on)."""
+    def observe(self, now: datetime, broker: BrokerReport | None = None) -> Candidates:
+        """Book the broker's news and reconcile with its book (a broker-backed venue), mark, let
+        working orders trade, exit, then ask for signals (none from the flatten time on)."""
         self._phase = _Collector()
-        self._book(self.venue.apply(news))
+        if broker is not None:
+            self._book(self.venue.apply(broker.news))
+            self._reconcile(broker.book, now)
         now_ns = datetime_to_ns(now)
         rows = self._rows(now_ns)
         self._mark(rows, now)
         self._work_orders(rows, now)
-        controls = self.controls_at(now)
+        controls = self._controls(now)
         state, reason = trading_state(controls, self._account(), self.config.limits)
         self._exits(rows, now, state, reason, controls.close_requests)
         self._report_unflat(now)
@@ -499,7 +505,7 @@ class SessionEngine:
             now_ns = datetime_to_ns(now)
             rows = self._rows(now_ns)
             known = self._cut.until(now_ns)
-            controls = self.controls_at(now)
+            controls = self._controls(now)
             trial = self._trial()
             for signal in signals:
                 entry = trial._entry(signal, rows, now, known)
@@ -671,6 +677,28 @@ class SessionEngine:
                 },
             )
             self._book(update)
+
+    def _controls(self, now: datetime) -> Controls:
+        controls = self.controls_at(now)
+        return replace(controls, broker_mismatch=self.broker_mismatch) if self.broker_mismatch else controls
+
+    def _reconcile(self, book: BrokerBook | None, now: datetime) -> None:
+        """Compare the positions with the broker's `book` (one that has seen every fill booked):
+        a new difference is an incident with both sides and halts entries; agreement clears it."""
+        if book is not None and not book.has_seen(frozenset(f.fill_id for f in self.fills)):
+            return  # taken before a fill this engine booked: the next book will say
+        held = {p.contract.occ_symbol: p.quantity for p in self.portfolio.open_positions}
+        difference = compare(held, book, now)
+        text = "" if difference is None else difference.text
+        if text == self.broker_mismatch:
+            return
+        self.broker_mismatch = text
+        if difference is None:
+            self._record(now, "reconciled", {"message": "book and broker agree again: entries resume"})
+            return
+        message = f"INCIDENT: book and broker disagree ({text}); no entry until they agree"
+        self.incidents.append(message)
+        self._record(now, "incident", {"message": message, **difference.details()})
 
     def _report_unflat(self, now: datetime) -> None:
         """From `UNFLAT_ALERT` before the close, each position still open is an incident, once."""
@@ -1064,6 +1092,7 @@ class SessionEngine:
             ],
             "exiting": [[symbol, r.value, _iso(since)] for symbol, (r, since) in self.exiting.items()],
             "unflat_reported": sorted(self.unflat_reported),
+            "broker_mismatch": self.broker_mismatch,
             "order_meta": [[order_id, s, r] for order_id, (s, r) in self.order_meta.items()],
             "fills": [f.model_dump(mode="json") for f in self.fills],
             "portfolio": _portfolio_to_wire(
@@ -1138,6 +1167,7 @@ class SessionEngine:
             for symbol, reason, since in state.get("exiting", [])
         }
         engine.unflat_reported = {str(p) for p in state.get("unflat_reported", [])}
+        engine.broker_mismatch = str(state["broker_mismatch"])
         engine.order_meta = {str(order_id): (str(s), str(r)) for order_id, s, r in state["order_meta"]}
         engine.fills = [Fill.model_validate(f) for f in state["fills"]]
         engine.portfolio = _portfolio_from_wire(state["portfolio"], session.open_et)

@@ -35,6 +35,7 @@ from smart0dte.domain.models import (
     OrderStatus,
     TradingMode,
 )
+from smart0dte.domain.reconcile import BrokerBook
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +154,15 @@ class OrderReport:
 
 BrokerNews = Fill | OrderReport
 """What a remote venue reports about the engine's orders (order ids are the engine's)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerReport:
+    """What a trading minute learns from the broker before it decides: the news of its orders and
+    the broker's book to reconcile with (None: the order bridge has published none)."""
+
+    news: tuple[BrokerNews, ...] = ()
+    book: BrokerBook | None = None
 
 
 @dataclass(frozen=True, slots=True)

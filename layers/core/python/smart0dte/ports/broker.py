@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Final, Protocol
 
-from smart0dte.domain.models import Fill, OrderIntent, OrderStatus, TradingMode
+from smart0dte.domain.models import Fill, OrderIntent, OrderStatus, Side, TradingMode
 
 PAPER_ACCOUNT_PREFIXES: Final = ("DU", "DF")
 """IB paper-trading account ids start with DU (DF: an advisor's paper master); live ones with U
@@ -68,6 +68,11 @@ class BrokerOrderAck:
     already_known: bool = False
     """True when the broker already had an order with this orderRef: nothing new was placed."""
     detail: str = ""
+    contract_symbol: str = ""
+    """The order's contract (OCC symbol for options) when the broker said (open orders do)."""
+    side: Side | None = None
+    quantity: int = 0
+    """The order's whole quantity when the broker said (open orders do); 0 when unknown."""
 
 
 @dataclass(frozen=True, slots=True)

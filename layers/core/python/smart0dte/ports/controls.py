@@ -10,6 +10,7 @@ from typing import Protocol
 
 from smart0dte.domain.controls import AutomationSettings, ControlChange, RiskLimits, TradingState
 from smart0dte.domain.models import DomainError, TradingMode
+from smart0dte.domain.reconcile import BrokerBook
 from smart0dte.domain.risk import Controls
 from smart0dte.ports.broker import BrokerAccount
 from smart0dte.ports.counters import DailyCounters
@@ -138,3 +139,10 @@ class ControlsStore(Protocol):
     def put_gateway_status(self, status: GatewayStatus) -> None: ...
 
     def get_gateway_status(self) -> GatewayStatus | None: ...
+
+    def put_broker_book(self, book: BrokerBook) -> None:
+        """Overwrite the broker's book the order bridge saw last (not audited: written every few
+        seconds; a difference is audited by the trading minute that finds it)."""
+        ...
+
+    def get_broker_book(self) -> BrokerBook | None: ...

@@ -38,6 +38,7 @@ from enum import StrEnum
 from typing import Final
 
 from smart0dte.domain.models import ORDER_TRANSITIONS, DomainError, Order, OrderIntent, OrderStatus, Side
+from smart0dte.domain.reconcile import BrokerBook, ForeignOrder, traded_here
 from smart0dte.domain.venue import CancelOrder
 from smart0dte.ports import (
     AuditRecord,
@@ -177,6 +178,8 @@ class OrderBridge:
         self._clock = clock
         self._actor = actor
         self._stored_fill_ids: set[str] = set()
+        self._known_intents: set[str] = set()
+        """Intent ids of broker orders the store is known to hold (read once each)."""
         self._stop_answered: int | None = None
         """The number of the last stop answered (-1: none); read from the audit log when first needed."""
         self._cancelling: dict[str, datetime] | None = None
@@ -317,13 +320,16 @@ class OrderBridge:
 
     def sellable_quantity(self, intent: OrderIntent) -> int:
         """What the broker holds of the intent's contract minus the working SELL orders there (other
-        than this intent's own); never negative. Broker orders without a stored order cannot be
-        attributed to a contract (BrokerOrderAck carries none) and are not subtracted."""
+        than this intent's own, hand-placed ones included); never negative."""
         occ = intent.contract.occ_symbol
         held = sum(max(p.quantity, 0) for p in self._broker.positions() if p.contract_symbol == occ)
         selling = 0
         for ack in self._broker.open_orders():
             if ack.intent_id == intent.intent_id or ack.status.is_terminal:
+                continue
+            if not ack.intent_id:  # placed by hand: what it sells is not the engine's to sell
+                if ack.side is Side.SELL and ack.contract_symbol == occ:
+                    selling += max(ack.quantity - ack.filled_quantity, 0)
                 continue
             other = self._store.get_order_by_intent(ack.intent_id)
             if other is None:
@@ -563,6 +569,47 @@ class OrderBridge:
             logger.error("fill not recorded: %s", error)
         return FillSync(recorded, already, len(unknown), failed, tuple(sorted(set(unknown))), tuple(errors))
 
+    def publish_book(self, session_start: datetime) -> BrokerBook:
+        """The broker's side for the trading minutes to reconcile with (`domain.reconcile`), written
+        after a fill sync: today's positions in the contracts the engine trades, every execution
+        since `session_start` and the working orders not placed by Smart 0DTE. An order carrying a
+        Smart 0DTE orderRef that the store does not know (an earlier deployment's, a lost record)
+        is cancelled first: the book follows the broker, and nothing unknown may trade for it."""
+        today = session_date_of(self._clock.now())
+        foreign: list[ForeignOrder] = []
+        for ack in self._broker.open_orders():
+            if ack.status.is_terminal:
+                continue
+            if not ack.intent_id:
+                if traded_here(ack.contract_symbol, today):
+                    side = ack.side.value if ack.side is not None else "?"
+                    foreign.append(
+                        ForeignOrder(ack.contract_symbol, side, max(ack.quantity - ack.filled_quantity, 0))
+                    )
+            elif ack.intent_id not in self._known_intents:
+                if self._store.get_order_by_intent(ack.intent_id) is not None:
+                    self._known_intents.add(ack.intent_id)
+                else:
+                    cancelled = self._broker.cancel(ack.intent_id)
+                    self._audit(
+                        "UnknownOrderCancelled",
+                        f"an order with Smart 0DTE's orderRef {ack.intent_id} that the store does not know",
+                        {
+                            "intent_id": ack.intent_id,
+                            "broker_order_id": ack.broker_order_id,
+                            "cancelled": cancelled,
+                        },
+                    )
+        positions = {
+            p.contract_symbol: p.quantity
+            for p in self._broker.positions()
+            if p.quantity and traded_here(p.contract_symbol, today)
+        }
+        executions = frozenset(f.fill_id for f in self._broker.executions(session_start))
+        book = BrokerBook(self._clock.now(), positions, executions, tuple(foreign))
+        self._store.put_broker_book(book)
+        return book
+
     def reconcile(self, session_start: datetime) -> ReconcileReport:
         """After a (re)connect: sync the fills since `session_start`, then report working orders the
         broker does not know (without fills) and open broker orders the store is not working.
@@ -730,6 +777,7 @@ def run_order_bridge(
                     summary.stopped_by, summary.refused = "account", str(exc)
                     break
                 report = bridge.reconcile(session_start)
+                bridge.publish_book(session_start)
                 summary.reconciles.append(report)
                 summary.fills_recorded += report.fills.recorded
                 heartbeat.beat(connection.broker, True, "" if report.consistent else "reconcile mismatch")
@@ -748,6 +796,7 @@ def run_order_bridge(
             now = clock.now()
             if now >= next_fills:
                 summary.fills_recorded += bridge.sync_fills(session_start).recorded
+                bridge.publish_book(session_start)
                 next_fills = now + timedelta(seconds=timings.fills_every_s)
         except Exception as exc:
             summary.errors += 1

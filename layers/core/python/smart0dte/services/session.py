@@ -13,7 +13,8 @@ phase, and saves the document back under an optimistic lock. The document holds:
 The venue is the desk's `venue` (chosen where the application is wired): paper trades on the
 simulated venue inside the engine; ibkr_paper and live on the broker venue, whose commands go to
 the order queue and whose news (the fills, rejections and cancels the order bridge wrote to the
-store) `news` reads for the next phase to book before it decides anything.
+store) and the broker's book (what the bridge saw at IB) `report` reads for the next phase to book
+and reconcile before it decides anything.
 
 Writes are ordered so nothing is half-done: the document with its outbox is saved first (the
 commit point: a phase whose save loses the lock changes nothing and is run again from the newer
@@ -51,6 +52,7 @@ from smart0dte.domain.models import (
     Underlying,
 )
 from smart0dte.domain.portfolio import trade_from_wire, trade_to_wire
+from smart0dte.domain.reconcile import BrokerBook
 from smart0dte.domain.risk import Controls, RiskRule, RiskVerdict, Violation
 from smart0dte.domain.session_engine import (
     AccountCarry,
@@ -64,7 +66,15 @@ from smart0dte.domain.simulated_venue import SimulatedVenue
 from smart0dte.domain.strategies import StateKey
 from smart0dte.domain.strategies.base import StrategyState
 from smart0dte.domain.strategy_signals import ProbabilityFn, StrategySignals
-from smart0dte.domain.venue import VENUE_COMMAND, BrokerNews, CancelOrder, OrderReport, PlaceOrder, VenueKind
+from smart0dte.domain.venue import (
+    VENUE_COMMAND,
+    BrokerNews,
+    BrokerReport,
+    CancelOrder,
+    OrderReport,
+    PlaceOrder,
+    VenueKind,
+)
 from smart0dte.ports import (
     AuditRecord,
     AuditRecordExists,
@@ -233,6 +243,9 @@ class SessionDesk:
     queue: Callable[[], OrderQueue] | None = None
     """The broker venue's order queue, built when the first command is sent (None: no command may
     be sent)."""
+    broker_book: Callable[[], BrokerBook | None] | None = None
+    """The broker venue's book as the order bridge last published it (None: no broker to
+    reconcile with, the simulated venue)."""
     model_fn: Callable[[str], ProbabilityFn] | None = None
     """The promoted model's probability function, by version (None: rules only)."""
     pricing: PricingInputs = field(default_factory=PricingInputs)
@@ -324,9 +337,13 @@ class SessionDesk:
             lambda _now: controls,
         )
 
-    def news(self, engine: SessionEngine, session_date: date) -> list[BrokerNews]:
-        """What the broker did with the engine's working orders, as the order bridge stored it:
-        every fill (the engine books each once) and a rejection, cancel or expiry."""
+    def report(self, engine: SessionEngine, session_date: date) -> BrokerReport | None:
+        """What the broker did with the engine's working orders, as the order bridge stored it
+        (every fill, the engine books each once; a rejection, cancel or expiry), and its book,
+        read first so that it never has seen a fill the news lack; None on the simulated venue."""
+        if self.broker_book is None:
+            return None
+        book = self.broker_book()
         found: list[BrokerNews] = []
         for order in engine.venue.awaiting_news():
             stored = self.state.get_order(qualified(session_date, order.order_id))
@@ -341,7 +358,7 @@ class SessionDesk:
                 found.append(
                     OrderReport(order.order_id, status, stored.value.updated_at, stored.value.reason)
                 )
-        return found
+        return BrokerReport(tuple(found), book)
 
     def strategies(self, envelope: Envelope, session: SessionTimes, day: MarketDay) -> LazyStrategies:
         probability_fn = None

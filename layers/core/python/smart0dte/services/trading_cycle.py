@@ -5,9 +5,9 @@ engine restored from the session document (see `services.session`), so the Lambd
 same decisions as a backtest of the same day.
 
 - `signals({"mode", "ts"})`: book the broker's news (the fills, rejections and cancels the order
-  bridge stored for the working orders), mark, work orders, exits, then the strategies' candidates
-  (none from the flatten time; then, with no position and no working order, the market is not even
-  read).
+  bridge stored for the working orders) and reconcile with its book (a difference: no entries),
+  mark, work orders, exits, then the strategies' candidates (none from the flatten time; then,
+  with no position and no working order, the market is not even read).
 - `risk(<signals' result>)`: a verdict and a size per candidate; the approved intents.
 - `execute(<risk's result>)`: each intent once (the handler makes `execute_one` idempotent on the
   intent id) on the desk's venue: paper fills on the simulated venue, ibkr_paper and live send a
@@ -85,7 +85,7 @@ class TradingCycle:
             day = desk.market.known_day(session_date, ts)
             source = desk.strategies(envelope, session, day)
             engine = desk.restore(envelope, session, inputs, day, source)
-        candidates = engine.observe(ts, desk.news(engine, session_date))
+        candidates = engine.observe(ts, desk.report(engine, session_date))
         exits = sum(1 for d in candidates.effects.decisions if d.kind == "exit")
         result = SignalsResult(
             mode=desk.mode,

@@ -473,6 +473,9 @@ class IbkrBroker:
                     filled_quantity=ack.filled_quantity,
                     already_known=True,
                     detail=f"{role}: {trade.order.action} {contract_symbol(trade.contract)}",
+                    contract_symbol=contract_symbol(trade.contract),
+                    side=Side.BUY if trade.order.action == "BUY" else Side.SELL,
+                    quantity=int(trade.order.totalQuantity),
                 )
             )
         return acks

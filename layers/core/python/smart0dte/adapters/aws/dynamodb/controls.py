@@ -47,6 +47,7 @@ from smart0dte.domain.events import (
     TradingStateChanged,
 )
 from smart0dte.domain.models import DomainError, PositionStatus, TradingMode
+from smart0dte.domain.reconcile import BrokerBook
 from smart0dte.domain.risk import Controls
 from smart0dte.ports import (
     ActiveMode,
@@ -64,6 +65,7 @@ _SETTINGS_SK = "settings"
 _RISK_LIMITS_SK = "risk_limits"
 _CONTROLS_SK = "trading"
 _GATEWAY_SK = "gateway"
+_BROKER_BOOK_SK = "broker_book"
 _SYSTEM_PK = "system"
 """The one partition no mode owns: which mode the system trades in."""
 _ACTIVE_MODE_SK = "active_mode"
@@ -105,6 +107,10 @@ class GatewayItem(ControlTable):
     detail = UnicodeAttribute(null=True)
 
 
+class BrokerBookItem(ControlTable):
+    book = JSONAttribute()
+
+
 class ActiveModeItem(ControlTable):
     mode = UnicodeAttribute()
     changed_by = UnicodeAttribute()
@@ -127,6 +133,7 @@ class DynamoControls(DynamoTradingBook):
         self._config = tables.model(ConfigItem)
         self._controls = tables.model(ControlsItem)
         self._gateway = tables.model(GatewayItem)
+        self._broker_book = tables.model(BrokerBookItem)
         self._active_mode = tables.model(ActiveModeItem)
 
     # settings ---------------------------------------------------------------------------------
@@ -256,6 +263,13 @@ class DynamoControls(DynamoTradingBook):
             ),
             detail=item.detail or "",
         )
+
+    def put_broker_book(self, book: BrokerBook) -> None:
+        self._broker_book(self._key("control"), _BROKER_BOOK_SK, book=book.to_wire()).save()
+
+    def get_broker_book(self) -> BrokerBook | None:
+        item = get_item(self._broker_book, self._key("control"), _BROKER_BOOK_SK)
+        return None if item is None else BrokerBook.from_wire(item.book)
 
     # the active mode ------------------------------------------------------------------------
 
