@@ -21,6 +21,7 @@ from smart0dte.domain.models import (
     OptionContract,
     OptionRight,
     OrderStatus,
+    OrderType,
     PositionStatus,
     Side,
     TradingMode,
@@ -98,32 +99,46 @@ def test_ibkr_paper_holds_sells_and_earns_what_the_broker_filled(
         entry["intent_id"], asked - 1, str(limit - Decimal("0.01")), ENTRY + timedelta(seconds=20)
     )
 
-    # the next minute books the broker's fill and cancels the entry's remainder at the broker
+    # the next minute books the broker's fill, protects it at the broker (a stop and a target in
+    # one OCA group, each for the filled quantity) and cancels the entry's remainder there
     after = ENTRY + timedelta(minutes=1)
     gateway.write_until(after)
     run_cycle(MODE, after)
     (held,) = state.list_open_positions()
     assert (held.quantity, held.entry_price) == (asked - 1, bought.price)
-    assert desk.relay() == [Outcome.CANCELLED]
+    stop, target = live_queue.sent[1:]
+    assert (stop.order_type, target.order_type) == (OrderType.STOP, OrderType.LIMIT)
+    assert stop.oca_group == target.oca_group is not None
+    assert stop.quantity == target.quantity == asked - 1
+    assert stop.stop_price is not None and stop.stop_price < bought.price < (target.limit_price or 0)
+    assert desk.relay() == [Outcome.PLACED, Outcome.PLACED, Outcome.CANCELLED]
+    assert {i.intent_id for i in desk.broker.placed.values()} >= {stop.intent_id, target.intent_id}
     entry_order = state.get_order(entry["order_id"])
     assert entry_order is not None and entry_order.value.status is OrderStatus.CANCELLED
     assert entry_order.value.filled_quantity == asked - 1
 
-    # the trader closes it: the exit goes to the broker for what the broker holds
+    # the trader closes it: the protective orders are cancelled at the broker first, and only once
+    # the broker confirmed does the exit go out, for what the broker holds: never two sells at once
     state.request_close(held.position_id, "user:alice", "take it off", after + timedelta(seconds=10))
     close_minute = after + timedelta(minutes=1)
     gateway.write_until(close_minute)
     run_cycle(MODE, close_minute)
+    assert {c.intent_id for c in live_queue.cancels} >= {stop.intent_id, target.intent_id}
+    assert len(live_queue.sent) == 3  # no exit yet
+    assert desk.relay() == [Outcome.CANCELLED, Outcome.CANCELLED]
+    exit_minute = close_minute + timedelta(minutes=1)
+    gateway.write_until(exit_minute)
+    run_cycle(MODE, exit_minute)
     exit_intent = live_queue.sent[-1]
-    assert (exit_intent.side, exit_intent.quantity) == (Side.SELL, asked - 1)
+    assert (exit_intent.side, exit_intent.quantity, exit_intent.oca_group) == (Side.SELL, asked - 1, None)
     assert state.get_position(held.position_id).value.status is PositionStatus.OPEN  # type: ignore[union-attr]
     assert desk.relay() == [Outcome.PLACED]
     sell_at = exit_intent.limit_price or bought.price
     sold = desk.execute(
-        exit_intent.intent_id, asked - 1, str(sell_at + Decimal("0.02")), close_minute + timedelta(seconds=15)
+        exit_intent.intent_id, asked - 1, str(sell_at + Decimal("0.02")), exit_minute + timedelta(seconds=15)
     )
 
-    booked = close_minute + timedelta(minutes=1)
+    booked = exit_minute + timedelta(minutes=1)
     gateway.write_until(booked)
     run_cycle(MODE, booked)
     closed = state.get_position(held.position_id)

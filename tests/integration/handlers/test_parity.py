@@ -49,6 +49,7 @@ def backtest_rows(session_date: date, scenario: Scenario, seed: int, cut: time) 
     outcome = run_day(DayJob(session_date, request, None))
     cut_at = datetime.combine(session_date, cut, tzinfo=NEW_YORK)
     rows: dict[str, list[Row]] = {"signal": [], "risk": [], "order": [], "fill": [], "position": []}
+    protective: dict[str, list[object]] = {}
     for d in outcome.decisions:
         if d.ts > cut_at:
             continue
@@ -90,7 +91,22 @@ def backtest_rows(session_date: date, scenario: Scenario, seed: int, cut: time) 
                     x["filled_quantity"],
                 )
             )
+        elif d.kind == "protect":
+            for o in x["orders"]:  # type: ignore[union-attr]
+                order_id = qualified(session_date, str(o["order_id"]))
+                row = [
+                    order_id,
+                    o["intent_id"],
+                    o["contract"],
+                    o["side"],
+                    o["limit_price"],
+                    o["stop_price"],
+                    0,
+                ]
+                protective[order_id] = row
         elif d.kind == "fill":
+            if qualified(session_date, str(x["order_id"])) in protective:
+                protective[qualified(session_date, str(x["order_id"]))][-1] += x["quantity"]  # type: ignore[operator]
             rows["fill"].append(
                 (
                     qualified(session_date, str(x["fill_id"])),
@@ -107,6 +123,7 @@ def backtest_rows(session_date: date, scenario: Scenario, seed: int, cut: time) 
         for t in outcome.trades
         if t.exit_ts <= cut_at
     ]
+    rows["protective"] = [tuple(row) for row in protective.values()]
     return {k: sorted(v, key=str) for k, v in rows.items()}
 
 
@@ -137,6 +154,19 @@ def store_rows(mode: TradingMode, session_date: date) -> dict[str, list[Row]]:
         for r in state.list_risk_decisions(session_date)
     ]
     orders = [o for status in OrderStatus for o in state.list_orders(status)]
+    protective = [
+        (
+            o.order_id,
+            o.intent_id,
+            o.contract.occ_symbol,
+            o.side.value,
+            None if o.limit_price is None else str(o.limit_price),
+            None if o.stop_price is None else str(o.stop_price),
+            o.filled_quantity,
+        )
+        for o in orders
+        if o.oca_group is not None
+    ]
     order_rows = [
         (
             o.order_id,
@@ -149,6 +179,7 @@ def store_rows(mode: TradingMode, session_date: date) -> dict[str, list[Row]]:
             o.filled_quantity,
         )
         for o in orders
+        if o.oca_group is None
     ]
     fills = [
         (
@@ -181,6 +212,7 @@ def store_rows(mode: TradingMode, session_date: date) -> dict[str, list[Row]]:
         "risk": sorted(risks, key=str),
         "order": sorted(order_rows, key=str),
         "fill": sorted(fills, key=str),
+        "protective": sorted(protective, key=str),
     }
 
 
@@ -207,8 +239,9 @@ def test_the_handlers_decide_what_the_backtest_decides(
 
     expected = backtest_rows(session_date, scenario, seed, cut)
     actual = store_rows(mode, session_date)
-    for kind in ("signal", "risk", "order", "fill", "position"):
+    for kind in ("signal", "risk", "order", "fill", "position", "protective"):
         assert actual[kind] == expected[kind], kind
-    assert [len(expected[k]) for k in ("signal", "risk", "order", "fill", "position")] == [5, 5, 5, 5, 2]
+    counts = [len(expected[k]) for k in ("signal", "risk", "order", "fill", "position", "protective")]
+    assert counts[:5] == [5, 5, 3, 5, 2] and counts[5] >= 4  # exits by protective orders: fewer orders
     assert sum(1 for r in expected["risk"] if not r[2]) == 2  # two refusals among them
     assert executed

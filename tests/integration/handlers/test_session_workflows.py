@@ -177,7 +177,9 @@ def test_flatten_sells_every_position_at_the_flatten_time_and_post_close_reports
     assert after["candidates"] == [] and after["open_positions"] == 0  # entries are blocked
     state = store(PAPER)
     assert state.list_open_positions() == []
-    (exit_order,) = [o for o in orders() if o.side.value == "SELL"]
+    (exit_order,) = [o for o in orders() if o.side.value == "SELL" and o.oca_group is None]
+    protective = [o for o in orders() if o.oca_group is not None]
+    assert [o.status for o in protective] == [OrderStatus.CANCELLED] * 2  # cancelled before the exit
     assert exit_order.status is OrderStatus.FILLED and exit_order.created_at == session.flatten_et
     closed = state.list_positions(PositionStatus.CLOSED)
     assert [p.exit_reason for p in closed] == ["TIME_EXIT"]
@@ -217,7 +219,7 @@ def test_post_close_recovers_a_crash_between_the_order_record_and_the_fill_recor
         patch.setattr(DynamoState, "record_fill", crash)
         with pytest.raises(RuntimeError, match="died here"):
             load_handler("execute").handler(cycle.risk, Context())
-    (order,) = orders()
+    (order,) = [o for o in orders() if o.side.value == "BUY"]
     assert order.status is OrderStatus.SUBMITTED and store(PAPER).list_fills(order.order_id) == []
     assert store(PAPER).list_open_positions() == []
     phantom = order.model_copy(update={"order_id": "20250313-X0000001", "intent_id": "e" * 32})

@@ -37,6 +37,11 @@ def orders(mode: TradingMode) -> list[Any]:
     return [o for status in OrderStatus for o in state.list_orders(status)]
 
 
+def entries(mode: TradingMode) -> list[Any]:
+    """The entry orders (the rest are each fill's protective stop and target)."""
+    return [o for o in orders(mode) if o.side.value == "BUY"]
+
+
 def execute(risk: dict[str, Any] | None) -> dict[str, Any]:
     assert risk is not None
     result: dict[str, Any] = load_handler("execute").handler(risk, Context())
@@ -60,9 +65,20 @@ def test_the_entry_minute_runs_signals_risk_and_execute_with_every_record(
     state = store(TradingMode.PAPER)
     assert len(state.list_signals(ENTRY_DAY)) == 2
     assert [d.verdict.approved for d in state.list_risk_decisions(ENTRY_DAY)].count(True) == 1
-    (order,) = orders(TradingMode.PAPER)
+    (order,) = entries(TradingMode.PAPER)
     assert order.order_id == outcome["order_id"] and order.order_id.startswith("20250313-O")
     assert order.status is OrderStatus.FILLED and len(state.list_fills(order.order_id)) == 1
+    # the fill is protected at the venue: a stop and a target for its quantity, one OCA group
+    stop, target = sorted(
+        (o for o in orders(TradingMode.PAPER) if o.side.value == "SELL"),
+        key=lambda o: o.order_type.value != "STOP",
+    )
+    assert (stop.order_type.value, target.order_type.value) == ("STOP", "LIMIT")
+    assert (
+        stop.oca_group == target.oca_group is not None
+        and stop.status is target.status is OrderStatus.SUBMITTED
+    )
+    assert stop.quantity == target.quantity == order.filled_quantity
     (position,) = state.list_open_positions()
     assert position.quantity == order.filled_quantity
     assert state.get_counters(ENTRY_DAY).trades == 1
@@ -89,7 +105,7 @@ def test_a_duplicated_trading_cycle_event_creates_no_second_order(aws: Provision
     after = table_items(dynamodb, aws)
     for table in ("trading", "audit", "control", "market"):
         assert after[table] == before[table], table
-    assert len(orders(TradingMode.PAPER)) == 1
+    assert len(entries(TradingMode.PAPER)) == 1
     # An older minute arriving late is stale: nothing to do.
     stale = run_cycle(TradingMode.PAPER, ENTRY - timedelta(minutes=5))
     assert stale.signals["stale"] and stale.signals["candidates"] == [] and stale.risk is None
@@ -111,7 +127,7 @@ def test_a_retried_execute_returns_the_first_outcome_and_one_order(aws: Provisio
     after_expiry = execute(cycle.risk)
     assert [o["duplicate"] for o in after_expiry["orders"]] == [True]
     assert after_expiry["orders"][0]["order_id"] == first["orders"][0]["order_id"]
-    (order,) = orders(TradingMode.PAPER)
+    (order,) = entries(TradingMode.PAPER)
     assert len(store(TradingMode.PAPER).list_fills(order.order_id)) == 1
 
 
@@ -137,7 +153,7 @@ def test_only_the_minutes_own_candidates_and_intents_are_accepted(aws: Provision
         execute({**unseen, "ts": next_minute.isoformat()})
     # The 09:45 intent itself, retried after the engine moved on: its stored outcome, no new order.
     assert execute(cycle.risk) == first
-    assert len(orders(TradingMode.PAPER)) == 1
+    assert len(entries(TradingMode.PAPER)) == 1
 
 
 @pytest.mark.parametrize("mode", [TradingMode.IBKR_PAPER, TradingMode.LIVE])
@@ -161,7 +177,7 @@ def test_a_broker_mode_sends_each_intent_once_and_never_meets_paper(
     paper = at_entry(TradingMode.PAPER, aws, dynamodb, merge=True)
     paper_outcome = execute(paper.risk)["orders"][0]
     assert not paper_outcome["sent_to_broker"] and len(live_queue.sent) == 1  # paper sent nothing
-    (paper_order,) = orders(TradingMode.PAPER)
+    (paper_order,) = entries(TradingMode.PAPER)
     assert paper_order.status is OrderStatus.FILLED and paper_order.intent_id != order.intent_id
     assert orders(mode) == [order]
     assert [orders(m) for m in others if m is not TradingMode.PAPER] == [[]]

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from smart0dte.adapters.aws.dynamodb import DynamoState
-from smart0dte.domain.models import OrderStatus, Side, TradingMode
+from smart0dte.domain.models import OrderStatus, OrderType, Side, TradingMode
 from smart0dte.domain.reconcile import ForeignOrder
 from smart0dte.ports import BrokerOrderAck, ReceivedCommand
 from smart0dte.services.order_bridge import OrderBridge, Outcome
@@ -331,3 +331,32 @@ def test_a_hand_placed_sell_counts_against_what_the_engine_may_sell(live: Dynamo
     broker = FakeBroker(held={PUT.occ_symbol: 3}, by_hand=[hand_sell])
 
     assert bridge_of(live, broker, FakeReceiver()).sellable_quantity(exit_intent) == 1
+
+
+def test_a_protective_stop_and_target_of_one_group_each_sell_the_whole_position(live: DynamoState) -> None:
+    stop = make_intent(n=3, side=Side.SELL, quantity=4).model_copy(
+        update={
+            "order_type": OrderType.STOP,
+            "limit_price": None,
+            "stop_price": Decimal("0.60"),
+            "oca_group": "g-1",
+        }
+    )
+    target = make_intent(n=4, side=Side.SELL, quantity=4).model_copy(update={"oca_group": "g-1"})
+    stranger = make_intent(n=5, side=Side.SELL, quantity=1)
+    for intent in (stop, target, stranger):
+        record(live, intent)
+    broker = FakeBroker(held={CALL.occ_symbol: 5})
+    receiver = FakeReceiver([message(stop), message(target), message(stranger)])
+
+    handled = bridge_of(live, broker, receiver).process()
+
+    assert [(h.outcome, h.quantity) for h in handled] == [
+        (Outcome.PLACED, 4),
+        (Outcome.PLACED, 4),
+        (Outcome.PLACED, 1),
+    ]
+    # another sell of the contract is not part of the group: it counts against the next one
+    fourth = make_intent(n=6, side=Side.SELL, quantity=1)
+    record(live, fourth)
+    assert bridge_of(live, broker, FakeReceiver()).sellable_quantity(fourth) == 0

@@ -43,6 +43,8 @@ def intent(
     limit_price: str | None = "1.25",
     take_profit: str | None = None,
     stop_loss: str | None = None,
+    stop_price: str | None = None,
+    oca_group: str | None = None,
 ) -> OrderIntent:
     return OrderIntent(
         intent_id=intent_id,
@@ -55,6 +57,8 @@ def intent(
         limit_price=None if limit_price is None else Decimal(limit_price),
         take_profit_price=None if take_profit is None else Decimal(take_profit),
         stop_loss_price=None if stop_loss is None else Decimal(stop_loss),
+        stop_price=None if stop_price is None else Decimal(stop_price),
+        oca_group=oca_group,
         reason="test",
     )
 
@@ -94,6 +98,32 @@ def test_submit_places_a_day_limit_order_tagged_with_the_intent_id(ib: FakeIB, b
     assert ack.intent_id == "intent-0000000001"
     assert ack.broker_order_id == order.permId != 0
     assert (ack.status, ack.filled_quantity, ack.already_known) == (OrderStatus.SUBMITTED, 0, False)
+
+
+def test_a_protective_pair_goes_out_as_a_stop_and_a_limit_in_one_oca_group(
+    ib: FakeIB, broker: IbkrBroker
+) -> None:
+    broker.submit(
+        intent(
+            "intent-0000000007",
+            side=Side.SELL,
+            order_type=OrderType.STOP,
+            limit_price=None,
+            stop_price="0.60",
+            oca_group="g-1",
+        )
+    )
+    broker.submit(intent("intent-0000000008", side=Side.SELL, limit_price="2.50", oca_group="g-1"))
+
+    stop, target = ib.placed
+    assert (stop.orderType, stop.action, stop.auxPrice, stop.orderRef) == (
+        "STP",
+        "SELL",
+        0.60,
+        "intent-0000000007",
+    )
+    assert (target.orderType, target.lmtPrice, target.orderRef) == ("LMT", 2.50, "intent-0000000008")
+    assert {(o.ocaGroup, o.ocaType) for o in (stop, target)} == {("g-1", 3)}  # a fill reduces the other
 
 
 def test_submitting_the_same_intent_twice_places_one_order(ib: FakeIB, broker: IbkrBroker) -> None:
@@ -192,7 +222,16 @@ def test_fills_of_bracket_children_map_back_to_the_intent(ib: FakeIB, broker: Ib
             {"order_type": OrderType.MARKET, "limit_price": None, "take_profit": "2.5", "stop_loss": "0.6"},
             "order_type=MARKET",
         ),
-        ({"order_type": OrderType.STOP, "limit_price": None}, "order_type=STOP"),
+        (
+            {
+                "order_type": OrderType.STOP,
+                "limit_price": None,
+                "stop_price": "0.60",
+                "take_profit": "2.5",
+                "stop_loss": "0.6",
+            },
+            "order_type=STOP",
+        ),
     ],
 )
 def test_orders_that_cannot_be_sent_as_asked_are_refused(

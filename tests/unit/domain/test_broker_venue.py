@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from functools import cache
 from typing import Any
 
@@ -24,6 +24,7 @@ from smart0dte.domain.models import (
     OptionRight,
     Order,
     OrderStatus,
+    OrderType,
     Side,
     TradingMode,
 )
@@ -275,3 +276,49 @@ def test_a_difference_halts_entries_once_audited_until_book_and_broker_agree() -
     )
     assert cleared.trading_state is TradingState.ACTIVE
     assert [d.kind for d in cleared.effects.decisions if d.kind == "reconciled"] == ["reconciled"]
+
+
+# --- protection at the broker ---------------------------------------------------------------------
+
+
+def test_an_entry_fill_is_protected_at_the_broker_and_a_partial_stop_reduces_the_target() -> None:
+    engine, order = entered()
+    first = SESSION.open_et + timedelta(minutes=ENTRY_MINUTE + 1)
+    fill = fill_of(order, 3, 1).model_copy(update={"ts": first - timedelta(seconds=30)})
+    book = BrokerBook(first, {order.contract.occ_symbol: 3}, frozenset({fill.fill_id}))
+    observed = engine.observe(first, BrokerReport((fill,), book))
+
+    places = [c for c in observed.effects.commands if isinstance(c, PlaceOrder)]
+    stop, target = (p.intent for p in places)
+    plan = engine.plans[order.contract.occ_symbol]
+    assert (stop.order_type, stop.quantity, stop.stop_price) == (
+        OrderType.STOP,
+        3,
+        Decimal(str(plan.stop_price)).quantize(Decimal("0.01"), rounding=ROUND_DOWN),
+    )
+    assert (target.order_type, target.quantity) == (OrderType.LIMIT, 3)
+    assert stop.oca_group == target.oca_group is not None
+    (protect,) = [d for d in observed.effects.decisions if d.kind == "protect"]
+    assert protect.detail["oca_group"] == stop.oca_group
+
+    # IB fills 1 of the stop and reduces the target to 2 (OCA type 3): the book mirrors it
+    stop_order = next(o for o in engine.orders() if o.intent_id == stop.intent_id)
+    target_order = next(o for o in engine.orders() if o.intent_id == target.intent_id)
+    second = first + timedelta(minutes=1)
+    sold = fill_of(stop_order, 1, 2, price="0.50").model_copy(update={"ts": second - timedelta(seconds=20)})
+    after = engine.observe(
+        second,
+        BrokerReport(
+            (sold,),
+            replace(
+                book,
+                at=second,
+                positions={order.contract.occ_symbol: 2},
+                execution_ids=frozenset({fill.fill_id, sold.fill_id}),
+            ),
+        ),
+    )
+    reduced = [e for e in after.effects.orders if e.order_id == target_order.order_id]
+    assert reduced[-1].quantity == 2
+    (held,) = engine.portfolio.open_positions
+    assert held.quantity == 2 and engine.broker_mismatch == ""

@@ -185,7 +185,7 @@ def test_a_simulated_day_phased_through_json_equals_the_stepped_day(
 
     assert_same(stepped, phased)
     kinds = {d[1] for d in stepped.decisions}
-    assert {"signal", "risk", "order", "fill", "exit"} <= kinds
+    assert {"signal", "risk", "order", "fill", "protect"} <= kinds
 
 
 def _dense_minutes(seed: int) -> dict[int, OptionRight]:

@@ -110,8 +110,11 @@ def test_a_rally_takes_profit_and_every_step_is_recorded() -> None:
     assert trade.quantity >= 1
     assert float(trade.entry_price) * 100 * trade.quantity <= 0.02 * 100_000
     kinds = [d.kind for d in result.decisions]
-    assert kinds[:4] == ["signal", "risk", "order", "fill"]
-    assert "exit" in kinds
+    assert kinds[:5] == ["signal", "risk", "order", "fill", "protect"]
+    # the target rested at the venue from the entry fill and sold at its limit
+    (protect,) = [d.detail for d in result.decisions if d.kind == "protect"]
+    target = next(o for o in protect["orders"] if o["limit_price"] is not None)
+    assert trade.exit_price == Decimal(target["limit_price"])
     assert result.open_positions_at_close == 0
     assert result.incidents == []
     assert len(result.equity_curve) == MINUTES

@@ -34,6 +34,8 @@ def intent(
     order_type: OrderType = OrderType.LIMIT,
     stop: str | None = None,
     target: str | None = None,
+    stop_price: str | None = None,
+    oca_group: str | None = None,
 ) -> OrderIntent:
     return OrderIntent(
         intent_id=idempotency_key(key),
@@ -46,6 +48,8 @@ def intent(
         limit_price=Decimal(limit) if limit else None,
         stop_loss_price=Decimal(stop) if stop else None,
         take_profit_price=Decimal(target) if target else None,
+        stop_price=Decimal(stop_price) if stop_price else None,
+        oca_group=oca_group,
         reason="test",
     )
 
@@ -108,6 +112,14 @@ def test_latency_keeps_an_order_from_trading_on_quotes_before_it_is_live() -> No
     assert (fill.price, fill.ts) == (Decimal("1.07"), T0 + timedelta(seconds=5))
 
 
+def protective(quantity: int = 4) -> tuple[OrderIntent, OrderIntent]:
+    """A stop at 0.85 and a target at 1.25 for `quantity`, one one-cancels-other group."""
+    return (
+        intent(quantity, None, Side.SELL, "stop", OrderType.STOP, stop_price="0.85", oca_group="group-1"),
+        intent(quantity, "1.25", Side.SELL, "target", oca_group="group-1"),
+    )
+
+
 @pytest.mark.parametrize(
     ("later", "filled_type", "price"),
     [
@@ -115,23 +127,36 @@ def test_latency_keeps_an_order_from_trading_on_quotes_before_it_is_live() -> No
         (quote(0.80, 0.85), OrderType.STOP, Decimal("0.80")),  # stop triggered: sells at the bid
     ],
 )
-def test_bracket_children_are_one_cancels_other(
+def test_a_one_cancels_other_group_cancels_the_other_when_one_fills(
     later: OptionQuote, filled_type: OrderType, price: Decimal
 ) -> None:
     broker = SimulatedVenue()
-    entry = broker.submit(intent(stop="0.85", target="1.25"), quote(1.00, 1.05), T0)
-    children = [o for o in entry.orders if o.side is Side.SELL]
-    assert {o.order_type for o in children} == {OrderType.STOP, OrderType.LIMIT}
-    assert all(o.quantity == 2 and o.status is OrderStatus.SUBMITTED for o in children)
+    orders = [broker.submit(i, quote(1.00, 1.05), T0).orders[0] for i in protective()]
+    assert [o.status for o in orders] == [OrderStatus.SUBMITTED] * 2
     assert broker.on_quote(quote(1.00, 1.05), T0 + timedelta(minutes=1)).fills == ()
     update = broker.on_quote(later, T0 + timedelta(minutes=2))
     (fill,) = update.fills
-    assert fill.price == price
-    statuses = {broker.order(o.order_id).order_type: broker.order(o.order_id).status for o in children}
+    assert (fill.price, fill.quantity) == (price, 4)
+    statuses = {broker.order(o.order_id).order_type: broker.order(o.order_id).status for o in orders}
     assert statuses[filled_type] is OrderStatus.FILLED
     other = OrderType.STOP if filled_type is OrderType.LIMIT else OrderType.LIMIT
     assert statuses[other] is OrderStatus.CANCELLED
     assert broker.working_orders() == []
+
+
+def test_a_partial_fill_reduces_the_rest_of_its_group_and_a_quote_is_shared() -> None:
+    broker = SimulatedVenue()
+    stop, target = (broker.submit(i, None, T0).orders[0] for i in protective())
+    # the target trades 1 of the 1 displayed: the stop now covers the 3 left
+    update = broker.on_quote(quote(1.30, 1.35, bid_size=1), T0 + timedelta(minutes=1))
+    assert [f.quantity for f in update.fills] == [1]
+    reduced = [e for e in update.events if e.kind is VenueEventKind.REDUCED]
+    assert [(e.order.order_id, e.order.quantity) for e in reduced] == [(stop.order_id, 3)]
+    # the same quote again: its one contract is taken, nothing more trades
+    assert broker.on_quote(quote(1.30, 1.35, bid_size=1), T0 + timedelta(minutes=1)).fills == ()
+    assert broker.order(target.order_id).remaining_quantity == 3
+    with pytest.raises(DomainError, match="places no brackets"):
+        broker.submit(intent(key="bracket", stop="0.85", target="1.25"), quote(1.00, 1.05), T0)
 
 
 def test_cancel_and_mode_checks() -> None:

@@ -42,7 +42,7 @@ def test_report_has_every_section_and_ends_every_day_flat(week_report: dict[str,
         assert trade["exit_reason"] in {"STOP_LOSS", "TAKE_PROFIT", "TRAILING_STOP", "TIME_EXIT"}
         assert trade["exit_time"][11:16] <= "15:50"  # flat by the flatten time (times are New York)
     kinds = {d["kind"] for d in week_report["decisions"]}
-    assert {"signal", "risk", "order", "fill", "exit"} <= kinds
+    assert {"signal", "risk", "order", "fill", "protect"} <= kinds
     for decision in week_report["decisions"]:
         if decision["kind"] == "risk" and not decision["approved"]:
             assert decision["rules"] and decision["violations"]

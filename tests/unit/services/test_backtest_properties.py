@@ -334,28 +334,33 @@ def test_emergency_stop_halts_entries_in_the_same_minute_and_flattens(case: Case
             assert decision.detail["side"] == "SELL"
     # in the same minute every open position is offered in full at the bid and sells all the
     # displayed bid size covers (without a bid it goes to market and sells whole); a remainder
-    # the book could not take keeps working at the next minutes
-    held_at_press = [t for t in result.trades if t.entry_ts < pressed_at <= t.exit_ts]
+    # the book could not take keeps working at the next minutes. A protective stop or target
+    # resting at the venue may trade the press minute's quote first (then the exit sells the rest).
+    at_press = [t for t in result.trades if t.entry_ts < pressed_at <= t.exit_ts]
+    protected = [t for t in at_press if t.exit_reason in ("STOP_LOSS", "TAKE_PROFIT")]
+    assert all(t.exit_ts == pressed_at for t in protected)
+    held_at_press = [t for t in at_press if t.exit_reason == "EMERGENCY_STOP"]
     exits = {
         str(d.detail["contract"]): d
         for d in result.decisions
         if d.kind == "exit" and d.ts == pressed_at and d.detail["reason"] == "EMERGENCY_STOP"
     }
     assert set(exits) == {t.contract.occ_symbol for t in held_at_press}
-    event(f"positions open at the press: {len({t.contract for t in held_at_press})}")
+    event(f"positions open at the press: {len({t.contract for t in at_press})}")
     by_symbol = {t.contract: 0 for t in held_at_press}
     for trade in held_at_press:
         by_symbol[trade.contract] += trade.quantity
     for contract, quantity in by_symbol.items():
         exit_order = exits[contract.occ_symbol].detail
         bid, _ask, bid_size = quote_at(day, contract, pressed_at)
+        taken = sum(t.quantity for t in protected if t.contract == contract)
         assert exit_order["quantity"] == quantity
         has_bid = bool(np.isfinite(bid) and bid > 0)
-        assert exit_order["filled_quantity"] == (min(quantity, bid_size) if has_bid else quantity)
+        assert exit_order["filled_quantity"] == (min(quantity, bid_size - taken) if has_bid else quantity)
         if exit_order["filled_quantity"] == quantity:
             assert all(t.exit_ts == pressed_at for t in held_at_press if t.contract == contract)
     for trade in result.trades:
-        assert trade.exit_ts < pressed_at or trade.exit_reason == "EMERGENCY_STOP"
+        assert trade.exit_ts < pressed_at or trade.exit_reason == "EMERGENCY_STOP" or trade in protected
     assert result.incidents == []
     assert result.portfolio.open_positions == []
 

@@ -10,7 +10,9 @@ broker did comes back as `BrokerNews` (fills, and rejections, cancels and expiri
 - a fill of an order already reported cancelled or rejected is still booked (the exchange decided:
   a fill that raced a cancel won); a fill beyond the order's quantity is booked too, the order's
   quantity growing to it: the broker's fills are the truth;
-- a rejection, cancel or expiry ends an order that is still working, and changes nothing after.
+- a rejection, cancel or expiry ends an order that is still working, and changes nothing after;
+- a fill of an order in a one-cancels-other group reduces the group's other working orders by its
+  quantity, cancelling those with nothing left, as IB does with OCA type 3 (reduce without block).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from smart0dte.domain.venue import (
     OrderReport,
     PlaceOrder,
     VenueEvent,
+    VenueEventKind,
     VenueUpdate,
 )
 
@@ -129,6 +132,7 @@ class BrokerVenue:
             self._orders[order.order_id] = booked
             self._fill_ids.add(fill.fill_id)
             update += VenueUpdate((VenueEvent.of_fill(booked, fill),))
+            update += self._reduce_group(booked, fill)
         for report in (n for n in news if isinstance(n, OrderReport)):
             order = self._known(report.order_id)
             if order.status.is_terminal:
@@ -136,6 +140,23 @@ class BrokerVenue:
             ended = order.transition(report.status, report.ts, report.reason)
             self._orders[order.order_id] = ended
             update += VenueUpdate((VenueEvent.of_status(ended),))
+        return update
+
+    def _reduce_group(self, filled: Order, fill: Fill) -> VenueUpdate:
+        update = VenueUpdate()
+        if filled.oca_group is None:
+            return update
+        for other in self.working_orders():
+            if other.order_id == filled.order_id or other.oca_group != filled.oca_group:
+                continue
+            left = other.quantity - fill.quantity
+            if left <= other.filled_quantity:
+                ended = other.transition(OrderStatus.CANCELLED, fill.ts, "one-cancels-other at the broker")
+                update += VenueUpdate((VenueEvent.of_status(ended),))
+            else:
+                ended = other.reduce(left, fill.ts, "one-cancels-other at the broker: reduced")
+                update += VenueUpdate((VenueEvent(VenueEventKind.REDUCED, ended),))
+            self._orders[other.order_id] = ended
         return update
 
     def _known(self, order_id: str) -> Order:

@@ -301,6 +301,10 @@ class OrderIntent(_Frozen):
     quantity: int = Field(gt=0, le=1000)
     order_type: OrderType = OrderType.LIMIT
     limit_price: PriceUsd | None = None
+    stop_price: PriceUsd | None = None
+    """A STOP order's trigger: it becomes a market order when the bid falls to it."""
+    oca_group: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    """Orders of one group cancel each other as they fill (a fill reduces the others by its quantity)."""
     stop_loss_price: PriceUsd | None = None
     take_profit_price: PriceUsd | None = None
     signal_id: str | None = None
@@ -312,6 +316,10 @@ class OrderIntent(_Frozen):
             raise ValueError("limit_price is required for a LIMIT order")
         if self.order_type is OrderType.MARKET and self.limit_price is not None:
             raise ValueError("limit_price must be empty for a MARKET order")
+        if (self.order_type is OrderType.STOP) != (self.stop_price is not None):
+            raise ValueError("stop_price is required for a STOP order and only for one")
+        if self.order_type is OrderType.STOP and self.limit_price is not None:
+            raise ValueError("limit_price must be empty for a STOP order")
         return self
 
 
@@ -398,6 +406,8 @@ class Order(_Frozen):
     quantity: int = Field(gt=0, le=1000)
     order_type: OrderType
     limit_price: PriceUsd | None = None
+    stop_price: PriceUsd | None = None
+    oca_group: str | None = None
     status: OrderStatus = OrderStatus.PENDING_SUBMIT
     filled_quantity: int = Field(default=0, ge=0)
     avg_fill_price: PriceUsd | None = None
@@ -422,6 +432,8 @@ class Order(_Frozen):
             quantity=intent.quantity,
             order_type=intent.order_type,
             limit_price=intent.limit_price,
+            stop_price=intent.stop_price,
+            oca_group=intent.oca_group,
             created_at=intent.ts,
             updated_at=intent.ts,
         )
@@ -439,6 +451,21 @@ class Order(_Frozen):
                 f"allowed: {allowed}"
             )
         return self.model_copy(update={"status": status, "updated_at": at, "reason": reason or self.reason})
+
+    def reduce(self, quantity: int, at: datetime, reason: str) -> Order:
+        """The order shrunk to `quantity` (another order of its one-cancels-other group filled):
+        FILLED when that is what it has filled already."""
+        if self.status.is_terminal or not self.filled_quantity <= quantity < self.quantity or quantity < 1:
+            raise DomainError(
+                f"order {self.order_id} ({self.status.value}, {self.filled_quantity}/{self.quantity} filled) "
+                f"cannot be reduced to quantity={quantity}"
+            )
+        reduced = self.model_copy(update={"quantity": quantity, "updated_at": at, "reason": reason})
+        return (
+            reduced.transition(OrderStatus.FILLED, at, reason)
+            if quantity == self.filled_quantity
+            else reduced
+        )
 
     def apply_fill(self, fill: Fill) -> Order:
         """Account for an execution: quantity, average price, and PARTIALLY_FILLED or FILLED."""

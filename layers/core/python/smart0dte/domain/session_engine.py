@@ -42,7 +42,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
 from typing import Any, Protocol, runtime_checkable
 from weakref import WeakKeyDictionary
 
@@ -115,6 +115,10 @@ from smart0dte.domain.venue import (
 )
 
 MINUTE = timedelta(minutes=1)
+PROTECTION_GRACE = timedelta(minutes=2)
+"""How long a crossed stop or target is left to the protective orders resting at the venue before
+the engine's own exit takes over (cancelling them first): a broker's stop may trigger on another
+price than the bid, or not fill."""
 UNFLAT_ALERT = timedelta(minutes=5)
 """A position still open this long before the close is an incident (reported once per position)."""
 STATE_FORMAT = 2
@@ -419,6 +423,9 @@ class SessionEngine:
         self.plans: dict[str, ExitPlan] = {}
         self.exiting: dict[str, tuple[ExitReason, datetime]] = {}
         """OCC symbol -> why and since when its position is being sold: an exit works until flat."""
+        self.protection_triggered: dict[str, datetime] = {}
+        """OCC symbol -> when its stop or target was first seen crossed while its protective
+        orders rested at the venue (see `_left_to_protection`)."""
         self.broker_mismatch = ""
         """Where the book and the broker disagree (empty: they agree, or no broker to ask)."""
         self.unflat_reported: set[str] = set()
@@ -473,7 +480,7 @@ class SessionEngine:
         working orders trade, exit, then ask for signals (none from the flatten time on)."""
         self._phase = _Collector()
         if broker is not None:
-            self._book(self.venue.apply(broker.news))
+            self._book(self.venue.apply(broker.news), now)
             self._reconcile(broker.book, now)
         now_ns = datetime_to_ns(now)
         rows = self._rows(now_ns)
@@ -598,13 +605,15 @@ class SessionEngine:
     def _work_orders(self, rows: dict[Underlying, int], now: datetime) -> None:
         """Working orders trade against this minute's quote; what an entry did not fill is
         cancelled, an exit's remainder keeps working (`_exits` walks it when needed)."""
-        for order in self.venue.working_orders():
-            quote = self._contract_quote(order.contract, rows)
-            if quote is None and order.side is Side.SELL:
-                quote = _no_quote(order.contract)
+        working = self.venue.working_orders()
+        for contract in dict.fromkeys(o.contract for o in working):
+            quote = self._contract_quote(contract, rows)
+            if quote is None and any(o.side is Side.SELL and o.contract == contract for o in working):
+                quote = _no_quote(contract)
             if quote is not None:
-                self._book(self.venue.on_quote(quote, now, self._no_bid_underlying(quote, now)))
-            if order.side is Side.BUY and order.order_id in {o.order_id for o in self.venue.working_orders()}:
+                self._book(self.venue.on_quote(quote, now, self._no_bid_underlying(quote, now)), now)
+        for order in self.venue.working_orders():
+            if order.side is Side.BUY:
                 self._cancel(order.order_id, now, "immediate-or-cancel remainder")
 
     def _exits(
@@ -630,7 +639,7 @@ class SessionEngine:
                     reason = ExitReason.MANUAL
                 else:
                     reason = exit_reason(self.plans[symbol], bid, now, self.session.flatten_et)
-                if reason is None:
+                if self._left_to_protection(position, reason, bid, now) or reason is None:
                     continue
                 self._cancel_working(position, now)
                 self.exiting[symbol] = started = (reason, now)
@@ -676,7 +685,7 @@ class SessionEngine:
                     **self._order_detail(update),
                 },
             )
-            self._book(update)
+            self._book(update, now)
 
     def _controls(self, now: datetime) -> Controls:
         controls = self.controls_at(now)
@@ -699,6 +708,22 @@ class SessionEngine:
         message = f"INCIDENT: book and broker disagree ({text}); no entry until they agree"
         self.incidents.append(message)
         self._record(now, "incident", {"message": message, **difference.details()})
+
+    def _left_to_protection(
+        self, position: Position, reason: ExitReason | None, bid: float, now: datetime
+    ) -> bool:
+        """Whether a stop or target the position's resting protective orders cover is left to them:
+        for `PROTECTION_GRACE` after the level is first seen crossed while there is a bid to trade."""
+        symbol = position.contract.occ_symbol
+        resting = (
+            reason in (ExitReason.STOP_LOSS, ExitReason.TAKE_PROFIT)
+            and bid > 0
+            and any(o.oca_group and o.contract == position.contract for o in self.venue.working_orders())
+        )
+        if not resting:
+            self.protection_triggered.pop(symbol, None)
+            return False
+        return now - self.protection_triggered.setdefault(symbol, now) < PROTECTION_GRACE
 
     def _report_unflat(self, now: datetime) -> None:
         """From `UNFLAT_ALERT` before the close, each position still open is an incident, once."""
@@ -765,7 +790,7 @@ class SessionEngine:
     def _enter(self, planned: PlannedEntry, now: datetime) -> None:
         update = self._submit(planned.intent, planned.quote, now, planned.strategy, "")
         self._record(now, "order", {"signal_id": planned.intent.signal_id, **self._order_detail(update)})
-        self._book(update)
+        self._book(update, now)
 
     def _trial(self) -> SessionEngine:
         """A copy whose account can be changed without touching this engine's."""
@@ -774,6 +799,7 @@ class SessionEngine:
         trial.venue = self.venue.copy()
         trial.plans = dict(self.plans)
         trial.exiting = dict(self.exiting)
+        trial.protection_triggered = dict(self.protection_triggered)
         trial.unflat_reported = set(self.unflat_reported)
         trial.order_meta = dict(self.order_meta)
         trial.fills = list(self.fills)
@@ -874,7 +900,7 @@ class SessionEngine:
     def _cancel(self, order_id: str, now: datetime, reason: str) -> None:
         """Cancel a working order (a cancel the broker has not confirmed yet: nothing new)."""
         if self.venue.order(order_id).status is not OrderStatus.PENDING_CANCEL:
-            self._book(self.venue.cancel(order_id, now, reason))
+            self._book(self.venue.cancel(order_id, now, reason), now)
 
     def _cancel_working(self, position: Position, now: datetime) -> None:
         for order in self.venue.working_orders():
@@ -977,16 +1003,17 @@ class SessionEngine:
             update += self.venue.cancel(order_id, now, "immediate-or-cancel remainder")
         return update
 
-    def _book(self, update: VenueUpdate) -> None:
+    def _book(self, update: VenueUpdate, now: datetime) -> None:
         """Apply an update's events (order states, fills) and keep its commands."""
         self._phase.commands.extend(update.commands)
         for event in update.events:
             self._phase.orders.append(event.order)
             if event.fill is not None:
-                self._apply(event.fill, event.order)
+                self._apply(event.fill, event.order, now)
 
-    def _apply(self, fill: Fill, order: Order) -> None:
-        """Book `fill`; `order` is its order as the fill left it."""
+    def _apply(self, fill: Fill, order: Order, now: datetime) -> None:
+        """Book `fill` at `now`; `order` is its order as the fill left it. An entry's fill gets its
+        protective orders at once."""
         strategy, reason = self.order_meta.get(fill.order_id, ("", ""))
         symbol = fill.contract.occ_symbol
         held = self.portfolio.position_for(fill.contract)
@@ -1020,14 +1047,52 @@ class SessionEngine:
                 self.config.trailing_stop_fraction,
             )
             self._phase.positions.append(PositionChange("opened" if held is None else "added", after))
+            if symbol not in self.exiting and not self.controls_at(now).emergency_stop:
+                self._protect(after, fill, now)  # (under a stop the position is sold at once instead)
             return
         assert held is not None and trade is not None
         if after is None:
             self.plans.pop(symbol, None)
             self.exiting.pop(symbol, None)
+            self.protection_triggered.pop(symbol, None)
             self._phase.positions.append(PositionChange("closed", held, self._trades_of(held.position_id)))
         else:
             self._phase.positions.append(PositionChange("reduced", held, (trade,)))
+
+    def _protect(self, position: Position, fill: Fill, now: datetime) -> None:
+        """A stop and a target for the entry fill's quantity, at the position's exit levels, as one
+        one-cancels-other group resting at the venue: the position is protected even if no later
+        minute runs. The engine's own exits cancel the group first (`_cancel_working`)."""
+        plan = self.plans[position.contract.occ_symbol]
+        group = idempotency_key(self.config.mode, self.day.session_date, fill.fill_id, "protect")
+        stop = Decimal(str(plan.stop_price)).quantize(EXIT_TICK_USD, rounding=ROUND_DOWN)
+        target = Decimal(str(plan.target_price)).quantize(EXIT_TICK_USD, rounding=ROUND_UP)
+        legs = [(OrderType.LIMIT, ExitReason.TAKE_PROFIT, target)]
+        if stop > 0:  # a 100% stop is no stop: nothing to rest at the venue
+            legs.insert(0, (OrderType.STOP, ExitReason.STOP_LOSS, stop))
+        placed = []
+        for order_type, reason, price in legs:
+            intent = OrderIntent(
+                intent_id=idempotency_key(
+                    self.config.mode, self.day.session_date, fill.fill_id, reason.value
+                ),
+                mode=self.config.mode,
+                ts=now,
+                contract=position.contract,
+                side=Side.SELL,
+                quantity=fill.quantity,
+                order_type=order_type,
+                limit_price=price if order_type is OrderType.LIMIT else None,
+                stop_price=price if order_type is OrderType.STOP else None,
+                oca_group=group,
+                reason=f"protective {reason.value} of {position.position_id}",
+            )
+            update = self._submit(intent, None, now, position.strategy, reason.value)
+            placed.append(self._order_detail(update))
+            self._book(update, now)
+        self._record(
+            now, "protect", {"position_id": position.position_id, "oca_group": group, "orders": placed}
+        )
 
     def _trades_of(self, position_id: str) -> tuple[ClosedTrade, ...]:
         return tuple(t for t in self.portfolio.closed if t.position_id == position_id)
@@ -1044,6 +1109,7 @@ class SessionEngine:
             "quantity": order.quantity,
             "status": order.status.value,
             "limit_price": str(order.limit_price) if order.limit_price is not None else None,
+            "stop_price": str(order.stop_price) if order.stop_price is not None else None,
             "filled_quantity": order.filled_quantity,
         }
 
@@ -1093,6 +1159,9 @@ class SessionEngine:
             "exiting": [[symbol, r.value, _iso(since)] for symbol, (r, since) in self.exiting.items()],
             "unflat_reported": sorted(self.unflat_reported),
             "broker_mismatch": self.broker_mismatch,
+            "protection_triggered": [
+                [symbol, _iso(since)] for symbol, since in self.protection_triggered.items()
+            ],
             "order_meta": [[order_id, s, r] for order_id, (s, r) in self.order_meta.items()],
             "fills": [f.model_dump(mode="json") for f in self.fills],
             "portfolio": _portfolio_to_wire(
@@ -1168,6 +1237,9 @@ class SessionEngine:
         }
         engine.unflat_reported = {str(p) for p in state.get("unflat_reported", [])}
         engine.broker_mismatch = str(state["broker_mismatch"])
+        engine.protection_triggered = {
+            str(symbol): _when(since) for symbol, since in state["protection_triggered"]
+        }
         engine.order_meta = {str(order_id): (str(s), str(r)) for order_id, s, r in state["order_meta"]}
         engine.fills = [Fill.model_validate(f) for f in state["fills"]]
         engine.portfolio = _portfolio_from_wire(state["portfolio"], session.open_et)

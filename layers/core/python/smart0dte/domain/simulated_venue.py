@@ -4,6 +4,8 @@
   slippage, up to the displayed size; the rest works on later quotes.
 - Resting limits fill at their limit when a later quote crosses them; sell stops trigger when
   the bid falls to the stop and fill at the bid minus slippage.
+- One-cancels-other groups (`oca_group`): a fill of one order reduces the others of its group by
+  its quantity, cancelling those with nothing left (IB's OCA type 3, reduce without block).
 - A sell trades against the bid alone (a positive bid is enough; the ask does not matter).
 - A market sell in a series with no bid (zero or no quote) fills in full at `no_bid_price`: the
   larger of the minimum tick and the option's intrinsic value. A real exchange turns such an
@@ -11,9 +13,9 @@
   without a bid is worthless, and an in-the-money one is always bought at about intrinsic (the
   buyer exercises it). So an exit that goes to market is never held into expiry.
 - An order is live only `latency_s` after submission; quotes before that cannot fill it.
+- A quote's displayed size is shared: what one order took at `now` is gone for the others.
 - No usable quote at submission: a buy is rejected; a sell is accepted and works (the owner must
   be able to exit a market without a bid).
-- Bracket: a filled BUY with stop and target gets two SELL children, one-cancels-other.
 - Submitting the same intent id twice returns nothing new.
 - It trades paper only: a broker-backed mode (ibkr_paper, live) trades on the `BrokerVenue`.
 """
@@ -39,7 +41,7 @@ from smart0dte.domain.models import (
     Side,
     TradingMode,
 )
-from smart0dte.domain.venue import BrokerCosts, BrokerNews, VenueEvent, VenueUpdate
+from smart0dte.domain.venue import BrokerCosts, BrokerNews, VenueEvent, VenueEventKind, VenueUpdate
 
 PRICE_TICK = Decimal("0.01")
 
@@ -50,8 +52,6 @@ class WorkingOrder:
 
     order: Order
     active_at: datetime
-    stop_price: Decimal | None = None
-    oco_sibling: str | None = None
     resting: bool = False
     """A limit that did not fill on arrival; when crossed later it fills at its limit."""
 
@@ -80,8 +80,10 @@ class SimulatedVenue:
     _orders: dict[str, Order] = field(default_factory=dict)
     _by_intent: dict[str, str] = field(default_factory=dict)
     _working: dict[str, WorkingOrder] = field(default_factory=dict)
-    _brackets: dict[str, tuple[Decimal | None, Decimal | None]] = field(default_factory=dict)
     _sequence: int = 0
+    _taken_at: datetime | None = None
+    _taken: dict[tuple[str, Side], int] = field(default_factory=dict)
+    """Contracts traded at `_taken_at` by (OCC symbol, side): the displayed size already used."""
 
     def __post_init__(self) -> None:
         if self.mode.uses_broker:
@@ -134,6 +136,11 @@ class SimulatedVenue:
             raise DomainError(f"intent mode={intent.mode.value} does not match venue mode={self.mode.value}")
         if intent.intent_id in self._by_intent:
             return VenueUpdate()
+        if intent.stop_loss_price is not None or intent.take_profit_price is not None:
+            raise DomainError(
+                f"intent {intent.intent_id}: the simulated venue places no brackets; protective orders "
+                "are a one-cancels-other group submitted after the fill"
+            )
         order = Order.from_intent(intent, order_id=self._next_id("O"))
         self._by_intent[intent.intent_id] = order.order_id
         if quote is not None and quote.contract != intent.contract:
@@ -144,8 +151,6 @@ class SimulatedVenue:
             return VenueUpdate((VenueEvent.of_status(rejected),))
         submitted = order.transition(OrderStatus.SUBMITTED, now)
         self._orders[submitted.order_id] = submitted
-        if intent.side is Side.BUY and (intent.stop_loss_price or intent.take_profit_price):
-            self._brackets[submitted.order_id] = (intent.stop_loss_price, intent.take_profit_price)
         self._working[submitted.order_id] = WorkingOrder(
             submitted, now + timedelta(seconds=self.costs.latency_s)
         )
@@ -165,6 +170,8 @@ class SimulatedVenue:
     def on_quote(self, quote: OptionQuote, now: datetime, underlying_usd: float | None = None) -> VenueUpdate:
         """Let working orders in `quote.contract` trade against it (`underlying_usd` as in `submit`)."""
         update = VenueUpdate()
+        if now != self._taken_at:
+            self._taken_at, self._taken = now, {}
         for order_id in [i for i, w in self._working.items() if w.order.contract == quote.contract]:
             working = self._working.get(order_id)
             if working is None or now < working.active_at:
@@ -175,7 +182,8 @@ class SimulatedVenue:
                 displayed = order.remaining_quantity
             else:
                 fill_price = self._fill_price(working, quote)
-                displayed = quote.ask_size if order.side is Side.BUY else quote.bid_size
+                shown = quote.ask_size if order.side is Side.BUY else quote.bid_size
+                displayed = shown - self._taken.get((order.contract.occ_symbol, order.side), 0)
             if fill_price is None:
                 working.resting = True
                 continue
@@ -183,6 +191,8 @@ class SimulatedVenue:
             if quantity <= 0:
                 continue
             fill = self._fill(working.order, quantity, fill_price, now)
+            taken = (order.contract.occ_symbol, order.side)
+            self._taken[taken] = self._taken.get(taken, 0) + quantity
             filled = working.order.apply_fill(fill)
             update += VenueUpdate((VenueEvent.of_fill(filled, fill),))
             self._orders[order_id] = filled
@@ -191,9 +201,26 @@ class SimulatedVenue:
             else:
                 working.order = filled
                 working.resting = True
-            if working.oco_sibling is not None and working.oco_sibling in self._working:
-                update += self.cancel(working.oco_sibling, now, "one-cancels-other")
-            update += self._bracket_children(filled, fill, now)
+            update += self._reduce_group(filled, quantity, now)
+        return update
+
+    def _reduce_group(self, filled: Order, quantity: int, now: datetime) -> VenueUpdate:
+        """The other working orders of `filled`'s group, each reduced by `quantity` (cancelled when
+        nothing is left of it)."""
+        update = VenueUpdate()
+        if filled.oca_group is None:
+            return update
+        for order_id, other in list(self._working.items()):
+            order = other.order
+            if order_id == filled.order_id or order.oca_group != filled.oca_group:
+                continue
+            left = order.quantity - quantity
+            if left <= order.filled_quantity:
+                update += self.cancel(order_id, now, "one-cancels-other")
+                continue
+            reduced = order.reduce(left, now, "one-cancels-other: reduced")
+            other.order = self._orders[order_id] = reduced
+            update += VenueUpdate((VenueEvent(VenueEventKind.REDUCED, reduced),))
         return update
 
     def _fill_price(self, working: WorkingOrder, quote: OptionQuote) -> Decimal | None:
@@ -212,45 +239,13 @@ class SimulatedVenue:
         if bid <= 0:
             return None
         if order.order_type is OrderType.STOP:
-            triggered = working.stop_price is not None and bid <= working.stop_price
+            triggered = order.stop_price is not None and bid <= order.stop_price
             return max(bid - slip, Decimal("0.00")) if triggered else None
         if order.order_type is OrderType.MARKET:
             return max(bid - slip, Decimal("0.00"))
         if limit is not None and bid >= limit:
             return limit if working.resting else max(bid - slip, limit)
         return None
-
-    def _bracket_children(self, parent: Order, fill: Fill, now: datetime) -> VenueUpdate:
-        levels = self._brackets.get(parent.order_id)
-        if levels is None:
-            return VenueUpdate()
-        stop, target = levels
-        children: list[WorkingOrder] = []
-        for order_type, price in ((OrderType.STOP, stop), (OrderType.LIMIT, target)):
-            if price is None:
-                continue
-            child_order = Order(
-                order_id=self._next_id("O"),
-                intent_id=parent.intent_id,
-                mode=self.mode,
-                contract=parent.contract,
-                side=Side.SELL,
-                quantity=fill.quantity,
-                order_type=order_type,
-                limit_price=price if order_type is OrderType.LIMIT else None,
-                created_at=now,
-                updated_at=now,
-                reason=f"bracket {'stop' if order_type is OrderType.STOP else 'target'} of {parent.order_id}",
-            ).transition(OrderStatus.SUBMITTED, now)
-            stop_price = price if order_type is OrderType.STOP else None
-            children.append(WorkingOrder(child_order, now, stop_price=stop_price, resting=True))
-        if len(children) == 2:
-            children[0].oco_sibling = children[1].order.order_id
-            children[1].oco_sibling = children[0].order.order_id
-        for working in children:
-            self._working[working.order.order_id] = working
-            self._orders[working.order.order_id] = working.order
-        return VenueUpdate(tuple(VenueEvent.of_status(c.order) for c in children))
 
     def _fill(self, order: Order, quantity: int, price: Decimal, now: datetime) -> Fill:
         per_contract = self.costs.commission_per_contract_usd + self.costs.fees_per_contract_usd
@@ -276,12 +271,9 @@ class SimulatedVenue:
         clone = SimulatedVenue(self.costs, self.mode)
         clone._orders = dict(self._orders)
         clone._by_intent = dict(self._by_intent)
-        clone._working = {
-            i: WorkingOrder(w.order, w.active_at, w.stop_price, w.oco_sibling, w.resting)
-            for i, w in self._working.items()
-        }
-        clone._brackets = dict(self._brackets)
+        clone._working = {i: WorkingOrder(w.order, w.active_at, w.resting) for i, w in self._working.items()}
         clone._sequence = self._sequence
+        clone._taken_at, clone._taken = self._taken_at, dict(self._taken)
         return clone
 
     def to_wire(self) -> dict[str, Any]:
@@ -292,10 +284,10 @@ class SimulatedVenue:
             "orders": [o.model_dump(mode="json") for o in self._orders.values()],
             "by_intent": [[intent_id, order_id] for intent_id, order_id in self._by_intent.items()],
             "working": [
-                [order_id, w.active_at.isoformat(), _money(w.stop_price), w.oco_sibling, w.resting]
-                for order_id, w in self._working.items()
+                [order_id, w.active_at.isoformat(), w.resting] for order_id, w in self._working.items()
             ],
-            "brackets": [[order_id, _money(s), _money(t)] for order_id, (s, t) in self._brackets.items()],
+            "taken_at": None if self._taken_at is None else self._taken_at.isoformat(),
+            "taken": [[occ, side.value, quantity] for (occ, side), quantity in self._taken.items()],
         }
 
     @classmethod
@@ -308,21 +300,12 @@ class SimulatedVenue:
         venue._orders = {o.order_id: o for o in orders}
         venue._by_intent = {str(intent_id): str(order_id) for intent_id, order_id in wire["by_intent"]}
         venue._working = {
-            str(order_id): WorkingOrder(
-                venue._orders[order_id], _aware(active_at), _decimal(stop), sibling, bool(resting)
-            )
-            for order_id, active_at, stop, sibling, resting in wire["working"]
+            str(order_id): WorkingOrder(venue._orders[order_id], _aware(active_at), bool(resting))
+            for order_id, active_at, resting in wire["working"]
         }
-        venue._brackets = {str(order_id): (_decimal(s), _decimal(t)) for order_id, s, t in wire["brackets"]}
+        venue._taken_at = None if wire["taken_at"] is None else _aware(wire["taken_at"])
+        venue._taken = {(str(occ), Side(side)): int(quantity) for occ, side, quantity in wire["taken"]}
         return venue
-
-
-def _money(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
-
-
-def _decimal(text: str | None) -> Decimal | None:
-    return None if text is None else Decimal(text)
 
 
 def _aware(text: str) -> datetime:

@@ -1,7 +1,8 @@
 """The execution venue port: where the session engine's orders go and what comes back from there.
 
 The engine gives a venue orders to submit and cancel; the venue answers with typed, past-tense
-events (accepted, rejected, partially filled, filled, cancel requested, cancelled, expired) and,
+events (accepted, rejected, partially filled, filled, reduced, cancel requested, cancelled,
+expired) and,
 when it is remote, with the commands to carry to it. Positions, P&L, sizing, day trades and every
 risk limit follow the fills in those events, nothing else.
 
@@ -61,6 +62,8 @@ class VenueEventKind(StrEnum):
     REJECTED = "rejected"
     PARTIALLY_FILLED = "partially_filled"
     FILLED = "filled"
+    REDUCED = "reduced"
+    """An order of the same one-cancels-other group filled: this one's quantity shrank by as much."""
     CANCEL_REQUESTED = "cancel_requested"
     """A cancel was sent to a remote venue; the order may still fill until it is confirmed."""
     CANCELLED = "cancelled"

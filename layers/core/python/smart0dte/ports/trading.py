@@ -73,6 +73,12 @@ class TradingBook(Protocol):
         """Move the order through `Order.transition` under an optimistic lock."""
         ...
 
+    def reduce_order(
+        self, order_id: str, quantity: int, at: datetime, actor: str, reason: str
+    ) -> Versioned[Order]:
+        """Shrink a working order (`Order.reduce`: another order of its group filled), audited."""
+        ...
+
     def record_fill(self, fill: Fill, actor: str) -> Versioned[Order]:
         """Store the fill and apply it to its order, once per fill id."""
         ...

@@ -320,10 +320,12 @@ class OrderBridge:
 
     def sellable_quantity(self, intent: OrderIntent) -> int:
         """What the broker holds of the intent's contract minus the working SELL orders there (other
-        than this intent's own, hand-placed ones included); never negative."""
+        than this intent's own and its one-cancels-other group's, hand-placed ones included); never
+        negative."""
         occ = intent.contract.occ_symbol
         held = sum(max(p.quantity, 0) for p in self._broker.positions() if p.contract_symbol == occ)
         selling = 0
+        groups: dict[str, int] = {}
         for ack in self._broker.open_orders():
             if ack.intent_id == intent.intent_id or ack.status.is_terminal:
                 continue
@@ -335,9 +337,13 @@ class OrderBridge:
             if other is None:
                 continue
             o = other.value
-            if o.side is Side.SELL and o.contract.occ_symbol == occ:
+            if o.side is not Side.SELL or o.contract.occ_symbol != occ:
+                continue
+            if o.oca_group is None:
                 selling += max(o.quantity - ack.filled_quantity, 0)
-        return max(held - selling, 0)
+            elif o.oca_group != intent.oca_group:  # a group sells its contracts once, whichever fills
+                groups[o.oca_group] = max(groups.get(o.oca_group, 0), o.quantity - ack.filled_quantity)
+        return max(held - selling - sum(groups.values()), 0)
 
     def _sell(self, message: ReceivedCommand, intent: OrderIntent, stored: Versioned[Order]) -> Handled:
         available = self.sellable_quantity(intent)

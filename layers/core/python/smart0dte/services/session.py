@@ -454,10 +454,19 @@ class SessionDesk:
             else:
                 raise DomainError(f"outbox holds an unknown operation {kind!r}")
         for order, actor in finals.values():
-            if order.status not in (OrderStatus.PENDING_CANCEL, OrderStatus.CANCELLED, OrderStatus.EXPIRED):
-                continue
+            ends = order.status in (OrderStatus.PENDING_CANCEL, OrderStatus.CANCELLED, OrderStatus.EXPIRED)
+            if not ends and order.oca_group is None:
+                continue  # only a group's orders shrink; other states come with their fills
             stored = state.get_order(order.order_id)
-            if stored is not None and order.status in ORDER_TRANSITIONS[stored.value.status]:
+            if (
+                stored is not None
+                and order.quantity < stored.value.quantity
+                and not stored.value.status.is_terminal
+            ):
+                stored = state.reduce_order(
+                    order.order_id, order.quantity, order.updated_at, actor, order.reason
+                )
+            if ends and stored is not None and order.status in ORDER_TRANSITIONS[stored.value.status]:
                 state.transition_order(
                     order.order_id, order.status, order.updated_at, actor, order.reason or "cancelled"
                 )

@@ -225,6 +225,10 @@ def _role(trade: Any) -> str:
     return "stop-loss" if trade.order.orderType.startswith("STP") else "take-profit"
 
 
+OCA_REDUCE_WITHOUT_BLOCK: Final = 3
+"""IB's ocaType 3: a fill of one order of the group reduces the others by its quantity."""
+
+
 class IbkrBroker:
     """LiveBroker for one IB account over an already-connected `IB`."""
 
@@ -386,6 +390,8 @@ class IbkrBroker:
 
     def _build_orders(self, intent: OrderIntent) -> list[Any]:
         common: dict[str, Any] = {"orderRef": intent.intent_id, "account": self.account_id, "tif": "DAY"}
+        if intent.oca_group is not None:  # IB's OCA type 3: a fill reduces the others, without block
+            common |= {"ocaGroup": intent.oca_group, "ocaType": OCA_REDUCE_WITHOUT_BLOCK}
         action = intent.side.value
         has_tp, has_sl = intent.take_profit_price is not None, intent.stop_loss_price is not None
         if has_tp != has_sl:
@@ -404,14 +410,15 @@ class IbkrBroker:
                 )
                 return [bracket.parent, bracket.takeProfit, bracket.stopLoss]
             return [ib_api.LimitOrder(action, intent.quantity, float(intent.limit_price), **common)]
+        if has_tp:
+            raise ValueError(
+                f"intent {intent.intent_id}: order_type={intent.order_type.value} cannot carry a bracket "
+                "(take_profit_price/stop_loss_price need a LIMIT parent)"
+            )
         if intent.order_type is OrderType.MARKET:
-            if has_tp:
-                raise ValueError(
-                    f"intent {intent.intent_id}: order_type=MARKET cannot carry a bracket "
-                    "(take_profit_price/stop_loss_price need a LIMIT parent)"
-                )
             return [ib_api.MarketOrder(action, intent.quantity, **common)]
-        raise ValueError(f"intent {intent.intent_id}: order_type={intent.order_type.value} is not supported")
+        assert intent.stop_price is not None  # the OrderIntent validator guarantees it for STOP
+        return [ib_api.StopOrder(action, intent.quantity, float(intent.stop_price), **common)]
 
     def submit(self, intent: OrderIntent) -> BrokerOrderAck:
         """Place `intent` unless an order with its orderRef exists; return what IB holds for it."""

@@ -148,6 +148,8 @@ class OrderItem(TradingTable):
     quantity = NumberAttribute()
     order_type = UnicodeAttribute()
     limit_price = DecimalAttribute(null=True)
+    stop_price = DecimalAttribute(null=True)
+    oca_group = UnicodeAttribute(null=True)
     status = UnicodeAttribute()
     filled_quantity = NumberAttribute()
     avg_fill_price = DecimalAttribute(null=True)
@@ -362,6 +364,8 @@ class DynamoTradingBook(DynamoCounters, DynamoAudit):
             quantity=order.quantity,
             order_type=order.order_type.value,
             limit_price=order.limit_price,
+            stop_price=order.stop_price,
+            oca_group=order.oca_group,
             status=order.status.value,
             filled_quantity=order.filled_quantity,
             avg_fill_price=order.avg_fill_price,
@@ -383,6 +387,8 @@ class DynamoTradingBook(DynamoCounters, DynamoAudit):
             quantity=int(item.quantity),
             order_type=OrderType(item.order_type),
             limit_price=item.limit_price,
+            stop_price=item.stop_price,
+            oca_group=item.oca_group,
             status=OrderStatus(item.status),
             filled_quantity=int(item.filled_quantity),
             avg_fill_price=item.avg_fill_price,
@@ -464,6 +470,24 @@ class DynamoTradingBook(DynamoCounters, DynamoAudit):
         if tx.commit():
             raise ConcurrentUpdate(f"order {order_id}: version {version} is no longer current")
         return Versioned(moved, version + 1)
+
+    def reduce_order(
+        self, order_id: str, quantity: int, at: datetime, actor: str, reason: str
+    ) -> Versioned[Order]:
+        current = self._require_order(order_id)
+        reduced = current.value.reduce(quantity, at, reason)
+        details = {
+            "order_id": order_id,
+            "from": current.value.quantity,
+            "to": quantity,
+            "status": reduced.status.value,
+        }
+        tx = self._tx()
+        tx.put("order", self._order_item(reduced, current.version))
+        self._audited(tx, AuditRecord(at, self._mode, actor, "OrderReduced", reason, details))
+        if tx.commit():
+            raise ConcurrentUpdate(f"order {order_id}: version {current.version} is no longer current")
+        return Versioned(reduced, current.version + 1)
 
     def _fill_exists(self, fill: Fill) -> bool:
         key = (self._key("order", fill.order_id), FILL_SK_PREFIX + fill.fill_id)
