@@ -24,7 +24,8 @@ REASON_MAX_CHARS: Final = 2000
 
 
 class _Record(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+    """Schemas are built on first use: a Lambda step pays only for the records it makes."""
 
     actor: str = Field(min_length=1, max_length=64)
 
@@ -107,7 +108,10 @@ OutboxRecord = (
     | TradingStateChanged
     | IncidentReported
 )
-OUTBOX_RECORD: TypeAdapter[OutboxRecord] = TypeAdapter(Annotated[OutboxRecord, Field(discriminator="type")])
+OUTBOX_RECORD: TypeAdapter[OutboxRecord] = TypeAdapter(
+    Annotated[OutboxRecord, Field(discriminator="type")], config=ConfigDict(defer_build=True)
+)
+"""Built when a document's outbox is first read (only a crash leaves one to read)."""
 
 
 def parse_outbox(raw: Sequence[object], where: str) -> list[OutboxRecord]:
@@ -118,17 +122,24 @@ def parse_outbox(raw: Sequence[object], where: str) -> list[OutboxRecord]:
         try:
             records.append(OUTBOX_RECORD.validate_python(item))
         except ValidationError as exc:
-            if isinstance(item, Mapping) and "type" in item:
-                named = f"a {item['type']!r} record"
+            tag = item.get("type") if isinstance(item, Mapping) else None
+            if tag is not None:
+                named = f"a {tag!r} record"
             elif isinstance(item, Mapping):
                 named = f"a record with no type (keys {sorted(str(k) for k in item)})"
             else:
                 named = f"a {type(item).__name__}, not a record"
             problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'record'}: {e['msg']}" for e in exc.errors()[:3]
+                f"{'.'.join(str(p) for p in _field(e['loc'], tag)) or 'record'}: {e['msg']}"
+                for e in exc.errors()[:3]
             )
             raise DomainError(f"{where}: outbox[{index}] is {named}: {problems}") from None
     return records
+
+
+def _field(loc: tuple[int | str, ...], tag: object) -> tuple[int | str, ...]:
+    """An error's location within the record (without the union's tag)."""
+    return loc[1:] if loc[:1] == (tag,) else loc
 
 
 def event_of_state(order: Order) -> VenueEventKind:
