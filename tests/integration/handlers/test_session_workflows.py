@@ -1,9 +1,11 @@
 """pre_market, flatten and post_close: the session's plan and schedules, the flatten at close - 10
-minutes, the daily report, and post_close recovering a crash between an order and its record."""
+minutes, the daily report, post_close recovering a crash between an order and its record, and a
+step's retry replaying the outbox of a crash between the document's two saves."""
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -12,6 +14,7 @@ import boto3  # type: ignore[import-untyped]
 import pytest
 
 from smart0dte.adapters.aws.dynamodb import DynamoState
+from smart0dte.adapters.aws.dynamodb.session import DynamoDayDocuments
 from smart0dte.adapters.aws.provisioning import Provisioned
 from smart0dte.domain.controls import AutomationSettings, TradingState
 from smart0dte.domain.models import Order, OrderStatus, PositionStatus, TradingMode
@@ -27,6 +30,7 @@ from .conftest import (
     REGION,
     SETTINGS,
     Context,
+    RecordingQueue,
     at_entry,
     configure,
     entry_gateway,
@@ -242,3 +246,63 @@ def test_post_close_recovers_a_crash_between_the_order_record_and_the_fill_recor
     assert [r.action for r in state.audit.list_day(ENTRY_DAY)].count("IncidentReported") == 1
     assert report(aws, closing["report_key"])["incidents"][0].startswith("INCIDENT:")
     assert len(alerts()) == 1
+
+
+@pytest.mark.parametrize("mode", [PAPER, TradingMode.IBKR_PAPER])
+def test_a_crash_between_the_two_saves_is_replayed_by_the_retry_writing_each_record_once(
+    mode: TradingMode, aws: Provisioned, dynamodb: Any, live_queue: RecordingQueue
+) -> None:
+    cycle = at_entry(mode, aws, dynamodb)
+    state = store(mode)
+    documents = DynamoDayDocuments(PREFIX, mode, region=REGION)
+    put_engine = DynamoDayDocuments.put_engine
+    crashes: list[dict[str, Any]] = []
+
+    def crash_after_the_outbox(
+        self: DynamoDayDocuments, session_date: date, document: Any, expected_version: int, at: Any = None
+    ) -> int:
+        """Execute's second save (its outbox written, the emptied document not yet saved) dies once."""
+        if document["cursor"]["executed"] and not document["outbox"] and not crashes:
+            crashes.append(document)
+            raise RuntimeError("the Lambda died between the two saves")
+        return put_engine(self, session_date, document, expected_version, at)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(DynamoDayDocuments, "put_engine", crash_after_the_outbox)
+        with pytest.raises(RuntimeError, match="between the two saves"):
+            load_handler("execute").handler(cycle.risk, Context())
+    left = documents.get_engine(ENTRY_DAY)
+    assert left is not None
+    outbox = left.value["outbox"]
+    assert isinstance(outbox, list)
+    written = [r.action for r in state.audit.list_day(ENTRY_DAY) if r.actor == "execute"]
+    # paper: the entry, its protective stop and target (one OCA group), its fill and its position
+    expected = ["OrderCreated"] * 3 + ["OrderFilled", "PositionOpened"] if mode is PAPER else ["OrderCreated"]
+    assert [r["type"] for r in outbox] == (
+        ["OrderUpdated"] * 3 + ["FillRecorded", "PositionChanged"]
+        if mode is PAPER
+        else ["OrderUpdated", "CommandQueued"]
+    )
+    assert Counter(written) == Counter(expected)  # the first flush wrote every record
+    counters = state.get_counters(ENTRY_DAY)
+
+    retried = load_handler("execute").handler(cycle.risk, Context())
+
+    (outcome,) = retried["orders"]
+    assert outcome["duplicate"] is True
+    audit = state.audit.list_day(ENTRY_DAY)
+    assert Counter(r.action for r in audit if r.actor == "execute") == Counter(expected)
+    after = documents.get_engine(ENTRY_DAY)
+    assert after is not None and after.value["outbox"] == []
+    (order,) = [o for o in orders(mode) if o.side.value == "BUY"]
+    assert order.order_id == outcome["order_id"]
+    if mode is PAPER:
+        assert order.status is OrderStatus.FILLED and len(state.list_fills(order.order_id)) == 1
+        (position,) = state.list_open_positions()
+        assert position.quantity == order.quantity
+        assert state.get_counters(ENTRY_DAY) == counters and counters.trades == 1
+    else:
+        # the replay sends the place again; the FIFO queue drops it by its deduplication id
+        assert [c.intent_id for c in live_queue.commands] == [order.intent_id] * 2
+        assert [i.intent_id for i in live_queue.sent] == [order.intent_id]
+        assert order.status is OrderStatus.SUBMITTED and state.list_open_positions() == []

@@ -1,5 +1,5 @@
 """A position still open five minutes before the close: the engine's incident becomes an audit
-operation naming the position and its quantity, and the trading cycle sends it to the humans."""
+record naming the position and its quantity, and the trading cycle sends it to the humans."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from typing import Any
 
 from smart0dte.domain.models import TradingMode
 from smart0dte.domain.session_engine import DecisionRecord, Effects
-from smart0dte.services.session import incident_ops
+from smart0dte.services.outbox import IncidentReported
+from smart0dte.services.session import incident_records
 from smart0dte.services.trading_cycle import TradingCycle
 
 AT = datetime(2025, 3, 14, 19, 55, tzinfo=UTC)
@@ -36,10 +37,11 @@ class Recorder:
 def test_an_incident_is_audited_with_its_position_and_quantity() -> None:
     effects = Effects(decisions=(DecisionRecord(AT, "fill", {}), INCIDENT))
 
-    (op,) = incident_ops(effects, "signals")
+    (record,) = incident_records(effects, "signals")
 
-    assert op["message"] == INCIDENT.detail["message"]
-    assert op["details"] == {
+    assert isinstance(record, IncidentReported) and record.actor == "signals" and record.ts == AT
+    assert record.message == INCIDENT.detail["message"]
+    assert record.details == {
         "position_id": "SPY250314C00562000-20250314T150000",
         "contract": "SPY   250314C00562000",
         "quantity": 3,

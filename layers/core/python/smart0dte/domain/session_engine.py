@@ -110,6 +110,7 @@ from smart0dte.domain.venue import (
     CancelOrder,
     ExecutionVenue,
     PlaceOrder,
+    VenueEvent,
     VenueKind,
     VenueUpdate,
 )
@@ -194,14 +195,20 @@ class Effects:
     decisions: tuple[DecisionRecord, ...] = ()
     submitted: tuple[OrderIntent, ...] = ()
     """Intents given to the venue for the first time."""
-    orders: tuple[Order, ...] = ()
-    """Every order state the phase produced (an order may appear more than once; the last wins)."""
+    events: tuple[VenueEvent, ...] = ()
+    """Every venue event the phase booked, in order (an order may have several; its last holds
+    its latest state)."""
     fills: tuple[Fill, ...] = ()
     """Fills the venue made that exist nowhere else yet (the simulated venue's), for the caller to
     store; a broker's fills are in the store already (the order bridge wrote them)."""
     positions: tuple[PositionChange, ...] = ()
     commands: tuple[PlaceOrder | CancelOrder, ...] = ()
     """Commands for a remote venue (the order bridge), in order."""
+
+    @property
+    def orders(self) -> tuple[Order, ...]:
+        """Every order state the phase produced, in order (the last of an order wins)."""
+        return tuple(e.order for e in self.events)
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,7 +386,7 @@ class _Collector:
 
     decisions: list[DecisionRecord] = field(default_factory=list)
     submitted: list[OrderIntent] = field(default_factory=list)
-    orders: list[Order] = field(default_factory=list)
+    events: list[VenueEvent] = field(default_factory=list)
     fills: list[Fill] = field(default_factory=list)
     positions: list[PositionChange] = field(default_factory=list)
     commands: list[PlaceOrder | CancelOrder] = field(default_factory=list)
@@ -388,7 +395,7 @@ class _Collector:
         return Effects(
             tuple(self.decisions),
             tuple(self.submitted),
-            tuple(self.orders),
+            tuple(self.events),
             tuple(self.fills),
             tuple(self.positions),
             tuple(self.commands),
@@ -1007,7 +1014,7 @@ class SessionEngine:
         """Apply an update's events (order states, fills) and keep its commands."""
         self._phase.commands.extend(update.commands)
         for event in update.events:
-            self._phase.orders.append(event.order)
+            self._phase.events.append(event)
             if event.fill is not None:
                 self._apply(event.fill, event.order, now)
 

@@ -28,10 +28,12 @@ from smart0dte.domain.analytics import performance
 from smart0dte.domain.models import OrderStatus, Position, TradingMode
 from smart0dte.domain.portfolio import ClosedTrade, trade_to_wire, usd_text
 from smart0dte.domain.session_engine import Effects, PositionChange, SessionEngine
+from smart0dte.domain.venue import VenueEvent
 from smart0dte.ports import Notifier, ObjectStore, session_date_of
 from smart0dte.resources import daily_reports_prefix
 from smart0dte.services.events import SessionEvent
-from smart0dte.services.session import SessionDesk, effect_ops, incident_ops, qualified
+from smart0dte.services.outbox import event_of_state
+from smart0dte.services.session import SessionDesk, effect_records, incident_records, qualified
 
 ACTOR: Final = "post_close"
 
@@ -66,8 +68,8 @@ class PostClose:
         settled = engine.settle(session.close_et)
         if settled.effects.positions or settled.effects.orders:
             outbox = [
-                *effect_ops(settled.effects, event.session_date, ACTOR),
-                *incident_ops(settled.effects, ACTOR),
+                *effect_records(settled.effects, event.session_date, ACTOR),
+                *incident_records(settled.effects, ACTOR),
             ]
             envelope = desk.commit(envelope, engine, outbox)
         reconciliation = {
@@ -169,7 +171,7 @@ class PostClose:
             pid for pid in by_position if pid in open_in_store or state.get_position(pid) is None
         )
         effects = Effects(
-            orders=tuple(engine.orders()),
+            events=tuple(VenueEvent(event_of_state(o), o) for o in engine.orders()),
             fills=tuple(engine.fills),
             positions=tuple(
                 change
@@ -180,7 +182,7 @@ class PostClose:
                 )
             ),
         )
-        desk.write(effect_ops(effects, session_date, ACTOR), session_date)
+        desk.write(effect_records(effects, session_date, ACTOR))
         cancelled = []
         for order_id, order in stored_orders.items():
             if order.status.is_terminal or order_id in engine_orders:

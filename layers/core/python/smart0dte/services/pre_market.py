@@ -25,7 +25,7 @@ from smart0dte.domain.controls import TradingState
 from smart0dte.ports import Clock, DayDocumentStore, Scheduler, SessionPlan, StateStore
 from smart0dte.resources import FLATTEN_SCHEDULE_PREFIX, POST_CLOSE_SCHEDULE_PREFIX
 from smart0dte.services.events import SessionEvent
-from smart0dte.services.session import Envelope
+from smart0dte.services.session import closing_of
 
 DEFAULT_STARTING_EQUITY_USD: Final = Decimal("100000")
 """The paper account's equity on its first session."""
@@ -129,8 +129,7 @@ class PreMarket:
         losses = 0
         stored = self.documents.get_engine(previous)
         if stored is not None:
-            envelope = Envelope.from_document(stored.value, stored.version)
-            closing = envelope.closing
+            closing = closing_of(stored.value)
             if closing is not None:
                 equity = Decimal(str(closing["equity_usd"]))
                 peak = max(Decimal(str(closing["peak_equity_usd"])), equity)

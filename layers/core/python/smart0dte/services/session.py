@@ -7,8 +7,9 @@ phase, and saves the document back under an optimistic lock. The document holds:
 - `engine`: `SessionEngine.to_state()`;
 - the cycle cursor: the last minute observed and how far its phases got, with the results already
   returned for it, so a duplicated or retried event gets the same answer and changes nothing;
-- `outbox`: the records the last phase produced (signals, risk decisions, orders, fills,
-  positions, trading state, incidents and the broker venue's commands for the order bridge).
+- `outbox`: the typed records the last phase produced (`services.outbox`: signals, risk
+  decisions, orders with their venue events, fills, positions, the broker venue's commands for the
+  order bridge, the trading state, incidents), built here from the engine's `Effects`.
 
 The venue is the desk's `venue` (chosen where the application is wired): paper trades on the
 simulated venue inside the engine; ibkr_paper and live on the broker venue, whose commands go to
@@ -21,6 +22,9 @@ commit point: a phase whose save loses the lock changes nothing and is run again
 document), then the outbox is written to the StateStore, every write create-once or idempotent,
 then the document is saved with an empty outbox. A crash between the two saves leaves the outbox
 in the document; the next phase to load it (or post_close) writes it before doing anything else.
+A document of another format (an older version's, whose outbox held `{"op": ...}` dicts) is
+refused: a document lives one day, so deploy between sessions; pre_market still reads the
+previous session's `closing`, unchanged since format 1 (`closing_of`).
 
 Order and fill ids of the venues restart every session; in the store they are prefixed
 with the session date (`20250314-O00000003`) so sessions never collide.
@@ -34,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeVar, assert_never
 
 from smart0dte.domain.calendar import NEW_YORK, MarketCalendar, SessionTimes
 from smart0dte.domain.chain_analytics import PricingInputs
@@ -43,17 +47,14 @@ from smart0dte.domain.marketdata import F64, MarketDay
 from smart0dte.domain.models import (
     ORDER_TRANSITIONS,
     DomainError,
-    Fill,
     Order,
     OrderStatus,
-    Position,
     Signal,
     TradingMode,
     Underlying,
 )
-from smart0dte.domain.portfolio import trade_from_wire, trade_to_wire
 from smart0dte.domain.reconcile import BrokerBook
-from smart0dte.domain.risk import Controls, RiskRule, RiskVerdict, Violation
+from smart0dte.domain.risk import Controls
 from smart0dte.domain.session_engine import (
     AccountCarry,
     Effects,
@@ -67,12 +68,12 @@ from smart0dte.domain.strategies import StateKey
 from smart0dte.domain.strategies.base import StrategyState
 from smart0dte.domain.strategy_signals import ProbabilityFn, StrategySignals
 from smart0dte.domain.venue import (
-    VENUE_COMMAND,
     BrokerNews,
     BrokerReport,
     CancelOrder,
     OrderReport,
     PlaceOrder,
+    VenueEvent,
     VenueKind,
 )
 from smart0dte.ports import (
@@ -86,8 +87,24 @@ from smart0dte.ports import (
     SessionPlan,
     StateStore,
 )
+from smart0dte.services.outbox import (
+    REASON_MAX_CHARS,
+    CommandQueued,
+    FillRecorded,
+    IncidentReported,
+    OrderUpdated,
+    OutboxRecord,
+    PositionChanged,
+    RiskDecided,
+    SignalRecorded,
+    TradingStateChanged,
+    parse_outbox,
+)
 
-ENVELOPE_FORMAT: Final = 1
+ENVELOPE_FORMAT: Final = 2
+"""2: the outbox holds typed records (`services.outbox`); 1 held `{"op": ...}` dicts."""
+CLOSING_FORMATS: Final = frozenset({1, ENVELOPE_FORMAT})
+"""The formats whose `closing` pre_market reads (the same since format 1)."""
 SAVE_ATTEMPTS: Final = 3
 """How many times a phase is run again after another writer saved the document first."""
 
@@ -130,7 +147,7 @@ class Envelope:
     observed: dict[str, Any] | None = None
     assessment: dict[str, Any] | None = None
     executed: dict[str, dict[str, Any]] = field(default_factory=dict)
-    outbox: list[dict[str, Any]] = field(default_factory=list)
+    outbox: list[OutboxRecord] = field(default_factory=list)
     closing: dict[str, Any] | None = None
     version: int = 0
 
@@ -150,20 +167,25 @@ class Envelope:
                 "executed": self.executed,
             },
             "engine": self.engine,
-            "outbox": self.outbox,
+            "outbox": [record.model_dump(mode="json") for record in self.outbox],
             "closing": self.closing,
         }
 
     @classmethod
     def from_document(cls, document: Mapping[str, Any], version: int) -> Envelope:
+        """The envelope of a stored document; another format, or an outbox record of another
+        shape, raises a DomainError naming it."""
+        session_date = date.fromisoformat(document["session_date"])
         if document.get("format") != ENVELOPE_FORMAT:
             raise DomainError(
-                f"session document format={document.get('format')!r}; expected {ENVELOPE_FORMAT}"
+                f"session document of {session_date} has format={document.get('format')!r}; this "
+                f"version reads format {ENVELOPE_FORMAT} only (typed outbox records): a document lives "
+                "one day, so a version is deployed between sessions"
             )
         cursor = document["cursor"]
         return cls(
             mode=TradingMode(document["mode"]),
-            session_date=date.fromisoformat(document["session_date"]),
+            session_date=session_date,
             engine=dict(document["engine"]),
             prior_close={str(k): float(v) for k, v in document["prior_close"].items()},
             opens={str(k): float(v) for k, v in document["opens"].items()},
@@ -173,7 +195,7 @@ class Envelope:
             observed=cursor.get("observed"),
             assessment=cursor.get("assessment"),
             executed=dict(cursor.get("executed") or {}),
-            outbox=list(document.get("outbox") or []),
+            outbox=parse_outbox(document.get("outbox") or [], f"session document of {session_date}"),
             closing=document.get("closing"),
             version=version,
         )
@@ -382,7 +404,7 @@ class SessionDesk:
             return unavailable
 
     def commit(
-        self, envelope: Envelope, engine: SessionEngine | None, outbox: list[dict[str, Any]]
+        self, envelope: Envelope, engine: SessionEngine | None, outbox: list[OutboxRecord]
     ) -> Envelope:
         """Save the document with its outbox (the commit point), write the outbox, save it emptied."""
         if engine is not None:
@@ -408,52 +430,54 @@ class SessionDesk:
 
     def flush(self, envelope: Envelope) -> None:
         """Write the outbox's records (each create-once or idempotent), then save it emptied."""
-        self.write(envelope.outbox, envelope.session_date)
+        self.write(envelope.outbox)
         envelope.outbox = []
         envelope.version = self.documents.put_engine(
             envelope.session_date, envelope.to_document(), envelope.version, at=envelope.cursor_ts
         )
 
-    def write(self, ops: Sequence[Mapping[str, Any]], session_date: date) -> None:
+    def write(self, records: Sequence[OutboxRecord]) -> None:
+        """Write `records` in order, each create-once or idempotent (written again after a crash,
+        none is written twice); then the cancels and expiries among the orders' last states."""
         state = self.state
-        finals: dict[str, tuple[Order, str]] = {}
-        for op in ops:
-            kind, actor = op["op"], str(op["actor"])
-            if kind == "signal":
-                state.put_signal(Signal.model_validate(op["signal"]), actor)
-            elif kind == "risk":
-                state.put_risk_decision(_risk_from_wire(op), actor)
-            elif kind == "order":
-                order = Order.model_validate(op["order"])
-                if state.get_order(order.order_id) is None:
-                    state.create_order(_as_submitted(order), actor, str(op["reason"]) or "order submitted")
-                finals[order.order_id] = (order, actor)
-            elif kind == "fill":
-                state.record_fill(Fill.model_validate(op["fill"]), actor)
-            elif kind == "send":
-                self._send(VENUE_COMMAND.validate_python(op["command"]))
-            elif kind == "position":
-                self._position(op, actor)
-            elif kind == "trading_state":
-                wanted = TradingState(op["state"])
-                if state.get_controls().trading_state is not wanted:
-                    state.set_trading_state(
-                        wanted, actor, str(op["reason"]), datetime.fromisoformat(op["ts"])
+        finals: dict[str, OrderUpdated] = {}
+        for record in records:
+            match record:
+                case SignalRecorded():
+                    state.put_signal(record.signal, record.actor)
+                case RiskDecided():
+                    state.put_risk_decision(record.decision, record.actor)
+                case OrderUpdated():
+                    order = record.order
+                    if state.get_order(order.order_id) is None:
+                        state.create_order(
+                            _as_submitted(order), record.actor, record.reason or "order submitted"
+                        )
+                    finals[order.order_id] = record
+                case FillRecorded():
+                    state.record_fill(record.fill, record.actor)
+                case CommandQueued():
+                    self._send(record.command)
+                case PositionChanged():
+                    self._position(record)
+                case TradingStateChanged():
+                    if state.get_controls().trading_state is not record.state:
+                        state.set_trading_state(record.state, record.actor, record.reason, record.ts)
+                case IncidentReported():
+                    self._audit(
+                        AuditRecord(
+                            record.ts,
+                            self.mode,
+                            record.actor,
+                            "IncidentReported",
+                            record.message,
+                            record.details,
+                        )
                     )
-            elif kind == "incident":
-                record = AuditRecord(
-                    datetime.fromisoformat(op["ts"]),
-                    self.mode,
-                    actor,
-                    "IncidentReported",
-                    str(op["message"]),
-                    dict(op.get("details") or {}),
-                )
-                with contextlib.suppress(AuditRecordExists):
-                    state.audit.append(record)
-            else:
-                raise DomainError(f"outbox holds an unknown operation {kind!r}")
-        for order, actor in finals.values():
+                case _:
+                    assert_never(record)
+        for record in finals.values():
+            order = record.order
             ends = order.status in (OrderStatus.PENDING_CANCEL, OrderStatus.CANCELLED, OrderStatus.EXPIRED)
             if not ends and order.oca_group is None:
                 continue  # only a group's orders shrink; other states come with their fills
@@ -464,12 +488,17 @@ class SessionDesk:
                 and not stored.value.status.is_terminal
             ):
                 stored = state.reduce_order(
-                    order.order_id, order.quantity, order.updated_at, actor, order.reason
+                    order.order_id, order.quantity, order.updated_at, record.actor, order.reason
                 )
             if ends and stored is not None and order.status in ORDER_TRANSITIONS[stored.value.status]:
                 state.transition_order(
-                    order.order_id, order.status, order.updated_at, actor, order.reason or "cancelled"
+                    order.order_id, order.status, order.updated_at, record.actor, order.reason or "cancelled"
                 )
+
+    def _audit(self, record: AuditRecord) -> None:
+        """Append `record` once (written again after a crash, it is already there)."""
+        with contextlib.suppress(AuditRecordExists):
+            self.state.audit.append(record)
 
     def _send(self, command: PlaceOrder | CancelOrder) -> None:
         if command.mode is not self.mode:
@@ -483,18 +512,15 @@ class SessionDesk:
             self._queue = self.queue()
         self._queue.send(command)
 
-    def _position(self, op: Mapping[str, Any], actor: str) -> None:
-        state = self.state
-        position = Position.model_validate(op["position"])
-        trades = [trade_from_wire(t) for t in op["trades"]]
-        change = op["change"]
-        if change == "opened":
+    def _position(self, record: PositionChanged) -> None:
+        state, actor, position, trades = self.state, record.actor, record.position, record.trades
+        if record.change == "opened":
             state.open_position(position, actor, f"{position.strategy} entry")
-        elif change == "reduced":
+        elif record.change == "reduced":
             state.mark_position_closing(
                 position.position_id, trades[-1].exit_ts, actor, f"partly sold ({trades[-1].exit_reason})"
             )
-        elif change == "closed":
+        elif record.change == "closed":
             quantity = sum(t.quantity for t in trades)
             exit_price = (sum((t.exit_price * t.quantity for t in trades), Decimal(0)) / quantity).quantize(
                 Decimal("0.0001")
@@ -508,20 +534,32 @@ class SessionDesk:
                 actor,
                 commissions,
             )
-        elif change == "added":
-            record = AuditRecord(
-                position.opened_at if not trades else trades[-1].exit_ts,
-                self.mode,
-                actor,
-                "PositionIncreased",
-                "a second entry in a held contract; the stored position keeps its first quantity",
-                {"position": position.model_dump(mode="json")},
+        else:
+            self._audit(
+                AuditRecord(
+                    position.opened_at if not trades else trades[-1].exit_ts,
+                    self.mode,
+                    actor,
+                    "PositionIncreased",
+                    "a second entry in a held contract; the stored position keeps its first quantity",
+                    {"position": position.model_dump(mode="json")},
+                )
             )
-            with contextlib.suppress(AuditRecordExists):
-                state.audit.append(record)
 
 
-# --- effects -> outbox operations ----------------------------------------------------------------
+def closing_of(document: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A stored session document's `closing` (what the next session inherits), None before
+    post_close wrote it; any format in `CLOSING_FORMATS`."""
+    if document.get("format") not in CLOSING_FORMATS:
+        raise DomainError(
+            f"session document format={document.get('format')!r}; its closing is read in formats "
+            f"{sorted(CLOSING_FORMATS)}"
+        )
+    closing = document.get("closing")
+    return None if closing is None else dict(closing)
+
+
+# --- effects -> outbox records -------------------------------------------------------------------
 
 
 def _as_submitted(order: Order) -> Order:
@@ -538,106 +576,71 @@ def _as_submitted(order: Order) -> Order:
     )
 
 
-def _risk_from_wire(op: Mapping[str, Any]) -> RiskDecision:
-    violations = tuple(
-        Violation(RiskRule(text.partition(": ")[0]), text.partition(": ")[2]) for text in op["violations"]
-    )
-    verdict = RiskVerdict(
-        approved=bool(op["approved"]), trading_state=TradingState(op["trading_state"]), violations=violations
-    )
-    return RiskDecision(
-        signal_id=str(op["signal_id"]),
-        ts=datetime.fromisoformat(op["ts"]),
-        verdict=verdict,
-        quantity=int(op["quantity"]),
-    )
+def signal_records(signals: Sequence[Signal], actor: str) -> list[OutboxRecord]:
+    return [SignalRecorded(actor=actor, signal=s) for s in signals]
 
 
-def signal_ops(signals: Sequence[Signal], actor: str) -> list[dict[str, Any]]:
-    return [{"op": "signal", "actor": actor, "signal": s.model_dump(mode="json")} for s in signals]
-
-
-def risk_ops(verdicts: Sequence[Verdict], ts: datetime, actor: str) -> list[dict[str, Any]]:
+def risk_records(verdicts: Sequence[Verdict], ts: datetime, actor: str) -> list[OutboxRecord]:
     return [
-        {
-            "op": "risk",
-            "actor": actor,
-            "signal_id": v.signal.signal_id,
-            "ts": ts.isoformat(),
-            "approved": v.verdict.approved,
-            "trading_state": v.verdict.trading_state.value,
-            "violations": [str(x) for x in v.verdict.violations],
-            "quantity": v.quantity,
-        }
+        RiskDecided(actor=actor, decision=RiskDecision(v.signal.signal_id, ts, v.verdict, v.quantity))
         for v in verdicts
     ]
 
 
-def effect_ops(effects: Effects, session_date: date, actor: str) -> list[dict[str, Any]]:
-    """Orders, fills, positions and venue commands of a phase as outbox operations, in that order
-    (an order is stored before its command is sent; a broker's fills are stored by the order bridge,
-    so `effects.fills` holds only the simulated venue's)."""
+def effect_records(effects: Effects, session_date: date, actor: str) -> list[OutboxRecord]:
+    """Orders (each order's last event), fills, positions and venue commands of a phase, in that
+    order (an order is stored before its command is queued; a broker's fills are stored by the
+    order bridge, so `effects.fills` holds only the simulated venue's)."""
     reasons = {i.intent_id: i.reason for i in effects.submitted}
-    latest: dict[str, Order] = {}
-    for order in effects.orders:
-        latest[order.order_id] = order
-    ops: list[dict[str, Any]] = []
-    for order in latest.values():
-        stored = order.model_copy(update={"order_id": qualified(session_date, order.order_id)})
-        ops.append(
-            {
-                "op": "order",
-                "actor": actor,
-                "order": stored.model_dump(mode="json"),
-                "reason": reasons.get(order.intent_id, ""),
-            }
+    latest: dict[str, VenueEvent] = {}
+    for event in effects.events:
+        latest[event.order.order_id] = event
+    records: list[OutboxRecord] = [
+        OrderUpdated(
+            actor=actor,
+            event=event.kind,
+            order=event.order.model_copy(update={"order_id": qualified(session_date, event.order.order_id)}),
+            reason=reasons.get(event.order.intent_id, ""),
         )
-    for fill in effects.fills:
-        stored_fill = fill.model_copy(
-            update={
-                "fill_id": qualified(session_date, fill.fill_id),
-                "order_id": qualified(session_date, fill.order_id),
-            }
+        for event in latest.values()
+    ]
+    records += [
+        FillRecorded(
+            actor=actor,
+            fill=fill.model_copy(
+                update={
+                    "fill_id": qualified(session_date, fill.fill_id),
+                    "order_id": qualified(session_date, fill.order_id),
+                }
+            ),
         )
-        ops.append({"op": "fill", "actor": actor, "fill": stored_fill.model_dump(mode="json")})
-    for change in effects.positions:
-        ops.append(
-            {
-                "op": "position",
-                "actor": actor,
-                "change": change.kind,
-                "position": change.position.model_dump(mode="json"),
-                "trades": [trade_to_wire(t) for t in change.trades],
-            }
-        )
-    ops += [{"op": "send", "actor": actor, "command": c.model_dump(mode="json")} for c in effects.commands]
-    return ops
+        for fill in effects.fills
+    ]
+    records += [
+        PositionChanged(actor=actor, change=change.kind, position=change.position, trades=change.trades)
+        for change in effects.positions
+    ]
+    records += [CommandQueued(actor=actor, command=c) for c in effects.commands]
+    return records
 
 
-def incident_ops(effects: Effects, actor: str) -> list[dict[str, Any]]:
-    """The phase's incidents as audit operations: the message, and the position and quantity
-    when the incident is about one."""
+def incident_records(effects: Effects, actor: str) -> list[OutboxRecord]:
+    """The phase's incidents for the audit log: the message, and the position and quantity when
+    the incident is about one."""
     return [
-        {
-            "op": "incident",
-            "actor": actor,
-            "ts": d.ts.isoformat(),
-            "message": str(d.detail["message"]),
-            "details": {k: v for k, v in d.detail.items() if k != "message"},
-        }
+        IncidentReported(
+            actor=actor,
+            ts=d.ts,
+            message=str(d.detail["message"]),
+            details={k: v for k, v in d.detail.items() if k != "message"},
+        )
         for d in effects.decisions
         if d.kind == "incident"
     ]
 
 
-def trading_state_op(state: TradingState, reason: str, ts: datetime, actor: str) -> dict[str, Any]:
-    return {
-        "op": "trading_state",
-        "actor": actor,
-        "state": state.value,
-        "reason": reason[:2000],
-        "ts": ts.isoformat(),
-    }
+def trading_state_record(state: TradingState, reason: str, ts: datetime, actor: str) -> TradingStateChanged:
+    return TradingStateChanged(actor=actor, state=state, reason=reason[:REASON_MAX_CHARS], ts=ts)
 
 
 def new_york_date(ts: datetime) -> date:

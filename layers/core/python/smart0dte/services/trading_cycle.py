@@ -47,13 +47,13 @@ from smart0dte.services.session import (
     OutOfOrder,
     PhaseInputs,
     SessionDesk,
-    effect_ops,
-    incident_ops,
+    effect_records,
+    incident_records,
     new_york_date,
     qualified,
-    risk_ops,
-    signal_ops,
-    trading_state_op,
+    risk_records,
+    signal_records,
+    trading_state_record,
 )
 
 RunOne = Callable[..., Mapping[str, Any]]
@@ -98,13 +98,13 @@ class TradingCycle:
             exits=exits,
         )
         outbox = [
-            *effect_ops(candidates.effects, session_date, actor),
-            *signal_ops(candidates.signals, actor),
-            *incident_ops(candidates.effects, actor),
+            *effect_records(candidates.effects, session_date, actor),
+            *signal_records(candidates.signals, actor),
+            *incident_records(candidates.effects, actor),
         ]
         if candidates.trading_state is not inputs.trading_state:
             outbox.append(
-                trading_state_op(candidates.trading_state, candidates.trading_state_reason, ts, actor)
+                trading_state_record(candidates.trading_state, candidates.trading_state_reason, ts, actor)
             )
         envelope.cursor_ts, envelope.phase = ts, CyclePhase.OBSERVED
         envelope.observed = result.model_dump(mode="json")
@@ -197,7 +197,7 @@ class TradingCycle:
         )
         envelope.phase = CyclePhase.ASSESSED
         envelope.assessment = result.model_dump(mode="json")
-        desk.commit(envelope, engine, risk_ops(assessment.verdicts, ts, "risk"))
+        desk.commit(envelope, engine, risk_records(assessment.verdicts, ts, "risk"))
         return result
 
     # --- Execute ----------------------------------------------------------------------------------
@@ -276,7 +276,7 @@ class TradingCycle:
         envelope.executed[intent.intent_id] = outcome
         if set(approved) <= set(envelope.executed):
             envelope.phase = CyclePhase.EXECUTED
-        desk.commit(envelope, engine, effect_ops(executed.effects, session_date, "execute"))
+        desk.commit(envelope, engine, effect_records(executed.effects, session_date, "execute"))
         return {**outcome, "open_positions": executed.open_positions}
 
     # --- helpers ----------------------------------------------------------------------------------
