@@ -8,7 +8,7 @@ from smart0dte.adapters.aws.dynamodb import DynamoState
 from smart0dte.domain.models import OrderStatus, OrderType, Side, TradingMode
 from smart0dte.domain.reconcile import ForeignOrder
 from smart0dte.ports import BrokerOrderAck, ReceivedCommand
-from smart0dte.services.order_bridge import OrderBridge, Outcome
+from smart0dte.services.order_bridge import SWEEP_GRACE, OrderBridge, Outcome
 from smart0dte.services.session import new_york_date
 
 from .conftest import record
@@ -360,3 +360,28 @@ def test_a_protective_stop_and_target_of_one_group_each_sell_the_whole_position(
     fourth = make_intent(n=6, side=Side.SELL, quantity=1)
     record(live, fourth)
     assert bridge_of(live, broker, FakeReceiver()).sellable_quantity(fourth) == 0
+
+
+def test_an_order_ib_ended_by_itself_ends_in_the_store_after_its_fills(live: DynamoState) -> None:
+    gone = make_intent(n=7, side=Side.SELL, quantity=3)
+    fresh = make_intent(n=8, side=Side.SELL, quantity=1).model_copy(update={"ts": T0 + SWEEP_GRACE / 2})
+    for intent in (gone, fresh):
+        record(live, intent)
+    broker = FakeBroker(held={CALL.occ_symbol: 4})
+    clock = FakeClock()
+    bridge = OrderBridge(broker, live, FakeReceiver([message(gone)]), clock)
+    bridge.process()
+    broker.fill(gone.intent_id, 1)
+    broker.cancelled.append(gone.intent_id)  # IB cancelled the rest by itself (no cancel was asked)
+    clock.advance(SWEEP_GRACE.total_seconds())
+
+    bridge.publish_book(T0)
+
+    ended = live.get_order_by_intent(gone.intent_id)
+    assert ended is not None and ended.value.status is OrderStatus.CANCELLED
+    assert (
+        ended.value.filled_quantity == 1
+        and ended.value.reason == "no longer working at the broker: ended by IB"
+    )
+    waiting = live.get_order_by_intent(fresh.intent_id)  # younger than the grace: may be on its way
+    assert waiting is not None and waiting.value.status is OrderStatus.SUBMITTED

@@ -63,6 +63,9 @@ ORDER_BRIDGE_ACTOR: Final = "order_bridge"
 MAX_RECEIVE_MESSAGES: Final = 10
 """SQS returns at most ten messages per receive."""
 EMERGENCY_STOP_REASON: Final = "emergency stop active"
+SWEEP_GRACE: Final = timedelta(seconds=30)
+"""A stored working order this much older than now that IB does not work is over (see
+`OrderBridge._settle_vanished`); a younger one may still be on its way."""
 STOP_ANSWERED_ACTION: Final = "EmergencyStopOrdersCancelled"
 """The audit action of a stop the bridge answered; its `stop_number` says which stop (a restarted
 bridge reads it so it never cancels the exits placed after that stop)."""
@@ -583,9 +586,9 @@ class OrderBridge:
         is cancelled first: the book follows the broker, and nothing unknown may trade for it."""
         today = session_date_of(self._clock.now())
         foreign: list[ForeignOrder] = []
-        for ack in self._broker.open_orders():
-            if ack.status.is_terminal:
-                continue
+        acks = [ack for ack in self._broker.open_orders() if not ack.status.is_terminal]
+        self._settle_vanished({ack.intent_id for ack in acks if ack.intent_id})
+        for ack in acks:
             if not ack.intent_id:
                 if traded_here(ack.contract_symbol, today):
                     side = ack.side.value if ack.side is not None else "?"
@@ -615,6 +618,29 @@ class OrderBridge:
         book = BrokerBook(self._clock.now(), positions, executions, tuple(foreign))
         self._store.put_broker_book(book)
         return book
+
+    def _settle_vanished(self, open_intents: set[str]) -> None:
+        """Stored working orders IB no longer works (it cancelled, rejected or expired them by
+        itself) end in the store: their fills first, then CANCELLED, so that no minute waits on an
+        order that cannot trade. One younger than `SWEEP_GRACE` may still be on its way to IB and is
+        left alone (if it arrives after, its stored state refuses it: nothing is placed)."""
+        now = self._clock.now()
+        vanished = [
+            o
+            for o in self._store.list_working_orders()
+            if o.mode is self._store.mode
+            and o.status is not OrderStatus.PENDING_CANCEL  # `settle_cancels` confirms those
+            and o.intent_id not in open_intents
+            and now - o.created_at >= SWEEP_GRACE
+        ]
+        if not vanished:
+            return
+        self.sync_fills(min(o.created_at for o in vanished))
+        for order in vanished:
+            stored = self._store.get_order_by_intent(order.intent_id)
+            if stored is None or stored.value.status.is_terminal:
+                continue
+            self._transition(stored, OrderStatus.CANCELLED, "no longer working at the broker: ended by IB")
 
     def reconcile(self, session_start: datetime) -> ReconcileReport:
         """After a (re)connect: sync the fills since `session_start`, then report working orders the
