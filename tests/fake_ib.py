@@ -17,7 +17,7 @@ PAPER = "DU1234567"
 
 
 class _Client:
-    """The one `IB.client` method `IB.bracketOrder` uses."""
+    """The one `IB.client` method placing an order without an id uses."""
 
     def __init__(self) -> None:
         self._ids = itertools.count(100)
@@ -104,9 +104,6 @@ class FakeIB:
         return self.what_if
 
     # orders
-    def bracketOrder(self, *args: Any, **kwargs: Any) -> ib_async.BracketOrder:
-        return ib_async.IB.bracketOrder(self, *args, **kwargs)  # type: ignore[arg-type]
-
     def placeOrder(self, contract: ib_async.Contract, order: ib_async.Order) -> ib_async.Trade:
         order.orderId = order.orderId or self.client.getReqId()
         order.clientId = self.clientId

@@ -32,7 +32,6 @@ def make_intent(
     quantity: int = 2,
     mode: TradingMode = TradingMode.LIVE,
     contract: OptionContract = CALL,
-    with_bracket: bool = False,
 ) -> OrderIntent:
     return OrderIntent(
         intent_id=f"intent-{n:010d}",
@@ -43,8 +42,6 @@ def make_intent(
         quantity=quantity,
         order_type=OrderType.LIMIT,
         limit_price=Decimal("1.25"),
-        stop_loss_price=Decimal("0.60") if with_bracket else None,
-        take_profit_price=Decimal("2.50") if with_bracket else None,
         reason="momentum breakout above the opening range",
     )
 

@@ -47,18 +47,6 @@ def test_a_redelivered_intent_places_one_order_and_both_messages_are_deleted(liv
     assert "OrderSentToBroker" in actions(live)
 
 
-def test_an_entry_goes_out_without_broker_side_bracket_children(live: DynamoState) -> None:
-    intent = make_intent(with_bracket=True)
-    record(live, intent)
-    broker = FakeBroker()
-
-    bridge_of(live, broker, FakeReceiver([message(intent)])).process()
-
-    placed = broker.placed[intent.intent_id]
-    assert placed.stop_loss_price is None and placed.take_profit_price is None
-    assert (placed.quantity, placed.limit_price) == (intent.quantity, intent.limit_price)
-
-
 def test_the_emergency_stop_cancels_instead_of_placing(live: DynamoState) -> None:
     intent = make_intent()
     stored = record(live, intent)

@@ -41,8 +41,6 @@ def intent(
     quantity: int = 2,
     order_type: OrderType = OrderType.LIMIT,
     limit_price: str | None = "1.25",
-    take_profit: str | None = None,
-    stop_loss: str | None = None,
     stop_price: str | None = None,
     oca_group: str | None = None,
 ) -> OrderIntent:
@@ -55,8 +53,6 @@ def intent(
         quantity=quantity,
         order_type=order_type,
         limit_price=None if limit_price is None else Decimal(limit_price),
-        take_profit_price=None if take_profit is None else Decimal(take_profit),
-        stop_loss_price=None if stop_loss is None else Decimal(stop_loss),
         stop_price=None if stop_price is None else Decimal(stop_price),
         oca_group=oca_group,
         reason="test",
@@ -168,78 +164,36 @@ def test_a_market_order_has_no_limit_price(ib: FakeIB, broker: IbkrBroker) -> No
     )
 
 
-def test_a_bracket_tags_every_order_with_the_intent_id(ib: FakeIB, broker: IbkrBroker) -> None:
-    ack = broker.submit(intent(take_profit="2.50", stop_loss="0.60"))
-
-    parent, take_profit, stop_loss = ib.placed
-    assert {o.orderRef for o in ib.placed} == {"intent-0000000001"}
-    assert {o.account for o in ib.placed} == {PAPER}
-    assert {o.tif for o in ib.placed} == {"DAY"}
-    assert (parent.orderType, parent.action, parent.lmtPrice, parent.parentId, parent.transmit) == (
-        "LMT",
-        "BUY",
-        1.25,
-        0,
-        False,
+def test_fills_of_a_protective_pair_map_back_to_their_own_intents(ib: FakeIB, broker: IbkrBroker) -> None:
+    broker.submit(intent())
+    stop_intent = intent(
+        "intent-0000000002",
+        side=Side.SELL,
+        order_type=OrderType.STOP,
+        limit_price=None,
+        stop_price="0.60",
+        oca_group="g",
     )
-    assert (take_profit.orderType, take_profit.action, take_profit.lmtPrice) == ("LMT", "SELL", 2.5)
-    assert (stop_loss.orderType, stop_loss.action, stop_loss.auxPrice) == ("STP", "SELL", 0.6)
-    assert take_profit.parentId == stop_loss.parentId == parent.orderId
-    assert (take_profit.transmit, stop_loss.transmit) == (False, True)  # the last one sends all three
-    assert ack.broker_order_id == parent.permId
-    assert ack.status is OrderStatus.SUBMITTED
-    assert f"take-profit #{take_profit.permId} PreSubmitted" in ack.detail
-    assert f"stop-loss #{stop_loss.permId} PreSubmitted" in ack.detail
+    broker.submit(stop_intent)
+    broker.submit(intent("intent-0000000003", side=Side.SELL, limit_price="2.50", oca_group="g"))
+    entry, stop, target = ib.trades()
+    ib.execute(entry, 2, 1.25, NOW)
+    ib.execute(target, 2, 2.5, NOW + timedelta(minutes=5))
 
-    again = broker.submit(intent(take_profit="2.50", stop_loss="0.60"))
-    assert len(ib.placed) == 3
-    assert (again.already_known, again.broker_order_id) == (True, parent.permId)
+    bought, sold = broker.executions(NOW)
 
-
-def test_fills_of_bracket_children_map_back_to_the_intent(ib: FakeIB, broker: IbkrBroker) -> None:
-    broker.submit(intent(take_profit="2.50", stop_loss="0.60"))
-    parent, take_profit, _ = ib.trades()
-    ib.execute(parent, 2, 1.25, NOW)
-    ib.execute(take_profit, 2, 2.5, NOW + timedelta(minutes=5))
-
-    entry, exit_ = broker.executions(NOW)
-
-    assert entry.intent_id == exit_.intent_id == "intent-0000000001"
-    assert (entry.side, entry.order_id, entry.price) == (Side.BUY, str(parent.order.permId), Decimal("1.25"))
-    assert (exit_.side, exit_.order_id, exit_.price) == (
+    assert (bought.intent_id, bought.side, bought.order_id) == (
+        "intent-0000000001",
+        Side.BUY,
+        str(entry.order.permId),
+    )
+    assert (sold.intent_id, sold.side, sold.order_id, sold.price) == (
+        "intent-0000000003",
         Side.SELL,
-        str(take_profit.order.permId),
+        str(target.order.permId),
         Decimal("2.50"),
     )
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "field"),
-    [
-        ({"take_profit": "2.50"}, "stop_loss_price"),
-        ({"stop_loss": "0.60"}, "take_profit_price"),
-        (
-            {"order_type": OrderType.MARKET, "limit_price": None, "take_profit": "2.5", "stop_loss": "0.6"},
-            "order_type=MARKET",
-        ),
-        (
-            {
-                "order_type": OrderType.STOP,
-                "limit_price": None,
-                "stop_price": "0.60",
-                "take_profit": "2.5",
-                "stop_loss": "0.6",
-            },
-            "order_type=STOP",
-        ),
-    ],
-)
-def test_orders_that_cannot_be_sent_as_asked_are_refused(
-    ib: FakeIB, broker: IbkrBroker, kwargs: dict[str, Any], field: str
-) -> None:
-    with pytest.raises(ValueError, match=field):
-        broker.submit(intent(**kwargs))
-    assert ib.placed == []
+    assert stop.order.ocaGroup == target.order.ocaGroup == "g"
 
 
 @pytest.mark.parametrize("account", [PAPER, "DF7654321"])
@@ -331,16 +285,14 @@ def test_every_ib_async_status_constant_is_mapped() -> None:
 
 
 def test_cancel_touches_only_the_working_orders_of_that_intent(ib: FakeIB, broker: IbkrBroker) -> None:
-    broker.submit(intent("intent-aaaaaaaaaa", take_profit="2.50", stop_loss="0.60"))
-    broker.submit(intent("intent-bbbbbbbbbb"))
-    parent, take_profit, stop_loss, other = ib.trades()
-    ib.execute(parent, 2, 1.25, NOW)  # the entry is done; its exits still work
+    broker.submit(intent("intent-aaaaaaaaaa", side=Side.SELL, limit_price="2.50", oca_group="g"))
+    broker.submit(intent("intent-bbbbbbbbbb", side=Side.SELL, limit_price="2.60", oca_group="g"))
+    mine, other = ib.trades()
 
     assert broker.cancel("intent-aaaaaaaaaa") is True
 
-    assert ib.cancelled == [take_profit.order, stop_loss.order]
+    assert ib.cancelled == [mine.order]
     assert other.orderStatus.status == "Submitted"
-    assert parent.orderStatus.status == "Filled"
 
 
 def test_cancel_returns_false_when_nothing_is_working(ib: FakeIB, broker: IbkrBroker) -> None:
@@ -546,23 +498,28 @@ def test_account_without_usd_net_liquidation_raises(ib: FakeIB, broker: IbkrBrok
 # --- open orders and positions -------------------------------------------------------------
 
 
-def test_open_orders_lists_working_orders_with_their_roles(ib: FakeIB, broker: IbkrBroker) -> None:
-    broker.submit(intent("intent-aaaaaaaaaa", take_profit="2.50", stop_loss="0.60"))
+def test_open_orders_lists_working_orders_with_their_contract_side_and_quantity(
+    ib: FakeIB, broker: IbkrBroker
+) -> None:
+    broker.submit(intent("intent-aaaaaaaaaa"))
     broker.submit(intent("intent-bbbbbbbbbb"))
-    ib.execute(ib.trades()[3], 2, 1.25, NOW)  # intent b is done
+    ib.execute(ib.trades()[1], 2, 1.25, NOW)  # intent b is done
     manual = ib.placeOrder(option(585, "P"), ib_async.LimitOrder("SELL", 1, 9.0, account=PAPER))
 
     acks = broker.open_orders()
 
     assert [(a.intent_id, a.detail.split(":")[0]) for a in acks] == [
-        ("intent-aaaaaaaaaa", "parent"),
-        ("intent-aaaaaaaaaa", "take-profit"),
-        ("intent-aaaaaaaaaa", "stop-loss"),
+        ("intent-aaaaaaaaaa", "Smart 0DTE"),
         ("", "no orderRef"),
     ]
-    assert acks[3].broker_order_id == manual.order.orderId
-    assert acks[3].status is OrderStatus.PENDING_SUBMIT
-    assert "SPY   250314P00585000" in acks[3].detail
+    assert (acks[0].contract_symbol, acks[0].side, acks[0].quantity) == ("SPY   250314C00590000", Side.BUY, 2)
+    assert acks[1].broker_order_id == manual.order.orderId
+    assert acks[1].status is OrderStatus.PENDING_SUBMIT
+    assert (acks[1].contract_symbol, acks[1].side, acks[1].quantity) == (
+        "SPY   250314P00585000",
+        Side.SELL,
+        1,
+    )
 
 
 def test_positions_by_occ_symbol_or_stock_symbol(ib: FakeIB, broker: IbkrBroker) -> None:

@@ -32,8 +32,6 @@ def intent(
     side: Side = Side.BUY,
     key: str = "signal-1",
     order_type: OrderType = OrderType.LIMIT,
-    stop: str | None = None,
-    target: str | None = None,
     stop_price: str | None = None,
     oca_group: str | None = None,
 ) -> OrderIntent:
@@ -46,8 +44,6 @@ def intent(
         quantity=quantity,
         order_type=order_type,
         limit_price=Decimal(limit) if limit else None,
-        stop_loss_price=Decimal(stop) if stop else None,
-        take_profit_price=Decimal(target) if target else None,
         stop_price=Decimal(stop_price) if stop_price else None,
         oca_group=oca_group,
         reason="test",
@@ -155,8 +151,6 @@ def test_a_partial_fill_reduces_the_rest_of_its_group_and_a_quote_is_shared() ->
     # the same quote again: its one contract is taken, nothing more trades
     assert broker.on_quote(quote(1.30, 1.35, bid_size=1), T0 + timedelta(minutes=1)).fills == ()
     assert broker.order(target.order_id).remaining_quantity == 3
-    with pytest.raises(DomainError, match="places no brackets"):
-        broker.submit(intent(key="bracket", stop="0.85", target="1.25"), quote(1.00, 1.05), T0)
 
 
 def test_cancel_and_mode_checks() -> None:

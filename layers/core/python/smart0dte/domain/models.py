@@ -305,8 +305,6 @@ class OrderIntent(_Frozen):
     """A STOP order's trigger: it becomes a market order when the bid falls to it."""
     oca_group: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     """Orders of one group cancel each other as they fill (a fill reduces the others by its quantity)."""
-    stop_loss_price: PriceUsd | None = None
-    take_profit_price: PriceUsd | None = None
     signal_id: str | None = None
     reason: str = Field(min_length=1, max_length=500)
 

@@ -136,11 +136,6 @@ class SimulatedVenue:
             raise DomainError(f"intent mode={intent.mode.value} does not match venue mode={self.mode.value}")
         if intent.intent_id in self._by_intent:
             return VenueUpdate()
-        if intent.stop_loss_price is not None or intent.take_profit_price is not None:
-            raise DomainError(
-                f"intent {intent.intent_id}: the simulated venue places no brackets; protective orders "
-                "are a one-cancels-other group submitted after the fill"
-            )
         order = Order.from_intent(intent, order_id=self._next_id("O"))
         self._by_intent[intent.intent_id] = order.order_id
         if quote is not None and quote.contract != intent.contract:

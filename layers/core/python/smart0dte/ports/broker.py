@@ -95,7 +95,7 @@ class LiveBroker(Protocol):
     def account(self) -> BrokerAccount: ...
 
     def submit(self, intent: OrderIntent) -> BrokerOrderAck:
-        """Place `intent` (a bracket when it carries stop/target prices) unless an order with its
+        """Place `intent` (one order, in its OCA group when it names one) unless an order with its
         orderRef exists today; either way return what the broker holds for it."""
         ...
 

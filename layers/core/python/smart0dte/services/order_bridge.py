@@ -23,7 +23,8 @@ Safety rules, in the order they apply to each message:
    cancelled; the exits that come after are placed and kept;
 3. never short: a SELL is placed for at most what the broker holds of the contract minus the
    working SELL orders already there; nothing left -> REJECTED, less -> placed reduced (audited);
-4. entries go out without broker-side bracket children (see `OrderBridge`).
+4. protection is not a bracket: the engine sends each entry fill's stop and target as their own
+   orders, one OCA group, after the fill (see `OrderBridge`).
 """
 
 from __future__ import annotations
@@ -159,9 +160,9 @@ class OrderBridge:
     """Places queued intents of the store's mode through `broker` and brings its fills into `store`;
     refuses (`AccountRefused`) a broker whose account does not fit the mode.
 
-    Entries (BUY) are placed without broker-side bracket children: the session engine decides exits
-    every minute and the flatten workflow closes everything before the close, so a broker-side stop
-    or target would race the engine's own SELL and could sell the position twice.
+    A position's protection arrives as its own orders (a stop and a target, one OCA group, which
+    `sellable_quantity` counts once); the engine's own exits cancel the group and wait for IB's
+    confirmation before they sell, so nothing sells a position twice.
     """
 
     def __init__(
@@ -272,8 +273,7 @@ class OrderBridge:
             )
         if intent.side is Side.SELL:
             return self._sell(message, intent, stored)
-        entry = intent.model_copy(update={"stop_loss_price": None, "take_profit_price": None})
-        return self._submit(message, entry, stored)
+        return self._submit(message, intent, stored)
 
     def _emergency_stop(
         self, message: ReceivedCommand, intent: OrderIntent, stored: Versioned[Order]

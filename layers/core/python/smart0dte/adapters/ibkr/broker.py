@@ -7,12 +7,9 @@ synchronous ib_async API only, so it must run on the thread that owns the IB eve
   with that orderRef among `ib.trades()` (this session's orders plus the open and completed
   orders ib_async fetches on connect) and `ib.openTrades()`; if one exists it places nothing.
   Orders another client id placed are only visible when this client is the master client.
-- Brackets: an intent with both `take_profit_price` and `stop_loss_price` is sent as
-  `ib.bracketOrder` (limit parent, limit take-profit, stop stop-loss); all three carry the
-  intent id as orderRef. The parent is the order with `parentId == 0`; the children have
-  `parentId` = the parent's orderId and the opposite side. Acks describe the parent (the
-  children's ids and statuses go in `detail`); fills of a child keep the intent id and carry
-  the opposite side and the child's own order id.
+- One order per intent: LMT, MKT or STP (`auxPrice` = the stop price). A position's protection is
+  two intents of one OCA group (`ocaGroup`, `ocaType` 3: a fill of one reduces the other by its
+  quantity), each with its own orderRef, so their fills map back to their own orders.
 - Order ids: `broker_order_id` and `Fill.order_id` are IB's permId (stable across sessions
   and client ids, the id TWS shows) when IB has assigned it, else the API orderId. `submit`
   waits up to `ack_wait_s` for IB to acknowledge the order so the permId is usually known.
@@ -116,16 +113,6 @@ class IbClient(Protocol):
 
     def whatIfOrder(self, contract: Any, order: Any) -> Any: ...
 
-    def bracketOrder(
-        self,
-        action: str,
-        quantity: float,
-        limitPrice: float,
-        takeProfitPrice: float,
-        stopLossPrice: float,
-        **kwargs: Any,
-    ) -> Any: ...
-
     def placeOrder(self, contract: Any, order: Any) -> Any: ...
 
     def cancelOrder(self, order: Any, manualCancelOrderTime: str = "") -> Any: ...
@@ -217,12 +204,6 @@ def _commission_usd(fill: Any) -> Decimal:
 
 def _order_id(order_or_execution: Any) -> int:
     return int(order_or_execution.permId or order_or_execution.orderId)
-
-
-def _role(trade: Any) -> str:
-    if not trade.order.parentId:
-        return "parent"
-    return "stop-loss" if trade.order.orderType.startswith("STP") else "take-profit"
 
 
 OCA_REDUCE_WITHOUT_BLOCK: Final = 3
@@ -371,54 +352,29 @@ class IbkrBroker:
     def _ack(
         self, trades: Sequence[Any], intent_id: str, already_known: bool, detail: str = ""
     ) -> BrokerOrderAck:
-        parent = next((t for t in trades if not t.order.parentId), trades[0])
-        children = [t for t in trades if t is not parent]
-        notes = [detail] if detail else []
-        notes += [
-            f"{_role(t)} #{_order_id(t.order)} {t.orderStatus.status}"
-            for t in sorted(children, key=lambda t: t.order.orderId)
-        ]
-        filled = max(float(parent.orderStatus.filled), sum(float(f.execution.shares) for f in parent.fills))
+        trade = trades[0]  # one order per intent (orderRef)
+        filled = max(float(trade.orderStatus.filled), sum(float(f.execution.shares) for f in trade.fills))
         return BrokerOrderAck(
             intent_id=intent_id,
-            broker_order_id=_order_id(parent.order),
-            status=map_order_status(parent.orderStatus.status, filled),
+            broker_order_id=_order_id(trade.order),
+            status=map_order_status(trade.orderStatus.status, filled),
             filled_quantity=int(filled),
             already_known=already_known,
-            detail="; ".join(notes),
+            detail=detail,
         )
 
-    def _build_orders(self, intent: OrderIntent) -> list[Any]:
+    def _build_order(self, intent: OrderIntent) -> Any:
         common: dict[str, Any] = {"orderRef": intent.intent_id, "account": self.account_id, "tif": "DAY"}
         if intent.oca_group is not None:  # IB's OCA type 3: a fill reduces the others, without block
             common |= {"ocaGroup": intent.oca_group, "ocaType": OCA_REDUCE_WITHOUT_BLOCK}
         action = intent.side.value
-        has_tp, has_sl = intent.take_profit_price is not None, intent.stop_loss_price is not None
-        if has_tp != has_sl:
-            missing = "stop_loss_price" if has_tp else "take_profit_price"
-            raise ValueError(f"intent {intent.intent_id}: {missing} is missing; a bracket needs both prices")
         if intent.order_type is OrderType.LIMIT:
             assert intent.limit_price is not None  # the OrderIntent validator guarantees it
-            if has_tp and has_sl:
-                bracket = self._ib.bracketOrder(
-                    action,
-                    intent.quantity,
-                    float(intent.limit_price),
-                    float(intent.take_profit_price),  # type: ignore[arg-type]
-                    float(intent.stop_loss_price),  # type: ignore[arg-type]
-                    **common,
-                )
-                return [bracket.parent, bracket.takeProfit, bracket.stopLoss]
-            return [ib_api.LimitOrder(action, intent.quantity, float(intent.limit_price), **common)]
-        if has_tp:
-            raise ValueError(
-                f"intent {intent.intent_id}: order_type={intent.order_type.value} cannot carry a bracket "
-                "(take_profit_price/stop_loss_price need a LIMIT parent)"
-            )
+            return ib_api.LimitOrder(action, intent.quantity, float(intent.limit_price), **common)
         if intent.order_type is OrderType.MARKET:
-            return [ib_api.MarketOrder(action, intent.quantity, **common)]
+            return ib_api.MarketOrder(action, intent.quantity, **common)
         assert intent.stop_price is not None  # the OrderIntent validator guarantees it for STOP
-        return [ib_api.StopOrder(action, intent.quantity, float(intent.stop_price), **common)]
+        return ib_api.StopOrder(action, intent.quantity, float(intent.stop_price), **common)
 
     def submit(self, intent: OrderIntent) -> BrokerOrderAck:
         """Place `intent` unless an order with its orderRef exists; return what IB holds for it."""
@@ -428,23 +384,20 @@ class IbkrBroker:
             return self._ack(existing, intent.intent_id, already_known=True)
         self._require_managed()
         contract = self._qualify(intent.contract)
-        orders = self._build_orders(intent)
-        trades = [self._ib.placeOrder(contract, order) for order in orders]
-        parent = trades[0]
+        trade = self._ib.placeOrder(contract, self._build_order(intent))
         for _ in range(max(0, math.ceil(self._ack_wait_s / _POLL_S))):
-            if parent.orderStatus.status not in ("PendingSubmit", "ApiPending") or parent.order.permId:
+            if trade.orderStatus.status not in ("PendingSubmit", "ApiPending") or trade.order.permId:
                 break
             self._ib.sleep(_POLL_S)
         logger.info(
-            "placed %s %s x%d %s as %s (%d order(s))",
+            "placed %s %s x%d %s as %s",
             intent.side.value,
             intent.contract.occ_symbol,
             intent.quantity,
             intent.intent_id,
-            _order_id(parent.order),
-            len(trades),
+            _order_id(trade.order),
         )
-        return self._ack(trades, intent.intent_id, already_known=False)
+        return self._ack([trade], intent.intent_id, already_known=False)
 
     def cancel(self, intent_id: str) -> bool:
         """Cancel the working orders with orderRef = intent id and wait up to `ack_wait_s` for IB's
@@ -464,14 +417,14 @@ class IbkrBroker:
         return bool(working)
 
     def open_orders(self) -> list[BrokerOrderAck]:
-        """One ack per working order of the account (a bracket gives three); orders without an
+        """One ack per working order of the account (with its contract, side and quantity); orders without an
         orderRef (not placed by this system) are listed with intent_id ''."""
         acks = []
         for trade in self._ib.openTrades():
             if trade.order.account not in ("", self.account_id):
                 continue
             ack = self._ack([trade], trade.order.orderRef, already_known=True)
-            role = _role(trade) if trade.order.orderRef else "no orderRef: not placed by Smart 0DTE"
+            role = "Smart 0DTE" if trade.order.orderRef else "no orderRef: not placed by Smart 0DTE"
             acks.append(
                 BrokerOrderAck(
                     intent_id=ack.intent_id,
