@@ -111,7 +111,7 @@ def test_ibkr_paper_holds_sells_and_earns_what_the_broker_filled(
     assert stop.oca_group == target.oca_group is not None
     assert stop.quantity == target.quantity == asked - 1
     assert stop.stop_price is not None and stop.stop_price < bought.price < (target.limit_price or 0)
-    assert desk.relay() == [Outcome.PLACED, Outcome.PLACED, Outcome.CANCELLED]
+    assert desk.relay() == [Outcome.CANCELLED, Outcome.PLACED, Outcome.PLACED]
     assert {i.intent_id for i in desk.broker.placed.values()} >= {stop.intent_id, target.intent_id}
     entry_order = state.get_order(entry["order_id"])
     assert entry_order is not None and entry_order.value.status is OrderStatus.CANCELLED
@@ -199,4 +199,7 @@ def test_without_a_fresh_broker_book_no_entry_is_made(
     cycle = run_cycle(MODE, later)
 
     assert cycle.signals["trading_state"] == "REDUCING"
-    assert "broker book is 240 s old" in cycle.signals["trading_state_reason"]
+    assert (
+        "broker book is older than 120 s (taken at 2025-03-13T13:45:00+00:00)"
+        in cycle.signals["trading_state_reason"]
+    )

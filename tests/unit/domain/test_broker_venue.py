@@ -239,7 +239,13 @@ def test_compare_names_each_difference_and_refuses_an_old_book() -> None:
     foreign = compare({}, BrokerBook(now, {}, frozenset(), (ForeignOrder(occ, "SELL", 1),)), now)
     assert foreign is not None and "SELL 1" in foreign.text and "not placed by Smart 0DTE" in foreign.text
     old = compare({}, replace(agree, at=now - BROKER_BOOK_MAX_AGE - timedelta(seconds=1)), now)
-    assert old is not None and old.text == "the order bridge's broker book is 121 s old"
+    assert old is not None and old.text.startswith(
+        "the order bridge's broker book is older than 120 s (taken at"
+    )
+    later = compare(
+        {}, replace(agree, at=now - BROKER_BOOK_MAX_AGE - timedelta(seconds=1)), now + timedelta(minutes=1)
+    )
+    assert later is not None and later.text == old.text  # one silence, one difference
     missing = compare({}, None, now)
     assert missing is not None and missing.text == "no broker book from the order bridge yet"
     assert BrokerBook.from_wire(agree.to_wire()) == agree
@@ -322,3 +328,30 @@ def test_an_entry_fill_is_protected_at_the_broker_and_a_partial_stop_reduces_the
     assert reduced[-1].quantity == 2
     (held,) = engine.portfolio.open_positions
     assert held.quantity == 2 and engine.broker_mismatch == ""
+
+
+def test_protection_the_broker_rejected_is_placed_again_the_next_minute() -> None:
+    engine, order = entered()
+    first = SESSION.open_et + timedelta(minutes=ENTRY_MINUTE + 1)
+    fill = fill_of(order, 2, 1).model_copy(update={"ts": first - timedelta(seconds=30)})
+    book = BrokerBook(first, {order.contract.occ_symbol: 2}, frozenset({fill.fill_id}))
+    placed = [
+        c
+        for c in engine.observe(first, BrokerReport((fill,), book)).effects.commands
+        if isinstance(c, PlaceOrder)
+    ]
+    rejected = [
+        OrderReport(o.order_id, OrderStatus.REJECTED, first, "IB error 201: order rejected")
+        for o in engine.orders()
+        if o.intent_id in {c.intent_id for c in placed}
+    ]
+    assert len(rejected) == 2
+
+    second = first + timedelta(minutes=1)
+    again = engine.observe(second, BrokerReport(tuple(rejected), replace(book, at=second)))
+
+    replaced = [c.intent for c in again.effects.commands if isinstance(c, PlaceOrder)]
+    assert sorted(i.order_type.value for i in replaced) == ["LIMIT", "STOP"]
+    assert {i.quantity for i in replaced} == {2} and {i.intent_id for i in replaced}.isdisjoint(
+        {c.intent_id for c in placed}
+    )

@@ -89,16 +89,20 @@ class BookDifference:
     positions: Mapping[str, tuple[int, int]] = field(default_factory=dict)
     """OCC symbol -> (book quantity, broker quantity)."""
     foreign_orders: tuple[ForeignOrder, ...] = ()
-    stale_s: float | None = None
-    """Seconds since the broker book was taken, when it is too old (or None: no book at all)."""
+    stale_since: datetime | None = None
+    """When the broker book now too old was taken (the text stays the same while it stays old, so
+    one silence is one incident)."""
     missing: bool = False
 
     @property
     def text(self) -> str:
         if self.missing:
             return "no broker book from the order bridge yet"
-        if self.stale_s is not None:
-            return f"the order bridge's broker book is {self.stale_s:.0f} s old"
+        if self.stale_since is not None:
+            return (
+                f"the order bridge's broker book is older than {BROKER_BOOK_MAX_AGE.total_seconds():.0f} s "
+                f"(taken at {self.stale_since.isoformat()})"
+            )
         parts = [
             f"{occ} book {book} broker {broker}" for occ, (book, broker) in sorted(self.positions.items())
         ]
@@ -115,7 +119,7 @@ class BookDifference:
                 {"contract": o.contract_symbol, "side": o.side, "remaining": o.remaining}
                 for o in self.foreign_orders
             ],
-            "stale_s": self.stale_s,
+            "stale_since": None if self.stale_since is None else self.stale_since.isoformat(),
             "missing": self.missing,
         }
 
@@ -127,9 +131,8 @@ def compare(
     None when they agree. Compare only with a book that `has_seen` every fill the engine booked."""
     if broker is None:
         return BookDifference(missing=True)
-    age = now - broker.at
-    if age > BROKER_BOOK_MAX_AGE:
-        return BookDifference(stale_s=age.total_seconds())
+    if now - broker.at > BROKER_BOOK_MAX_AGE:
+        return BookDifference(stale_since=broker.at)
     symbols = {s for s, q in book_positions.items() if q} | {s for s, q in broker.positions.items() if q}
     positions = {
         s: (book_positions.get(s, 0), broker.positions.get(s, 0))

@@ -487,7 +487,7 @@ class SessionEngine:
         working orders trade, exit, then ask for signals (none from the flatten time on)."""
         self._phase = _Collector()
         if broker is not None:
-            self._book(self.venue.apply(broker.news), now)
+            self._book(self.venue.apply(broker.news))
             self._reconcile(broker.book, now)
         now_ns = datetime_to_ns(now)
         rows = self._rows(now_ns)
@@ -496,6 +496,7 @@ class SessionEngine:
         controls = self._controls(now)
         state, reason = trading_state(controls, self._account(), self.config.limits)
         self._exits(rows, now, state, reason, controls.close_requests)
+        self._ensure_protection(now)
         self._report_unflat(now)
         signals: list[Signal] = []
         if now < self.session.flatten_et:
@@ -557,6 +558,7 @@ class SessionEngine:
         self._phase = _Collector()
         for planned in intents:
             self._enter(planned, now)
+        self._ensure_protection(now)
         self._count_open()
         return Executed(now, len(self.portfolio.open_positions), self._phase.freeze())
 
@@ -618,7 +620,7 @@ class SessionEngine:
             if quote is None and any(o.side is Side.SELL and o.contract == contract for o in working):
                 quote = _no_quote(contract)
             if quote is not None:
-                self._book(self.venue.on_quote(quote, now, self._no_bid_underlying(quote, now)), now)
+                self._book(self.venue.on_quote(quote, now, self._no_bid_underlying(quote, now)))
         for order in self.venue.working_orders():
             if order.side is Side.BUY:
                 self._cancel(order.order_id, now, "immediate-or-cancel remainder")
@@ -692,7 +694,7 @@ class SessionEngine:
                     **self._order_detail(update),
                 },
             )
-            self._book(update, now)
+            self._book(update)
 
     def _controls(self, now: datetime) -> Controls:
         controls = self.controls_at(now)
@@ -797,7 +799,7 @@ class SessionEngine:
     def _enter(self, planned: PlannedEntry, now: datetime) -> None:
         update = self._submit(planned.intent, planned.quote, now, planned.strategy, "")
         self._record(now, "order", {"signal_id": planned.intent.signal_id, **self._order_detail(update)})
-        self._book(update, now)
+        self._book(update)
 
     def _trial(self) -> SessionEngine:
         """A copy whose account can be changed without touching this engine's."""
@@ -907,7 +909,7 @@ class SessionEngine:
     def _cancel(self, order_id: str, now: datetime, reason: str) -> None:
         """Cancel a working order (a cancel the broker has not confirmed yet: nothing new)."""
         if self.venue.order(order_id).status is not OrderStatus.PENDING_CANCEL:
-            self._book(self.venue.cancel(order_id, now, reason), now)
+            self._book(self.venue.cancel(order_id, now, reason))
 
     def _cancel_working(self, position: Position, now: datetime) -> None:
         for order in self.venue.working_orders():
@@ -1010,17 +1012,16 @@ class SessionEngine:
             update += self.venue.cancel(order_id, now, "immediate-or-cancel remainder")
         return update
 
-    def _book(self, update: VenueUpdate, now: datetime) -> None:
+    def _book(self, update: VenueUpdate) -> None:
         """Apply an update's events (order states, fills) and keep its commands."""
         self._phase.commands.extend(update.commands)
         for event in update.events:
             self._phase.events.append(event)
             if event.fill is not None:
-                self._apply(event.fill, event.order, now)
+                self._apply(event.fill, event.order)
 
-    def _apply(self, fill: Fill, order: Order, now: datetime) -> None:
-        """Book `fill` at `now`; `order` is its order as the fill left it. An entry's fill gets its
-        protective orders at once."""
+    def _apply(self, fill: Fill, order: Order) -> None:
+        """Book `fill`; `order` is its order as the fill left it."""
         strategy, reason = self.order_meta.get(fill.order_id, ("", ""))
         symbol = fill.contract.occ_symbol
         held = self.portfolio.position_for(fill.contract)
@@ -1054,8 +1055,6 @@ class SessionEngine:
                 self.config.trailing_stop_fraction,
             )
             self._phase.positions.append(PositionChange("opened" if held is None else "added", after))
-            if symbol not in self.exiting and not self.controls_at(now).emergency_stop:
-                self._protect(after, fill, now)  # (under a stop the position is sold at once instead)
             return
         assert held is not None and trade is not None
         if after is None:
@@ -1066,12 +1065,29 @@ class SessionEngine:
         else:
             self._phase.positions.append(PositionChange("reduced", held, (trade,)))
 
-    def _protect(self, position: Position, fill: Fill, now: datetime) -> None:
-        """A stop and a target for the entry fill's quantity, at the position's exit levels, as one
+    def _ensure_protection(self, now: datetime) -> None:
+        """Every open position that is not being sold has protection resting at the venue for all
+        it holds: what no working group covers (a new fill, a group the venue rejected or ended)
+        gets a new group. A group covers the most any of its orders still sells."""
+        working = self.venue.working_orders()
+        for position in self.portfolio.open_positions:
+            if position.contract.occ_symbol in self.exiting:
+                continue  # its exit cancelled the protection and sells the position itself
+            covered: dict[str, int] = {}
+            for order in working:
+                if order.contract == position.contract and order.oca_group and order.side is Side.SELL:
+                    covered[order.oca_group] = max(covered.get(order.oca_group, 0), order.remaining_quantity)
+            missing = position.quantity - sum(covered.values())
+            if missing > 0:
+                self._protect(position, missing, now)
+
+    def _protect(self, position: Position, quantity: int, now: datetime) -> None:
+        """A stop and a target for `quantity` of the position, at its exit levels, as one
         one-cancels-other group resting at the venue: the position is protected even if no later
         minute runs. The engine's own exits cancel the group first (`_cancel_working`)."""
         plan = self.plans[position.contract.occ_symbol]
-        group = idempotency_key(self.config.mode, self.day.session_date, fill.fill_id, "protect")
+        key = (self.config.mode, self.day.session_date, position.position_id, now.isoformat())
+        group = idempotency_key(*key, "protect")
         stop = Decimal(str(plan.stop_price)).quantize(EXIT_TICK_USD, rounding=ROUND_DOWN)
         target = Decimal(str(plan.target_price)).quantize(EXIT_TICK_USD, rounding=ROUND_UP)
         legs = [(OrderType.LIMIT, ExitReason.TAKE_PROFIT, target)]
@@ -1080,14 +1096,12 @@ class SessionEngine:
         placed = []
         for order_type, reason, price in legs:
             intent = OrderIntent(
-                intent_id=idempotency_key(
-                    self.config.mode, self.day.session_date, fill.fill_id, reason.value
-                ),
+                intent_id=idempotency_key(*key, reason.value),
                 mode=self.config.mode,
                 ts=now,
                 contract=position.contract,
                 side=Side.SELL,
-                quantity=fill.quantity,
+                quantity=quantity,
                 order_type=order_type,
                 limit_price=price if order_type is OrderType.LIMIT else None,
                 stop_price=price if order_type is OrderType.STOP else None,
@@ -1096,7 +1110,7 @@ class SessionEngine:
             )
             update = self._submit(intent, None, now, position.strategy, reason.value)
             placed.append(self._order_detail(update))
-            self._book(update, now)
+            self._book(update)
         self._record(
             now, "protect", {"position_id": position.position_id, "oca_group": group, "orders": placed}
         )
