@@ -219,6 +219,21 @@ def _order_id(order_or_execution: Any) -> int:
     return int(order_or_execution.permId or order_or_execution.orderId)
 
 
+CANCEL_CONFIRMED: Final = 202
+"""IB's "Order Canceled" message: a cancel that was asked for, not a refusal."""
+
+
+def _refusal(trade: Any) -> str | None:
+    """IB's code and text when it refused a new order: ib_async then reports it Cancelled with the
+    error in the trade's log; None for an order IB accepted."""
+    if trade.orderStatus.status not in ("Cancelled", "ApiCancelled", "Inactive"):
+        return None
+    errors = [e for e in getattr(trade, "log", []) if e.errorCode and e.errorCode != CANCEL_CONFIRMED]
+    if not errors:
+        return None
+    return f"IB error {errors[-1].errorCode}: {errors[-1].message}"
+
+
 def _role(trade: Any) -> str:
     if not trade.order.parentId:
         return "parent"
@@ -379,10 +394,13 @@ class IbkrBroker:
             for t in sorted(children, key=lambda t: t.order.orderId)
         ]
         filled = max(float(parent.orderStatus.filled), sum(float(f.execution.shares) for f in parent.fills))
+        refusal = _refusal(parent)
+        if refusal is not None:
+            notes.insert(0, refusal)
         return BrokerOrderAck(
             intent_id=intent_id,
             broker_order_id=_order_id(parent.order),
-            status=map_order_status(parent.orderStatus.status, filled),
+            status=OrderStatus.REJECTED if refusal else map_order_status(parent.orderStatus.status, filled),
             filled_quantity=int(filled),
             already_known=already_known,
             detail="; ".join(notes),
