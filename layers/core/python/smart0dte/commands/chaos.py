@@ -52,8 +52,8 @@ def _lines(wire: dict[str, Any]) -> list[str]:
         f"faults injected ({sum(wire['faults_injected'].values())} of {wire['faults_planned']}): {injected}",
         f"faults still armed at the end: {unfired}",
         f"orders {wire['orders']} (at IB {wire['broker_orders']}), fills {wire['fills']}, "
-        f"bridge reconnects {wire['bridge_reconnects']}, workflow failures after retry "
-        f"{wire['workflow_failures']}",
+        f"bridge reconnects {wire['bridge_reconnects']}, trading cycles failed after their retry "
+        f"{wire['cycle_failures']}",
         f"exposed position minutes (no SELL at all at IB): {wire['exposed_position_minutes']}",
     ]
     for name in TARGETS:

@@ -210,7 +210,8 @@ class ChaosReport:
     exposed_position_minutes: int
     """Minute ends at which a position at IB had no working SELL of any kind covering it."""
     open_at_close: int
-    workflow_failures: int
+    cycle_failures: int
+    """trading_cycle executions that failed after their retry."""
     bridge_reconnects: int
     elapsed_s: float
     details: dict[str, Any] = field(default_factory=dict)
@@ -265,6 +266,10 @@ class ChaosRun:
         self.failures = 0
         self.plan: dict[datetime, list[FaultKind]] = {}
         self.last_position: dict[str, int] = {}
+        """What IB held after the last trading minute (the close's, or the last one replayed)."""
+        self.last_at: datetime | None = None
+        self.last_book: dict[str, int] = {}
+        """The store's open positions after the last trading minute."""
         self._ib: ChaosIB | None = None
         self._bridge: OrderBridge | None = None
         self._store: StateStore | None = None
@@ -401,7 +406,7 @@ class ChaosRun:
             self.killer.in_flight = False
             result = self._aws.start_and_wait(start.state_machine, dict(start.input))  # the retry
         self.killer.in_flight = False
-        if not result.succeeded:
+        if not result.succeeded and start.state_machine == TRADING_CYCLE:
             self.failures += 1
         self._handle_commands(start.at + timedelta(seconds=5))
         if start.state_machine == TRADING_CYCLE:
@@ -420,7 +425,13 @@ class ChaosRun:
             self.unprotected.append(f"{at:%H:%M}")
         if any(self.exchange.sell_cover(occ) < qty for occ, qty in held.items()):
             self.exposed.append(f"{at:%H:%M}")
+        self.last_at = at
         self.last_position = dict(self.exchange.positions)
+        assert self._store is not None
+        self.last_book = {}
+        for position in self._store.list_open_positions():
+            occ = position.contract.occ_symbol
+            self.last_book[occ] = self.last_book.get(occ, 0) + position.quantity
 
     # --- the day -----------------------------------------------------------------------------
 
@@ -452,12 +463,11 @@ class ChaosRun:
         broker_ids = {e.fill.execution.execId for e in self.exchange.executions}
         lost = sorted(broker_ids - set(stored_ids))
         duplicated = sorted(i for i, n in stored_ids.items() if n > 1)
-        book: dict[str, int] = {}
-        for position in store.list_open_positions():
-            occ = position.contract.occ_symbol
-            book[occ] = book.get(occ, 0) + position.quantity
+        book = self.last_book
         booked_in: dict[str, int] = dict(book)
         for trade in store.list_closed_trades(self.day.session.session_date):
+            if self.last_at is None or trade.exit_ts > self.last_at:
+                continue  # closed after the last trading minute (post_close): not in `book`'s moment
             occ = trade.contract.occ_symbol
             booked_in[occ] = booked_in.get(occ, 0) + trade.quantity
         bought: dict[str, int] = {}
@@ -500,7 +510,7 @@ class ChaosRun:
             unprotected_position_minutes=len(self.unprotected),
             exposed_position_minutes=len(self.exposed),
             open_at_close=sum(1 for qty in broker.values() if qty),
-            workflow_failures=self.failures,
+            cycle_failures=self.failures,
             bridge_reconnects=self.reconnects,
             elapsed_s=round(elapsed_s, 1),
             details={
