@@ -95,7 +95,7 @@ def test_every_command_with_a_seed_defaults_to_the_one_default_seed() -> None:
 
     walk(build_parser(), "")
 
-    assert set(seeded) == {"backtest", "train", "demo", "data generate"}
+    assert set(seeded) == {"backtest", "train", "demo", "data generate", "chaos"}
     assert set(seeded.values()) == {DEFAULT_SEED}
     assert BacktestRequest(date(2025, 3, 14), date(2025, 3, 14)).seed == DEFAULT_SEED
     assert BacktestRequestWire(start=date(2025, 3, 14), end=date(2025, 3, 14)).seed == DEFAULT_SEED

@@ -206,7 +206,8 @@ class ReplayDriver:
     """Plays `day` on `aws`: data minute by minute, workflows on schedule, on a simulated clock.
 
     `automation`, when given, is written as the settings before the day (as a human would
-    switch automation on); `on_result` hears of every execution as it ends.
+    switch automation on); `before_start` hears of every execution about to start (after its
+    minute's data is written); `on_result` hears of every execution as it ends.
     """
 
     def __init__(
@@ -218,6 +219,7 @@ class ReplayDriver:
         clock: SimulatedClock | None = None,
         automation: AutomationSettings | None = None,
         on_result: Callable[[ScheduledStart, ExecutionResult], None] | None = None,
+        before_start: Callable[[ScheduledStart], None] | None = None,
         calendar: MarketCalendar | None = None,
     ) -> None:
         self.aws = aws
@@ -228,6 +230,7 @@ class ReplayDriver:
         self.clock = clock or SimulatedClock(first)
         self.automation = automation
         self.on_result = on_result
+        self.before_start = before_start
         self.calendar = calendar or MarketCalendar()
         session = day.session
         self.data_end = session.close_et if minutes is None else session.open_et + minutes * MINUTE
@@ -271,6 +274,8 @@ class ReplayDriver:
             if not session_open and start.state_machine != LEARNING:
                 runs.append(RunRecord(start, None))
                 continue
+            if self.before_start is not None:
+                self.before_start(start)
             result = self.aws.start_and_wait(start.state_machine, dict(start.input))
             runs.append(RunRecord(start, result))
             if self.on_result is not None:

@@ -206,6 +206,21 @@ def _order_id(order_or_execution: Any) -> int:
     return int(order_or_execution.permId or order_or_execution.orderId)
 
 
+CANCEL_CONFIRMED: Final = 202
+"""IB's "Order Canceled" message: a cancel that was asked for, not a refusal."""
+
+
+def _refusal(trade: Any) -> str | None:
+    """IB's code and text when it refused a new order: ib_async then reports it Cancelled with the
+    error in the trade's log; None for an order IB accepted."""
+    if trade.orderStatus.status not in ("Cancelled", "ApiCancelled", "Inactive"):
+        return None
+    errors = [e for e in getattr(trade, "log", []) if e.errorCode and e.errorCode != CANCEL_CONFIRMED]
+    if not errors:
+        return None
+    return f"IB error {errors[-1].errorCode}: {errors[-1].message}"
+
+
 OCA_REDUCE_WITHOUT_BLOCK: Final = 3
 """IB's ocaType 3: a fill of one order of the group reduces the others by its quantity."""
 
@@ -354,13 +369,14 @@ class IbkrBroker:
     ) -> BrokerOrderAck:
         trade = trades[0]  # one order per intent (orderRef)
         filled = max(float(trade.orderStatus.filled), sum(float(f.execution.shares) for f in trade.fills))
+        refusal = _refusal(trade)
         return BrokerOrderAck(
             intent_id=intent_id,
             broker_order_id=_order_id(trade.order),
-            status=map_order_status(trade.orderStatus.status, filled),
+            status=OrderStatus.REJECTED if refusal else map_order_status(trade.orderStatus.status, filled),
             filled_quantity=int(filled),
             already_known=already_known,
-            detail=detail,
+            detail="; ".join(x for x in (refusal, detail) if x),
         )
 
     def _build_order(self, intent: OrderIntent) -> Any:
