@@ -257,9 +257,6 @@ class ChaosIB:
         self._check()
         return ib_async.OrderState(status="PreSubmitted", initMarginChange="1.00")
 
-    def bracketOrder(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError("the order bridge places entries without bracket children")
-
     # orders
     def placeOrder(self, contract: Any, order: Any) -> ib_async.Trade:
         self._check()
