@@ -170,6 +170,7 @@ def test_trading_lists_controls_limits_positions_and_working_orders(api: Call) -
         "SUBMITTED",
         "SPY   250314C00562000",
     )
+    assert (order["stopPrice"], order["ocaGroup"]) == (None, None)  # a plain limit, no protective group
     assert len(body["openPositions"]) == 2
 
 

@@ -43,6 +43,10 @@ class WorkingOrderOut(Wire):
     filled_quantity: int
     order_type: str
     limit_price: str | None
+    stop_price: str | None = None
+    """A STOP order's trigger (a position's protective stop)."""
+    oca_group: str | None = None
+    """The one-cancels-other group of a position's protective stop and target."""
     status: str
     created_at: datetime
     reason: str
@@ -190,6 +194,8 @@ def router(api: ApiContext) -> Router:
                     filled_quantity=o.filled_quantity,
                     order_type=o.order_type.value,
                     limit_price=None if o.limit_price is None else str(o.limit_price),
+                    stop_price=None if o.stop_price is None else str(o.stop_price),
+                    oca_group=o.oca_group,
                     status=o.status.value,
                     created_at=o.created_at,
                     reason=o.reason,
