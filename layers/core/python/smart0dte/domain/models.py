@@ -25,6 +25,15 @@ class DomainError(ValueError):
     """A domain rule was broken; the message names the field and the limit."""
 
 
+def aware_datetime(text: str, what: str) -> datetime:
+    """The ISO 8601 timestamp `text`, refused (naming `what`) without a UTC offset: stored state
+    never holds a naive time."""
+    ts = datetime.fromisoformat(text)
+    if ts.tzinfo is None:
+        raise DomainError(f"{what}={text!r} has no UTC offset")
+    return ts
+
+
 class IllegalTransition(DomainError):
     """An order was asked to move to a status its current status cannot reach."""
 

@@ -23,6 +23,7 @@ from smart0dte.domain.models import (
     Side,
     TradingMode,
     Underlying,
+    aware_datetime,
 )
 
 CENT = Decimal("0.01")
@@ -118,13 +119,6 @@ def trade_to_wire(t: ClosedTrade) -> dict[str, object]:
     }
 
 
-def _aware(field_name: str, text: str) -> datetime:
-    ts = datetime.fromisoformat(text)
-    if ts.tzinfo is None:
-        raise DomainError(f"closed trade {field_name}={text!r} has no UTC offset")
-    return ts
-
-
 def trade_from_wire(wire: Mapping[str, Any]) -> ClosedTrade:
     """A round trip from its `trade_to_wire` form."""
     return ClosedTrade(
@@ -132,9 +126,9 @@ def trade_from_wire(wire: Mapping[str, Any]) -> ClosedTrade:
         contract=OptionContract.model_validate(wire["contract"]),
         strategy=str(wire["strategy"]),
         quantity=int(wire["quantity"]),
-        entry_ts=_aware("entry_ts", wire["entry_ts"]),
+        entry_ts=aware_datetime(wire["entry_ts"], "closed trade entry_ts"),
         entry_price=Decimal(wire["entry_price"]),
-        exit_ts=_aware("exit_ts", wire["exit_ts"]),
+        exit_ts=aware_datetime(wire["exit_ts"], "closed trade exit_ts"),
         exit_price=Decimal(wire["exit_price"]),
         exit_reason=str(wire["exit_reason"]),
         commissions_usd=Decimal(wire["commissions_usd"]),

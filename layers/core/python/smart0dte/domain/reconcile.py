@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Final
 
-from smart0dte.domain.models import DomainError, OptionContract, Underlying
+from smart0dte.domain.models import DomainError, OptionContract, Underlying, aware_datetime
 
 BROKER_BOOK_MAX_AGE: Final = timedelta(seconds=120)
 """A broker book older than this at a trading minute is no evidence: entries wait."""
@@ -69,11 +69,8 @@ class BrokerBook:
 
     @classmethod
     def from_wire(cls, wire: Mapping[str, Any]) -> BrokerBook:
-        at = datetime.fromisoformat(str(wire["at"]))
-        if at.tzinfo is None:
-            raise DomainError(f"broker book at={wire['at']!r} has no UTC offset")
         return cls(
-            at=at,
+            at=aware_datetime(str(wire["at"]), "broker book at"),
             positions={str(k): int(v) for k, v in wire["positions"].items()},
             execution_ids=frozenset(str(e) for e in wire["execution_ids"]),
             foreign_orders=tuple(

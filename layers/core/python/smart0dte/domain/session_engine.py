@@ -76,6 +76,7 @@ from smart0dte.domain.models import (
     Signal,
     TradingMode,
     Underlying,
+    aware_datetime,
     idempotency_key,
 )
 from smart0dte.domain.portfolio import (
@@ -1253,13 +1254,14 @@ class SessionEngine:
         }
         # Documents saved before exits kept working have neither key: no exit was working then.
         engine.exiting = {
-            str(symbol): (ExitReason(reason), _when(since))
+            str(symbol): (ExitReason(reason), aware_datetime(since, "engine state timestamp"))
             for symbol, reason, since in state.get("exiting", [])
         }
         engine.unflat_reported = {str(p) for p in state.get("unflat_reported", [])}
         engine.broker_mismatch = str(state["broker_mismatch"])
         engine.protection_triggered = {
-            str(symbol): _when(since) for symbol, since in state["protection_triggered"]
+            str(symbol): aware_datetime(since, "engine state timestamp")
+            for symbol, since in state["protection_triggered"]
         }
         engine.order_meta = {str(order_id): (str(s), str(r)) for order_id, s, r in state["order_meta"]}
         engine.fills = [Fill.model_validate(f) for f in state["fills"]]
@@ -1289,13 +1291,6 @@ def _micros_from(anchor: datetime, ts: datetime) -> int:
     return (ts - anchor) // timedelta(microseconds=1)
 
 
-def _when(text: str) -> datetime:
-    ts = datetime.fromisoformat(text)
-    if ts.tzinfo is None:
-        raise DomainError(f"engine state timestamp {text!r} has no UTC offset")
-    return ts
-
-
 def _curve_to_wire(p: Portfolio, anchor: datetime, done: list[list[object]]) -> list[list[object]]:
     """The equity curve as [microseconds after `anchor` (the open), equity]: `done` holds the points
     already converted (the curve only grows), extended in place with the new ones."""
@@ -1320,7 +1315,9 @@ def _portfolio_to_wire(p: Portfolio, curve: list[list[object]]) -> dict[str, obj
 def _portfolio_from_wire(wire: Mapping[str, Any], anchor: datetime) -> Portfolio:
     portfolio = Portfolio(mode=TradingMode(wire["mode"]), cash_usd=Decimal(wire["cash_usd"]))
     portfolio.ledger = [
-        LedgerEntry(_when(ts), LedgerKind(kind), Decimal(amount), str(reference))
+        LedgerEntry(
+            aware_datetime(ts, "engine state timestamp"), LedgerKind(kind), Decimal(amount), str(reference)
+        )
         for ts, kind, amount, reference in wire["ledger"]
     ]
     portfolio.closed = [trade_from_wire(t) for t in wire["closed"]]

@@ -40,6 +40,7 @@ from smart0dte.domain.models import (
     OrderType,
     Side,
     TradingMode,
+    aware_datetime,
 )
 from smart0dte.domain.venue import BrokerCosts, BrokerNews, VenueEvent, VenueEventKind, VenueUpdate
 
@@ -295,16 +296,13 @@ class SimulatedVenue:
         venue._orders = {o.order_id: o for o in orders}
         venue._by_intent = {str(intent_id): str(order_id) for intent_id, order_id in wire["by_intent"]}
         venue._working = {
-            str(order_id): WorkingOrder(venue._orders[order_id], _aware(active_at), bool(resting))
+            str(order_id): WorkingOrder(
+                venue._orders[order_id], aware_datetime(active_at, "venue state timestamp"), bool(resting)
+            )
             for order_id, active_at, resting in wire["working"]
         }
-        venue._taken_at = None if wire["taken_at"] is None else _aware(wire["taken_at"])
+        venue._taken_at = (
+            None if wire["taken_at"] is None else aware_datetime(wire["taken_at"], "venue state timestamp")
+        )
         venue._taken = {(str(occ), Side(side)): int(quantity) for occ, side, quantity in wire["taken"]}
         return venue
-
-
-def _aware(text: str) -> datetime:
-    ts = datetime.fromisoformat(text)
-    if ts.tzinfo is None:
-        raise DomainError(f"venue state timestamp {text!r} has no UTC offset")
-    return ts
