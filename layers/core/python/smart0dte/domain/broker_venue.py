@@ -36,6 +36,7 @@ from smart0dte.domain.venue import (
     BrokerCosts,
     BrokerNews,
     CancelOrder,
+    OrderBook,
     OrderReport,
     PlaceOrder,
     VenueEvent,
@@ -45,7 +46,7 @@ from smart0dte.domain.venue import (
 
 
 @dataclass
-class BrokerVenue:
+class BrokerVenue(OrderBook):
     """Orders sent to the broker and what it reported of them (see the module doc)."""
 
     mode: TradingMode
@@ -70,15 +71,6 @@ class BrokerVenue:
     @property
     def records_own_fills(self) -> bool:
         return False
-
-    def knows(self, intent_id: str) -> bool:
-        return intent_id in self._by_intent
-
-    def order(self, order_id: str) -> Order:
-        return self._orders[order_id]
-
-    def orders(self) -> list[Order]:
-        return list(self._orders.values())
 
     def working_orders(self) -> list[Order]:
         return [o for o in self._orders.values() if not o.status.is_terminal]

@@ -42,7 +42,7 @@ from smart0dte.domain.models import (
     TradingMode,
     aware_datetime,
 )
-from smart0dte.domain.venue import BrokerCosts, BrokerNews, VenueEvent, VenueEventKind, VenueUpdate
+from smart0dte.domain.venue import BrokerCosts, BrokerNews, OrderBook, VenueEvent, VenueEventKind, VenueUpdate
 
 PRICE_TICK = Decimal("0.01")
 
@@ -73,7 +73,7 @@ def no_bid_price(quote: OptionQuote, underlying_usd: float | None) -> Decimal:
 
 
 @dataclass
-class SimulatedVenue:
+class SimulatedVenue(OrderBook):
     """The paper venue: the same orders as the broker's, filled here from quotes."""
 
     costs: BrokerCosts = field(default_factory=BrokerCosts)
@@ -103,15 +103,6 @@ class SimulatedVenue:
     @property
     def records_own_fills(self) -> bool:
         return True
-
-    def knows(self, intent_id: str) -> bool:
-        return intent_id in self._by_intent
-
-    def order(self, order_id: str) -> Order:
-        return self._orders[order_id]
-
-    def orders(self) -> list[Order]:
-        return list(self._orders.values())
 
     def working_orders(self) -> list[Order]:
         return [w.order for w in self._working.values()]

@@ -188,6 +188,23 @@ class VenueUpdate:
         return VenueUpdate(self.events + other.events, self.commands + other.commands)
 
 
+class OrderBook:
+    """The orders a venue took today, by order id and by intent id (its dataclass holds both)."""
+
+    _orders: dict[str, Order]
+    _by_intent: dict[str, str]
+
+    def knows(self, intent_id: str) -> bool:
+        return intent_id in self._by_intent
+
+    def order(self, order_id: str) -> Order:
+        return self._orders[order_id]
+
+    def orders(self) -> list[Order]:
+        """Every order of the day, in submission order (latest state)."""
+        return list(self._orders.values())
+
+
 class ExecutionVenue(Protocol):
     """Where the engine's orders trade (see the module doc)."""
 
