@@ -26,7 +26,8 @@ from smart0dte.domain.models import (
     Side,
     TradingMode,
 )
-from smart0dte.ports import ReceivedCommand
+from smart0dte.domain.session_engine import HAND_STRATEGY
+from smart0dte.ports import HAND_INTENT, ReceivedCommand
 from smart0dte.services.order_bridge import OrderBridge, Outcome
 from tests.integration.order_bridge.fakes import FakeBroker, FakeClock, FakeReceiver
 
@@ -99,20 +100,26 @@ def test_ibkr_paper_holds_sells_and_earns_what_the_broker_filled(
         entry["intent_id"], asked - 1, str(limit - Decimal("0.01")), ENTRY + timedelta(seconds=20)
     )
 
-    # the next minute books the broker's fill, protects it at the broker (a stop and a target in
-    # one OCA group, each for the filled quantity) and cancels the entry's remainder there
+    # the bridge protects the fill the moment it records it, before any trading minute runs: a
+    # stop and a target in one OCA group, each for the filled quantity
+    stop, target = (i for i in desk.broker.placed.values() if i.side is Side.SELL)
+    assert (stop.order_type, target.order_type) == (OrderType.STOP, OrderType.LIMIT)
+    assert stop.oca_group == target.oca_group is not None
+    assert stop.quantity == target.quantity == asked - 1
+    assert stop.stop_price is not None and stop.stop_price < bought.price < (target.limit_price or 0)
+    for protective in (stop, target):
+        stored = state.get_order_by_intent(protective.intent_id)
+        assert stored is not None and stored.value.status is OrderStatus.SUBMITTED
+
+    # the next minute books the broker's fill and the same protective orders (it sends none of its
+    # own) and cancels the entry's remainder there
     after = ENTRY + timedelta(minutes=1)
     gateway.write_until(after)
     run_cycle(MODE, after)
     (held,) = state.list_open_positions()
     assert (held.quantity, held.entry_price) == (asked - 1, bought.price)
-    stop, target = live_queue.sent[1:]
-    assert (stop.order_type, target.order_type) == (OrderType.STOP, OrderType.LIMIT)
-    assert stop.oca_group == target.oca_group is not None
-    assert stop.quantity == target.quantity == asked - 1
-    assert stop.stop_price is not None and stop.stop_price < bought.price < (target.limit_price or 0)
-    assert desk.relay() == [Outcome.CANCELLED, Outcome.PLACED, Outcome.PLACED]
-    assert {i.intent_id for i in desk.broker.placed.values()} >= {stop.intent_id, target.intent_id}
+    assert len(live_queue.sent) == 1
+    assert desk.relay() == [Outcome.CANCELLED]
     entry_order = state.get_order(entry["order_id"])
     assert entry_order is not None and entry_order.value.status is OrderStatus.CANCELLED
     assert entry_order.value.filled_quantity == asked - 1
@@ -124,7 +131,7 @@ def test_ibkr_paper_holds_sells_and_earns_what_the_broker_filled(
     gateway.write_until(close_minute)
     run_cycle(MODE, close_minute)
     assert {c.intent_id for c in live_queue.cancels} >= {stop.intent_id, target.intent_id}
-    assert len(live_queue.sent) == 3  # no exit yet
+    assert len(live_queue.sent) == 1  # no exit yet
     assert desk.relay() == [Outcome.CANCELLED, Outcome.CANCELLED]
     exit_minute = close_minute + timedelta(minutes=1)
     gateway.write_until(exit_minute)
@@ -203,3 +210,50 @@ def test_without_a_fresh_broker_book_no_entry_is_made(
         "broker book is older than 120 s (taken at 2025-03-13T13:45:00+00:00)"
         in cycle.signals["trading_state_reason"]
     )
+
+
+def test_a_trade_made_by_hand_at_ib_is_adopted_once_protected_and_entries_go_on(
+    aws: Provisioned, dynamodb: Any, live_queue: RecordingQueue
+) -> None:
+    at_entry(MODE, aws, dynamodb)
+    gateway = entry_gateway(MODE, publish_book=False)
+    state = store(MODE)
+    desk = Desk(live_queue)
+    contract = OptionContract(root="SPY", expiry=ENTRY.date(), right=OptionRight.CALL, strike=560)
+    bought = Fill(
+        fill_id="0000e0d5.0000hand.01.01",
+        order_id="777",
+        intent_id=HAND_INTENT,
+        ts=ENTRY + timedelta(seconds=20),
+        contract=contract,
+        side=Side.BUY,
+        quantity=3,
+        price=Decimal("24.50"),  # near the day's quote of the contract: no exit level is crossed
+        commission_usd=Decimal("2.10"),
+    )
+    desk.broker.hand_fills.append(bought)
+    desk.broker.held[contract.occ_symbol] = 3
+
+    for minute in (1, 2):  # the same hand fill in two books: adopted once
+        at = ENTRY + timedelta(minutes=minute)
+        gateway.write_until(at)
+        desk.clock.current = at
+        desk.bridge.publish_book(SESSION_START)
+        cycle = run_cycle(MODE, at)
+        assert cycle.signals["trading_state"] == "ACTIVE"
+        assert Outcome.REFUSED not in desk.relay()
+
+    (held,) = state.list_open_positions()
+    assert (held.contract, held.quantity, held.entry_price, held.strategy) == (
+        contract,
+        3,
+        bought.price,
+        HAND_STRATEGY,
+    )
+    (incident,) = [r for r in state.audit.list_day(ENTRY.date()) if r.action == "IncidentReported"]
+    assert "adopted" in incident.reason
+    assert [a["fill_id"] for a in incident.details["adopted"]] == [bought.fill_id]  # type: ignore[index]
+    # the engine protects the adopted position at the broker like its own, once
+    stop, target = [i for i in live_queue.sent if i.side is Side.SELL]
+    assert (stop.order_type, target.order_type) == (OrderType.STOP, OrderType.LIMIT)
+    assert stop.quantity == target.quantity == 3 and stop.oca_group == target.oca_group is not None

@@ -85,6 +85,8 @@ class FakeBroker:
     """Intent ids of working orders carrying a Smart 0DTE orderRef the store may not know."""
     by_hand: list[BrokerOrderAck] = field(default_factory=list)
     """Working orders without an orderRef (placed by hand)."""
+    hand_fills: list[Fill] = field(default_factory=list)
+    """Fills of orders without an orderRef (traded by hand)."""
 
     def _ack(self, intent_id: str, already_known: bool = False) -> BrokerOrderAck:
         status = OrderStatus.REJECTED if self.reject_with else OrderStatus.SUBMITTED
@@ -122,6 +124,9 @@ class FakeBroker:
 
     def executions(self, since: datetime) -> list[Fill]:
         return [f for f in self.fills if f.ts >= since]
+
+    def hand_executions(self, since: datetime) -> list[Fill]:
+        return [f for f in self.hand_fills if f.ts >= since]
 
     def open_orders(self) -> list[BrokerOrderAck]:
         acks = []

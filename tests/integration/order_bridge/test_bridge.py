@@ -5,14 +5,15 @@ from decimal import Decimal
 import pytest
 
 from smart0dte.adapters.aws.dynamodb import DynamoState
-from smart0dte.domain.models import OrderStatus, OrderType, Side, TradingMode
+from smart0dte.domain.models import OrderStatus, OrderType, Protection, Side, TradingMode
+from smart0dte.domain.protection import protection_of_fill, protective_order_id
 from smart0dte.domain.reconcile import ForeignOrder
 from smart0dte.ports import BrokerOrderAck, ReceivedCommand
 from smart0dte.services.order_bridge import SWEEP_GRACE, OrderBridge, Outcome
-from smart0dte.services.session import new_york_date
+from smart0dte.services.session import new_york_date, qualified
 
 from .conftest import record
-from .fakes import CALL, PUT, T0, FakeBroker, FakeClock, FakeReceiver, make_intent, message
+from .fakes import CALL, PUT, SESSION, T0, FakeBroker, FakeClock, FakeReceiver, make_intent, message
 
 
 def bridge_of(store: DynamoState, broker: FakeBroker, receiver: FakeReceiver) -> OrderBridge:
@@ -373,3 +374,38 @@ def test_an_order_ib_ended_by_itself_ends_in_the_store_after_its_fills(live: Dyn
     )
     waiting = live.get_order_by_intent(fresh.intent_id)  # younger than the grace: may be on its way
     assert waiting is not None and waiting.value.status is OrderStatus.SUBMITTED
+
+
+def test_an_entry_fill_is_protected_the_moment_the_bridge_records_it_and_only_once(live: DynamoState) -> None:
+    protection = Protection(stop_loss_fraction=0.5, take_profit_fraction=1.0)
+    entry = make_intent(quantity=3).model_copy(update={"protection": protection})
+    bare = make_intent(n=2, quantity=1, contract=PUT)  # an entry that carries no protection
+    for intent in (entry, bare):
+        record(live, intent)
+    broker = FakeBroker()
+    bridge = bridge_of(live, broker, FakeReceiver([message(entry), message(bare)]))
+    bridge.process()
+    fill = broker.fill(entry.intent_id, 2, "1.20", seconds=10)
+    broker.fill(bare.intent_id, 1, "0.80", seconds=12)
+    broker.held.update({CALL.occ_symbol: 2, PUT.occ_symbol: 1})
+
+    bridge.sync_fills(T0)
+
+    stored_entry = live.get_order_by_intent(entry.intent_id)
+    assert stored_entry is not None
+    stop, target = protection_of_fill(
+        stored_entry.value, fill.model_copy(update={"order_id": stored_entry.value.order_id})
+    )
+    placed = {i.intent_id: i for i in broker.placed.values() if i.side is Side.SELL}
+    assert set(placed) == {stop.intent_id, target.intent_id}  # none for the bare entry
+    assert (placed[stop.intent_id].stop_price, placed[stop.intent_id].quantity) == (Decimal("0.60"), 2)
+    assert (placed[target.intent_id].limit_price, placed[target.intent_id].quantity) == (Decimal("2.40"), 2)
+    for protective in (stop, target):
+        stored = live.get_order_by_intent(protective.intent_id)
+        assert stored is not None and stored.value.status is OrderStatus.SUBMITTED
+        assert stored.value.order_id == qualified(SESSION, protective_order_id(protective))
+    # a restarted bridge syncs the same fill again: nothing new is stored or placed
+    placements = broker.placements
+    bridge_of(live, broker, FakeReceiver()).sync_fills(T0)
+    assert broker.placements == placements
+    assert len([o for o in live.list_working_orders() if o.side is Side.SELL]) == 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from functools import cache
 from typing import Any
 
@@ -28,6 +28,7 @@ from smart0dte.domain.models import (
     Side,
     TradingMode,
 )
+from smart0dte.domain.protection import protection_of_fill, protective_order_id
 from smart0dte.domain.reconcile import BROKER_BOOK_MAX_AGE, BrokerBook, ForeignOrder, compare, traded_here
 from smart0dte.domain.session_engine import SessionEngine
 from smart0dte.domain.venue import (
@@ -38,6 +39,7 @@ from smart0dte.domain.venue import (
     PlaceOrder,
     VenueEventKind,
 )
+from smart0dte.ports import HAND_INTENT
 from tests.unit.domain.test_session_engine import CARRY, MINUTES, SESSION, WIDE_EXITS, Scripted, make_day
 from tests.unit.domain.test_simulated_venue import T0, intent
 
@@ -284,28 +286,69 @@ def test_a_difference_halts_entries_once_audited_until_book_and_broker_agree() -
     assert [d.kind for d in cleared.effects.decisions if d.kind == "reconciled"] == ["reconciled"]
 
 
+def test_hand_fills_are_adopted_once_and_a_hand_sale_beyond_the_book_is_left_halting() -> None:
+    engine, order = entered()
+    occ = order.contract.occ_symbol
+    fill = fill_of(order, 2, 1).model_copy(
+        update={"ts": SESSION.open_et + timedelta(minutes=ENTRY_MINUTE, seconds=5)}
+    )
+    hand_buy = fill_of(order, 1, 2, price="1.30").model_copy(
+        update={"fill_id": "hand-1", "order_id": "ib-77", "intent_id": HAND_INTENT}
+    )
+    too_much = hand_buy.model_copy(
+        update={"fill_id": "hand-2", "order_id": "ib-78", "side": Side.SELL, "quantity": 9}
+    )
+    first = SESSION.open_et + timedelta(minutes=ENTRY_MINUTE + 1)
+    ids = frozenset({fill.fill_id, "hand-1", "hand-2"})
+    book = BrokerBook(first, {occ: 3}, ids, hand_fills=(too_much, hand_buy))
+    assert BrokerBook.from_wire(book.to_wire()) == book
+
+    observed = engine.observe(first, BrokerReport((fill,), book))
+
+    (held,) = engine.portfolio.open_positions
+    assert held.quantity == 3  # the entry's 2 and the hand-bought 1; the sale of 9 is not booked
+    assert engine.broker_mismatch == ""  # the book holds what the broker holds
+    adopted = [d for d in observed.effects.decisions if d.kind == "incident" and "adopted" in d.detail]
+    assert [a["fill_id"] for a in adopted[0].detail["adopted"]] == ["hand-1"]  # type: ignore[index]
+    # the sale the broker really made shows in its next book: more than the book holds, so left
+    second = first + timedelta(minutes=1)
+    again = engine.observe(second, BrokerReport((), replace(book, at=second, positions={occ: 0})))
+    assert again.trading_state is TradingState.REDUCING
+    assert f"{occ} book 3 broker 0" in again.trading_state_reason
+    assert engine.portfolio.open_positions[0].quantity == 3
+
+
 # --- protection at the broker ---------------------------------------------------------------------
 
 
 def test_an_entry_fill_is_protected_at_the_broker_and_a_partial_stop_reduces_the_target() -> None:
     engine, order = entered()
+    assert order.protection is not None
     first = SESSION.open_et + timedelta(minutes=ENTRY_MINUTE + 1)
     fill = fill_of(order, 3, 1).model_copy(update={"ts": first - timedelta(seconds=30)})
     book = BrokerBook(first, {order.contract.occ_symbol: 3}, frozenset({fill.fill_id}))
     observed = engine.observe(first, BrokerReport((fill,), book))
 
-    places = [c for c in observed.effects.commands if isinstance(c, PlaceOrder)]
-    stop, target = (p.intent for p in places)
+    # the bridge placed the fill's group when it recorded the fill: the engine books the same
+    # orders (same ids) and sends nothing
+    assert [c for c in observed.effects.commands if isinstance(c, PlaceOrder)] == []
+    stop, target = protection_of_fill(order, fill)
+    booked = {o.intent_id: o for o in observed.effects.orders}
+    assert booked[stop.intent_id].order_id == protective_order_id(stop)
+    assert booked[target.intent_id].status is OrderStatus.SUBMITTED
     plan = engine.plans[order.contract.occ_symbol]
     assert (stop.order_type, stop.quantity, stop.stop_price) == (
         OrderType.STOP,
         3,
         Decimal(str(plan.stop_price)).quantize(Decimal("0.01"), rounding=ROUND_DOWN),
     )
-    assert (target.order_type, target.quantity) == (OrderType.LIMIT, 3)
+    assert (target.order_type, target.quantity, target.limit_price) == (
+        OrderType.LIMIT,
+        3,
+        Decimal(str(plan.target_price)).quantize(Decimal("0.01"), rounding=ROUND_UP),
+    )
     assert stop.oca_group == target.oca_group is not None
-    (protect,) = [d for d in observed.effects.decisions if d.kind == "protect"]
-    assert protect.detail["oca_group"] == stop.oca_group
+    assert [d for d in observed.effects.decisions if d.kind == "protect"] == []
 
     # IB fills 1 of the stop and reduces the target to 2 (OCA type 3): the book mirrors it
     stop_order = next(o for o in engine.orders() if o.intent_id == stop.intent_id)
@@ -335,11 +378,8 @@ def test_protection_the_broker_rejected_is_placed_again_the_next_minute() -> Non
     first = SESSION.open_et + timedelta(minutes=ENTRY_MINUTE + 1)
     fill = fill_of(order, 2, 1).model_copy(update={"ts": first - timedelta(seconds=30)})
     book = BrokerBook(first, {order.contract.occ_symbol: 2}, frozenset({fill.fill_id}))
-    placed = [
-        c
-        for c in engine.observe(first, BrokerReport((fill,), book)).effects.commands
-        if isinstance(c, PlaceOrder)
-    ]
+    engine.observe(first, BrokerReport((fill,), book))
+    placed = protection_of_fill(order, fill)
     rejected = [
         OrderReport(o.order_id, OrderStatus.REJECTED, first, "IB error 201: order rejected")
         for o in engine.orders()

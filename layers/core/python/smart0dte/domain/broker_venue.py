@@ -12,7 +12,9 @@ broker did comes back as `BrokerNews` (fills, and rejections, cancels and expiri
   quantity growing to it: the broker's fills are the truth;
 - a rejection, cancel or expiry ends an order that is still working, and changes nothing after;
 - a fill of an order in a one-cancels-other group reduces the group's other working orders by its
-  quantity, cancelling those with nothing left, as IB does with OCA type 3 (reduce without block).
+  quantity, cancelling those with nothing left, as IB does with OCA type 3 (reduce without block);
+- a fill of an entry that carries its `Protection` brings the stop and target group the order bridge
+  placed at that fill (`domain.protection.protection_of_fill`): no minute waits for it.
 """
 
 from __future__ import annotations
@@ -30,8 +32,10 @@ from smart0dte.domain.models import (
     Order,
     OrderIntent,
     OrderStatus,
+    Side,
     TradingMode,
 )
+from smart0dte.domain.protection import protection_of_fill, protective_order_id
 from smart0dte.domain.venue import (
     BrokerCosts,
     BrokerNews,
@@ -125,6 +129,7 @@ class BrokerVenue(OrderBook):
             self._fill_ids.add(fill.fill_id)
             update += VenueUpdate((VenueEvent.of_fill(booked, fill),))
             update += self._reduce_group(booked, fill)
+            update += self._protected_at_fill(booked, fill)
         for report in (n for n in news if isinstance(n, OrderReport)):
             order = self._known(report.order_id)
             if order.status.is_terminal:
@@ -149,6 +154,21 @@ class BrokerVenue(OrderBook):
                 ended = other.reduce(left, fill.ts, "one-cancels-other at the broker: reduced")
                 update += VenueUpdate((VenueEvent(VenueEventKind.REDUCED, ended),))
             self._orders[other.order_id] = ended
+        return update
+
+    def _protected_at_fill(self, entry: Order, fill: Fill) -> VenueUpdate:
+        """The group the order bridge placed the moment it recorded `fill` of `entry` (same ids:
+        `protection_of_fill`); the broker's news about it comes like any order's."""
+        update = VenueUpdate()
+        for intent in protection_of_fill(entry, fill) if fill.side is Side.BUY else ():
+            if intent.intent_id in self._by_intent:
+                continue
+            order = Order.from_intent(intent, protective_order_id(intent)).transition(
+                OrderStatus.SUBMITTED, fill.ts, "placed by the order bridge at the entry's fill"
+            )
+            self._orders[order.order_id] = order
+            self._by_intent[intent.intent_id] = order.order_id
+            update += VenueUpdate((VenueEvent.of_status(order),))
         return update
 
     def _known(self, order_id: str) -> Order:

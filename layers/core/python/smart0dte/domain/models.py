@@ -299,6 +299,14 @@ def idempotency_key(*parts: object) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
+class Protection(_Frozen):
+    """The stop and target an entry's fills get at the broker the moment they fill, as fractions of
+    each fill's price (`domain.protection`): no minute passes with a filled position unprotected."""
+
+    stop_loss_fraction: float = Field(gt=0, le=1)
+    take_profit_fraction: float = Field(gt=0, le=10)
+
+
 class OrderIntent(_Frozen):
     """A command to submit an order; `intent_id` is its idempotency key end to end."""
 
@@ -314,6 +322,8 @@ class OrderIntent(_Frozen):
     """A STOP order's trigger: it becomes a market order when the bid falls to it."""
     oca_group: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     """Orders of one group cancel each other as they fill (a fill reduces the others by its quantity)."""
+    protection: Protection | None = None
+    """An entry's protection, placed by the venue at each of its fills (BUY orders only)."""
     signal_id: str | None = None
     reason: str = Field(min_length=1, max_length=500)
 
@@ -327,6 +337,8 @@ class OrderIntent(_Frozen):
             raise ValueError("stop_price is required for a STOP order and only for one")
         if self.order_type is OrderType.STOP and self.limit_price is not None:
             raise ValueError("limit_price must be empty for a STOP order")
+        if self.protection is not None and self.side is not Side.BUY:
+            raise ValueError("protection belongs to an entry (BUY); a SELL is what protects")
         return self
 
 
@@ -415,6 +427,7 @@ class Order(_Frozen):
     limit_price: PriceUsd | None = None
     stop_price: PriceUsd | None = None
     oca_group: str | None = None
+    protection: Protection | None = None
     status: OrderStatus = OrderStatus.PENDING_SUBMIT
     filled_quantity: int = Field(default=0, ge=0)
     avg_fill_price: PriceUsd | None = None
@@ -441,6 +454,7 @@ class Order(_Frozen):
             limit_price=intent.limit_price,
             stop_price=intent.stop_price,
             oca_group=intent.oca_group,
+            protection=intent.protection,
             created_at=intent.ts,
             updated_at=intent.ts,
         )

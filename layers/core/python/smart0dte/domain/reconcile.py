@@ -2,13 +2,14 @@
 the engine's book agrees with it.
 
 The order bridge publishes a `BrokerBook` after each sync of the broker's fills: today's positions
-in the 0DTE options the system trades, every execution id the broker reported today and the
-working orders that Smart 0DTE did not place. Each trading minute, after booking the broker's news,
-the engine compares (`compare`): a book is comparable with a snapshot that has seen every fill the
-engine booked; then any position that differs, or any order working at IB that the system did not
-place, is a difference. A difference halts new entries (the trading state turns REDUCING) until
-book and broker agree again; a snapshot older than `BROKER_BOOK_MAX_AGE` is a difference too (the
-engine cannot know the broker's truth).
+in the 0DTE options the system trades, every execution id the broker reported today, and the fills
+and working orders of trades Smart 0DTE did not place (by hand). Each trading minute, after booking
+the broker's news, the engine adopts those fills into its book (a hand-bought contract is protected
+and flattened like its own) and compares (`compare`): a book is comparable with a snapshot that has
+seen every fill the engine booked; then any position that differs, or any order working at IB that
+the system did not place, is a difference. A difference halts new entries (the trading state turns
+REDUCING) until book and broker agree again; a snapshot older than `BROKER_BOOK_MAX_AGE` is a
+difference too (the engine cannot know the broker's truth).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Final
 
-from smart0dte.domain.models import DomainError, OptionContract, Underlying, aware_datetime
+from smart0dte.domain.models import DomainError, Fill, OptionContract, Underlying, aware_datetime
 
 BROKER_BOOK_MAX_AGE: Final = timedelta(seconds=120)
 """A broker book older than this at a trading minute is no evidence: entries wait."""
@@ -53,6 +54,9 @@ class BrokerBook:
     execution_ids: frozenset[str]
     """Every execution the broker reported since the session began (Smart 0DTE's and others')."""
     foreign_orders: tuple[ForeignOrder, ...] = ()
+    hand_fills: tuple[Fill, ...] = ()
+    """Today's fills in the contracts the engine trades of orders Smart 0DTE did not place: the
+    engine adopts them into its book (`SessionEngine`)."""
 
     def has_seen(self, fill_ids: frozenset[str]) -> bool:
         """Whether this book was taken after every one of `fill_ids` (else it is behind the
@@ -65,6 +69,7 @@ class BrokerBook:
             "positions": dict(sorted(self.positions.items())),
             "execution_ids": sorted(self.execution_ids),
             "foreign_orders": [[o.contract_symbol, o.side, o.remaining] for o in self.foreign_orders],
+            "hand_fills": [f.model_dump(mode="json") for f in self.hand_fills],
         }
 
     @classmethod
@@ -76,6 +81,7 @@ class BrokerBook:
             foreign_orders=tuple(
                 ForeignOrder(str(s), str(side), int(r)) for s, side, r in wire["foreign_orders"]
             ),
+            hand_fills=tuple(Fill.model_validate(f) for f in wire.get("hand_fills", ())),
         )
 
 

@@ -42,7 +42,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Protocol, runtime_checkable
 from weakref import WeakKeyDictionary
 
@@ -72,6 +72,7 @@ from smart0dte.domain.models import (
     OrderStatus,
     OrderType,
     Position,
+    Protection,
     Side,
     Signal,
     TradingMode,
@@ -89,6 +90,7 @@ from smart0dte.domain.portfolio import (
     trade_to_wire,
 )
 from smart0dte.domain.pricing import IVStatus, bsm_greeks, implied_vol, t_years_from_minutes
+from smart0dte.domain.protection import PROTECTIVE_EXIT, protective_group
 from smart0dte.domain.reconcile import BrokerBook, compare
 from smart0dte.domain.risk import (
     AccountRisk,
@@ -117,6 +119,8 @@ from smart0dte.domain.venue import (
 )
 
 MINUTE = timedelta(minutes=1)
+HAND_STRATEGY = "by_hand"
+"""The strategy of a position adopted from trades made at the broker without Smart 0DTE."""
 PROTECTION_GRACE = timedelta(minutes=2)
 """How long a crossed stop or target is left to the protective orders resting at the venue before
 the engine's own exit takes over (cancelling them first): a broker's stop may trigger on another
@@ -706,6 +710,8 @@ class SessionEngine:
         a new difference is an incident with both sides and halts entries; agreement clears it."""
         if book is not None and not book.has_seen(frozenset(f.fill_id for f in self.fills)):
             return  # taken before a fill this engine booked: the next book will say
+        if book is not None:
+            self._adopt(book.hand_fills, now)
         held = {p.contract.occ_symbol: p.quantity for p in self.portfolio.open_positions}
         difference = compare(held, book, now)
         text = "" if difference is None else difference.text
@@ -718,6 +724,40 @@ class SessionEngine:
         message = f"INCIDENT: book and broker disagree ({text}); no entry until they agree"
         self.incidents.append(message)
         self._record(now, "incident", {"message": message, **difference.details()})
+
+    def _adopt(self, hand_fills: Sequence[Fill], now: datetime) -> None:
+        """Book the fills of trades made at the broker without Smart 0DTE (by hand) that the book
+        lacks, as the broker's truth: a bought contract becomes a position the engine protects and
+        flattens like its own (`HAND_STRATEGY`), a sale reduces what it sold. A sale of more than
+        the book holds is left: the difference halts entries until the owner resolves it. Each
+        adoption is an incident."""
+        booked = {f.fill_id for f in self.fills}
+        adopted: list[dict[str, object]] = []
+        for fill in sorted(hand_fills, key=lambda f: (f.ts, f.fill_id)):
+            held = self.portfolio.position_for(fill.contract)
+            if fill.fill_id in booked or (
+                fill.side is Side.SELL and (held is None or held.quantity < fill.quantity)
+            ):
+                continue
+            first = not any(f.order_id == fill.order_id for f in self.fills)
+            self._apply(fill, first, HAND_STRATEGY, ExitReason.MANUAL.value)
+            booked.add(fill.fill_id)
+            adopted.append(
+                {
+                    "fill_id": fill.fill_id,
+                    "contract": fill.contract.occ_symbol,
+                    "side": fill.side.value,
+                    "quantity": fill.quantity,
+                    "price": str(fill.price),
+                }
+            )
+        if adopted:
+            message = (
+                f"INCIDENT: {len(adopted)} fill(s) of trades made at IB without Smart 0DTE adopted into "
+                "the book (a bought contract is protected and flattened like the engine's own)"
+            )
+            self.incidents.append(message)
+            self._record(now, "incident", {"message": message, "adopted": adopted})
 
     def _left_to_protection(
         self, position: Position, reason: ExitReason | None, bid: float, now: datetime
@@ -793,6 +833,10 @@ class SessionEngine:
             side=Side.BUY,
             quantity=quantity,
             limit_price=Decimal(str(quote.ask)),
+            protection=Protection(
+                stop_loss_fraction=self.config.settings.stop_loss_percentage,
+                take_profit_fraction=self.config.settings.take_profit_percentage,
+            ),
             signal_id=signal.signal_id,
             reason=f"{signal.strategy} {signal.direction.value} conf {signal.confidence:.2f}",
         )
@@ -1018,17 +1062,21 @@ class SessionEngine:
         self._phase.commands.extend(update.commands)
         for event in update.events:
             self._phase.events.append(event)
-            if event.fill is not None:
-                self._apply(event.fill, event.order)
+            fill, order = event.fill, event.order
+            if fill is not None:
+                strategy, reason = self.order_meta.get(fill.order_id, ("", ""))
+                if not reason and order.oca_group is not None:  # a group placed at an entry's fill
+                    reason = PROTECTIVE_EXIT[order.order_type].value
+                self._apply(fill, order.filled_quantity == fill.quantity, strategy, reason)
+                if self.venue.records_own_fills:
+                    self._phase.fills.append(fill)
 
-    def _apply(self, fill: Fill, order: Order) -> None:
-        """Book `fill`; `order` is its order as the fill left it."""
-        strategy, reason = self.order_meta.get(fill.order_id, ("", ""))
+    def _apply(self, fill: Fill, first_of_order: bool, strategy: str, reason: str) -> None:
+        """Book `fill` (the first of its order: an entry's counts as a day trade) for `strategy`
+        (empty: the held position's), a sell for exit `reason`."""
         symbol = fill.contract.occ_symbol
         held = self.portfolio.position_for(fill.contract)
         trade = self.portfolio.apply_fill(fill, strategy or (held.strategy if held else "unknown"), reason)
-        if self.venue.records_own_fills:
-            self._phase.fills.append(fill)
         self.fills.append(fill)
         self._record(
             fill.ts,
@@ -1046,8 +1094,8 @@ class SessionEngine:
         after = self.portfolio.position_for(fill.contract)
         if fill.side is Side.BUY:
             assert after is not None
-            if order.filled_quantity == fill.quantity:
-                self.day_trades_today += 1  # the entry's first fill
+            if first_of_order:
+                self.day_trades_today += 1
             settings = self.config.settings
             self.plans[symbol] = ExitPlan(
                 float(after.entry_price),
@@ -1086,34 +1134,22 @@ class SessionEngine:
         """A stop and a target for `quantity` of the position, at its exit levels, as one
         one-cancels-other group resting at the venue: the position is protected even if no later
         minute runs. The engine's own exits cancel the group first (`_cancel_working`)."""
-        plan = self.plans[position.contract.occ_symbol]
         key = (self.config.mode, self.day.session_date, position.position_id, now.isoformat())
-        group = idempotency_key(*key, "protect")
-        stop = Decimal(str(plan.stop_price)).quantize(EXIT_TICK_USD, rounding=ROUND_DOWN)
-        target = Decimal(str(plan.target_price)).quantize(EXIT_TICK_USD, rounding=ROUND_UP)
-        legs = [(OrderType.LIMIT, ExitReason.TAKE_PROFIT, target)]
-        if stop > 0:  # a 100% stop is no stop: nothing to rest at the venue
-            legs.insert(0, (OrderType.STOP, ExitReason.STOP_LOSS, stop))
+        plan = self.plans[position.contract.occ_symbol]
+        intents = protective_group(
+            key, self.config.mode, position.contract, quantity, plan, now, position.position_id
+        )
         placed = []
-        for order_type, reason, price in legs:
-            intent = OrderIntent(
-                intent_id=idempotency_key(*key, reason.value),
-                mode=self.config.mode,
-                ts=now,
-                contract=position.contract,
-                side=Side.SELL,
-                quantity=quantity,
-                order_type=order_type,
-                limit_price=price if order_type is OrderType.LIMIT else None,
-                stop_price=price if order_type is OrderType.STOP else None,
-                oca_group=group,
-                reason=f"protective {reason.value} of {position.position_id}",
+        for intent in intents:
+            update = self._submit(
+                intent, None, now, position.strategy, PROTECTIVE_EXIT[intent.order_type].value
             )
-            update = self._submit(intent, None, now, position.strategy, reason.value)
             placed.append(self._order_detail(update))
             self._book(update)
         self._record(
-            now, "protect", {"position_id": position.position_id, "oca_group": group, "orders": placed}
+            now,
+            "protect",
+            {"position_id": position.position_id, "oca_group": intents[0].oca_group, "orders": placed},
         )
 
     def _trades_of(self, position_id: str) -> tuple[ClosedTrade, ...]:

@@ -12,6 +12,7 @@ from smart0dte.ports.api import ApiStore, BacktestRunner
 from smart0dte.ports.audit import AuditLog, AuditRecord, AuditRecordExists
 from smart0dte.ports.broker import (
     GATEWAY_PORTS,
+    HAND_INTENT,
     LIVE_GATEWAY_PORT,
     PAPER_ACCOUNT_PREFIXES,
     PAPER_GATEWAY_PORT,
@@ -58,6 +59,7 @@ from smart0dte.ports.trading import RiskDecision, TradingBook
 
 __all__ = [
     "GATEWAY_PORTS",
+    "HAND_INTENT",
     "LIVE_GATEWAY_PORT",
     "PAPER_ACCOUNT_PREFIXES",
     "PAPER_GATEWAY_PORT",

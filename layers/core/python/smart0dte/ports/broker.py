@@ -83,6 +83,10 @@ class BrokerPosition:
     avg_cost_usd: Decimal
 
 
+HAND_INTENT: Final = "by-hand"
+"""The intent id of a fill Smart 0DTE did not order."""
+
+
 class LiveBroker(Protocol):
     """Interactive Brokers through IB Gateway (ib_async). Every order carries `orderRef` = intent
     id, so submitting an intent the broker already has places nothing (idempotent)."""
@@ -104,8 +108,13 @@ class LiveBroker(Protocol):
         ...
 
     def executions(self, since: datetime) -> list[Fill]:
-        """The account's fills since `since`, as domain fills (intent_id from orderRef, fill_id =
-        the execution id, commission when reported)."""
+        """The account's fills of Smart 0DTE's orders since `since`, as domain fills (intent_id
+        from orderRef, fill_id = the execution id, commission when reported)."""
+        ...
+
+    def hand_executions(self, since: datetime) -> list[Fill]:
+        """The account's option fills since `since` of orders Smart 0DTE did not place (by hand,
+        another program), intent_id = `HAND_INTENT`, order_id = the broker's order id."""
         ...
 
     def open_orders(self) -> list[BrokerOrderAck]: ...

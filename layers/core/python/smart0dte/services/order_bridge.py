@@ -23,8 +23,10 @@ Safety rules, in the order they apply to each message:
    cancelled; the exits that come after are placed and kept;
 3. never short: a SELL is placed for at most what the broker holds of the contract minus the
    working SELL orders already there; nothing left -> REJECTED, less -> placed reduced (audited);
-4. protection is not a bracket: the engine sends each entry fill's stop and target as their own
-   orders, one OCA group, after the fill (see `OrderBridge`).
+4. protection is not a bracket: the moment the bridge records a fill of an entry that carries its
+   `Protection`, it places that fill's stop and target as one OCA group (`domain.protection`; the
+   engine books the same orders when it learns of the fill); the engine protects whatever else is
+   uncovered itself, as its own orders.
 """
 
 from __future__ import annotations
@@ -38,7 +40,16 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Final
 
-from smart0dte.domain.models import ORDER_TRANSITIONS, DomainError, Order, OrderIntent, OrderStatus, Side
+from smart0dte.domain.models import (
+    ORDER_TRANSITIONS,
+    DomainError,
+    Fill,
+    Order,
+    OrderIntent,
+    OrderStatus,
+    Side,
+)
+from smart0dte.domain.protection import protection_of_fill, protective_order_id
 from smart0dte.domain.reconcile import BrokerBook, ForeignOrder, traded_here
 from smart0dte.domain.venue import CancelOrder
 from smart0dte.ports import (
@@ -57,6 +68,7 @@ from smart0dte.ports import (
     account_refusal,
     session_date_of,
 )
+from smart0dte.services.session import qualified
 
 logger = logging.getLogger(__name__)
 
@@ -272,8 +284,8 @@ class OrderBridge:
                 message, f"stored order {order.order_id} is already {order.status.value}: not placed"
             )
         if intent.side is Side.SELL:
-            return self._sell(message, intent, stored)
-        return self._submit(message, intent, stored)
+            return self._sell(message.message_id, intent, stored)
+        return self._submit(message.message_id, intent, stored)
 
     def _emergency_stop(
         self, message: ReceivedCommand, intent: OrderIntent, stored: Versioned[Order]
@@ -348,14 +360,14 @@ class OrderBridge:
                 groups[o.oca_group] = max(groups.get(o.oca_group, 0), o.quantity - ack.filled_quantity)
         return max(held - selling - sum(groups.values()), 0)
 
-    def _sell(self, message: ReceivedCommand, intent: OrderIntent, stored: Versioned[Order]) -> Handled:
+    def _sell(self, message_id: str, intent: OrderIntent, stored: Versioned[Order]) -> Handled:
         available = self.sellable_quantity(intent)
         occ = intent.contract.occ_symbol
         if available <= 0:
             reason = f"nothing held at the broker for {occ}"
             self._transition(stored, OrderStatus.REJECTED, reason)
             self._audit("IntentRejected", reason, {"intent_id": intent.intent_id, "contract": occ})
-            return Handled(message.message_id, intent.intent_id, Outcome.REJECTED, reason)
+            return Handled(message_id, intent.intent_id, Outcome.REJECTED, reason)
         if available < intent.quantity:
             self._audit(
                 "SellQuantityReduced",
@@ -368,9 +380,9 @@ class OrderBridge:
                 },
             )
             intent = intent.model_copy(update={"quantity": available})
-        return self._submit(message, intent, stored)
+        return self._submit(message_id, intent, stored)
 
-    def _submit(self, message: ReceivedCommand, intent: OrderIntent, stored: Versioned[Order]) -> Handled:
+    def _submit(self, message_id: str, intent: OrderIntent, stored: Versioned[Order]) -> Handled:
         ack = self._broker.submit(intent)
         details: dict[str, object] = {
             "intent_id": intent.intent_id,
@@ -385,7 +397,7 @@ class OrderBridge:
             self._transition(stored, OrderStatus.REJECTED, reason)
             self._audit("OrderRejectedByBroker", reason, details)
             return Handled(
-                message.message_id,
+                message_id,
                 intent.intent_id,
                 Outcome.REJECTED,
                 reason,
@@ -395,7 +407,7 @@ class OrderBridge:
             )
         self._audit("OrderSentToBroker", f"broker order {ack.broker_order_id} ({ack.status.value})", details)
         return Handled(
-            message.message_id,
+            message_id,
             intent.intent_id,
             Outcome.PLACED,
             ack.detail,
@@ -570,6 +582,7 @@ class OrderBridge:
                 recorded += 1
             else:
                 already += 1
+            self._protect_fill(after.value, fill.model_copy(update={"order_id": after.value.order_id}))
         if unknown:
             logger.warning(
                 "%d fill(s) of unknown intents not written: %s", len(unknown), sorted(set(unknown))
@@ -578,12 +591,28 @@ class OrderBridge:
             logger.error("fill not recorded: %s", error)
         return FillSync(recorded, already, len(unknown), failed, tuple(sorted(set(unknown))), tuple(errors))
 
+    def _protect_fill(self, entry: Order, fill: Fill) -> None:
+        """Place the stop and target group of an entry's fill the moment the fill is recorded
+        (`domain.protection.protection_of_fill`: the engine books the same orders when it learns of
+        the fill). Each order is stored once and placed once (orderRef); one that ended is left."""
+        for intent in protection_of_fill(entry, fill) if fill.side is Side.BUY else ():
+            order_id = qualified(session_date_of(fill.ts), protective_order_id(intent))
+            order = Order.from_intent(intent, order_id)
+            stored = self._store.create_order(
+                order.transition(OrderStatus.SUBMITTED, intent.ts, "placed at the entry's fill"),
+                self._actor,
+                f"protection of fill {fill.fill_id}",
+            )
+            if stored.value.status in (OrderStatus.SUBMITTED, OrderStatus.PARTIALLY_FILLED):
+                self._sell(f"fill:{fill.fill_id}", intent, stored)
+
     def publish_book(self, session_start: datetime) -> BrokerBook:
         """The broker's side for the trading minutes to reconcile with (`domain.reconcile`), written
         after a fill sync: today's positions in the contracts the engine trades, every execution
-        since `session_start` and the working orders not placed by Smart 0DTE. An order carrying a
-        Smart 0DTE orderRef that the store does not know (an earlier deployment's, a lost record)
-        is cancelled first: the book follows the broker, and nothing unknown may trade for it."""
+        since `session_start`, and the fills and working orders there not placed by Smart 0DTE.
+        An order carrying a Smart 0DTE orderRef that the store does not know (an earlier
+        deployment's, a lost record) is cancelled first: the book follows the broker, and nothing
+        unknown may trade for it."""
         today = session_date_of(self._clock.now())
         foreign: list[ForeignOrder] = []
         acks = [ack for ack in self._broker.open_orders() if not ack.status.is_terminal]
@@ -614,8 +643,14 @@ class OrderBridge:
             for p in self._broker.positions()
             if p.quantity and traded_here(p.contract_symbol, today)
         }
+        hand = [
+            f
+            for f in self._broker.hand_executions(session_start)
+            if traded_here(f.contract.occ_symbol, today)
+        ]
         executions = frozenset(f.fill_id for f in self._broker.executions(session_start))
-        book = BrokerBook(self._clock.now(), positions, executions, tuple(foreign))
+        executions |= {f.fill_id for f in hand}
+        book = BrokerBook(self._clock.now(), positions, executions, tuple(foreign), tuple(hand))
         self._store.put_broker_book(book)
         return book
 

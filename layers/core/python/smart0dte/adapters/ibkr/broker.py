@@ -43,6 +43,7 @@ from smart0dte.domain.models import (
     Side,
 )
 from smart0dte.ports import (
+    HAND_INTENT,
     LIVE_GATEWAY_PORT,
     PAPER_GATEWAY_PORT,
     BrokerAccount,
@@ -469,21 +470,25 @@ class IbkrBroker:
         return by_exec.values()
 
     def executions(self, since: datetime) -> list[Fill]:
-        """This account's option fills at or after `since`, oldest first, as domain fills
-        (order_id = permId, else orderId). Executions without a Smart 0DTE orderRef are skipped."""
+        """This account's option fills of Smart 0DTE's orders (a valid orderRef) at or after
+        `since`, oldest first, as domain fills (order_id = permId, else orderId)."""
+        return self._fills(since, own=True)
+
+    def hand_executions(self, since: datetime) -> list[Fill]:
+        """This account's option fills without a Smart 0DTE orderRef at or after `since`, oldest
+        first, intent_id = `HAND_INTENT`."""
+        return self._fills(since, own=False)
+
+    def _fills(self, since: datetime, own: bool) -> list[Fill]:
         if since.tzinfo is None or since.utcoffset() is None:
             raise ValueError("since must be timezone-aware")
         result: list[Fill] = []
-        foreign = 0
         for fill in self._all_fills():
             ex = fill.execution
             if ex.acctNumber and ex.acctNumber != self.account_id:
                 continue
             ts = ex.time if ex.time.tzinfo is not None else ex.time.replace(tzinfo=UTC)
-            if ts < since:
-                continue
-            if not _INTENT_ID.match(ex.orderRef or ""):
-                foreign += 1
+            if ts < since or bool(_INTENT_ID.match(ex.orderRef or "")) is not own:
                 continue
             if getattr(fill.contract, "secType", "") != "OPT":
                 logger.warning("execution %s of %s is not an option: skipped", ex.execId, fill.contract)
@@ -495,7 +500,7 @@ class IbkrBroker:
                 Fill(
                     fill_id=ex.execId,
                     order_id=str(_order_id(ex)),
-                    intent_id=ex.orderRef,
+                    intent_id=ex.orderRef if own else HAND_INTENT,
                     ts=ts.astimezone(UTC),
                     contract=_option_contract_of(fill.contract),
                     side=side,
@@ -504,8 +509,6 @@ class IbkrBroker:
                     commission_usd=_commission_usd(fill),
                 )
             )
-        if foreign:
-            logger.info("skipped %d execution(s) without a Smart 0DTE orderRef", foreign)
         return sorted(result, key=lambda f: (f.ts, f.fill_id))
 
     def positions(self) -> list[BrokerPosition]:

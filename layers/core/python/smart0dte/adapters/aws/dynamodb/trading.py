@@ -64,6 +64,7 @@ from smart0dte.domain.models import (
     OrderType,
     Position,
     PositionStatus,
+    Protection,
     Side,
     Signal,
     TradingMode,
@@ -150,6 +151,8 @@ class OrderItem(TradingTable):
     limit_price = DecimalAttribute(null=True)
     stop_price = DecimalAttribute(null=True)
     oca_group = UnicodeAttribute(null=True)
+    protect_stop_loss_fraction = NumberAttribute(null=True)
+    protect_take_profit_fraction = NumberAttribute(null=True)
     status = UnicodeAttribute()
     filled_quantity = NumberAttribute()
     avg_fill_price = DecimalAttribute(null=True)
@@ -353,6 +356,7 @@ class DynamoTradingBook(DynamoCounters, DynamoAudit):
     # orders and fills -------------------------------------------------------------------------
 
     def _order_item(self, order: Order, version: int | None) -> OrderItem:
+        protection = order.protection
         item = self._orders(
             self._key("order", order.order_id),
             _ORDER_SK,
@@ -366,6 +370,8 @@ class DynamoTradingBook(DynamoCounters, DynamoAudit):
             limit_price=order.limit_price,
             stop_price=order.stop_price,
             oca_group=order.oca_group,
+            protect_stop_loss_fraction=protection.stop_loss_fraction if protection else None,
+            protect_take_profit_fraction=protection.take_profit_fraction if protection else None,
             status=order.status.value,
             filled_quantity=order.filled_quantity,
             avg_fill_price=order.avg_fill_price,
@@ -389,6 +395,12 @@ class DynamoTradingBook(DynamoCounters, DynamoAudit):
             limit_price=item.limit_price,
             stop_price=item.stop_price,
             oca_group=item.oca_group,
+            protection=None
+            if item.protect_stop_loss_fraction is None or item.protect_take_profit_fraction is None
+            else Protection(
+                stop_loss_fraction=float(item.protect_stop_loss_fraction),
+                take_profit_fraction=float(item.protect_take_profit_fraction),
+            ),
             status=OrderStatus(item.status),
             filled_quantity=int(item.filled_quantity),
             avg_fill_price=item.avg_fill_price,
