@@ -102,15 +102,26 @@ def test_live_the_minute_after_the_stop_books_the_broker_fill_and_sends_its_exit
 
     (held,) = state.list_open_positions()
     assert (held.contract, held.quantity, held.entry_price) == (fill.contract, fill.quantity, fill.price)
-    buy, exit_intent = live_queue.sent
+    # the fill's protective group (the bridge placed it as it recorded the fill) and the entry's
+    # unfilled remainder are cancelled at the broker first: no exit may race a working stop
+    (buy,) = live_queue.sent
     assert (buy.side, buy.intent_id) == (Side.BUY, entry["intent_id"])
-    assert (exit_intent.side, exit_intent.quantity) == (Side.SELL, fill.quantity)  # what the broker filled
-    assert exit_intent.reason.startswith("exit EMERGENCY_STOP") and exit_intent.ts == AFTER
-    # the entry's unfilled remainder is cancelled at the broker
-    (cancel,) = live_queue.cancels
-    assert cancel.intent_id == entry["intent_id"]
+    cancelled = {c.intent_id for c in live_queue.cancels}
+    protective = {o.intent_id for o in state.list_orders(OrderStatus.PENDING_CANCEL) if o.oca_group}
+    assert len(protective) == 2 and cancelled == protective | {entry["intent_id"]}
     after = state.get_order(entry["order_id"])
     assert after is not None and after.value.status is OrderStatus.PENDING_CANCEL
+
+    # once the bridge confirmed the cancels, the next minute sells what the broker filled
+    for order in state.list_orders(OrderStatus.PENDING_CANCEL):
+        state.transition_order(
+            order.order_id, OrderStatus.CANCELLED, AFTER + timedelta(seconds=10), "order_bridge", "confirmed"
+        )
+    entry_gateway(TradingMode.LIVE).write_until(AFTER + timedelta(minutes=1))
+    run_cycle(TradingMode.LIVE, AFTER + timedelta(minutes=1))
+    buy, exit_intent = live_queue.sent
+    assert (exit_intent.side, exit_intent.quantity) == (Side.SELL, fill.quantity)  # what the broker filled
+    assert exit_intent.reason.startswith("exit EMERGENCY_STOP")
 
 
 def test_live_without_a_broker_fill_nothing_is_held_and_the_entry_is_cancelled(

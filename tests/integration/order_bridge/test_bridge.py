@@ -409,3 +409,22 @@ def test_an_entry_fill_is_protected_the_moment_the_bridge_records_it_and_only_on
     bridge_of(live, broker, FakeReceiver()).sync_fills(T0)
     assert broker.placements == placements
     assert len([o for o in live.list_working_orders() if o.side is Side.SELL]) == 2
+
+
+def test_a_sell_ib_already_has_is_acknowledged_not_judged_again_after_a_drop(live: DynamoState) -> None:
+    exit_intent = make_intent(n=9, side=Side.SELL, quantity=2)
+    record(live, exit_intent)
+    broker = FakeBroker(held={CALL.occ_symbol: 0})  # the sell reached IB and filled; the ack was lost
+    broker.placed[exit_intent.intent_id] = exit_intent
+    broker.fill(exit_intent.intent_id, 2, "1.40", seconds=5)
+    bridge = bridge_of(live, broker, FakeReceiver([message(exit_intent, 1)]))  # the redelivery
+
+    (handled,) = bridge.process()
+    bridge.sync_fills(T0)
+
+    assert (handled.outcome, handled.already_known) == (Outcome.PLACED, True)
+    stored = live.get_order_by_intent(exit_intent.intent_id)
+    assert stored is not None and (stored.value.status, stored.value.filled_quantity) == (
+        OrderStatus.FILLED,
+        2,
+    )

@@ -360,7 +360,18 @@ class OrderBridge:
                 groups[o.oca_group] = max(groups.get(o.oca_group, 0), o.quantity - ack.filled_quantity)
         return max(held - selling - sum(groups.values()), 0)
 
+    def _at_broker(self, intent_id: str, since: datetime) -> bool:
+        """Whether IB already has the intent's order (working, or filled since `since`): a place
+        that reached IB before its connection dropped."""
+        return any(a.intent_id == intent_id for a in self._broker.open_orders()) or any(
+            f.intent_id == intent_id for f in self._broker.executions(since)
+        )
+
     def _sell(self, message_id: str, intent: OrderIntent, stored: Versioned[Order]) -> Handled:
+        """Place a SELL for at most what is held and not already being sold (never short); one IB
+        already has is acknowledged as it stands, never judged again (it may have sold already)."""
+        if self._at_broker(intent.intent_id, stored.value.created_at):
+            return self._submit(message_id, intent, stored)
         available = self.sellable_quantity(intent)
         occ = intent.contract.occ_symbol
         if available <= 0:
