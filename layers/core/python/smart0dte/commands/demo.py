@@ -445,6 +445,7 @@ def play_live(
             print(f"\nThe day is over; the dashboard stays up: {live.server.url}/?token={live.token}")
             print("Ctrl-C to stop", flush=True)
             wait_for_interrupt()
+        live.close()  # before the embedded AWS stops under it
 
     try:
         report, _ = run_embedded(
