@@ -7,6 +7,12 @@ export const TOKEN_KEY = "smart0dte.token";
 const listeners = { unauthorized: [], ok: [] };
 let recovery = null;
 let recovering = null; // one recovery shared by the requests refused together
+let rate = 1; // simulated seconds per second of the server's clock (the played-live demo's X-Clock-Rate)
+
+/** How fast the server's clock runs: 1 in AWS, the replay's pace while `smart0dte demo` plays. */
+export function clockRate() {
+  return rate;
+}
 
 /** `fn()` resolves true when a fresh token is stored and the request may be sent again. */
 export function setAuthRecovery(fn) {
@@ -87,6 +93,8 @@ async function send(path, { method = "GET", body } = {}, retried = false) {
   } catch (err) {
     throw new ApiError(0, null, `Cannot reach the API (${err.message})`);
   }
+  const served = Number(response.headers.get("X-Clock-Rate"));
+  rate = served > 0 ? served : 1;
   let data = null;
   const text = await response.text();
   if (text) {

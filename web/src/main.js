@@ -1,5 +1,5 @@
 // Boot (sign-in before any page loads), hash router, header indicators and the 401 banner.
-import { ApiError, api, getToken, onAuthorized, onUnauthorized } from "./api.js";
+import { ApiError, api, clockRate, getToken, onAuthorized, onUnauthorized } from "./api.js";
 import { authorizedOnce, loadConfig, renderIdentity, signIn, signInAgain } from "./auth.js";
 import { disposeCharts } from "./charts.js";
 import { esc, fmtText, modeLabel } from "./format.js";
@@ -79,7 +79,7 @@ function routeName() {
 async function navigate() {
   generation += 1;
   const mine = generation;
-  timers.forEach(clearInterval);
+  timers.forEach((t) => clearTimeout(t.id));
   timers = [];
   disposeCharts();
   clearError();
@@ -88,8 +88,17 @@ async function navigate() {
   app.innerHTML = `<p class="muted">Loading…</p>`;
   app.dataset.page = name;
   const ctx = {
+    // Every `ms`, or about every market minute (at least 1 s apart) while the demo's clock runs fast.
     every(ms, fn) {
-      timers.push(setInterval(() => mine === generation && fn(), ms));
+      const pace = () => Math.min(ms, Math.max(1000, 60000 / clockRate()));
+      const timer = {};
+      const run = () => {
+        if (mine !== generation) return;
+        fn();
+        timer.id = setTimeout(run, pace());
+      };
+      timer.id = setTimeout(run, pace());
+      timers.push(timer);
     },
     alive: () => mine === generation,
     updateHeader,

@@ -168,7 +168,7 @@ def test_demo_explains_the_day_in_words(with_test_handlers: None, capsys: pytest
     out = capsys.readouterr().out
     assert code == 0
     assert "on the embedded AWS at http://127.0.0.1:" in out
-    assert "09:31 SIGNAL SPY C by momentum_breakout conf 0.8" in out
+    assert "09:31 SIGNAL SPY C by momentum_breakout conf 80%" in out
     assert "      why: test signal 1" in out
     assert "      risk: REJECTED MAX_POSITIONS: 1 open of 1; DAILY_LOSS_LIMIT: -5.1% (x0)" in out
     assert f"09:31-15:50 TRADE {CALL.occ_symbol} x1 1.25 -> 1.50 (flatten), net P&L $23.70" in out

@@ -1,6 +1,6 @@
 // Dashboard: P&L, equity curve, market status with countdown, automation status,
 // recent signals with their rationale, and connection indicators from /api/health.
-import { api } from "../api.js";
+import { api, clockRate } from "../api.js";
 import { lineChart, removeChart } from "../charts.js";
 import {
   DASH, arr, esc, fmtDuration, fmtMoney, fmtPct, fmtText, fmtTime, label, num, obj, signClass, tsMs,
@@ -78,7 +78,7 @@ export default async function dashboard(root, ctx) {
 
   const tick = () => {
     const el = root.querySelector("#countdown");
-    if (el) el.textContent = nextChangeMs === null ? DASH : fmtDuration(nextChangeMs - Date.now());
+    if (el) el.textContent = nextChangeMs === null ? DASH : fmtDuration((nextChangeMs - Date.now()) * clockRate());
   };
 
   async function load() {
@@ -115,7 +115,7 @@ export default async function dashboard(root, ctx) {
     const m = obj(d.marketStatus);
     const s = obj(m.session);
     // The server's own countdown wins: the demo runs on a simulated clock.
-    nextChangeMs = num(m.secondsToNextChange) !== null ? Date.now() + num(m.secondsToNextChange) * 1000 : tsMs(m.nextChangeEt);
+    nextChangeMs = num(m.secondsToNextChange) !== null ? Date.now() + (num(m.secondsToNextChange) * 1000) / clockRate() : tsMs(m.nextChangeEt);
     root.querySelector("#market").innerHTML = `
       <p><span class="pill phase" data-testid="market-phase">${esc(fmtText(m.phase)).toUpperCase()}</span></p>
       <p>${m.nextEvent ? `${esc(label(m.nextEvent))} in` : "Next change in"} <strong id="countdown" data-testid="countdown">${DASH}</strong>

@@ -66,7 +66,7 @@ class Runtime:
 
     @property
     def clock(self) -> Clock:
-        return SystemClock()
+        return _CLOCK or SystemClock()
 
     @staticmethod
     def open_archive(root: Path) -> HistoricalMarketData:
@@ -182,6 +182,13 @@ class Runtime:
 
 
 _RUNTIMES: dict[TradingMode, Runtime] = {}
+_CLOCK: Clock | None = None
+
+
+def use_clock(clock: Clock | None) -> None:
+    """Give every runtime `clock` as "now" (a replay's simulated clock); None: the system clock."""
+    global _CLOCK
+    _CLOCK = clock
 
 
 def active_mode() -> TradingMode:

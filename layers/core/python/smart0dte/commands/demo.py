@@ -17,7 +17,6 @@ import argparse
 import contextlib
 import json
 import sys
-import threading
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -27,17 +26,26 @@ from typing import TYPE_CHECKING, Any, Final
 
 from smart0dte import __version__
 from smart0dte.bootstrap import files
-from smart0dte.commands.args import ProgressBar, date_arg, scenario_arg, seed_arg
+from smart0dte.commands.args import date_arg, scenario_arg, seed_arg
 from smart0dte.commands.backtest import summary_lines
+from smart0dte.commands.demo_live import (
+    USER_ACTOR,
+    DayProgress,
+    LiveDay,
+    ServedHook,
+    default_speed,
+    wait_for_interrupt,
+)
 from smart0dte.domain.calendar import NEW_YORK, MarketCalendar, SessionTimes
-from smart0dte.domain.models import DomainError
+from smart0dte.domain.models import DomainError, TradingMode
 from smart0dte.domain.portfolio import usd_text
 from smart0dte.domain.simulator import DEFAULT_SEED, Scenario
 from smart0dte.services.backtest import BacktestReport, BacktestRequest, run_backtest
 
 if TYPE_CHECKING:
+    from smart0dte.local.clock import SimulatedClock
     from smart0dte.local.embedded import EmbeddedAws, LambdaHandler
-    from smart0dte.local.replay import ReplayDay, ReplayReport, ScheduledStart
+    from smart0dte.local.replay import ReplayDay, ReplayReport, ScheduledStart, Turns
     from smart0dte.local.summary import DaySummary
 
 
@@ -51,12 +59,26 @@ DEFAULT_RUNTIME: Final = Runtime.EMBEDDED
 DEMO_DATE = date(2025, 3, 14)
 DEMO_SCENARIO = Scenario.TREND_UP
 MAX_FAILURES_SHOWN = 10
+MAX_SPEED: Final = 10_000.0
+"""Market minutes per second; beyond the replay's own pace anyway."""
 
 
 def _minutes(text: str) -> int:
     value = int(text) if text.isdigit() else 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"--minutes={text!r} must be a whole number of minutes >= 1")
+    return value
+
+
+def _speed(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value <= MAX_SPEED:
+        raise argparse.ArgumentTypeError(
+            f"--speed={text!r} must be a number of market minutes per second within (0, {MAX_SPEED:g}]"
+        )
     return value
 
 
@@ -232,12 +254,15 @@ def run_embedded(
     minutes: int | None = None,
     handlers: Mapping[str, LambdaHandler] | None = None,
     on_result: Callable[[ScheduledStart, Any], None] | None = None,
-    on_start: Callable[[str, int], None] | None = None,
+    on_start: Callable[[EmbeddedAws, int], None] | None = None,
     after: Callable[[EmbeddedAws, ReplayReport, DaySummary], None] | None = None,
+    clock: SimulatedClock | None = None,
+    turns: Turns | None = None,
 ) -> tuple[ReplayReport, DaySummary]:
     """Play `day` on a fresh embedded AWS with automation on (paper) and read back what the
-    handlers recorded. `on_start` hears the endpoint and the number of scheduled starts; `after`
-    runs while the embedded AWS is still up (e.g. to serve the dashboard on it)."""
+    handlers recorded. `on_start` hears the embedded AWS and the number of scheduled starts before
+    the first one (e.g. to serve the dashboard on it); `after` runs while the embedded AWS is still
+    up. `clock` and `turns`: see `ReplayDriver` (a clock with a rate plays the day live)."""
     from smart0dte.domain.controls import AutomationSettings
     from smart0dte.local.embedded import EmbeddedAws
     from smart0dte.local.replay import ReplayDriver
@@ -245,49 +270,21 @@ def run_embedded(
 
     with EmbeddedAws(handlers=handlers) as aws:
         driver = ReplayDriver(
-            aws, day, minutes=minutes, automation=AutomationSettings(master_switch=True), on_result=on_result
+            aws,
+            day,
+            minutes=minutes,
+            clock=clock,
+            automation=AutomationSettings(master_switch=True),
+            on_result=on_result,
+            turns=turns,
         )
         if on_start is not None:
-            on_start(aws.endpoint_url, len(driver.schedule))
+            on_start(aws, len(driver.schedule))
         report = driver.run()
         summary = read_day(aws.state_store(), day.session.session_date)
         if after is not None:
             after(aws, report, summary)
     return report, summary
-
-
-def serve_dashboard(aws: EmbeddedAws, day: ReplayDay, port: int) -> None:
-    """Serve web/dist and the API on the embedded AWS until Ctrl-C; the API's clock starts at the
-    replayed session's close and runs on, so "today" is the replayed day and every action taken on
-    the dashboard gets its own time."""
-    from smart0dte.adapters.aws.scheduler import ScheduleGroupReader
-    from smart0dte.adapters.aws.stepfunctions import StepFunctionsBacktests
-    from smart0dte.bootstrap.aws import object_store
-    from smart0dte.local.clock import RunningClock
-    from smart0dte.local.http_server import serve
-    from smart0dte.resources import REPO_ROOT, REPORTS_BUCKET, STATE_MACHINES
-    from smart0dte.services.api import ApiDeps
-
-    backtest = next(m for m in STATE_MACHINES if m.name == "backtest").physical_name(aws.config.prefix)
-    deps = ApiDeps(
-        store_factory=aws.state_store,
-        clock=RunningClock(day.session.close_et),
-        backtests=StepFunctionsBacktests.by_name(aws.client("stepfunctions"), backtest),
-        reports=object_store(aws.config, REPORTS_BUCKET, aws.client("s3")),
-        schedules=ScheduleGroupReader(aws.client("scheduler"), aws.config.prefix),
-    )
-    server = serve(port, REPO_ROOT / "web" / "dist", deps=deps)
-    token = server.issue_token("demo")
-    print(f"\nDashboard: {server.url}/?token={token}")
-    print(f"API token (expires in 12 h): {token}")
-    print(f"  curl -H 'Authorization: Bearer {token}' {server.url}/api/dashboard")
-    print("Ctrl-C to stop", flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.close()
 
 
 def _print_embedded(report: ReplayReport, summary: DaySummary) -> None:
@@ -298,7 +295,8 @@ def _print_embedded(report: ReplayReport, summary: DaySummary) -> None:
         print(f"08:00 pre_market {pre_market.result.status}")
     for d in decisions_to_wire(summary):
         at = str(d["ts"])[11:16]
-        print(f"{at} SIGNAL {d['symbol']} {d['direction']} by {d['strategy']} conf {d['confidence']}")
+        confidence = float(str(d["confidence"]))
+        print(f"{at} SIGNAL {d['symbol']} {d['direction']} by {d['strategy']} conf {confidence:.0%}")
         print(f"      why: {d['rationale']}")
         if d["approved"] is None:
             print("      risk: no decision recorded")
@@ -338,6 +336,25 @@ def _print_embedded(report: ReplayReport, summary: DaySummary) -> None:
         f"minute; replayed in {report.elapsed_s:.1f} s"
     )
     print(f"\nOpen positions at the close: {len(summary.open_positions)} (0DTE must end flat)")
+    acted = summary.interventions(USER_ACTOR)
+    if acted:
+        print(f"\nYou acted {len(acted)} time(s) during the day, which changes its result:")
+        for record in acted:
+            print(f"  {_hhmm(record.ts)} {record.action}: {record.reason}")
+        print("`smart0dte demo --no-serve` plays the same day untouched.")
+
+
+def _intro(args: argparse.Namespace, session: SessionTimes, endpoint: str) -> None:
+    print(
+        f"Smart 0DTE {__version__} - replaying {args.date.isoformat()} on the embedded AWS at "
+        f"{endpoint} (paper, {_source(args)})"
+    )
+    print(
+        f"Session {session.open_et:%H:%M}-{session.close_et:%H:%M} New York, flatten at "
+        f"{session.flatten_et:%H:%M}; every workflow runs its stepfunctions/*.asl.json in moto, "
+        "every Lambda runs lambdas/<name>/handler.py in-process.\n",
+        flush=True,
+    )
 
 
 def _run_embedded(args: argparse.Namespace, session: SessionTimes) -> int:
@@ -350,54 +367,103 @@ def _run_embedded(args: argparse.Namespace, session: SessionTimes) -> int:
         print("error: the embedded runtime needs moto[server]: pip install -e '.[aws,dev]'", file=sys.stderr)
         return 2
     day = replay_day(args)
-    bar: ProgressBar | None = None
-    done = 0
+    if not args.json and not args.no_serve:
+        report = play_live(day, args, session, speed=args.speed or default_speed(session), port=args.port)
+        return 0 if report is None or not report.failures else 1
+    progress: DayProgress | None = None
 
-    def on_start(endpoint: str, starts: int) -> None:
-        nonlocal bar
-        bar = ProgressBar(starts, sys.stderr)
+    def on_start(aws: EmbeddedAws, starts: int) -> None:
+        nonlocal progress
+        progress = DayProgress(starts, sys.stderr if args.json else sys.stdout, sys.stderr)
         if not args.json:
-            print(
-                f"Smart 0DTE {__version__} - replaying {args.date.isoformat()} on the embedded AWS at "
-                f"{endpoint} (paper, {_source(args)})"
-            )
-            print(
-                f"Session {session.open_et:%H:%M}-{session.close_et:%H:%M} New York, flatten at "
-                f"{session.flatten_et:%H:%M}; every workflow runs its stepfunctions/*.asl.json in moto, "
-                "every Lambda runs lambdas/<name>/handler.py in-process.\n",
-                flush=True,
-            )
+            _intro(args, session, aws.endpoint_url)
 
     def on_result(start: ScheduledStart, result: Any) -> None:
-        nonlocal done
-        done += 1
-        if bar is not None:
-            bar.update(done, f"{_hhmm(start.at)} {start.state_machine}")
-
-    serve_port = None if args.no_serve or args.json else args.port
-
-    def after(aws: EmbeddedAws, report: ReplayReport, summary: DaySummary) -> None:
-        """The readable summary, then the dashboard while the embedded AWS is still up."""
-        if bar is not None:
-            bar.close()
-        _print_embedded(report, summary)
-        if serve_port is not None:
-            serve_dashboard(aws, day, serve_port)
+        if progress is not None:
+            progress.step(start, result)
 
     if not args.json:
-        report, _ = run_embedded(
-            day, minutes=args.minutes, on_result=on_result, on_start=on_start, after=after
-        )
+        report, summary = run_embedded(day, minutes=args.minutes, on_result=on_result, on_start=on_start)
+        if progress is not None:
+            progress.close()
+        _print_embedded(report, summary)
         return 0 if not report.failures else 1
     # Handler logs go to stderr while --json owns stdout.
     with contextlib.redirect_stdout(sys.stderr):
         report, summary = run_embedded(day, minutes=args.minutes, on_result=on_result, on_start=on_start)
-    if bar is not None:
-        bar.close()
+    if progress is not None:
+        progress.close()
     from smart0dte.local.summary import to_wire
 
     print(json.dumps(to_wire(report, summary), indent=1))
     return 0 if not report.failures else 1
+
+
+def play_live(
+    day: ReplayDay,
+    args: argparse.Namespace,
+    session: SessionTimes,
+    *,
+    speed: float,
+    port: int,
+    on_served: ServedHook | None = None,
+    stay: bool = True,
+) -> ReplayReport | None:
+    """Serve the dashboard, then play the day at `speed` market minutes per wall-clock second,
+    printing what happens; after the summary keep serving until Ctrl-C when `stay` (the clock then
+    runs on at the wall clock's pace). None when Ctrl-C stopped the day before its end."""
+    from smart0dte.local.clock import SimulatedClock
+    from smart0dte.local.replay import MINUTE, Turns, day_schedule
+
+    first = (
+        day_schedule(session, TradingMode.PAPER, args.minutes)[0].at - MINUTE
+    )  # the embedded AWS trades paper
+    live = LiveDay(SimulatedClock(first, rate=speed * 60), Turns(), DayProgress(0, sys.stdout, sys.stderr))
+
+    def on_start(aws: EmbeddedAws, starts: int) -> None:
+        live.progress = DayProgress(starts, sys.stdout, sys.stderr)
+        server = live.serve(aws, day, port)
+        _intro(args, session, aws.endpoint_url)
+        print(f"Dashboard: {server.url}/?token={live.token}")
+        print(f"API token (expires in 12 h): {live.token}")
+        print(f"  curl -H 'Authorization: Bearer {live.token}' {server.url}/api/dashboard")
+        wall_s = session.minutes / speed
+        print(
+            f"Playing the day live at {speed:g} market minute(s) per second (the session in about "
+            f"{wall_s / 60:.1f} min): pause, stop or close a position on the dashboard (Trading page) "
+            "as it plays. Ctrl-C to stop.\n",
+            flush=True,
+        )
+        if on_served is not None:
+            on_served(live)
+
+    def after(aws: EmbeddedAws, report: ReplayReport, summary: DaySummary) -> None:
+        live.progress.close()
+        _print_embedded(report, summary)
+        if stay and live.server is not None:
+            live.clock.run_until(None, rate=1.0)
+            print(f"\nThe day is over; the dashboard stays up: {live.server.url}/?token={live.token}")
+            print("Ctrl-C to stop", flush=True)
+            wait_for_interrupt()
+        live.close()  # before the embedded AWS stops under it
+
+    try:
+        report, _ = run_embedded(
+            day,
+            minutes=args.minutes,
+            on_result=live.on_result,
+            on_start=on_start,
+            after=after,
+            clock=live.clock,
+            turns=live.turns,
+        )
+    except KeyboardInterrupt:
+        live.progress.close()
+        print(f"\nStopped at {_hhmm(live.clock.now())} New York (Ctrl-C).")
+        return None
+    finally:
+        live.close()
+    return report
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -430,7 +496,16 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument(
         "--port", type=int, default=8000, help="serve the dashboard and API on 127.0.0.1:PORT"
     )
-    parser.add_argument("--no-serve", action="store_true", help="exit after the summary instead of serving")
+    parser.add_argument(
+        "--no-serve",
+        action="store_true",
+        help="play as fast as possible without serving and exit with the summary",
+    )
+    parser.add_argument(
+        "--speed",
+        type=_speed,
+        help="market minutes per second while served (default: the session in about 5 minutes)",
+    )
     runtime = parser.add_mutually_exclusive_group()
     runtime.add_argument(
         "--embedded",

@@ -5,7 +5,10 @@ An `/api/*` request is checked the way API Gateway's JWT authorizer checks it (b
 signature, expiry, issuer, audience; 401 otherwise), turned into an API Gateway HTTP API
 payload v2 event carrying the verified claims, and handed to the same
 `lambdas/api/handler.py` handler that is deployed. One request at a time reaches the handler,
-as one Lambda instance would serve them.
+as one Lambda instance would serve them; the played-live demo passes its replay's `turn`, so a
+request also waits for the day's step in progress. With `clock_rate`, every API answer carries
+`X-Clock-Rate` (simulated seconds per wall-clock second), so the dashboard can tick and poll at
+the replay's pace.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -38,6 +42,7 @@ HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 8000
 HANDLER_PATH: Final = REPO_ROOT / "lambdas" / "api" / "handler.py"
 MAX_BODY_BYTES: Final = 1024 * 1024
+CLOCK_RATE_HEADER: Final = "X-Clock-Rate"
 _MODULE_NAME = "smart0dte_lambda_api_handler"
 
 
@@ -148,12 +153,16 @@ class ApiServer(ThreadingHTTPServer):
         static_dir: Path | None,
         handler: Callable[[dict[str, Any], Any], dict[str, Any]],
         auth: LocalAuth,
+        turn: Callable[[], AbstractContextManager[Any]] | None = None,
+        clock_rate: Callable[[], float | None] | None = None,
     ) -> None:
         super().__init__((HOST, port), _RequestHandler)
         self.static_dir = static_dir.resolve() if static_dir is not None else None
         self.api_handler = handler
         self.auth = auth
-        self.handler_lock = threading.Lock()
+        lock = threading.Lock()
+        self.turn = turn or (lambda: lock)
+        self.clock_rate = clock_rate
         self._thread: threading.Thread | None = None
 
     @property
@@ -262,7 +271,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.command, self.path, dict(self.headers.items()), body, claims, self.client_address[0]
         )
         try:
-            with self.server.handler_lock:
+            with self.server.turn():
                 result = self.server.api_handler(event, LambdaContext())
         except Exception as exc:  # what API Gateway answers when the function fails
             self._json(500, {"message": f"Internal Server Error: {type(exc).__name__}: {exc}"})
@@ -276,6 +285,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         headers = {str(k): str(v) for k, v in (result.get("headers") or {}).items()}
         headers.setdefault("Content-Type", "application/json")
         headers.pop("Content-Length", None)
+        rate = None if self.server.clock_rate is None else self.server.clock_rate()
+        if rate is not None:
+            headers[CLOCK_RATE_HEADER] = f"{rate:g}"
         self._send(status, data, headers)
 
     def _static(self, path: str) -> None:
@@ -310,16 +322,19 @@ def serve(
     auth: LocalAuth | None = None,
     deps: ApiDeps | None = None,
     backtests: BacktestRunner | None = None,
+    turn: Callable[[], AbstractContextManager[Any]] | None = None,
+    clock_rate: Callable[[], float | None] | None = None,
 ) -> ApiServer:
     """Start serving on 127.0.0.1:`port` (0 picks a free port) in a background thread.
 
     The API handler is configured with `deps`, or with `state_factory` (and `backtests`);
-    with neither it builds its store from the environment, as in Lambda.
+    with neither it builds its store from the environment, as in Lambda. `turn` and
+    `clock_rate`: see the module's docstring.
     """
     module = load_api_handler()
     if deps is None and state_factory is not None:
         deps = ApiDeps(store_factory=state_factory, clock=SystemClock(), backtests=backtests)
     if deps is not None:
         module.configure(deps)
-    server = ApiServer(port, static_dir, module.handler, auth or LocalAuth())
+    server = ApiServer(port, static_dir, module.handler, auth or LocalAuth(), turn, clock_rate)
     return server.start()

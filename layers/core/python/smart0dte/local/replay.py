@@ -13,18 +13,32 @@ The driver takes two roles of the live system:
 Each execution runs to its end before the clock moves on. If pre_market fails or says the day
 is no session, the session's workflows are skipped, as they would be live (pre_market creates
 them); learning still runs, being a recurring schedule.
+
+The handlers' "now" is the driver's clock (`bootstrap.runtime.use_clock`) while the day plays.
+Played live (a clock with a rate), each session minute lasts at least 1/rate of its 60 s: once a
+minute's data is written the clock runs toward the next minute end while that minute's workflows
+run, and stops there until the driver writes the next minute (it never shows an instant whose data
+is not written yet). Before the open and after the close it jumps from start to start.
+
+`turns`, when given, is held around each minute's writes and each execution: a served API that
+takes the same turns acts between two steps of the day, never inside one (so a close or a pause
+lands at a minute boundary and moto's tables are never read while a step writes them).
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import time as wall
-from collections.abc import Callable, Mapping
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Final
 
+from smart0dte.bootstrap.runtime import use_clock
 from smart0dte.domain.calendar import NEW_YORK, MarketCalendar, SessionTimes
 from smart0dte.domain.controls import AutomationSettings
 from smart0dte.domain.marketdata import MarketDay, datetime_to_ns
@@ -202,6 +216,29 @@ class _Gateway:
             self.rows_written[underlying] = sampled
 
 
+class Turns:
+    """A first-come, first-served lock: the replay driver and the served API take turns, and a
+    request waits for at most the step in progress (a plain lock lets the driver take it again
+    before a waiting request wakes)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._queue: deque[object] = deque()
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        ticket = object()
+        with self._cond:
+            self._queue.append(ticket)
+            self._cond.wait_for(lambda: self._queue[0] is ticket)
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._queue.popleft()
+                self._cond.notify_all()
+
+
 class ReplayDriver:
     """Plays `day` on `aws`: data minute by minute, workflows on schedule, on a simulated clock.
 
@@ -221,6 +258,7 @@ class ReplayDriver:
         on_result: Callable[[ScheduledStart, ExecutionResult], None] | None = None,
         before_start: Callable[[ScheduledStart], None] | None = None,
         calendar: MarketCalendar | None = None,
+        turns: Turns | None = None,
     ) -> None:
         self.aws = aws
         self.day = day
@@ -232,8 +270,12 @@ class ReplayDriver:
         self.on_result = on_result
         self.before_start = before_start
         self.calendar = calendar or MarketCalendar()
+        self.turns = turns
         session = day.session
         self.data_end = session.close_et if minutes is None else session.open_et + minutes * MINUTE
+
+    def _turn(self) -> AbstractContextManager[None]:
+        return nullcontext() if self.turns is None else self.turns.turn()
 
     def _seed_previous_close(self, store: Any) -> int:
         """The previous session's last bar per symbol, carrying its close, as the gateway wrote it."""
@@ -252,34 +294,47 @@ class ReplayDriver:
         return written
 
     def run(self) -> ReplayReport:
+        use_clock(self.clock)
+        try:
+            return self._run()
+        finally:
+            use_clock(None)
+
+    def _run(self) -> ReplayReport:
         started = wall.perf_counter()
         store = self.aws.state_store()
         notes: list[str] = []
-        if self.automation is not None:
-            reason = "local replay: automation switched on"
-            store.put_settings(self.automation, actor=DEMO_ACTOR, reason=reason, at=self.clock.now())
         gateway = _Gateway(self.day.market_day, store)
-        seeded = self._seed_previous_close(store)
+        with self._turn():
+            if self.automation is not None:
+                reason = "local replay: automation switched on"
+                store.put_settings(self.automation, actor=DEMO_ACTOR, reason=reason, at=self.clock.now())
+            seeded = self._seed_previous_close(store)
         minute_end = self.day.session.open_et + MINUTE
         runs: list[RunRecord] = []
         session_open = True
         data_end: datetime | None = None
         for start in self.schedule:
             while session_open and minute_end <= min(start.at, self.data_end):
-                self.clock.advance_to(minute_end)
-                gateway.write_until(minute_end)
+                self.clock.wait_until(minute_end)
+                with self._turn():
+                    self.clock.advance_to(minute_end)
+                    gateway.write_until(minute_end)
                 data_end = minute_end
                 minute_end += MINUTE
+                if minute_end <= self.data_end:
+                    self.clock.run_until(minute_end)
             self.clock.advance_to(start.at)
             if not session_open and start.state_machine != LEARNING:
                 runs.append(RunRecord(start, None))
                 continue
             if self.before_start is not None:
                 self.before_start(start)
-            result = self.aws.start_and_wait(start.state_machine, dict(start.input))
-            runs.append(RunRecord(start, result))
-            if self.on_result is not None:
-                self.on_result(start, result)
+            with self._turn():
+                result = self.aws.start_and_wait(start.state_machine, dict(start.input))
+                runs.append(RunRecord(start, result))
+                if self.on_result is not None:
+                    self.on_result(start, result)
             if start.state_machine == PRE_MARKET:
                 if not result.succeeded:
                     session_open = False

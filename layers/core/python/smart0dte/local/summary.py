@@ -6,18 +6,32 @@ handlers recorded, not what the driver believes happened.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 from smart0dte.domain.calendar import NEW_YORK
-from smart0dte.domain.models import Position, PositionStatus, Signal
+from smart0dte.domain.models import OptionContract, Position, PositionStatus, Signal
+from smart0dte.domain.portfolio import usd_text
 from smart0dte.local.replay import ReplayReport
 from smart0dte.ports import AuditRecord, RiskDecision, session_date_of
 
 POSITION_CLOSED = "PositionClosed"
+HUMAN_ACTIONS: Final = (
+    "TradingPaused",
+    "TradingResumed",
+    "EmergencyStopActivated",
+    "EmergencyStopCleared",
+    "PositionCloseRequested",
+    "SettingsChanged",
+    "RiskLimitsChanged",
+    "TradingModeChanged",
+)
+"""What a person may do through the API that changes the day's result."""
+_LINE_ORDER: Final = {"SignalGenerated": 0, "RiskCheckCompleted": 1, "OrderFilled": 2, POSITION_CLOSED: 3}
 
 
 @dataclass(frozen=True)
@@ -42,6 +56,10 @@ class DaySummary:
             if isinstance(position, dict) and isinstance(pnl, str):
                 found[str(position.get("position_id"))] = Decimal(pnl)
         return found
+
+    def interventions(self, actor: str) -> list[AuditRecord]:
+        """What `actor` did that changes the day's result (pause, stop, close, settings...)."""
+        return [r for r in self.audit if r.actor == actor and r.action in HUMAN_ACTIONS]
 
     @property
     def rejections_by_rule(self) -> dict[str, int]:
@@ -152,3 +170,70 @@ def to_wire(report: ReplayReport, summary: DaySummary) -> dict[str, object]:
         "bars_written": report.bars_written,
         "snapshots_written": report.snapshots_written,
     }
+
+
+def _hhmm(record: AuditRecord) -> str:
+    return record.ts.astimezone(NEW_YORK).strftime("%H:%M")
+
+
+def _contract(wire: Any) -> str:
+    return OptionContract.model_validate(wire).occ_symbol if isinstance(wire, dict) else str(wire)
+
+
+def event_lines(record: AuditRecord) -> list[str]:
+    """The terminal lines of one audit record of the day as it happens (none for bookkeeping)."""
+    d: dict[str, Any] = dict(record.details)
+    at = _hhmm(record)
+    match record.action:
+        case "SignalGenerated":
+            sig = d["signal"]
+            return [
+                f"{at} SIGNAL {sig['underlying']} {sig['direction']} by {sig['strategy']} "
+                f"conf {float(sig['confidence']):.0%}",
+                f"      why: {sig['rationale']}",
+            ]
+        case "RiskCheckCompleted":
+            if d.get("approved"):
+                return [f"      risk: APPROVED x{d.get('quantity')}"]
+            return ["      risk: REJECTED " + "; ".join(str(v) for v in d.get("violations", []))]
+        case "OrderFilled":
+            return [
+                f"{at} FILL {d['side']} {d['quantity']} {_contract(d['contract'])} @ {d['price']} "
+                f"(fee ${d['commission_usd']})"
+            ]
+        case "PositionClosed":
+            p = d["position"]
+            pnl = usd_text(Decimal(str(d["realized_pnl_usd"])))
+            return [
+                f"{at} TRADE {_contract(p['contract'])} x{p['quantity']} {p['entry_price']} -> "
+                f"{p['exit_price']} ({p['exit_reason']}), net P&L {pnl}"
+            ]
+        case "IncidentReported":
+            return [f"{at} INCIDENT {record.reason}"]
+        case action if action in HUMAN_ACTIONS and record.actor.startswith("user:"):
+            return [f"{at} {record.actor} {action}: {record.reason}"]
+    return []
+
+
+class AuditFeed:
+    """The day's audit records not seen before, in the order a reader expects (a signal, its
+    verdict, the fill, the closed trade), read from the store after each step of the day."""
+
+    def __init__(self, store: Any, session_date: date) -> None:
+        self._store = store
+        self._day = session_date
+        self._seen: set[tuple[str, str, str, str]] = set()
+
+    def new_records(self) -> list[AuditRecord]:
+        fresh: list[AuditRecord] = []
+        for record in self._store.audit.list_day(self._day):
+            key = (
+                record.ts.isoformat(),
+                record.actor,
+                record.action,
+                json.dumps(record.details, sort_keys=True),
+            )
+            if key not in self._seen:
+                self._seen.add(key)
+                fresh.append(record)
+        return sorted(fresh, key=lambda r: (r.ts, _LINE_ORDER.get(r.action, len(_LINE_ORDER))))
