@@ -6,7 +6,8 @@ the request would give it (simulated days chain their opening levels from the re
 a local backtest does; archived days are copied from the archive bucket). It writes the day's full
 outcome (decisions included) to the reports bucket and returns a compact summary, so a long Map
 stays inside Step Functions' payload limits. `aggregate` adds the days' P&L into the equity curve,
-computes the metrics and writes the report.
+computes the metrics and writes the report (the days, every trade, the metrics; net of fees). Either
+action that raises first writes its reason, in words, where the run's status reads it.
 
 Each day starts from the request's capital, so days are independent (the PDT rule across days is
 not applied here; run `smart0dte backtest` locally for accounts under the PDT threshold).
