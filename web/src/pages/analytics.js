@@ -93,7 +93,7 @@ export default async function analytics(root, ctx) {
         <label>To <input type="date" name="end" data-testid="bt-end" required /></label>
         <label>Data <select name="source" data-testid="bt-source"></select></label>
         <label>Scenario <select name="scenario" data-testid="bt-scenario"></select></label>
-        <button type="submit" class="primary" data-testid="bt-run">Run backtest</button>
+        <button type="submit" class="primary" data-testid="bt-run" disabled>Run backtest</button>
       </form>
       <p class="muted small" id="bt-choice" data-testid="bt-choice"></p>
       <div id="bt-status" data-testid="bt-status" hidden>
@@ -188,7 +188,7 @@ export default async function analytics(root, ctx) {
     load().catch(ctx.showError);
   });
   await load();
-  await loadIntraday(null);
+  await loadIntraday(null).catch(ctx.showError);
   showOptimization(root.querySelector("#optimization"), ctx.alive).catch(ctx.showError);
 
   // --- backtests ---------------------------------------------------------------------------
@@ -196,7 +196,10 @@ export default async function analytics(root, ctx) {
   const sourceEl = form.querySelector("[data-testid=bt-source]");
   const scenarioEl = form.querySelector("[data-testid=bt-scenario]");
   const cancelBtn = root.querySelector("#bt-cancel");
-  const options = obj(await api("/api/analytics/backtest/options"));
+  const options = obj(await api("/api/analytics/backtest/options").catch((err) => {
+    ctx.showError(err);
+    return {};
+  }));
   const described = {};
   const fill = (el, list, chosen) => {
     el.innerHTML = arr(list).map((c) => {
@@ -211,6 +214,7 @@ export default async function analytics(root, ctx) {
     root.querySelector("#bt-choice").textContent = [sourceEl.value, scenarioEl.disabled ? null : scenarioEl.value]
       .filter(Boolean).map((k) => `${label(k)}: ${described[k] ?? ""}`).join(" · ");
   };
+  form.querySelector("button").disabled = false; // the choices are in (a click before would reload the page)
   sourceEl.addEventListener("change", describeChoice);
   scenarioEl.addEventListener("change", describeChoice);
   describeChoice();
