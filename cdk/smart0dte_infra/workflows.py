@@ -55,8 +55,9 @@ class Workflows(Construct):
             self.state_machines[spec.name] = self._state_machine(spec, prefix, repo_root, functions)
 
     def allow_starts(self, function: lambda_.Function, access: FunctionAccess, prefix: str) -> None:
-        """Let `function` start the state machines its access entry lists and describe their
-        executions (poll a run); name each in the function's environment."""
+        """Let `function` start the state machines its access entry lists, list their executions
+        (past runs), describe and stop them (poll, cancel a run); name each in the function's
+        environment."""
         for name in access.starts_workflows:
             spec = next(s for s in r.STATE_MACHINES if s.name == name)
             machine = self.state_machines[name]
@@ -67,10 +68,15 @@ class Workflows(Construct):
                 arn_format=ArnFormat.COLON_RESOURCE_NAME,
             )
             function.add_to_role_policy(
-                iam.PolicyStatement(actions=["states:StartExecution"], resources=[machine.state_machine_arn])
+                iam.PolicyStatement(
+                    actions=["states:StartExecution", "states:ListExecutions"],
+                    resources=[machine.state_machine_arn],
+                )
             )
             function.add_to_role_policy(
-                iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[executions])
+                iam.PolicyStatement(
+                    actions=["states:DescribeExecution", "states:StopExecution"], resources=[executions]
+                )
             )
             function.add_environment(r.state_machine_arn_env(name), machine.state_machine_arn)
             if function.role is None:  # pragma: no cover - every function here is built with a role
@@ -79,7 +85,7 @@ class Workflows(Construct):
                 function.role,
                 "AwsSolutions-IAM5",
                 f"Each run of {spec.physical_name(prefix)} is an execution named by a fresh id; "
-                "DescribeExecution is limited to that state machine's executions.",
+                "DescribeExecution and StopExecution are limited to that state machine's executions.",
                 finding_resource(self, executions),
             )
 

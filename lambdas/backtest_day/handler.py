@@ -1,7 +1,9 @@
 """BacktestDay: one session of the backtest workflow's Distributed Map, and the final aggregate.
 
-Events:  {"action": "day", "date": "YYYY-MM-DD", "request": <request>} (one per Map item)
-         {"action": "aggregate", "request": <request>, "results": [<day result>...]} (at the end)
+Events:  {"action": "day", "date": "YYYY-MM-DD", "request": <request>, "run": <execution name>}
+         (one per Map item)
+         {"action": "aggregate", "request": <request>, "results": [<day result>...], "run": ...}
+         (at the end); a day or aggregate that fails writes why to backtests/runs/<run>/failure.json
          <request> = {"start", "end", "source": "simulator" | "archive", "scenario", "seed",
          "data_until": "HH:MM" | null, "starting_equity_usd"}
 Returns: day -> {"date", "net_pnl_usd", "commissions_usd", "trades": [...], "decisions" (count),

@@ -505,7 +505,8 @@ class FakeApi:
             out["daysDone"] = total - 1
             out["progress"] = (total - 1) / total
             out["error"] = "States.TaskFailed"
-            out["cause"] = "no archived chain snapshots for 2025-03-12 (SPY)"
+            out["cause"] = "a backtest day failed after retries"
+            out["reason"] = "session 2025-03-12: no archived chain snapshots for 2025-03-12 (SPY)"
         return out
 
     def _set_risk_limits(self, body: Any) -> tuple[int, Any]:
@@ -606,6 +607,18 @@ class FakeApi:
             return 200, s["analytics"]
         if method == "POST" and path == "/api/risk/limits":
             return self._set_risk_limits(body)
+        if method == "GET" and path == "/api/analytics/intraday":
+            note = "no trading minute has run in paper in the 10 sessions to 2025-03-14"
+            return 200, {"sessionDate": "2025-03-14", "marks": [], "fills": [], "note": note}
+        if method == "GET" and path == "/api/analytics/backtest/options":
+            return 200, {
+                "sources": [{"name": "simulator", "description": "synthetic sessions"}],
+                "scenarios": [{"name": "normal", "description": "an ordinary day"}],
+                "defaultSource": "simulator",
+                "defaultScenario": "normal",
+            }
+        if method == "GET" and path == "/api/analytics/backtests":
+            return 200, {"runs": []}
         if method == "POST" and path == "/api/analytics/backtest":
             return self._start_backtest(body)
         m = re.fullmatch(r"/api/analytics/backtest/([^/]+)", path)

@@ -389,25 +389,26 @@ def test_analytics_runs_a_backtest_and_shows_its_progress(page, api: FakeApi, ba
     page.get_by_test_id("bt-run").click()
 
     text = page.get_by_test_id("bt-text")
-    expect(text).to_have_text("bt-1: RUNNING — 2 / 5 sessions (40%)")
+    expect(text).to_have_text("Running — 2 / 5 sessions (40%)")
+    expect(page.get_by_test_id("bt-cancel")).to_be_visible()
     expect(page.get_by_test_id("bt-status")).to_have_attribute("data-status", "running")
     api.state["backtestHold"] = False
 
     expect(page.get_by_test_id("bt-status")).to_have_attribute("data-status", "succeeded", timeout=15_000)
-    expect(text).to_have_text("bt-1: SUCCEEDED — 5 / 5 sessions (100%)")
+    expect(text).to_have_text("Done — 5 / 5 sessions (100%)")
+    expect(page.get_by_test_id("bt-cancel")).to_be_hidden()
     expect(page.get_by_test_id("bt-trades")).to_have_text("17")
     expect(page.get_by_test_id("bt-net-pnl")).to_have_text("$1,234.50")
     expect(page.get_by_test_id("bt-return")).to_have_text("+1.23%")
-    expect(page.get_by_test_id("bt-report")).to_have_text("backtests/bt-1/report.json")
     expect(page.get_by_test_id("bt-error")).to_be_hidden()
     assert [r["body"] for r in api.posts("/api/analytics/backtest")] == [
-        {"start": "2025-03-07", "end": "2025-03-13"}
+        {"start": "2025-03-07", "end": "2025-03-13", "source": "simulator", "scenario": "normal"}
     ]
 
     api.state["backtestOutcome"] = "ABORTED"  # a second run replaces the first one's result
     page.get_by_test_id("bt-run").click()
     expect(page.get_by_test_id("bt-status")).to_have_attribute("data-status", "aborted", timeout=15_000)
-    expect(page.get_by_test_id("bt-error")).to_contain_text("Backtest was aborted.")
+    expect(page.get_by_test_id("bt-error")).to_contain_text("Backtest was cancelled.")
     expect(page.get_by_test_id("bt-result")).to_be_hidden()
     expect(page.get_by_test_id("bt-trades")).to_have_count(0)
 
@@ -426,9 +427,13 @@ def test_a_failed_backtest_shows_its_error_and_cause(
     error = page.get_by_test_id("bt-error")
     expect(error).to_be_visible()
     expect(error).to_contain_text(f"Backtest {words}.")
-    expect(page.get_by_test_id("bt-error-name")).to_have_text("States.TaskFailed")
-    expect(page.get_by_test_id("bt-cause")).to_have_text("no archived chain snapshots for 2025-03-12 (SPY)")
-    expect(page.get_by_test_id("bt-text")).to_have_text(f"bt-1: {outcome} — 4 / 5 sessions (80%)")
+    # the reason in words, not the workflow's generic cause
+    expect(page.get_by_test_id("bt-reason")).to_have_text(
+        "session 2025-03-12: no archived chain snapshots for 2025-03-12 (SPY)"
+    )
+    expect(page.get_by_test_id("bt-text")).to_have_text(
+        f"{'Failed' if outcome == 'FAILED' else 'Timed out'} — 4 / 5 sessions (80%)"
+    )
     expect(page.get_by_test_id("bt-result")).to_be_hidden()
 
 

@@ -169,14 +169,21 @@ def test_the_deletable_prefixes_are_where_paper_reports_and_results_are_written(
     assert {r.BACKTESTS_PREFIX, r.OPTIMIZATION_PREFIX} < set(RESET_REPORT_PREFIXES)
 
 
-def test_api_starts_only_the_backtest_workflow_and_describes_only_its_executions(t: dict[str, Any]) -> None:
+def test_api_starts_lists_and_stops_only_the_backtest_workflows_runs(t: dict[str, Any]) -> None:
     role = api_role(t)
-    assert allowed(t, role, "states:StartExecution") == [{"Ref": machine_id(t, "backtest")}]
-    (described,) = allowed(t, role, "states:DescribeExecution")
+    for action in ("states:StartExecution", "states:ListExecutions"):
+        assert allowed(t, role, action) == [{"Ref": machine_id(t, "backtest")}]
     backtest = next(s for s in r.STATE_MACHINES if s.name == "backtest")
-    assert json.dumps(described).endswith(f':execution:{backtest.physical_name(PREFIX)}:*"]]}}')
+    for action in ("states:DescribeExecution", "states:StopExecution"):
+        (resource,) = allowed(t, role, action)
+        assert json.dumps(resource).endswith(f':execution:{backtest.physical_name(PREFIX)}:*"]]}}')
     states = {a for a, _, _ in grants(t, role) if a.startswith("states:")}
-    assert states == {"states:StartExecution", "states:DescribeExecution"}
+    assert states == {
+        "states:StartExecution",
+        "states:ListExecutions",
+        "states:DescribeExecution",
+        "states:StopExecution",
+    }
 
 
 def test_api_has_no_wildcard_actions_and_only_x_ray_and_listing_schedules_on_any_resource(

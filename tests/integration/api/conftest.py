@@ -68,11 +68,31 @@ class FakeBacktests:
         self.started.append(dict(request))
         return f"run{len(self.started)}"
 
+    cancelled: dict[str, str] = field(default_factory=dict)
+
     def status(self, run_id: str) -> Mapping[str, object] | None:
+        if run_id in self.cancelled:
+            return {
+                "status": "ABORTED",
+                "input": self.started[-1],
+                "error": "Cancelled",
+                "cause": self.cancelled[run_id],
+            }
         if run_id == f"run{len(self.started)}" and self.started:
             output = {"days": 5, "trades": 2, "net_pnl_usd": "120.50", "total_return": 0.0012}
             return {"status": "SUCCEEDED", "input": self.started[-1], "output": {**output, "report_key": "k"}}
+        if run_id.startswith("running") and self.started:
+            return {"status": "RUNNING", "input": self.started[-1]}
         return None
+
+    def runs(self, limit: int) -> list[Mapping[str, object]]:
+        ids = [f"run{n}" for n in range(len(self.started), 0, -1)][:limit]
+        return [
+            {"id": i, **(self.status(i) or {"status": "SUCCEEDED", "input": self.started[0]})} for i in ids
+        ]
+
+    def cancel(self, run_id: str, reason: str) -> None:
+        self.cancelled[run_id] = reason
 
 
 @pytest.fixture(scope="package")

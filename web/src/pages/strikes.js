@@ -3,7 +3,8 @@
 // The ATM strike, the contracts held and those traded by then are marked; in-the-money sides are
 // shaded. The chain (~60 strikes on a busy day) scrolls inside a bounded box centred on the ATM
 // strike, with 2-minute candles of the underlying and of the selected option below it. Phones
-// keep bid, ask and delta on each side; narrow screens also drop size, gamma and vega.
+// keep bid, ask and delta on each side; narrow screens also drop size, gamma and vega. The candles
+// carry the session's fills of that underlying or option as buy/sell markers.
 import { api } from "../api.js";
 import { candleChart, disposeCharts } from "../charts.js";
 import { arr, esc, fmtInt, fmtNum, fmtPct, num, obj, tsMs } from "../format.js";
@@ -153,14 +154,23 @@ export default async function strikes(root, ctx) {
     return `/api/bars?symbol=${encodeURIComponent(sym)}&interval=2m${day}`;
   }
 
+  /** The session's fills as candle markers (from the analytics API; none when it cannot say). */
+  async function dayFills() {
+    const day = last && typeof last.sessionDate === "string" ? `?date=${encodeURIComponent(last.sessionDate)}` : "";
+    return arr(obj(await api(`/api/analytics/intraday${day}`).catch(() => ({}))).fills);
+  }
+  const toMarkers = (fills) => fills.map((f) => ({
+    time: f.ts, price: num(f.price), side: f.side, text: `${f.side === "BUY" ? "Buy" : "Sell"} ${fmtInt(f.quantity)} @ ${fmtNum(f.price)}`,
+  }));
+
   async function drawCharts() {
     disposeCharts();
     const under = root.querySelector("#underlying-chart");
     under.innerHTML = "";
-    const bars = await api(barsPath(symbol)).catch((e) => ({ error: e }));
+    const [bars, fills] = await Promise.all([api(barsPath(symbol)).catch((e) => ({ error: e })), dayFills()]);
     if (!ctx.alive()) return;
     if (bars.error) under.innerHTML = `<p class="muted chart-empty">${esc(bars.error.message)}</p>`;
-    else candleChart(under, obj(bars).bars);
+    else candleChart(under, obj(bars).bars, toMarkers(fills.filter((f) => f.underlying === symbol)));
     root.querySelector("#underlying-title").textContent = `${symbol}, 2-minute`;
     const opt = root.querySelector("#option-chart");
     if (!selected) return;
@@ -169,7 +179,7 @@ export default async function strikes(root, ctx) {
     const ob = await api(barsPath(selected)).catch((e) => ({ error: e }));
     if (!ctx.alive()) return;
     if (ob.error) opt.innerHTML = `<p class="muted chart-empty">${esc(ob.error.message)}</p>`;
-    else candleChart(opt, obj(ob).bars);
+    else candleChart(opt, obj(ob).bars, toMarkers(fills.filter((f) => f.contract === selected)));
   }
 
   function describe(d) {

@@ -113,7 +113,8 @@ BUCKETS = (ARCHIVE_BUCKET, MODELS_BUCKET, REPORTS_BUCKET)
 
 # Key layout of the reports bucket.
 BACKTESTS_PREFIX = "backtests/"
-"""backtests/<run id>/report.json and backtests/<run id>/days/<YYYY-MM-DD>.json (mode-free)."""
+"""backtests/<request id>/report.json, backtests/<request id>/days/<YYYY-MM-DD>.json and
+backtests/runs/<execution name>/failure.json (mode-free)."""
 OPTIMIZATION_PREFIX = "optimization/"
 """optimization/<strategy>/latest.json and optimization/<strategy>/<YYYY-MM-DD>.json (mode-free)."""
 
@@ -121,6 +122,11 @@ OPTIMIZATION_PREFIX = "optimization/"
 def daily_reports_prefix(mode: TradingMode) -> str:
     """daily/<mode>/<YYYY-MM-DD>.json: post_close's report of each session."""
     return f"daily/{mode.value}/"
+
+
+def backtest_failure_key(run_id: str) -> str:
+    """Where backtest run `run_id` (the workflow's execution name) records why it failed, in words."""
+    return f"{BACKTESTS_PREFIX}runs/{run_id}/failure.json"
 
 
 def optimization_key(strategy: str, session_date: str = "latest") -> str:

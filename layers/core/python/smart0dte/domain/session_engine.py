@@ -1348,6 +1348,28 @@ def _portfolio_to_wire(p: Portfolio, curve: list[list[object]]) -> dict[str, obj
     }
 
 
+@dataclass(frozen=True, slots=True)
+class MarkedDay:
+    """What an engine state shows of its day: the equity it started from and its carried peak, its
+    minute marks (equity, cash plus open positions at the mid, after each marked minute) and fills."""
+
+    starting_equity_usd: Decimal
+    carried_peak_equity_usd: Decimal
+    marks: list[tuple[datetime, Decimal]]
+    fills: list[Fill]
+
+
+def marked_day(state: Mapping[str, Any], open_et: datetime) -> MarkedDay:
+    """The `MarkedDay` of a `to_state` document of the session opening at `open_et`."""
+    carry = state["carry"]
+    return MarkedDay(
+        starting_equity_usd=Decimal(carry["equity_usd"]),
+        carried_peak_equity_usd=Decimal(carry["peak_equity_usd"]),
+        marks=_portfolio_from_wire(state["portfolio"], open_et).equity_curve,
+        fills=[Fill.model_validate(f) for f in state["fills"]],
+    )
+
+
 def _portfolio_from_wire(wire: Mapping[str, Any], anchor: datetime) -> Portfolio:
     portfolio = Portfolio(mode=TradingMode(wire["mode"]), cash_usd=Decimal(wire["cash_usd"]))
     portfolio.ledger = [

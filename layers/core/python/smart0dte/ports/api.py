@@ -14,6 +14,7 @@ from smart0dte.domain.models import (
     Underlying,
 )
 from smart0dte.ports.controls import ControlState
+from smart0dte.ports.records import Versioned
 from smart0dte.ports.state import ResetScope, StateStore
 from smart0dte.ports.trading import RiskDecision
 
@@ -33,6 +34,10 @@ class ApiStore(StateStore, Protocol):
 
     def last_engine_minute(self, session_date: date) -> datetime | None: ...
 
+    def get_engine(self, session_date: date) -> Versioned[dict[str, object]] | None:
+        """The session engine's saved state of the day (its minute marks and fills), read-only."""
+        ...
+
     def list_bars(self, symbol: str, session_date: date, latest_only: bool = False) -> list[Bar]: ...
 
     def for_mode(self, mode: TradingMode) -> ApiStore: ...
@@ -46,5 +51,14 @@ class BacktestRunner(Protocol):
         ...
 
     def status(self, run_id: str) -> Mapping[str, object] | None:
-        """{"status", "input", "output", "error", "cause"} of a run, None when the id is unknown."""
+        """{"status", "input", "output", "error", "cause", "started_at", "stopped_at"} of a run
+        (times as aware datetimes, None while running), None when the id is unknown."""
+        ...
+
+    def runs(self, limit: int) -> list[Mapping[str, object]]:
+        """The newest `limit` runs, newest first, each as `status` gives it with its "id"."""
+        ...
+
+    def cancel(self, run_id: str, reason: str) -> None:
+        """Stop a running run (its status becomes ABORTED, `reason` its cause)."""
         ...

@@ -6,7 +6,8 @@ the request would give it (simulated days chain their opening levels from the re
 a local backtest does; archived days are copied from the archive bucket). It writes the day's full
 outcome (decisions included) to the reports bucket and returns a compact summary, so a long Map
 stays inside Step Functions' payload limits. `aggregate` adds the days' P&L into the equity curve,
-computes the metrics and writes the report.
+computes the metrics and writes the report (the days, every trade, the metrics; net of fees). Either
+action that raises first writes its reason, in words, where the run's status reads it.
 
 Each day starts from the request's capital, so days are independent (the PDT rule across days is
 not applied here; run `smart0dte backtest` locally for accounts under the PDT threshold).
@@ -28,7 +29,7 @@ from smart0dte.domain.models import DomainError
 from smart0dte.domain.portfolio import trade_from_wire, trade_to_wire
 from smart0dte.domain.simulator import Scenario
 from smart0dte.ports import FolderArchive, HistoricalMarketData, ObjectStore
-from smart0dte.resources import BACKTESTS_PREFIX
+from smart0dte.resources import BACKTESTS_PREFIX, backtest_failure_key
 from smart0dte.services import backtest
 from smart0dte.services.events import (
     BacktestAggregateEvent,
@@ -64,6 +65,31 @@ class BacktestDay:
         )
 
     def day(self, event: BacktestDayEvent) -> dict[str, Any]:
+        try:
+            return self._day(event)
+        except Exception as exc:
+            self._record_failure(event.run, event.date, exc)
+            raise
+
+    def aggregate(self, event: BacktestAggregateEvent) -> dict[str, Any]:
+        try:
+            return self._aggregate(event)
+        except Exception as exc:
+            self._record_failure(event.run, None, exc)
+            raise
+
+    def _record_failure(self, run: str | None, day: date | None, exc: Exception) -> None:
+        if run is None:
+            return
+        """Write why the run failed (the session, or None for the aggregate) where its status reads
+        it: the workflow's own cause only says that a day failed."""
+        why = str(exc) or type(exc).__name__
+        failure = {"date": None, "reason": f"the report could not be built: {why}"}
+        if day is not None:
+            failure = {"date": day.isoformat(), "reason": why}
+        self.reports.put_bytes(backtest_failure_key(run), json.dumps(failure).encode())
+
+    def _day(self, event: BacktestDayEvent) -> dict[str, Any]:
         wire = event.request
         if not wire.start <= event.date <= wire.end:
             raise DomainError(
@@ -107,7 +133,7 @@ class BacktestDay:
             "report_key": key,
         }
 
-    def aggregate(self, event: BacktestAggregateEvent) -> dict[str, Any]:
+    def _aggregate(self, event: BacktestAggregateEvent) -> dict[str, Any]:
         days = sorted(event.results, key=lambda r: str(r.get("date")))
         for i, result in enumerate(days):
             for name in ("date", "net_pnl_usd", "trades"):
@@ -136,8 +162,10 @@ class BacktestDay:
                     )
                     if k in r
                 }
+                | {"trades": len(r["trades"])}
                 for r in days
             ],
+            "trades": [trade_to_wire(t) for t in trades],
             "equity_curve": [str(e) for e in equity],
             "metrics": {
                 "total_return": metrics.total_return,
@@ -168,7 +196,13 @@ class BacktestDay:
             raise DomainError("request.source=archive but no archive bucket is wired")
         calendar = MarketCalendar()
         for wanted in (calendar.previous_session(day), day):
-            for key in self.archive.list_keys(f"{wanted.isoformat()}/"):
+            keys = list(self.archive.list_keys(f"{wanted.isoformat()}/"))
+            if wanted == day and not keys:
+                raise DomainError(
+                    f"the archive holds no recorded market data for {day.isoformat()} (nothing under "
+                    f"{day.isoformat()}/); choose archived sessions or the simulator"
+                )
+            for key in keys:
                 target = root / key
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(self.archive.get_bytes(key))

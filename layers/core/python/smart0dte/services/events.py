@@ -172,16 +172,22 @@ def request_id(request: BacktestRequestWire) -> str:
     return hashlib.sha256(request.model_dump_json().encode()).hexdigest()[:16]
 
 
+RUN_ID_PATTERN = r"^[A-Za-z0-9_-]{1,80}$"
+
+
 class BacktestDayEvent(_Event):
     action: str = Field(pattern="^day$")
     date: dt.date
     request: BacktestRequestWire
+    run: str | None = Field(default=None, pattern=RUN_ID_PATTERN)
+    """The workflow's execution name: where a failure's reason is written."""
 
 
 class BacktestAggregateEvent(_Event):
     action: str = Field(pattern="^aggregate$")
     request: BacktestRequestWire
     results: list[dict[str, Any]] = Field(max_length=5000)
+    run: str | None = Field(default=None, pattern=RUN_ID_PATTERN)
 
 
 E = TypeVar("E", bound=BaseModel)

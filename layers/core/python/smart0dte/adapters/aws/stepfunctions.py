@@ -68,12 +68,14 @@ class StepFunctionsBacktests:
         self._client.start_execution(stateMachineArn=self._arn, name=name, input=json.dumps(dict(request)))
         return name
 
+    def _execution_arn(self, run_id: str) -> str:
+        return self._arn.replace(":stateMachine:", ":execution:") + ":" + run_id
+
     def status(self, run_id: str) -> Mapping[str, object] | None:
         if not run_id.isalnum():
             return None
-        arn = self._arn.replace(":stateMachine:", ":execution:") + ":" + run_id
         try:
-            found = self._client.describe_execution(executionArn=arn)
+            found = self._client.describe_execution(executionArn=self._execution_arn(run_id))
         except self._client.exceptions.ExecutionDoesNotExist:
             return None
         output, run_input = found.get("output"), found.get("input")
@@ -83,4 +85,18 @@ class StepFunctionsBacktests:
             "output": json.loads(output) if output else None,
             "error": found.get("error"),
             "cause": found.get("cause"),
+            "started_at": found.get("startDate"),
+            "stopped_at": found.get("stopDate"),
         }
+
+    def runs(self, limit: int) -> list[Mapping[str, object]]:
+        """ListExecutions (newest first), each described for its request."""
+        listed = self._client.list_executions(stateMachineArn=self._arn, maxResults=limit)["executions"]
+        listed.sort(key=lambda e: e["startDate"], reverse=True)
+        found = [(e["name"], self.status(e["name"])) for e in listed[:limit]]
+        return [{"id": name, **status} for name, status in found if status is not None]
+
+    def cancel(self, run_id: str, reason: str) -> None:
+        self._client.stop_execution(
+            executionArn=self._execution_arn(run_id), error="Cancelled", cause=reason[:32768]
+        )

@@ -1,5 +1,7 @@
-"""Analytics: the performance of closed trades, backtest runs (started and polled), and a strategy's
-parameters with the learning workflow's walk-forward optimization report (wire models: analytics_models)."""
+"""Analytics: the performance of closed trades, a session's minute marks (intraday equity) and fills,
+backtest runs (the choices, started, polled, listed, cancelled, their reports), and a strategy's
+parameters with the learning workflow's walk-forward optimization report (wire models:
+analytics_models; read models: analytics_reads)."""
 
 from __future__ import annotations
 
@@ -23,21 +25,50 @@ from smart0dte.resources import BACKTESTS_PREFIX, optimization_key
 from smart0dte.services.api.analytics_models import (
     AnalyticsResponse,
     BacktestBody,
+    BacktestOptions,
     BacktestResultOut,
+    BacktestRunOut,
+    BacktestRuns,
     BacktestStarted,
     BacktestStatus,
+    ChoiceOut,
     EquityPoint,
+    IntradayEquityResponse,
     OptimizationResponse,
     OptimizationResultOut,
     TradeStatsOut,
 )
+from smart0dte.services.api.analytics_reads import (
+    backtest_report,
+    failure_reason,
+    intraday_equity,
+    record_reason,
+    request_fields,
+    stamp,
+    strategy_curves,
+)
 from smart0dte.services.api.context import ApiContext
-from smart0dte.services.api.shared import ApiError
+from smart0dte.services.api.shared import ApiError, parse_date
 from smart0dte.services.events import BacktestRequestWire
 from smart0dte.services.events import request_id as backtest_request_id
 
 TIMEFRAMES = {"1d": 1, "1w": 7, "1m": 31, "3m": 92, "6m": 183, "1y": 366, "all": None}
 STARTING_EQUITY_USD = Decimal("100000")
+SOURCES = {
+    "simulator": "synthetic sessions from the seeded market simulator, shaped by the scenario",
+    "archive": "the recorded Databento sessions in the archive bucket (the scenario does not apply)",
+}
+SCENARIOS = {
+    "normal": "an ordinary day",
+    "trend_up": "the ETFs drift up through the session",
+    "trend_down": "the ETFs drift down through the session",
+    "chop": "prices keep reverting to the open",
+    "gap_up": "a forced overnight gap up",
+    "gap_down": "a forced overnight gap down",
+    "vix_spike": "VIX jumps for about 20 minutes mid-session",
+}
+"""Every `Scenario` of the simulator, in words (a test checks they are the same names)."""
+MAX_LISTED_RUNS = 50
 
 
 def _stats_out(s: TradeStats) -> TradeStatsOut:
@@ -95,6 +126,7 @@ def router(api: ApiContext) -> Router:
             peak = max(peak, value)
             curve.append(EquityPoint(session_date=d, equity_usd=value, drawdown=1 - value / peak))
         perf = performance(equity, trades)
+        curves = strategy_curves(trades)
         return AnalyticsResponse(
             timeframe=timeframe,
             strategy=strategy,
@@ -109,7 +141,24 @@ def router(api: ApiContext) -> Router:
             by_strategy={k: _stats_out(v) for k, v in perf.by_strategy.items()},
             by_symbol={k: _stats_out(v) for k, v in perf.by_symbol.items()},
             equity_curve=curve,
+            strategy_curves=curves,
         )
+
+    @router.get(
+        "/api/analytics/intraday",
+        summary="A session's equity at each minute the engine marked (drawdown beside it) and its fills",
+    )
+    def intraday(
+        session_date: Annotated[str | None, Query(alias="date", max_length=10)] = None,
+    ) -> IntradayEquityResponse:
+        day = parse_date(session_date, api.today())
+        session = deps.calendar.session(day)
+        if session is None:
+            if session_date is not None:
+                raise ApiError(422, f"date={day.isoformat()} is not an NYSE session", field="date")
+            session = deps.calendar.session(deps.calendar.previous_session(day))
+            assert session is not None  # the previous session is a session
+        return intraday_equity(deps.store, deps.calendar, session, latest=session_date is None)
 
     def runner() -> BacktestRunner:
         if deps.backtests is None:
@@ -120,6 +169,14 @@ def router(api: ApiContext) -> Router:
         "/api/analytics/backtest", summary="Start a backtest run; poll GET /api/analytics/backtest/{id}"
     )
     def start_backtest(body: BacktestBody) -> Response[BacktestStarted]:
+        if body.source not in SOURCES:
+            raise ApiError(
+                422, f"source={body.source!r} is unknown; known: {', '.join(SOURCES)}", field="source"
+            )
+        if body.scenario not in SCENARIOS:
+            raise ApiError(
+                422, f"scenario={body.scenario!r} is unknown; known: {', '.join(SCENARIOS)}", field="scenario"
+            )
         if body.start > body.end:
             raise ApiError(422, f"start={body.start} is after end={body.end}", field="start")
         if (body.end - body.start).days > 366 * 5:
@@ -130,6 +187,7 @@ def router(api: ApiContext) -> Router:
         request = BacktestRequestWire(
             start=body.start,
             end=body.end,
+            source=body.source,
             scenario=body.scenario,
             seed=body.seed,
             starting_equity_usd=str(body.starting_equity_usd),
@@ -138,7 +196,49 @@ def router(api: ApiContext) -> Router:
         api.audit("BacktestStarted", f"backtest {body.start}..{body.end}", {"id": run_id, **request})
         return Response(202, "application/json", BacktestStarted(id=run_id, status="RUNNING"))
 
-    @router.get("/api/analytics/backtest/<run_id>", summary="Status (and result when done) of a backtest run")
+    @router.get("/api/analytics/backtest/options", summary="The data sources and scenarios of a backtest")
+    def backtest_options() -> BacktestOptions:
+        return BacktestOptions(
+            sources=[ChoiceOut(name=k, description=v) for k, v in SOURCES.items()],
+            scenarios=[ChoiceOut(name=k, description=v) for k, v in SCENARIOS.items()],
+            default_source="simulator",
+            default_scenario="normal",
+        )
+
+    @router.get("/api/analytics/backtests", summary="Past backtest runs, newest first")
+    def backtest_runs(limit: Annotated[int, Query(ge=1, le=MAX_LISTED_RUNS)] = 20) -> BacktestRuns:
+        runs = []
+        for found in runner().runs(limit):
+            request = request_fields(found.get("input"))
+            runs.append(
+                BacktestRunOut(
+                    id=str(found["id"]),
+                    status=str(found.get("status")),
+                    started_at=stamp(found.get("started_at")),
+                    stopped_at=stamp(found.get("stopped_at")),
+                    source=request.get("source"),
+                    scenario=request.get("scenario"),
+                    start=request.get("start"),
+                    end=request.get("end"),
+                )
+            )
+        return BacktestRuns(runs=runs)
+
+    @router.post("/api/analytics/backtest/<run_id>/cancel", summary="Cancel a running backtest")
+    def cancel_backtest(run_id: Annotated[str, Path(min_length=1, max_length=128)]) -> BacktestStatus:
+        found = runner().status(run_id)
+        if found is None:
+            raise ApiError(404, f"backtest {run_id} does not exist")
+        if found.get("status") != "RUNNING":
+            raise ApiError(409, f"backtest {run_id} is {found.get('status')}, not running: nothing to cancel")
+        reason = f"cancelled by {api.actor()} at {api.now():%Y-%m-%d %H:%M} UTC"
+        runner().cancel(run_id, reason)
+        if deps.reports is not None:
+            record_reason(deps.reports, run_id, reason)
+        api.audit("BacktestCancelled", f"backtest {run_id} cancelled", {"id": run_id})
+        return backtest_status(run_id)
+
+    @router.get("/api/analytics/backtest/<run_id>", summary="Status (and report when done) of a backtest run")
     def backtest_status(run_id: Annotated[str, Path(min_length=1, max_length=128)]) -> BacktestStatus:
         found = runner().status(run_id)
         if found is None:
@@ -159,16 +259,41 @@ def router(api: ApiContext) -> Router:
             result = BacktestResultOut.model_validate(
                 {k: output[k] for k in ("days", "trades", "net_pnl_usd", "total_return", "report_key")}
             )
+        report = None
+        if result is not None and deps.reports is not None:
+            report = backtest_report(deps.reports, result.report_key, deps.calendar)
+        request = request_fields(run_input)
         return BacktestStatus(
             id=run_id,
             status=status,
             days_total=days_total,
             days_done=min(days_done, days_total),
             progress=min(1.0, days_done / days_total) if days_total else None,
+            source=request.get("source"),
+            scenario=request.get("scenario"),
+            start=request.get("start"),
+            end=request.get("end"),
+            started_at=stamp(found.get("started_at")),
+            stopped_at=stamp(found.get("stopped_at")),
             result=result,
+            report=report,
+            reason=run_reason(run_id, status, found),
             error=_text(found.get("error")),
             cause=_text(found.get("cause")),
         )
+
+    def run_reason(run_id: str, status: str, found: Mapping[str, object]) -> str | None:
+        """Why a run ended without a report, in words: the failure the workflow recorded, else
+        the cause Step Functions gives (a cancel's says who cancelled)."""
+        if status in ("RUNNING", "SUCCEEDED"):
+            return None
+        recorded = failure_reason(deps.reports, run_id) if deps.reports is not None else None
+        if recorded is not None:
+            return recorded
+        if status == "TIMED_OUT":
+            return "the run took longer than the workflow allows"
+        cause = _text(found.get("cause"))
+        return cause or f"the run ended {status} without saying why"
 
     @router.get("/api/analytics/optimization/<strategy>", summary="A strategy's parameters and live results")
     def optimization(strategy: Annotated[str, Path(min_length=1, max_length=64)]) -> OptimizationResponse:

@@ -32,6 +32,51 @@ class EquityPoint(Wire):
     drawdown: float
 
 
+class CurvePoint(Wire):
+    ts: datetime
+    value_usd: float
+
+
+class StrategyCurveOut(Wire):
+    """One strategy's cumulative P&L net of commissions, from 0 at the period's first entry,
+    after each of its trades' exits."""
+
+    strategy: str
+    points: list[CurvePoint]
+
+
+class MinuteMarkOut(Wire):
+    ts: datetime = Field(description="the minute end the engine marked")
+    equity_usd: float = Field(description="cash plus open positions at the mid (fees paid are in cash)")
+    drawdown_usd: float = Field(description="equity below its peak so far (the carried peak included), <= 0")
+    drawdown: float = Field(description="the same as a fraction of that peak, <= 0")
+
+
+class FillOut(Wire):
+    ts: datetime
+    fill_id: str
+    order_id: str
+    contract: str = Field(description="OCC symbol")
+    underlying: str | None
+    side: Literal["BUY", "SELL"]
+    quantity: int
+    price: float
+    commission_usd: float
+
+
+class IntradayEquityResponse(Wire):
+    """A session's equity at each minute the engine marked, and the session's fills."""
+
+    session_date: date
+    open: datetime
+    close: datetime
+    starting_equity_usd: float | None
+    carried_peak_equity_usd: float | None
+    marks: list[MinuteMarkOut]
+    fills: list[FillOut]
+    note: str | None = Field(default=None, description="why there are no marks; None when there are")
+
+
 class AnalyticsResponse(Wire):
     timeframe: str
     strategy: str | None
@@ -46,11 +91,13 @@ class AnalyticsResponse(Wire):
     by_strategy: dict[str, TradeStatsOut]
     by_symbol: dict[str, TradeStatsOut]
     equity_curve: list[EquityPoint]
+    strategy_curves: list[StrategyCurveOut]
 
 
 class BacktestBody(Wire):
     start: date
     end: date
+    source: str = Field(default="simulator", min_length=1, max_length=32)
     scenario: str = Field(default="normal", min_length=1, max_length=32)
     seed: int = Field(default=DEFAULT_SEED, ge=0, le=2**31 - 1)
     starting_equity_usd: float = Field(default=100_000.0, gt=0, le=1e9)
@@ -69,6 +116,58 @@ class BacktestResultOut(Wire):
     report_key: str
 
 
+class ChoiceOut(Wire):
+    name: str
+    description: str
+
+
+class BacktestOptions(Wire):
+    """What a backtest may be asked for: the data sources and the simulator's scenarios."""
+
+    sources: list[ChoiceOut]
+    scenarios: list[ChoiceOut]
+    default_source: str
+    default_scenario: str
+
+
+class BacktestDayOut(Wire):
+    session_date: date
+    net_pnl_usd: float
+    commissions_usd: float
+    trades: int | None
+    open_positions_at_close: int
+
+
+class BacktestTradeOut(Wire):
+    contract: str
+    strategy: str
+    quantity: int
+    entry_ts: datetime
+    entry_price: float
+    exit_ts: datetime
+    exit_price: float
+    exit_reason: str
+    commissions_usd: float
+    net_pnl_usd: float
+
+
+class BacktestReportOut(Wire):
+    """A finished run's report: every P&L net of commissions except `gross_pnl_usd`."""
+
+    starting_equity_usd: float
+    equity_curve: list[CurvePoint]
+    """The starting equity at the first session's open, then the equity after each trade's exit."""
+    days: list[BacktestDayOut]
+    trades: list[BacktestTradeOut]
+    total_return: float
+    sharpe: float | None
+    max_drawdown: float
+    win_rate: float | None
+    net_pnl_usd: float
+    commissions_usd: float
+    gross_pnl_usd: float
+
+
 class BacktestStatus(Wire):
     id: str
     status: str
@@ -76,9 +175,33 @@ class BacktestStatus(Wire):
     days_done: int
     """Sessions whose result is in the reports bucket (a rerun of the same request counts at once)."""
     progress: float | None
+    source: str | None = None
+    scenario: str | None = None
+    start: date | None = None
+    end: date | None = None
+    started_at: datetime | None = None
+    stopped_at: datetime | None = None
     result: BacktestResultOut | None = None
+    report: BacktestReportOut | None = None
+    reason: str | None = None
+    """Why a run failed or was cancelled, in words."""
     error: str | None = None
     cause: str | None = None
+
+
+class BacktestRunOut(Wire):
+    id: str
+    status: str
+    started_at: datetime | None
+    stopped_at: datetime | None
+    source: str | None
+    scenario: str | None
+    start: date | None
+    end: date | None
+
+
+class BacktestRuns(Wire):
+    runs: list[BacktestRunOut]
 
 
 class OptimizationWindowOut(Wire):

@@ -70,6 +70,7 @@ class DynamoEngineProgress(ModeStore):
     def __init__(self, tables: Tables, mode: TradingMode) -> None:
         super().__init__(tables, mode)
         self._engine_minutes = tables.model(EngineMinuteItem)
+        self._engine_items = tables.model(EngineItem)
 
     def last_engine_minute(self, session_date: date) -> datetime | None:
         """The minute end the session's engine last handled (the trading cycle's progress)."""
@@ -80,6 +81,22 @@ class DynamoEngineProgress(ModeStore):
         except self._engine_minutes.DoesNotExist:
             return None
         return item.saved_at
+
+    def get_engine(self, session_date: date) -> Versioned[dict[str, object]] | None:
+        """The session engine's saved state of `session_date` (read-only: the API's minute marks)."""
+        return _engine_document(self._engine_items, self._mode, session_date)
+
+
+def _engine_document(
+    engines: type[EngineItem], mode: TradingMode, session_date: date
+) -> Versioned[dict[str, object]] | None:
+    item = get_item(engines, _engine_pk(mode, session_date), _STATE_SK)
+    if item is None:
+        return None
+    document = json.loads(zlib.decompress(item.z))
+    if not isinstance(document, dict):
+        raise ValueError(f"engine state of {session_date} ({mode.value}) is not a JSON object")
+    return Versioned(document, int(item.version))
 
 
 class DynamoDayDocuments(DynamoAudit):
@@ -113,13 +130,7 @@ class DynamoDayDocuments(DynamoAudit):
         tx.commit()  # a refused audit key means this exact plan was already written
 
     def get_engine(self, session_date: date) -> Versioned[dict[str, object]] | None:
-        item = get_item(self._engines, _engine_pk(self._mode, session_date), _STATE_SK)
-        if item is None:
-            return None
-        document = json.loads(zlib.decompress(item.z))
-        if not isinstance(document, dict):
-            raise ValueError(f"engine state of {session_date} ({self._mode.value}) is not a JSON object")
-        return Versioned(document, int(item.version))
+        return _engine_document(self._engines, self._mode, session_date)
 
     def put_engine(
         self,
