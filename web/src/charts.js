@@ -1,5 +1,5 @@
 // Thin wrappers over lightweight-charts (from npm) with New York time on the axis.
-import { AreaSeries, CandlestickSeries, HistogramSeries, createChart } from "lightweight-charts";
+import { AreaSeries, CandlestickSeries, HistogramSeries, createChart, createSeriesMarkers } from "lightweight-charts";
 import { arr, num, tsMs } from "./format.js";
 
 const live = new Set();
@@ -55,18 +55,24 @@ export function lineChart(el, items, key, { color = "#38bdf8", negative = false,
   return chart;
 }
 
-export function candleChart(el, bars) {
+/** Candles; optional `markers` [{ts, text, side: "BUY"|"SELL"}] are drawn on the bar of their minute. */
+export function candleChart(el, bars, { markers = [] } = {}) {
   const data = points(bars, (b) => {
     const o = num(b && b.open), hi = num(b && b.high), lo = num(b && b.low), c = num(b && b.close);
     return [o, hi, lo, c].includes(null) ? null : { open: o, high: hi, low: lo, close: c };
   }).map(([time, v]) => ({ time, ...v }));
   if (!data.length) return noData(el);
   const chart = baseChart(el);
-  chart
-    .addSeries(CandlestickSeries, {
-      upColor: "#22c55e", downColor: "#ef4444", borderVisible: false, wickUpColor: "#22c55e", wickDownColor: "#ef4444",
-    })
-    .setData(data);
+  const series = chart.addSeries(CandlestickSeries, {
+    upColor: "#22c55e", downColor: "#ef4444", borderVisible: false, wickUpColor: "#22c55e", wickDownColor: "#ef4444",
+  });
+  series.setData(data);
+  const marks = points(markers, (m) => m).map(([t, m]) => {
+    const bar = [...data].reverse().find((d) => d.time <= t) ?? data[0];
+    const buy = m.side === "BUY";
+    return { time: bar.time, position: buy ? "belowBar" : "aboveBar", shape: buy ? "arrowUp" : "arrowDown", color: buy ? "#38bdf8" : "#f59e0b", text: m.text };
+  });
+  if (marks.length) createSeriesMarkers(series, marks.sort((a, b) => a.time - b.time));
   chart.timeScale().fitContent();
   return chart;
 }
