@@ -13,7 +13,13 @@ with risk decisions and an SPY chain snapshot. Then it times:
 - the same through the handler alone (the event built once), for the share the HTTP layer adds;
 - the page's equity curve, /api/analytics?timeframe=3m over HTTP (every closed trade of three
   months, read from the store's trade journal) — target p50 <= 100 ms;
+- the Trades page's call, /api/trades for a month (about 63 round trips, each with its entry and
+  exit order and their fills, signal lookups included) over HTTP — target p95 <= 100 ms;
 - and /api/health, without a target of its own.
+
+With `--browser` it also serves web/dist and times the Trades page in chromium with a year of
+trades (`from` a year back): from navigation to the first journal row painted, median of 5 loads —
+target <= 1 s.
 
 The first requests warm up (connection, pynamodb models) and are not counted.
 """
@@ -29,6 +35,7 @@ import urllib.request
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,14 +45,49 @@ TARGET_P95_S = 0.050
 ANALYTICS_PATH = "/api/analytics?timeframe=3m"
 """The dashboard page draws its equity curve from this call (every closed trade of 3 months)."""
 ANALYTICS_TARGET_P50_S = 0.100
+TRADES_TARGET_P95_S = 0.100
+"""GET /api/trades for a month, over HTTP."""
+TRADES_PAGE_TARGET_S = 1.0
+"""The Trades page with a year of trades: navigation to the first row painted."""
 WARMUP = 20
 PREFIX = "smart0dte-bench"
 REGION = "us-east-1"
 
 
+def _fill_order(store: Any, position: Any, side: Any, at: datetime, price: Decimal, n: str) -> None:
+    """An order of the round trip and its one fill, as the desk stores them (the fill log too)."""
+    from smart0dte.domain.models import Fill, Order, OrderIntent, OrderStatus, idempotency_key
+
+    intent = OrderIntent(
+        intent_id=idempotency_key(position.position_id, n),
+        mode=position.mode,
+        ts=at,
+        contract=position.contract,
+        side=side,
+        quantity=position.quantity,
+        limit_price=price,
+        reason=f"bench {side.value}",
+    )
+    order = Order.from_intent(intent, f"{position.position_id}-{n}")
+    store.create_order(order, "system:bench", intent.reason)
+    store.transition_order(order.order_id, OrderStatus.SUBMITTED, at, "system:bench", "sent")
+    fill = Fill(
+        fill_id=f"{order.order_id}-f",
+        order_id=order.order_id,
+        intent_id=intent.intent_id,
+        ts=at,
+        contract=position.contract,
+        side=side,
+        quantity=position.quantity,
+        price=price,
+        commission_usd=Decimal("1.30"),
+    )
+    store.record_fill(fill, "system:bench")
+
+
 def _seed(store: Any, days: int, per_day: int, now: datetime) -> int:
     from smart0dte.domain.calendar import MarketCalendar
-    from smart0dte.domain.models import OptionContract, OptionRight, Position, TradingMode
+    from smart0dte.domain.models import OptionContract, OptionRight, Position, Side, TradingMode
 
     calendar = MarketCalendar()
     sessions: list[date] = []
@@ -70,10 +112,13 @@ def _seed(store: Any, days: int, per_day: int, now: datetime) -> int:
                 opened_at=opened,
                 strategy=strategies[(i + k) % len(strategies)],
             )
+            _fill_order(store, position, Side.BUY, opened, position.entry_price, "in")
             store.open_position(position, "system:bench", "entry")
             exit_price = Decimal("1.60") if (i + k) % 3 else Decimal("0.95")
+            closed = opened + timedelta(minutes=20)
+            _fill_order(store, position, Side.SELL, closed, exit_price, "out")
             store.close_position(
-                position.position_id, exit_price, opened + timedelta(minutes=20), "target", "system:bench"
+                position.position_id, exit_price, closed, "target", "system:bench", Decimal("2.60")
             )
             count += 1
     return count
@@ -85,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trades-per-day", type=int, default=3)
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--browser", action="store_true", help="also time the Trades page in chromium")
     args = parser.parse_args(argv)
 
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
@@ -117,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
         seed(store)  # today's settings, positions, orders, signals, bars, chain
         trades = _seed(store, args.days, args.trades_per_day, T0)
         seeded_s = time.perf_counter() - started
-        server = serve(0, None, deps=ApiDeps(store_factory=lambda: store, clock=FixedClock(T0)))
+        dist = Path(__file__).resolve().parents[1] / "web" / "dist" if args.browser else None
+        server = serve(0, dist, deps=ApiDeps(store_factory=lambda: store, clock=FixedClock(T0)))
         try:
             token = server.issue_token("bench", ("read",))
 
@@ -145,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
                 ("http", get("/api/dashboard")),
                 ("handler", in_handler),
                 ("analytics", get(ANALYTICS_PATH)),
+                ("trades", get(_trades_path(T0, 30))),
                 ("health", get("/api/health")),
             )
             for name, fn in timed:
@@ -161,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
                     "p95_ms": float(np.percentile(arr, 95) * 1e3),
                     "p99_ms": float(np.percentile(arr, 99) * 1e3),
                 }
+            if args.browser:
+                figures["page"] = _trades_page(server.url, server.issue_token("bench", ("read",)), T0)
         finally:
             server.close()
 
@@ -177,7 +227,13 @@ def main(argv: list[str] | None = None) -> int:
         "analytics_target_p50_ms": ANALYTICS_TARGET_P50_S * 1e3,
         "analytics_ratio_p50_to_target": figures["analytics"]["p50_ms"] / (ANALYTICS_TARGET_P50_S * 1e3),
         "health_http": figures["health"],
+        "trades_month_http": figures["trades"],
+        "trades_target_p95_ms": TRADES_TARGET_P95_S * 1e3,
+        "trades_ratio_p95_to_target": figures["trades"]["p95_ms"] / (TRADES_TARGET_P95_S * 1e3),
     }
+    if "page" in figures:
+        result["trades_page_year_first_row_ms"] = figures["page"]
+        result["trades_page_target_ms"] = TRADES_PAGE_TARGET_S * 1e3
     if args.json:
         print(json.dumps(result, indent=2))
     else:
@@ -190,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
                 (("http", "local server (HTTP)"), ("handler", "handler only")),
             ),
             (f"GET {ANALYTICS_PATH}", "p50", ANALYTICS_TARGET_P50_S, (("analytics", "local server (HTTP)"),)),
+            ("GET /api/trades (a month)", "p95", TRADES_TARGET_P95_S, (("trades", "local server (HTTP)"),)),
             ("GET /api/health (no target)", None, None, (("health", "local server (HTTP)"),)),
         )
         for title, stat, target_s, lines in rows:
@@ -201,11 +258,52 @@ def main(argv: list[str] | None = None) -> int:
                 if stat is not None and target_s is not None:
                     cells += f"{target_s * 1e3:>12.1f}{f[f'{stat}_ms'] / (target_s * 1e3):>8.2f}"
                 print(cells)
+        if "page" in figures:
+            page = figures["page"]
+            print(
+                f"Trades page, a year (first row)   median {page['median_ms']:.0f} ms, worst "
+                f"{page['max_ms']:.0f} ms; target {TRADES_PAGE_TARGET_S * 1e3:.0f} ms, ratio "
+                f"{page['median_ms'] / (TRADES_PAGE_TARGET_S * 1e3):.2f}"
+            )
     met = (
         figures["http"]["p95_ms"] <= TARGET_P95_S * 1e3
         and figures["analytics"]["p50_ms"] <= ANALYTICS_TARGET_P50_S * 1e3
+        and figures["trades"]["p95_ms"] <= TRADES_TARGET_P95_S * 1e3
+        and ("page" not in figures or figures["page"]["median_ms"] <= TRADES_PAGE_TARGET_S * 1e3)
     )
     return 0 if met else 1
+
+
+def _trades_path(now: datetime, days: int) -> str:
+    """/api/trades for the `days` days before `now`'s session (the seeded closed trades)."""
+    end = now.date() - timedelta(days=1)
+    return f"/api/trades?from={end - timedelta(days=days - 1)}&to={end}"
+
+
+def _trades_page(url: str, token: str, now: datetime, loads: int = 5) -> dict[str, float]:
+    """The Trades page with a year of trades in chromium: ms from navigation to the first journal
+    row painted (the page's own `performance.now()` when the row is there)."""
+    from playwright.sync_api import sync_playwright
+
+    path = _trades_path(now, 365).removeprefix("/api/trades?")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path="/usr/bin/chromium", args=["--no-sandbox"], headless=True
+        )
+        try:
+            context = browser.new_context(viewport={"width": 1440, "height": 900})
+            page = context.new_page()
+            page.goto(f"{url}/?token={token}#/dashboard")  # the token is kept for the session
+            page.wait_for_selector("[data-testid=pnl-realized]")
+            times = []
+            for _ in range(loads):
+                page.goto("about:blank")
+                page.goto(f"{url}/#/trades?{path}")
+                page.wait_for_selector("[data-testid=trade-row]", timeout=30_000)
+                times.append(float(page.evaluate("performance.now()")))
+        finally:
+            browser.close()
+    return {"median_ms": float(np.median(times)), "max_ms": max(times), "loads": float(loads)}
 
 
 if __name__ == "__main__":

@@ -10,9 +10,10 @@ import dashboard from "./pages/dashboard.js";
 import reset from "./pages/reset.js";
 import settings from "./pages/settings.js";
 import strikes from "./pages/strikes.js";
+import trades from "./pages/trades.js";
 import trading from "./pages/trading.js";
 
-const PAGES = { dashboard, trading, strikes, analytics, settings, audit, reset };
+const PAGES = { dashboard, trading, trades, strikes, analytics, settings, audit, reset };
 const app = document.getElementById("app");
 const authBanner = document.getElementById("auth-banner");
 const errorBanner = document.getElementById("error-banner");

@@ -35,6 +35,9 @@ ROUTES = {
     ("get", "/api/trading/mode"),
     ("post", "/api/risk/limits"),
     ("post", "/api/trading/mode"),
+    ("get", "/api/trades"),
+    ("get", "/api/orders"),
+    ("post", "/api/orders/{order_id}/cancel"),
 }
 
 

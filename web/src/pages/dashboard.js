@@ -7,6 +7,7 @@ import {
 } from "../format.js";
 import { normAnalytics, normDashboard, normHealth } from "../normalize.js";
 import { table } from "../ui.js";
+import { pnlCell } from "./trades.js";
 
 const COMPONENTS = ["dataFeed", "broker", "signalEngine", "marketHours", "system"];
 const COLORS = new Set(["green", "yellow", "red", "gray"]);
@@ -71,6 +72,7 @@ export default async function dashboard(root, ctx) {
       <section class="card"><h2>Automation</h2><div id="automation"></div></section>
     </div>
     <section class="card"><h2>Equity (net of fees)</h2><div class="chart" id="equity-chart" data-testid="equity-chart"></div></section>
+    <section class="card"><h2>Today's trades <a class="small" href="#/trades">all trades</a></h2><div id="today-trades"></div></section>
     <section class="card"><h2>Recent signals</h2><div id="signals"></div></section>`;
   let nextChangeMs = null;
   let chart = null;
@@ -86,6 +88,8 @@ export default async function dashboard(root, ctx) {
       api("/api/dashboard"),
       api("/api/health").catch(() => ({ components: {} })),
     ]);
+    const day = obj(obj(rawDash).market).sessionDate;
+    const todays = day ? await api(`/api/trades?from=${day}&to=${day}`).catch(() => null) : null;
     const dash = normDashboard(rawDash);
     const health = normHealth(rawHealth);
     if (dash.equityCurve === undefined) {
@@ -135,6 +139,20 @@ export default async function dashboard(root, ctx) {
       el.innerHTML = "";
       chart = lineChart(el, curve, "equity");
       drawnKey = key;
+    }
+
+    if (todays) {
+      root.querySelector("#today-trades").innerHTML = table(
+        [
+          { label: "Entry", render: (t) => fmtTime(t.entryTs) },
+          { label: "Contract", render: (t) => `<code>${esc(fmtText(t.contract))}</code>` },
+          { label: "Qty", cls: "num", render: (t) => esc(fmtText(t.quantity)) },
+          { label: "Exit", render: (t) => (t.status === "open" ? "open" : esc(fmtText(t.exitReason))) },
+          { label: "Net P&L", cls: "num", render: pnlCell },
+        ],
+        arr(obj(todays).trades).filter((t) => t && typeof t === "object"),
+        { empty: "No trades yet today. Each entry the engine makes appears here with its P&L.", testid: "today-trades", stack: true },
+      );
     }
 
     const signals = arr(d.recentSignals).filter((x) => x && typeof x === "object");

@@ -1,6 +1,6 @@
 // Trading: state, emergency stop, pause/resume (after a stop: a typed confirmation naming the mode),
 // every mode's stop with a way to clear it, master switch and component toggles, open positions
-// with close buttons.
+// with close buttons, working orders with cancel buttons.
 import { ApiError, api } from "../api.js";
 import { DASH, arr, esc, fmtMoney, fmtNum, fmtText, fmtTime, label, modeLabel, obj, signClass } from "../format.js";
 import { normTrading } from "../normalize.js";
@@ -34,7 +34,8 @@ export default async function trading(root, ctx) {
       <p class="muted">The stop halts every mode. Each mode's stop is cleared on its own, with a typed confirmation.</p>
       <div id="stops" data-testid="stops"></div>
     </section>
-    <section class="card"><h2>Open positions</h2><div id="positions"></div></section>`;
+    <section class="card"><h2>Open positions</h2><div id="positions"></div></section>
+    <section class="card"><h2>Working orders</h2><div id="orders"></div></section>`;
   const flashEl = root.querySelector("#trading-flash");
   const reasonOf = (fallback) => root.querySelector("#reason").value.trim() || fallback;
 
@@ -188,9 +189,50 @@ export default async function trading(root, ctx) {
     });
   }
 
+  // Working orders (GET /api/orders?status=working): a cancel is a request the engine carries out at
+  // its next minute, through its venue (paper: the simulated venue; IB paper and live: the broker).
+  function renderOrders(orders) {
+    const rows = arr(obj(orders).orders).filter((o) => o && typeof o === "object");
+    root.querySelector("#orders").innerHTML = table(
+      [
+        { label: "Placed", render: (o) => fmtTime(o.createdAt) },
+        { label: "Contract", render: (o) => `<code>${esc(fmtText(o.contract))}</code>` },
+        { label: "Side", render: (o) => esc(fmtText(o.side)) },
+        { label: "Type", render: (o) => esc(fmtText(o.orderType)) + (o.ocaGroup ? ' <span class="muted small">protection</span>' : "") },
+        { label: "Qty", cls: "num", render: (o) => `${esc(fmtText(o.filledQuantity))}/${esc(fmtText(o.quantity))}` },
+        { label: "Price", cls: "num", render: (o) => (o.stopPrice ? `stop ${fmtNum(o.stopPrice)}` : fmtNum(o.limitPrice)) },
+        { label: "Status", render: (o) => esc(fmtText(o.status)) + (o.cancelRequested ? ' <span class="muted small">cancel requested</span>' : "") },
+        { label: "", render: (o) => (o.cancelRequested ? DASH
+          : `<button class="cancel-btn" data-id="${esc(o.orderId)}" data-testid="cancel-${esc(o.orderId)}">Cancel</button>`) },
+      ],
+      rows,
+      { empty: "No working orders. Orders the engine places and that have not filled or been cancelled yet will appear here.", testid: "orders-table", stack: true },
+    );
+    root.querySelectorAll(".cancel-btn").forEach((btn) => {
+      btn.addEventListener("click", async () => {
+        const id = btn.dataset.id;
+        const ok = await confirmDialog({
+          title: "Cancel order",
+          messageHtml: `<p>Cancel order <code>${esc(id)}</code>? The engine cancels it at its next minute; a fill that comes first stands.</p>`,
+          okLabel: "Cancel order",
+        });
+        if (!ok) return;
+        btn.disabled = true;
+        try {
+          await api(`/api/orders/${encodeURIComponent(id)}/cancel`, { method: "POST", body: { reason: reasonOf("cancelled from the Trading page") } });
+          flash(flashEl, `Cancel requested for ${id}: the engine cancels it at the next minute.`);
+        } catch (err) {
+          flash(flashEl, `Could not cancel ${id}: ${err.message}`, "error");
+        }
+        await load().catch(ctx.showError);
+      });
+    });
+  }
+
   let latest = {};
   async function load() {
-    const d = normTrading(await api("/api/trading"));
+    const [raw, orders] = await Promise.all([api("/api/trading"), api("/api/orders?status=working").catch(() => null)]);
+    const d = normTrading(raw);
     latest = d;
     if (!ctx.alive()) return;
     ctx.updateHeader(d);
@@ -198,6 +240,7 @@ export default async function trading(root, ctx) {
     renderStops(d);
     renderToggles(d.settings);
     renderPositions(d.positions);
+    if (orders) renderOrders(orders);
   }
 
   async function command(path, fallbackReason, done) {

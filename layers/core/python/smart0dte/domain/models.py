@@ -434,6 +434,8 @@ class Order(_Frozen):
     created_at: AwareDatetime
     updated_at: AwareDatetime
     reason: str = ""
+    signal_id: str | None = Field(default=None, max_length=128)
+    """The signal an entry answers (from its intent); None for exits and protection."""
 
     @model_validator(mode="after")
     def _fill_within_quantity(self) -> Self:
@@ -457,6 +459,7 @@ class Order(_Frozen):
             protection=intent.protection,
             created_at=intent.ts,
             updated_at=intent.ts,
+            signal_id=intent.signal_id,
         )
 
     @property

@@ -66,6 +66,9 @@ class Controls:
     paused: bool = False
     close_requests: frozenset[str] = frozenset()
     """Position ids a human asked to close: the engine exits each at its next minute (MANUAL)."""
+    cancel_requests: frozenset[str] = frozenset()
+    """Working order ids (the store's) a human asked to cancel: the engine cancels each at its next
+    minute through its venue."""
     broker_mismatch: str = ""
     """Where the book and the broker disagree (`domain.reconcile`): entries wait until they agree."""
 

@@ -16,13 +16,15 @@ from smart0dte.domain.models import (
 from smart0dte.ports.controls import ControlState
 from smart0dte.ports.records import Versioned
 from smart0dte.ports.state import ResetScope, StateStore
+from smart0dte.ports.trades import TradeRecords
 from smart0dte.ports.trading import RiskDecision
 
 
-class ApiStore(StateStore, Protocol):
+class ApiStore(StateStore, TradeRecords, Protocol):
     """The StateStore plus what DynamoState offers the API: reset, the controls of a day, the
-    day's signals with their decisions, chains, the engine's last minute, bars, and the store of
-    the other mode's records (the mode switch)."""
+    day's signals with their decisions, chains, the engine's last minute, bars, what the trades
+    read model reads (`TradeRecords`), and the store of the other mode's records (the mode
+    switch)."""
 
     def reset(self, scope: ResetScope, actor: str, reason: str, at: datetime) -> dict[str, int]: ...
 

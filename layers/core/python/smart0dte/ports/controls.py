@@ -39,6 +39,9 @@ class TradingControls:
     close_requests: frozenset[str] = frozenset()
     """Positions a human asked to close; the engine exits each at its next minute (ids of closed
     positions may stay: the engine only exits what it holds)."""
+    cancel_requests: frozenset[str] = frozenset()
+    """Working orders (store ids) a human asked to cancel; the engine cancels each at its next minute
+    through its venue (ids of orders already done may stay)."""
 
     def risk_controls(self, settings: AutomationSettings) -> Controls:
         return Controls(
@@ -46,6 +49,7 @@ class TradingControls:
             emergency_stop=self.emergency_stop,
             paused=self.paused,
             close_requests=self.close_requests,
+            cancel_requests=self.cancel_requests,
         )
 
 
@@ -106,6 +110,10 @@ class ControlsStore(Protocol):
 
     def request_close(self, position_id: str, actor: str, reason: str, at: datetime) -> TradingControls:
         """Ask the engine to exit an open position at its next minute (audited)."""
+        ...
+
+    def request_cancel(self, order_id: str, actor: str, reason: str, at: datetime) -> TradingControls:
+        """Ask the engine to cancel a working order at its next minute (audited)."""
         ...
 
     def clear_emergency_stop(

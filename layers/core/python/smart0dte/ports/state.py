@@ -14,8 +14,8 @@ from smart0dte.ports.trading import TradingBook
 
 ResetScope = Literal["positions", "signals", "analytics", "all"]
 RESET_SCOPES: Final[dict[str, str]] = {
-    "positions": "every position with its orders, fills and order intents, the trade journal, the "
-    "engines' saved session state and the daily counters (trades, day trades, realised P&L)",
+    "positions": "every position with its orders, fills (and the fill log) and order intents, the trade "
+    "journal, the engines' saved session state and the daily counters (trades, day trades, realised P&L)",
     "signals": "every signal and its risk decision",
     "analytics": "the daily counters, daily reports, backtest results and optimization results",
     "all": "everything above; settings, risk limits, controls and the audit log are kept",

@@ -29,6 +29,7 @@ from smart0dte.services.api import (
     mode,
     reset,
     scheduler,
+    trades,
     trading,
 )
 from smart0dte.services.api.context import ApiContext, ApiDeps
@@ -38,7 +39,7 @@ READ_SCOPE = "read"
 TRADE_SCOPE = "trade"
 PUBLIC_PATHS = frozenset({"/api/health", "/api/openapi.json"})
 API_TITLE = "Smart 0DTE API"
-AREAS = (dashboard, trading, emergency_stop, market, analytics, scheduler, audit, reset, mode)
+AREAS = (dashboard, trading, trades, emergency_stop, market, analytics, scheduler, audit, reset, mode)
 """The modules whose `router(api)` build_app includes, each one area of the API."""
 
 

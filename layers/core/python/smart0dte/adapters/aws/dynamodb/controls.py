@@ -97,6 +97,7 @@ class ControlsItem(ControlTable):
     state_actor = UnicodeAttribute(null=True)
     state_at = UTCDateTimeAttribute(null=True)
     close_requests = UnicodeSetAttribute(null=True)
+    cancel_requests = UnicodeSetAttribute(null=True)
 
 
 class GatewayItem(ControlTable):
@@ -217,6 +218,7 @@ class DynamoControls(DynamoTradingBook):
             state_change=change(item.state_actor, item.state_reason, item.state_at),
             stops=int(item.stops or 0),
             close_requests=frozenset(item.close_requests or ()),
+            cancel_requests=frozenset(item.cancel_requests or ()),
         )
 
     def risk_controls(self) -> Controls:
@@ -400,6 +402,21 @@ class DynamoControls(DynamoTradingBook):
         details = {"position_id": position_id, "contract": position.contract.occ_symbol}
         record = AuditRecord(at, self._mode, actor, "PositionCloseRequested", reason, details)
         return self._change_controls([self._controls.close_requests.add({position_id})], record)
+
+    def request_cancel(self, order_id: str, actor: str, reason: str, at: datetime) -> TradingControls:
+        """Add the order to the cancel requests the engine reads each minute; refused (RecordNotFound,
+        DomainError) unless the order exists and still works."""
+        order = self._require_order(order_id).value
+        if order.status.is_terminal:
+            raise DomainError(f"order {order_id} is already {order.status.value}")
+        details = {
+            "order_id": order_id,
+            "contract": order.contract.occ_symbol,
+            "side": order.side.value,
+            "status": order.status.value,
+        }
+        record = AuditRecord(at, self._mode, actor, "OrderCancelRequested", reason, details)
+        return self._change_controls([self._controls.cancel_requests.add({order_id})], record)
 
     def clear_emergency_stop(
         self, actor: str, reason: str, at: datetime, stop_number: int, request_id: str | None = None

@@ -31,7 +31,7 @@ from smart0dte.ports import RESET_SCOPES, AuditRecord, ResetRefused, ResetScope
 from smart0dte.resources import AUDIT_TABLE, CONTROL_TABLE, MARKET_TABLE, TRADING_TABLE
 
 _RESET_PARTITIONS: Final[dict[str, tuple[str, ...]]] = {
-    "positions": ("position", "order", "intent", "engine", "trades"),
+    "positions": ("position", "order", "intent", "engine", "trades", "fill_log"),
     "signals": ("signals",),
     "analytics": (),
 }
@@ -44,6 +44,7 @@ _RESET_COUNTED_AS: Final = {
     "engine": "engineStates",
     "signals": "signals",
     "trades": "tradeJournalPages",
+    "fill_log": "fillLog",
 }
 _RESETS_COUNTERS: Final = frozenset({"positions", "analytics"})
 

@@ -7,6 +7,9 @@ the open book, for one trading mode.
              pk=<mode>#order#<order id>        sk=order       gsi1pk=<mode>#orders#<STATUS>
                                                               gsi1sk=<created>#<order id>
              pk=<mode>#order#<order id>        sk=fill#<fill id>
+             pk=<mode>#fill_log                sk=<fill ts>#<fill id>   the fill log: a copy of
+                                                              each fill with its order's signal id,
+                                                              written with the fill (trades by time)
              pk=<mode>#position#<position id>  sk=position    gsi1pk=<mode>#positions#<STATUS>
                                                               gsi1sk=<opened>#<position id>
              pk=<mode>#open_positions          sk=<position id>  position (JSON): the open book,
@@ -26,6 +29,7 @@ position. Orders, positions and journal pages carry a version for optimistic loc
 from __future__ import annotations
 
 import json
+from collections.abc import Collection, Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Final, TypeVar
@@ -81,6 +85,7 @@ from smart0dte.ports import (
     Versioned,
     session_date_of,
 )
+from smart0dte.ports.trades import LoggedFill
 from smart0dte.resources import TRADING_TABLE
 
 FILL_ATTEMPTS: Final = 3
@@ -102,6 +107,7 @@ JOURNAL_RETRIES: Final = 5
 """How many times a close or a backfill re-reads a journal page another writer just appended to."""
 _JOURNAL_LABEL = "trade journal"
 _WORKING = tuple(s for s in OrderStatus if not s.is_terminal)
+_FILL_FIELDS = ("intent_id", "ts", "contract", "side", "quantity", "price", "commission_usd")
 
 (_BY_STATUS,) = TRADING_TABLE.indexes
 _M = TypeVar("_M", bound=Model)
@@ -159,6 +165,7 @@ class OrderItem(TradingTable):
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     reason = UnicodeAttribute(null=True)
+    signal_id = UnicodeAttribute(null=True)
     version = VersionAttribute()
 
 
@@ -170,6 +177,13 @@ class FillItem(TradingTable):
     quantity = NumberAttribute()
     price = DecimalAttribute()
     commission_usd = MoneyAttribute()
+
+
+class FillLogItem(FillItem):
+    """A fill in the mode's fill log (one partition sorted by time), with its order's id and signal."""
+
+    order_id = UnicodeAttribute()
+    signal_id = UnicodeAttribute(null=True)
 
 
 class PositionItem(TradingTable):
@@ -222,6 +236,8 @@ class DynamoTradingBook(DynamoCounters, DynamoAudit):
         self._intents = tables.model(IntentItem)
         self._orders = tables.model(OrderItem)
         self._fills = tables.model(FillItem)
+        self._fill_log = tables.model(FillLogItem)
+        self._fill_log_pk = self._key("fill_log")
         self._positions = tables.model(PositionItem)
         self._open_book = tables.model(OpenBookItem)
         self._open_book_pk = self._key("open_positions")
@@ -378,6 +394,7 @@ class DynamoTradingBook(DynamoCounters, DynamoAudit):
             created_at=order.created_at,
             updated_at=order.updated_at,
             reason=order.reason or None,
+            signal_id=order.signal_id,
         )
         if version is not None:
             item.version = version
@@ -407,6 +424,7 @@ class DynamoTradingBook(DynamoCounters, DynamoAudit):
             created_at=item.created_at,
             updated_at=item.updated_at,
             reason=item.reason or "",
+            signal_id=item.signal_id,
         )
         return Versioned(order, int(item.version))
 
@@ -527,10 +545,18 @@ class DynamoTradingBook(DynamoCounters, DynamoAudit):
                 price=fill.price,
                 commission_usd=fill.commission_usd,
             )
+            logged = self._fill_log(
+                self._fill_log_pk,
+                f"{utc_key(fill.ts)}#{fill.fill_id}",
+                order_id=fill.order_id,
+                signal_id=current.value.signal_id,
+                **{name: getattr(item, name) for name in _FILL_FIELDS},
+            )
             details = {**fill.model_dump(mode="json"), "order_status": updated.status.value}
             reason = f"{fill.quantity} @ {fill.price} -> {updated.status.value}"
             tx = self._tx()
             tx.put("fill", item, self._fills.pk.does_not_exist())
+            tx.put("fill log", logged)
             tx.put("order", self._order_item(updated, current.version))
             self._audited(tx, AuditRecord(fill.ts, self._mode, actor, "OrderFilled", reason, details))
             if not tx.commit():
@@ -560,6 +586,68 @@ class DynamoTradingBook(DynamoCounters, DynamoAudit):
             for i in items
         ]
         return sorted(fills, key=lambda f: (f.ts, f.fill_id))
+
+    def list_fill_log(self, start: datetime, end: datetime) -> list[LoggedFill]:
+        """Fills at `start` or later and before `end` from the fill log: one query of one partition."""
+        items = self._fill_log.query(
+            self._fill_log_pk,
+            self._fill_log.sk.between(utc_key(start), utc_key(end)),
+            consistent_read=True,
+        )
+        logged = [
+            LoggedFill(
+                Fill(
+                    fill_id=i.sk.split("#", 1)[1],
+                    order_id=i.order_id,
+                    intent_id=i.intent_id,
+                    ts=i.ts,
+                    contract=OptionContract.from_occ(i.contract),
+                    side=Side(i.side),
+                    quantity=int(i.quantity),
+                    price=i.price,
+                    commission_usd=i.commission_usd,
+                ),
+                i.signal_id,
+            )
+            for i in items
+        ]
+        return [entry for entry in logged if entry.fill.ts < end]
+
+    def list_orders_created(
+        self, statuses: Collection[OrderStatus], start: datetime, end: datetime
+    ) -> list[Order]:
+        """Orders in `statuses` created in [start, end): one index query per status."""
+        orders = self._orders
+        created = orders.gsi1sk.between(utc_key(start), utc_key(end))
+        found = [
+            self._to_order(item).value
+            for status in statuses
+            for item in orders.by_status.query(self._key("orders", status.value), created)
+        ]
+        found = [o for o in found if start <= o.created_at < end]
+        return sorted(found, key=lambda o: (o.created_at, o.order_id))
+
+    def get_signal_decisions(
+        self, keys: Iterable[tuple[date, str]]
+    ) -> dict[str, tuple[Signal, RiskDecision | None]]:
+        """Signals and their risk decisions by id, in batched reads of both items of each key."""
+        partitions = [(self._key("signals", d.isoformat()), signal_id) for d, signal_id in sorted(set(keys))]
+        signals = [
+            self._to_signal(item)
+            for item in self._signals.batch_get(
+                [(pk, _SIGNAL_SK_PREFIX + sid) for pk, sid in partitions], consistent_read=True
+            )
+        ]
+        decisions = {
+            d.signal_id: d
+            for d in (
+                self._to_risk_decision(item)
+                for item in self._risk.batch_get(
+                    [(pk, RISK_SK_PREFIX + sid) for pk, sid in partitions], consistent_read=True
+                )
+            )
+        }
+        return {s.signal_id: (s, decisions.get(s.signal_id)) for s in signals}
 
     # positions --------------------------------------------------------------------------------
 

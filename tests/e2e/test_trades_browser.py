@@ -1,0 +1,94 @@
+"""The Trades page, today's trades on the Dashboard and working orders on the Trading page in a
+real browser against the REAL API handler on moto (the fixtures of test_real_api_browser): the
+demo day's trade (IWM 225C x36, net −$370.80) shows the same net P&L on Trades, Dashboard and
+Analytics; a row opens its fills, rationale and risk verdict; the CSV export holds it; a working
+order's cancel becomes the engine's request in the store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from playwright.sync_api import expect
+
+from tests.e2e import test_real_api_browser as base
+from tests.e2e.test_real_api_browser import RealApi, open_route, shot
+from tests.integration.api.test_trades import RATIONALE, SIGNAL_ID, seed_demo_trade
+
+DEMO_DAY = "from=2025-03-14&to=2025-03-14"
+real_api, real, tab = base.real_api, base.real, base.tab
+"""That module's fixtures: moto, the real server, the seeded store and a laptop-sized page."""
+
+
+def test_the_demo_trade_shows_one_net_pnl_on_trades_dashboard_and_analytics(tab, real: RealApi) -> None:
+    seed_demo_trade(real.store)
+
+    open_route(tab, real, f"trades?{DEMO_DAY}")
+    rows = tab.get_by_test_id("trade-row")
+    demo = rows.filter(has_text="IWM   250314C00225000")
+    expect(demo).to_have_count(1)
+    expect(demo.get_by_test_id("trade-net")).to_have_text("−$370.80")
+    expect(demo).to_contain_text("STOP_LOSS")
+    expect(demo).to_contain_text("−18.7%")  # −370.80 of the 1,980.00 paid
+    expect(tab.get_by_test_id("totals-net")).to_have_text("−$370.80")
+    expect(tab.get_by_test_id("totals-fees")).to_have_text("$46.80")
+    shot(tab, "trades_journal")
+
+    demo.click()
+    detail = tab.get_by_test_id("trade-detail")
+    expect(detail.get_by_test_id("detail-rationale")).to_have_text(RATIONALE)
+    expect(detail.get_by_test_id("detail-signal")).to_contain_text(SIGNAL_ID)
+    expect(detail.get_by_test_id("trade-verdict")).to_have_text("approved, 36 contract(s)")
+    fills = detail.get_by_test_id("fills-table")
+    expect(fills.locator("tbody tr")).to_have_count(2)
+    expect(fills).to_contain_text("BUY")
+    expect(fills).to_contain_text("$23.40")
+    shot(tab, "trades_detail")
+
+    with tab.expect_download() as download:
+        tab.get_by_test_id("trades-csv").click()
+    text = Path(download.value.path()).read_text()
+    assert text.splitlines()[0].startswith("position_id,status,underlying,contract,strategy")
+    assert "IWM   250314C00225000" in text and ",-370.80," in text and SIGNAL_ID in text
+
+    tab.goto(f"{real.base_url}/#/dashboard")
+    expect(tab.get_by_test_id("pnl-realized")).to_have_text("−$370.80")
+    today = tab.get_by_test_id("today-trades")
+    expect(today.locator("tbody tr").filter(has_text="IWM")).to_contain_text("−$370.80")
+
+    tab.goto(f"{real.base_url}/#/analytics")
+    tab.get_by_test_id("timeframe").select_option("1d")
+    tab.get_by_role("button", name="Apply").click()
+    expect(tab.get_by_test_id("metric-netPnlUsd")).to_have_text("−$370.80")
+    assert tab.api_errors == []
+
+
+def test_an_open_trade_opens_with_its_candles_and_an_empty_range_says_what_will_appear(
+    tab, real: RealApi
+) -> None:
+    open_route(tab, real, f"trades?{DEMO_DAY}&symbol=SPY")
+    rows = tab.get_by_test_id("trade-row")
+    expect(rows).to_have_count(2)  # the seeded open positions
+    rows.filter(has_text="SPY   250314C00562000").click()
+    detail = tab.get_by_test_id("trade-detail")
+    expect(detail.get_by_test_id("detail-net")).to_contain_text("open")
+    expect(detail.get_by_test_id("underlying-chart").locator("canvas").first).to_be_visible()
+    expect(detail.get_by_test_id("option-chart").locator("canvas").first).to_be_visible()
+    shot(tab, "trades_open_detail")
+
+    tab.get_by_test_id("f-from").fill("2025-01-06")
+    tab.get_by_test_id("f-to").fill("2025-01-06")
+    tab.get_by_role("button", name="Apply").click()
+    expect(tab.get_by_test_id("trades-table")).to_contain_text("No trades from 2025-01-06 to 2025-01-06")
+    expect(tab.get_by_test_id("trades-table")).to_contain_text("will appear here")
+
+
+def test_cancelling_a_working_order_asks_the_engine(tab, real: RealApi) -> None:
+    open_route(tab, real, "trading")
+    orders = tab.get_by_test_id("orders-table")
+    expect(orders).to_contain_text("SPY   250314C00562000")
+    tab.get_by_test_id("cancel-order-2").click()
+    tab.locator("#confirm-ok").click()
+    expect(tab.get_by_test_id("trading-flash")).to_contain_text("Cancel requested for order-2")
+    expect(orders).to_contain_text("cancel requested")
+    assert real.store.get_controls().cancel_requests == frozenset({"order-2"})
+    shot(tab, "trading_orders")
