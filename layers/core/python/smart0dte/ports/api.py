@@ -14,6 +14,7 @@ from smart0dte.domain.models import (
     Underlying,
 )
 from smart0dte.ports.controls import ControlState
+from smart0dte.ports.session import SessionPlan
 from smart0dte.ports.state import ResetScope, StateStore
 from smart0dte.ports.trading import RiskDecision
 
@@ -32,6 +33,10 @@ class ApiStore(StateStore, Protocol):
     def list_chain_snapshots(self, underlying: Underlying, at_or_before: datetime) -> list[ChainSnapshot]: ...
 
     def last_engine_minute(self, session_date: date) -> datetime | None: ...
+
+    def session_plan(self, session_date: date) -> SessionPlan | None:
+        """The plan pre_market wrote for the session (its starting and peak equity)."""
+        ...
 
     def list_bars(self, symbol: str, session_date: date, latest_only: bool = False) -> list[Bar]: ...
 
