@@ -133,7 +133,7 @@ def test_settings_expose_sizing_trailing_stop_strategies_and_starting_equity(
         ({"sizingMethod": "martingale"}, "sizingMethod", "'fixed_fractional', 'half_kelly' or"),
         ({"trailingStopPercentage": 1}, "trailingStopPercentage", "less than 1"),
         ({"takeProfitPercentage": 15}, "takeProfitPercentage", "less than or equal to 10"),
-        ({"startingEquityUsd": 0}, "startingEquityUsd", "greater than 0"),
+        ({"startingEquityUsd": 0.5}, "startingEquityUsd", "greater than or equal to 1"),
     ],
 )
 def test_bad_new_settings_get_422_naming_the_field_and_limit(

@@ -25,7 +25,7 @@ const FIELDS = [
   ["trailingStopPercentage", "pct", { ge: 0, lt: 1 }, "below the best bid since entry; 0 = off"],
   ["minConfidence", "pct", { ge: 0, le: 1 }, "a signal below it is not traded"],
   ["sizingMethod", "sizing", null, ""],
-  ["startingEquityUsd", "usd", { gt: 0, le: 1e9 }, "the account's equity on its first session (paper)"],
+  ["startingEquityUsd", "usd", { ge: 1, le: 1e9 }, "the account's equity on its first session (paper)"],
 ];
 
 const SIZING = [

@@ -57,7 +57,7 @@ class AutomationSettings(_Controls):
         default=(), max_length=20, description="rule strategies that generate no signal"
     )
     starting_equity_usd: float = Field(
-        default=100_000.0, gt=0, le=1e9, description="the account's equity on its first session"
+        default=100_000.0, ge=1, le=1e9, description="the account's equity on its first session"
     )
 
     @model_validator(mode="after")

@@ -22,6 +22,7 @@ from typing import Any, Final
 
 from smart0dte.domain.calendar import MarketCalendar
 from smart0dte.domain.controls import TradingState
+from smart0dte.domain.portfolio import cents
 from smart0dte.ports import Clock, DayDocumentStore, Scheduler, SessionPlan, StateStore
 from smart0dte.resources import FLATTEN_SCHEDULE_PREFIX, POST_CLOSE_SCHEDULE_PREFIX
 from smart0dte.services.events import SessionEvent
@@ -123,7 +124,7 @@ class PreMarket:
         for _ in range(limits.pdt_window_sessions - 1):
             day = self.calendar.previous_session(day)
             window.append(day)
-        equity = peak = Decimal(str(self.state.get_settings().starting_equity_usd))
+        equity = peak = cents(self.state.get_settings().starting_equity_usd)
         losses = 0
         stored = self.documents.get_engine(previous)
         if stored is not None:

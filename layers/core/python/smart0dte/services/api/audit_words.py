@@ -97,10 +97,9 @@ _DIRECTION = {"C": "calls (up)", "P": "puts (down)"}
 def _signal(r: AuditRecord) -> str:
     s = _mapping(r.details.get("signal"))
     direction = _DIRECTION.get(str(s.get("direction")), words(str(s.get("direction", ""))))
-    contract = f", {contract_text(s['contract'])}" if s.get("contract") else ""
     return (
         f"{words(str(s.get('strategy', 'a strategy'))).capitalize()} signalled {direction} on "
-        f"{s.get('underlying', '?')}{contract} with {percent(s.get('confidence', 0))} confidence: "
+        f"{s.get('underlying', '?')} with {percent(s.get('confidence', 0))} confidence: "
         f"{s.get('rationale', r.reason)}"
     )
 
