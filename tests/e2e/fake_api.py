@@ -142,7 +142,7 @@ def _optimization(strategy: str) -> dict[str, Any]:
         },
     }
     if strategy != "momentum_breakout":
-        note = f"no optimization result is stored yet (optimization/{strategy}/latest.json is absent)"
+        note = "no walk-forward optimization has run for this strategy yet"
         return {**base, "optimization": None, "note": note}
     window = {"start": "2025-02-03", "end": "2025-03-03", "sessions": 20}
     result = {
@@ -277,7 +277,33 @@ def initial_state() -> dict[str, Any]:
                 },
             ],
         },
+        # Newest first, as the API sends them; the two of one instant in the order they happened
+        # (newest first too): the fill, then the position it opened.
         "audit": [
+            {
+                "ts": _iso(NOW - timedelta(minutes=5)),
+                "actor": "user:alice",
+                "action": "SettingsChanged",
+                "reason": "tighter stops",
+                "sentence": "Settings changed by user:alice: stop loss percentage 20.0% -> 15.0%.",
+                "details": {"stopLossPercentage": 0.15},
+            },
+            {
+                "ts": _iso(NOW - timedelta(minutes=30)),
+                "actor": "system:execute",
+                "action": "PositionOpened",
+                "reason": "entry filled",
+                "sentence": "Position opened: 36 IWM 225 call (2025-03-14) at $0.55 by momentum breakout.",
+                "details": {"position": {"quantity": 36}},
+            },
+            {
+                "ts": _iso(NOW - timedelta(minutes=30)),
+                "actor": "system:execute",
+                "action": "OrderFilled",
+                "reason": "36 @ 0.55 -> FILLED",
+                "sentence": "Bought 36 IWM 225 call (2025-03-14) at $0.55, fees $23.40; the order is filled.",
+                "details": {"quantity": 36, "price": "0.55"},
+            },
             {
                 "ts": _iso(NOW - timedelta(hours=3)),
                 "actor": "scheduler",
@@ -285,14 +311,35 @@ def initial_state() -> dict[str, Any]:
                 "reason": "08:00 ET schedule",
                 "details": {"session": "2025-03-14"},
             },
-            {
-                "ts": _iso(NOW - timedelta(minutes=5)),
-                "actor": "user:alice",
-                "action": "settings.updated",
-                "reason": "tighter stops",
-                "details": {"stopLossPercentage": 0.15},
-            },
         ],
+        # GET /api/account: $100,000 at the start of the day, $1,200 lost since, peak $102,000.
+        "account": {
+            "mode": "paper",
+            "sessionDate": "2025-03-14",
+            "planned": True,
+            "startingEquityUsd": "100000.00",
+            "peakEquityUsd": "102000.00",
+            "equityUsd": "98800.00",
+            "realizedPnlUsd": "-1500.00",
+            "unrealizedPnlUsd": "300.00",
+            "positionsValueUsd": "2300.00",
+            "workingBuysUsd": "500.00",
+            "buyingPowerUsd": "96000.00",
+            "riskPerTradeUsd": "1976.00",
+            "dailyLoss": {
+                "usedUsd": "1200.00",
+                "limitUsd": "5000.00",
+                "usedFraction": 0.012,
+                "limitFraction": 0.05,
+            },
+            "drawdown": {
+                "usedUsd": "3200.00",
+                "limitUsd": "15300.00",
+                "usedFraction": 0.0313725,
+                "limitFraction": 0.15,
+            },
+            "strategies": ["momentum_breakout", "mean_reversion", "gap_fill", "vix_spike"],
+        },
         "backtests": {},
         # How a backtest run ends ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"); while
         # "backtestHold" is true a run stays RUNNING with 2 sessions done.
@@ -308,6 +355,12 @@ def initial_state() -> dict[str, Any]:
         "ibkrPaperEmergencyStop": False,
         "modeChange": None,
     }
+
+
+def _limits(error: Any) -> dict[str, Any]:
+    """The numeric limits of a pydantic error (`ctx`, as the real API sends them)."""
+    limits = {k: v for k, v in error.get("ctx", {}).items() if isinstance(v, int | float)}
+    return {"ctx": limits} if limits else {}
 
 
 @dataclass
@@ -523,6 +576,7 @@ class FakeApi:
                     "field": ".".join(map(str, e["loc"])),
                     "msg": e["msg"],
                     "type": e["type"],
+                    **_limits(e),
                 }
                 for e in err.errors()
             ]
@@ -591,7 +645,12 @@ class FakeApi:
                 merged = AutomationSettings.model_validate({**s["settings"], **body})
             except ValidationError as err:
                 detail = [
-                    {"loc": ["body", *map(self._loc_name, e["loc"])], "msg": e["msg"], "type": e["type"]}
+                    {
+                        "loc": ["body", *map(self._loc_name, e["loc"])],
+                        "msg": e["msg"],
+                        "type": e["type"],
+                        **_limits(e),
+                    }
                     for e in err.errors()
                 ]
                 return 422, {"statusCode": 422, "detail": detail}
@@ -628,6 +687,8 @@ class FakeApi:
         if method == "GET" and m:
             found = s["optimization"].get(m.group(1))
             return (200, found) if found else (404, {"message": f"strategy={m.group(1)!r} is unknown"})
+        if method == "GET" and path == "/api/account":
+            return 200, s["account"]
         if method == "GET" and path == "/api/audit":
             return 200, {"records": s["audit"]}
         if method == "POST" and path == "/api/reset":

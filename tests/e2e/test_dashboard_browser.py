@@ -40,7 +40,7 @@ def test_token_is_taken_from_the_url_once_and_sent_as_bearer(page, api: FakeApi,
     assert "token=" not in page.url
     assert page.evaluate("sessionStorage.getItem('smart0dte.token')") == TOKEN
     page.goto(f"{base_url}/#/audit")  # no token in the URL any more
-    expect(page.get_by_test_id("audit-table")).to_contain_text("settings.updated")
+    expect(page.get_by_test_id("audit-table")).to_contain_text("Settings changed by user:alice")
     authed = [r for r in api.requests if r["path"] != "/api/health"]
     assert authed and all(r["auth"] == f"Bearer {TOKEN}" for r in authed)
 
@@ -133,10 +133,10 @@ def test_snake_case_error_locations_still_land_next_to_the_field(page, api: Fake
     api.state["snake_case_locs"] = True
     open_page(page, base_url, "settings")
 
-    page.get_by_test_id("field-maxRiskPerTrade").fill("0.5")
+    page.get_by_test_id("field-maxRiskPerTrade").fill("50")
     page.get_by_test_id("save-settings").click()
 
-    expect(page.get_by_test_id("error-maxRiskPerTrade")).to_contain_text("less than or equal to 0.1")
+    expect(page.get_by_test_id("error-maxRiskPerTrade")).to_have_text("Risk per trade must be at most 10%")
     expect(page.get_by_test_id("form-error")).to_be_hidden()
 
 
@@ -154,14 +154,15 @@ def test_error_without_a_field_is_shown_on_the_form(page, api: FakeApi, base_url
 
 def test_good_setting_is_saved_and_errors_clear(page, api: FakeApi, base_url: str) -> None:
     open_page(page, base_url, "settings")
-    page.get_by_test_id("field-minConfidence").fill("7")
+    expect(page.get_by_test_id("field-minConfidence")).to_have_value("70")  # 0.7 shown in percent
+    page.get_by_test_id("field-minConfidence").fill("170")
     page.get_by_test_id("save-settings").click()
-    expect(page.get_by_test_id("error-minConfidence")).to_be_visible()
+    expect(page.get_by_test_id("error-minConfidence")).to_have_text("Minimum confidence must be at most 100%")
 
-    page.get_by_test_id("field-minConfidence").fill("0.8")
+    page.get_by_test_id("field-minConfidence").fill("80")
     page.get_by_test_id("save-settings").click()
 
-    expect(page.get_by_test_id("settings-flash")).to_contain_text("Saved: Min confidence")
+    expect(page.get_by_test_id("settings-flash")).to_contain_text("Saved: Minimum confidence")
     expect(page.get_by_test_id("error-minConfidence")).to_be_hidden()
     assert api.state["settings"]["minConfidence"] == 0.8
 
@@ -171,21 +172,21 @@ def test_risk_limit_error_shows_next_to_the_field_then_a_valid_value_saves(
 ) -> None:
     open_page(page, base_url, "settings")
     field = page.get_by_test_id("limit-dailyLossLimit")
-    expect(field).to_have_value("0.05")
-    expect(field).to_have_attribute("max", "0.5")
+    expect(field).to_have_value("5")  # 0.05, in percent
+    expect(field).to_have_attribute("max", "50")
     expect(page.get_by_test_id("limit-maxConsecutiveLosses")).to_have_attribute("step", "1")
 
-    field.fill("0.9")
+    field.fill("90")
     page.get_by_test_id("save-limits").click()
 
     error = page.get_by_test_id("limit-error-dailyLossLimit")
     expect(error).to_be_visible()
-    expect(error).to_contain_text("less than or equal to 0.5")
+    expect(error).to_have_text("Daily loss limit must be at most 50%")
     expect(page.locator("#limits-form .field.invalid")).to_have_attribute("data-field", "dailyLossLimit")
     expect(page.get_by_test_id("limits-flash")).to_be_hidden()
     assert api.state["riskLimits"]["dailyLossLimit"] == 0.05  # nothing half-written
 
-    field.fill("0.04")
+    field.fill("4")
     page.get_by_test_id("limit-maxConsecutiveLosses").fill("4")
     page.get_by_test_id("save-limits").click()
 
@@ -202,8 +203,8 @@ def test_risk_limit_error_shows_next_to_the_field_then_a_valid_value_saves(
     api.state["riskLimits"]["maxDrawdown"] = 0.2
     page.get_by_test_id("limit-pdtWindowSessions").fill("6")
     page.get_by_test_id("save-limits").click()
-    expect(page.get_by_test_id("limit-maxDrawdown")).to_have_value("0.2")
-    expect(page.get_by_test_id("limit-dailyLossLimit")).to_have_value("0.04")
+    expect(page.get_by_test_id("limit-maxDrawdown")).to_have_value("20")
+    expect(page.get_by_test_id("limit-dailyLossLimit")).to_have_value("4")
     assert api.posts("/api/automation/settings") == []
 
 
@@ -451,7 +452,7 @@ def test_analytics_shows_the_walk_forward_optimization_as_a_report_only(
     expect(row).to_contain_text("yes")
     expect(row).to_contain_text("archive 2025-01-02..2025-03-03 (40 sessions)")
     expect(table.locator("tr", has_text="gap_fill")).to_contain_text(
-        "optimization/gap_fill/latest.json is absent"
+        "no walk-forward optimization has run for this strategy yet"
     )
     asked = {r["path"] for r in api.requests if r["path"].startswith("/api/analytics/optimization/")}
     assert asked == {
@@ -460,16 +461,37 @@ def test_analytics_shows_the_walk_forward_optimization_as_a_report_only(
     }
 
 
-def test_audit_log_lists_records_and_filters(page, api: FakeApi, base_url: str) -> None:
+def test_audit_log_lists_sentences_in_the_apis_order_and_filters(page, api: FakeApi, base_url: str) -> None:
     open_page(page, base_url, "audit")
     table = page.get_by_test_id("audit-table")
-    expect(table).to_contain_text("user:alice")
-    expect(table).to_contain_text("pre_market.started")
+    records = page.get_by_test_id("audit-record")
+    expect(records).to_have_count(4)
+    # The API's order is kept: the two records of one instant are not re-sorted.
+    expect(records.nth(1)).to_contain_text("Position opened: 36 IWM 225 call (2025-03-14) at $0.55")
+    expect(records.nth(2)).to_contain_text("Bought 36 IWM 225 call (2025-03-14) at $0.55, fees $23.40")
+    # A record without a sentence reads as its action and reason in words.
+    expect(records.nth(3)).to_contain_text("Pre market started: 08:00 ET schedule")
+    # The JSON is behind a toggle.
+    details = page.get_by_test_id("audit-details-0")
+    expect(details.locator("pre")).to_be_hidden()
+    details.locator("summary").click()
+    expect(details.locator("pre")).to_contain_text('"stopLossPercentage": 0.15')
 
     page.get_by_test_id("audit-filter").fill("alice")
 
-    expect(table).not_to_contain_text("pre_market.started")
-    expect(table).to_contain_text("tighter stops")
+    expect(table).not_to_contain_text("Pre market started")
+    expect(table).to_contain_text("stop loss percentage 20.0% -> 15.0%")
+
+    page.get_by_test_id("audit-filter").fill("nothing like this")
+    expect(page.get_by_test_id("audit-empty")).to_have_text("No record matches the filter.")
+
+
+def test_an_empty_audit_log_says_what_will_appear(page, api: FakeApi, base_url: str) -> None:
+    api.state["audit"] = []
+    open_page(page, base_url, "audit")
+    expect(page.get_by_test_id("audit-empty")).to_contain_text(
+        "Nothing recorded this session yet. Every signal, risk decision, order, fill"
+    )
 
 
 def test_missing_fields_render_as_dashes(page, api: FakeApi, base_url: str) -> None:

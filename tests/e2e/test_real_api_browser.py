@@ -10,8 +10,10 @@ test (never commit them).
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -52,6 +54,14 @@ class RealApi:
     @property
     def base_url(self) -> str:
         return self.server.url.rstrip("/")
+
+    def server_get(self, path: str) -> Any:
+        """GET an API route as the browser's user, outside the browser."""
+        request = urllib.request.Request(
+            self.base_url + path, headers={"Authorization": f"Bearer {self.token}"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.load(response)
 
 
 def _seed(store: DynamoState) -> None:
@@ -239,6 +249,7 @@ def test_dashboard_and_analytics_show_one_net_pnl_for_the_day(tab, real: RealApi
     expect(metrics).to_contain_text("Net P&L (after fees)")
     expect(metrics).to_contain_text("Gross P&L (before fees)")
     expect(tab.get_by_test_id("strategy-table")).to_contain_text("−$370.80")
+    expect(tab.get_by_test_id("metric-profitFactor")).to_have_text("0.00 (no winning trade)")
     shot(tab, "one_pnl_analytics")
 
 
@@ -388,20 +399,20 @@ def test_a_bad_risk_limit_shows_its_error_next_to_the_field_and_a_good_one_saves
     before = real.store.get_risk_limits()
     open_route(tab, real, "settings")
     field = tab.get_by_test_id("limit-dailyLossLimit")
-    expect(field).to_have_value("0.05")
+    expect(field).to_have_value("5")  # 0.05 stored, shown in percent
 
-    field.fill("0.9")
+    field.fill("90")
     tab.get_by_test_id("save-limits").click()
 
     error = tab.get_by_test_id("limit-error-dailyLossLimit")
     expect(error).to_be_visible()
-    expect(error).to_contain_text("less than or equal to 0.5")
+    expect(error).to_have_text("Daily loss limit must be at most 50%")
     expect(tab.locator("#limits-form .field.invalid")).to_have_attribute("data-field", "dailyLossLimit")
     expect(tab.get_by_test_id("limits-form-error")).to_be_hidden()
     expect(tab.get_by_test_id("limits-flash")).to_be_hidden()
     assert real.store.get_risk_limits() == before
 
-    field.fill("0.04")
+    field.fill("4")
     tab.get_by_test_id("limit-maxConsecutiveLosses").fill("4")
     tab.get_by_test_id("save-limits").click()
 
@@ -409,7 +420,7 @@ def test_a_bad_risk_limit_shows_its_error_next_to_the_field_and_a_good_one_saves
         "Saved: Daily loss limit, Max consecutive losses"
     )
     expect(error).to_be_hidden()
-    expect(field).to_have_value("0.04")  # re-read from GET /api/trading
+    expect(field).to_have_value("4")  # re-read from GET /api/trading
     saved = real.store.get_risk_limits()
     assert float(saved.daily_loss_limit) == 0.04
     assert saved.max_consecutive_losses == 4
@@ -532,3 +543,91 @@ def test_closing_a_paper_position_closes_it_in_the_store(tab, real: RealApi) -> 
     assert still_open is not None and still_open.value.status is PositionStatus.OPEN
     assert "PositionCloseRequested" in actions(real.store)
     assert tab.api_errors == []
+
+
+def test_a_percent_setting_typed_as_15_means_15_percent_with_its_dollars(tab, real: RealApi) -> None:
+    open_route(tab, real, "settings")
+    stop = tab.get_by_test_id("field-stopLossPercentage")
+    expect(stop).to_have_value("15")  # the stored 0.15, in percent
+    risk = tab.get_by_test_id("field-maxRiskPerTrade")
+    expect(risk).to_have_value("2")
+    # The dollars beside the percent: 2% of the account's equity (no plan: the $100,000 setting,
+    # plus the open positions at the mid), the same equity the account card shows.
+    equity = Decimal(real.server_get("/api/account")["equityUsd"])
+    per_trade = (equity * Decimal("0.02")).quantize(Decimal("0.01"))
+    expect(tab.get_by_test_id("dollars-maxRiskPerTrade")).to_have_text(
+        f"2.0% = {usd(per_trade)} per trade at {usd(equity)}"
+    )
+    expect(tab.get_by_test_id("account-equity")).to_contain_text(usd(equity))
+    expect(tab.get_by_test_id("gauge-daily-loss")).to_contain_text("of $5,000.00")
+
+    stop.fill("15.5")
+    tab.get_by_test_id("field-takeProfitPercentage").fill("5")  # 5%, not 500%
+    tab.get_by_test_id("field-sizingMethod").select_option("half_kelly")
+    tab.get_by_test_id("strategy-gap_fill").uncheck()
+    tab.get_by_test_id("save-settings").click()
+
+    expect(tab.get_by_test_id("settings-flash")).to_contain_text("Saved: Stop loss, Take profit")
+    saved = real.store.get_settings()
+    assert saved.stop_loss_percentage == 0.155  # what the engine reads: a fraction of the premium
+    assert saved.take_profit_percentage == 0.05
+    assert saved.sizing_method.value == "half_kelly"
+    assert saved.disabled_strategies == ("gap_fill",)
+    expect(stop).to_have_value("15.5")
+
+    # 1,500% take profit is over the limit: the error names the field and the limit in percent.
+    tab.get_by_test_id("field-takeProfitPercentage").fill("1500")
+    tab.get_by_test_id("save-settings").click()
+    expect(tab.get_by_test_id("error-takeProfitPercentage")).to_have_text(
+        "Take profit must be at most 1,000%"
+    )
+    assert real.store.get_settings().take_profit_percentage == 0.05
+    shot(tab, "settings_in_percent")
+
+
+def test_the_audit_log_reads_as_sentences_in_the_order_things_happened(tab, real: RealApi) -> None:
+    open_route(tab, real, "audit")
+    records = tab.get_by_test_id("audit-record")
+    expect(records.first).to_be_visible()
+    expect(tab.get_by_test_id("audit-table")).to_contain_text(
+        "Momentum breakout signalled calls (up) on SPY with 80.0% confidence"
+    )
+    expect(tab.get_by_test_id("audit-table")).to_contain_text(
+        "Position opened: 2 SPY 562 call (2025-03-14) at $1.25"
+    )
+    # The same day as the server's clock: times without a weekday, in New York minutes.
+    expect(records.first.locator(".when")).to_have_text(re.compile(r"^\d\d:\d\d ET$"))
+    # The records in the API's order, which is the order they were written.
+    api_order = [r["sentence"] for r in real.server_get("/api/audit")["records"]]
+    assert tab.locator("[data-testid=audit-record] .sentence").all_inner_texts() == api_order
+    shot(tab, "audit_sentences")
+
+
+def test_the_emergency_stop_is_in_the_header_of_every_page(tab, real: RealApi) -> None:
+    open_route(tab, real, "settings")
+    stop = tab.get_by_test_id("header-emergency-stop")
+    expect(stop).to_be_visible()
+    stop.click()
+    expect(tab.get_by_test_id("error-banner")).to_contain_text("Emergency stop engaged")
+    expect(tab.get_by_test_id("state-indicator")).to_have_text("HALTED")
+    assert real.store.get_controls().emergency_stop
+    assert "EmergencyStopActivated" in actions(real.store)
+
+
+def test_the_demo_token_survives_a_new_tab(browser, real: RealApi) -> None:  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport=LAPTOP)
+    try:
+        first = context.new_page()
+        open_route(first, real, "dashboard")
+        expect(first.get_by_test_id("state-indicator")).to_have_text("ACTIVE")
+        second = context.new_page()  # no ?token= in its address
+        second.goto(f"{real.base_url}/#/settings")
+        expect(second.get_by_test_id("field-maxPositions")).to_have_value("5")
+        expect(second.get_by_test_id("auth-banner")).to_be_hidden()
+    finally:
+        context.close()
+
+
+def usd(amount: Decimal) -> str:
+    """The dashboard's money format: −$1,234.56."""
+    return f"{'−' if amount < 0 else ''}${abs(amount):,.2f}"

@@ -168,7 +168,7 @@ def test_a_refused_token_gets_one_silent_refresh_then_a_banner_not_a_loop(page, 
 
     oauth.revoke_all()  # the API refuses the token: one refresh, and the page carries on
     page.goto(f"{base}/#/audit")
-    expect(page.get_by_test_id("audit-table")).to_contain_text("settings.updated")
+    expect(page.get_by_test_id("audit-table")).to_contain_text("Settings changed by user:alice")
     assert [r["grant_type"] for r in oauth.token_requests] == ["authorization_code", "refresh_token"]
 
     oauth.revoke_all()

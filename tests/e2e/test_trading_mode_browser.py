@@ -317,7 +317,7 @@ def test_switching_to_ib_paper_asks_for_no_confirmation_and_starts_paused(
     )
     card.get_by_test_id("mode-switch-live").click()
     expect(dialog.get_by_test_id("mode-check-deployment")).to_have_attribute("data-met", "false")
-    expect(dialog.get_by_test_id("mode-check-deployment")).to_contain_text("its gateway serves ibkr_paper")
+    expect(dialog.get_by_test_id("mode-check-deployment")).to_contain_text("its gateway serves IB paper")
     expect(dialog.get_by_test_id("mode-check-ibkrPaperIdle")).to_have_attribute("data-met", "true")
     expect(dialog.get_by_test_id("mode-live-warning")).to_contain_text("current IB PAPER settings")
     page.get_by_test_id("mode-cancel").click()

@@ -3,12 +3,15 @@
 //     code flow with PKCE (S256) against the Cognito hosted UI, run here in the browser;
 //   absent, unreadable or {"auth": "local"} (the `smart0dte demo` server): the token arrives once
 //     as `?token=` in the URL (api.js captureToken).
-// Tokens live in sessionStorage only (never localStorage). The access token's claims are decoded
+// Cognito's tokens live in sessionStorage only (never localStorage). The local demo's token (one
+// run of `smart0dte demo` on 127.0.0.1) is also kept in localStorage, so a new tab of the same
+// dashboard is signed in; a newer run's link replaces it. The access token's claims are decoded
 // without verification, only to show who is signed in and to plan the refresh: API Gateway
 // verifies the signature.
 import { TOKEN_KEY, captureToken, getToken, setAuthRecovery } from "./api.js";
 
 const REFRESH_KEY = "smart0dte.refresh";
+const DEMO_TOKEN_KEY = "smart0dte.demoToken"; // localStorage: the local demo's token, for new tabs
 const PENDING_KEY = "smart0dte.pkce"; // {verifier, state, hash} while at the hosted UI
 const RETRY_KEY = "smart0dte.authRetries"; // silent re-sign-ins since the API last said yes
 const MAX_SILENT_RETRIES = 1;
@@ -216,6 +219,9 @@ export async function signIn(loaded) {
   config = loaded;
   if (config.auth !== "cognito") {
     captureToken();
+    const token = getToken();
+    if (token) localStorage.setItem(DEMO_TOKEN_KEY, token);
+    else if (localStorage.getItem(DEMO_TOKEN_KEY)) sessionStorage.setItem(TOKEN_KEY, localStorage.getItem(DEMO_TOKEN_KEY));
     return { mode: "local", config };
   }
   setAuthRecovery(recoverFrom401);
@@ -272,6 +278,7 @@ export async function signIn(loaded) {
 export function signOut() {
   clearTimeout(refreshTimer);
   sessionStorage.clear();
+  localStorage.removeItem(DEMO_TOKEN_KEY);
   if (config.auth !== "cognito") {
     window.location.assign(window.location.pathname);
     return;

@@ -25,16 +25,33 @@ export function fmtMoney(v) {
   const n = num(v);
   if (n === null) return DASH;
   const s = Math.abs(n).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
-  return `${n < 0 ? "−" : ""}$${s}`;
+  return `${n < 0 && s !== "0.00" ? "−" : ""}$${s}`;
 }
 
+/** A fraction as a percent with one decimal (0.15 -> "15.0%"), the minus a true one. */
 export function fmtPct(v, digits = 1) {
   const n = num(v);
-  return n === null ? DASH : `${(n * 100).toFixed(digits)}%`;
+  if (n === null) return DASH;
+  const text = Math.abs(n * 100).toFixed(digits);
+  return `${n < 0 && Number(text) !== 0 ? "−" : ""}${text}%`;
 }
 
+/** Profit factor (gross wins / gross losses); 0 says why: there was no winning trade. */
+export function fmtProfitFactor(v) {
+  const n = num(v);
+  if (n === null) return DASH;
+  return n === 0 ? "0.00 (no winning trade)" : fmtNum(n, 2);
+}
+
+/** A model or strategy confidence (0..1) as a percent: 0.8385 -> "83.9%". */
+export function fmtConfidence(v) {
+  return fmtPct(v, 1);
+}
+
+/** Any value as words: yes/no for booleans, a dash for nothing. */
 export function fmtText(v) {
   if (v === null || v === undefined || v === "") return DASH;
+  if (typeof v === "boolean") return v ? "yes" : "no";
   if (typeof v === "object") return JSON.stringify(v);
   return String(v);
 }
@@ -76,12 +93,47 @@ export function tsMs(ts) {
   return Number.isFinite(ms) ? ms : null;
 }
 
+// The server's clock (simulated in the demo) less the browser's: "today" is the server's day.
+let clockOffsetMs = 0;
+
+/** Take "now" from the server (an ISO time it just reported), so "today" follows its clock. */
+export function setServerNow(ts) {
+  const ms = tsMs(ts);
+  if (ms !== null) clockOffsetMs = ms - Date.now();
+}
+
+/** Now by the server's clock, in ms since the epoch. */
+export function nowMs() {
+  return Date.now() + clockOffsetMs;
+}
+
+const NY_DAY = new Intl.DateTimeFormat("en-CA", { timeZone: NY, year: "numeric", month: "2-digit", day: "2-digit" });
+const NY_HHMM = new Intl.DateTimeFormat("en-GB", { timeZone: NY, hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+const NY_WEEKDAY = new Intl.DateTimeFormat("en-US", { timeZone: NY, weekday: "short" });
+const NY_MONTH_DAY = new Intl.DateTimeFormat("en-US", { timeZone: NY, month: "short", day: "numeric" });
+
+/** The New York calendar day of a time: "2025-03-14". */
+export function nyDay(ms) {
+  return NY_DAY.format(new Date(ms));
+}
+
+/**
+ * A time as a trader reads it, in New York: "10:31 ET" today, "Fri 10:31 ET" within the past
+ * week, "Fri Mar 14 2025 10:31 ET" further away (the year only when not this year). `date`
+ * always names the day.
+ */
 export function fmtTime(ts, { date = false } = {}) {
   const ms = tsMs(ts);
   if (ms === null) return DASH;
-  const opts = { timeZone: NY, hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false };
-  if (date) Object.assign(opts, { year: "numeric", month: "2-digit", day: "2-digit" });
-  return `${new Date(ms).toLocaleString("en-US", opts)} ET`;
+  const at = new Date(ms);
+  const hhmm = `${NY_HHMM.format(at)} ET`;
+  const day = nyDay(ms);
+  const today = nyDay(nowMs());
+  if (day === today && !date) return hhmm;
+  const ageDays = (Date.parse(`${today}T12:00:00Z`) - Date.parse(`${day}T12:00:00Z`)) / 86_400_000;
+  if (!date && ageDays > 0 && ageDays < 7) return `${NY_WEEKDAY.format(at)} ${hhmm}`;
+  const year = day.slice(0, 4) === today.slice(0, 4) ? "" : ` ${day.slice(0, 4)}`;
+  return `${NY_WEEKDAY.format(at)} ${NY_MONTH_DAY.format(at)}${year} ${hhmm}`;
 }
 
 export function fmtDuration(ms) {

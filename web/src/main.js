@@ -2,7 +2,7 @@
 import { ApiError, api, clockRate, getToken, onAuthorized, onUnauthorized } from "./api.js";
 import { authorizedOnce, loadConfig, renderIdentity, signIn, signInAgain } from "./auth.js";
 import { disposeCharts } from "./charts.js";
-import { esc, fmtText, modeLabel } from "./format.js";
+import { esc, fmtText, modeLabel, setServerNow } from "./format.js";
 import { normTrading } from "./normalize.js";
 import analytics from "./pages/analytics.js";
 import audit from "./pages/audit.js";
@@ -123,6 +123,30 @@ function refreshHeader() {
   if (getToken()) api("/api/trading").then((d) => updateHeader(normTrading(d))).catch(() => {});
 }
 
+/** The server's clock (simulated in the demo) decides what "today" is for the times shown. */
+function readServerClock() {
+  return api("/api/health").then((d) => setServerNow(d && d.checkedAt), () => {});
+}
+
+/** The header's emergency stop: one click stops every mode (no dialog: it must never be slow). */
+function wireHeaderStop() {
+  const btn = document.getElementById("header-stop");
+  btn.addEventListener("click", async () => {
+    btn.disabled = true;
+    try {
+      await api("/api/trading/emergency-stop", { method: "POST", body: { reason: `emergency stop from the header (${routeName()} page)` } });
+      refreshHeader();
+      await navigate();
+      errorBanner.textContent = "Emergency stop engaged: every mode is halted; open positions are sold at the next minute.";
+      errorBanner.hidden = false;
+    } catch (err) {
+      showError(err);
+    } finally {
+      btn.disabled = false;
+    }
+  });
+}
+
 async function boot() {
   let session;
   try {
@@ -147,10 +171,13 @@ async function boot() {
     navigate();
     refreshHeader();
   });
+  wireHeaderStop();
+  await readServerClock();
   navigate();
   refreshHeader();
-  // Keep the header current on every page.
+  // Keep the header and the clock current on every page.
   setInterval(refreshHeader, 15000);
+  setInterval(readServerClock, 60000);
 }
 
 app.innerHTML = `<p class="muted">Signing in…</p>`;

@@ -12,6 +12,7 @@ ROUTES = {
     ("get", "/api/health"),
     ("get", "/api/dashboard"),
     ("get", "/api/trading"),
+    ("get", "/api/account"),
     ("post", "/api/automation/settings"),
     ("post", "/api/trading/emergency-stop"),
     ("post", "/api/trading/pause"),

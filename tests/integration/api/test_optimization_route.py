@@ -76,12 +76,13 @@ def test_the_stored_result_is_served_in_camel_case(call: Call, reports: FolderOb
     assert result["generatedAt"].startswith("2025-03-14T21:05:00")
 
 
-def test_no_stored_result_is_null_with_a_note_naming_the_key(call: Call) -> None:
+def test_no_stored_result_is_null_with_a_note_in_words(call: Call) -> None:
     status, body = call("GET", "/api/analytics/optimization/gap_fill")
 
     assert status == 200
     assert body["optimization"] is None
-    assert "optimization/gap_fill/latest.json is absent" in body["note"]
+    assert body["note"].startswith("no walk-forward optimization has run for this strategy yet")
+    assert "latest.json" not in body["note"] and "optimization/" not in body["note"]
 
 
 def test_without_a_reports_bucket_the_note_says_so(api: Call) -> None:

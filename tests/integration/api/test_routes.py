@@ -21,6 +21,7 @@ from .conftest import PREFIX, READER, SESSION, T0, Call, FakeBacktests, FixedClo
 GETS = [
     "/api/dashboard",
     "/api/trading",
+    "/api/account",
     "/api/signals",
     "/api/strikes?symbol=SPY",
     "/api/bars?symbol=SPY&interval=2m",

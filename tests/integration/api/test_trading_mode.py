@@ -322,7 +322,8 @@ def test_ibkr_paper_needs_its_deployment_paper_idle_and_no_ibkr_paper_stop(
 
     assert status == 409
     assert unmet_names(body) == {"deployment", "paperIdle", "ibkrPaperEmergencyStop"}
-    assert "ibkr_paper is not enabled in this deployment (its gateway serves live" in body["message"]
+    assert "IB paper is not enabled in this deployment (its gateway serves live)" in body["message"]
+    assert "SMART0DTE_" not in body["message"]  # no environment variable shown to a user
     assert "-c liveTrading=ibkr_paper" in body["message"]
     assert "the ibkr_paper emergency stop is active" in body["message"]
 

@@ -127,7 +127,7 @@ def test_pre_market_plans_an_early_close_and_schedules_flatten_and_post_close(
         "2024-07-03T12:50:00-04:00",
     )
     assert result["model_version"] == version and result["trading"] == f"rules + model {version[:12]}"
-    assert result["day_trades_in_window"] == 2 and result["starting_equity_usd"] == "100000"
+    assert result["day_trades_in_window"] == 2 and Decimal(result["starting_equity_usd"]) == Decimal("100000")
     assert [s["created"] for s in result["schedules"]] == [True, True]
     assert [s["created"] for s in again["schedules"]] == [False, False]
     by_name = {s["Name"]: s for s in schedules()}

@@ -28,8 +28,20 @@ SEED_DEFAULTS = {
 }
 
 
+ENGINE_DEFAULTS = {
+    "trailingStopPercentage": 0.0,
+    "sizingMethod": "fixed_fractional",
+    "disabledStrategies": [],
+    "startingEquityUsd": 100_000.0,
+}
+"""What the engine did before these were settings: no trailing stop, fixed fractional sizing, every
+strategy, a $100,000 first session."""
+
+
 def test_defaults_are_the_product_brief_values_on_the_wire() -> None:
-    assert AutomationSettings().to_wire() == SEED_DEFAULTS
+    assert AutomationSettings().to_wire() == {**SEED_DEFAULTS, **ENGINE_DEFAULTS}
+    # A document stored before the engine's settings were exposed still reads, with their defaults.
+    assert AutomationSettings.model_validate(SEED_DEFAULTS) == AutomationSettings()
     assert RiskLimits().to_wire() == {
         "dailyLossLimit": 0.05,
         "maxDrawdown": 0.15,

@@ -4,7 +4,7 @@
 // a failure's reason, and past runs.
 import { ApiError, api } from "../api.js";
 import { lineChart, linesChart, removeChart } from "../charts.js";
-import { arr, esc, fmtInt, fmtMoney, fmtNum, fmtPct, fmtText, label, num, obj, signClass, tsMs } from "../format.js";
+import { arr, esc, fmtInt, fmtMoney, fmtNum, fmtPct, fmtProfitFactor, fmtText, label, num, obj, signClass, tsMs } from "../format.js";
 import { normAnalytics } from "../normalize.js";
 import { flash, table } from "../ui.js";
 import { STRATEGIES, showOptimization } from "../optimization.js";
@@ -18,6 +18,7 @@ const DONE = new Set(["succeeded", "success", "completed", "complete", "failed",
 const FAILED = new Set(["failed", "error", "aborted", "timed_out", "cancelled"]);
 
 function fmtMetric(k, v) {
+  if (k === "profitFactor") return fmtProfitFactor(v);
   if (num(v) === null) return esc(fmtText(v));
   if (PCT_KEYS.test(k)) return fmtPct(v, 2);
   if (MONEY_KEYS.test(k)) return fmtMoney(v);

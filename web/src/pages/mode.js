@@ -121,7 +121,7 @@ export function modeCard(container, { flashEl, onChanged, alive = () => true }) 
     allowedEl.dataset.gatewayMode = modeKey(d.gatewayMode) || "none";
     actionsEl.innerHTML = switchesOf(d).map((s) => {
       const to = modeKey(s.mode);
-      return `<button type="button" data-testid="mode-switch-${to}" data-to="${to}" class="${to === "live" ? "danger" : "primary"}">${SWITCH_TEXT[to]}</button>`;
+      return `<button type="button" data-testid="mode-switch-${to}" data-to="${to}" class="${to === "live" ? "live-switch" : "primary"}">${SWITCH_TEXT[to]}</button>`;
     }).join("");
   }
 

@@ -1,104 +1,286 @@
-// Settings: automation and risk parameters, and the account risk limits. The API validates;
-// a 422 puts each message next to the field it names.
+// Settings in the trader's units: the account's gauges, the automation settings and the account
+// risk limits. Percentages are typed and shown in percent ("15" is 15%) with their dollar amount
+// beside them; the API stores them as fractions (0.15), the unit the engine reads, and this page
+// converts both ways. The API validates; a 422 puts each message next to the field it names,
+// in percent for a percent field.
 import { ApiError, api } from "../api.js";
-import { esc, fmtText, label, obj } from "../format.js";
+import { esc, fmtMoney, fmtPct, fmtText, label, num, obj } from "../format.js";
 import { normTrading } from "../normalize.js";
 import { flash } from "../ui.js";
 
-// [key, kind, hint]; fractions are edited as fractions (0.02 = 2%), as the API takes them.
+// [key, kind, bounds, hint]: kind "bool", "int", "pct" (a fraction shown in percent), "usd" or
+// "sizing"; bounds as in domain/controls.py `AutomationSettings` ({gt|ge, le|lt}, in the API's
+// unit), shown to the user in the field's unit.
 const FIELDS = [
-  ["masterSwitch", "bool", "Nothing trades while off."],
-  ["dataCollection", "bool", ""],
-  ["signalGeneration", "bool", ""],
-  ["tradeExecution", "bool", "Needs risk management on."],
-  ["riskManagement", "bool", ""],
-  ["maxPositions", "int", "1 – 20 open positions"],
-  ["maxDayTrades", "int", "0 – 100 (PDT rule: 3 in 5 sessions under $25k)"],
-  ["maxRiskPerTrade", "float", "fraction of equity, > 0 and ≤ 0.10"],
-  ["stopLossPercentage", "float", "fraction of premium, > 0 and ≤ 1"],
-  ["takeProfitPercentage", "float", "fraction of premium, > 0 and ≤ 10"],
-  ["minConfidence", "float", "0 – 1"],
+  ["masterSwitch", "bool", null, "Nothing trades while off."],
+  ["dataCollection", "bool", null, ""],
+  ["signalGeneration", "bool", null, ""],
+  ["tradeExecution", "bool", null, "Needs risk management on."],
+  ["riskManagement", "bool", null, ""],
+  ["maxPositions", "int", { ge: 1, le: 20 }, "open positions"],
+  ["maxDayTrades", "int", { ge: 0, le: 100 }, "PDT rule: 3 in 5 sessions under $25,000"],
+  ["maxRiskPerTrade", "pct", { gt: 0, le: 0.1 }, "of equity, the premium one entry may risk"],
+  ["stopLossPercentage", "pct", { gt: 0, le: 1 }, "loss on the premium paid that exits"],
+  ["takeProfitPercentage", "pct", { gt: 0, le: 10 }, "gain on the premium paid that exits"],
+  ["trailingStopPercentage", "pct", { ge: 0, lt: 1 }, "below the best bid since entry; 0 = off"],
+  ["minConfidence", "pct", { ge: 0, le: 1 }, "a signal below it is not traded"],
+  ["sizingMethod", "sizing", null, ""],
+  ["startingEquityUsd", "usd", { ge: 1, le: 1e9 }, "the account's equity on its first session (paper)"],
 ];
 
-// The account risk limits: [key, kind, min, max, step, hint], bounds as in
-// domain/controls.py `RiskLimits` (the API enforces them; "> 0" bounds are exclusive there,
-// the inputs' min only guides the spinner). POST /api/risk/limits takes any subset.
+const SIZING = [
+  ["fixed_fractional", "Fixed fractional: risk per trade of equity"],
+  ["half_kelly", "Half-Kelly: from the confidence, capped at risk per trade"],
+  ["volatility_adjusted", "Volatility-adjusted: less when VIX is high"],
+];
+
+// The account risk limits: [key, kind, bounds, step, hint], bounds as in domain/controls.py
+// `RiskLimits`. POST /api/risk/limits takes any subset.
 const LIMITS = [
-  ["dailyLossLimit", "float", 0, 0.5, 0.01, "fraction of start-of-day equity, > 0 and ≤ 0.50"],
-  ["maxDrawdown", "float", 0, 0.9, 0.01, "fraction of peak equity, > 0 and ≤ 0.90"],
-  ["maxConsecutiveLosses", "int", 1, 100, 1, "1 – 100 losing trades in a row"],
-  ["minSecondsBetweenTrades", "int", 0, 23400, 1, "0 – 23,400 seconds"],
-  ["pdtEquityThresholdUsd", "float", 0, null, 1000, "USD, ≥ 0; the PDT cap applies below it"],
-  ["pdtWindowSessions", "int", 1, 20, 1, "1 – 20 sessions"],
-  ["maxSpreadFraction", "float", 0, 1, 0.01, "(ask − bid) / mid, > 0 and ≤ 1"],
-  ["minDisplayedSize", "int", 1, 10000, 1, "1 – 10,000 contracts on our side"],
-  ["maxSymbolExposure", "float", 0, 1, 0.01, "premium per underlying, fraction of equity, > 0 and ≤ 1"],
-  ["maxPortfolioDelta", "float", 0, 100, 0.5, "|dollar delta|, > 0 and ≤ 100"],
-  ["maxPortfolioGamma", "float", 0, 10, 0.05, "|gamma P&L of a 1% move|, > 0 and ≤ 10"],
+  ["dailyLossLimit", "pct", { gt: 0, le: 0.5 }, 0.5, "of the day's starting equity"],
+  ["maxDrawdown", "pct", { gt: 0, le: 0.9 }, 0.5, "of the peak equity"],
+  ["maxConsecutiveLosses", "int", { ge: 1, le: 100 }, 1, "losing trades in a row"],
+  ["minSecondsBetweenTrades", "int", { ge: 0, le: 23400 }, 1, "seconds between entries"],
+  ["pdtEquityThresholdUsd", "usd", { ge: 0 }, 1000, "the PDT cap applies below it"],
+  ["pdtWindowSessions", "int", { ge: 1, le: 20 }, 1, "sessions"],
+  ["maxSpreadFraction", "pct", { gt: 0, le: 1 }, 1, "(ask − bid) / mid"],
+  ["minDisplayedSize", "int", { ge: 1, le: 10000 }, 1, "contracts on our side"],
+  ["maxSymbolExposure", "pct", { gt: 0, le: 1 }, 0.5, "premium per underlying, of equity"],
+  ["maxPortfolioDelta", "float", { gt: 0, le: 100 }, 0.5, "|dollar delta|"],
+  ["maxPortfolioGamma", "float", { gt: 0, le: 10 }, 0.05, "|gamma P&L of a 1% move|"],
 ];
 
-const limitLabel = (k) => label(k).replace(/^Pdt /, "PDT ");
-
+const KINDS = Object.fromEntries([...FIELDS, ...LIMITS].map(([k, kind]) => [k, kind]));
+const LABELS = {
+  maxRiskPerTrade: "Risk per trade",
+  stopLossPercentage: "Stop loss",
+  takeProfitPercentage: "Take profit",
+  trailingStopPercentage: "Trailing stop",
+  minConfidence: "Minimum confidence",
+  startingEquityUsd: "Paper starting equity",
+  maxSpreadFraction: "Max spread",
+};
+const fieldLabel = (k) => LABELS[k] ?? label(k).replace(/^Pdt /, "PDT ").replace(/ \(USD\)$/, "");
 const toCamel = (s) => String(s).replace(/_([a-z])/g, (_, c) => c.toUpperCase());
+
+/** A stored fraction as the percent typed (0.15 -> 15, no float noise). */
+export function toPercent(fraction) {
+  return +(Number(fraction) * 100).toPrecision(12);
+}
+
+/** A typed percent as the fraction the API stores (15 -> 0.15). */
+export function toFraction(percent) {
+  return +(Number(percent) / 100).toPrecision(12);
+}
+
+/** A bound in the field's own unit: "10%", "$1,000,000,000.00", "20". */
+function boundText(kind, v) {
+  if (kind === "pct") return `${toPercent(v).toLocaleString("en-US")}%`;
+  if (kind === "usd") return fmtMoney(v);
+  return Number(v).toLocaleString("en-US");
+}
+
+/** "more than 0% and at most 10%": the bounds of a field in its unit. */
+function rangeText(kind, b) {
+  if (!b) return "";
+  const parts = [];
+  if (b.gt !== undefined) parts.push(`more than ${boundText(kind, b.gt)}`);
+  if (b.ge !== undefined) parts.push(`at least ${boundText(kind, b.ge)}`);
+  if (b.lt !== undefined) parts.push(`less than ${boundText(kind, b.lt)}`);
+  if (b.le !== undefined) parts.push(`at most ${boundText(kind, b.le)}`);
+  return parts.join(" and ");
+}
+
+/** The API's error on a field in the field's unit: a percent field's limits in percent. */
+function errorText(key, detail) {
+  const msg = fmtText(detail && detail.msg).replace(/^Value error, /, "");
+  const ctx = obj(detail && detail.ctx);
+  const kind = KINDS[key];
+  const limits = ["gt", "ge", "lt", "le"].filter((k) => num(ctx[k]) !== null);
+  if (kind === "pct" && limits.length) {
+    return `${fieldLabel(key)} must be ${rangeText(kind, { [limits[0]]: ctx[limits[0]] })}`;
+  }
+  return msg;
+}
 
 export default async function settings(root, ctx) {
   const data = normTrading(await api("/api/trading"));
   ctx.updateHeader(data);
   let current = obj(data.settings);
   let limits = obj(data.riskLimits);
+  let account = null;
   root.innerHTML = `
     <h1>Settings</h1>
+    <section class="card" data-testid="account-card">
+      <h2>Account</h2>
+      <div id="account" class="empty-state">Equity, buying power, today's loss and the drawdown against their limits appear here once the API reports the account.</div>
+    </section>
     <form id="settings-form" class="card" novalidate>
       <h2>Automation and per-trade risk</h2>
+      <p class="muted small">Percentages are typed in percent: 15 means 15%.</p>
       <div id="form-error" class="flash flash-error" role="alert" data-testid="form-error" hidden></div>
       <h3 class="subhead">Switches</h3>
-      <div class="fields">${FIELDS.filter((f) => f[1] === "bool").map(([k, kind, hint]) => fieldHtml(k, kind, hint)).join("")}</div>
+      <div class="fields">${FIELDS.filter((f) => f[1] === "bool").map((f) => fieldHtml("f", ...f)).join("")}</div>
+      <h3 class="subhead">Strategies</h3>
+      <div class="fields" id="strategies" data-testid="strategies"><p class="empty-state">The rule strategies appear here, each with its own switch, once the API lists them.</p></div>
       <h3 class="subhead">Per-trade parameters</h3>
-      <div class="fields">${FIELDS.filter((f) => f[1] !== "bool").map(([k, kind, hint]) => fieldHtml(k, kind, hint)).join("")}</div>
+      <div class="fields">${FIELDS.filter((f) => f[1] !== "bool").map((f) => fieldHtml("f", ...f)).join("")}</div>
       <div class="actions"><button type="submit" class="primary" data-testid="save-settings">Save</button>
         <span id="settings-flash" class="flash" role="status" data-testid="settings-flash" hidden></span></div>
     </form>
     <form id="limits-form" class="card" novalidate data-testid="limits-form">
       <h2>Account risk limits</h2>
-      <p class="muted small">Circuit breakers and pre-trade limits of the current mode's account; fractions are edited as fractions.</p>
+      <p class="muted small">Circuit breakers and pre-trade limits of the current mode's account; percentages in percent.</p>
       <div id="limits-error" class="flash flash-error" role="alert" data-testid="limits-form-error" hidden></div>
-      <div class="fields">${LIMITS.map((f) => limitHtml(...f)).join("")}</div>
+      <div class="fields">${LIMITS.map(([k, kind, b, step, hint]) => fieldHtml("l", k, kind, b, hint, step)).join("")}</div>
       <div id="limits-other"></div>
       <div class="actions"><button type="submit" class="primary" data-testid="save-limits">Save limits</button>
         <span id="limits-flash" class="flash" role="status" data-testid="limits-flash" hidden></span></div>
     </form>`;
 
-  function fieldHtml(k, kind, hint) {
-    const input = kind === "bool"
-      ? `<input type="checkbox" id="f-${k}" name="${k}" data-testid="field-${k}" />`
-      : `<input type="number" id="f-${k}" name="${k}" data-testid="field-${k}" step="${kind === "int" ? "1" : "any"}" inputmode="decimal" />`;
+  // "f": a setting (ids f-, err-; test ids field-, error-); "l": a limit (l-, lerr-; limit-, limit-error-).
+  function fieldHtml(p, k, kind, b, hint, step) {
+    const testid = p === "f" ? `field-${k}` : `limit-${k}`;
+    const errid = p === "f" ? `err-${k}` : `lerr-${k}`;
+    const errTestid = p === "f" ? `error-${k}` : `limit-error-${k}`;
+    let input;
+    if (kind === "bool") {
+      input = `<input type="checkbox" id="${p}-${k}" name="${k}" data-testid="${testid}" />`;
+    } else if (kind === "sizing") {
+      input = `<select id="${p}-${k}" name="${k}" data-testid="${testid}">${SIZING.map(([v, t]) => `<option value="${v}">${esc(t)}</option>`).join("")}</select>`;
+    } else {
+      const shown = (v) => (kind === "pct" ? toPercent(v) : v);
+      const min = b && (b.ge ?? b.gt);
+      const max = b && (b.le ?? b.lt);
+      const attrs = `${min === undefined || min === null ? "" : `min="${shown(min)}"`} ${max === undefined || max === null ? "" : `max="${shown(max)}"`}`;
+      const stepAttr = kind === "int" ? "1" : step ?? "any";
+      const box = `<input type="number" id="${p}-${k}" name="${k}" data-testid="${testid}" ${attrs} step="${stepAttr}" inputmode="${kind === "int" ? "numeric" : "decimal"}" />`;
+      input = kind === "pct" ? `<span class="input-unit">${box}<span class="unit">%</span></span>`
+        : kind === "usd" ? `<span class="input-unit"><span class="unit">$</span>${box}</span>` : box;
+    }
+    const range = rangeText(kind, b);
+    const note = [hint, range].filter(Boolean).join("; ");
     return `<div class="field ${kind === "bool" ? "field-bool" : ""}" data-field="${k}">
-      <label for="f-${k}">${esc(label(k))}</label>${input}
-      ${hint ? `<small class="muted">${esc(hint)}</small>` : ""}
-      <p class="field-error" id="err-${k}" data-testid="error-${k}" role="alert" hidden></p></div>`;
+      <label for="${p}-${k}">${esc(fieldLabel(k))}</label>${input}
+      ${note ? `<small class="muted">${esc(note)}</small>` : ""}
+      ${kind === "pct" || kind === "usd" ? `<small class="dollars" data-testid="dollars-${k}"></small>` : ""}
+      <p class="field-error" id="${errid}" data-testid="${errTestid}" role="alert" hidden></p></div>`;
   }
 
-  function limitHtml(k, kind, min, max, step, hint) {
-    const bounds = `${min === null ? "" : `min="${min}"`} ${max === null ? "" : `max="${max}"`} step="${step}"`;
-    return `<div class="field" data-field="${k}">
-      <label for="l-${k}">${esc(limitLabel(k))}</label>
-      <input type="number" id="l-${k}" name="${k}" data-testid="limit-${k}" ${bounds} inputmode="${kind === "int" ? "numeric" : "decimal"}" />
-      <small class="muted">${esc(hint)}</small>
-      <p class="field-error" id="lerr-${k}" data-testid="limit-error-${k}" role="alert" hidden></p></div>`;
+  const inputValue = (kind, v) => (v === undefined || v === null ? "" : kind === "pct" ? String(toPercent(v)) : String(v));
+
+  // --- the dollar amounts beside the percentages ---------------------------------------------------
+
+  function typedFraction(prefix, k) {
+    const el = root.querySelector(`#${prefix}-${k}`);
+    const n = el && el.value.trim() !== "" ? Number(el.value) : NaN;
+    return Number.isFinite(n) ? toFraction(n) : null;
   }
+
+  function dollars() {
+    const a = account;
+    const equity = a ? num(a.equityUsd) : null;
+    const set = (k, text) => {
+      const el = root.querySelector(`[data-testid=dollars-${k}]`);
+      if (el) el.textContent = text;
+    };
+    const risk = typedFraction("f", "maxRiskPerTrade");
+    const perTrade = equity !== null && risk !== null ? equity * risk : null;
+    set("maxRiskPerTrade", perTrade === null ? "" : `${fmtPct(risk)} = ${fmtMoney(perTrade)} per trade at ${fmtMoney(equity)}`);
+    const stop = typedFraction("f", "stopLossPercentage");
+    set("stopLossPercentage", perTrade === null || stop === null ? ""
+      : `a ${fmtMoney(perTrade)} position exits after losing ${fmtMoney(perTrade * stop)}`);
+    const target = typedFraction("f", "takeProfitPercentage");
+    set("takeProfitPercentage", perTrade === null || target === null ? ""
+      : `a ${fmtMoney(perTrade)} position exits after gaining ${fmtMoney(perTrade * target)}`);
+    const trail = typedFraction("f", "trailingStopPercentage");
+    set("trailingStopPercentage", trail === null ? "" : trail === 0 ? "off"
+      : `sells when the bid falls ${fmtPct(trail)} below its best since entry`);
+    set("minConfidence", "");
+    const start = a ? num(a.startingEquityUsd) : null;
+    const peak = a ? num(a.peakEquityUsd) : null;
+    const daily = typedFraction("l", "dailyLossLimit");
+    set("dailyLossLimit", start === null || daily === null ? ""
+      : `${fmtPct(daily)} = ${fmtMoney(start * daily)} of today's starting ${fmtMoney(start)}`);
+    const dd = typedFraction("l", "maxDrawdown");
+    set("maxDrawdown", peak === null || dd === null ? "" : `${fmtPct(dd)} = ${fmtMoney(peak * dd)} below the peak ${fmtMoney(peak)}`);
+    const exposure = typedFraction("l", "maxSymbolExposure");
+    set("maxSymbolExposure", equity === null || exposure === null ? ""
+      : `${fmtPct(exposure)} = ${fmtMoney(equity * exposure)} of premium per underlying at ${fmtMoney(equity)}`);
+    set("maxSpreadFraction", "");
+    set("startingEquityUsd", a && a.planned ? "this session started with " + fmtMoney(a.startingEquityUsd) : "");
+    set("pdtEquityThresholdUsd", equity === null ? "" : equity < (num(limits.pdtEquityThresholdUsd) ?? 0)
+      ? `equity ${fmtMoney(equity)} is below it: the day-trade cap applies` : `equity ${fmtMoney(equity)} is above it`);
+  }
+
+  // --- the account gauges --------------------------------------------------------------------------
+
+  function gaugeHtml(id, title, g) {
+    const used = num(g.usedFraction) ?? 0;
+    const limit = num(g.limitFraction);
+    const share = limit ? Math.min(1, used / limit) : 0;
+    const cls = share >= 1 ? "over" : share >= 0.6 ? "warn" : "";
+    return `<div class="gauge ${cls}" data-testid="gauge-${id}">
+      <div class="muted small">${esc(title)}</div>
+      <div class="big">${fmtMoney(g.usedUsd)} <span class="muted small">of ${fmtMoney(g.limitUsd)}</span></div>
+      <div class="bar" role="meter" aria-valuemin="0" aria-valuemax="${esc(fmtText(g.limitFraction))}" aria-valuenow="${esc(String(used))}" aria-label="${esc(title)}"><div class="fill" style="width:${(share * 100).toFixed(1)}%"></div></div>
+      <div class="small">${fmtPct(used)} used of the ${fmtPct(limit)} limit</div></div>`;
+  }
+
+  function renderAccount() {
+    const el = root.querySelector("#account");
+    if (!account) return;
+    const a = account;
+    el.className = "";
+    el.innerHTML = `<div class="gauges">
+      <div class="gauge" data-testid="account-equity"><div class="muted small">Account equity</div><div class="big">${fmtMoney(a.equityUsd)}</div>
+        <div class="small muted">started the day at ${fmtMoney(a.startingEquityUsd)}${a.planned ? "" : " (no session planned yet: the paper starting equity)"}</div></div>
+      <div class="gauge" data-testid="account-buying-power"><div class="muted small">Buying power</div><div class="big">${fmtMoney(a.buyingPowerUsd)}</div>
+        <div class="small muted">cash after open positions (${fmtMoney(a.positionsValueUsd)}) and working buys (${fmtMoney(a.workingBuysUsd)})</div></div>
+      ${gaugeHtml("daily-loss", "Today's loss against the daily loss limit", obj(a.dailyLoss))}
+      ${gaugeHtml("drawdown", "Drawdown against its limit", obj(a.drawdown))}
+    </div>`;
+  }
+
+  function renderStrategies() {
+    const el = root.querySelector("#strategies");
+    const names = account && Array.isArray(account.strategies) ? account.strategies : [];
+    if (!names.length) return;
+    const off = new Set(Array.isArray(current.disabledStrategies) ? current.disabledStrategies : []);
+    el.innerHTML = names.map((n) => `<div class="field field-bool" data-field="strategy-${esc(n)}">
+      <label for="s-${esc(n)}">${esc(label(n).replace(/^Vix /, "VIX "))}</label>
+      <input type="checkbox" id="s-${esc(n)}" data-strategy="${esc(n)}" data-testid="strategy-${esc(n)}" ${off.has(n) ? "" : "checked"} /></div>`).join("")
+      + `<p class="field-error" id="err-disabledStrategies" data-testid="error-disabledStrategies" role="alert" hidden></p>`;
+  }
+
+  async function loadAccount() {
+    try {
+      account = obj(await api("/api/account"));
+    } catch (err) {
+      if (!ctx.alive() || (err instanceof ApiError && err.status === 401)) return;
+      root.querySelector("#account").textContent = `The account could not be read (${err.message}); its equity, buying power and gauges appear here when it can.`;
+      return;
+    }
+    if (!ctx.alive()) return;
+    renderAccount();
+    renderStrategies();
+    dollars();
+  }
+
+  // --- filling and saving --------------------------------------------------------------------------
 
   function fillLimits() {
-    for (const [k] of LIMITS) {
-      const v = limits[k];
+    for (const [k, kind] of LIMITS) {
       const el = root.querySelector(`#l-${k}`);
-      el.value = v === undefined || v === null ? "" : String(v);
-      el.placeholder = v === undefined || v === null ? "—" : "";
+      el.value = inputValue(kind, limits[k]);
+      el.placeholder = limits[k] === undefined || limits[k] === null ? "—" : "";
     }
     // Limits the API has and this page does not know yet: shown, not editable.
     const other = Object.entries(limits).filter(([k]) => !LIMITS.some(([n]) => n === k));
     root.querySelector("#limits-other").innerHTML = other.length
       ? `<dl class="kv">${other.map(([k, v]) => `<dt>${esc(label(k))}</dt><dd>${esc(fmtText(v))}</dd>`).join("")}</dl>`
       : "";
+    dollars();
   }
 
   function fill() {
@@ -107,14 +289,18 @@ export default async function settings(root, ctx) {
       if (kind === "bool") {
         el.checked = current[k] === true;
         el.indeterminate = typeof current[k] !== "boolean";
+      } else if (kind === "sizing") {
+        el.value = current[k] ?? SIZING[0][0];
       } else {
-        el.value = current[k] === undefined || current[k] === null ? "" : String(current[k]);
+        el.value = inputValue(kind, current[k]);
       }
     }
+    renderStrategies();
+    dollars();
   }
 
   // The two forms: their element, field keys, per-field error ids and form-level error box.
-  const SETTINGS = { form: "#settings-form", keys: FIELDS.map(([k]) => k), err: (k) => `#err-${k}`, formErr: "#form-error" };
+  const SETTINGS = { form: "#settings-form", keys: [...FIELDS.map(([k]) => k), "disabledStrategies"], err: (k) => `#err-${k}`, formErr: "#form-error" };
   const LIMIT_FORM = { form: "#limits-form", keys: LIMITS.map(([k]) => k), err: (k) => `#lerr-${k}`, formErr: "#limits-error" };
 
   function clearErrors(spec = SETTINGS) {
@@ -133,14 +319,14 @@ export default async function settings(root, ctx) {
     for (const d of detail) {
       const loc = Array.isArray(d && d.loc) ? d.loc : [];
       const key = loc.map(toCamel).reverse().find((p) => spec.keys.includes(p));
-      const msg = fmtText(d && d.msg).replace(/^Value error, /, "");
-      if (key) {
-        const el = root.querySelector(spec.err(key));
+      const el = key ? root.querySelector(spec.err(key)) : null;
+      if (el) {
+        const msg = errorText(key, d);
         el.textContent = el.textContent ? `${el.textContent}; ${msg}` : msg;
         el.hidden = false;
-        el.closest(".field").classList.add("invalid");
+        (el.closest(".field") ?? el).classList.add("invalid");
       } else {
-        general.push(msg);
+        general.push(fmtText(d && d.msg).replace(/^Value error, /, ""));
       }
     }
     if (general.length || !detail.length) {
@@ -152,18 +338,44 @@ export default async function settings(root, ctx) {
     if (first) first.focus();
   }
 
+  /** What the form changes, in the API's units ({} when nothing). */
+  function changesOf(prefix, fields, stored) {
+    const changes = {};
+    for (const [k, kind] of fields) {
+      const el = root.querySelector(`#${prefix}-${k}`);
+      if (kind === "bool") {
+        if (!el.indeterminate && el.checked !== stored[k]) changes[k] = el.checked;
+        continue;
+      }
+      const text = el.value.trim();
+      if (text === "" || text === inputValue(kind, stored[k])) continue;
+      if (kind === "sizing") {
+        changes[k] = text;
+        continue;
+      }
+      const n = Number(text);
+      if (!Number.isFinite(n)) {
+        changes[k] = text; // the API names what is wrong with it
+        continue;
+      }
+      const value = kind === "pct" ? toFraction(n) : n;
+      if (value !== Number(stored[k])) changes[k] = value; // "5.0" is still 5
+    }
+    return changes;
+  }
+
+  root.querySelector("#settings-form").addEventListener("input", dollars);
+  root.querySelector("#limits-form").addEventListener("input", dollars);
+
   root.querySelector("#settings-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     clearErrors();
-    const changes = {};
-    for (const [k, kind] of FIELDS) {
-      const el = root.querySelector(`#f-${k}`);
-      if (kind === "bool") {
-        if (!el.indeterminate && el.checked !== current[k]) changes[k] = el.checked;
-      } else if (el.value.trim() !== "" && String(current[k]) !== el.value.trim()) {
-        const n = Number(el.value);
-        changes[k] = Number.isFinite(n) ? n : el.value;
-      }
+    const changes = changesOf("f", FIELDS, current);
+    const boxes = [...root.querySelectorAll("#strategies [data-strategy]")];
+    if (boxes.length) {
+      const off = boxes.filter((b) => !b.checked).map((b) => b.dataset.strategy);
+      const before = Array.isArray(current.disabledStrategies) ? current.disabledStrategies : [];
+      if (off.length !== before.length || off.some((n) => !before.includes(n))) changes.disabledStrategies = off;
     }
     const flashEl = root.querySelector("#settings-flash");
     if (!Object.keys(changes).length) {
@@ -174,7 +386,8 @@ export default async function settings(root, ctx) {
       const saved = obj(await api("/api/automation/settings", { method: "POST", body: changes }));
       current = Object.keys(saved).length ? obj(saved.settings ?? saved) : { ...current, ...changes };
       fill();
-      flash(flashEl, `Saved: ${Object.keys(changes).map(label).join(", ")}.`);
+      flash(flashEl, `Saved: ${Object.keys(changes).map((k) => (k === "disabledStrategies" ? "Strategies" : fieldLabel(k))).join(", ")}.`);
+      loadAccount();
     } catch (err) {
       if (err instanceof ApiError && err.status === 422) showErrors(err);
       else if (!(err instanceof ApiError && err.status === 401)) {
@@ -188,14 +401,7 @@ export default async function settings(root, ctx) {
     clearErrors(LIMIT_FORM);
     const flashEl = root.querySelector("#limits-flash");
     flashEl.hidden = true;
-    const changes = {};
-    for (const [k] of LIMITS) {
-      const text = root.querySelector(`#l-${k}`).value.trim();
-      if (text === "" || String(limits[k]) === text) continue;
-      const n = Number(text);
-      if (Number.isFinite(n) && n === Number(limits[k])) continue; // "0.050" is still 0.05
-      changes[k] = Number.isFinite(n) ? n : text;
-    }
+    const changes = changesOf("l", LIMITS, limits);
     if (!Object.keys(changes).length) {
       flash(flashEl, "No changes.");
       return;
@@ -212,7 +418,8 @@ export default async function settings(root, ctx) {
         ? obj(fresh.riskLimits)
         : Object.keys(obj(saved.riskLimits)).length ? obj(saved.riskLimits) : { ...limits, ...changes };
       fillLimits();
-      flash(flashEl, `Saved: ${Object.keys(changes).map(limitLabel).join(", ")}.`);
+      flash(flashEl, `Saved: ${Object.keys(changes).map(fieldLabel).join(", ")}.`);
+      loadAccount();
     } catch (err) {
       if (err instanceof ApiError && err.status === 422) showErrors(err, LIMIT_FORM);
       else if (!(err instanceof ApiError && err.status === 401)) {
@@ -225,4 +432,5 @@ export default async function settings(root, ctx) {
   });
   fill();
   fillLimits();
+  await loadAccount();
 }

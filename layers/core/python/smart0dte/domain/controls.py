@@ -3,7 +3,8 @@ control action (emergency stop, pause, resume, a state set by the risk evaluatio
 
 Field names are snake_case in Python and camelCase on the wire (the dashboard's names);
 both are accepted on input. Out-of-range values raise a ValidationError naming the field
-and the allowed range.
+and the allowed range. Percentages are stored as fractions (0.15 = 15%), the unit the engine
+reads; the Settings page shows and takes them in percent.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Self
 
 from pydantic import AliasGenerator, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
+
+from smart0dte.domain.sizing import SizingMethod
 
 
 class _Controls(BaseModel):
@@ -40,10 +43,22 @@ class AutomationSettings(_Controls):
     risk_management: bool = True
     max_positions: int = Field(default=5, ge=1, le=20)
     max_day_trades: int = Field(default=3, ge=0, le=100)
-    max_risk_per_trade: float = Field(default=0.02, gt=0, le=0.10)
-    stop_loss_percentage: float = Field(default=0.15, gt=0, le=1.0)
-    take_profit_percentage: float = Field(default=0.25, gt=0, le=10.0)
+    max_risk_per_trade: float = Field(default=0.02, gt=0, le=0.10, description="fraction of equity")
+    stop_loss_percentage: float = Field(default=0.15, gt=0, le=1.0, description="fraction of premium")
+    take_profit_percentage: float = Field(
+        default=0.25, gt=0, le=10.0, description="fraction of premium (10 = +1,000%)"
+    )
     min_confidence: float = Field(default=0.70, ge=0, le=1)
+    trailing_stop_percentage: float = Field(
+        default=0.0, ge=0, lt=1.0, description="fraction below the best bid since entry; 0 = off"
+    )
+    sizing_method: SizingMethod = SizingMethod.FIXED_FRACTIONAL
+    disabled_strategies: tuple[str, ...] = Field(
+        default=(), max_length=20, description="rule strategies that generate no signal"
+    )
+    starting_equity_usd: float = Field(
+        default=100_000.0, ge=1, le=1e9, description="the account's equity on its first session"
+    )
 
     @model_validator(mode="after")
     def _risk_management_cannot_be_off_while_trading(self) -> Self:

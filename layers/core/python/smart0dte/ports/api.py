@@ -15,6 +15,7 @@ from smart0dte.domain.models import (
 )
 from smart0dte.ports.controls import ControlState
 from smart0dte.ports.records import Versioned
+from smart0dte.ports.session import SessionPlan
 from smart0dte.ports.state import ResetScope, StateStore
 from smart0dte.ports.trades import TradeRecords
 from smart0dte.ports.trading import RiskDecision
@@ -38,6 +39,10 @@ class ApiStore(StateStore, TradeRecords, Protocol):
 
     def get_engine(self, session_date: date) -> Versioned[dict[str, object]] | None:
         """The session engine's saved state of the day (its minute marks and fills), read-only."""
+        ...
+
+    def session_plan(self, session_date: date) -> SessionPlan | None:
+        """The plan pre_market wrote for the session (its starting and peak equity)."""
         ...
 
     def list_bars(self, symbol: str, session_date: date, latest_only: bool = False) -> list[Bar]: ...

@@ -162,13 +162,17 @@ def _deployment_check(mode: TradingMode, live_trading: str | None) -> Check:
     if served is mode:
         return Check("deployment", True, f"this deployment's gateway serves {mode.value}")
     wanted = next(value for value, m in GATEWAY_MODE_OF_SETTING.items() if m is mode)
-    now_serves = f"its gateway serves {served.value}" if served is not None else "it has no gateway"
+    now_serves = f"its gateway serves {_MODE_WORDS[served]}" if served is not None else "it has no gateway"
     return Check(
         "deployment",
         False,
-        f"{mode.value} is not enabled in this deployment ({now_serves}; "
-        f"SMART0DTE_LIVE_TRADING={live_trading or 'unset'}): deploy with -c liveTrading={wanted}",
+        f"{_MODE_WORDS[mode]} is not enabled in this deployment ({now_serves}): deploy the stack "
+        f"again with -c liveTrading={wanted}",
     )
+
+
+_MODE_WORDS = {TradingMode.PAPER: "paper", TradingMode.IBKR_PAPER: "IB paper", TradingMode.LIVE: "live"}
+"""The modes as the dashboard names them."""
 
 
 def _gateway_checks(now: datetime, target: Target, typed_account: str | None) -> list[Check]:

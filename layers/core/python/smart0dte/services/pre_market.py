@@ -22,13 +22,12 @@ from typing import Any, Final
 
 from smart0dte.domain.calendar import MarketCalendar
 from smart0dte.domain.controls import TradingState
+from smart0dte.domain.portfolio import cents
 from smart0dte.ports import Clock, DayDocumentStore, Scheduler, SessionPlan, StateStore
 from smart0dte.resources import FLATTEN_SCHEDULE_PREFIX, POST_CLOSE_SCHEDULE_PREFIX
 from smart0dte.services.events import SessionEvent
 from smart0dte.services.session import closing_of
 
-DEFAULT_STARTING_EQUITY_USD: Final = Decimal("100000")
-"""The paper account's equity on its first session."""
 POST_CLOSE_DELAY: Final = timedelta(minutes=5)
 ACTOR: Final = "pre_market"
 
@@ -41,7 +40,6 @@ class PreMarket:
     clock: Clock
     promoted_version: Callable[[], str | None] = lambda: None
     calendar: MarketCalendar = field(default_factory=MarketCalendar)
-    starting_equity_usd: Decimal = DEFAULT_STARTING_EQUITY_USD
 
     def prepare(self, event: SessionEvent) -> dict[str, Any]:
         mode = self.state.mode
@@ -116,8 +114,9 @@ class PreMarket:
         }
 
     def _inheritance(self, session_date: date) -> dict[str, Any]:
-        """Equity, peak and losing streak from the previous session's close; PDT day trades of the
-        window's earlier sessions from the daily counters."""
+        """Equity, peak and losing streak from the previous session's close (the settings' starting
+        equity when there is none); PDT day trades of the window's earlier sessions from the daily
+        counters."""
         previous = self.calendar.previous_session(session_date)
         limits = self.state.get_risk_limits()
         window: list[date] = []
@@ -125,7 +124,7 @@ class PreMarket:
         for _ in range(limits.pdt_window_sessions - 1):
             day = self.calendar.previous_session(day)
             window.append(day)
-        equity = peak = self.starting_equity_usd
+        equity = peak = cents(self.state.get_settings().starting_equity_usd)
         losses = 0
         stored = self.documents.get_engine(previous)
         if stored is not None:

@@ -33,7 +33,7 @@ with the session date (`20250314-O00000003`) so sessions never collide.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -42,7 +42,7 @@ from typing import Any, Final, TypeVar, assert_never
 
 from smart0dte.domain.calendar import NEW_YORK, MarketCalendar, SessionTimes
 from smart0dte.domain.chain_analytics import PricingInputs
-from smart0dte.domain.controls import TradingState
+from smart0dte.domain.controls import AutomationSettings, TradingState
 from smart0dte.domain.marketdata import F64, MarketDay
 from smart0dte.domain.models import (
     ORDER_TRANSITIONS,
@@ -64,7 +64,7 @@ from smart0dte.domain.session_engine import (
     Verdict,
 )
 from smart0dte.domain.simulated_venue import SimulatedVenue
-from smart0dte.domain.strategies import StateKey
+from smart0dte.domain.strategies import STRATEGIES, StateKey
 from smart0dte.domain.strategies.base import StrategyState
 from smart0dte.domain.strategy_signals import ProbabilityFn, StrategySignals
 from smart0dte.domain.venue import (
@@ -222,13 +222,14 @@ class LazyStrategies:
         prior_close: Mapping[str, float],
         pricing: PricingInputs,
         probability_fn: ProbabilityFn | None,
+        enabled: Collection[str] | None = None,
     ) -> None:
-        self._args = (day, session, dict(prior_close), pricing, probability_fn)
+        self._args = (day, session, dict(prior_close), pricing, probability_fn, enabled)
         self.states: Mapping[StateKey, StrategyState] = {}
 
     def signals(self, known: MarketDay, now: datetime) -> list[Signal]:
-        day, session, prior, pricing, probability_fn = self._args
-        source = StrategySignals(day, session, prior, pricing, probability_fn=probability_fn)
+        day, session, prior, pricing, probability_fn, enabled = self._args
+        source = StrategySignals(day, session, prior, pricing, enabled=enabled, probability_fn=probability_fn)
         source.states = self.states
         found = source.signals(known, now)
         self.states = source.states
@@ -291,7 +292,12 @@ class SessionDesk:
         controls = self.state.get_controls()
         return PhaseInputs(
             EngineConfig(
-                settings=settings, limits=self.state.get_risk_limits(), mode=self.mode, venue=self.venue
+                settings=settings,
+                limits=self.state.get_risk_limits(),
+                mode=self.mode,
+                venue=self.venue,
+                sizing=settings.sizing_method,
+                trailing_stop_fraction=settings.trailing_stop_percentage or None,
             ),
             controls.risk_controls(settings),
             controls.trading_state,
@@ -382,11 +388,15 @@ class SessionDesk:
                 )
         return BrokerReport(tuple(found), book)
 
-    def strategies(self, envelope: Envelope, session: SessionTimes, day: MarketDay) -> LazyStrategies:
+    def strategies(
+        self, envelope: Envelope, session: SessionTimes, day: MarketDay, settings: AutomationSettings
+    ) -> LazyStrategies:
+        """The rule strategies the settings leave on (and the promoted model)."""
         probability_fn = None
         if envelope.model_version is not None:
             probability_fn = self._model(envelope.model_version)
-        return LazyStrategies(day, session, envelope.prior_for(day), self.pricing, probability_fn)
+        enabled = frozenset(STRATEGIES) - frozenset(settings.disabled_strategies)
+        return LazyStrategies(day, session, envelope.prior_for(day), self.pricing, probability_fn, enabled)
 
     def _model(self, version: str) -> ProbabilityFn:
         """The promoted model; one that cannot be loaded leaves the rules trading (and the exits

@@ -83,7 +83,7 @@ class TradingCycle:
         engine = self._idle_after_flatten(envelope, session, inputs, ts)
         if engine is None:
             day = desk.market.known_day(session_date, ts)
-            source = desk.strategies(envelope, session, day)
+            source = desk.strategies(envelope, session, day, inputs.config.settings)
             engine = desk.restore(envelope, session, inputs, day, source)
         candidates = engine.observe(ts, desk.report(engine, session_date))
         exits = sum(1 for d in candidates.effects.decisions if d.kind == "exit")

@@ -327,8 +327,8 @@ def router(api: ApiContext) -> Router:
             raw = deps.reports.get_bytes(key)
         except ObjectNotFound:
             return None, (
-                f"no walk-forward optimization result is stored yet ({key} is absent); the learning "
-                f"workflow writes one once the archive holds {DEFAULT_SPEC.needed} sessions"
+                "no walk-forward optimization has run for this strategy yet: the nightly learning "
+                f"run makes one once {DEFAULT_SPEC.needed} sessions are archived"
             )
         try:
             result = OptimizationResultOut.model_validate(json.loads(raw))

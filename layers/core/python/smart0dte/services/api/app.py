@@ -21,6 +21,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from smart0dte.domain.models import DomainError
 from smart0dte.ports import AuditRecordExists, ConcurrentUpdate, RecordNotFound
 from smart0dte.services.api import (
+    account,
     analytics,
     audit,
     dashboard,
@@ -39,7 +40,19 @@ READ_SCOPE = "read"
 TRADE_SCOPE = "trade"
 PUBLIC_PATHS = frozenset({"/api/health", "/api/openapi.json"})
 API_TITLE = "Smart 0DTE API"
-AREAS = (dashboard, trading, trades, emergency_stop, market, analytics, scheduler, audit, reset, mode)
+AREAS = (
+    dashboard,
+    trading,
+    trades,
+    account,
+    emergency_stop,
+    market,
+    analytics,
+    scheduler,
+    audit,
+    reset,
+    mode,
+)
 """The modules whose `router(api)` build_app includes, each one area of the API."""
 
 

@@ -1,4 +1,5 @@
-"""The audit log of a session, newest first."""
+"""The audit log of a session, newest first, each record with its sentence; records of one instant
+keep the order in which they were written (the order things happened), newest first too."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
+from smart0dte.services.api.audit_words import sentence
 from smart0dte.services.api.context import ApiContext
 from smart0dte.services.api.shared import Wire, parse_date
 
@@ -17,6 +19,8 @@ class AuditOut(Wire):
     actor: str
     action: str
     reason: str
+    sentence: str
+    """What happened, in words (the details hold the record as written)."""
     details: dict[str, Any]
 
 
@@ -34,11 +38,19 @@ def router(api: ApiContext) -> Router:
         limit: Annotated[int, Query(ge=1, le=5000)] = 500,
     ) -> AuditResponse:
         day = parse_date(date_, api.today())
-        records = sorted(api.deps.store.audit.list_day(day), key=lambda r: r.ts, reverse=True)[:limit]
+        oldest_first = sorted(api.deps.store.audit.list_day(day), key=lambda r: r.ts)  # stable: keeps ties
+        records = oldest_first[::-1][:limit]
         return AuditResponse(
             session_date=day,
             records=[
-                AuditOut(ts=r.ts, actor=r.actor, action=r.action, reason=r.reason, details=dict(r.details))
+                AuditOut(
+                    ts=r.ts,
+                    actor=r.actor,
+                    action=r.action,
+                    reason=r.reason,
+                    sentence=sentence(r),
+                    details=dict(r.details),
+                )
                 for r in records
             ],
         )

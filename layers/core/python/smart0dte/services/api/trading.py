@@ -18,6 +18,7 @@ from pydantic.alias_generators import to_camel
 from smart0dte.domain.controls import REASON_MAX_CHARS, AutomationSettings, RiskLimits
 from smart0dte.domain.models import PositionStatus, TradingMode
 from smart0dte.domain.portfolio import cents
+from smart0dte.domain.strategies import STRATEGIES
 from smart0dte.ports import ControlRefused, TradingControls
 from smart0dte.services.api.context import ApiContext
 from smart0dte.services.api.shared import (
@@ -102,9 +103,12 @@ class ClosePositionResponse(Wire):
 
 
 def _partial_model(name: str, whole: type[BaseModel]) -> type[BaseModel]:
-    """Any subset of `whole`'s fields, camelCase, each with its own limits."""
+    """Any subset of `whole`'s fields, camelCase, each with its own limits and unit."""
     fields: dict[str, Any] = {
-        field_name: (_optional(info.annotation), Field(default=None, **_constraints(info)))
+        field_name: (
+            _optional(info.annotation),
+            Field(default=None, description=info.description, **_constraints(info)),
+        )
         for field_name, info in whole.model_fields.items()
     }
     return create_model(
@@ -125,7 +129,7 @@ def _optional(annotation: Any) -> Any:
 def _constraints(info: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for meta in info.metadata:
-        for attr in ("ge", "gt", "le", "lt"):
+        for attr in ("ge", "gt", "le", "lt", "max_length"):
             value = getattr(meta, attr, None)
             if value is not None:
                 out[attr] = value
@@ -210,6 +214,13 @@ def router(api: ApiContext) -> Router:
     )
     def put_settings(body: AutomationSettingsPatch) -> SettingsResponse:  # type: ignore[valid-type]
         store = deps.store
+        unknown = sorted(set(body.disabled_strategies or ()) - set(STRATEGIES))  # type: ignore[attr-defined]
+        if unknown:
+            raise ApiError(
+                422,
+                f"disabledStrategies: {', '.join(unknown)} is not a strategy; known: {', '.join(STRATEGIES)}",
+                field="disabledStrategies",
+            )
         updated = _patched(store.get_settings(), body, "setting")
         changed = sorted(to_camel(k) for k in body.model_dump(exclude_none=True))  # type: ignore[attr-defined]
         store.put_settings(updated, api.actor(), f"settings changed: {changed}", api.now())

@@ -1,6 +1,9 @@
 """The append-only audit log on DynamoDB, and the audit aggregate every audited store builds on.
 
-    audit    pk=<mode>#audit#<date>            sk=<ts>#<record id>
+    audit    pk=<mode>#audit#<date>            sk=<ts>#<record id>   written_ns
+
+Records of one instant sort by their content's hash in the key; `written_ns` (the wall clock when
+the item was built, so the order of the writes) puts them back in the order they happened.
 
 Every change that is a decision or a manual action goes in one TransactWriteItems with its
 audit record (`DynamoAudit._audited`).
@@ -9,10 +12,11 @@ audit record (`DynamoAudit._audited`).
 from __future__ import annotations
 
 import json
+import time
 from datetime import date
 from typing import Any
 
-from pynamodb.attributes import UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.exceptions import PutError
 from pynamodb.expressions.condition import Condition
 
@@ -41,6 +45,8 @@ class AuditItem(TableModel):
     action = UnicodeAttribute()
     reason = UnicodeAttribute()
     details = UnicodeAttribute()
+    written_ns = NumberAttribute(null=True)
+    """When the item was built (wall clock, ns): the order of records of one instant."""
 
     @classmethod
     def _new_key_only(cls, condition: Condition | None) -> Condition:
@@ -93,6 +99,7 @@ class DynamoAuditLog:
             action=record.action,
             reason=record.reason,
             details=record.details_json(),
+            written_ns=time.time_ns(),
         )
 
     def append(self, record: AuditRecord) -> None:
@@ -105,6 +112,11 @@ class DynamoAuditLog:
             raise
 
     def list_day(self, session_date: date) -> list[AuditRecord]:
+        """The session's records, oldest first; those of one instant in the order written."""
+        items = self._model.query(
+            mode_key(self._mode, "audit", session_date.isoformat()), consistent_read=True
+        )
+        in_order = sorted(items, key=lambda item: (item.ts, item.written_ns or 0))
         return [
             AuditRecord(
                 ts=item.ts,
@@ -114,9 +126,7 @@ class DynamoAuditLog:
                 reason=item.reason,
                 details=json.loads(item.details),
             )
-            for item in self._model.query(
-                mode_key(self._mode, "audit", session_date.isoformat()), consistent_read=True
-            )
+            for item in in_order
         ]
 
 

@@ -65,12 +65,18 @@ class EngineMinuteItem(TradingTable):
 
 
 class DynamoEngineProgress(ModeStore):
-    """The trading cycle's progress as the state store reports it, read from the engine item."""
+    """The trading cycle's progress as the state store reports it, read from the engine item, and
+    the session's plan."""
 
     def __init__(self, tables: Tables, mode: TradingMode) -> None:
         super().__init__(tables, mode)
         self._engine_minutes = tables.model(EngineMinuteItem)
         self._engine_items = tables.model(EngineItem)
+        self._session_plans = tables.model(PlanItem)
+
+    def session_plan(self, session_date: date) -> SessionPlan | None:
+        item = get_item(self._session_plans, self._key("session"), session_date.isoformat())
+        return None if item is None else SessionPlan.from_wire(item.value)
 
     def last_engine_minute(self, session_date: date) -> datetime | None:
         """The minute end the session's engine last handled (the trading cycle's progress)."""
