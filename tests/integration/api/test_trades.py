@@ -298,3 +298,24 @@ def test_modes_never_share_records(demo: DynamoState) -> None:
     assert trades["mode"] == "ibkr_paper" and trades["trades"] == [] and orders["orders"] == []
     status, _ = call("POST", "/api/orders/order-2/cancel", {"reason": "x"})
     assert status == 404
+
+
+def test_an_order_that_sells_a_held_position_cannot_be_cancelled_by_hand(
+    call: Call, demo: DynamoState
+) -> None:
+    working = demo.get_order("order-2")
+    assert working is not None
+    stop = working.value.model_copy(
+        update={
+            "order_id": "stop-1",
+            "intent_id": "intent-stop-000001",
+            "side": Side.SELL,
+            "oca_group": "g-1",
+        }
+    )
+    demo.create_order(stop, "system:execute", "protective stop")
+
+    status, body = call("POST", "/api/orders/stop-1/cancel", {"reason": "let it run"})
+
+    assert status == 409 and "close the position" in body["message"]
+    assert "stop-1" not in demo.get_controls().cancel_requests

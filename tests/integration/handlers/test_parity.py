@@ -14,8 +14,8 @@ from smart0dte.domain.calendar import NEW_YORK
 from smart0dte.domain.models import OrderStatus, PositionStatus, TradingMode
 from smart0dte.domain.session_engine import EngineConfig
 from smart0dte.domain.simulator import Scenario
+from smart0dte.domain.venue import qualified
 from smart0dte.services.backtest import BacktestRequest, DayJob, run_day
-from smart0dte.services.session import qualified
 
 from .conftest import (
     LIMITS,

@@ -9,8 +9,8 @@ import pytest
 from smart0dte.adapters.aws.dynamodb import DynamoState
 from smart0dte.adapters.aws.provisioning import Provisioned
 from smart0dte.domain.models import Order, OrderIntent, OrderStatus, TradingMode
+from smart0dte.domain.venue import qualified
 from smart0dte.ports import Versioned
-from smart0dte.services.session import qualified
 
 from ..moto_env import REGION, empty_tables, provisioned_moto
 from .fakes import SESSION

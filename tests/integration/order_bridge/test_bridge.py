@@ -8,9 +8,10 @@ from smart0dte.adapters.aws.dynamodb import DynamoState
 from smart0dte.domain.models import OrderStatus, OrderType, Protection, Side, TradingMode
 from smart0dte.domain.protection import protection_of_fill, protective_order_id
 from smart0dte.domain.reconcile import ForeignOrder
+from smart0dte.domain.venue import qualified
 from smart0dte.ports import BrokerOrderAck, ReceivedCommand
 from smart0dte.services.order_bridge import SWEEP_GRACE, OrderBridge, Outcome
-from smart0dte.services.session import new_york_date, qualified
+from smart0dte.services.session import new_york_date
 
 from .conftest import record
 from .fakes import CALL, PUT, SESSION, T0, FakeBroker, FakeClock, FakeReceiver, make_intent, message

@@ -30,6 +30,7 @@ from smart0dte.domain.models import (
 )
 from smart0dte.domain.protection import protection_of_fill, protective_order_id
 from smart0dte.domain.reconcile import BROKER_BOOK_MAX_AGE, BrokerBook, ForeignOrder, compare, traded_here
+from smart0dte.domain.risk import Controls
 from smart0dte.domain.session_engine import SessionEngine
 from smart0dte.domain.venue import (
     BrokerCosts,
@@ -38,6 +39,7 @@ from smart0dte.domain.venue import (
     OrderReport,
     PlaceOrder,
     VenueEventKind,
+    qualified,
 )
 from smart0dte.ports import HAND_INTENT
 from tests.unit.domain.test_session_engine import CARRY, MINUTES, SESSION, WIDE_EXITS, Scripted, make_day
@@ -191,6 +193,19 @@ def test_the_engine_holds_nothing_until_the_broker_fills() -> None:
     # no fill came: the entry's remainder is cancelled at the broker, nothing is held
     assert engine.portfolio.open_positions == [] and candidates.effects.fills == ()
     assert [type(c) for c in candidates.effects.commands] == [CancelOrder]
+
+
+def test_an_entry_a_human_asked_cancelled_is_cancelled_with_that_reason() -> None:
+    engine, order = entered()
+    asked = frozenset({qualified(SESSION.session_date, order.order_id)})
+    engine.controls_at = lambda _now: Controls(BROKER_CONFIG.settings, cancel_requests=asked)
+    now = SESSION.open_et + timedelta(minutes=ENTRY_MINUTE + 1)
+
+    observed = engine.observe(now)
+
+    (command,) = observed.effects.commands
+    assert isinstance(command, CancelOrder) and command.intent_id == order.intent_id
+    assert command.reason == "cancelled as asked from the dashboard"
 
 
 @settings(max_examples=50, deadline=None)

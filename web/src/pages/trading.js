@@ -203,6 +203,7 @@ export default async function trading(root, ctx) {
         { label: "Price", cls: "num", render: (o) => (o.stopPrice ? `stop ${fmtNum(o.stopPrice)}` : fmtNum(o.limitPrice)) },
         { label: "Status", render: (o) => esc(fmtText(o.status)) + (o.cancelRequested ? ' <span class="muted small">cancel requested</span>' : "") },
         { label: "", render: (o) => (o.cancelRequested ? DASH
+          : o.side === "SELL" ? '<span class="muted small" title="Exits and a position\'s stop and target stay working; close the position to get out now">kept by the engine</span>'
           : `<button class="cancel-btn" data-id="${esc(o.orderId)}" data-testid="cancel-${esc(o.orderId)}">Cancel</button>`) },
       ],
       rows,

@@ -116,6 +116,7 @@ from smart0dte.domain.venue import (
     VenueEvent,
     VenueKind,
     VenueUpdate,
+    qualified,
 )
 
 MINUTE = timedelta(minutes=1)
@@ -497,8 +498,8 @@ class SessionEngine:
         now_ns = datetime_to_ns(now)
         rows = self._rows(now_ns)
         self._mark(rows, now)
-        self._work_orders(rows, now)
         controls = self._controls(now)
+        self._work_orders(rows, now, controls.cancel_requests)
         state, reason = trading_state(controls, self._account(), self.config.limits)
         self._exits(rows, now, state, reason, controls.close_requests)
         self._ensure_protection(now)
@@ -616,9 +617,12 @@ class SessionEngine:
         equity = self.portfolio.mark(marks, now)
         self.peak_equity = max(self.peak_equity, equity)
 
-    def _work_orders(self, rows: dict[Underlying, int], now: datetime) -> None:
+    def _work_orders(
+        self, rows: dict[Underlying, int], now: datetime, cancel_requests: frozenset[str]
+    ) -> None:
         """Working orders trade against this minute's quote; what an entry did not fill is
-        cancelled, an exit's remainder keeps working (`_exits` walks it when needed)."""
+        cancelled (the reason says so when a human asked, `cancel_requests` holding its store id),
+        an exit's remainder keeps working (`_exits` walks it when needed)."""
         working = self.venue.working_orders()
         for contract in dict.fromkeys(o.contract for o in working):
             quote = self._contract_quote(contract, rows)
@@ -628,7 +632,9 @@ class SessionEngine:
                 self._book(self.venue.on_quote(quote, now, self._no_bid_underlying(quote, now)))
         for order in self.venue.working_orders():
             if order.side is Side.BUY:
-                self._cancel(order.order_id, now, "immediate-or-cancel remainder")
+                asked = qualified(self.day.session_date, order.order_id) in cancel_requests
+                why = "cancelled as asked from the dashboard" if asked else "immediate-or-cancel remainder"
+                self._cancel(order.order_id, now, why)
 
     def _exits(
         self,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Protocol
@@ -96,6 +96,11 @@ _STATUS_EVENTS: Mapping[OrderStatus, VenueEventKind] = {
     OrderStatus.CANCELLED: VenueEventKind.CANCELLED,
     OrderStatus.EXPIRED: VenueEventKind.EXPIRED,
 }
+
+
+def qualified(session_date: date, engine_id: str) -> str:
+    """The store id of a venue's order (or simulated fill) id of `session_date`."""
+    return f"{session_date:%Y%m%d}-{engine_id}"
 
 
 class _Command(BaseModel):

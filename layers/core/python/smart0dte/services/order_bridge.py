@@ -51,7 +51,7 @@ from smart0dte.domain.models import (
 )
 from smart0dte.domain.protection import protection_of_fill, protective_order_id
 from smart0dte.domain.reconcile import BrokerBook, ForeignOrder, traded_here
-from smart0dte.domain.venue import CancelOrder
+from smart0dte.domain.venue import CancelOrder, qualified
 from smart0dte.ports import (
     AuditRecord,
     AuditRecordExists,
@@ -68,7 +68,6 @@ from smart0dte.ports import (
     account_refusal,
     session_date_of,
 )
-from smart0dte.services.session import qualified
 
 logger = logging.getLogger(__name__)
 

@@ -28,12 +28,12 @@ from smart0dte.domain.analytics import performance
 from smart0dte.domain.models import OrderStatus, Position, TradingMode
 from smart0dte.domain.portfolio import ClosedTrade, trade_to_wire, usd_text
 from smart0dte.domain.session_engine import Effects, PositionChange, SessionEngine
-from smart0dte.domain.venue import VenueEvent
+from smart0dte.domain.venue import VenueEvent, qualified
 from smart0dte.ports import Notifier, ObjectStore, session_date_of
 from smart0dte.resources import daily_reports_prefix
 from smart0dte.services.events import SessionEvent
 from smart0dte.services.outbox import event_of_state
-from smart0dte.services.session import SessionDesk, effect_records, incident_records, qualified
+from smart0dte.services.session import SessionDesk, effect_records, incident_records
 
 ACTOR: Final = "post_close"
 

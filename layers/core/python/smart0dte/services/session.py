@@ -75,6 +75,7 @@ from smart0dte.domain.venue import (
     PlaceOrder,
     VenueEvent,
     VenueKind,
+    qualified,
 )
 from smart0dte.ports import (
     AuditRecord,
@@ -124,11 +125,6 @@ class OutOfOrder(ValueError):
 
 class NoSessionPlan(LookupError):
     """Trading was asked of a session pre_market has not prepared."""
-
-
-def qualified(session_date: date, engine_id: str) -> str:
-    """The store id of a venue's order (or simulated fill) id of `session_date`."""
-    return f"{session_date:%Y%m%d}-{engine_id}"
 
 
 @dataclass

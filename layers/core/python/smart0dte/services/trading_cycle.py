@@ -30,7 +30,7 @@ from typing import Any
 
 from smart0dte.domain.calendar import SessionTimes
 from smart0dte.domain.session_engine import DecisionRecord, PlannedEntry, SessionEngine
-from smart0dte.domain.venue import PlaceOrder
+from smart0dte.domain.venue import PlaceOrder, qualified
 from smart0dte.ports import Notifier
 from smart0dte.services.events import (
     CycleEvent,
@@ -50,7 +50,6 @@ from smart0dte.services.session import (
     effect_records,
     incident_records,
     new_york_date,
-    qualified,
     risk_records,
     signal_records,
     trading_state_record,

@@ -19,7 +19,7 @@ from pydantic import Field
 
 from smart0dte.domain.calendar import NEW_YORK
 from smart0dte.domain.controls import REASON_MAX_CHARS
-from smart0dte.domain.models import Fill, Order, OrderStatus, TradingMode
+from smart0dte.domain.models import Fill, Order, OrderStatus, Side, TradingMode
 from smart0dte.domain.strategies import STRATEGIES
 from smart0dte.services.api.context import ApiContext
 from smart0dte.services.api.shared import ApiError, RiskDecisionOut, Wire, marks, parse_date
@@ -459,8 +459,8 @@ def router(api: ApiContext) -> Router:
 
     @router.post(
         "/api/orders/<order_id>/cancel",
-        summary="Ask the engine to cancel a working order at its next minute (audited); 409 when the "
-        "order is done, 404 when unknown",
+        summary="Ask the engine to cancel a working entry at its next minute (audited); 409 when the "
+        "order is done or sells a held position (close the position instead), 404 when unknown",
     )
     def cancel_order(
         order_id: Annotated[str, Path(min_length=1, max_length=128)], body: CancelBody | None = None
@@ -475,6 +475,14 @@ def router(api: ApiContext) -> Router:
                 409,
                 f"order {order_id} is done ({order.status.value}): there is nothing to cancel",
                 orderStatus=order.status.value,
+            )
+        if order.side is Side.SELL:
+            raise ApiError(
+                409,
+                f"order {order_id} sells a held position (an exit, or the position's stop or target): "
+                "the engine keeps every position protected and sells it by the flatten; to get out "
+                "now, close the position",
+                orderSide=order.side.value,
             )
         already = order_id in store.get_controls().cancel_requests
         if not already:
