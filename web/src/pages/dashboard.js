@@ -152,7 +152,7 @@ export default async function dashboard(root, ctx) {
           { label: "Entry", render: (t) => fmtTime(t.entryTs) },
           { label: "Contract", render: (t) => `<code>${esc(fmtText(t.contract))}</code>` },
           { label: "Qty", cls: "num", render: (t) => esc(fmtText(t.quantity)) },
-          { label: "Exit", render: (t) => (t.status === "open" ? "open" : esc(fmtText(t.exitReason))) },
+          { label: "Exit", render: (t) => (t.status === "open" ? "open" : esc(label(fmtText(t.exitReason)))) },
           { label: "Net P&L", cls: "num", render: pnlCell },
         ],
         arr(obj(todays).trades).filter((t) => t && typeof t === "object"),
