@@ -33,7 +33,8 @@ def test_dashboard_loads_with_data(page, api: FakeApi, base_url: str) -> None:
     expect(page.get_by_test_id("automation-status")).to_contain_text("Master switch: on")
     # no minute marked yet: the empty chart says what will appear there
     expect(page.get_by_test_id("equity-chart")).to_have_text(
-        "The account's equity appears here minute by minute, net of fees, once the session's trading cycle runs."
+        "The account's equity appears here minute by minute, net of fees, "
+        "once the session's trading cycle runs."
     )
     expect(page.get_by_test_id("state-indicator")).to_have_text("ACTIVE")
     expect(page.get_by_test_id("mode-indicator")).to_have_text("PAPER")
