@@ -25,9 +25,17 @@ def test_dashboard_loads_with_data(page, api: FakeApi, base_url: str) -> None:
     expect(page.get_by_test_id("market-phase")).to_have_text("OPEN")
     expect(page.get_by_test_id("countdown")).to_have_text(re.compile(r"^2h 0[45]m \d\ds$"))
     expect(page.get_by_test_id("signals-table")).to_contain_text("Opening-range breakout above 589.40")
-    expect(page.get_by_test_id("signals-table")).to_contain_text("82%")
+    expect(page.get_by_test_id("signals-table")).to_contain_text("82.0%")
+    # strategy and direction in words, not the API's keys
+    expect(page.get_by_test_id("signals-table")).to_contain_text("VWAP reversion")
+    expect(page.get_by_test_id("signals-table")).to_contain_text("buy put")
+    expect(page.get_by_test_id("signals-table")).not_to_contain_text("vwap_reversion")
     expect(page.get_by_test_id("automation-status")).to_contain_text("Master switch: on")
-    expect(page.locator("[data-testid=equity-chart] canvas").first).to_be_visible()
+    # no minute marked yet: the empty chart says what will appear there
+    expect(page.get_by_test_id("equity-chart")).to_have_text(
+        "The account's equity appears here minute by minute, net of fees, "
+        "once the session's trading cycle runs."
+    )
     expect(page.get_by_test_id("state-indicator")).to_have_text("ACTIVE")
     expect(page.get_by_test_id("mode-indicator")).to_have_text("PAPER")
     expect(page.get_by_test_id("auth-banner")).to_be_hidden()
@@ -372,11 +380,11 @@ def test_strikes_on_a_phone_keep_calls_strike_puts_without_horizontal_scrolling(
 
 def test_analytics_runs_a_backtest_and_shows_its_progress(page, api: FakeApi, base_url: str) -> None:
     open_page(page, base_url, "analytics")
-    expect(page.get_by_test_id("metrics")).to_contain_text("56.00%")
-    expect(page.get_by_test_id("strategy-table")).to_contain_text("vwap_reversion")
+    expect(page.get_by_test_id("metrics")).to_contain_text("56.0%")
+    expect(page.get_by_test_id("strategy-table")).to_contain_text("VWAP reversion")
 
     options = page.get_by_test_id("strategy-filter").locator("option")
-    expect(options).to_have_text(["all", "momentum_breakout", "mean_reversion", "gap_fill", "vix_spike"])
+    expect(options).to_have_text(["All", "Momentum breakout", "Mean reversion", "Gap fill", "VIX spike"])
     page.get_by_test_id("timeframe").select_option("1w")
     page.get_by_test_id("strategy-filter").select_option("gap_fill")
     with page.expect_response(lambda r: "/api/analytics?" in r.url) as response:
@@ -400,7 +408,7 @@ def test_analytics_runs_a_backtest_and_shows_its_progress(page, api: FakeApi, ba
     expect(page.get_by_test_id("bt-cancel")).to_be_hidden()
     expect(page.get_by_test_id("bt-trades")).to_have_text("17")
     expect(page.get_by_test_id("bt-net-pnl")).to_have_text("$1,234.50")
-    expect(page.get_by_test_id("bt-return")).to_have_text("+1.23%")
+    expect(page.get_by_test_id("bt-return")).to_have_text("+1.2%")
     expect(page.get_by_test_id("bt-error")).to_be_hidden()
     assert [r["body"] for r in api.posts("/api/analytics/backtest")] == [
         {"start": "2025-03-07", "end": "2025-03-13", "source": "simulator", "scenario": "normal"}
@@ -445,13 +453,13 @@ def test_analytics_shows_the_walk_forward_optimization_as_a_report_only(
     table = page.get_by_test_id("optimization-table")
 
     expect(page.get_by_test_id("optimization-report-only")).to_contain_text("Report only, not applied")
-    row = table.locator("tr", has_text="momentum_breakout")
+    row = table.locator("tr", has_text="Momentum breakout")
     expect(row).to_contain_text("min_break_atr 1 (default 0.5)")
     expect(row).to_contain_text("$1,234.50")
     expect(row).to_contain_text("−$250.00")
     expect(row).to_contain_text("yes")
     expect(row).to_contain_text("archive 2025-01-02..2025-03-03 (40 sessions)")
-    expect(table.locator("tr", has_text="gap_fill")).to_contain_text(
+    expect(table.locator("tr", has_text="Gap fill")).to_contain_text(
         "no walk-forward optimization has run for this strategy yet"
     )
     asked = {r["path"] for r in api.requests if r["path"].startswith("/api/analytics/optimization/")}
@@ -584,6 +592,15 @@ API_LAMBDA_ANALYTICS = {
         {"sessionDate": "2025-03-13", "equityUsd": 100310.0, "drawdown": 0.01},
     ],
 }
+API_LAMBDA_INTRADAY = {
+    "sessionDate": "2025-03-14",
+    "startingEquityUsd": 100000.0,
+    "marks": [
+        {"ts": "2025-03-14T13:31:00Z", "equityUsd": 100000.0, "drawdownUsd": 0.0, "drawdown": 0.0},
+        {"ts": "2025-03-14T13:32:00Z", "equityUsd": 100045.0, "drawdownUsd": 0.0, "drawdown": 0.0},
+    ],
+    "fills": [],
+}
 
 
 def test_pages_render_the_api_lambda_response_shapes(page, api: FakeApi, base_url: str) -> None:
@@ -592,6 +609,7 @@ def test_pages_render_the_api_lambda_response_shapes(page, api: FakeApi, base_ur
         "/api/dashboard": API_LAMBDA_DASHBOARD,
         "/api/health": API_LAMBDA_HEALTH,
         "/api/analytics": API_LAMBDA_ANALYTICS,
+        "/api/analytics/intraday": API_LAMBDA_INTRADAY,
         "/api/trading": {**trading, "riskLimits": {"dailyLossLimit": 0.05}},
     }
     open_page(page, base_url, "dashboard")
@@ -606,6 +624,10 @@ def test_pages_render_the_api_lambda_response_shapes(page, api: FakeApi, base_ur
     expect(page.get_by_test_id("countdown")).to_have_text(re.compile(r"^1m [34]\ds$"))  # server's 100 s
     expect(page.locator("#market")).to_contain_text("Flatten in")
     expect(page.locator("[data-testid=equity-chart] canvas").first).to_be_visible()
+    # the session's minute marks, not the daily curve
+    expect(page.get_by_test_id("equity-meta")).to_have_text(
+        "Session 2025-03-14: started at $100,000.00, now $100,045.00"
+    )
 
     page.goto(f"{base_url}/#/trading")
     expect(page.get_by_test_id("estop-status")).to_contain_text("broker outage")
@@ -613,5 +635,5 @@ def test_pages_render_the_api_lambda_response_shapes(page, api: FakeApi, base_ur
     expect(page.get_by_test_id("close-p-77")).to_be_visible()
 
     page.goto(f"{base_url}/#/analytics")
-    expect(page.get_by_test_id("metrics")).to_contain_text("3.10%")
+    expect(page.get_by_test_id("metrics")).to_contain_text("3.1%")
     expect(page.get_by_test_id("strategy-table")).to_contain_text("$310.00")

@@ -180,8 +180,8 @@ def test_dashboard_loads_with_the_stores_data(tab, real: RealApi) -> None:
     for n in range(3):
         expect(signals).to_contain_text(f"close broke the 30-minute high (signal {n})")
     expect(signals.locator("tbody tr").first).to_contain_text("(signal 2)")
-    expect(signals).to_contain_text("80%")
-    expect(signals).to_contain_text("momentum_breakout")
+    expect(signals).to_contain_text("80.0%")  # confidence: a percent with one decimal
+    expect(signals).to_contain_text("Momentum breakout")
     # Each signal's risk verdict: signal 0 was refused because trading was paused.
     expect(signals.locator("tbody tr").last).to_contain_text("rejected")
     expect(signals.locator("tbody tr").last).to_contain_text("PAUSED")
@@ -251,6 +251,53 @@ def test_dashboard_and_analytics_show_one_net_pnl_for_the_day(tab, real: RealApi
     expect(tab.get_by_test_id("strategy-table")).to_contain_text("−$370.80")
     expect(tab.get_by_test_id("metric-profitFactor")).to_have_text("0.00 (no winning trade)")
     shot(tab, "one_pnl_analytics")
+
+
+def test_a_pause_reads_paused_in_the_header_and_on_the_trading_page(tab, real: RealApi) -> None:
+    open_route(tab, real, "trading")
+    expect(tab.get_by_test_id("resume")).to_be_disabled()  # nothing to resume
+    tab.get_by_test_id("pause").click()
+
+    # one truth: the header's word is the State card's and the mode's row in the stops table
+    expect(tab.get_by_test_id("state-indicator")).to_have_text("PAUSED")
+    expect(tab.get_by_test_id("trading-state")).to_have_text("PAUSED")
+    expect(tab.get_by_test_id("state-meaning")).to_have_text(
+        "no new entries; open positions keep their stops and exits"
+    )
+    row = tab.get_by_test_id("stops-table").locator("tbody tr").first
+    expect(row).to_contain_text("PAPER")
+    expect(row.locator("td[data-label=State]")).to_have_text("PAUSED")
+    expect(tab.get_by_test_id("paused")).to_have_count(0)  # no second "Paused yes" row
+    expect(tab.get_by_test_id("pause")).to_be_disabled()
+    assert real.store.get_controls().paused is True
+    shot(tab, "paused_state")
+
+    tab.get_by_test_id("resume").click()
+    expect(tab.get_by_test_id("state-indicator")).to_have_text("ACTIVE")
+    expect(tab.get_by_test_id("trading-state")).to_have_text("ACTIVE")
+    expect(tab.get_by_test_id("resume")).to_be_disabled()
+    assert real.store.get_controls().paused is False
+
+
+def test_analytics_starts_from_the_accounts_equity_in_one_percent_format(tab, real: RealApi) -> None:
+    settings = real.store.get_settings().model_copy(update={"starting_equity_usd": 25_000.0})
+    real.store.put_settings(settings, f"user:{USER}", "a smaller paper account", T0)
+    # the seed's trades of the past month net to zero (+$70, -$70): the month started at $25,000
+    account = real.server_get("/api/account")
+    assert Decimal(account["startingEquityUsd"]) == Decimal("25000.00")
+
+    open_route(tab, real, "analytics")
+    expect(tab.get_by_test_id("metric-startingEquityUsd")).to_have_text("$25,000.00")
+    expect(tab.get_by_test_id("metric-totalReturn")).to_have_text("0.0%")
+    expect(tab.get_by_test_id("metric-winRate")).to_have_text("50.0%")
+    expect(tab.get_by_test_id("metrics")).not_to_contain_text("(USD)")
+    expect(tab.get_by_test_id("timeframe").locator("option:checked")).to_have_text("Past month")
+    expect(tab.get_by_test_id("strategy-table")).to_contain_text("Momentum breakout")
+    expect(tab.get_by_test_id("strategy-table")).not_to_contain_text("momentum_breakout")
+    # the backtest's default window ends at the newest session with a closed trade (the server's
+    # calendar, not the browser's)
+    expect(tab.get_by_test_id("bt-end")).to_have_value("2025-03-13")
+    shot(tab, "analytics_account_equity")
 
 
 def test_emergency_stop_halts_in_the_page_and_in_the_store(tab, real: RealApi) -> None:

@@ -54,6 +54,7 @@ def test_the_demo_trade_shows_one_net_pnl_on_trades_dashboard_and_analytics(tab,
     expect(tab.get_by_test_id("pnl-realized")).to_have_text("−$370.80")
     today = tab.get_by_test_id("today-trades")
     expect(today.locator("tbody tr").filter(has_text="IWM")).to_contain_text("−$370.80")
+    expect(today.locator("tbody tr").filter(has_text="IWM")).to_contain_text("Stop loss")  # in words
 
     tab.goto(f"{real.base_url}/#/analytics")
     tab.get_by_test_id("timeframe").select_option("1d")

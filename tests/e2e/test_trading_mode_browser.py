@@ -193,7 +193,7 @@ def test_arming_live_then_back_to_paper(page, api: FakeApi, base_url: str) -> No
     expect(card.get_by_test_id("mode-meaning")).to_contain_text("Real money.")
     expect(page.get_by_test_id("trading-flash")).to_contain_text("Trading is paused")
     expect(page.get_by_test_id("trading-mode")).to_have_text("LIVE")
-    expect(page.get_by_test_id("paused")).to_have_text("yes")
+    expect(page.get_by_test_id("trading-state")).to_have_text("PAUSED")
     expect(page.get_by_test_id("mode-indicator")).to_have_text("LIVE")
     expect(page.get_by_test_id("state-indicator")).to_have_text("PAUSED")
     assert api.state["mode"] == "live"

@@ -71,6 +71,26 @@ export function modeLabel(v) {
   return key ? MODE_LABELS[key] : fmtText(v).toUpperCase();
 }
 
+/**
+ * The trading state as one word, the same in the header and on the Trading page: the API's
+ * state, HALTED while an emergency stop is active, PAUSED while an active mode is paused.
+ * `key` is its lower-case class name.
+ */
+export function tradingStateWord({ tradingState, paused, emergencyStop } = {}) {
+  let word = fmtText(tradingState).toUpperCase();
+  if (emergencyStop && emergencyStop.active === true && word === "ACTIVE") word = "HALTED";
+  if (paused === true && word === "ACTIVE") word = "PAUSED";
+  return { word, key: word === DASH ? "unknown" : word.toLowerCase() };
+}
+
+/** What the state means for the next minute, in words. */
+export const STATE_MEANINGS = {
+  active: "new entries allowed; exits run",
+  paused: "no new entries; open positions keep their stops and exits",
+  halted: "emergency stop: no new entries; open positions are sold",
+  reducing: "no new entries until the broker and the book agree; exits run",
+};
+
 export function signClass(v) {
   const n = num(v);
   return n === null || n === 0 ? "" : n > 0 ? "pos" : "neg";
@@ -154,7 +174,7 @@ export function esc(v) {
 /** camelCase -> "Camel case" label. */
 export function label(key) {
   const words = String(key).replace(/([a-z0-9])([A-Z])/g, "$1 $2").replace(/_/g, " ").toLowerCase()
-    .replace(/\bpnl\b/g, "P&L").replace(/ usd$/, " (USD)");
+    .replace(/\bpnl\b/g, "P&L").replace(/ usd$/, " (USD)").replace(/\b(vix|vwap|atm|iv)\b/g, (w) => w.toUpperCase());
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
 

@@ -2,7 +2,7 @@
 import { ApiError, api, clockRate, getToken, onAuthorized, onUnauthorized } from "./api.js";
 import { authorizedOnce, loadConfig, renderIdentity, signIn, signInAgain } from "./auth.js";
 import { disposeCharts } from "./charts.js";
-import { esc, fmtText, modeLabel, setServerNow } from "./format.js";
+import { STATE_MEANINGS, esc, fmtText, modeLabel, setServerNow, tradingStateWord } from "./format.js";
 import { normTrading } from "./normalize.js";
 import analytics from "./pages/analytics.js";
 import audit from "./pages/audit.js";
@@ -51,14 +51,12 @@ export function updateHeader(data) {
     modePill.className = `pill mode-${String(data.mode).toLowerCase()}`;
   }
   if ("tradingState" in data) {
-    let state = fmtText(data.tradingState).toUpperCase();
+    const { word, key } = tradingStateWord(data);
     const stopped = data.emergencyStop && data.emergencyStop.active;
-    if (stopped && state === "ACTIVE") state = "HALTED";
-    const paused = data.paused === true && state === "ACTIVE";
-    statePill.textContent = paused ? "PAUSED" : state;
-    statePill.dataset.state = paused ? "paused" : state.toLowerCase();
-    statePill.className = `pill state-${statePill.dataset.state}`;
-    statePill.title = stopped ? `Emergency stop: ${fmtText(data.emergencyStop.reason)}` : "Trading state";
+    statePill.textContent = word;
+    statePill.dataset.state = key;
+    statePill.className = `pill state-${key}`;
+    statePill.title = stopped ? `Emergency stop: ${fmtText(data.emergencyStop.reason)}` : `Trading state: ${STATE_MEANINGS[key] ?? word}`;
   }
 }
 

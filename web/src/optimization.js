@@ -2,7 +2,7 @@
 // GET /api/analytics/optimization/{strategy} serves it: recommended vs default parameters and
 // their out-of-sample results. A report only: nothing here changes what the strategies trade with.
 import { api } from "./api.js";
-import { arr, esc, fmtInt, fmtMoney, fmtPct, fmtText, fmtTime, obj, signClass } from "./format.js";
+import { arr, esc, fmtInt, fmtMoney, fmtPct, fmtText, fmtTime, label, obj, signClass } from "./format.js";
 import { table } from "./ui.js";
 
 export const STRATEGIES = ["momentum_breakout", "mean_reversion", "gap_fill", "vix_spike"];
@@ -46,7 +46,7 @@ function render(rows) {
         label: "Strategy",
         cls: "wrap",
         render: (r) =>
-          `<strong>${esc(r.strategy)}</strong>` +
+          `<strong>${esc(label(r.strategy))}</strong>` +
           (r.o
             ? `<div class="muted">${esc(fmtText(r.o.source))}, ${fmtInt(arr(r.o.folds).length)} folds</div><div class="muted">generated ${esc(fmtTime(r.o.generatedAt, { date: true }))}</div>`
             : ""),

@@ -16,6 +16,7 @@ from smart0dte.domain.simulator import MarketSimulator, Scenario
 from smart0dte.domain.strategy_signals import StrategySignals
 from smart0dte.ports.market import MarketWriter
 from smart0dte.services.backtest import backtest_config
+from smart0dte.services.session import Envelope
 
 DAY = date(2025, 3, 14)
 STARTING_EQUITY_USD = Decimal("100000")
@@ -23,7 +24,8 @@ TRADED = "IWM   250314C00225000"
 
 
 def demo_day(until: datetime | None = None) -> tuple[MarketDay, dict[str, Any]]:
-    """The simulated day and the engine's saved state after its last minute (or after `until`)."""
+    """The simulated day and its saved document after its last minute (or after `until`): the
+    trading cycle's envelope, the engine's state under "engine"."""
     simulated = MarketSimulator().day(DAY, seed=7, scenario=Scenario.TREND_UP)
     session = MarketCalendar().session(DAY)
     assert session is not None
@@ -39,7 +41,8 @@ def demo_day(until: datetime | None = None) -> tuple[MarketDay, dict[str, Any]]:
         while now <= until:
             engine.step(now)
             now += timedelta(minutes=1)
-    return simulated.market_day, engine.to_state()
+    envelope = Envelope(mode=config.mode, session_date=DAY, engine=engine.to_state(), prior_close=previous)
+    return simulated.market_day, envelope.to_document()
 
 
 def write_iwm_market(store: MarketWriter, day: MarketDay, start: datetime, end: datetime) -> None:

@@ -18,7 +18,7 @@ from smart0dte.domain.simulator import Scenario
 from smart0dte.services.api import ApiDeps
 from smart0dte.services.api.analytics import SCENARIOS
 
-from .conftest import PREFIX, REGION, SESSION, Call, FakeBacktests, FixedClock, make_call
+from .conftest import OPEN, PREFIX, REGION, SESSION, Call, FakeBacktests, FixedClock, make_call, position
 from .demo_day import STARTING_EQUITY_USD, TRADED, demo_day
 
 
@@ -153,6 +153,34 @@ def test_the_calendar_is_what_the_route_reads(saved_day: dict[str, Any]) -> None
     """The saved state's marks start one minute after the calendar's open (the anchor used to read them)."""
     session = MarketCalendar().session(SESSION)
     assert session is not None
-    first_micros = saved_day["portfolio"]["equity_curve"][0][0]
+    first_micros = saved_day["engine"]["portfolio"]["equity_curve"][0][0]
     assert timedelta(microseconds=first_micros) == timedelta(minutes=1)
-    assert Decimal(saved_day["carry"]["equity_usd"]) == STARTING_EQUITY_USD
+    assert Decimal(saved_day["engine"]["carry"]["equity_usd"]) == STARTING_EQUITY_USD
+
+
+def test_the_equity_curve_starts_from_the_accounts_equity_not_a_fixed_amount(
+    api: Call, seeded: DynamoState
+) -> None:
+    """No plan today: the account starts the day at the settings' starting equity; the month's curve
+    starts that much less what its earlier sessions made and ends where the account started today."""
+    settings = seeded.get_settings().model_copy(update={"starting_equity_usd": 25_000.0})
+    seeded.put_settings(settings, "user:test", "a smaller account", OPEN)
+    opened = OPEN - timedelta(days=3)  # a winner three sessions ago: the month made money
+    seeded.open_position(position(6, 560.0, opened), "system:execute", "entry")
+    seeded.close_position(
+        "position-6", Decimal("2.00"), opened + timedelta(minutes=30), "target", "system:execute"
+    )
+    earlier = [
+        t for t in seeded.list_closed_trades(SESSION - timedelta(days=30)) if t.exit_ts.date() < SESSION
+    ]
+    assert len(earlier) == 3  # and the seed's of 1 and 2 sessions ago (the one of 40 days is out)
+    made = sum((t.pnl_usd for t in earlier), Decimal(0))
+    assert made == Decimal("150.00")
+
+    status, body = api("GET", "/api/analytics?timeframe=1m")
+    account = api("GET", "/api/account")[1]
+
+    assert status == 200 and account["planned"] is False
+    assert Decimal(account["startingEquityUsd"]) == Decimal("25000.00")
+    assert Decimal(str(body["startingEquityUsd"])) == Decimal("25000") - made
+    assert Decimal(str(body["equityCurve"][-1]["equityUsd"])) == Decimal("25000")

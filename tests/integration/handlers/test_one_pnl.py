@@ -17,7 +17,6 @@ from smart0dte.domain.controls import AutomationSettings
 from smart0dte.domain.models import CONTRACT_MULTIPLIER, TradingMode
 from smart0dte.resources import REPORTS_BUCKET
 from smart0dte.services.api import ApiDeps
-from smart0dte.services.api.analytics import STARTING_EQUITY_USD
 
 from ..api.conftest import FixedClock, make_call
 from .conftest import (
@@ -70,12 +69,16 @@ def test_the_days_net_pnl_is_one_figure_on_the_dashboard_in_analytics_and_in_the
     call = make_call(ApiDeps(store_factory=lambda: store(PAPER), clock=FixedClock(session.close_et)))
     dashboard = call("GET", "/api/dashboard")[1]["counters"]
     analytics = call("GET", "/api/analytics?timeframe=1d")[1]
+    account = call("GET", "/api/account")[1]
     by_strategy = analytics["byStrategy"][trade["strategy"]]
 
     assert Decimal(report["net_pnl_usd"]) == Decimal(closing["net_pnl_usd"]) == net
     assert Decimal(dashboard["realizedPnlUsd"]) == net
     assert Decimal(str(analytics["trades"]["netPnlUsd"])) == Decimal(str(by_strategy["netPnlUsd"])) == net
-    assert Decimal(str(analytics["equityCurve"][-1]["equityUsd"])) == STARTING_EQUITY_USD + net
+    # the curve starts at the session's starting equity (the plan's) and ends at it plus the day's net
+    started = Decimal(account["startingEquityUsd"])
+    assert account["planned"] and Decimal(str(analytics["startingEquityUsd"])) == started
+    assert Decimal(str(analytics["equityCurve"][-1]["equityUsd"])) == started + net
     assert Decimal(report["commissions_usd"]) == Decimal(dashboard["commissionsUsd"]) == fees
     assert Decimal(str(analytics["trades"]["commissionsUsd"])) == fees
     assert Decimal(report["gross_pnl_usd"]) == Decimal(dashboard["realizedGrossPnlUsd"]) == gross

@@ -4,23 +4,26 @@
 // a failure's reason, and past runs.
 import { ApiError, api } from "../api.js";
 import { lineChart, linesChart, removeChart } from "../charts.js";
-import { arr, esc, fmtInt, fmtMoney, fmtNum, fmtPct, fmtProfitFactor, fmtText, label, num, obj, signClass, tsMs } from "../format.js";
+import {
+  arr, esc, fmtInt, fmtMoney, fmtNum, fmtPct, fmtProfitFactor, fmtText, fmtTime, label, nowMs, num, nyDay, obj, signClass, tsMs,
+} from "../format.js";
 import { normAnalytics } from "../normalize.js";
 import { flash, table } from "../ui.js";
 import { STRATEGIES, showOptimization } from "../optimization.js";
 
+const TIMEFRAMES = { "1d": "Today", "1w": "Past week", "1m": "Past month", "3m": "Past 3 months", "1y": "Past year", all: "All time" };
 const PCT_KEYS = /(rate|return|drawdown|pct|percent|ratio_pct)$/i;
 const MONEY_KEYS = /(pnl|equity|usd|profit|loss)$/i;
 // Every P&L the API gives is net of fees; gross and commissions sit beside it, labelled.
 const METRIC_LABELS = { netPnlUsd: "Net P&L (after fees)", grossPnlUsd: "Gross P&L (before fees)", commissionsUsd: "Fees" };
-const metricLabel = (k) => METRIC_LABELS[k] ?? label(k);
+const metricLabel = (k) => METRIC_LABELS[k] ?? label(k).replace(/ \(USD\)$/, ""); // the value shows its $
 const DONE = new Set(["succeeded", "success", "completed", "complete", "failed", "error", "aborted", "timed_out", "cancelled"]);
 const FAILED = new Set(["failed", "error", "aborted", "timed_out", "cancelled"]);
 
 function fmtMetric(k, v) {
   if (k === "profitFactor") return fmtProfitFactor(v);
   if (num(v) === null) return esc(fmtText(v));
-  if (PCT_KEYS.test(k)) return fmtPct(v, 2);
+  if (PCT_KEYS.test(k)) return fmtPct(v);
   if (MONEY_KEYS.test(k)) return fmtMoney(v);
   return Number.isInteger(Number(v)) ? fmtText(v) : fmtNum(v, 3);
 }
@@ -45,7 +48,7 @@ function defaultWindow(curve) {
   if (dates.length) {
     end = new Date(`${dates[dates.length - 1]}T12:00:00Z`);
   } else {
-    end = new Date(`${new Date().toLocaleDateString("en-CA", { timeZone: "America/New_York" })}T12:00:00Z`);
+    end = new Date(`${nyDay(nowMs())}T12:00:00Z`); // the server's today (the demo's is simulated)
     end.setUTCDate(end.getUTCDate() - 1);
   }
   const weekday = (d) => d.getUTCDay() !== 0 && d.getUTCDay() !== 6;
@@ -63,10 +66,10 @@ export default async function analytics(root, ctx) {
     <h1>Analytics</h1>
     <form id="filter-form" class="inline-form card" data-testid="analytics-filter">
       <label>Timeframe <select name="timeframe" data-testid="timeframe">
-        ${["1d", "1w", "1m", "3m", "1y", "all"].map((t) => `<option value="${t}" ${t === "1m" ? "selected" : ""}>${t}</option>`).join("")}
+        ${Object.entries(TIMEFRAMES).map(([t, words]) => `<option value="${t}" ${t === "1m" ? "selected" : ""}>${words}</option>`).join("")}
       </select></label>
       <label>Strategy <select name="strategy" data-testid="strategy-filter">
-        <option value="">all</option>${STRATEGIES.map((s) => `<option value="${s}">${s}</option>`).join("")}
+        <option value="">All</option>${STRATEGIES.map((s) => `<option value="${s}">${esc(label(s))}</option>`).join("")}
       </select></label>
       <button type="submit">Apply</button>
     </form>
@@ -137,7 +140,7 @@ export default async function analytics(root, ctx) {
     }
     const curvesEl = root.querySelector("#strategy-curves");
     curvesEl.innerHTML = "";
-    const lines = arr(d.strategyCurves).map((c) => ({ name: String(obj(c).strategy), points: arr(obj(c).points).map((p) => ({ ts: p.ts, value: p.valueUsd })) }));
+    const lines = arr(d.strategyCurves).map((c) => ({ name: label(obj(c).strategy), points: arr(obj(c).points).map((p) => ({ ts: p.ts, value: p.valueUsd })) }));
     if (lines.length > 1) lines.push({ name: "all strategies", points: totalLine(lines) });
     strategyChart = linesChart(curvesEl, lines);
     if (!lines.length) curvesEl.innerHTML = '<p class="muted chart-empty">Each strategy\'s running P&amp;L appears here once it closes a trade in this timeframe.</p>';
@@ -145,10 +148,10 @@ export default async function analytics(root, ctx) {
     const rows = byStrategyRows(d.byStrategy);
     const keys = [...new Set(rows.flatMap((r) => Object.keys(r)))].filter((k) => k !== "strategy" && typeof rows.find((r) => k in r)[k] !== "object");
     root.querySelector("#by-strategy").innerHTML = table(
-      [{ label: "Strategy", render: (r) => `<strong>${esc(fmtText(r.strategy ?? r.name))}</strong>` },
+      [{ label: "Strategy", render: (r) => `<strong>${esc(label(fmtText(r.strategy ?? r.name)))}</strong>` },
         ...keys.map((k) => ({ label: metricLabel(k), cls: "num", render: (r) => fmtMetric(k, r[k]) }))],
       rows,
-      { empty: "No trades yet.", testid: "strategy-table", stack: true },
+      { empty: "Each strategy's trades, win rate and net P&L appear here once it closes a trade in this timeframe.", testid: "strategy-table", stack: true },
     );
   }
 
@@ -254,7 +257,7 @@ export default async function analytics(root, ctx) {
     if (!ctx.alive()) return;
     const el = root.querySelector("#bt-runs");
     el.innerHTML = table([
-      { label: "Started", render: (r) => esc(when(r.startedAt)) },
+      { label: "Started", render: (r) => esc(fmtTime(r.startedAt)) },
       { label: "Sessions", render: (r) => `${esc(fmtText(r.start))} → ${esc(fmtText(r.end))}` },
       { label: "Data", render: (r) => esc(r.source === "archive" ? "archive" : `${fmtText(r.source)}, ${fmtText(r.scenario)}`) },
       { label: "Status", render: (r) => `<span class="status-${esc(String(r.status).toLowerCase())}">${esc(statusWord(r.status))}</span>` },
@@ -328,7 +331,7 @@ export default async function analytics(root, ctx) {
         <div><dt>Net P&amp;L (after fees)</dt><dd class="${signClass(net)}" data-testid="bt-net-pnl">${fmtMoney(net)}</dd></div>
         <div><dt>Fees</dt><dd>${fmtMoney(rep.commissionsUsd)}</dd></div>
         <div><dt>Gross P&amp;L (before fees)</dt><dd>${fmtMoney(rep.grossPnlUsd)}</dd></div>
-        <div><dt>Total return</dt><dd class="${signClass(ret)}" data-testid="bt-return">${ret === null ? "—" : `${ret > 0 ? "+" : ""}${fmtPct(ret, 2)}`}</dd></div>
+        <div><dt>Total return</dt><dd class="${signClass(ret)}" data-testid="bt-return">${ret === null ? "—" : `${ret > 0 ? "+" : ""}${fmtPct(ret)}`}</dd></div>
         <div><dt>Win rate</dt><dd>${fmtPct(rep.winRate)}</dd></div>
         <div><dt>Max drawdown</dt><dd>${fmtPct(rep.maxDrawdown)}</dd></div>
         <div><dt>Sharpe</dt><dd>${fmtNum(rep.sharpe)}</dd></div>
@@ -349,8 +352,8 @@ export default async function analytics(root, ctx) {
       { label: "Contract", render: (t) => `<code>${esc(fmtText(t.contract))}</code>` },
       { label: "Strategy", render: (t) => esc(label(t.strategy)) },
       { label: "Qty", cls: "num", render: (t) => fmtInt(t.quantity) },
-      { label: "Entry", cls: "num", render: (t) => `${fmtNum(t.entryPrice)} <span class="muted">${esc(when(t.entryTs))}</span>` },
-      { label: "Exit", cls: "num", render: (t) => `${fmtNum(t.exitPrice)} <span class="muted">${esc(when(t.exitTs))}</span>` },
+      { label: "Entry", cls: "num", render: (t) => `${fmtNum(t.entryPrice)} <span class="muted">${esc(fmtTime(t.entryTs))}</span>` },
+      { label: "Exit", cls: "num", render: (t) => `${fmtNum(t.exitPrice)} <span class="muted">${esc(fmtTime(t.exitTs))}</span>` },
       { label: "Why", render: (t) => esc(label(t.exitReason)) },
       { label: "Net P&L", cls: "num", render: (t) => `<span class="${signClass(t.netPnlUsd)}">${fmtMoney(t.netPnlUsd)}</span>` },
     ], arr(rep.trades), { empty: "No trade in these sessions.", testid: "bt-trades-table", stack: true });
@@ -382,11 +385,4 @@ function totalLine(lines) {
 const STATUS_WORDS = { running: "Running", succeeded: "Done", failed: "Failed", aborted: "Cancelled", timed_out: "Timed out" };
 function statusWord(v) {
   return STATUS_WORDS[String(v ?? "").toLowerCase()] ?? fmtText(v);
-}
-
-/** "Mon Mar 14, 10:02 ET" of an instant (New York time), or a dash. */
-function when(ts) {
-  const ms = tsMs(ts);
-  if (ms === null) return "—";
-  return `${new Date(ms).toLocaleString("en-US", { timeZone: "America/New_York", weekday: "short", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", hour12: false })} ET`;
 }

@@ -3,14 +3,15 @@
 import { api, clockRate } from "../api.js";
 import { lineChart, removeChart } from "../charts.js";
 import {
-  DASH, arr, esc, fmtDuration, fmtMoney, fmtPct, fmtText, fmtTime, label, num, obj, signClass, tsMs,
+  DASH, arr, esc, fmtConfidence, fmtDuration, fmtMoney, fmtPct, fmtText, fmtTime, label, num, obj, signClass, tsMs,
 } from "../format.js";
-import { normAnalytics, normDashboard, normHealth } from "../normalize.js";
+import { normDashboard, normHealth } from "../normalize.js";
 import { table } from "../ui.js";
 import { pnlCell } from "./trades.js";
 
 const COMPONENTS = ["dataFeed", "broker", "signalEngine", "marketHours", "system"];
 const COLORS = new Set(["green", "yellow", "red", "gray"]);
+const HEALTH_WORDS = { green: "OK", yellow: "degraded", red: "down", gray: "unknown" };
 const TOGGLES = ["masterSwitch", "dataCollection", "signalGeneration", "tradeExecution", "riskManagement"];
 
 export function healthHtml(health) {
@@ -21,7 +22,7 @@ export function healthHtml(health) {
     return `<li class="health-item" data-testid="health-${key}" data-status="${status}">
       <span class="dot dot-${status}" aria-hidden="true"></span>
       <span class="health-name">${esc(label(key))}</span>
-      <span class="health-status">${esc(status)}</span>
+      <span class="health-status">${esc(HEALTH_WORDS[status])}</span>
       <span class="health-reason muted">${esc(fmtText(c.reason))}</span></li>`;
   }).join("");
 }
@@ -35,11 +36,11 @@ function rationale(sig) {
   return esc(fmtText(r));
 }
 
-const DIRECTIONS = { C: "call", P: "put" };
+const DIRECTIONS = { C: "call", P: "put", long_call: "buy call", long_put: "buy put" };
 
 function direction(sig) {
   const d = sig.direction ?? sig.side ?? sig.action;
-  return esc(fmtText(DIRECTIONS[d] ?? d));
+  return esc(DIRECTIONS[d] ?? label(fmtText(d)).toLowerCase());
 }
 
 // The risk engine's verdict on the signal: approved with its size, or each rule it broke.
@@ -59,7 +60,7 @@ function automationHtml(auto) {
   }).join("");
   return `<ul class="flags" data-testid="automation-status">${flags}</ul>
     <p class="muted small">Max positions ${esc(fmtText(a.maxPositions))} · risk/trade ${fmtPct(a.maxRiskPerTrade)} ·
-    stop ${fmtPct(a.stopLossPercentage)} · target ${fmtPct(a.takeProfitPercentage)} · min confidence ${fmtPct(a.minConfidence, 0)}</p>`;
+    stop ${fmtPct(a.stopLossPercentage)} · target ${fmtPct(a.takeProfitPercentage)} · min confidence ${fmtPct(a.minConfidence)}</p>`;
 }
 
 export default async function dashboard(root, ctx) {
@@ -71,7 +72,8 @@ export default async function dashboard(root, ctx) {
       <section class="card"><h2>Market</h2><div id="market"></div></section>
       <section class="card"><h2>Automation</h2><div id="automation"></div></section>
     </div>
-    <section class="card"><h2>Equity (net of fees)</h2><div class="chart" id="equity-chart" data-testid="equity-chart"></div></section>
+    <section class="card"><h2>Equity through the session (net of fees)</h2>
+      <p class="muted small" id="equity-meta" data-testid="equity-meta"></p><div class="chart" id="equity-chart" data-testid="equity-chart"></div></section>
     <section class="card"><h2>Today's trades <a class="small" href="#/trades">all trades</a></h2><div id="today-trades"></div></section>
     <section class="card"><h2>Recent signals</h2><div id="signals"></div></section>`;
   let nextChangeMs = null;
@@ -92,10 +94,8 @@ export default async function dashboard(root, ctx) {
     const todays = day ? await api(`/api/trades?from=${day}&to=${day}`).catch(() => null) : null;
     const dash = normDashboard(rawDash);
     const health = normHealth(rawHealth);
-    if (dash.equityCurve === undefined) {
-      // No intraday curve in this response: fall back to the daily curve from analytics.
-      dash.equityCurve = normAnalytics(await api("/api/analytics?timeframe=3m").catch(() => ({}))).equityCurve;
-    }
+    // The session's equity at each minute the engine marked (net of fees), as on Analytics.
+    const intraday = obj(await api("/api/analytics/intraday").catch(() => ({})));
     if (!ctx.alive()) return;
     ctx.updateHeader(dash);
     root.querySelector("#health").innerHTML = healthHtml(health);
@@ -131,15 +131,20 @@ export default async function dashboard(root, ctx) {
 
     root.querySelector("#automation").innerHTML = automationHtml(d.automation);
 
-    const curve = arr(d.equityCurve);
-    const key = `${curve.length}:${JSON.stringify(curve[curve.length - 1] ?? null)}`;
+    const curve = arr(intraday.marks);
+    const key = `${intraday.sessionDate}:${curve.length}:${JSON.stringify(curve[curve.length - 1] ?? null)}`;
     if (key !== drawnKey) {  // redraw only when the curve changed
       removeChart(chart);
+      chart = null;
       const el = root.querySelector("#equity-chart");
       el.innerHTML = "";
-      chart = lineChart(el, curve, "equity");
+      if (curve.length) chart = lineChart(el, curve, "equityUsd", { money: true });
+      else el.innerHTML = '<p class="muted chart-empty">The account\'s equity appears here minute by minute, net of fees, once the session\'s trading cycle runs.</p>';
       drawnKey = key;
     }
+    root.querySelector("#equity-meta").textContent = curve.length
+      ? `Session ${fmtText(intraday.sessionDate)}: started at ${fmtMoney(intraday.startingEquityUsd)}, now ${fmtMoney(obj(curve[curve.length - 1]).equityUsd)}`
+      : "";
 
     if (todays) {
       root.querySelector("#today-trades").innerHTML = table(
@@ -147,7 +152,7 @@ export default async function dashboard(root, ctx) {
           { label: "Entry", render: (t) => fmtTime(t.entryTs) },
           { label: "Contract", render: (t) => `<code>${esc(fmtText(t.contract))}</code>` },
           { label: "Qty", cls: "num", render: (t) => esc(fmtText(t.quantity)) },
-          { label: "Exit", render: (t) => (t.status === "open" ? "open" : esc(fmtText(t.exitReason))) },
+          { label: "Exit", render: (t) => (t.status === "open" ? "open" : esc(label(fmtText(t.exitReason)))) },
           { label: "Net P&L", cls: "num", render: pnlCell },
         ],
         arr(obj(todays).trades).filter((t) => t && typeof t === "object"),
@@ -160,14 +165,14 @@ export default async function dashboard(root, ctx) {
       [
         { label: "Time", render: (r) => fmtTime(r.ts) },
         { label: "Symbol", render: (r) => esc(fmtText(r.symbol ?? r.underlying)) },
-        { label: "Strategy", render: (r) => esc(fmtText(r.strategy)) },
+        { label: "Strategy", render: (r) => esc(label(fmtText(r.strategy))) },
         { label: "Direction", render: direction },
-        { label: "Confidence", cls: "num", render: (r) => (num(r.confidence) === null ? DASH : fmtPct(r.confidence, 0)) },
+        { label: "Confidence", cls: "num", render: (r) => fmtConfidence(r.confidence) },
         { label: "Rationale", cls: "wrap", render: rationale },
         { label: "Risk", cls: "wrap", render: verdict },
       ],
       signals,
-      { empty: "No signals yet today.", testid: "signals-table", stack: true },
+      { empty: "No signals yet today. Each signal a strategy raises appears here with its confidence, its rationale and the risk engine's verdict.", testid: "signals-table", stack: true },
     );
   }
 

@@ -2,7 +2,9 @@
 // every mode's stop with a way to clear it, master switch and component toggles, open positions
 // with close buttons, working orders with cancel buttons.
 import { ApiError, api } from "../api.js";
-import { DASH, arr, esc, fmtMoney, fmtNum, fmtText, fmtTime, label, modeLabel, obj, signClass } from "../format.js";
+import {
+  DASH, STATE_MEANINGS, arr, esc, fmtMoney, fmtNum, fmtText, fmtTime, label, modeLabel, obj, signClass, tradingStateWord,
+} from "../format.js";
 import { normTrading } from "../normalize.js";
 import { confirmDialog, flash, table } from "../ui.js";
 import { modeCard } from "./mode.js";
@@ -41,17 +43,19 @@ export default async function trading(root, ctx) {
 
   function renderState(d) {
     const es = obj(d.emergencyStop);
+    const state = tradingStateWord(d); // the header's word: one truth
     root.querySelector("#state").innerHTML = `
       <dl class="kv">
         <dt>Mode</dt><dd data-testid="trading-mode">${esc(modeLabel(d.mode))}</dd>
-        <dt>State</dt><dd data-testid="trading-state">${esc(fmtText(d.tradingState))}</dd>
-        <dt>Paused</dt><dd data-testid="paused">${d.paused === true ? "yes" : d.paused === false ? "no" : DASH}</dd>
+        <dt>State</dt><dd><strong data-testid="trading-state">${esc(state.word)}</strong>
+          ${STATE_MEANINGS[state.key] ? `<span class="muted small" data-testid="state-meaning">${esc(STATE_MEANINGS[state.key])}</span>` : ""}</dd>
         <dt>Emergency stop</dt><dd data-testid="estop-status">${es.active
           ? `<strong class="neg">ACTIVE</strong> by ${esc(fmtText(es.by))} at ${fmtTime(es.at)} — ${esc(fmtText(es.reason))}`
           : es.active === false ? "not active" : DASH}</dd>
       </dl>`;
     root.querySelector("#estop").disabled = es.active === true;
     root.querySelector("#pause").disabled = d.paused === true;
+    root.querySelector("#resume").disabled = d.paused !== true && es.active !== true; // nothing to resume
     root.querySelector("#resume").textContent = es.active === true
       ? `Resume ${modeLabel(d.mode)}…` : "Resume";
   }
@@ -77,7 +81,8 @@ export default async function trading(root, ctx) {
             ? `<strong class="neg">ACTIVE</strong> by ${esc(fmtText(ch.actor))} at ${fmtTime(ch.at)} — ${esc(fmtText(ch.reason))}`
             : c.emergencyStop === false ? "not active" : DASH;
         } },
-        { label: "State", render: (m) => esc(fmtText(m.controls.tradingState)) + (m.controls.paused === true ? " · paused" : "") },
+        { label: "State", render: (m) => esc(tradingStateWord({ tradingState: m.controls.tradingState, paused: m.controls.paused,
+          emergencyStop: { active: m.controls.emergencyStop } }).word) },
         { label: "", render: (m) => (m.controls.emergencyStop === true
           ? `<button class="clear-stop" data-requires-trade data-mode="${esc(m.mode)}" data-testid="clear-stop-${esc(m.mode)}">Clear ${esc(modeLabel(m.mode))} stop…</button>`
           : "") },
@@ -153,7 +158,7 @@ export default async function trading(root, ctx) {
     root.querySelector("#positions").innerHTML = table(
       [
         { label: "Contract", render: (p) => `<code>${esc(fmtText(p.contract ?? p.symbol))}</code>` },
-        { label: "Strategy", render: (p) => esc(fmtText(p.strategy)) },
+        { label: "Strategy", render: (p) => esc(label(fmtText(p.strategy))) },
         { label: "Qty", cls: "num", render: (p) => esc(fmtText(p.quantity ?? p.qty)) },
         { label: "Entry", cls: "num", render: (p) => fmtNum(p.entryPrice ?? p.avgPrice) },
         { label: "Mark", cls: "num", render: (p) => fmtNum(p.markPrice ?? p.mark ?? p.currentPrice) },

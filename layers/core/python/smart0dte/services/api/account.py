@@ -18,6 +18,7 @@ from pydantic import Field
 from smart0dte.domain.models import CONTRACT_MULTIPLIER, Side, TradingMode
 from smart0dte.domain.portfolio import cents
 from smart0dte.domain.strategies import STRATEGIES
+from smart0dte.ports.api import ApiStore
 from smart0dte.services.api.context import ApiContext
 from smart0dte.services.api.shared import Wire, marks
 
@@ -57,6 +58,16 @@ def _gauge(used: Decimal, base: Decimal, limit_fraction: float) -> Gauge:
     )
 
 
+def session_start_equity(store: ApiStore, day: date) -> tuple[Decimal, Decimal, bool]:
+    """The equity and peak equity `day` started with, and whether pre_market planned it: the plan's,
+    before a plan the settings' starting equity (both)."""
+    plan = store.session_plan(day)
+    if plan is None:
+        start = Decimal(str(store.get_settings().starting_equity_usd))
+        return start, start, False
+    return plan.starting_equity_usd, plan.peak_equity_usd, True
+
+
 def router(api: ApiContext) -> Router:
     router = Router()  # type: ignore[no-untyped-call]
     deps = api.deps
@@ -66,11 +77,7 @@ def router(api: ApiContext) -> Router:
         store = deps.store
         day = api.today()
         state = store.get_control_state(day)
-        plan = store.session_plan(day)
-        if plan is None:
-            start = peak = Decimal(str(state.settings.starting_equity_usd))
-        else:
-            start, peak = plan.starting_equity_usd, plan.peak_equity_usd
+        start, peak, planned = session_start_equity(store, day)
         positions = store.list_open_positions()
         mark_by_symbol = marks(store, positions, api.now())
         unrealized = Decimal("0")
@@ -97,7 +104,7 @@ def router(api: ApiContext) -> Router:
         return AccountResponse(
             mode=store.mode,
             session_date=day,
-            planned=plan is not None,
+            planned=planned,
             starting_equity_usd=str(cents(start)),
             peak_equity_usd=str(cents(peak)),
             equity_usd=str(cents(equity)),

@@ -22,6 +22,7 @@ from smart0dte.domain.strategies import STRATEGIES
 from smart0dte.ports import ObjectNotFound, session_date_of
 from smart0dte.ports.api import BacktestRunner
 from smart0dte.resources import BACKTESTS_PREFIX, optimization_key
+from smart0dte.services.api.account import session_start_equity
 from smart0dte.services.api.analytics_models import (
     AnalyticsResponse,
     BacktestBody,
@@ -53,7 +54,6 @@ from smart0dte.services.events import BacktestRequestWire
 from smart0dte.services.events import request_id as backtest_request_id
 
 TIMEFRAMES = {"1d": 1, "1w": 7, "1m": 31, "3m": 92, "6m": 183, "1y": 366, "all": None}
-STARTING_EQUITY_USD = Decimal("100000")
 SOURCES = {
     "simulator": "synthetic sessions from the seeded market simulator, shaped by the scenario",
     "archive": "the recorded Databento sessions in the archive bucket (the scenario does not apply)",
@@ -117,9 +117,13 @@ def router(api: ApiContext) -> Router:
         for t in trades:
             d = session_date_of(t.exit_ts)
             by_day[d] = by_day.get(d, Decimal(0)) + t.pnl_usd
-        equity = [STARTING_EQUITY_USD]
+        # The equity at the timeframe's start: today's starting equity (as the account reads it)
+        # less what the timeframe's earlier sessions made, so the curve ends where the account is.
+        today_start, _, _ = session_start_equity(deps.store, end)
+        starting = today_start - sum((v for d, v in by_day.items() if d < end), Decimal(0))
+        equity = [starting]
         curve: list[EquityPoint] = []
-        peak = float(STARTING_EQUITY_USD)
+        peak = float(starting)
         for d in sorted(by_day):
             equity.append(equity[-1] + by_day[d])
             value = float(equity[-1])
@@ -132,7 +136,7 @@ def router(api: ApiContext) -> Router:
             strategy=strategy,
             start=start,
             end=end,
-            starting_equity_usd=float(STARTING_EQUITY_USD),
+            starting_equity_usd=float(starting),
             total_return=perf.total_return,
             sharpe=perf.sharpe,
             sortino=perf.sortino,
@@ -303,7 +307,7 @@ def router(api: ApiContext) -> Router:
         params = found.default_params
         dumped = params.model_dump(mode="json") if hasattr(params, "model_dump") else dict(vars(params))
         trades = closed_trades(None, strategy)
-        stats = performance([STARTING_EQUITY_USD], trades).trades
+        stats = performance([session_start_equity(deps.store, api.today())[0]], trades).trades
         result, note = stored_optimization(strategy)
         return OptimizationResponse(
             strategy=strategy,

@@ -58,7 +58,11 @@ def intraday_equity(
             "minute once the session's trading cycle runs",
         )
     shown = tried[-1]
-    day = marked_day(found.value, shown.open_et)
+    # The stored document is the trading cycle's envelope; the engine's state is under "engine".
+    engine = found.value["engine"]
+    if not isinstance(engine, Mapping):
+        raise ValueError(f"the session document of {shown.session_date} holds no engine state")
+    day = marked_day(engine, shown.open_et)
     peak = day.carried_peak_equity_usd
     marks: list[MinuteMarkOut] = []
     for ts, equity in day.marks:
