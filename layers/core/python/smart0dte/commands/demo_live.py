@@ -102,20 +102,20 @@ class LiveDay:
     feed: AuditFeed | None = None
 
     def serve(self, aws: EmbeddedAws, day: ReplayDay, port: int) -> ApiServer:
-        """The dashboard and the real API on `aws`, on the replay's clock, taking the replay's turns."""
+        """The dashboard and the real API on `aws`, on the replay's clock, taking the replay's turns.
+        Served once the stores exist: the backtest workflow it starts is created right after."""
         from smart0dte.adapters.aws.scheduler import ScheduleGroupReader
         from smart0dte.adapters.aws.stepfunctions import StepFunctionsBacktests
         from smart0dte.bootstrap.aws import object_store
         from smart0dte.local.http_server import serve
         from smart0dte.local.summary import AuditFeed
-        from smart0dte.resources import REPO_ROOT, REPORTS_BUCKET, STATE_MACHINES
+        from smart0dte.resources import REPO_ROOT, REPORTS_BUCKET
         from smart0dte.services.api import ApiDeps
 
-        backtest = next(m for m in STATE_MACHINES if m.name == "backtest").physical_name(aws.config.prefix)
         deps = ApiDeps(
             store_factory=aws.state_store,
             clock=self.clock,
-            backtests=StepFunctionsBacktests.by_name(aws.client("stepfunctions"), backtest),
+            backtests=StepFunctionsBacktests(aws.client("stepfunctions"), aws.state_machine_arn("backtest")),
             reports=object_store(aws.config, REPORTS_BUCKET, aws.client("s3")),
             schedules=ScheduleGroupReader(aws.client("scheduler"), aws.config.prefix),
         )
