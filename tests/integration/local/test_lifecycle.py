@@ -9,7 +9,7 @@ from moto import mock_aws
 from moto.core.config import default_user_config
 
 from smart0dte.local.embedded import EmbeddedAws, EmbeddedAwsError
-from smart0dte.resources import state_machine_arn_env
+from smart0dte.resources import STATE_MACHINES, state_machine_arn_env
 
 from .conftest import PREFIX
 
@@ -86,12 +86,12 @@ def test_without_workflows_the_stores_serve_at_once_and_the_workflows_come_when_
         assert sfn.list_state_machines()["stateMachines"] == []
         with pytest.raises(EmbeddedAwsError, match="state machine pre_market does not exist yet"):
             aws.start_execution("pre_market", {})
-        announced = aws.state_machine_arn("backtest")
+        assert aws.state_machine_arns == {}
 
         aws.provision_workflows()
         aws.provision_workflows()  # once
 
         machines = sfn.list_state_machines()["stateMachines"]
-        assert len(machines) == len(aws.state_machine_arns) > 0
-        assert announced == aws.state_machine_arns["backtest"]
-        assert os.environ[state_machine_arn_env("backtest")] == announced
+        assert sorted(m["stateMachineArn"] for m in machines) == sorted(aws.state_machine_arns.values())
+        assert len(machines) == len(STATE_MACHINES)
+        assert os.environ[state_machine_arn_env("backtest")] == aws.state_machine_arns["backtest"]
