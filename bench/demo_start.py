@@ -37,7 +37,8 @@ def _ok(url: str, token: str | None = None) -> bool:
         return False
 
 
-def one_run() -> float:
+def one_run() -> tuple[float, float]:
+    """Seconds until the dashboard's address is printed, and until the page and the API answer."""
     began = time.perf_counter()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
@@ -54,12 +55,13 @@ def one_run() -> float:
             found = DASHBOARD.match(line.strip())
             if found is not None:
                 base, token = found.groups()
+                printed_s = time.perf_counter() - began
                 break
         else:
             raise RuntimeError(f"smart0dte demo exited ({process.wait()}) before serving")
         while not (_ok(f"{base}/") and _ok(f"{base}/api/dashboard", token)):
             time.sleep(0.05)
-        return time.perf_counter() - began
+        return printed_s, time.perf_counter() - began
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -73,19 +75,26 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    times = [one_run() for _ in range(args.runs)]
+    load_1m = os.getloadavg()[0]
+    runs = [one_run() for _ in range(args.runs)]
+    times = [answered for _, answered in runs]
     figures = {
         "runs_s": [round(t, 2) for t in times],
+        "address_printed_s": [round(printed, 2) for printed, _ in runs],
         "median_s": round(statistics.median(times), 2),
         "max_s": round(max(times), 2),
         "target_s": TARGET_S,
+        "max_over_target": round(max(times) / TARGET_S, 2),
+        "load_average_1m": [round(load_1m, 2), round(os.getloadavg()[0], 2)],
     }
     if args.json:
         print(json.dumps(figures))
     else:
         print(
             f"dashboard reachable after {figures['median_s']:.1f} s median, {figures['max_s']:.1f} s worst "
-            f"of {args.runs} (target <= {TARGET_S:.0f} s; was ~100 s warm when it served after the day)"
+            f"of {args.runs} (target <= {TARGET_S:.0f} s: worst/target {figures['max_over_target']:.2f}); "
+            f"address printed after {statistics.median(p for p, _ in runs):.1f} s median; load average "
+            f"(1 min) {load_1m:.2f} before, {os.getloadavg()[0]:.2f} after on {os.cpu_count()} cores"
         )
     return 0 if max(times) <= TARGET_S else 1
 

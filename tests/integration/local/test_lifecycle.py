@@ -9,6 +9,7 @@ from moto import mock_aws
 from moto.core.config import default_user_config
 
 from smart0dte.local.embedded import EmbeddedAws, EmbeddedAwsError
+from smart0dte.resources import STATE_MACHINES, state_machine_arn_env
 
 from .conftest import PREFIX
 
@@ -75,3 +76,22 @@ def test_it_refuses_to_share_moto_with_an_active_mock_aws() -> None:
         EmbeddedAws().start()
     with EmbeddedAws(prefix=PREFIX) as aws:
         assert aws.client("dynamodb").list_tables()["TableNames"]
+
+
+def test_without_workflows_the_stores_serve_at_once_and_the_workflows_come_when_asked() -> None:
+    with EmbeddedAws(prefix=PREFIX, workflows=False) as aws:
+        sfn = aws.client("stepfunctions")
+        assert aws.client("dynamodb").list_tables()["TableNames"]
+        assert aws.state_store().get_settings() is not None  # the store answers on the real tables
+        assert sfn.list_state_machines()["stateMachines"] == []
+        with pytest.raises(EmbeddedAwsError, match="state machine pre_market does not exist yet"):
+            aws.start_execution("pre_market", {})
+        assert aws.state_machine_arns == {}
+
+        aws.provision_workflows()
+        aws.provision_workflows()  # once
+
+        machines = sfn.list_state_machines()["stateMachines"]
+        assert sorted(m["stateMachineArn"] for m in machines) == sorted(aws.state_machine_arns.values())
+        assert len(machines) == len(STATE_MACHINES)
+        assert os.environ[state_machine_arn_env("backtest")] == aws.state_machine_arns["backtest"]

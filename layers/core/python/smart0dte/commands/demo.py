@@ -260,15 +260,16 @@ def run_embedded(
     turns: Turns | None = None,
 ) -> tuple[ReplayReport, DaySummary]:
     """Play `day` on a fresh embedded AWS with automation on (paper) and read back what the
-    handlers recorded. `on_start` hears the embedded AWS and the number of scheduled starts before
-    the first one (e.g. to serve the dashboard on it); `after` runs while the embedded AWS is still
-    up. `clock` and `turns`: see `ReplayDriver` (a clock with a rate plays the day live)."""
+    handlers recorded. `on_start` hears the embedded AWS and the number of scheduled starts once
+    its stores exist, before the functions and state machines are created (e.g. to serve the
+    dashboard on it at once); `after` runs while the embedded AWS is still up. `clock` and
+    `turns`: see `ReplayDriver` (a clock with a rate plays the day live)."""
     from smart0dte.domain.controls import AutomationSettings
     from smart0dte.local.embedded import EmbeddedAws
     from smart0dte.local.replay import ReplayDriver
     from smart0dte.local.summary import read_day
 
-    with EmbeddedAws(handlers=handlers) as aws:
+    with EmbeddedAws(handlers=handlers, workflows=False) as aws:
         driver = ReplayDriver(
             aws,
             day,
@@ -280,6 +281,7 @@ def run_embedded(
         )
         if on_start is not None:
             on_start(aws, len(driver.schedule))
+        aws.provision_workflows()
         report = driver.run()
         summary = read_day(aws.state_store(), day.session.session_date)
         if after is not None:
@@ -430,8 +432,8 @@ def play_live(
         wall_s = session.minutes / speed
         print(
             f"Playing the day live at {speed:g} market minute(s) per second (the session in about "
-            f"{wall_s / 60:.1f} min): pause, stop or close a position on the dashboard (Trading page) "
-            "as it plays. Ctrl-C to stop.\n",
+            f"{wall_s / 60:.1f} min) once its workflows are created, in a few seconds: pause, stop or "
+            "close a position on the dashboard (Trading page) as it plays. Ctrl-C to stop.\n",
             flush=True,
         )
         if on_served is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final, TextIO
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from smart0dte.local.http_server import ApiServer
     from smart0dte.local.replay import ReplayDay, ScheduledStart, Turns
     from smart0dte.local.summary import AuditFeed
+    from smart0dte.ports.api import BacktestRunner
 
 DEMO_WALL_S: Final = 300.0
 """The default pace plays the whole session in about this many wall-clock seconds."""
@@ -90,6 +91,44 @@ class DayProgress:
             self._line = ""
 
 
+WORKFLOWS_PENDING: Final = (
+    "the backtest workflow is still being created (the demo's first seconds); try again in a moment"
+)
+
+
+class BacktestsOnceCreated:
+    """The API's backtest runner in the played-live demo, which serves before the embedded AWS
+    creates its state machines: Step Functions once the backtest machine exists, until then a
+    503 saying so (rather than a wait that would hold every other request's turn)."""
+
+    def __init__(self, aws: EmbeddedAws) -> None:
+        self._aws = aws
+        self._runner: BacktestRunner | None = None
+
+    def _ready(self) -> BacktestRunner:
+        if self._runner is None:
+            from smart0dte.adapters.aws.stepfunctions import StepFunctionsBacktests
+            from smart0dte.services.api.shared import ApiError
+
+            arn = self._aws.state_machine_arns.get("backtest")
+            if arn is None:
+                raise ApiError(503, WORKFLOWS_PENDING)
+            self._runner = StepFunctionsBacktests(self._aws.client("stepfunctions"), arn)
+        return self._runner
+
+    def start(self, request: Mapping[str, object]) -> str:
+        return self._ready().start(request)
+
+    def status(self, run_id: str) -> Mapping[str, object] | None:
+        return self._ready().status(run_id)
+
+    def runs(self, limit: int) -> list[Mapping[str, object]]:
+        return self._ready().runs(limit)
+
+    def cancel(self, run_id: str, reason: str) -> None:
+        self._ready().cancel(run_id, reason)
+
+
 @dataclass
 class LiveDay:
     """One played-live day's moving parts (see `play_live`)."""
@@ -102,20 +141,19 @@ class LiveDay:
     feed: AuditFeed | None = None
 
     def serve(self, aws: EmbeddedAws, day: ReplayDay, port: int) -> ApiServer:
-        """The dashboard and the real API on `aws`, on the replay's clock, taking the replay's turns."""
+        """The dashboard and the real API on `aws`, on the replay's clock, taking the replay's turns.
+        Served once the stores exist (see `BacktestsOnceCreated` for the workflows)."""
         from smart0dte.adapters.aws.scheduler import ScheduleGroupReader
-        from smart0dte.adapters.aws.stepfunctions import StepFunctionsBacktests
         from smart0dte.bootstrap.aws import object_store
         from smart0dte.local.http_server import serve
         from smart0dte.local.summary import AuditFeed
-        from smart0dte.resources import REPO_ROOT, REPORTS_BUCKET, STATE_MACHINES
+        from smart0dte.resources import REPO_ROOT, REPORTS_BUCKET
         from smart0dte.services.api import ApiDeps
 
-        backtest = next(m for m in STATE_MACHINES if m.name == "backtest").physical_name(aws.config.prefix)
         deps = ApiDeps(
             store_factory=aws.state_store,
             clock=self.clock,
-            backtests=StepFunctionsBacktests.by_name(aws.client("stepfunctions"), backtest),
+            backtests=BacktestsOnceCreated(aws),
             reports=object_store(aws.config, REPORTS_BUCKET, aws.client("s3")),
             schedules=ScheduleGroupReader(aws.client("scheduler"), aws.config.prefix),
         )

@@ -453,7 +453,10 @@ class EmbeddedAws:
 
     Use as a context manager. `handlers` overrides functions by logical name; `quiet` silences
     the server's request log and the interpreter's error log; `log_level` is the handlers'
-    Powertools log level.
+    Powertools log level. With `workflows=False`, `start` provisions the stores only (tables,
+    buckets, queues, topics, the schedule group: what the API reads) and `provision_workflows`
+    adds the roles, functions and state machines later (their first CreateStateMachine imports moto's
+    ASL parser, seconds of CPU).
     """
 
     def __init__(
@@ -467,6 +470,7 @@ class EmbeddedAws:
         log_level: str = "WARNING",
         functions: Sequence[FunctionSpec] = FUNCTIONS,
         state_machines: Sequence[StateMachineSpec] = STATE_MACHINES,
+        workflows: bool = True,
     ) -> None:
         AwsConfig(prefix=prefix, mode=mode, region=region)  # validates the prefix
         declared = {f.name for f in functions}
@@ -481,6 +485,7 @@ class EmbeddedAws:
         self._log_level = log_level
         self._functions = tuple(functions)
         self._machines = {m.name: m for m in state_machines}
+        self._workflows = workflows
         self._server: _Server | None = None
         self._endpoint_url: str | None = None
         self._account_id: str | None = None
@@ -497,6 +502,7 @@ class EmbeddedAws:
         self.state_machine_arns: dict[str, str] = {}
         self.provisioned: Any = None
         self.environment: dict[str, str] = {}
+        self._roles: dict[str, str] = {}
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -590,7 +596,9 @@ class EmbeddedAws:
         self._configure_moto()
         self._account_id = str(self.client("sts").get_caller_identity()["Account"])
         self._install_dispatcher()
-        self._provision()
+        self._provision_stores()
+        if self._workflows:
+            self.provision_workflows()
 
     def _configure_moto(self) -> None:
         from moto.core.config import default_user_config
@@ -624,7 +632,7 @@ class EmbeddedAws:
         backend.invoke = self._dispatcher.invoke  # type: ignore[method-assign]
         self._lambda_backend = backend
 
-    def _provision(self) -> None:
+    def _provision_stores(self) -> None:
         from smart0dte.adapters.aws.provisioning import provision
         from smart0dte.bootstrap.aws import boto3_session
 
@@ -632,16 +640,25 @@ class EmbeddedAws:
         self.provisioned = provision(
             self.prefix, session, endpoint_url=self.endpoint_url, account=LOCAL_ACCOUNT_SUFFIX
         )
-        lambda_role = self._role("lambda", "lambda.amazonaws.com")
-        states_role = self._role("states", "states.amazonaws.com")
-        scheduler_role = self._role("scheduler", "scheduler.amazonaws.com")
         self.client("scheduler").create_schedule_group(Name=self.prefix)
+
+    def provision_workflows(self) -> None:
+        """Create the functions and state machines with their roles (once), and set the functions'
+        environment."""
+        if self._roles:
+            return
+        for name, service in (
+            ("lambda", "lambda.amazonaws.com"),
+            ("states", "states.amazonaws.com"),
+            ("scheduler", "scheduler.amazonaws.com"),
+        ):
+            self._roles[name] = self._role(name, service)
         lam = self.client("lambda")
         for spec in self._functions:
             created = lam.create_function(
                 FunctionName=spec.physical_name(self.prefix),
                 Runtime=LAMBDA_RUNTIME,
-                Role=lambda_role,
+                Role=self._roles["lambda"],
                 Handler="handler.handler",
                 Code={"ZipFile": _stub_zip()},
                 MemorySize=spec.memory_mb,
@@ -650,20 +667,22 @@ class EmbeddedAws:
             )
             self.function_arns[spec.name] = str(created["FunctionArn"])
         sfn = self.client("stepfunctions")
+        arns: dict[str, str] = {}
         for machine in self._machines.values():
             created = sfn.create_state_machine(
                 name=machine.physical_name(self.prefix),
                 definition=render_definition(machine, self.function_arns),
-                roleArn=states_role,
+                roleArn=self._roles["states"],
                 type=machine.type.value,
             )
-            self.state_machine_arns[machine.name] = str(created["stateMachineArn"])
+            arns[machine.name] = str(created["stateMachineArn"])
+        self.state_machine_arns.update(arns)  # all at once: other threads read it
         self.environment = function_environment(
             self.prefix,
             self.provisioned.queue_urls,
             self.provisioned.topic_arns,
             self.state_machine_arns,
-            scheduler_role,
+            self._roles["scheduler"],
         )
         self._set_env(self.environment)
 
@@ -706,6 +725,9 @@ class EmbeddedAws:
         finally:
             self._endpoint_url = None
             self._clients.clear()
+            self._roles.clear()
+            self.function_arns.clear()
+            self.state_machine_arns.clear()
             with _active_lock:
                 if _active is self:
                     _active = None
@@ -769,6 +791,10 @@ class EmbeddedAws:
     def start_execution(self, state_machine: str, execution_input: Any, name: str | None = None) -> str:
         """Start `state_machine` (logical name) with `execution_input` (JSON-ready); returns its ARN."""
         self._machine(state_machine)
+        if state_machine not in self.state_machine_arns:
+            raise EmbeddedAwsError(
+                f"state machine {state_machine} does not exist yet: call provision_workflows() first"
+            )
         execution_name = name or self._next_name(state_machine)
         if not _EXECUTION_NAME.match(execution_name):
             raise ValueError(f"name={execution_name!r} must be 1 to 80 characters of A-Z, a-z, 0-9, '-', '_'")
