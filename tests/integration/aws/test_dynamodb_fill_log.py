@@ -1,7 +1,7 @@
 """The fill log: each fill appended once (by fill id) to its session's page in `record_fill`'s own
-transaction, with its order's signal id; read by time across sessions; a page another writer
-appended to first is read again, so concurrent writers (the desk and the order bridge) lose
-nothing; a busy session opens a second page."""
+transaction, with its order's signal and that signal's risk decision; read by time across
+sessions; a page another writer appended to first is read again, so concurrent writers (the desk
+and the order bridge) lose nothing; a busy session opens a second page."""
 
 import json
 from datetime import timedelta
@@ -12,11 +12,13 @@ import pytest
 from smart0dte.adapters.aws.dynamodb import DynamoState, trading
 from smart0dte.adapters.aws.dynamodb.tables import Tx
 from smart0dte.adapters.aws.provisioning import Provisioned
+from smart0dte.domain.controls import TradingState
 from smart0dte.domain.models import Fill, Order, OrderStatus
-from smart0dte.ports import ConcurrentUpdate
+from smart0dte.domain.risk import RiskRule, RiskVerdict, Violation
+from smart0dte.ports import ConcurrentUpdate, RiskDecision
 
 from ..moto_env import REGION
-from .builders import T0, all_items, fill, intent
+from .builders import T0, all_items, fill, intent, signal
 from .conftest import PREFIX
 
 NEXT_DAY = timedelta(days=3)
@@ -43,26 +45,34 @@ def pages(dynamodb: Any, aws: Provisioned) -> dict[str, list[str]]:
     }
 
 
-def test_a_fill_is_logged_once_on_its_session_page_with_its_orders_signal(
+def test_a_fill_is_logged_once_on_its_session_page_with_its_orders_signal_and_risk_decision(
     paper: DynamoState, aws: Provisioned, dynamodb: Any
 ) -> None:
-    entry = submitted(paper, 1, signal_id="momentum_breakout-SPY-1031")
+    sig = signal(1)
+    verdict = RiskVerdict(True, TradingState.ACTIVE, (Violation(RiskRule("MAX_POSITIONS"), "2 of 3 open"),))
+    decision = RiskDecision(sig.signal_id, T0, verdict, 2)
+    paper.put_signal(sig, "signals")
+    paper.put_risk_decision(decision, "risk")
+    entry = submitted(paper, 1, signal_id=sig.signal_id)
+    unknown = submitted(paper, 4, signal_id="a-signal-the-store-never-had")
     later = submitted(paper, 2)
     paper.record_fill(fill_of(entry, "F1", 1), actor="bridge")
     paper.record_fill(fill_of(entry, "F1", 1), actor="execute")  # the same fill, redelivered
     paper.record_fill(fill_of(entry, "F2", 2), actor="bridge")
     monday = fill_of(later, "F3", 1).model_copy(update={"ts": T0 + NEXT_DAY})
     paper.record_fill(monday, actor="bridge")
+    paper.record_fill(fill_of(unknown, "F4", 3), actor="bridge")
 
-    assert pages(dynamodb, aws) == {"2025-03-14#0000": ["F1", "F2"], "2025-03-17#0000": ["F3"]}
+    assert pages(dynamodb, aws) == {"2025-03-14#0000": ["F1", "F2", "F4"], "2025-03-17#0000": ["F3"]}
     logged = paper.list_fill_log(T0, T0 + NEXT_DAY + timedelta(seconds=1))
-    assert [(e.fill.fill_id, e.signal_id) for e in logged] == [
-        ("F1", "momentum_breakout-SPY-1031"),
-        ("F2", "momentum_breakout-SPY-1031"),
-        ("F3", None),
+    assert [(e.fill.fill_id, e.signal_id, e.signal, e.risk) for e in logged] == [
+        ("F1", sig.signal_id, sig, decision),
+        ("F2", sig.signal_id, sig, decision),
+        ("F4", "a-signal-the-store-never-had", None, None),
+        ("F3", None, None, None),
     ]
     assert logged[0].fill == fill_of(entry, "F1", 1)
-    assert logged[2].fill == monday
+    assert logged[3].fill == monday
 
 
 def test_the_log_reads_from_start_inclusive_to_end_exclusive_by_time_then_id(paper: DynamoState) -> None:

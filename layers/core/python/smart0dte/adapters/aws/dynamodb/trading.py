@@ -229,7 +229,10 @@ class JournalPageItem(TradingTable):
     version = VersionAttribute()
 
 
-def _fill_to_wire(fill: Fill, signal_id: str | None) -> dict[str, object]:
+def _fill_to_wire(
+    fill: Fill, signal_id: str | None, decided: tuple[Signal, RiskDecision | None] | None
+) -> dict[str, object]:
+    signal, risk = decided or (None, None)
     return {
         "fill_id": fill.fill_id,
         "order_id": fill.order_id,
@@ -241,6 +244,16 @@ def _fill_to_wire(fill: Fill, signal_id: str | None) -> dict[str, object]:
         "price": str(fill.price),
         "commission_usd": str(fill.commission_usd),
         "signal_id": signal_id,
+        "signal": None if signal is None else signal.model_dump(mode="json"),
+        "risk": None
+        if risk is None
+        else {
+            "ts": risk.ts.isoformat(),
+            "approved": risk.verdict.approved,
+            "trading_state": risk.verdict.trading_state.value,
+            "violations": [str(v) for v in risk.verdict.violations],
+            "quantity": risk.quantity,
+        },
     }
 
 
@@ -256,7 +269,19 @@ def _fill_from_wire(wire: dict[str, Any]) -> LoggedFill:
         price=Decimal(wire["price"]),
         commission_usd=Decimal(wire["commission_usd"]),
     )
-    return LoggedFill(fill, wire["signal_id"])
+    signal_id = wire["signal_id"]
+    signal = None if wire["signal"] is None else Signal.model_validate(wire["signal"])
+    risk = wire["risk"]
+    decision = None
+    if risk is not None and signal_id is not None:
+        verdict = RiskVerdict(
+            approved=bool(risk["approved"]),
+            trading_state=TradingState(risk["trading_state"]),
+            violations=tuple(_parse_violation(str(text)) for text in risk["violations"]),
+        )
+        ts = datetime.fromisoformat(risk["ts"])
+        decision = RiskDecision(signal_id=signal_id, ts=ts, verdict=verdict, quantity=int(risk["quantity"]))
+    return LoggedFill(fill, signal_id, signal, decision)
 
 
 def _parse_violation(text: str) -> Violation:
@@ -563,16 +588,22 @@ class DynamoTradingBook(DynamoCounters, DynamoAudit):
         return get_item(self._fills, *key) is not None
 
     def record_fill(self, fill: Fill, actor: str) -> Versioned[Order]:
-        """Store the fill, append it to its session's fill-log page and apply it to its order in
-        one transaction, once per fill id (the fill's own item is created once).
+        """Store the fill, append it to its session's fill-log page (with its order's signal and
+        that signal's risk decision, read once) and apply it to its order in one transaction,
+        once per fill id (the fill's own item is created once).
 
         A fill that does not fit its order raises DomainError and writes nothing. Losing the
         order's or the page's lock to another writer reloads and retries, FILL_ATTEMPTS times in all.
         """
-        for _ in range(FILL_ATTEMPTS):
+        decided: tuple[Signal, RiskDecision | None] | None = None
+        for attempt in range(FILL_ATTEMPTS):
             current = self._require_order(fill.order_id)
             if self._fill_exists(fill):
                 return current
+            signal_id = current.value.signal_id
+            if attempt == 0 and signal_id is not None:
+                key = (session_date_of(current.value.created_at), signal_id)
+                decided = self._signal_decisions([key]).get(signal_id)
             updated = current.value.apply_fill(fill)
             item = self._fills(
                 self._key("order", fill.order_id),
@@ -593,7 +624,7 @@ class DynamoTradingBook(DynamoCounters, DynamoAudit):
                 self._fill_log,
                 self._fill_log_pk,
                 "fills",
-                [(fill.ts, _fill_to_wire(fill, current.value.signal_id))],
+                [(fill.ts, _fill_to_wire(fill, signal_id, decided))],
             ):
                 tx.put(_FILL_LOG_LABEL, page)
             tx.put("order", self._order_item(updated, current.version))
@@ -655,7 +686,7 @@ class DynamoTradingBook(DynamoCounters, DynamoAudit):
         found = [o for o in found if start <= o.created_at < end]
         return sorted(found, key=lambda o: (o.created_at, o.order_id))
 
-    def get_signal_decisions(
+    def _signal_decisions(
         self, keys: Iterable[tuple[date, str]]
     ) -> dict[str, tuple[Signal, RiskDecision | None]]:
         """Signals and their risk decisions by id, in batched reads of both items of each key."""
