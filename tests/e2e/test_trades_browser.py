@@ -92,3 +92,31 @@ def test_cancelling_a_working_order_asks_the_engine(tab, real: RealApi) -> None:
     expect(orders).to_contain_text("cancel requested")
     assert real.store.get_controls().cancel_requests == frozenset({"order-2"})
     shot(tab, "trading_orders")
+
+
+def test_a_long_journal_paints_its_newest_rows_first_and_shows_more_on_request(tab, real: RealApi) -> None:
+    seed_demo_trade(real.store)
+    many = 120
+    served: list[int] = []
+
+    def year_of_trades(route) -> None:  # type: ignore[no-untyped-def]
+        """The real answer with its demo trade repeated: 120 round trips, the oldest first."""
+        body = route.fetch().json()
+        (demo,) = [t for t in body["trades"] if t["underlying"] == "IWM"]
+        body["trades"] = [{**demo, "positionId": f"trade-{n:03d}"} for n in range(many)]
+        served.append(len(body["trades"]))
+        route.fulfill(json=body)
+
+    tab.route("**/api/trades?*", year_of_trades)
+    open_route(tab, real, f"trades?{DEMO_DAY}")
+    rows = tab.get_by_test_id("trade-row")
+    expect(rows).to_have_count(50)
+    expect(tab.get_by_test_id("journal-shown")).to_have_text(f"Newest 50 of {many} trades.")
+    tab.get_by_test_id("journal-more").click()
+    expect(rows).to_have_count(100)
+    rows.nth(99).click()  # a row added by "Show more" opens its own trade
+    expect(tab.get_by_test_id("trade-detail").get_by_test_id("detail-rationale")).to_have_text(RATIONALE)
+    tab.get_by_test_id("journal-more").click()
+    expect(rows).to_have_count(many)
+    expect(tab.get_by_test_id("journal-more")).to_be_hidden()
+    assert served == [many]  # one request: no fetch per row or per page of rows

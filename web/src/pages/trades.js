@@ -7,6 +7,8 @@ import { DASH, arr, esc, fmtMoney, fmtNum, fmtText, fmtTime, obj, signClass, tsM
 import { table } from "../ui.js";
 
 const STRATEGIES = ["momentum_breakout", "mean_reversion", "gap_fill", "vix_spike"];
+// The journal paints this many rows first (a year holds about 756); "Show more" adds as many again.
+const PAGE_ROWS = 50;
 const SYMBOLS = ["SPY", "QQQ", "IWM"];
 
 function nyDate(ms) {
@@ -78,7 +80,8 @@ export default async function trades(root, ctx) {
       <p id="trades-error" class="field-error" data-testid="trades-error" hidden></p>
     </section>
     <div class="grid-3" id="trade-totals" data-testid="trade-totals"></div>
-    <section class="card"><h2>Journal</h2><div id="journal"></div></section>
+    <section class="card"><h2>Journal</h2><div id="journal"></div>
+      <p class="muted small" id="journal-more" hidden><span data-testid="journal-shown"></span> <button type="button" id="more" data-testid="journal-more">Show more</button></p></section>
     <section class="card" id="trade-detail" data-testid="trade-detail" hidden></section>`;
   const form = root.querySelector("#trade-filters");
   const errEl = root.querySelector("#trades-error");
@@ -106,7 +109,11 @@ export default async function trades(root, ctx) {
       `<section class="card stat"><h2>${esc(title)}</h2><p class="big ${cls}" data-testid="${id}">${value}</p><p class="muted small">${note}</p></section>`).join("");
   }
 
-  function renderJournal(rows, body) {
+  function renderJournal(rows, body, shown) {
+    const more = root.querySelector("#journal-more");
+    more.hidden = rows.length <= shown;
+    more.querySelector("[data-testid=journal-shown]").textContent = `Newest ${Math.min(shown, rows.length)} of ${rows.length} trades.`;
+    more.querySelector("#more").onclick = () => renderJournal(rows, body, shown + PAGE_ROWS);
     root.querySelector("#journal").innerHTML = table(
       [
         { label: "Entry", render: (t) => shortTime(t.entryTs) },
@@ -120,7 +127,7 @@ export default async function trades(root, ctx) {
         { label: "Net P&L", cls: "num", render: pnlCell },
         { label: "Net %", cls: "num", render: (t) => `<span class="${signClass(t.netPnlPercent)}">${pct(t.netPnlPercent)}</span>` },
       ],
-      rows,
+      rows.slice(0, shown),
       {
         empty: `No trades from ${body.from} to ${body.to}. Each round trip the engine makes (its entry and exit, every fill, the fees and the P&L net of them) will appear here.`,
         testid: "trades-table",
@@ -196,7 +203,7 @@ export default async function trades(root, ctx) {
     if (!ctx.alive()) return;
     renderTotals(obj(body.totals), body);
     const rows = arr(body.trades).filter((t) => t && typeof t === "object").reverse(); // newest first
-    renderJournal(rows, body);
+    renderJournal(rows, body, PAGE_ROWS);
   }
 
   form.addEventListener("submit", (e) => {
