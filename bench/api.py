@@ -17,7 +17,7 @@ moto's transactions back up the items they write instead of whole tables
 - the page's equity curve, /api/analytics?timeframe=3m over HTTP (every closed trade of three
   months, read from the store's trade journal) — target p50 <= 100 ms;
 - the Trades page's call, /api/trades for a month (about 63 round trips, each with its entry and
-  exit order and their fills, signal lookups included) over HTTP — target p95 <= 100 ms;
+  exit order and their fills, its signal and risk decision) over HTTP — target p95 <= 100 ms;
 - and /api/health, without a target of its own.
 
 With `--browser` it also serves web/dist and times the Trades page in chromium with a year of

@@ -93,7 +93,12 @@ def list_trades(
         (t.position_id, t.contract, t.entry_ts, t.exit_ts) for t in closed if wanted(t.contract, t.strategy)
     ]
     rows += [(p.position_id, p.contract, p.opened_at, None) for p in opened if wanted(p.contract, p.strategy)]
-    fills_of = {pid: _fills_between(logged, c, entry, exit_) for pid, c, entry, exit_ in rows}
+    by_symbol: dict[str, list[LoggedFill]] = {}
+    for e in logged:
+        by_symbol.setdefault(e.fill.contract.occ_symbol, []).append(e)
+    fills_of = {
+        pid: _fills_between(by_symbol.get(c.occ_symbol, []), entry, exit_) for pid, c, entry, exit_ in rows
+    }
     entry_of = {
         pid: next((e for e in fills if e.signal_id and e.fill.side is Side.BUY), None)
         for pid, fills in fills_of.items()
@@ -155,13 +160,12 @@ def list_trades(
 
 
 def _fills_between(
-    logged: Sequence[LoggedFill], contract: OptionContract, entry: datetime, exit_: datetime | None
+    contract_fills: Sequence[LoggedFill], entry: datetime, exit_: datetime | None
 ) -> list[LoggedFill]:
-    """The fills of one round trip: its contract's, from its entry to its exit (a later entry in the
-    same contract is another round trip)."""
-    symbol = contract.occ_symbol
+    """The fills of one round trip among its contract's (by time): from its entry to its exit (a
+    later entry in the same contract is another round trip)."""
     last = exit_ or datetime.max.replace(tzinfo=entry.tzinfo)
-    return [e for e in logged if e.fill.contract.occ_symbol == symbol and entry <= e.fill.ts <= last]
+    return [e for e in contract_fills if entry <= e.fill.ts <= last]
 
 
 @dataclass(frozen=True, slots=True)
