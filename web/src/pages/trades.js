@@ -9,6 +9,13 @@ import { table } from "../ui.js";
 const STRATEGIES = ["momentum_breakout", "mean_reversion", "gap_fill", "vix_spike"];
 // The journal paints this many rows first (a year holds about 756); "Show more" adds as many again.
 const PAGE_ROWS = 50;
+// A longer range paints its last RECENT_DAYS first (one quick request), then the whole range.
+const RECENT_DAYS = 30;
+
+function daysBefore(isoDate, days) {
+  const ms = Date.parse(`${isoDate}T00:00:00Z`);
+  return Number.isNaN(ms) ? isoDate : new Date(ms - days * 86400000).toISOString().slice(0, 10);
+}
 const SYMBOLS = ["SPY", "QQQ", "IWM"];
 
 function nyDate(ms) {
@@ -190,17 +197,30 @@ export default async function trades(root, ctx) {
     ];
   }
 
+  let loads = 0;
   async function load() {
+    const seq = ++loads;
+    const current = () => ctx.alive() && seq === loads;
     errEl.hidden = true;
+    const f = filters();
+    const recentFrom = daysBefore(f.to, RECENT_DAYS - 1);
     let body;
     try {
-      body = obj(await api(query(filters())));
+      if (recentFrom > f.from) {
+        const recent = obj(await api(query({ ...f, from: recentFrom })));
+        if (!current()) return;
+        root.querySelector("#trade-totals").innerHTML =
+          `<section class="card stat" data-testid="totals-loading"><p class="muted small">Showing ${esc(recentFrom)} to ${esc(f.to)}; loading ${esc(f.from)} onwards for the totals…</p></section>`;
+        renderJournal(arr(recent.trades).filter((t) => t && typeof t === "object").reverse(), recent, PAGE_ROWS);
+      }
+      body = obj(await api(query(f)));
     } catch (err) {
+      if (!current()) return;
       errEl.textContent = err.message;
       errEl.hidden = false;
       return;
     }
-    if (!ctx.alive()) return;
+    if (!current()) return;
     renderTotals(obj(body.totals), body);
     const rows = arr(body.trades).filter((t) => t && typeof t === "object").reverse(); // newest first
     renderJournal(rows, body, PAGE_ROWS);
