@@ -21,8 +21,8 @@ moto's transactions back up the items they write instead of whole tables
 - and /api/health, without a target of its own.
 
 With `--browser` it also serves web/dist and times the Trades page in chromium with a year of
-trades (`from` a year back): from navigation to the first journal row painted, median of 5 loads —
-target <= 1 s.
+trades (`from` a year back): from navigation to the first journal row painted (the page paints the
+range's last 30 days first, then loads the year), median of 5 loads — target <= 1 s.
 
 The first requests warm up (connection, pynamodb models) and are not counted.
 """
@@ -297,6 +297,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"{page['max_ms']:.0f} ms; target {TRADES_PAGE_TARGET_S * 1e3:.0f} ms, ratio "
                 f"{page['median_ms'] / (TRADES_PAGE_TARGET_S * 1e3):.2f}"
             )
+            print(
+                f"Trades page, the whole year loaded median {page['year_median_ms']:.0f} ms, worst "
+                f"{page['year_max_ms']:.0f} ms (no target)"
+            )
     met = (
         figures["http"]["p95_ms"] <= TARGET_P95_S * 1e3
         and figures["analytics"]["p50_ms"] <= ANALYTICS_TARGET_P50_S * 1e3
@@ -314,7 +318,8 @@ def _trades_path(now: datetime, days: int) -> str:
 
 def _trades_page(url: str, token: str, now: datetime, loads: int = 5) -> dict[str, float]:
     """The Trades page with a year of trades in chromium: ms from navigation to the first journal
-    row painted (the page's own `performance.now()` when the row is there)."""
+    row painted (the page's own `performance.now()` when the row is there), and to the year's
+    totals shown (the whole range loaded)."""
     from playwright.sync_api import sync_playwright
 
     path = _trades_path(now, 365).removeprefix("/api/trades?")
@@ -327,15 +332,24 @@ def _trades_page(url: str, token: str, now: datetime, loads: int = 5) -> dict[st
             page = context.new_page()
             page.goto(f"{url}/?token={token}#/dashboard")  # the token is kept for the session
             page.wait_for_selector("[data-testid=pnl-realized]")
-            times = []
+            times, whole = [], []
             for _ in range(loads):
                 page.goto("about:blank")
                 page.goto(f"{url}/#/trades?{path}")
                 page.wait_for_selector("[data-testid=trade-row]", timeout=30_000)
                 times.append(float(page.evaluate("performance.now()")))
+                # the year's answer too, so no load leaves a request running into the next
+                page.wait_for_selector("[data-testid=totals-net]", timeout=30_000)
+                whole.append(float(page.evaluate("performance.now()")))
         finally:
             browser.close()
-    return {"median_ms": float(np.median(times)), "max_ms": max(times), "loads": float(loads)}
+    return {
+        "median_ms": float(np.median(times)),
+        "max_ms": max(times),
+        "year_median_ms": float(np.median(whole)),
+        "year_max_ms": max(whole),
+        "loads": float(loads),
+    }
 
 
 if __name__ == "__main__":
