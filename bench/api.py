@@ -3,9 +3,12 @@
 Run: .venv/bin/python bench/api.py [--days N] [--trades-per-day N] [--requests N] [--json]
 
 Seeds an in-process moto DynamoDB (tables from resources.py) with `--days` sessions (252 by
-default) of closed round trips through the real store (`open_position` + `close_position`, so
-counters and audit records are written as in production), two open positions, today's signals
-with risk decisions and an SPY chain snapshot. Then it times:
+default) of closed round trips through the real store as the desk writes them (each entry's
+signal and risk decision, the entry and exit orders with their fills, `open_position` +
+`close_position`, so counters, the fill log, the journal and audit records are written as in
+production), two open positions, today's signals with risk decisions and an SPY chain snapshot.
+moto's transactions back up the items they write instead of whole tables
+(`local/moto_transactions.py`), so a year seeds in minutes. Then it times:
 
 - GET /api/dashboard through the local server over HTTP on 127.0.0.1 with a real token (what the
   dashboard sees locally: token check, API Gateway v2 event, the Lambda handler, JSON) — target
@@ -14,12 +17,12 @@ with risk decisions and an SPY chain snapshot. Then it times:
 - the page's equity curve, /api/analytics?timeframe=3m over HTTP (every closed trade of three
   months, read from the store's trade journal) — target p50 <= 100 ms;
 - the Trades page's call, /api/trades for a month (about 63 round trips, each with its entry and
-  exit order and their fills, signal lookups included) over HTTP — target p95 <= 100 ms;
+  exit order and their fills, its signal and risk decision) over HTTP — target p95 <= 100 ms;
 - and /api/health, without a target of its own.
 
 With `--browser` it also serves web/dist and times the Trades page in chromium with a year of
-trades (`from` a year back): from navigation to the first journal row painted, median of 5 loads —
-target <= 1 s.
+trades (`from` a year back): from navigation to the first journal row painted (the page paints the
+range's last 30 days first, then loads the year), median of 5 loads — target <= 1 s.
 
 The first requests warm up (connection, pynamodb models) and are not counted.
 """
@@ -54,7 +57,9 @@ PREFIX = "smart0dte-bench"
 REGION = "us-east-1"
 
 
-def _fill_order(store: Any, position: Any, side: Any, at: datetime, price: Decimal, n: str) -> None:
+def _fill_order(
+    store: Any, position: Any, side: Any, at: datetime, price: Decimal, n: str, signal_id: str | None
+) -> None:
     """An order of the round trip and its one fill, as the desk stores them (the fill log too)."""
     from smart0dte.domain.models import Fill, Order, OrderIntent, OrderStatus, idempotency_key
 
@@ -66,6 +71,7 @@ def _fill_order(store: Any, position: Any, side: Any, at: datetime, price: Decim
         side=side,
         quantity=position.quantity,
         limit_price=price,
+        signal_id=signal_id,
         reason=f"bench {side.value}",
     )
     order = Order.from_intent(intent, f"{position.position_id}-{n}")
@@ -83,6 +89,30 @@ def _fill_order(store: Any, position: Any, side: Any, at: datetime, price: Decim
         commission_usd=Decimal("1.30"),
     )
     store.record_fill(fill, "system:bench")
+
+
+def _signal(store: Any, position: Any) -> str:
+    """The signal the entry answers and its approval, as the signals and risk steps store them."""
+    from smart0dte.domain.controls import TradingState
+    from smart0dte.domain.models import Signal, Underlying
+    from smart0dte.domain.risk import RiskVerdict
+    from smart0dte.ports import RiskDecision
+
+    signal = Signal(
+        signal_id=f"{position.strategy}-{position.position_id}",
+        ts=position.opened_at,
+        underlying=Underlying.SPY,
+        direction=position.contract.right,
+        strategy=position.strategy,
+        confidence=0.72,
+        rationale="SPY closed above its 30-minute high with rising volume",
+    )
+    store.put_signal(signal, "system:bench")
+    verdict = RiskVerdict(True, TradingState.ACTIVE, ())
+    store.put_risk_decision(
+        RiskDecision(signal.signal_id, signal.ts, verdict, position.quantity), "system:bench"
+    )
+    return signal.signal_id
 
 
 def _seed(store: Any, days: int, per_day: int, now: datetime) -> int:
@@ -112,11 +142,12 @@ def _seed(store: Any, days: int, per_day: int, now: datetime) -> int:
                 opened_at=opened,
                 strategy=strategies[(i + k) % len(strategies)],
             )
-            _fill_order(store, position, Side.BUY, opened, position.entry_price, "in")
+            signal_id = _signal(store, position)
+            _fill_order(store, position, Side.BUY, opened, position.entry_price, "in", signal_id)
             store.open_position(position, "system:bench", "entry")
             exit_price = Decimal("1.60") if (i + k) % 3 else Decimal("0.95")
             closed = opened + timedelta(minutes=20)
-            _fill_order(store, position, Side.SELL, closed, exit_price, "out")
+            _fill_order(store, position, Side.SELL, closed, exit_price, "out", None)
             store.close_position(
                 position.position_id, exit_price, closed, "target", "system:bench", Decimal("2.60")
             )
@@ -148,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     from smart0dte.adapters.aws.dynamodb import DynamoState
     from smart0dte.adapters.aws.provisioning import provision
     from smart0dte.domain.models import TradingMode
-    from smart0dte.local import moto_partitions
+    from smart0dte.local import moto_partitions, moto_transactions
     from smart0dte.local.http_server import LambdaContext, api_event, serve
     from smart0dte.services.api import ApiDeps
 
@@ -156,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     from tests.integration.api.conftest import T0, FixedClock, seed
 
     moto_partitions.install()  # as the embedded AWS of `smart0dte demo` does
+    moto_transactions.install()
     with mock_aws():
         provision(PREFIX, boto3.session.Session(region_name=REGION))
         store = DynamoState(PREFIX, TradingMode.PAPER, region=REGION)
@@ -265,6 +297,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"{page['max_ms']:.0f} ms; target {TRADES_PAGE_TARGET_S * 1e3:.0f} ms, ratio "
                 f"{page['median_ms'] / (TRADES_PAGE_TARGET_S * 1e3):.2f}"
             )
+            print(
+                f"Trades page, the whole year loaded median {page['year_median_ms']:.0f} ms, worst "
+                f"{page['year_max_ms']:.0f} ms (no target)"
+            )
     met = (
         figures["http"]["p95_ms"] <= TARGET_P95_S * 1e3
         and figures["analytics"]["p50_ms"] <= ANALYTICS_TARGET_P50_S * 1e3
@@ -282,7 +318,8 @@ def _trades_path(now: datetime, days: int) -> str:
 
 def _trades_page(url: str, token: str, now: datetime, loads: int = 5) -> dict[str, float]:
     """The Trades page with a year of trades in chromium: ms from navigation to the first journal
-    row painted (the page's own `performance.now()` when the row is there)."""
+    row painted (the page's own `performance.now()` when the row is there), and to the year's
+    totals shown (the whole range loaded)."""
     from playwright.sync_api import sync_playwright
 
     path = _trades_path(now, 365).removeprefix("/api/trades?")
@@ -295,15 +332,24 @@ def _trades_page(url: str, token: str, now: datetime, loads: int = 5) -> dict[st
             page = context.new_page()
             page.goto(f"{url}/?token={token}#/dashboard")  # the token is kept for the session
             page.wait_for_selector("[data-testid=pnl-realized]")
-            times = []
+            times, whole = [], []
             for _ in range(loads):
                 page.goto("about:blank")
                 page.goto(f"{url}/#/trades?{path}")
                 page.wait_for_selector("[data-testid=trade-row]", timeout=30_000)
                 times.append(float(page.evaluate("performance.now()")))
+                # the year's answer too, so no load leaves a request running into the next
+                page.wait_for_selector("[data-testid=totals-net]", timeout=30_000)
+                whole.append(float(page.evaluate("performance.now()")))
         finally:
             browser.close()
-    return {"median_ms": float(np.median(times)), "max_ms": max(times), "loads": float(loads)}
+    return {
+        "median_ms": float(np.median(times)),
+        "max_ms": max(times),
+        "year_median_ms": float(np.median(whole)),
+        "year_max_ms": max(whole),
+        "loads": float(loads),
+    }
 
 
 if __name__ == "__main__":

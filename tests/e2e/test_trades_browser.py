@@ -6,7 +6,10 @@ order's cancel becomes the engine's request in the store."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from playwright.sync_api import expect
 
@@ -93,3 +96,57 @@ def test_cancelling_a_working_order_asks_the_engine(tab, real: RealApi) -> None:
     expect(orders).to_contain_text("cancel requested")
     assert real.store.get_controls().cancel_requests == frozenset({"order-2"})
     shot(tab, "trading_orders")
+
+
+def test_a_long_journal_paints_its_newest_rows_first_and_shows_more_on_request(tab, real: RealApi) -> None:
+    seed_demo_trade(real.store)
+    many = 120
+    served: list[int] = []
+
+    def year_of_trades(route) -> None:  # type: ignore[no-untyped-def]
+        """The real answer with its demo trade repeated: 120 round trips, the oldest first."""
+        body = route.fetch().json()
+        (demo,) = [t for t in body["trades"] if t["underlying"] == "IWM"]
+        body["trades"] = [{**demo, "positionId": f"trade-{n:03d}"} for n in range(many)]
+        served.append(len(body["trades"]))
+        route.fulfill(json=body)
+
+    tab.route("**/api/trades?*", year_of_trades)
+    open_route(tab, real, f"trades?{DEMO_DAY}")
+    rows = tab.get_by_test_id("trade-row")
+    expect(rows).to_have_count(50)
+    expect(tab.get_by_test_id("journal-shown")).to_have_text(f"Newest 50 of {many} trades.")
+    tab.get_by_test_id("journal-more").click()
+    expect(rows).to_have_count(100)
+    rows.nth(99).click()  # a row added by "Show more" opens its own trade
+    expect(tab.get_by_test_id("trade-detail").get_by_test_id("detail-rationale")).to_have_text(RATIONALE)
+    tab.get_by_test_id("journal-more").click()
+    expect(rows).to_have_count(many)
+    expect(tab.get_by_test_id("journal-more")).to_be_hidden()
+    assert served == [many]  # one request: no fetch per row or per page of rows
+
+
+def test_a_long_range_paints_its_last_month_first_then_the_whole_range(tab, real: RealApi) -> None:
+    seed_demo_trade(real.store)
+    answers: list[tuple[str, str, dict[str, Any]]] = []
+
+    def recorded(route) -> None:  # type: ignore[no-untyped-def]
+        query = parse_qs(urlsplit(route.request.url).query)
+        body = route.fetch().json()
+        answers.append((query["from"][0], query["to"][0], body["totals"]))
+        route.fulfill(json=body)
+
+    tab.route("**/api/trades?*", recorded)
+    open_route(tab, real, "trades?from=2025-01-02&to=2025-03-14")
+    expect(tab.get_by_test_id("trade-row").filter(has_text="IWM   250314C00225000")).to_have_count(1)
+    expect(tab.get_by_test_id("totals-loading")).to_have_count(0)
+    # 30 days first, then the whole range, whose totals the page shows
+    assert [(start, end) for start, end, _ in answers] == [
+        ("2025-02-13", "2025-03-14"),
+        ("2025-01-02", "2025-03-14"),
+    ]
+    whole = answers[1][2]
+    net = Decimal(whole["netPnlUsd"])
+    expect(tab.get_by_test_id("totals-net")).to_have_text(f"{'−' if net < 0 else ''}${abs(net):,.2f}")
+    expect(tab.get_by_test_id("totals-trades")).to_have_text(str(whole["trades"]))
+    assert tab.api_errors == []

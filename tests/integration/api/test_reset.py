@@ -99,6 +99,8 @@ def test_reset_positions_deletes_the_trade_history_and_counters(
     assert deleted["positions"] == 5 and deleted["orders"] == 2 and deleted["fills"] == 1
     assert deleted["orderIntents"] == 2 and deleted["dailyCounters"] >= 1
     assert deleted["tradeJournalPages"] == len(journal_days)  # one page per session of closes
+    assert deleted["fillLogPages"] == 1  # the seeded fill's session
+    assert seeded.list_fill_log(T0 - timedelta(days=400), T0 + timedelta(days=1)) == []
     assert seeded.list_closed_trades() == []
     assert all(seeded.list_positions(s) == [] for s in PositionStatus)
     assert [t.position_id for t in live.list_closed_trades()] == ["position-9"]  # another mode

@@ -7,6 +7,15 @@ import { DASH, arr, esc, fmtMoney, fmtNum, fmtText, fmtTime, obj, signClass, tsM
 import { table } from "../ui.js";
 
 const STRATEGIES = ["momentum_breakout", "mean_reversion", "gap_fill", "vix_spike"];
+// The journal paints this many rows first (a year holds about 756); "Show more" adds as many again.
+const PAGE_ROWS = 50;
+// A longer range paints its last RECENT_DAYS first (one quick request), then the whole range.
+const RECENT_DAYS = 30;
+
+function daysBefore(isoDate, days) {
+  const ms = Date.parse(`${isoDate}T00:00:00Z`);
+  return Number.isNaN(ms) ? isoDate : new Date(ms - days * 86400000).toISOString().slice(0, 10);
+}
 const SYMBOLS = ["SPY", "QQQ", "IWM"];
 
 function nyDate(ms) {
@@ -78,7 +87,8 @@ export default async function trades(root, ctx) {
       <p id="trades-error" class="field-error" data-testid="trades-error" hidden></p>
     </section>
     <div class="grid-3" id="trade-totals" data-testid="trade-totals"></div>
-    <section class="card"><h2>Journal</h2><div id="journal"></div></section>
+    <section class="card"><h2>Journal</h2><div id="journal"></div>
+      <p class="muted small" id="journal-more" hidden><span data-testid="journal-shown"></span> <button type="button" id="more" data-testid="journal-more">Show more</button></p></section>
     <section class="card" id="trade-detail" data-testid="trade-detail" hidden></section>`;
   const form = root.querySelector("#trade-filters");
   const errEl = root.querySelector("#trades-error");
@@ -106,7 +116,11 @@ export default async function trades(root, ctx) {
       `<section class="card stat"><h2>${esc(title)}</h2><p class="big ${cls}" data-testid="${id}">${value}</p><p class="muted small">${note}</p></section>`).join("");
   }
 
-  function renderJournal(rows, body) {
+  function renderJournal(rows, body, shown) {
+    const more = root.querySelector("#journal-more");
+    more.hidden = rows.length <= shown;
+    more.querySelector("[data-testid=journal-shown]").textContent = `Newest ${Math.min(shown, rows.length)} of ${rows.length} trades.`;
+    more.querySelector("#more").onclick = () => renderJournal(rows, body, shown + PAGE_ROWS);
     root.querySelector("#journal").innerHTML = table(
       [
         { label: "Entry", render: (t) => shortTime(t.entryTs) },
@@ -120,7 +134,7 @@ export default async function trades(root, ctx) {
         { label: "Net P&L", cls: "num", render: pnlCell },
         { label: "Net %", cls: "num", render: (t) => `<span class="${signClass(t.netPnlPercent)}">${pct(t.netPnlPercent)}</span>` },
       ],
-      rows,
+      rows.slice(0, shown),
       {
         empty: `No trades from ${body.from} to ${body.to}. Each round trip the engine makes (its entry and exit, every fill, the fees and the P&L net of them) will appear here.`,
         testid: "trades-table",
@@ -183,20 +197,33 @@ export default async function trades(root, ctx) {
     ];
   }
 
+  let loads = 0;
   async function load() {
+    const seq = ++loads;
+    const current = () => ctx.alive() && seq === loads;
     errEl.hidden = true;
+    const f = filters();
+    const recentFrom = daysBefore(f.to, RECENT_DAYS - 1);
     let body;
     try {
-      body = obj(await api(query(filters())));
+      if (recentFrom > f.from) {
+        const recent = obj(await api(query({ ...f, from: recentFrom })));
+        if (!current()) return;
+        root.querySelector("#trade-totals").innerHTML =
+          `<section class="card stat" data-testid="totals-loading"><p class="muted small">Showing ${esc(recentFrom)} to ${esc(f.to)}; loading ${esc(f.from)} onwards for the totals…</p></section>`;
+        renderJournal(arr(recent.trades).filter((t) => t && typeof t === "object").reverse(), recent, PAGE_ROWS);
+      }
+      body = obj(await api(query(f)));
     } catch (err) {
+      if (!current()) return;
       errEl.textContent = err.message;
       errEl.hidden = false;
       return;
     }
-    if (!ctx.alive()) return;
+    if (!current()) return;
     renderTotals(obj(body.totals), body);
     const rows = arr(body.trades).filter((t) => t && typeof t === "object").reverse(); // newest first
-    renderJournal(rows, body);
+    renderJournal(rows, body, PAGE_ROWS);
   }
 
   form.addEventListener("submit", (e) => {

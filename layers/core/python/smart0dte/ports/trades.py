@@ -1,10 +1,10 @@
 """What the trades and orders read model needs from the store: closed round trips (the trade
-journal), the open book, the fill log by time, orders by creation time, and signals with their
-risk decisions by id."""
+journal), the open book, the fill log by time (entries with their signal and risk decision) and
+orders by creation time."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
@@ -16,10 +16,14 @@ from smart0dte.ports.trading import RiskDecision
 
 @dataclass(frozen=True, slots=True)
 class LoggedFill:
-    """A fill as the fill log keeps it: with the signal its order answered (entries only)."""
+    """A fill as the fill log keeps it: with the signal its order answered (entries only) and,
+    copied when the fill was recorded, that signal and its risk decision (both written once
+    before the order, so the copy never goes stale; None when the store had none)."""
 
     fill: Fill
     signal_id: str | None
+    signal: Signal | None = None
+    risk: RiskDecision | None = None
 
 
 class TradeRecords(Protocol):
@@ -37,11 +41,4 @@ class TradeRecords(Protocol):
         self, statuses: Collection[OrderStatus], start: datetime, end: datetime
     ) -> list[Order]:
         """Orders in `statuses` created at `start` or later and before `end`, oldest first."""
-        ...
-
-    def get_signal_decisions(
-        self, keys: Iterable[tuple[date, str]]
-    ) -> dict[str, tuple[Signal, RiskDecision | None]]:
-        """The signals of these (session date, signal id) keys with their risk decisions, by
-        signal id; a key with no stored signal is left out."""
         ...

@@ -1,7 +1,8 @@
 """The trades read model: each round trip of one mode (closed from the trade journal, open from the
-open book) with its fills (the fill log), the signal its entry answered and that signal's risk
-decision. P&L is the journal's, net of commissions (what the dashboard and analytics show); an open
-trade is marked at the mid before fees, as the dashboard marks it."""
+open book) with its fills, the signal its entry answered and that signal's risk decision (all
+three from the fill log: no read per trade). P&L is the journal's, net of commissions (what the
+dashboard and analytics show); an open trade is marked at the mid before fees, as the dashboard
+marks it."""
 
 from __future__ import annotations
 
@@ -92,21 +93,23 @@ def list_trades(
         (t.position_id, t.contract, t.entry_ts, t.exit_ts) for t in closed if wanted(t.contract, t.strategy)
     ]
     rows += [(p.position_id, p.contract, p.opened_at, None) for p in opened if wanted(p.contract, p.strategy)]
-    fills_of = {pid: _fills_between(logged, c, entry, exit_) for pid, c, entry, exit_ in rows}
-    signal_ids = {
-        pid: next((e.signal_id for e in fills if e.signal_id and e.fill.side is Side.BUY), None)
+    by_symbol: dict[str, list[LoggedFill]] = {}
+    for e in logged:
+        by_symbol.setdefault(e.fill.contract.occ_symbol, []).append(e)
+    fills_of = {
+        pid: _fills_between(by_symbol.get(c.occ_symbol, []), entry, exit_) for pid, c, entry, exit_ in rows
+    }
+    entry_of = {
+        pid: next((e for e in fills if e.signal_id and e.fill.side is Side.BUY), None)
         for pid, fills in fills_of.items()
     }
-    keys = [
-        (session_date_of(entry), signal_ids[pid]) for pid, _, entry, _ in rows if signal_ids[pid] is not None
-    ]
-    signals = records.get_signal_decisions((d, s) for d, s in keys if s is not None)
+    signals = {pid: (None, None) if e is None else (e.signal, e.risk) for pid, e in entry_of.items()}
     marks = marks or {}
     views: list[TradeView] = []
     for t in closed:
         if not wanted(t.contract, t.strategy):
             continue
-        signal, risk = signals.get(signal_ids[t.position_id] or "", (None, None))
+        signal, risk = signals[t.position_id]
         views.append(
             TradeView(
                 position_id=t.position_id,
@@ -131,7 +134,7 @@ def list_trades(
         if not wanted(p.contract, p.strategy):
             continue
         fills = tuple(e.fill for e in fills_of[p.position_id])
-        signal, risk = signals.get(signal_ids[p.position_id] or "", (None, None))
+        signal, risk = signals[p.position_id]
         mark = marks.get(p.contract.occ_symbol)
         views.append(
             TradeView(
@@ -157,13 +160,12 @@ def list_trades(
 
 
 def _fills_between(
-    logged: Sequence[LoggedFill], contract: OptionContract, entry: datetime, exit_: datetime | None
+    contract_fills: Sequence[LoggedFill], entry: datetime, exit_: datetime | None
 ) -> list[LoggedFill]:
-    """The fills of one round trip: its contract's, from its entry to its exit (a later entry in the
-    same contract is another round trip)."""
-    symbol = contract.occ_symbol
+    """The fills of one round trip among its contract's (by time): from its entry to its exit (a
+    later entry in the same contract is another round trip)."""
     last = exit_ or datetime.max.replace(tzinfo=entry.tzinfo)
-    return [e for e in logged if e.fill.contract.occ_symbol == symbol and entry <= e.fill.ts <= last]
+    return [e for e in contract_fills if entry <= e.fill.ts <= last]
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,12 +31,13 @@ from smart0dte.ports import RESET_SCOPES, AuditRecord, ResetRefused, ResetScope
 from smart0dte.resources import AUDIT_TABLE, CONTROL_TABLE, MARKET_TABLE, TRADING_TABLE
 
 _RESET_PARTITIONS: Final[dict[str, tuple[str, ...]]] = {
-    "positions": ("position", "order", "intent", "engine", "trades", "fill_log"),
+    "positions": ("position", "order", "intent", "engine", "trades", "fill_days", "fill_log"),
     "signals": ("signals",),
     "analytics": (),
 }
 """Trading-table partitions (the key part after the mode: a whole partition, or a family of them
-`<mode>#<part>#...`) each reset scope deletes."""
+`<mode>#<part>#...`) each reset scope deletes; `fill_log` holds fills a store logged one item per
+fill before the fill log became day pages (`fill_days`)."""
 _RESET_COUNTED_AS: Final = {
     "position": "positions",
     "order": "orders",
@@ -44,6 +45,7 @@ _RESET_COUNTED_AS: Final = {
     "engine": "engineStates",
     "signals": "signals",
     "trades": "tradeJournalPages",
+    "fill_days": "fillLogPages",
     "fill_log": "fillLog",
 }
 _RESETS_COUNTERS: Final = frozenset({"positions", "analytics"})

@@ -7,9 +7,11 @@ the open book, for one trading mode.
              pk=<mode>#order#<order id>        sk=order       gsi1pk=<mode>#orders#<STATUS>
                                                               gsi1sk=<created>#<order id>
              pk=<mode>#order#<order id>        sk=fill#<fill id>
-             pk=<mode>#fill_log                sk=<fill ts>#<fill id>   the fill log: a copy of
-                                                              each fill with its order's signal id,
-                                                              written with the fill (trades by time)
+             pk=<mode>#fill_days               sk=<session date>#<page no>
+                                                              fills (JSON list): the fill log, a
+                                                              copy of each fill with its order's
+                                                              signal id, appended to its session's
+                                                              page with the fill (trades by time)
              pk=<mode>#position#<position id>  sk=position    gsi1pk=<mode>#positions#<STATUS>
                                                               gsi1sk=<opened>#<position id>
              pk=<mode>#open_positions          sk=<position id>  position (JSON): the open book,
@@ -23,7 +25,9 @@ the open book, for one trading mode.
 Every write goes in one TransactWriteItems with its audit record; opening and closing a position
 book the daily counters in that same transaction, and a close appends its round trip to the
 day's trade journal page there too, so analytics read a few items per session instead of every
-position. Orders, positions and journal pages carry a version for optimistic locking.
+position; a fill is appended to its session's fill-log page the same way, so a month of trades
+reads about 20 fill-log items instead of one per fill. Orders, positions and the journal's and
+fill log's pages carry a version for optimistic locking.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
     VersionAttribute,
 )
+from pynamodb.expressions.condition import Condition
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -88,8 +93,9 @@ from smart0dte.ports import (
 from smart0dte.ports.trades import LoggedFill
 from smart0dte.resources import TRADING_TABLE
 
-FILL_ATTEMPTS: Final = 3
-"""How many times `record_fill` reloads the order after losing an optimistic lock to another fill."""
+FILL_ATTEMPTS: Final = 5
+"""How many times `record_fill` reloads the order and its fill-log page after losing an optimistic
+lock on either to another writer (the desk and the order bridge both record fills)."""
 FILL_SK_PREFIX: Final = "fill#"
 RISK_SK_PREFIX: Final = "risk#"
 """Sort-key prefixes of fills (in an order's partition) and risk decisions (beside their signal)."""
@@ -101,16 +107,18 @@ JOURNAL_BACKFILL_CHUNK: Final = 50
 """Round trips per backfill transaction (at most one page each, with its audit record;
 TransactWriteItems takes 100)."""
 JOURNAL_PAGE_BYTES: Final = 64 * 1024
-"""A journal page's JSON stays under this (about 190 round trips; DynamoDB's item limit is 400 KB):
-a busy day opens a second page instead of growing one item without bound."""
+"""A journal or fill-log page's JSON stays under this (about 190 round trips or 270 fills;
+DynamoDB's item limit is 400 KB): a busy day opens a second page instead of growing one item
+without bound."""
 JOURNAL_RETRIES: Final = 5
 """How many times a close or a backfill re-reads a journal page another writer just appended to."""
 _JOURNAL_LABEL = "trade journal"
+_FILL_LOG_LABEL = "fill log"
 _WORKING = tuple(s for s in OrderStatus if not s.is_terminal)
-_FILL_FIELDS = ("intent_id", "ts", "contract", "side", "quantity", "price", "commission_usd")
 
 (_BY_STATUS,) = TRADING_TABLE.indexes
 _M = TypeVar("_M", bound=Model)
+_P = TypeVar("_P", "JournalPageItem", "FillLogPageItem")
 
 
 class _ByStatus(GlobalSecondaryIndex[_M]):  # type: ignore[no-untyped-call]  # pynamodb's hook is untyped
@@ -179,11 +187,12 @@ class FillItem(TradingTable):
     commission_usd = MoneyAttribute()
 
 
-class FillLogItem(FillItem):
-    """A fill in the mode's fill log (one partition sorted by time), with its order's id and signal."""
+class FillLogPageItem(TradingTable):
+    """One page of a session's fills in the mode's fill log: a JSON list of `_fill_to_wire` dicts
+    (each with its order's signal id) in the order they were recorded."""
 
-    order_id = UnicodeAttribute()
-    signal_id = UnicodeAttribute(null=True)
+    fills = UnicodeAttribute()
+    version = VersionAttribute()
 
 
 class PositionItem(TradingTable):
@@ -220,6 +229,61 @@ class JournalPageItem(TradingTable):
     version = VersionAttribute()
 
 
+def _fill_to_wire(
+    fill: Fill, signal_id: str | None, decided: tuple[Signal, RiskDecision | None] | None
+) -> dict[str, object]:
+    signal, risk = decided or (None, None)
+    return {
+        "fill_id": fill.fill_id,
+        "order_id": fill.order_id,
+        "intent_id": fill.intent_id,
+        "ts": fill.ts.isoformat(),
+        "contract": fill.contract.occ_symbol,
+        "side": fill.side.value,
+        "quantity": fill.quantity,
+        "price": str(fill.price),
+        "commission_usd": str(fill.commission_usd),
+        "signal_id": signal_id,
+        "signal": None if signal is None else signal.model_dump(mode="json"),
+        "risk": None
+        if risk is None
+        else {
+            "ts": risk.ts.isoformat(),
+            "approved": risk.verdict.approved,
+            "trading_state": risk.verdict.trading_state.value,
+            "violations": [str(v) for v in risk.verdict.violations],
+            "quantity": risk.quantity,
+        },
+    }
+
+
+def _fill_from_wire(wire: dict[str, Any]) -> LoggedFill:
+    fill = Fill(
+        fill_id=wire["fill_id"],
+        order_id=wire["order_id"],
+        intent_id=wire["intent_id"],
+        ts=datetime.fromisoformat(wire["ts"]),
+        contract=OptionContract.from_occ(wire["contract"]),
+        side=Side(wire["side"]),
+        quantity=int(wire["quantity"]),
+        price=Decimal(wire["price"]),
+        commission_usd=Decimal(wire["commission_usd"]),
+    )
+    signal_id = wire["signal_id"]
+    signal = None if wire["signal"] is None else Signal.model_validate(wire["signal"])
+    risk = wire["risk"]
+    decision = None
+    if risk is not None and signal_id is not None:
+        verdict = RiskVerdict(
+            approved=bool(risk["approved"]),
+            trading_state=TradingState(risk["trading_state"]),
+            violations=tuple(_parse_violation(str(text)) for text in risk["violations"]),
+        )
+        ts = datetime.fromisoformat(risk["ts"])
+        decision = RiskDecision(signal_id=signal_id, ts=ts, verdict=verdict, quantity=int(risk["quantity"]))
+    return LoggedFill(fill, signal_id, signal, decision)
+
+
 def _parse_violation(text: str) -> Violation:
     """Inverse of `str(Violation)`: 'RULE: detail'."""
     rule, _, detail = text.partition(": ")
@@ -236,8 +300,8 @@ class DynamoTradingBook(DynamoCounters, DynamoAudit):
         self._intents = tables.model(IntentItem)
         self._orders = tables.model(OrderItem)
         self._fills = tables.model(FillItem)
-        self._fill_log = tables.model(FillLogItem)
-        self._fill_log_pk = self._key("fill_log")
+        self._fill_log = tables.model(FillLogPageItem)
+        self._fill_log_pk = self._key("fill_days")
         self._positions = tables.model(PositionItem)
         self._open_book = tables.model(OpenBookItem)
         self._open_book_pk = self._key("open_positions")
@@ -524,15 +588,22 @@ class DynamoTradingBook(DynamoCounters, DynamoAudit):
         return get_item(self._fills, *key) is not None
 
     def record_fill(self, fill: Fill, actor: str) -> Versioned[Order]:
-        """Store the fill and apply it to its order in one transaction, once per fill id.
+        """Store the fill, append it to its session's fill-log page (with its order's signal and
+        that signal's risk decision, read once) and apply it to its order in one transaction,
+        once per fill id (the fill's own item is created once).
 
         A fill that does not fit its order raises DomainError and writes nothing. Losing the
-        order's lock to a concurrent fill reloads and retries, FILL_ATTEMPTS times in all.
+        order's or the page's lock to another writer reloads and retries, FILL_ATTEMPTS times in all.
         """
-        for _ in range(FILL_ATTEMPTS):
+        decided: tuple[Signal, RiskDecision | None] | None = None
+        for attempt in range(FILL_ATTEMPTS):
             current = self._require_order(fill.order_id)
             if self._fill_exists(fill):
                 return current
+            signal_id = current.value.signal_id
+            if attempt == 0 and signal_id is not None:
+                key = (session_date_of(current.value.created_at), signal_id)
+                decided = self._signal_decisions([key]).get(signal_id)
             updated = current.value.apply_fill(fill)
             item = self._fills(
                 self._key("order", fill.order_id),
@@ -545,18 +616,17 @@ class DynamoTradingBook(DynamoCounters, DynamoAudit):
                 price=fill.price,
                 commission_usd=fill.commission_usd,
             )
-            logged = self._fill_log(
-                self._fill_log_pk,
-                f"{utc_key(fill.ts)}#{fill.fill_id}",
-                order_id=fill.order_id,
-                signal_id=current.value.signal_id,
-                **{name: getattr(item, name) for name in _FILL_FIELDS},
-            )
             details = {**fill.model_dump(mode="json"), "order_status": updated.status.value}
             reason = f"{fill.quantity} @ {fill.price} -> {updated.status.value}"
             tx = self._tx()
             tx.put("fill", item, self._fills.pk.does_not_exist())
-            tx.put("fill log", logged)
+            for page in self._pages(
+                self._fill_log,
+                self._fill_log_pk,
+                "fills",
+                [(fill.ts, _fill_to_wire(fill, signal_id, decided))],
+            ):
+                tx.put(_FILL_LOG_LABEL, page)
             tx.put("order", self._order_item(updated, current.version))
             self._audited(tx, AuditRecord(fill.ts, self._mode, actor, "OrderFilled", reason, details))
             if not tx.commit():
@@ -588,30 +658,19 @@ class DynamoTradingBook(DynamoCounters, DynamoAudit):
         return sorted(fills, key=lambda f: (f.ts, f.fill_id))
 
     def list_fill_log(self, start: datetime, end: datetime) -> list[LoggedFill]:
-        """Fills at `start` or later and before `end` from the fill log: one query of one partition."""
-        items = self._fill_log.query(
+        """Fills at `start` or later and before `end`, by time then fill id: one consistent query
+        of the fill log's pages of the sessions from `start` to `end`."""
+        name = self._fill_log.fills.attr_name
+        pages = self._query_pages(
             self._fill_log_pk,
-            self._fill_log.sk.between(utc_key(start), utc_key(end)),
-            consistent_read=True,
+            self._fill_log.sk.between(
+                f"{session_date_of(start).isoformat()}#", f"{session_date_of(end).isoformat()}#~"
+            ),
+            name,
         )
-        logged = [
-            LoggedFill(
-                Fill(
-                    fill_id=i.sk.split("#", 1)[1],
-                    order_id=i.order_id,
-                    intent_id=i.intent_id,
-                    ts=i.ts,
-                    contract=OptionContract.from_occ(i.contract),
-                    side=Side(i.side),
-                    quantity=int(i.quantity),
-                    price=i.price,
-                    commission_usd=i.commission_usd,
-                ),
-                i.signal_id,
-            )
-            for i in items
-        ]
-        return [entry for entry in logged if entry.fill.ts < end]
+        logged = [_fill_from_wire(wire) for page in pages for wire in json.loads(page)]
+        kept = [entry for entry in logged if start <= entry.fill.ts < end]
+        return sorted(kept, key=lambda e: (e.fill.ts, e.fill.fill_id))
 
     def list_orders_created(
         self, statuses: Collection[OrderStatus], start: datetime, end: datetime
@@ -627,7 +686,7 @@ class DynamoTradingBook(DynamoCounters, DynamoAudit):
         found = [o for o in found if start <= o.created_at < end]
         return sorted(found, key=lambda o: (o.created_at, o.order_id))
 
-    def get_signal_decisions(
+    def _signal_decisions(
         self, keys: Iterable[tuple[date, str]]
     ) -> dict[str, tuple[Signal, RiskDecision | None]]:
         """Signals and their risk decisions by id, in batched reads of both items of each key."""
@@ -831,58 +890,68 @@ class DynamoTradingBook(DynamoCounters, DynamoAudit):
     # the trade journal ----------------------------------------------------------------------------
 
     def _journal_pages(self, trades: list[ClosedTrade]) -> list[JournalPageItem]:
-        """The pages that hold `trades` appended: each exit date's latest page (read consistently,
-        so its version guards the append) while it stays under JOURNAL_PAGE_BYTES, then new ones."""
-        by_date: dict[date, list[ClosedTrade]] = {}
-        for trade in trades:
-            by_date.setdefault(session_date_of(trade.exit_ts), []).append(trade)
-        pages: list[JournalPageItem] = []
-        for exit_date, new in sorted(by_date.items()):
-            prefix = f"{exit_date.isoformat()}#"
-            latest = self._journal.query(
-                self._journal_pk,
-                self._journal.sk.startswith(prefix),
-                consistent_read=True,
-                scan_index_forward=False,
-                limit=1,
+        """The trade journal's pages that hold `trades` appended (by exit date)."""
+        entries = [(t.exit_ts, trade_to_wire(t)) for t in trades]
+        return self._pages(self._journal, self._journal_pk, "trades", entries)
+
+    def _pages(
+        self, model: type[_P], pk: str, attr: str, entries: list[tuple[datetime, dict[str, object]]]
+    ) -> list[_P]:
+        """The pages of partition `pk` that hold `entries` (JSON in `attr`, by the session date of
+        their instant) appended: each session's latest page (read consistently, so its version
+        guards the append) while it stays under JOURNAL_PAGE_BYTES, then new ones."""
+        by_date: dict[date, list[dict[str, object]]] = {}
+        for ts, wire in entries:
+            by_date.setdefault(session_date_of(ts), []).append(wire)
+        pages: list[_P] = []
+        for day, new in sorted(by_date.items()):
+            prefix = f"{day.isoformat()}#"
+            latest = model.query(
+                pk, model.sk.startswith(prefix), consistent_read=True, scan_index_forward=False, limit=1
             )
-            page = next(iter(latest), None) or self._journal(self._journal_pk, f"{prefix}0000", trades="[]")
-            body = page.trades[1:-1]
-            for entry in (json.dumps(trade_to_wire(t), separators=(",", ":")) for t in new):
+            page = next(iter(latest), None) or model(pk, f"{prefix}0000")
+            body = (getattr(page, attr) or "[]")[1:-1]
+            for entry in (json.dumps(wire, separators=(",", ":")) for wire in new):
                 grown = f"{body},{entry}" if body else entry
                 if body and len(grown) + 2 > JOURNAL_PAGE_BYTES:
-                    page.trades = f"[{body}]"
+                    setattr(page, attr, f"[{body}]")
                     pages.append(page)
                     number = int(page.sk.rsplit("#", 1)[1]) + 1
-                    page = self._journal(self._journal_pk, f"{prefix}{number:04d}", trades="[]")
+                    page = model(pk, f"{prefix}{number:04d}")
                     grown = entry
                 body = grown
-            page.trades = f"[{body}]"
+            setattr(page, attr, f"[{body}]")
             pages.append(page)
         return pages
+
+    def _query_pages(self, pk: str, sk_condition: Condition | None, attr_name: str) -> list[str]:
+        """The JSON of every page of partition `pk` whose sort key meets `sk_condition`: one
+        consistent query that reads only that attribute."""
+        table = self._journal.Meta.table_name
+        bodies: list[str] = []
+        start: dict[str, Any] | None = None
+        while True:
+            page = self._tables.connection.query(
+                table,
+                pk,
+                sk_condition,
+                consistent_read=True,
+                attributes_to_get=[attr_name],
+                exclusive_start_key=start,
+            )
+            bodies += (raw[attr_name]["S"] for raw in page.get("Items", []))
+            start = page.get("LastEvaluatedKey")
+            if start is None:
+                return bodies
 
     def list_closed_trades(self, exit_since: date | None = None) -> list[ClosedTrade]:
         """Closed round trips that exited on session `exit_since` or later (all when None), by exit
         time then position id: one consistent query of the trade journal's pages."""
         journal = self._journal
         since = None if exit_since is None else journal.sk >= exit_since.isoformat()
-        name = journal.trades.attr_name
-        trades: list[ClosedTrade] = []
-        start: dict[str, Any] | None = None
-        while True:
-            page = self._tables.connection.query(
-                journal.Meta.table_name,
-                self._journal_pk,
-                since,
-                consistent_read=True,
-                attributes_to_get=[name],
-                exclusive_start_key=start,
-            )
-            for raw in page.get("Items", []):
-                trades += (trade_from_wire(wire) for wire in json.loads(raw[name]["S"]))
-            start = page.get("LastEvaluatedKey")
-            if start is None:
-                return sorted(trades, key=lambda t: (t.exit_ts, t.position_id))
+        pages = self._query_pages(self._journal_pk, since, journal.trades.attr_name)
+        trades = [trade_from_wire(wire) for page in pages for wire in json.loads(page)]
+        return sorted(trades, key=lambda t: (t.exit_ts, t.position_id))
 
     def backfill_trade_journal(self, at: datetime, actor: str) -> list[str]:
         """Journal the round trips of closed positions that have none (closed before the journal
