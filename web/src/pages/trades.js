@@ -3,7 +3,7 @@
 // option's candles with the entry and exit fills marked.
 import { api, getToken } from "../api.js";
 import { candleChart, removeChart } from "../charts.js";
-import { DASH, arr, esc, fmtMoney, fmtNum, fmtText, fmtTime, obj, signClass, tsMs } from "../format.js";
+import { DASH, arr, esc, fmtMoney, fmtNum, fmtText, fmtTime, nowMs, obj, signClass, tsMs } from "../format.js";
 import { table } from "../ui.js";
 
 const STRATEGIES = ["momentum_breakout", "mean_reversion", "gap_fill", "vix_spike"];
@@ -71,8 +71,9 @@ function verdictHtml(risk) {
 }
 
 export default async function trades(root, ctx) {
-  const today = nyDate(Date.now());
-  const monthAgo = nyDate(Date.now() - 29 * 86400000);
+  // the server's day (the demo's replayed session), not the browser's
+  const today = nyDate(nowMs());
+  const monthAgo = nyDate(nowMs() - 29 * 86400000);
   root.innerHTML = `
     <h1>Trades</h1>
     <section class="card">
