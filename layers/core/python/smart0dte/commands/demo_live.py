@@ -181,9 +181,9 @@ class LiveDay:
 
     def close(self) -> None:
         self.progress.close()
-        if self.server is not None:
-            self.server.close()
-            self.server = None
+        server, self.server = self.server, None  # no server from the moment it starts closing
+        if server is not None:
+            server.close()
 
 
 def wait_for_interrupt(stop: threading.Event | None = None) -> None:
