@@ -32,7 +32,6 @@ from smart0dte.domain.models import (
     Order,
     OrderIntent,
     OrderStatus,
-    Side,
     TradingMode,
 )
 from smart0dte.domain.protection import protection_of_fill, protective_order_id
@@ -160,7 +159,7 @@ class BrokerVenue(OrderBook):
         """The group the order bridge placed the moment it recorded `fill` of `entry` (same ids:
         `protection_of_fill`); the broker's news about it comes like any order's."""
         update = VenueUpdate()
-        for intent in protection_of_fill(entry, fill) if fill.side is Side.BUY else ():
+        for intent in protection_of_fill(entry, fill):
             if intent.intent_id in self._by_intent:
                 continue
             order = Order.from_intent(intent, protective_order_id(intent)).transition(

@@ -605,7 +605,7 @@ class OrderBridge:
         """Place the stop and target group of an entry's fill the moment the fill is recorded
         (`domain.protection.protection_of_fill`: the engine books the same orders when it learns of
         the fill). Each order is stored once and placed once (orderRef); one that ended is left."""
-        for intent in protection_of_fill(entry, fill) if fill.side is Side.BUY else ():
+        for intent in protection_of_fill(entry, fill):
             order_id = qualified(session_date_of(fill.ts), protective_order_id(intent))
             order = Order.from_intent(intent, order_id)
             stored = self._store.create_order(
