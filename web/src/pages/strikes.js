@@ -163,12 +163,15 @@ export default async function strikes(root, ctx) {
     time: f.ts, price: num(f.price), side: f.side, text: `${f.side === "BUY" ? "Buy" : "Sell"} ${fmtInt(f.quantity)} @ ${fmtNum(f.price)}`,
   }));
 
+  let chartRequests = 0; // as for the chain: only the newest drawing lands
   async function drawCharts() {
+    const request = ++chartRequests;
+    const current = () => ctx.alive() && request === chartRequests;
     disposeCharts();
     const under = root.querySelector("#underlying-chart");
     under.innerHTML = "";
     const [bars, fills] = await Promise.all([api(barsPath(symbol)).catch((e) => ({ error: e })), dayFills()]);
-    if (!ctx.alive()) return;
+    if (!current()) return;
     if (bars.error) under.innerHTML = `<p class="muted chart-empty">${esc(bars.error.message)}</p>`;
     else candleChart(under, obj(bars).bars, toMarkers(fills.filter((f) => f.underlying === symbol)));
     root.querySelector("#underlying-title").textContent = `${symbol}, 2-minute`;
@@ -177,7 +180,7 @@ export default async function strikes(root, ctx) {
     opt.innerHTML = "";
     root.querySelector("#option-title").textContent = `${selected}, 2-minute`;
     const ob = await api(barsPath(selected)).catch((e) => ({ error: e }));
-    if (!ctx.alive()) return;
+    if (!current()) return;
     if (ob.error) opt.innerHTML = `<p class="muted chart-empty">${esc(ob.error.message)}</p>`;
     else candleChart(opt, obj(ob).bars, toMarkers(fills.filter((f) => f.contract === selected)));
   }
@@ -204,10 +207,12 @@ export default async function strikes(root, ctx) {
     root.querySelector("#chain-latest").disabled = at === null;
   }
 
+  let chainRequests = 0; // only the newest chain request is drawn (a slow answer for an earlier symbol is dropped)
   async function loadChain() {
     const query = `symbol=${encodeURIComponent(symbol)}${at ? `&at=${encodeURIComponent(at)}` : ""}`;
+    const request = ++chainRequests;
     const d = obj(await api(`/api/strikes?${query}`));
-    if (!ctx.alive()) return;
+    if (!ctx.alive() || request !== chainRequests) return;
     last = d;
     root.querySelectorAll(".tab").forEach((t) => t.classList.toggle("active", t.dataset.symbol === symbol));
     describe(d);
