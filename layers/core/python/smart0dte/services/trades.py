@@ -80,36 +80,39 @@ def list_trades(
 ) -> list[TradeView]:
     """The round trips of `query`, by entry time; `marks` are open contracts' mids by OCC symbol."""
     first, after = day_window(query.start, query.end)
-    closed = [t for t in records.list_closed_trades(query.start) if session_date_of(t.exit_ts) <= query.end]
-    opened = [p for p in records.list_open_positions() if first <= p.opened_at < after]
-    logged = records.list_fill_log(first, after)
 
     def wanted(contract: OptionContract, strategy: str) -> bool:
         return (query.symbol is None or contract.root == query.symbol) and (
             query.strategy is None or strategy == query.strategy
         )
 
-    rows: list[tuple[str, OptionContract, datetime, datetime | None]] = [
-        (t.position_id, t.contract, t.entry_ts, t.exit_ts) for t in closed if wanted(t.contract, t.strategy)
+    closed = [
+        t
+        for t in records.list_closed_trades(query.start)
+        if session_date_of(t.exit_ts) <= query.end and wanted(t.contract, t.strategy)
     ]
-    rows += [(p.position_id, p.contract, p.opened_at, None) for p in opened if wanted(p.contract, p.strategy)]
+    opened = [
+        p
+        for p in records.list_open_positions()
+        if first <= p.opened_at < after and wanted(p.contract, p.strategy)
+    ]
     by_symbol: dict[str, list[LoggedFill]] = {}
-    for e in logged:
+    for e in records.list_fill_log(first, after):
         by_symbol.setdefault(e.fill.contract.occ_symbol, []).append(e)
-    fills_of = {
-        pid: _fills_between(by_symbol.get(c.occ_symbol, []), entry, exit_) for pid, c, entry, exit_ in rows
-    }
-    entry_of = {
-        pid: next((e for e in fills if e.signal_id and e.fill.side is Side.BUY), None)
-        for pid, fills in fills_of.items()
-    }
-    signals = {pid: (None, None) if e is None else (e.signal, e.risk) for pid, e in entry_of.items()}
+
+    def linked(
+        contract: OptionContract, entry: datetime, exit_: datetime | None
+    ) -> tuple[tuple[Fill, ...], Signal | None, RiskDecision | None]:
+        """A round trip's fills, and the signal and risk decision its first entry fill answered."""
+        logged = _fills_between(by_symbol.get(contract.occ_symbol, []), entry, exit_)
+        opening = next((e for e in logged if e.signal_id and e.fill.side is Side.BUY), None)
+        fills = tuple(e.fill for e in logged)
+        return (fills, None, None) if opening is None else (fills, opening.signal, opening.risk)
+
     marks = marks or {}
     views: list[TradeView] = []
     for t in closed:
-        if not wanted(t.contract, t.strategy):
-            continue
-        signal, risk = signals[t.position_id]
+        fills, signal, risk = linked(t.contract, t.entry_ts, t.exit_ts)
         views.append(
             TradeView(
                 position_id=t.position_id,
@@ -125,16 +128,13 @@ def list_trades(
                 net_pnl_usd=t.pnl_usd,
                 unrealized_pnl_usd=None,
                 mark_price=None,
-                fills=tuple(e.fill for e in fills_of[t.position_id]),
+                fills=fills,
                 signal=signal,
                 risk=risk,
             )
         )
     for p in opened:
-        if not wanted(p.contract, p.strategy):
-            continue
-        fills = tuple(e.fill for e in fills_of[p.position_id])
-        signal, risk = signals[p.position_id]
+        fills, signal, risk = linked(p.contract, p.opened_at, None)
         mark = marks.get(p.contract.occ_symbol)
         views.append(
             TradeView(
