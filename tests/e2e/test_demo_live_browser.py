@@ -111,7 +111,7 @@ def test_the_played_live_demo_moves_in_the_browser_and_a_position_closed_there_c
 
     # The clock: the day starts before the open, then the market opens and the countdown runs.
     phase = page.get_by_test_id("market-phase")
-    expect(phase).to_have_text(re.compile("OVERNIGHT|PRE_MARKET"))
+    expect(phase).to_have_text(re.compile("OVERNIGHT|PRE MARKET"))
     expect(phase).to_have_text("TRADING", timeout=PLAYED_S * 1000)
     countdown = page.get_by_test_id("countdown")
     before = countdown.inner_text()

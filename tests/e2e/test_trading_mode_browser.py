@@ -70,6 +70,12 @@ def test_card_shows_paper_what_it_means_and_that_no_broker_mode_is_enabled(
     expect(card.get_by_test_id("mode-changed")).to_contain_text("Never switched")
     buttons = card.get_by_test_id("mode-actions").locator("button")
     expect(buttons).to_have_text(["Switch to IB paper…", "Switch to live…"])
+    # without a gateway IB paper cannot be switched to: the button looks plain and says why
+    ib_paper = card.get_by_test_id("mode-switch-ibkr_paper")
+    expect(ib_paper).not_to_have_class(re.compile(r"\bprimary\b"))
+    expect(ib_paper).to_have_attribute(
+        "title", re.compile(r"^Not possible yet. Unmet checks: Deployment allows it, Gateway heartbeat")
+    )
     expect(card.get_by_test_id("mode-switch-paper")).to_have_count(0)
     expect(page.get_by_test_id("mode-dialog")).to_be_hidden()
 
@@ -261,6 +267,8 @@ def test_switching_to_ib_paper_asks_for_no_confirmation_and_starts_paused(
     page, api: FakeApi, base_url: str
 ) -> None:
     _rehearsal_ready(api)
+    open_page(page, base_url, "trading")
+    expect(page.get_by_test_id("mode-switch-ibkr_paper")).to_have_class(re.compile(r"\bprimary\b"))
     _open_dialog(page, base_url, "ibkr_paper")
     dialog = page.get_by_test_id("mode-dialog")
 

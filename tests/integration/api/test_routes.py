@@ -107,7 +107,7 @@ def test_health_needs_no_token_and_reports_every_component(api: Call, seeded: Dy
     assert by_name["signalEngine"] == {
         "name": "signalEngine",
         "status": "green",
-        "reason": "last trading cycle handled 10:30 New York, 60 s ago",
+        "reason": "last trading cycle handled 10:30 ET, 60 s ago",
     }
     assert body["status"] == "green"
 

@@ -121,7 +121,7 @@ export default async function dashboard(root, ctx) {
     // The server's own countdown wins: the demo runs on a simulated clock.
     nextChangeMs = num(m.secondsToNextChange) !== null ? Date.now() + (num(m.secondsToNextChange) * 1000) / clockRate() : tsMs(m.nextChangeEt);
     root.querySelector("#market").innerHTML = `
-      <p><span class="pill phase" data-testid="market-phase">${esc(fmtText(m.phase)).toUpperCase()}</span></p>
+      <p><span class="pill phase" data-testid="market-phase">${esc(fmtText(m.phase).replaceAll("_", " ").toUpperCase())}</span></p>
       <p>${m.nextEvent ? `${esc(label(m.nextEvent))} in` : "Next change in"} <strong id="countdown" data-testid="countdown">${DASH}</strong>
          <span class="muted small">(${fmtTime(m.nextChangeEt)})</span></p>
       <dl class="kv">${Object.entries(s).map(([k, v]) => `<dt>${esc(label(k))}</dt><dd>${

@@ -121,7 +121,11 @@ export function modeCard(container, { flashEl, onChanged, alive = () => true }) 
     allowedEl.dataset.gatewayMode = modeKey(d.gatewayMode) || "none";
     actionsEl.innerHTML = switchesOf(d).map((s) => {
       const to = modeKey(s.mode);
-      return `<button type="button" data-testid="mode-switch-${to}" data-to="${to}" class="${to === "live" ? "live-switch" : "primary"}">${SWITCH_TEXT[to]}</button>`;
+      // A switch whose checks cannot all be met from the dialog looks plain, and says why on hover.
+      const unmet = arr(s.checks).filter((c) => c && c.met !== true && !FORM_FILLED.has(c.name)).map((c) => checkName(c.name));
+      const cls = to === "live" ? "live-switch" : unmet.length ? "" : "primary";
+      const title = unmet.length ? ` title="${esc(`Not possible yet. Unmet checks: ${unmet.join(", ")}`)}" data-blocked="true"` : "";
+      return `<button type="button" data-testid="mode-switch-${to}" data-to="${to}" class="${cls}"${title}>${SWITCH_TEXT[to]}</button>`;
     }).join("");
   }
 

@@ -109,7 +109,7 @@ def _engine_health(store: ApiStore, at: datetime, trading: bool) -> ComponentHea
         status = Status.RED if trading else Status.GRAY
         return ComponentHealth(name="signalEngine", status=status, reason="no trading cycle this session")
     age = at - last
-    reason = f"last trading cycle handled {last.astimezone(NEW_YORK):%H:%M} New York"
+    reason = f"last trading cycle handled {last.astimezone(NEW_YORK):%H:%M} ET"
     if not trading:
         return ComponentHealth(name="signalEngine", status=Status.GRAY, reason=f"market closed; {reason}")
     return ComponentHealth(
