@@ -162,7 +162,7 @@ class Smart0dteStack(Stack):
                 self,
                 "TelegramWebhookUrl",
                 value=self.telegram.webhook_url,
-                description="register it with Telegram's setWebhook (README: Control from Telegram)",
+                description="register it: smart0dte telegram-webhook --url <this>",
             )
             CfnOutput(
                 self,

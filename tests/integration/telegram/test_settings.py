@@ -10,8 +10,10 @@ import pytest
 from smart0dte.adapters.aws.provisioning import Provisioned
 from smart0dte.bootstrap.aws import AwsConfig
 from smart0dte.bootstrap.telegram import TelegramSettings, read_settings, telegram_settings
+from smart0dte.cli import main
 from smart0dte.resources import ENV_TELEGRAM_CHAT_IDS, ENV_TELEGRAM_SECRET, telegram_secret_name
 
+from ...fake_telegram import fake_telegram
 from ..moto_env import REGION
 from .conftest import PREFIX
 
@@ -48,3 +50,23 @@ def test_a_wrong_secret_names_the_key_and_never_the_token(doc: object, message: 
 def test_a_wrong_chat_id_in_the_variable_names_the_variable() -> None:
     with pytest.raises(ValueError, match=f"{ENV_TELEGRAM_CHAT_IDS}: chat id '12x' must be an integer"):
         telegram_settings(json.dumps(DOC), "111,12x")
+
+
+def test_the_cli_registers_the_webhook_with_the_secrets_token(
+    aws: Provisioned, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prefix = "smart0dte-cli"
+    boto3.client("secretsmanager", region_name=REGION).create_secret(
+        Name=telegram_secret_name(prefix), SecretString=json.dumps(DOC)
+    )
+    url = "https://d111.cloudfront.net/api/telegram/webhook"
+    with fake_telegram() as telegram:
+        args = ["telegram-webhook", "--url", url, "--prefix", prefix, "--api-url", telegram.base_url]
+        assert main(args) == 0
+        (call,) = telegram.calls
+    assert (call.token, call.method) == ("123:abc", "setWebhook")
+    assert call.params["url"] == url and call.params["secret_token"] == "s3cret-TOKEN_1"
+    out = capsys.readouterr()
+    assert "webhook set" in out.out and "123:abc" not in out.out + out.err
+    assert main(["telegram-webhook", "--url", url, "--prefix", "smart0dte-none"]) == 2
+    assert "the Telegram secret smart0dte-none/telegram could not be read" in capsys.readouterr().err

@@ -63,10 +63,15 @@ def telegram_settings(secret_text: str, extra_chat_ids: str = "") -> TelegramSet
 
 
 def read_settings(config: aws.AwsConfig, environ: Mapping[str, str] | None = None) -> TelegramSettings:
-    """The settings of the stage's secret (ENV_TELEGRAM_SECRET, else `<prefix>/telegram`)."""
+    """The settings of the stage's secret (ENV_TELEGRAM_SECRET, else `<prefix>/telegram`); ValueError
+    naming the secret when it cannot be read."""
     env = os.environ if environ is None else environ
     name = env.get(ENV_TELEGRAM_SECRET) or telegram_secret_name(config.prefix)
-    secret = aws.aws_client(config, "secretsmanager").get_secret_value(SecretId=name)
+    try:
+        secret = aws.aws_client(config, "secretsmanager").get_secret_value(SecretId=name)
+    except Exception as exc:  # botocore's errors: missing secret, no permission, no credentials
+        why = f"{type(exc).__name__}: {exc}"
+        raise ValueError(f"the Telegram secret {name} could not be read: {why}") from None
     return telegram_settings(secret["SecretString"], env.get(ENV_TELEGRAM_CHAT_IDS, ""))
 
 
