@@ -39,12 +39,14 @@ def test_an_unknown_chat_is_ignored_and_audited_with_its_id(
     webhook: Webhook, seeded: DynamoState, telegram: FakeTelegram
 ) -> None:
     assert webhook("/stop", chat=STRANGER_CHAT) == 200
+    assert webhook("/" + "s" * 3000, chat=STRANGER_CHAT) == 200  # audited with its command cut
     assert webhook("/status", chat=STRANGER_CHAT) == 200
     assert stopped_modes(seeded) == dict.fromkeys(TradingMode, False)
     assert telegram.calls == []  # not even an answer
     refused = [r for r in seeded.audit.list_day(SESSION) if r.action == UNKNOWN_CHAT_ACTION]
     assert [(r.actor, r.details["chat_id"], r.details["command"]) for r in refused] == [
         (f"telegram:{STRANGER_CHAT}", STRANGER_CHAT, "stop"),
+        (f"telegram:{STRANGER_CHAT}", STRANGER_CHAT, "s" * 64),
         (f"telegram:{STRANGER_CHAT}", STRANGER_CHAT, "status"),
     ]
 
@@ -110,9 +112,10 @@ def test_resume_asks_for_a_code_and_only_the_fresh_right_code_clears_the_stop(
     code = match.group(1)
 
     wrong = f"{(int(code) + 1) % 1_000_000:06d}"
-    assert webhook(f"/resume confirm {wrong}") == 200
-    assert seeded.get_controls().emergency_stop
-    assert telegram.sent(OWNER_CHAT)[-1].startswith("That code is wrong or expired")
+    for attempt in (wrong, "١٢٣٤٥٦", code + "0"):
+        assert webhook(f"/resume confirm {attempt}") == 200
+        assert seeded.get_controls().emergency_stop
+        assert telegram.sent(OWNER_CHAT)[-1].startswith("That code is wrong or expired")
 
     clock.at += timedelta(minutes=5)  # two windows later: expired
     assert webhook(f"/resume confirm {code}") == 200

@@ -227,7 +227,8 @@ class TelegramBot:
                     store.mode,
                     command.actor,
                     UNKNOWN_CHAT_ACTION,
-                    f"Telegram chat {command.chat_id} is not on the allow-list; /{command.name} ignored",
+                    f"Telegram chat {command.chat_id} is not on the allow-list; "
+                    f"/{command.name[:COMMAND_CHARS_AUDITED]} ignored",
                     {
                         "chat_id": command.chat_id,
                         "command": command.name[:COMMAND_CHARS_AUDITED],
@@ -276,7 +277,7 @@ class TelegramBot:
             return f"{mode.value} is neither stopped nor paused: nothing to resume."
         if len(args) == 2 and args[0].lower() == "confirm":
             valid = {confirmation_code(self._key, command.chat_id, mode, c, w) for w in (window, window - 1)}
-            if not any(hmac.compare_digest(args[1], code) for code in valid):
+            if not any(hmac.compare_digest(args[1].encode(), code.encode()) for code in valid):
                 return "That code is wrong or expired (or the controls changed): send /resume again."
             reason = f"Telegram /resume confirmed by chat {command.chat_id}"
             try:
