@@ -8,7 +8,8 @@ and lets the dashboard switch to ibkr_paper (the broker path without money);
 arm live trading; the default, `disabled`, deploys paper trading only (smart0dte_infra/gateway.py).
 `-c marketData=databento` deploys the Databento feed task that writes market data and starts the
 trading cycles, in every mode alike; without it (`none`, the default) the stack does not trade
-by itself (smart0dte_infra/feed.py).
+by itself (smart0dte_infra/feed.py). `-c telegram=enabled` deploys the Telegram bot's webhook
+(smart0dte_infra/telegram.py).
 
 The dashboard is deployed from web/dist, which `make web/dist/index.html` builds; without it the
 app stops with that command instead of a traceback.
@@ -31,6 +32,7 @@ from smart0dte_infra import Smart0dteStack  # noqa: E402
 from smart0dte_infra.dashboard import DashboardNotBuiltError  # noqa: E402
 from smart0dte_infra.feed import MarketDataContextError  # noqa: E402
 from smart0dte_infra.gateway import LiveTradingContextError  # noqa: E402
+from smart0dte_infra.telegram import TelegramContextError  # noqa: E402
 
 from smart0dte.resources import DEFAULT_PREFIX  # noqa: E402
 
@@ -52,7 +54,12 @@ def main() -> None:
             "workflows, schedules, dashboard; the market-data feed task with -c marketData=databento, "
             "without which the stack does not trade by itself)",
         )
-    except (DashboardNotBuiltError, LiveTradingContextError, MarketDataContextError) as error:
+    except (
+        DashboardNotBuiltError,
+        LiveTradingContextError,
+        MarketDataContextError,
+        TelegramContextError,
+    ) as error:
         sys.exit(str(error))
     # Synthesis fails on any AwsSolutions finding that is not acknowledged with a reason.
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))

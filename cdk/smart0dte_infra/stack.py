@@ -21,6 +21,7 @@ from .layer_build import build_deps_layer
 from .scheduling import Scheduling
 from .sources import check_sources
 from .storage import Storage, construct_id
+from .telegram import Telegram, telegram_from_context
 from .workflows import Workflows
 
 S3_ACCESS_LOGS_BY_POLICY = "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy"
@@ -40,18 +41,19 @@ def default_dashboard_dir(repo_root: Path) -> Path:
 class Smart0dteStack(Stack):
     """Everything the serverless trading system runs on, named `<prefix>-<logical name>`.
 
-    `repo_root` is the checkout whose handlers, ASL files and layers are deployed; synthesis stops
-    with one error listing every missing handler or ASL file. `deps_layer_dir` is a built
-    dependency layer (a folder holding `python/`); without it the layer is built, or reused, under
-    `<repo_root>/build/layers/` from layers/deps/requirements.txt. `dashboard_dir` is the built
-    dashboard to deploy (default `<repo_root>/web/dist`); synthesis stops, naming the build
-    command, when it holds no index.html.
+        `repo_root` is the checkout whose handlers, ASL files and layers are deployed; synthesis stops
+        with one error listing every missing handler or ASL file. `deps_layer_dir` is a built
+        dependency layer (a folder holding `python/`); without it the layer is built, or reused, under
+        `<repo_root>/build/layers/` from layers/deps/requirements.txt. `dashboard_dir` is the built
+        dashboard to deploy (default `<repo_root>/web/dist`); synthesis stops, naming the build
+        command, when it holds no index.html.
 
-    The context `liveTrading` (disabled, the default | ibkr_paper | enabled) and `ibAccount` decide
-    whether the gateway task is deployed and for which mode; a value it does not allow stops
-    synthesis (LiveTradingContextError). The context `marketData` (databento | none, the default)
-    decides whether the feed task is deployed (MarketDataContextError otherwise).
-    TRADING_CYCLE_STATE_MACHINE is what it starts.
+        The context `liveTrading` (disabled, the default | ibkr_paper | enabled) and `ibAccount` decide
+        whether the gateway task is deployed and for which mode; a value it does not allow stops
+        synthesis (LiveTradingContextError). The context `marketData` (databento | none, the default)
+        decides whether the feed task is deployed (MarketDataContextError otherwise); `telegram` (enabled |
+    disabled, the default) whether the Telegram bot's webhook is (telegram.py, TelegramContextError).
+        TRADING_CYCLE_STATE_MACHINE is what it starts.
     """
 
     def __init__(
@@ -68,6 +70,7 @@ class Smart0dteStack(Stack):
         super().__init__(scope, construct_id_, **kwargs)
         self.live_trading = live_trading_from_context(self.node)
         self.market_data = market_data_from_context(self.node)
+        telegram_enabled, telegram_chat_ids = telegram_from_context(self.node)
         # Access logs go to a bucket with ACLs disabled; that needs a bucket policy, not the ACL.
         self.node.set_context(S3_ACCESS_LOGS_BY_POLICY, True)
         repo_root = repo_root.resolve()
@@ -142,6 +145,31 @@ class Smart0dteStack(Stack):
             api_function=self.functions.functions[API_FUNCTION],
             storage=self.storage,
         )
+        self.telegram: Telegram | None = None
+        if telegram_enabled:
+            self.telegram = Telegram(
+                self,
+                "Telegram",
+                prefix=prefix,
+                repo_root=repo_root,
+                layers=[self.functions.core_layer, self.functions.deps_layer],
+                storage=self.storage,
+                http_api=self.dashboard.http_api,
+                distribution=self.dashboard.distribution,
+                chat_ids=telegram_chat_ids,
+            )
+            CfnOutput(
+                self,
+                "TelegramWebhookUrl",
+                value=self.telegram.webhook_url,
+                description="register it: smart0dte telegram-webhook --url <this>",
+            )
+            CfnOutput(
+                self,
+                "TelegramSecretName",
+                value=r.telegram_secret_name(prefix),
+                description="create it: JSON with bot_token, webhook_secret and chat_ids (integers)",
+            )
         auth = self.dashboard.auth
         assert auth.client is not None
         CfnOutput(

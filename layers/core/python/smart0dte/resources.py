@@ -209,6 +209,11 @@ ENV_SESSION_SCHEDULER_ROLE_ARN = env_var("SESSION_SCHEDULER_ROLE", suffix="ARN")
 ENV_LIVE_TRADING = env_var("LIVE_TRADING")
 """The API's: the broker-backed mode the deployment's gateway serves, which it may arm (after every
 check): `ibkr_paper` (an IB paper account), `enabled` (live), `disabled` (none: paper only)."""
+ENV_TELEGRAM_SECRET = env_var("TELEGRAM_SECRET")
+"""The Telegram function's: the name of its secret (`telegram_secret_name`)."""
+ENV_TELEGRAM_CHAT_IDS = env_var("TELEGRAM_CHAT_IDS")
+"""The Telegram function's: more allowed chat ids, comma-separated (`-c telegramChatIds=`), beside
+the secret's `chat_ids`."""
 ENV_IB_HOST = env_var("IB_HOST")
 ENV_IB_PORT = env_var("IB_PORT")
 """IB Gateway's API port: 4002 for ibkr_paper, 4001 for live (`ports.GATEWAY_PORTS`)."""
@@ -258,6 +263,23 @@ FUNCTIONS = (
         purpose="the dashboard's HTTP API behind API Gateway's Cognito JWT authorizer and CloudFront",
     ),
 )
+
+TELEGRAM_FUNCTION = FunctionSpec(
+    "telegram",
+    memory_mb=512,
+    timeout_s=15,
+    purpose="the Telegram bot's webhook: status and control from a phone (POST /api/telegram/webhook)",
+)
+"""Not in FUNCTIONS: deployed only with `-c telegram=enabled` (cdk/smart0dte_infra/telegram.py)."""
+TELEGRAM_WEBHOOK_PATH = "/api/telegram/webhook"
+TELEGRAM_SECRET_SUFFIX = "telegram"
+TELEGRAM_SECRET_KEYS = ("bot_token", "webhook_secret", "chat_ids")
+"""The secret's JSON: BotFather's token, the webhook's secret token, the allowed chat ids (a list)."""
+
+
+def telegram_secret_name(prefix: str = DEFAULT_PREFIX) -> str:
+    """The Secrets Manager secret `<prefix>/telegram` the bot reads (created by hand, see README)."""
+    return f"{prefix}/{TELEGRAM_SECRET_SUFFIX}"
 
 
 class WorkflowType(StrEnum):

@@ -3,7 +3,7 @@
 Adapters implement them (DBN files, Databento, DynamoDB, S3, SQS, IBKR); tests and the local
 runtime inject their own. The state store is the union of its aggregates' stores (`state`:
 `controls`, `trading`, `counters`, `market`, with `audit`); the rest are `session`, `broker`,
-`intents`, `objects`, `scheduling`, `notify` and `clock`, and `records` holds what every store
+`intents`, `objects`, `scheduling`, `notify`, `chat` and `clock`, and `records` holds what every store
 shares. Every public name is re-exported here: `from smart0dte.ports import X`.
 """
 
@@ -24,6 +24,7 @@ from smart0dte.ports.broker import (
     account_refusal,
     is_paper_account,
 )
+from smart0dte.ports.chat import ChatMessenger
 from smart0dte.ports.clock import Clock
 from smart0dte.ports.controls import (
     ActiveMode,
@@ -74,6 +75,7 @@ __all__ = [
     "BrokerConnection",
     "BrokerOrderAck",
     "BrokerPosition",
+    "ChatMessenger",
     "Clock",
     "CommandReceiver",
     "ConcurrentUpdate",

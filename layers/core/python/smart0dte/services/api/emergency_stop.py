@@ -17,6 +17,7 @@ import binascii
 import json
 import logging
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any, Final, TypeVar
 
 from aws_lambda_powertools.event_handler import Response
@@ -25,7 +26,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from smart0dte.domain.controls import REASON_MAX_CHARS, cut_reason
 from smart0dte.domain.models import TradingMode
 from smart0dte.ports import TradingControls
-from smart0dte.services.api.context import ApiContext
+from smart0dte.services.api.context import ApiContext, ApiDeps
 from smart0dte.services.api.shared import ControlsOut, Wire, controls_out
 
 logger = logging.getLogger(__name__)
@@ -106,6 +107,45 @@ def with_retries(
     return None, STOP_ATTEMPTS, error
 
 
+def stop_every_mode(
+    deps: ApiDeps, actor: str, reason: str, at: datetime, request_id: str
+) -> tuple[bool, EmergencyStopResponse]:
+    """Stop the active mode first, then every other mode (each retried), audited with `actor`; never
+    raises. True when the active mode stopped (every mode, when the active one could not be read).
+    The API's button and the Telegram bot's /stop both call this."""
+    active, _, mode_error = with_retries(lambda: deps.base_store.get_active_mode().mode, deps.sleep)
+    if mode_error is not None:
+        logger.error("emergency stop: the active mode could not be read: %s", mode_error)
+    first = active or deps.last_known_mode() or TradingMode.PAPER
+    order = [first, *(m for m in TradingMode if m is not first)]
+    outcomes: list[ModeStopOut] = []
+    stopped_controls: dict[TradingMode, TradingControls] = {}
+    for mode in order:
+
+        def stop(mode: TradingMode = mode) -> TradingControls:
+            return deps.base_store.for_mode(mode).activate_emergency_stop(actor, reason, at, request_id)
+
+        controls, attempts, error = with_retries(stop, deps.sleep)
+        if controls is not None:
+            stopped_controls[mode] = controls
+        else:
+            logger.error("emergency stop: %s NOT stopped after %d attempts: %s", mode.value, attempts, error)
+        outcomes.append(ModeStopOut(mode=mode, stopped=controls is not None, attempts=attempts, error=error))
+    if active is not None:
+        deps.mode_switched(active)
+    must_stop = [first] if active is not None else order
+    first_controls = stopped_controls.get(first)
+    return all(mode in stopped_controls for mode in must_stop), EmergencyStopResponse(
+        mode=first,
+        active_mode_known=active is not None,
+        reason=reason,
+        controls=None if first_controls is None else controls_out(first_controls),
+        stopped=[o.mode for o in outcomes if o.stopped],
+        not_stopped=[o for o in outcomes if not o.stopped],
+        modes=outcomes,
+    )
+
+
 def router(api: ApiContext) -> Router:
     router = Router()  # type: ignore[no-untyped-call]
     deps = api.deps
@@ -146,43 +186,7 @@ def router(api: ApiContext) -> Router:
     )
     def emergency_stop() -> Response[Any]:
         reason = stop_reason(api.app.current_event.raw_event)
-        actor, at, request_id = api.actor(), api.now(), api.request_id()
-        active, _, mode_error = with_retries(lambda: deps.base_store.get_active_mode().mode, deps.sleep)
-        if mode_error is not None:
-            logger.error("emergency stop: the active mode could not be read: %s", mode_error)
-        first = active or deps.last_known_mode() or TradingMode.PAPER
-        order = [first, *(m for m in TradingMode if m is not first)]
-        outcomes: list[ModeStopOut] = []
-        stopped_controls: dict[TradingMode, TradingControls] = {}
-        for mode in order:
-
-            def stop(mode: TradingMode = mode) -> TradingControls:
-                return deps.base_store.for_mode(mode).activate_emergency_stop(actor, reason, at, request_id)
-
-            controls, attempts, error = with_retries(stop, deps.sleep)
-            if controls is not None:
-                stopped_controls[mode] = controls
-            else:
-                logger.error(
-                    "emergency stop: %s NOT stopped after %d attempts: %s", mode.value, attempts, error
-                )
-            outcomes.append(
-                ModeStopOut(mode=mode, stopped=controls is not None, attempts=attempts, error=error)
-            )
-        if active is not None:
-            deps.mode_switched(active)
-        must_stop = [first] if active is not None else order
-        ok = all(mode in stopped_controls for mode in must_stop)
-        first_controls = stopped_controls.get(first)
-        body = EmergencyStopResponse(
-            mode=first,
-            active_mode_known=active is not None,
-            reason=reason,
-            controls=None if first_controls is None else controls_out(first_controls),
-            stopped=[o.mode for o in outcomes if o.stopped],
-            not_stopped=[o for o in outcomes if not o.stopped],
-            modes=outcomes,
-        )
+        ok, body = stop_every_mode(deps, api.actor(), reason, api.now(), api.request_id())
         return Response(
             status_code=200 if ok else 503,
             content_type="application/json",
