@@ -9,7 +9,17 @@ from collections.abc import Sequence
 from datetime import date
 
 from smart0dte import __version__
-from smart0dte.commands import backtest, chaos, data_generate, data_show, demo, feed, order_bridge, train
+from smart0dte.commands import (
+    backtest,
+    chaos,
+    cost,
+    data_generate,
+    data_show,
+    demo,
+    feed,
+    order_bridge,
+    train,
+)
 from smart0dte.commands.args import date_arg
 from smart0dte.domain.calendar import (
     DEFAULT_FLATTEN_MINUTES_BEFORE_CLOSE,
@@ -99,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     order_bridge.register(commands)
     feed.register(commands)
     chaos.register(commands)
+    cost.register(commands)
     return parser
 
 
