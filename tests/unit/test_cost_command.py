@@ -235,6 +235,25 @@ def test_a_template_that_is_not_json_is_refused_naming_the_flag(
     assert f"--template {path}: not a readable JSON template" in capsys.readouterr().err
 
 
+def test_a_template_with_synthesis_context_is_refused_naming_the_flag(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "small.template.json"
+    path.write_text(json.dumps(small_template()))
+    assert main(["cost", "--template", str(path), "--context", "marketData=databento"]) == 2
+    assert "--context with --template may only name the stack's prefix" in capsys.readouterr().err
+
+
+def test_a_stage_prefix_names_its_functions(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    text = json.dumps(small_template()).replace('"smart0dte-', '"smart0dte-staging-')
+    path = tmp_path / "staging.template.json"
+    path.write_text(text)
+    document = run_cost(capsys, path, "--context", "prefix=smart0dte-staging")
+    lines = {(line["resource"], line["service"]): line["detail"] for line in document["by_resource"]}
+    assert "one step of each trading cycle" in lines[("smart0dte-staging-signals", "Lambda")]
+    assert lines[("smart0dte-staging-feed", "Fargate")].startswith("140.0 h")
+
+
 def test_cron_days_give_the_runs_of_a_month() -> None:
     assert days_per_week("MON-FRI") == 5 and days_per_week("SAT") == 1 and days_per_week("MON,WED") == 2
     assert days_per_week("?") == 7

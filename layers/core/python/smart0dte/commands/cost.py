@@ -1,7 +1,8 @@
 """`smart0dte cost`: the stack's monthly cost in us-east-1, per resource and per service.
 
 Synthesizes the stack as `cdk synth` does (`--context k=v`, repeated, as `-c`), or reads a
-synthesized template (`--template FILE`), and prices it with `services.cost` at the dated list
+synthesized template (`--template FILE`, with `--context prefix=...` when its stage has another
+prefix, so its functions are recognised), and prices it with `services.cost` at the dated list
 prices of `domain.aws_prices`; `--assume name=value` overrides one usage assumption.
 """
 
@@ -61,8 +62,8 @@ def run(args: argparse.Namespace) -> int:
     context = dict(args.context)
     usage = Usage().overridden(dict(args.assume), "--assume")
     if args.template is not None:
-        if context:
-            raise DomainError("--context applies to synthesis: give it or --template, not both")
+        if set(context) - {"prefix"}:
+            raise DomainError("--context with --template may only name the stack's prefix (prefix=...)")
         try:
             template = json.loads(args.template.read_text())
         except (OSError, ValueError) as error:

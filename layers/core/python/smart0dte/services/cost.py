@@ -60,21 +60,28 @@ FREE_TYPES: Final = frozenset(
         "AWS::IAM::OIDCProvider",
         "AWS::IAM::Policy",
         "AWS::IAM::Role",
+        "AWS::Lambda::Alias",
         "AWS::Lambda::EventInvokeConfig",
         "AWS::Lambda::LayerVersion",
         "AWS::Lambda::Permission",
+        "AWS::Lambda::Url",
+        "AWS::Lambda::Version",
         "AWS::Logs::LogGroup",
         "AWS::Logs::MetricFilter",
+        "AWS::Logs::ResourcePolicy",
+        "AWS::Logs::SubscriptionFilter",
         "AWS::S3::BucketPolicy",
         "AWS::SNS::Subscription",
         "AWS::SNS::TopicPolicy",
         "AWS::SQS::QueuePolicy",
         "AWS::Scheduler::ScheduleGroup",
+        "AWS::SSM::Parameter",
     }
 )
 """Resource types with no charge of their own: their cost is in the lines of what uses them (a log
 group's in its producer's logs line, a subnet's public IP in its task's, a subscription's in its
-topic's). Custom resources (`Custom::*`) are free too: their functions are priced as functions."""
+topic's; an SSM parameter of the standard tier is free). Custom resources (`Custom::*`) are free
+too: their functions are priced as functions."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,8 +303,8 @@ class _Pricer:
         families = {
             _text(props.get("Family")) for _, props in _resources(template, "AWS::ECS::TaskDefinition")
         }
-        self.has_feed = resources.FEED.physical_name(prefix) in families
-        self.cycles = usage.cycles_per_month() if self.has_feed else 0.0
+        has_feed = resources.FEED.physical_name(prefix) in families
+        self.cycles = usage.cycles_per_month() if has_feed else 0.0
         self.schedule_runs: dict[str, float] = {}
         for _, props in _resources(template, "AWS::Scheduler::Schedule"):
             target = _ref(props.get("Target", {}).get("Arn"))
