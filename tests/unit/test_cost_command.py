@@ -171,6 +171,39 @@ def test_the_commands_figures_equal_the_month_computed_by_hand(
     assert document["unpriced_resource_types"] == {}
 
 
+def test_the_always_free_tiers_taken_off_on_request_are_lines_of_their_own(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    template = tmp_path / "small.template.json"
+    template.write_text(json.dumps(small_template()))
+    before = run_cost(capsys, template)
+    after = run_cost(capsys, template, "--assume", "always_free_tiers=1")
+
+    cycles = 20 * 6 * 60
+    requests_free = cycles * LAMBDA_PER_REQUEST  # all within 1M requests
+    gb_seconds_free = cycles * 0.2 * LAMBDA_X86_GB_SECOND  # 1,440 GB-s, within 400,000
+    storage_free = 1.0 * DYNAMODB_GB_MONTH  # 1 GB of the 25 free
+    alarm_free = ALARM_MONTH  # 1 of the 10 free alarm metrics
+    scheduler_free = 5 * 52.1775 / 12 * SCHEDULER_INVOCATION
+    free = {
+        line["detail"]: line["usd_month"]
+        for line in after["by_resource"]
+        if line["resource"] == "always-free tier"
+    }
+    assert free == {
+        "7,200 of 1M requests": round(-requests_free, 4),
+        "1,440 of 400,000 GB-s": round(-gb_seconds_free, 4),
+        "1 of 25 GB stored": round(-storage_free, 4),
+        "1 of 10 alarm metrics": round(-alarm_free, 4),
+        "21.74 of 14M invocations": round(-scheduler_free, 4),
+    }
+    assert after["by_service"]["Lambda"] == 0.0 and after["by_service"]["CloudWatch"] == 0.0
+    taken_off = requests_free + gb_seconds_free + storage_free + alarm_free + scheduler_free
+    assert after["total_usd_month"] == round(5.1674 - taken_off, 2) == 4.79
+    assert before["total_usd_month"] == 5.17
+    assert after["assumptions"]["free_tiers"].startswith("applied")
+
+
 def test_without_the_feed_task_nothing_starts_a_trading_cycle(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -211,10 +244,14 @@ def test_a_malformed_pair_is_refused_naming_its_flag(
 @pytest.mark.parametrize(
     ("assume", "message"),
     [
-        ("sessions=21", "--assume sessions: unknown assumption; known: api_access_log_kb_per_request"),
+        (
+            "sessions=21",
+            "--assume sessions: unknown assumption; known: always_free_tiers, api_access_log_kb_per_request",
+        ),
         ("session_hours=-1", "--assume session_hours='-1' must be a finite number >= 0"),
         ("session_hours=nan", "--assume session_hours='nan' must be a finite number >= 0"),
         ("session_hours=six", "--assume session_hours='six' must be a finite number >= 0"),
+        ("always_free_tiers=0.5", "--assume always_free_tiers='0.5' must be 0 or 1"),
     ],
 )
 def test_a_bad_assumption_is_refused_naming_the_flag_and_the_limit(

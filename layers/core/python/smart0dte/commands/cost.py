@@ -79,12 +79,13 @@ def run(args: argparse.Namespace) -> int:
         return 0
     document = result.as_json()
     total = document["total_usd_month"]
-    print(f"Monthly cost, us-east-1 list prices of {PRICES_AS_OF}, no free tier: ${total:.2f}")
+    free = "always-free tiers taken off" if usage.always_free_tiers else "no free tier"
+    print(f"Monthly cost, us-east-1 list prices of {PRICES_AS_OF}, {free}: ${total:.2f}")
     for service, usd in document["by_service"].items():
         print(f"  {service:<24} ${usd:8.2f}")
     print("By resource:")
     for line in document["by_resource"]:
-        if line["usd_month"] >= 0.005:
+        if abs(line["usd_month"]) >= 0.005:
             print(
                 f"  {line['resource']:<44} {line['service']:<22} ${line['usd_month']:8.2f}  {line['detail']}"
             )

@@ -1,6 +1,7 @@
 """AWS list prices in us-east-1 that `smart0dte cost` multiplies by usage: on-demand, in USD,
-before free tiers and before tax. Dated: re-read the pages in SOURCES and change PRICES_AS_OF with
-any price. Free tiers are not applied anywhere (FREE_TIERS_NOT_APPLIED says what they would take off).
+before free tiers and before tax, and the always-free allowances (ALWAYS_FREE), which the estimate
+takes off only when asked. Dated: re-read the pages in SOURCES and change PRICES_AS_OF with any
+price.
 """
 
 from __future__ import annotations
@@ -86,15 +87,73 @@ SOURCES: Final = (
     "https://aws.amazon.com/cognito/pricing/",
 )
 
-FREE_TIERS_NOT_APPLIED: Final = (
-    "Lambda: 1M requests and 400,000 GB-s a month",
-    "Step Functions Standard: 4,000 state transitions a month",
-    "DynamoDB: 25 GB of storage",
-    "EventBridge Scheduler: 14M invocations a month",
-    "CloudWatch: 10 alarm metrics, 10 custom metrics, 3 dashboards, 5 GB of logs",
-    "X-Ray: 100,000 traces a month",
-    "CloudFront: 1 TB out and 10M requests a month",
-    "SQS: 1M requests a month; SNS: 1M publishes and 1,000 emails a month",
-    "Cognito Essentials and Lite: 10,000 monthly active users",
-    "Secrets Manager: a 30-day trial per secret",
+
+@dataclass(frozen=True, slots=True)
+class FreeAllowance:
+    """An always-free monthly allowance of one account: `per_month` units of `quantity`, each worth
+    the price field `price` divided by `price_units` (1e6 for a per-million price)."""
+
+    quantity: str
+    service: str
+    per_month: float
+    price: str
+    price_units: float
+    what: str
+
+
+ALWAYS_FREE: Final = (
+    FreeAllowance("lambda_requests", "Lambda", 1e6, "lambda_per_million_requests", 1e6, "1M requests"),
+    FreeAllowance("lambda_gb_seconds", "Lambda", 400_000, "lambda_x86_gb_second", 1, "400,000 GB-s"),
+    FreeAllowance(
+        "sfn_standard_transitions",
+        "Step Functions",
+        4_000,
+        "sfn_standard_per_thousand_transitions",
+        1_000,
+        "4,000 Standard transitions",
+    ),
+    FreeAllowance("dynamodb_storage_gb", "DynamoDB", 25, "dynamodb_storage_gb_month", 1, "25 GB stored"),
+    FreeAllowance(
+        "cloudwatch_alarm_metrics", "CloudWatch", 10, "cloudwatch_alarm_metric_month", 1, "10 alarm metrics"
+    ),
+    FreeAllowance(
+        "cloudwatch_custom_metric_months",
+        "CloudWatch",
+        10,
+        "cloudwatch_custom_metric_month",
+        1,
+        "10 custom metrics",
+    ),
+    FreeAllowance("cloudwatch_dashboards", "CloudWatch", 3, "cloudwatch_dashboard_month", 1, "3 dashboards"),
+    FreeAllowance(
+        "logs_ingest_gb", "CloudWatch", 5, "logs_ingest_gb", 1, "5 GB of logs (taken off ingestion)"
+    ),
+    FreeAllowance("xray_traces", "X-Ray", 100_000, "xray_per_million_traces", 1e6, "100,000 traces"),
+    FreeAllowance(
+        "sqs_requests",
+        "SQS",
+        1e6,
+        "sqs_standard_per_million_requests",
+        1e6,
+        "1M requests (at the standard price)",
+    ),
+    FreeAllowance("sns_publishes", "SNS", 1e6, "sns_per_million_publishes", 1e6, "1M publishes"),
+    FreeAllowance("sns_emails", "SNS", 1_000, "sns_per_100k_email_deliveries", 1e5, "1,000 emails"),
+    FreeAllowance(
+        "scheduler_invocations",
+        "EventBridge Scheduler",
+        14e6,
+        "scheduler_per_million_invocations",
+        1e6,
+        "14M invocations",
+    ),
+    FreeAllowance("cloudfront_gb", "CloudFront", 1_000, "cloudfront_transfer_out_gb", 1, "1 TB out"),
+    FreeAllowance(
+        "cloudfront_requests", "CloudFront", 10e6, "cloudfront_per_10k_https_requests", 1e4, "10M requests"
+    ),
+    FreeAllowance(
+        "cognito_mau", "Cognito", 10_000, "cognito_essentials_mau", 1, "10,000 monthly active users"
+    ),
 )
+"""The always-free allowances (not the 12-month trial ones) that `--assume always_free_tiers=1`
+takes off; an account's, so shared by every stage deployed in it."""

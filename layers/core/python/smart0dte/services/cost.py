@@ -1,6 +1,7 @@
 """The monthly cost of a synthesized stack: its template's resources, a usage model and a price
 table give one line per resource (`estimate`). What runs how often is `Usage`, every figure an
-explicit assumption that `smart0dte cost --assume name=value` overrides. Free tiers are not used.
+explicit assumption that `smart0dte cost --assume name=value` overrides. Free tiers are not used
+unless `always_free_tiers` is 1: then the always-free allowances are lines of their own, negative.
 
 What the template decides: which functions, workflows, tasks, tables, alarms and secrets exist,
 their memory, CPU, architecture, workflow type, schedules (runs a month from each cron's weekdays)
@@ -17,7 +18,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Final
 
 from smart0dte import resources
-from smart0dte.domain.aws_prices import FREE_TIERS_NOT_APPLIED, PRICES_AS_OF, REGION, SOURCES, AwsPrices
+from smart0dte.domain.aws_prices import ALWAYS_FREE, PRICES_AS_OF, REGION, SOURCES, AwsPrices
 from smart0dte.domain.models import DomainError
 
 Template = Mapping[str, Any]
@@ -150,6 +151,8 @@ class Usage:
     session hour, 21 x 6.5, an upper bound for the metrics sent once a day."""
     log_retention_days: float = 90.0
     cognito_monthly_active_users: float = 1.0
+    always_free_tiers: float = 0.0
+    """1 takes the always-free allowances off (an account's: shared by every stage in it); 0 not."""
 
     def overridden(self, pairs: Mapping[str, str], flag: str) -> Usage:
         """This usage with `name=value` overrides; a name it lacks or a value that is not a finite
@@ -165,6 +168,8 @@ class Usage:
                 value = math.nan
             if not math.isfinite(value) or value < 0:
                 raise DomainError(f"{flag} {name}={text!r} must be a finite number >= 0")
+            if name == "always_free_tiers" and value not in (0, 1):
+                raise DomainError(f"{flag} {name}={text!r} must be 0 or 1")
             changes[name] = value
         return replace(self, **changes)
 
@@ -203,8 +208,8 @@ class CostEstimate:
         """The command's --json document; money rounded to the cent, lines costliest first."""
         lines = sorted(self.lines, key=lambda line: -line.usd_month)
         return {
-            "total_usd_month": round(self.total_usd_month, 2),
-            "by_service": {k: round(v, 2) for k, v in self.by_service().items()},
+            "total_usd_month": _cents(self.total_usd_month),
+            "by_service": {k: _cents(v) for k, v in self.by_service().items()},
             "by_resource": [
                 {
                     "resource": line.resource,
@@ -216,7 +221,9 @@ class CostEstimate:
             ],
             "assumptions": {
                 **asdict(self.usage),
-                "free_tiers": "not applied; they would take off: " + "; ".join(FREE_TIERS_NOT_APPLIED),
+                "free_tiers": ("applied" if self.usage.always_free_tiers else "not applied")
+                + " (always_free_tiers): "
+                + "; ".join(f"{a.service} {a.what}" for a in ALWAYS_FREE),
                 "excluded": "Databento and IBKR fees, data transfer in (free), tax, support plans",
             },
             "unpriced_resource_types": dict(self.unpriced_types),
@@ -224,6 +231,11 @@ class CostEstimate:
             "region": REGION,
             "price_sources": list(SOURCES),
         }
+
+
+def _cents(usd: float) -> float:
+    """Rounded to the cent, without a negative zero (an allowance that covered a whole line)."""
+    return round(usd, 2) + 0.0
 
 
 _CRON = re.compile(r"cron\((\S+) (\S+) (\S+) (\S+) (\S+) (\S+)\)")
@@ -313,15 +325,30 @@ class _Pricer:
                 self.schedule_runs[target] = self.schedule_runs.get(target, 0.0) + runs
         self.task_hours: dict[str, float] = {}
         """Per task definition family: hours it runs a month."""
+        self.used: dict[str, float] = {}
+        """Per quantity of ALWAYS_FREE: how much the lines used a month."""
 
     def add(self, resource: str, service: str, usd: float, detail: str) -> None:
         self.lines.append(CostLine(resource, service, usd, detail))
+
+    def count(self, quantity: str, amount: float) -> None:
+        self.used[quantity] = self.used.get(quantity, 0.0) + amount
+
+    def free_tiers(self) -> None:
+        """One negative line per always-free allowance: what it covers of the month's use."""
+        for allowance in ALWAYS_FREE:
+            covered = min(self.used.get(allowance.quantity, 0.0), allowance.per_month)
+            if covered:
+                unit_usd = getattr(self.p, allowance.price) / allowance.price_units
+                detail = f"{covered:,.4g} of {allowance.what}"
+                self.add("always-free tier", allowance.service, -covered * unit_usd, detail)
 
     def logs(self, resource: str, gb_month: float, vended: bool = False) -> None:
         """Ingestion of a month's logs and their storage at the retention's steady state."""
         ingest = self.p.logs_vended_ingest_gb if vended else self.p.logs_ingest_gb
         stored = gb_month * self.u.log_retention_days / DAYS_PER_MONTH
         usd = gb_month * ingest + stored * self.p.logs_storage_gb_month
+        self.count("logs_ingest_gb", gb_month)
         self.add(f"{resource} logs", "CloudWatch", usd, f"{gb_month:.4f} GB/month in, {stored:.4f} GB stored")
 
     # -- compute ---------------------------------------------------------------------------------
@@ -362,9 +389,12 @@ class _Pricer:
             arm = props.get("Architectures", ["x86_64"]) == ["arm64"]
             gb_s_price = self.p.lambda_arm_gb_second if arm else self.p.lambda_x86_gb_second
             usd = runs * (gb * seconds * gb_s_price + self.p.lambda_per_million_requests / 1e6)
+            self.count("lambda_requests", runs)
+            self.count("lambda_gb_seconds", runs * gb * seconds)
             self.add(name, "Lambda", usd, f"{runs:,.0f} runs x {seconds:g} s x {gb:g} GB ({why})")
             if props.get("TracingConfig", {}).get("Mode") == "Active":
                 self.add(name, "X-Ray", runs * self.p.xray_per_million_traces / 1e6, f"{runs:,.0f} traces")
+                self.count("xray_traces", runs)
             self.logs(name, runs * self.u.lambda_log_kb_per_run / KB_PER_GB)
 
     def state_machines(self) -> None:
@@ -387,6 +417,7 @@ class _Pricer:
             else:
                 runs, transitions = self._standard_runs(name, logical_id)
                 usd = runs * transitions * p.sfn_standard_per_thousand_transitions / 1000
+                self.count("sfn_standard_transitions", runs * transitions)
                 self.add(name, "Step Functions", usd, f"{runs:,.1f} runs x {transitions:g} transitions")
             if props.get("LoggingConfiguration", {}).get("Level") not in (None, "OFF"):
                 self.logs(name, runs * u.cycle_log_kb / KB_PER_GB)
@@ -486,6 +517,7 @@ class _Pricer:
         )
         storage_price += p.dynamodb_pitr_gb_month if pitr else 0.0
         backups = " with point-in-time recovery" if pitr else ""
+        self.count("dynamodb_storage_gb", u.dynamodb_storage_gb)
         self.add(
             f"{len(tables)} tables storage",
             "DynamoDB",
@@ -520,6 +552,7 @@ class _Pricer:
         for logical_id, props in _resources(self.t, "AWS::SQS::Queue"):
             name = _name(props, "QueueName", logical_id)
             requests = 0.0 if logical_id in dead_letters else receives
+            self.count("sqs_requests", requests)
             price = (
                 self.p.sqs_fifo_per_million_requests
                 if props.get("FifoQueue")
@@ -535,6 +568,8 @@ class _Pricer:
         for logical_id, props in _resources(self.t, "AWS::SNS::Topic"):
             name = _name(props, "TopicName", logical_id)
             publishes = u.notifications_per_session * u.sessions_per_month
+            self.count("sns_publishes", publishes)
+            self.count("sns_emails", publishes * emails)
             usd = (
                 publishes * p.sns_per_million_publishes / 1e6
                 + publishes * emails * p.sns_per_100k_email_deliveries / 1e5
@@ -546,6 +581,7 @@ class _Pricer:
         for logical_id, props in _resources(self.t, "AWS::Scheduler::Schedule"):
             runs = cron_runs_per_month(props["ScheduleExpression"])
             name = _name(props, "Name", logical_id)
+            self.count("scheduler_invocations", runs)
             self.add(
                 name,
                 "EventBridge Scheduler",
@@ -555,6 +591,7 @@ class _Pricer:
         for logical_id, props in _resources(self.t, "AWS::Scheduler::ScheduleGroup"):
             runs = self.u.one_time_schedules_per_session * self.u.sessions_per_month
             usd = runs * p.scheduler_per_million_invocations / 1e6
+            self.count("scheduler_invocations", runs)
             self.add(
                 _name(props, "Name", logical_id), "EventBridge Scheduler", usd, f"{runs:g} one-time schedules"
             )
@@ -573,17 +610,20 @@ class _Pricer:
             )
             name = _name(props, "AlarmName", logical_id)
             self.add(name, "CloudWatch", len(metrics) * price, f"alarm on {len(metrics)} metric(s)")
+            self.count("cloudwatch_alarm_metrics", len(metrics))
         for logical_id, props in _resources(self.t, "AWS::CloudWatch::CompositeAlarm"):
             name = _name(props, "AlarmName", logical_id)
             self.add(name, "CloudWatch", p.cloudwatch_composite_alarm_month, "composite alarm")
         for logical_id, props in _resources(self.t, "AWS::CloudWatch::Dashboard"):
             name = _name(props, "DashboardName", logical_id)
             self.add(name, "CloudWatch", p.cloudwatch_dashboard_month, "dashboard")
+            self.count("cloudwatch_dashboards", 1)
         if self.u.custom_metrics:
             months = min(self.u.custom_metric_hours_per_month / HOURS_PER_MONTH, 1.0)
             usd = self.u.custom_metrics * months * p.cloudwatch_custom_metric_month
             detail = f"{self.u.custom_metrics:g} metrics x {self.u.custom_metric_hours_per_month:g} h sent"
             self.add("custom metrics", "CloudWatch", usd, detail)
+            self.count("cloudwatch_custom_metric_months", self.u.custom_metrics * months)
         for logical_id, _ in _resources(self.t, "AWS::KMS::Key"):
             self.add(logical_id, "KMS", p.kms_key_month, "customer managed key")
 
@@ -605,6 +645,8 @@ class _Pricer:
                 + requests * p.cloudfront_per_10k_https_requests / 10_000
             )
             self.add(logical_id, "CloudFront", usd, f"{requests:,.0f} HTTPS requests, {gb_out:.3f} GB out")
+            self.count("cloudfront_gb", gb_out)
+            self.count("cloudfront_requests", requests)
         for logical_id, _ in _resources(self.t, "AWS::CloudFront::Function"):
             usd = requests * p.cloudfront_function_per_million / 1e6
             self.add(logical_id, "CloudFront", usd, f"{requests:,.0f} invocations")
@@ -617,6 +659,8 @@ class _Pricer:
             tier = str(props.get("UserPoolTier", "ESSENTIALS"))
             usd = u.cognito_monthly_active_users * tiers[tier]
             self.add(logical_id, "Cognito", usd, f"{u.cognito_monthly_active_users:g} MAU, {tier}")
+            if tier == "ESSENTIALS":  # Lite's allowance is the same users at its lower price; Plus has none
+                self.count("cognito_mau", u.cognito_monthly_active_users)
 
 
 PRICED_TYPES: Final = frozenset(
@@ -660,6 +704,8 @@ def estimate(
     pricer.schedules()
     pricer.monitoring()
     pricer.edge()
+    if usage.always_free_tiers:
+        pricer.free_tiers()
     unpriced: dict[str, int] = {}
     for resource in template.get("Resources", {}).values():
         cfn_type = str(resource.get("Type"))
