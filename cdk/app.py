@@ -10,6 +10,9 @@ arm live trading; the default, `disabled`, deploys paper trading only (smart0dte
 trading cycles, in every mode alike; without it (`none`, the default) the stack does not trade
 by itself (smart0dte_infra/feed.py). `-c telegram=enabled` deploys the Telegram bot's webhook
 (smart0dte_infra/telegram.py).
+`-c githubRepo=owner/name` adds the `<prefix>-ci-access` stack: GitHub's OIDC provider and the roles
+CI deploys with (`-c githubEnvironments=staging,production`, `-c githubOidcProviderArn=` to import
+the account's provider; smart0dte_infra/ci_access.py). Without it only the main stack synthesizes.
 
 The dashboard is deployed from web/dist, which `make web/dist/index.html` builds; without it the
 app stops with that command instead of a traceback.
@@ -29,6 +32,7 @@ for path in (REPO_ROOT / "cdk", REPO_ROOT / "layers" / "core" / "python"):
 import aws_cdk as cdk  # noqa: E402
 from cdk_nag import AwsSolutionsChecks  # noqa: E402
 from smart0dte_infra import Smart0dteStack  # noqa: E402
+from smart0dte_infra.ci_access import CiAccessContextError, add_ci_access  # noqa: E402
 from smart0dte_infra.dashboard import DashboardNotBuiltError  # noqa: E402
 from smart0dte_infra.feed import MarketDataContextError  # noqa: E402
 from smart0dte_infra.gateway import LiveTradingContextError  # noqa: E402
@@ -40,6 +44,9 @@ from smart0dte.resources import DEFAULT_PREFIX  # noqa: E402
 def main() -> None:
     app = cdk.App()
     prefix = str(app.node.try_get_context("prefix") or DEFAULT_PREFIX)
+    env = cdk.Environment(
+        account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")
+    )
     try:
         Smart0dteStack(
             app,
@@ -47,18 +54,18 @@ def main() -> None:
             prefix=prefix,
             repo_root=REPO_ROOT,
             dashboard_dir=REPO_ROOT / "web" / "dist",
-            env=cdk.Environment(
-                account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")
-            ),
+            env=env,
             description="Smart 0DTE: autonomous serverless 0DTE options trading (storage, functions, "
             "workflows, schedules, dashboard; the market-data feed task with -c marketData=databento, "
             "without which the stack does not trade by itself)",
         )
+        add_ci_access(app, prefix, env=env)
     except (
         DashboardNotBuiltError,
         LiveTradingContextError,
         MarketDataContextError,
         TelegramContextError,
+        CiAccessContextError,
     ) as error:
         sys.exit(str(error))
     # Synthesis fails on any AwsSolutions finding that is not acknowledged with a reason.

@@ -12,6 +12,7 @@ from smart0dte import __version__
 from smart0dte.commands import (
     backtest,
     chaos,
+    cost,
     data_generate,
     data_show,
     demo,
@@ -110,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     feed.register(commands)
     chaos.register(commands)
     telegram.register(commands)
+    cost.register(commands)
     return parser
 
 
