@@ -9,6 +9,10 @@ arm live trading; the default, `disabled`, deploys paper trading only (smart0dte
 `-c marketData=databento` deploys the Databento feed task that writes market data and starts the
 trading cycles, in every mode alike; without it (`none`, the default) the stack does not trade
 by itself (smart0dte_infra/feed.py).
+`-c domainName=trade.example.com -c certificateArn=arn:aws:acm:us-east-1:...` serves the dashboard
+on that name with TLS 1.2 at the minimum (smart0dte_infra/dashboard.py).
+`-c reservedConcurrency=off` reserves no Lambda concurrency, for an account whose concurrency
+limit is below 151 (a new account's is 10; smart0dte_infra/functions.py).
 
 The dashboard is deployed from web/dist, which `make web/dist/index.html` builds; without it the
 app stops with that command instead of a traceback.
@@ -28,8 +32,9 @@ for path in (REPO_ROOT / "cdk", REPO_ROOT / "layers" / "core" / "python"):
 import aws_cdk as cdk  # noqa: E402
 from cdk_nag import AwsSolutionsChecks  # noqa: E402
 from smart0dte_infra import Smart0dteStack  # noqa: E402
-from smart0dte_infra.dashboard import DashboardNotBuiltError  # noqa: E402
+from smart0dte_infra.dashboard import CustomDomainContextError, DashboardNotBuiltError  # noqa: E402
 from smart0dte_infra.feed import MarketDataContextError  # noqa: E402
+from smart0dte_infra.functions import ReservedConcurrencyContextError  # noqa: E402
 from smart0dte_infra.gateway import LiveTradingContextError  # noqa: E402
 
 from smart0dte.resources import DEFAULT_PREFIX  # noqa: E402
@@ -52,7 +57,13 @@ def main() -> None:
             "workflows, schedules, dashboard; the market-data feed task with -c marketData=databento, "
             "without which the stack does not trade by itself)",
         )
-    except (DashboardNotBuiltError, LiveTradingContextError, MarketDataContextError) as error:
+    except (
+        CustomDomainContextError,
+        DashboardNotBuiltError,
+        LiveTradingContextError,
+        MarketDataContextError,
+        ReservedConcurrencyContextError,
+    ) as error:
         sys.exit(str(error))
     # Synthesis fails on any AwsSolutions finding that is not acknowledged with a reason.
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))

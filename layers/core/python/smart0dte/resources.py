@@ -209,6 +209,10 @@ ENV_SESSION_SCHEDULER_ROLE_ARN = env_var("SESSION_SCHEDULER_ROLE", suffix="ARN")
 ENV_LIVE_TRADING = env_var("LIVE_TRADING")
 """The API's: the broker-backed mode the deployment's gateway serves, which it may arm (after every
 check): `ibkr_paper` (an IB paper account), `enabled` (live), `disabled` (none: paper only)."""
+ENV_ORIGIN_VERIFY = env_var("ORIGIN_VERIFY")
+"""The API's: the value CloudFront sends in ORIGIN_VERIFY_HEADER; a request without it did not come
+through CloudFront (it called the execute-api endpoint directly) and is refused with 403."""
+ORIGIN_VERIFY_HEADER = "x-smart0dte-origin"
 ENV_IB_HOST = env_var("IB_HOST")
 ENV_IB_PORT = env_var("IB_PORT")
 """IB Gateway's API port: 4002 for ibkr_paper, 4001 for live (`ports.GATEWAY_PORTS`)."""
