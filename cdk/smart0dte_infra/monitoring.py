@@ -28,7 +28,7 @@ targets call CloudWatch on weekdays (New York time): at SESSION_ALARMS_ON `Enabl
 one minute later `SetAlarmState OK` for each heartbeat alarm (it sat in ALARM all night, and an
 alarm notifies only when it enters ALARM), at SESSION_ALARMS_OFF `DisableAlarmActions`. Weekday
 NYSE holidays are not known to a cron: no task runs then and the heartbeat alarms notify once,
-after HEARTBEAT_MINUTES minutes; on early closes (13:00) the tasks stop at 13:15 and they notify
+right after their reset; on early closes (13:00) the tasks stop at 13:15 and they notify
 once at about 13:20. Their descriptions say so.
 """
 

@@ -31,3 +31,18 @@ def test_the_emitter_writes_one_flushed_line_per_beat_with_0_when_unhealthy() ->
     beat(False)
     values = [json.loads(line)[r.HEARTBEAT_METRIC] for line in out.getvalue().splitlines()]
     assert values == [1, 0]
+
+
+def test_no_handler_or_module_adds_a_metric_dimension() -> None:
+    """Powertools metrics carry the `service` dimension only: a dimension per order id, contract or
+    date would create a CloudWatch metric (billed monthly) per value."""
+    sources = [*(r.REPO_ROOT / "lambdas").rglob("*.py"), *(r.REPO_ROOT / "layers" / "core").rglob("*.py")]
+    offending = [
+        str(path.relative_to(r.REPO_ROOT))
+        for path in sources
+        if any(
+            call in path.read_text()
+            for call in ("add_dimension(", "set_default_dimensions(", "default_dimensions=")
+        )
+    ]
+    assert sources and offending == []
