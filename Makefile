@@ -8,6 +8,8 @@ KERNEL := layers/core/python/smart0dte/domain/_pricing_kernel.so
 KERNEL_V3 := layers/core/python/smart0dte/domain/_pricing_kernel_v3.so
 KERNEL_FLAGS := -O3 -std=c99 -fPIC -shared -fno-math-errno -fno-trapping-math -ffp-contract=off -mtune=generic -Wall -Wextra
 KERNEL_SRC := layers/core/python/smart0dte/domain/pricing_kernel.c
+CHECKOV_VERSION := 3.3.30
+CHECKOV_STAMP := .tools/checkov/.installed
 WEB_SRC := web/package.json web/package-lock.json web/vite.config.js web/index.html $(shell find web/src -type f)
 
 .PHONY: demo test kernel
@@ -17,6 +19,14 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[aws,gateway,ml,cdk,dev]"
 	touch $(STAMP)
+
+# checkov pins boto3, botocore and packaging below the project's: its own venv, which the
+# infrastructure tests call (tests/infra/template_scans.py) beside cfn-lint from .venv.
+$(CHECKOV_STAMP):
+	$(PYTHON) -m venv .tools/checkov
+	.tools/checkov/bin/python -m pip install --quiet --upgrade pip
+	.tools/checkov/bin/python -m pip install --quiet checkov==$(CHECKOV_VERSION)
+	touch $@
 
 # Browser tests drive Debian's chromium (Playwright cannot download browsers here).
 $(CHROMIUM):
@@ -47,7 +57,7 @@ web/dist/index.html: $(WEB_SRC)
 demo: $(STAMP) $(KERNEL) $(KERNEL_V3) web/dist/index.html
 	$(VENV)/bin/smart0dte demo
 
-test: $(STAMP) $(CHROMIUM) $(KERNEL) $(KERNEL_V3) web/dist/index.html
+test: $(STAMP) $(CHECKOV_STAMP) $(CHROMIUM) $(KERNEL) $(KERNEL_V3) web/dist/index.html
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy layers/core/python/smart0dte

@@ -13,6 +13,10 @@ by itself (smart0dte_infra/feed.py). `-c telegram=enabled` deploys the Telegram 
 `-c githubRepo=owner/name` adds the `<prefix>-ci-access` stack: GitHub's OIDC provider and the roles
 CI deploys with (`-c githubEnvironments=staging,production`, `-c githubOidcProviderArn=` to import
 the account's provider; smart0dte_infra/ci_access.py). Without it only the main stack synthesizes.
+`-c domainName=trade.example.com -c certificateArn=arn:aws:acm:us-east-1:...` serves the dashboard
+on that name with TLS 1.2 at the minimum (smart0dte_infra/dashboard.py).
+`-c reservedConcurrency=off` reserves no Lambda concurrency, for an account whose concurrency
+limit is below 151 (a new account's is 10; smart0dte_infra/functions.py).
 
 The dashboard is deployed from web/dist, which `make web/dist/index.html` builds; without it the
 app stops with that command instead of a traceback.
@@ -33,8 +37,9 @@ import aws_cdk as cdk  # noqa: E402
 from cdk_nag import AwsSolutionsChecks  # noqa: E402
 from smart0dte_infra import Smart0dteStack  # noqa: E402
 from smart0dte_infra.ci_access import CiAccessContextError, add_ci_access  # noqa: E402
-from smart0dte_infra.dashboard import DashboardNotBuiltError  # noqa: E402
+from smart0dte_infra.dashboard import CustomDomainContextError, DashboardNotBuiltError  # noqa: E402
 from smart0dte_infra.feed import MarketDataContextError  # noqa: E402
+from smart0dte_infra.functions import ReservedConcurrencyContextError  # noqa: E402
 from smart0dte_infra.gateway import LiveTradingContextError  # noqa: E402
 from smart0dte_infra.telegram import TelegramContextError  # noqa: E402
 
@@ -61,11 +66,13 @@ def main() -> None:
         )
         add_ci_access(app, prefix, env=env)
     except (
+        CiAccessContextError,
+        CustomDomainContextError,
         DashboardNotBuiltError,
         LiveTradingContextError,
         MarketDataContextError,
+        ReservedConcurrencyContextError,
         TelegramContextError,
-        CiAccessContextError,
     ) as error:
         sys.exit(str(error))
     # Synthesis fails on any AwsSolutions finding that is not acknowledged with a reason.

@@ -12,23 +12,29 @@ for the audit log.
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
-from aws_cdk import Aws, DefaultStackSynthesizer, Duration, RemovalPolicy, Stack
+from aws_cdk import Aws, DefaultStackSynthesizer, Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_apigatewayv2 as apigw
 from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
-from constructs import Construct
+from constructs import Construct, Node
+
+from smart0dte import resources as r
 
 from .auth import OPENID_SCOPE, READ_SCOPE, TRADE_SCOPE, Auth, full_scope
 from .nag import acknowledge, finding_resource
-from .storage import Storage
+from .storage import OLD_VERSIONS, Storage
 
 PUBLIC_ROUTES = ("/api/health", "/api/openapi.json")
 """GET without a token: the paths smart0dte.services.api serves to anyone (a test keeps them equal)."""
@@ -74,6 +80,44 @@ def content_security_policy(sign_in_origin: str) -> str:
     )
 
 
+DOMAIN_NAME_CONTEXT: Final = "domainName"
+CERTIFICATE_ARN_CONTEXT: Final = "certificateArn"
+CLOUDFRONT_CERTIFICATE_ARN: Final = re.compile(r"arn:aws:acm:us-east-1:\d{12}:certificate/[0-9a-f-]+")
+"""CloudFront takes ACM certificates from us-east-1 only."""
+VIEWER_TLS_WITH_DOMAIN: Final = cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021
+
+
+class CustomDomainContextError(ValueError):
+    """domainName and certificateArn must come together, the certificate from us-east-1's ACM."""
+
+
+@dataclass(frozen=True, slots=True)
+class CustomDomain:
+    """The dashboard's own host name and its ACM certificate (us-east-1)."""
+
+    name: str
+    certificate_arn: str
+
+
+def custom_domain_from_context(node: Node) -> CustomDomain | None:
+    """`-c domainName=... -c certificateArn=...` (both, or neither: the *.cloudfront.net name)."""
+    name = node.try_get_context(DOMAIN_NAME_CONTEXT)
+    arn = node.try_get_context(CERTIFICATE_ARN_CONTEXT)
+    if name is None and arn is None:
+        return None
+    if not name or not arn:
+        raise CustomDomainContextError(
+            f"context {DOMAIN_NAME_CONTEXT}={name!r} and {CERTIFICATE_ARN_CONTEXT}={arn!r}: give both "
+            "(the dashboard's host name and an ACM certificate for it in us-east-1), or neither"
+        )
+    if not CLOUDFRONT_CERTIFICATE_ARN.fullmatch(str(arn)):
+        raise CustomDomainContextError(
+            f"context {CERTIFICATE_ARN_CONTEXT}={arn!r} is not an ACM certificate ARN in us-east-1 "
+            "(arn:aws:acm:us-east-1:<account>:certificate/<id>): CloudFront takes no other region's"
+        )
+    return CustomDomain(str(name), str(arn))
+
+
 CONFIG_FILE = "config.json"
 """Read by the dashboard at boot (web/src/auth.js): where and how to sign in."""
 BUILD_COMMAND = "make web/dist/index.html"
@@ -105,9 +149,11 @@ class Dashboard(Construct):
         dashboard_dir: Path,
         api_function: lambda_.Function,
         storage: Storage,
+        domain: CustomDomain | None = None,
     ) -> None:
         super().__init__(scope, construct_id_)
         check_dashboard(dashboard_dir)
+        self.domain = domain
         self.auth = Auth(self, "Auth", prefix=prefix)
         self.http_api = apigw.HttpApi(
             self,
@@ -143,6 +189,8 @@ class Dashboard(Construct):
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             server_access_logs_bucket=storage.access_logs,
             server_access_logs_prefix="dashboard/",
+            versioned=True,
+            lifecycle_rules=[OLD_VERSIONS],
             removal_policy=RemovalPolicy.RETAIN,
         )
         headers = cloudfront.ResponseHeadersPolicy(
@@ -167,11 +215,24 @@ class Dashboard(Construct):
             ),
         )
         api_domain = f"{self.http_api.api_id}.execute-api.{Aws.REGION}.{Aws.URL_SUFFIX}"
+        # CloudFront reaches the HTTP API by its execute-api name, so that endpoint stays enabled
+        # (disable_execute_api_endpoint would cut the dashboard off, short of an API custom domain
+        # with its own certificate and DNS record). Instead CloudFront sends ORIGIN_VERIFY_HEADER
+        # with the stack id's UUID and the API function answers 403 without it: a direct call
+        # reaches nothing. Not a secret from the account (CloudFormation shows the id), unguessable
+        # to anyone else; the Cognito JWT stays the API's authentication.
+        self.origin_verify = Fn.select(2, Fn.split("/", Aws.STACK_ID))
+        api_function.add_environment(r.ENV_ORIGIN_VERIFY, self.origin_verify)
         self.distribution = cloudfront.Distribution(
             self,
             "Distribution",
             comment=f"{prefix} dashboard",
             default_root_object="index.html",
+            domain_names=None if domain is None else [domain.name],
+            certificate=None
+            if domain is None
+            else acm.Certificate.from_certificate_arn(self, "Certificate", domain.certificate_arn),
+            minimum_protocol_version=None if domain is None else VIEWER_TLS_WITH_DOMAIN,
             price_class=cloudfront.PriceClass.PRICE_CLASS_100,
             http_version=cloudfront.HttpVersion.HTTP2_AND_3,
             default_behavior=cloudfront.BehaviorOptions(
@@ -191,6 +252,7 @@ class Dashboard(Construct):
                         api_domain,
                         protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
                         origin_ssl_protocols=[cloudfront.OriginSslPolicy.TLS_V1_2],
+                        custom_headers={r.ORIGIN_VERIFY_HEADER: self.origin_verify},
                     ),
                     viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
                     allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
@@ -200,7 +262,8 @@ class Dashboard(Construct):
                 ),
             },
         )
-        self.url = f"https://{self.distribution.distribution_domain_name}/"
+        host = self.distribution.distribution_domain_name if domain is None else domain.name
+        self.url = f"https://{host}/"
         client = self.auth.add_dashboard_client(self.url)
         self.config = {
             "auth": "cognito",
@@ -279,12 +342,14 @@ class Dashboard(Construct):
             "API calls are logged by the HTTP API stage's access log; CloudFront standard logs would need "
             "an ACL-enabled log bucket, and the static files they would record are public.",
         )
-        acknowledge(
-            self.distribution,
-            "AwsSolutions-CFR4",
-            "No custom domain: the default *.cloudfront.net certificate's TLS policy is set by CloudFront. "
-            "A custom domain with an ACM certificate would allow TLSv1.2_2021.",
-        )
+        if self.domain is None:
+            acknowledge(
+                self.distribution,
+                "AwsSolutions-CFR4",
+                "No custom domain: the default *.cloudfront.net certificate's TLS policy is set by "
+                "CloudFront (it still accepts TLSv1). Deploy with -c domainName= -c certificateArn= "
+                "for TLSv1.2_2021 at the minimum.",
+            )
         role = self.deployment.handler_role
         acknowledge(
             role,

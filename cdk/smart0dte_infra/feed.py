@@ -42,9 +42,11 @@ from smart0dte.bootstrap.feed import TRADING_CYCLE
 
 from .access import TABLE_ACTIONS, TableAccess
 from .gateway import (
+    APP_USER,
     START_MAX_EVENT_AGE_S,
     TaskNetwork,
     acknowledge_execution_role,
+    mount_writable_paths,
     start_task_schedule,
     task_foundation,
     task_image,
@@ -166,7 +168,10 @@ class Feed(Construct):
             secrets={r.ENV_DATABENTO_API_KEY: ecs.Secret.from_secrets_manager(self.secret)},
             logging=ecs.LogDrivers.aws_logs(stream_prefix=spec.name, log_group=self.log_group),
             stop_timeout=Duration.seconds(spec.stop_timeout_s),
+            user=APP_USER,
+            readonly_root_filesystem=True,
         )
+        mount_writable_paths(self.task_definition, self.container)
         acknowledge(
             self.task_definition,
             "AwsSolutions-ECS2",

@@ -4,12 +4,13 @@ holding only what access.py grants it, and environment variables naming those re
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Final
 
 from aws_cdk import AssetHashType, Aws, Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from constructs import Construct
+from constructs import Construct, Node
 
 from smart0dte import resources as r
 from smart0dte.domain.pricing import KERNEL_ENV
@@ -35,13 +36,44 @@ LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
 ASSET_EXCLUDE = ["**/__pycache__", "**/*.pyc", "**/*.egg-info", "**/.mypy_cache", "**/.pytest_cache"]
 """Never shipped: bytecode caches (Lambda's /opt is read-only, stale .pyc only cost space),
 packaging metadata of the editable install, tool caches."""
-METRICS_NAMESPACE = "Smart0DTE"
+METRICS_NAMESPACE = r.METRICS_NAMESPACE
+
+RESERVED_CONCURRENCY_CONTEXT: Final = "reservedConcurrency"
+RESERVED_CONCURRENCY: Final = {
+    "api": 10,  # one operator's dashboard: ~2 requests in flight at the stage's 50/s; caps a runaway client
+    "backtest_day": 40,  # the backtest workflow's Distributed Map MaxConcurrency: two runs share it
+    "learning": 1,  # 3 GB for up to 15 minutes; one retraining at a time (the registry promotes one)
+}
+"""Functions whose runaway would cost money, and their cap (reserved = maximum concurrency). 51 in
+all: Lambda keeps 100 of the account's limit unreserved, so a limit of 1,000 (the default) fits and
+a new account's limit of 10 does not: deploy those with `-c reservedConcurrency=off` (and ask for
+more). The trading cycle's functions (signals, risk, execute) and the once-a-day ones are not capped:
+a throttled trading minute costs more than it saves."""
+RESERVED_CONCURRENCY_VALUES: Final = ("on", "off")
 
 XRAY_REASON = "X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions (tracing)."
 
 
+class ReservedConcurrencyContextError(ValueError):
+    """The reservedConcurrency context is not on or off."""
+
+
+def reserved_concurrency_from_context(node: Node) -> dict[str, int]:
+    """RESERVED_CONCURRENCY unless `-c reservedConcurrency=off`; any other value is refused."""
+    raw = node.try_get_context(RESERVED_CONCURRENCY_CONTEXT)
+    value = "on" if raw is None else str(raw)
+    if value not in RESERVED_CONCURRENCY_VALUES:
+        raise ReservedConcurrencyContextError(
+            f"context {RESERVED_CONCURRENCY_CONTEXT}={raw!r} is not allowed: use on (the default: "
+            f"{', '.join(f'{k} {v}' for k, v in RESERVED_CONCURRENCY.items())}) or off (an account whose "
+            f"Lambda concurrency limit is below {sum(RESERVED_CONCURRENCY.values()) + 100})"
+        )
+    return dict(RESERVED_CONCURRENCY) if value == "on" else {}
+
+
 class Functions(Construct):
-    """Layers and functions. `functions[name]` is the function of the spec with that name."""
+    """Layers and functions. `functions[name]` is the function of the spec with that name;
+    `reserved_concurrency[name]`, when given, caps that function's concurrency."""
 
     def __init__(
         self,
@@ -52,8 +84,10 @@ class Functions(Construct):
         repo_root: Path,
         deps_layer_dir: Path,
         storage: Storage,
+        reserved_concurrency: dict[str, int] | None = None,
     ) -> None:
         super().__init__(scope, construct_id_)
+        self.reserved_concurrency = reserved_concurrency or {}
         self.core_layer = lambda_.LayerVersion(
             self,
             "CoreLayer",
@@ -119,6 +153,7 @@ class Functions(Construct):
             log_group=log_group,
             tracing=lambda_.Tracing.ACTIVE,
             environment=environment,
+            reserved_concurrent_executions=self.reserved_concurrency.get(spec.name),
         )
         acknowledge(
             function,

@@ -104,6 +104,14 @@ HEALTH_CHECK_TIMEOUT_S: Final = 5
 HEALTH_CHECK_START_PERIOD_S: Final = 180
 HEALTH_CHECK_RETRIES: Final = 6
 
+APP_USER: Final = "10001"
+"""The image's `gateway` user (gateway_container/Dockerfile APP_UID): the tasks never run as root."""
+WRITABLE_PATHS: Final = {"tmp": "/tmp", "home": "/home/gateway"}
+"""The only writable paths of the tasks' read-only root filesystem, each a task volume (Fargate
+ephemeral storage) that the Dockerfile declares as a VOLUME owned by APP_USER: Xvfb's socket and
+Java's temporary files in /tmp; IB Gateway's settings and logs (Jts), IBC's config and logs and
+Java's preferences under the home. IB Gateway's own files (/opt/ibgateway) stay read-only."""
+
 LOG_RETENTION: Final = logs.RetentionDays.ONE_MONTH
 NETWORK_NAME: Final = "tasks"
 """The shared VPC is named `<prefix>-tasks`: the gateway's and the feed's."""
@@ -236,7 +244,10 @@ class Gateway(Construct):
             logging=ecs.LogDrivers.aws_logs(stream_prefix=spec.name, log_group=self.log_group),
             # tini forwards SIGTERM to the bridge, which finishes its current step and stops.
             stop_timeout=Duration.seconds(spec.stop_timeout_s),
+            user=APP_USER,
+            readonly_root_filesystem=True,
         )
+        mount_writable_paths(self.task_definition, self.container)
         acknowledge(
             self.task_definition,
             "AwsSolutions-ECS2",
@@ -410,6 +421,13 @@ def task_foundation(
         execution_role=execution_role,
     )
     return TaskFoundation(security_group, cluster, log_group, execution_role, task_definition)
+
+
+def mount_writable_paths(task_definition: ecs.TaskDefinition, container: ecs.ContainerDefinition) -> None:
+    """One task volume per WRITABLE_PATHS entry, mounted read-write in `container`."""
+    for volume, path in WRITABLE_PATHS.items():
+        task_definition.add_volume(name=volume)
+        container.add_mount_points(ecs.MountPoint(container_path=path, source_volume=volume, read_only=False))
 
 
 def task_image(scope: Construct, repo_root: Path) -> ecr_assets.DockerImageAsset:

@@ -1,5 +1,6 @@
 """The Smart 0DTE stack: storage, functions, workflows and schedules, all read from resources.py,
-the dashboard (Cognito, the HTTP API, CloudFront), with `-c liveTrading=ibkr_paper` (an IB paper
+the dashboard (Cognito, the HTTP API, CloudFront), the alarms and the CloudWatch dashboard
+(monitoring.py), with `-c liveTrading=ibkr_paper` (an IB paper
 account) or `-c liveTrading=enabled` (the live account) the gateway task (gateway.py) and, with
 `-c marketData=databento`, the market-data feed task (feed.py); the two tasks share one VPC."""
 
@@ -13,11 +14,12 @@ from constructs import Construct
 
 from smart0dte import resources as r
 
-from .dashboard import Dashboard, check_dashboard
+from .dashboard import Dashboard, check_dashboard, custom_domain_from_context
 from .feed import MARKET_DATA_CONTEXT, MARKET_DATA_DATABENTO, Feed, market_data_from_context
-from .functions import Functions
+from .functions import Functions, reserved_concurrency_from_context
 from .gateway import Gateway, TaskNetwork, live_trading_from_context
 from .layer_build import build_deps_layer
+from .monitoring import Monitoring
 from .scheduling import Scheduling
 from .sources import check_sources
 from .storage import Storage, construct_id
@@ -89,6 +91,7 @@ class Smart0dteStack(Stack):
             repo_root=repo_root,
             deps_layer_dir=deps_layer_dir,
             storage=self.storage,
+            reserved_concurrency=reserved_concurrency_from_context(self.node),
         )
         self.workflows = Workflows(
             self, "Workflows", prefix=prefix, repo_root=repo_root, functions=self.functions.functions
@@ -144,6 +147,21 @@ class Smart0dteStack(Stack):
             dashboard_dir=dashboard_dir,
             api_function=self.functions.functions[API_FUNCTION],
             storage=self.storage,
+            domain=custom_domain_from_context(self.node),
+        )
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            prefix=prefix,
+            topic=self.storage.topics[r.ALERT_TOPIC],
+            functions=self.functions.functions,
+            state_machines=self.workflows.state_machines,
+            dead_letter_queues=self.storage.dead_letter_queues,
+            http_api=self.dashboard.http_api,
+            tasks=tuple(
+                t for t, built in ((r.FEED, self.feed), (r.GATEWAY, self.gateway)) if built is not None
+            ),
+            schedule_group=self.scheduling.group,
         )
         self.telegram: Telegram | None = None
         if telegram_enabled:
@@ -182,7 +200,8 @@ class Smart0dteStack(Stack):
             self,
             "ApiUrl",
             value=self.dashboard.http_api.api_endpoint,
-            description="the HTTP API itself; browsers use <DashboardUrl>api/ through CloudFront",
+            description="the HTTP API's own endpoint: it answers 403 to any call that does not come through "
+            "CloudFront (<DashboardUrl>api/)",
         )
         CfnOutput(self, "UserPoolId", value=auth.user_pool.user_pool_id)
         CfnOutput(self, "UserPoolClientId", value=auth.client.user_pool_client_id)

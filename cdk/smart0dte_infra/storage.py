@@ -18,6 +18,15 @@ ATTRIBUTE_TYPES = {
 }
 ACCESS_LOG_RETENTION = Duration.days(90)
 DLQ_RETENTION = Duration.days(14)
+NONCURRENT_VERSION_RETENTION = Duration.days(30)
+"""Every bucket is versioned: an overwritten or deleted object (a report, a model, a day of the
+archive, the site) can be restored for this long, then its old version expires."""
+OLD_VERSIONS = s3.LifecycleRule(
+    id="expire-old-versions",
+    noncurrent_version_expiration=NONCURRENT_VERSION_RETENTION,
+    expired_object_delete_marker=True,
+    abort_incomplete_multipart_upload_after=Duration.days(7),
+)
 
 
 def _attribute(key: r.Key) -> dynamodb.Attribute:
@@ -35,7 +44,8 @@ def dead_letter_name(spec: r.QueueSpec, prefix: str) -> str:
 
 class Storage(Construct):
     """Everything that keeps state. Data outlives the stack: tables and buckets are retained on
-    delete, tables have point-in-time recovery, buckets are private, encrypted and TLS-only."""
+    delete, tables have point-in-time recovery, buckets are private, encrypted, TLS-only and
+    versioned (old versions expire after NONCURRENT_VERSION_RETENTION)."""
 
     def __init__(self, scope: Construct, construct_id_: str, *, prefix: str) -> None:
         super().__init__(scope, construct_id_)
@@ -48,7 +58,11 @@ class Storage(Construct):
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            lifecycle_rules=[s3.LifecycleRule(expiration=ACCESS_LOG_RETENTION)],
+            versioned=True,
+            lifecycle_rules=[
+                s3.LifecycleRule(id="expire-logs", expiration=ACCESS_LOG_RETENTION),
+                OLD_VERSIONS,
+            ],
             removal_policy=RemovalPolicy.RETAIN,
         )
         self.buckets: dict[r.BucketSpec, s3.Bucket] = {b: self._bucket(b, prefix) for b in r.BUCKETS}
@@ -102,7 +116,8 @@ class Storage(Construct):
             enforce_ssl=True,
             minimum_tls_version=1.2,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            versioned=spec is r.MODELS_BUCKET,  # a bad promotion can be rolled back
+            versioned=True,  # a reset or a bad promotion can be rolled back
+            lifecycle_rules=[OLD_VERSIONS],
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix=f"{spec.logical_name}/",
             removal_policy=RemovalPolicy.RETAIN,

@@ -102,6 +102,30 @@ def synth(tmp_path_factory: pytest.TempPathFactory, deps_layer: Path) -> Synth:
     return synthesize(repo, deps_layer, tmp_path_factory.mktemp("cdk.out"))
 
 
+TASKS_ACCOUNT = "111111111111"
+CUSTOM_DOMAIN = "trade.example.com"
+CUSTOM_CERTIFICATE = f"arn:aws:acm:us-east-1:{TASKS_ACCOUNT}:certificate/0a1b2c3d-1111-2222-3333-444455556666"
+WITH_TASKS = {
+    "marketData": "databento",
+    "liveTrading": "ibkr_paper",
+    "ibAccount": "DU1234567",
+    "domainName": CUSTOM_DOMAIN,
+    "certificateArn": CUSTOM_CERTIFICATE,
+}
+"""The fullest stack: both ECS tasks (the feed, the IB paper gateway) and a custom domain."""
+
+
+@pytest.fixture(scope="session")
+def synth_with_tasks(tmp_path_factory: pytest.TempPathFactory, deps_layer: Path) -> Synth:
+    """WITH_TASKS synthesized once, bound to an account as `cdk deploy` binds it."""
+    repo = write_fake_repo(tmp_path_factory.mktemp("repo"))
+    for name in ("pyproject.toml", "README.md", "gateway_container"):
+        (repo / name).symlink_to(REPO_ROOT / name)
+    return synthesize(
+        repo, deps_layer, tmp_path_factory.mktemp("cdk.out"), context=WITH_TASKS, account=TASKS_ACCOUNT
+    )
+
+
 def synthesize(
     repo_root: Path,
     deps_layer: Path,

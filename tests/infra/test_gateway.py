@@ -42,6 +42,7 @@ from .task_checks import (
     check_scheduler_role,
     check_start_schedule,
     container,
+    start_schedules,
     table_id,
     task_role,
     the,
@@ -306,7 +307,7 @@ def test_ibkr_paper_runs_the_gateway_on_ibcs_paper_login_on_4002_and_tells_the_a
     assert api_variables(t)[r.ENV_LIVE_TRADING] == LIVE_TRADING_IBKR_PAPER == "ibkr_paper"
     # The same task as live's otherwise: one cluster, one task definition, its start schedule.
     assert len(resources_of_type(t, "AWS::ECS::TaskDefinition")) == 1
-    assert len(resources_of_type(t, "AWS::Scheduler::Schedule")) == len(r.SCHEDULES) + 1
+    assert len(start_schedules(t)) == len(r.SCHEDULES) + 1
     assert rehearsal.nag.success
 
 

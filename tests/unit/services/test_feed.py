@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -445,3 +446,37 @@ def test_the_command_refuses_on_a_market_holiday(
     assert main(["feed"]) == 2
     err = capsys.readouterr().err
     assert "2025-12-25 is not an NYSE session" in err and "db-secret-key" not in err
+
+
+class TickingClock(FakeClock):
+    """Moves `step` forward at every reading, so the run loop's minutes pass without waiting."""
+
+    def __init__(self, now: datetime, step: timedelta) -> None:
+        super().__init__(now)
+        self.step = step
+
+    def now(self) -> datetime:
+        self.ts += self.step
+        return self.ts
+
+
+def test_run_beats_each_minute_healthy_and_unhealthy_while_a_dataset_is_down() -> None:
+    clock = TickingClock(START, timedelta(seconds=2))
+    beats: list[tuple[datetime, bool]] = []
+    pump = Feed(
+        FakeStore(),
+        lambda _m: None,
+        clock,
+        SESSION,
+        SYMBOLS,
+        poll_s=0.001,
+        heartbeat=lambda healthy: beats.append((clock.ts, healthy)),
+    )
+    pump.run(threading.Event(), stop_at=START + 5 * MINUTE)
+    assert len(beats) == 5 and all(healthy for _, healthy in beats)
+    gaps = [b[0] - a[0] for a, b in itertools.pairwise(beats)]
+    assert all(MINUTE <= gap <= MINUTE + timedelta(seconds=10) for gap in gaps), gaps
+
+    pump.handle(Disconnected("EQUS.MINI", clock.ts.astimezone(UTC), "connection lost"))
+    pump.run(threading.Event(), stop_at=clock.ts + 2 * MINUTE)
+    assert [healthy for _, healthy in beats[5:]] == [False, False]

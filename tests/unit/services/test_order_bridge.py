@@ -375,3 +375,13 @@ def test_ibkr_paper_on_4002_with_a_paper_account_and_live_on_4001_with_a_live_on
     port: int, account: str, mode: TradingMode
 ) -> None:
     check_consistent(BridgeSettings("127.0.0.1", port, 1, account, mode))
+
+
+def test_heartbeat_tells_the_metric_connected_or_not_at_every_beat() -> None:
+    metric: list[bool] = []
+    store, clock = MemoryStore(), FakeClock()
+    heartbeat = Heartbeat(store, clock, 4002, metric=metric.append)  # type: ignore[arg-type]
+    heartbeat.beat(FakeBroker(account_error=ConnectionError("Not connected")), True)  # account check due
+    heartbeat.beat(FakeBroker(), True)
+    heartbeat.beat(None, False, "disconnected from IB Gateway")
+    assert metric == [False, True, False] == [s.connected for s in store.statuses]

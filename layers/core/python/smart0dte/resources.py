@@ -214,6 +214,10 @@ ENV_TELEGRAM_SECRET = env_var("TELEGRAM_SECRET")
 ENV_TELEGRAM_CHAT_IDS = env_var("TELEGRAM_CHAT_IDS")
 """The Telegram function's: more allowed chat ids, comma-separated (`-c telegramChatIds=`), beside
 the secret's `chat_ids`."""
+ENV_ORIGIN_VERIFY = env_var("ORIGIN_VERIFY")
+"""The API's: the value CloudFront sends in ORIGIN_VERIFY_HEADER; a request without it did not come
+through CloudFront (it called the execute-api endpoint directly) and is refused with 403."""
+ORIGIN_VERIFY_HEADER = "x-smart0dte-origin"
 ENV_IB_HOST = env_var("IB_HOST")
 ENV_IB_PORT = env_var("IB_PORT")
 """IB Gateway's API port: 4002 for ibkr_paper, 4001 for live (`ports.GATEWAY_PORTS`)."""
@@ -360,6 +364,8 @@ class TaskSpec:
     secret_suffix: str
     """The Secrets Manager secret `<prefix>/<suffix>` the task reads its credentials from."""
     stop_timeout_s: int
+    heartbeat_every_s: int = 60
+    """How often the running task emits its HEARTBEAT_METRIC (the monitoring's dead man's switch)."""
     timezone: str = field(default=SCHEDULE_TIMEZONE)
 
     def physical_name(self, prefix: str = DEFAULT_PREFIX) -> str:
@@ -397,6 +403,7 @@ GATEWAY = GatewaySpec(
     secret_username_key="username",
     secret_password_key="password",
     stop_timeout_s=120,  # Fargate's maximum: SIGTERM, then the bridge finishes its current step
+    heartbeat_every_s=30,  # the order bridge's beat (services.order_bridge.LoopTimings)
 )
 # The market-data feed task: `smart0dte feed` from the same image, deployed with
 # `-c marketData=databento` in every mode alike; its secret is the Databento API key.
@@ -407,4 +414,12 @@ FEED = TaskSpec(
     start_cron="cron(15 9 ? * MON-FRI *)",  # 09:15 New York: connected and subscribed before the open
     secret_suffix="databento",
     stop_timeout_s=30,  # SIGTERM: the feed stops, the pump finishes its current write and joins
+    heartbeat_every_s=60,
 )
+
+METRICS_NAMESPACE = "Smart0DTE"
+"""The CloudWatch namespace of the handlers' Powertools metrics and the tasks' heartbeats."""
+HEARTBEAT_METRIC = "Heartbeat"
+"""1 per beat while an ECS task is healthy (the feed alive with every dataset up, the order bridge
+connected to IB), else 0. Dimensions: HEARTBEAT_DIMENSIONS, both bounded (stage prefix, task name)."""
+HEARTBEAT_DIMENSIONS = ("Prefix", "Task")

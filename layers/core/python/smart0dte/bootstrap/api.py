@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import hmac
 import os
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from smart0dte.adapters.clock import SystemClock
 from smart0dte.bootstrap import aws
-from smart0dte.resources import ENV_LIVE_TRADING, ENV_SCHEDULE_GROUP, REPORTS_BUCKET, state_machine_arn_env
+from smart0dte.resources import (
+    ENV_LIVE_TRADING,
+    ENV_ORIGIN_VERIFY,
+    ENV_SCHEDULE_GROUP,
+    ORIGIN_VERIFY_HEADER,
+    REPORTS_BUCKET,
+    state_machine_arn_env,
+)
 from smart0dte.services.api import ApiDeps
 
 
@@ -29,3 +39,18 @@ def api_deps() -> ApiDeps:
         schedules=ScheduleGroupReader(aws.aws_client(config, "scheduler"), group),
         live_trading=os.environ.get(ENV_LIVE_TRADING),
     )
+
+
+def origin_check(environ: Mapping[str, str] | None = None) -> Callable[[Mapping[str, Any]], bool] | None:
+    """Whether an HTTP API event came through CloudFront (its ORIGIN_VERIFY_HEADER carries the
+    deployment's ENV_ORIGIN_VERIFY value); None where the variable is unset (local, tests)."""
+    expected = (os.environ if environ is None else environ).get(ENV_ORIGIN_VERIFY, "")
+    if not expected:
+        return None
+
+    def came_through_cloudfront(event: Mapping[str, Any]) -> bool:
+        headers = event.get("headers") or {}
+        sent = next((str(v) for k, v in headers.items() if k.lower() == ORIGIN_VERIFY_HEADER), "")
+        return hmac.compare_digest(sent.encode(), expected.encode())
+
+    return came_through_cloudfront

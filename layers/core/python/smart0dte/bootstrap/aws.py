@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -34,6 +34,7 @@ from smart0dte.resources import (
     ORDER_INTENT_QUEUE,
     STATE_MACHINES,
     BucketSpec,
+    TaskSpec,
     mode_key,
     queue_url_env,
     state_machine_arn_env,
@@ -130,6 +131,13 @@ def state_store(config: AwsConfig) -> DynamoState:
     from smart0dte.adapters.aws.dynamodb import DynamoState
 
     return DynamoState(config.prefix, config.mode, region=config.region, endpoint_url=config.endpoint_url)
+
+
+def task_heartbeat(config: AwsConfig, task: TaskSpec) -> Callable[[bool], None]:
+    """The ECS task's heartbeat metric (EMF on stdout, which its awslogs driver ships)."""
+    from smart0dte.adapters.aws.metrics import heartbeat_emitter
+
+    return heartbeat_emitter(config.prefix, task.name)
 
 
 def object_store(config: AwsConfig, bucket: BucketSpec, client: Any = None) -> S3ObjectStore:

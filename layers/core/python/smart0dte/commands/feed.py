@@ -21,7 +21,7 @@ import logging
 import sys
 import threading
 from dataclasses import replace
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import Any, Final
 
 from smart0dte.adapters.clock import SystemClock
@@ -30,6 +30,7 @@ from smart0dte.bootstrap import feed as feed_parts
 from smart0dte.commands.order_bridge import stop_on_signals
 from smart0dte.domain.calendar import NEW_YORK, MarketCalendar, SessionTimes
 from smart0dte.domain.models import DomainError, TradingMode, Underlying
+from smart0dte.resources import FEED
 from smart0dte.services.feed import DEFAULT_GRACE_S, Feed
 from smart0dte.services.order_bridge import stop_time
 
@@ -98,6 +99,8 @@ def _run(args: argparse.Namespace) -> int:
         session,
         underlyings,
         grace_s=args.grace_s,
+        heartbeat=aws.task_heartbeat(config, FEED),
+        heartbeat_every=timedelta(seconds=FEED.heartbeat_every_s),
     )
     source = feed_parts.databento_live_feed(key, underlyings, feed.put, clock, session.session_date)
     stop = threading.Event()

@@ -27,8 +27,8 @@ from smart0dte.adapters.clock import SystemClock
 from smart0dte.bootstrap import aws, order_bridge
 from smart0dte.domain.calendar import NEW_YORK, MarketCalendar
 from smart0dte.domain.models import DomainError, TradingMode
-from smart0dte.resources import ENV_IB_ACCOUNT, ENV_IB_CLIENT_ID, ENV_IB_HOST, ENV_IB_PORT
-from smart0dte.services.order_bridge import run_order_bridge, stop_time
+from smart0dte.resources import ENV_IB_ACCOUNT, ENV_IB_CLIENT_ID, ENV_IB_HOST, ENV_IB_PORT, GATEWAY
+from smart0dte.services.order_bridge import LoopTimings, run_order_bridge, stop_time
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +95,8 @@ def _run(args: argparse.Namespace) -> int:
         session_start=session_start,
         stop_at=stop_at,
         stop=stop,
+        timings=LoopTimings(heartbeat_every_s=GATEWAY.heartbeat_every_s),
+        heartbeat_metric=aws.task_heartbeat(config, GATEWAY),
     )
     print(
         f"gateway stopped ({summary.stopped_by}): {len(summary.handled)} message(s), "

@@ -139,6 +139,8 @@ class Feed:
 
     `symbols` are the underlyings whose bar and chain make a minute complete (SPY, QQQ, IWM: the
     feed's underlyings; Databento carries no VIX). `sleep` waits between write attempts.
+    `heartbeat(healthy)` is called every `heartbeat_every` while `run` runs (the monitoring's
+    dead man's switch).
     """
 
     def __init__(
@@ -155,6 +157,8 @@ class Feed:
         sleep: Callable[[float], None] = time.sleep,
         poll_s: float = DEFAULT_POLL_S,
         report_every: timedelta = DEFAULT_REPORT_EVERY,
+        heartbeat: Callable[[bool], None] | None = None,
+        heartbeat_every: timedelta = MINUTE,
     ) -> None:
         if not symbols:
             raise ValueError("symbols must name at least one underlying")
@@ -178,6 +182,8 @@ class Feed:
         self._sleep = sleep
         self._poll_s = poll_s
         self._report_every = report_every
+        self._heartbeat = heartbeat
+        self._heartbeat_every = heartbeat_every
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._minutes: dict[datetime, _Minute] = {}
         self._last_decided: datetime | None = None
@@ -191,6 +197,11 @@ class Feed:
     def put(self, output: object) -> None:
         """The feed's sink: queue and return (it is called under the feed's lock)."""
         self._queue.put(output)
+
+    @property
+    def healthy(self) -> bool:
+        """Alive and every dataset up: what the heartbeat reports (1, else 0)."""
+        return self._fatal is None and not self.stats.datasets_down
 
     @property
     def fatal(self) -> str | None:
@@ -216,9 +227,13 @@ class Feed:
         """Process outputs until `stop` is set, `stop_at` passes or the feed gives up; then drain
         what is queued (writes and any cycle it completes) and return the counts."""
         next_report = self._clock.now() + self._report_every
+        next_beat = self._clock.now()
         while not stop.is_set() and self._fatal is None:
             if stop_at is not None and self._clock.now() >= stop_at:
                 break
+            if self._heartbeat is not None and self._clock.now() >= next_beat:
+                self._heartbeat(self.healthy)
+                next_beat = self._clock.now() + self._heartbeat_every
             try:
                 output = self._queue.get(timeout=self._poll_s)
             except queue.Empty:

@@ -721,7 +721,8 @@ DEFAULT_ACCOUNT_REFRESH_S: Final = 15 * 60.0
 
 
 class Heartbeat:
-    """Writes the gateway's status; `account()` is asked at most every `account_refresh_s`."""
+    """Writes the gateway's status; `account()` is asked at most every `account_refresh_s`.
+    `metric(connected)`, when given, is told each status too (the monitoring's heartbeat)."""
 
     def __init__(
         self,
@@ -729,7 +730,9 @@ class Heartbeat:
         clock: Clock,
         port: int,
         account_refresh_s: float = DEFAULT_ACCOUNT_REFRESH_S,
+        metric: Callable[[bool], None] | None = None,
     ) -> None:
+        self._metric = metric
         self._store = store
         self._clock = clock
         self._port = port
@@ -756,6 +759,8 @@ class Heartbeat:
             self._store.put_gateway_status(status)
         except Exception:
             logger.exception("gateway status not written")
+        if self._metric is not None:
+            self._metric(connected)
         return status
 
 
@@ -806,18 +811,20 @@ def run_order_bridge(
     stop: threading.Event,
     timings: LoopTimings = LoopTimings(),
     actor: str = ORDER_BRIDGE_ACTOR,
+    heartbeat_metric: Callable[[bool], None] | None = None,
 ) -> RunSummary:
     """Bridge intents and fills until `stop` is set or `clock` reaches `stop_at`.
 
     Connects through `connect` (backing off on failure), reconciles after every (re)connect,
-    heartbeats every `heartbeat_every_s`, answers a new emergency stop at the broker every iteration
+    heartbeats every `heartbeat_every_s` (to the store, and to `heartbeat_metric` when given),
+    answers a new emergency stop at the broker every iteration
     (`OrderBridge.answer_stop`), receives intents with long polling (at most `receive_wait_s`) and
     syncs fills every `fills_every_s`. Errors are logged and counted; the loop ends on a stop, or
     at once (nothing placed, audited `GatewayAccountRefused`) when the broker's account does not fit
     the store's mode.
     """
     summary = RunSummary()
-    heartbeat = Heartbeat(store, clock, port, timings.account_refresh_s)
+    heartbeat = Heartbeat(store, clock, port, timings.account_refresh_s, heartbeat_metric)
     connection: BrokerConnection | None = None
     bridge: OrderBridge | None = None
     failures = 0
