@@ -1,6 +1,7 @@
 """`smart0dte cost` on the real stack, synthesized by the command as `cdk synth -c` would: the
-issue's targets, excluding Databento and IBKR fees. One synthesis per deployment, shared by the
-module's tests."""
+issue's targets, excluding Databento and IBKR fees, with the always-free allowances AWS gives every
+account taken off (the default; the total without them is printed beside). One synthesis per
+deployment, shared by the module's tests."""
 
 from __future__ import annotations
 
@@ -39,7 +40,10 @@ def live() -> dict[str, Any]:
 
 def show(name: str, document: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
     with capsys.disabled():
-        print(f"\n{name}: ${document['total_usd_month']:.2f}/month {document['by_service']}")
+        print(
+            f"\n{name}: ${document['total_usd_month']:.2f}/month (without the always-free allowances "
+            f"${document['total_without_free_tiers_usd_month']:.2f}) {document['by_service']}"
+        )
 
 
 def test_paper_with_the_databento_feed_costs_at_most_10_usd_a_month(

@@ -100,6 +100,7 @@ ASSUME = {
     "task_log_mb_per_hour": "0",
     "custom_metrics": "0",
     "api_requests_per_session": "0",
+    "always_free_tiers": "0",
 }
 
 
@@ -171,7 +172,7 @@ def test_the_commands_figures_equal_the_month_computed_by_hand(
     assert document["unpriced_resource_types"] == {}
 
 
-def test_the_always_free_tiers_taken_off_on_request_are_lines_of_their_own(
+def test_the_always_free_tiers_taken_off_are_lines_of_their_own_beside_the_total_without_them(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     template = tmp_path / "small.template.json"
@@ -201,6 +202,7 @@ def test_the_always_free_tiers_taken_off_on_request_are_lines_of_their_own(
     taken_off = requests_free + gb_seconds_free + storage_free + alarm_free + scheduler_free
     assert after["total_usd_month"] == round(5.1674 - taken_off, 2) == 4.79
     assert before["total_usd_month"] == 5.17
+    assert after["total_without_free_tiers_usd_month"] == before["total_without_free_tiers_usd_month"] == 5.17
     assert after["assumptions"]["free_tiers"].startswith("applied")
 
 
@@ -304,3 +306,4 @@ def test_cron_days_give_the_runs_of_a_month() -> None:
 def test_the_usage_defaults_are_the_stated_month() -> None:
     usage = Usage()
     assert usage.cycles_per_month() == 21 * 6.5 * 60
+    assert usage.always_free_tiers == 1, "AWS applies the always-free allowances to every account"

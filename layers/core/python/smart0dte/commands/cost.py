@@ -79,8 +79,15 @@ def run(args: argparse.Namespace) -> int:
         return 0
     document = result.as_json()
     total = document["total_usd_month"]
-    free = "always-free tiers taken off" if usage.always_free_tiers else "no free tier"
-    print(f"Monthly cost, us-east-1 list prices of {PRICES_AS_OF}, {free}: ${total:.2f}")
+    print(f"Monthly cost, us-east-1 list prices of {PRICES_AS_OF}: ${total:.2f}")
+    if usage.always_free_tiers:
+        print(
+            f"  with AWS's always-free allowances taken off (without them: "
+            f"${document['total_without_free_tiers_usd_month']:.2f}; an account whose other "
+            "workloads use them: --assume always_free_tiers=0)"
+        )
+    else:
+        print("  no free tier taken off (--assume always_free_tiers=0)")
     for service, usd in document["by_service"].items():
         print(f"  {service:<24} ${usd:8.2f}")
     print("By resource:")

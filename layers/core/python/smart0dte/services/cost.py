@@ -1,7 +1,9 @@
 """The monthly cost of a synthesized stack: its template's resources, a usage model and a price
 table give one line per resource (`estimate`). What runs how often is `Usage`, every figure an
-explicit assumption that `smart0dte cost --assume name=value` overrides. Free tiers are not used
-unless `always_free_tiers` is 1: then the always-free allowances are lines of their own, negative.
+explicit assumption that `smart0dte cost --assume name=value` overrides. The always-free
+allowances (AWS applies them to every account, for good) are lines of their own, negative, unless
+`always_free_tiers` is 0 (an account whose other workloads already use them); the total without
+them is given beside (`total_without_free_tiers_usd_month`).
 
 What the template decides: which functions, workflows, tasks, tables, alarms and secrets exist,
 their memory, CPU, architecture, workflow type, schedules (runs a month from each cron's weekdays)
@@ -25,6 +27,8 @@ Template = Mapping[str, Any]
 
 WEEKS_PER_MONTH: Final = 52.1775 / 12
 """A year's weeks over twelve months: a weekday cron runs 5 x this (21.74) times a month."""
+FREE_TIER_RESOURCE: Final = "always-free tier"
+"""The resource name of the negative lines that take an always-free allowance off."""
 EXPRESS_MEMORY_GB: Final = 0.0625
 """An Express execution's memory, billed in 64 MB steps; these workflows pass small documents."""
 EXPRESS_BILLING_STEP_MS: Final = 100
@@ -151,8 +155,9 @@ class Usage:
     session hour, 21 x 6.5, an upper bound for the metrics sent once a day."""
     log_retention_days: float = 90.0
     cognito_monthly_active_users: float = 1.0
-    always_free_tiers: float = 0.0
-    """1 takes the always-free allowances off (an account's: shared by every stage in it); 0 not."""
+    always_free_tiers: float = 1.0
+    """1 takes the always-free allowances off, as if this stack were the account's only user of
+    them (they are an account's: shared by every stage and workload in it); 0 does not."""
 
     def overridden(self, pairs: Mapping[str, str], flag: str) -> Usage:
         """This usage with `name=value` overrides; a name it lacks or a value that is not a finite
@@ -198,6 +203,10 @@ class CostEstimate:
     def total_usd_month(self) -> float:
         return sum(line.usd_month for line in self.lines)
 
+    @property
+    def total_without_free_tiers_usd_month(self) -> float:
+        return sum(line.usd_month for line in self.lines if line.resource != FREE_TIER_RESOURCE)
+
     def by_service(self) -> dict[str, float]:
         totals: dict[str, float] = {}
         for line in self.lines:
@@ -209,6 +218,7 @@ class CostEstimate:
         lines = sorted(self.lines, key=lambda line: -line.usd_month)
         return {
             "total_usd_month": _cents(self.total_usd_month),
+            "total_without_free_tiers_usd_month": _cents(self.total_without_free_tiers_usd_month),
             "by_service": {k: _cents(v) for k, v in self.by_service().items()},
             "by_resource": [
                 {
@@ -341,7 +351,7 @@ class _Pricer:
             if covered:
                 unit_usd = getattr(self.p, allowance.price) / allowance.price_units
                 detail = f"{covered:,.4g} of {allowance.what}"
-                self.add("always-free tier", allowance.service, -covered * unit_usd, detail)
+                self.add(FREE_TIER_RESOURCE, allowance.service, -covered * unit_usd, detail)
 
     def logs(self, resource: str, gb_month: float, vended: bool = False) -> None:
         """Ingestion of a month's logs and their storage at the retention's steady state."""
