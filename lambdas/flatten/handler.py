@@ -34,7 +34,7 @@ metrics = Metrics(namespace="Smart0DTE", service=NAME)
 
 def build_service(mode: TradingMode) -> Flatten:
     rt = runtime(mode)
-    return Flatten(rt.desk(), rt.notifier)
+    return Flatten(rt.desk())
 
 
 @logger.inject_lambda_context

@@ -33,7 +33,7 @@ metrics = Metrics(namespace="Smart0DTE", service=NAME)
 
 def build_service(mode: TradingMode) -> PostClose:
     rt = runtime(mode)
-    return PostClose(rt.desk(), rt.bucket("reports"), rt.notifier)
+    return PostClose(rt.desk(), rt.bucket("reports"))
 
 
 @logger.inject_lambda_context

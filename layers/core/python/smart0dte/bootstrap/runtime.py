@@ -38,6 +38,7 @@ from smart0dte.resources import (
 
 if TYPE_CHECKING:
     from smart0dte.domain.strategy_signals import ProbabilityFn
+    from smart0dte.services.notifications import Notifications
     from smart0dte.services.session import SessionDesk
 
 SESSION_SCHEDULE_TARGETS: Final = ("flatten", "post_close")
@@ -112,7 +113,26 @@ class Runtime:
         return aws.order_queue(self.config, self.client("sqs"))
 
     @cached_property
-    def notifier(self) -> Notifier:
+    def channels(self) -> list[Notifier]:
+        """Every channel to the humans: the alert topic (its email subscription). Telegram's
+        `TelegramNotifier` joins here when its bot is configured (one line)."""
+        return [self.alert_topic]
+
+    @property
+    def notifications(self) -> Notifications:
+        """The mode's notification service: its levels from the settings, read at each event; its
+        once-a-day claims in the mode's audit log; the channels built at the first event."""
+        from smart0dte.services.notifications import Notifications
+
+        return Notifications(
+            self.mode,
+            lambda: self.channels,
+            lambda: self.state.get_settings().notifications,
+            claims=self.state.audit,
+        )
+
+    @cached_property
+    def alert_topic(self) -> Notifier:
         from smart0dte.adapters.aws.sns import SnsNotifier
 
         client = self.client("sns")
@@ -178,6 +198,7 @@ class Runtime:
             queue=self.order_queue if broker else None,
             broker_book=self.state.get_broker_book if broker else None,
             model_fn=self.model_fn,
+            notifications=self.notifications,
         )
 
 

@@ -43,7 +43,7 @@ from smart0dte.ports.market import (
     MarketStore,
     MarketWriter,
 )
-from smart0dte.ports.notify import Notifier
+from smart0dte.ports.notify import Notifier, QuietNotifier
 from smart0dte.ports.objects import ObjectNotFound, ObjectStore
 from smart0dte.ports.records import (
     ConcurrentUpdate,
@@ -98,6 +98,7 @@ __all__ = [
     "ObjectNotFound",
     "ObjectStore",
     "OrderQueue",
+    "QuietNotifier",
     "ReceivedCommand",
     "RecordNotFound",
     "ResetRefused",
