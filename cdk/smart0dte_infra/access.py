@@ -111,8 +111,10 @@ ACCESS: dict[str, FunctionAccess] = {
         sends_to=(r.ORDER_INTENT_QUEUE,),
         publishes_to=(r.ALERT_TOPIC,),
     ),
+    # A risk limit refusing an entry is notified once a day (claimed in the audit log).
     "risk": FunctionAccess(
         tables={r.CONTROL_TABLE: RW, r.MARKET_TABLE: READ, r.TRADING_TABLE: RW, r.AUDIT_TABLE: APPEND},
+        publishes_to=(r.ALERT_TOPIC,),
     ),
     "execute": FunctionAccess(
         tables={
@@ -166,6 +168,7 @@ ACCESS: dict[str, FunctionAccess] = {
         buckets={r.REPORTS_BUCKET: BucketAccess.READ},
         deletes_objects={r.REPORTS_BUCKET: RESET_REPORT_PREFIXES},
         starts_workflows=("backtest",),
+        publishes_to=(r.ALERT_TOPIC,),  # the emergency stop and resume are notified
     ),
 }
 

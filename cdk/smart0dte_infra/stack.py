@@ -18,6 +18,7 @@ from .feed import MARKET_DATA_CONTEXT, MARKET_DATA_DATABENTO, Feed, market_data_
 from .functions import Functions
 from .gateway import Gateway, TaskNetwork, live_trading_from_context
 from .layer_build import build_deps_layer
+from .notifications import AlertSubscriptions, alert_emails_from_context
 from .scheduling import Scheduling
 from .sources import check_sources
 from .storage import Storage, construct_id
@@ -51,7 +52,8 @@ class Smart0dteStack(Stack):
     whether the gateway task is deployed and for which mode; a value it does not allow stops
     synthesis (LiveTradingContextError). The context `marketData` (databento | none, the default)
     decides whether the feed task is deployed (MarketDataContextError otherwise).
-    TRADING_CYCLE_STATE_MACHINE is what it starts.
+    TRADING_CYCLE_STATE_MACHINE is what it starts. The context `alertEmail` (addresses separated by
+    commas) subscribes each to the alert topic (AlertEmailContextError for a malformed one).
     """
 
     def __init__(
@@ -68,6 +70,7 @@ class Smart0dteStack(Stack):
         super().__init__(scope, construct_id_, **kwargs)
         self.live_trading = live_trading_from_context(self.node)
         self.market_data = market_data_from_context(self.node)
+        self.alert_emails = alert_emails_from_context(self.node)
         # Access logs go to a bucket with ACLs disabled; that needs a bucket policy, not the ACL.
         self.node.set_context(S3_ACCESS_LOGS_BY_POLICY, True)
         repo_root = repo_root.resolve()
@@ -79,6 +82,9 @@ class Smart0dteStack(Stack):
             deps_layer_dir = build_deps_layer(requirements, repo_root / "build")
 
         self.storage = Storage(self, "Storage", prefix=prefix)
+        self.alert_subscriptions = AlertSubscriptions(
+            self, "Alerts", topic=self.storage.topics[r.ALERT_TOPIC], emails=self.alert_emails
+        )
         self.functions = Functions(
             self,
             "Functions",

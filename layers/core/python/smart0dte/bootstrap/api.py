@@ -6,8 +6,10 @@ import os
 
 from smart0dte.adapters.clock import SystemClock
 from smart0dte.bootstrap import aws
+from smart0dte.domain.models import TradingMode
 from smart0dte.resources import ENV_LIVE_TRADING, ENV_SCHEDULE_GROUP, REPORTS_BUCKET, state_machine_arn_env
 from smart0dte.services.api import ApiDeps
+from smart0dte.services.notifications import Notifications
 
 
 def api_deps() -> ApiDeps:
@@ -28,4 +30,12 @@ def api_deps() -> ApiDeps:
         reports=reports,
         schedules=ScheduleGroupReader(aws.aws_client(config, "scheduler"), group),
         live_trading=os.environ.get(ENV_LIVE_TRADING),
+        notifications=notifications,
     )
+
+
+def notifications(mode: TradingMode) -> Notifications:
+    """The mode's notification service (built with the mode's runtime, on the first stop or resume)."""
+    from smart0dte.bootstrap.runtime import runtime
+
+    return runtime(mode).notifications

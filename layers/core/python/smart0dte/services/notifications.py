@@ -127,7 +127,8 @@ def _contract(occ_symbol: str) -> str:
     return " ".join(occ_symbol.split())
 
 
-def _ny(ts: datetime) -> str:
+def ny_time(ts: datetime) -> str:
+    """`ts` as the trader reads it: New York wall clock, 09:46:00 ET."""
     return ts.astimezone(NEW_YORK).strftime("%H:%M:%S ET")
 
 
@@ -136,7 +137,7 @@ def fill_text(mode: TradingMode, fill: Fill) -> tuple[str, str]:
     contract = _contract(fill.contract.occ_symbol)
     subject = f"Smart 0DTE {mode.value}: {fill.side.value} {fill.quantity} {contract} @ {fill.price}"
     message = (
-        f"{fill.side.value} {fill.quantity} {contract} filled at {fill.price} at {_ny(fill.ts)} "
+        f"{fill.side.value} {fill.quantity} {contract} filled at {fill.price} at {ny_time(fill.ts)} "
         f"(order {fill.order_id}, commission {usd_text(fill.commission_usd)})."
     )
     return subject, message
@@ -152,7 +153,7 @@ def exit_text(mode: TradingMode, position: Position, trades: Sequence[ClosedTrad
     subject = f"Smart 0DTE {mode.value}: closed {contract} x{quantity}, net {usd_text(pnl)}"
     message = (
         f"{position.strategy} {contract} x{quantity} closed ({reasons}) at "
-        f"{_ny(trades[-1].exit_ts) if trades else '?'}: net P&L {usd_text(pnl)} after "
+        f"{ny_time(trades[-1].exit_ts) if trades else '?'}: net P&L {usd_text(pnl)} after "
         f"{usd_text(commissions)} commissions; entry {position.entry_price}."
     )
     return subject, message

@@ -46,6 +46,7 @@ from smart0dte.services.events import (
     RiskResult,
     SignalsResult,
 )
+from smart0dte.services.notifications import ny_time
 from smart0dte.services.session import (
     CyclePhase,
     Envelope,
@@ -66,7 +67,6 @@ RunOne = Callable[..., Mapping[str, Any]]
 
 LIMIT_RULES: Final = frozenset(
     {
-        RiskRule.MAX_POSITIONS,
         RiskRule.DAILY_LOSS_LIMIT,
         RiskRule.MAX_DRAWDOWN,
         RiskRule.CONSECUTIVE_LOSSES,
@@ -77,7 +77,8 @@ LIMIT_RULES: Final = frozenset(
     }
 )
 """The account's limits whose refusal of an entry is a limit breach for the humans (the others are
-the minute's conditions: quotes, confidence, spacing, the session's phase, the switches)."""
+the minute's conditions: quotes, confidence, spacing, the session's phase, the switches, and the
+number of positions, which is reached in ordinary trading)."""
 STATE_MEANING: Final = {
     TradingState.REDUCING: "no new entries; exits keep running",
     TradingState.HALTED: "every open position is being closed and no entry is taken",
@@ -188,7 +189,7 @@ class TradingCycle:
             f"{state.value}: {re.sub(r'[-0-9.,%$]+', '#', reason)}",
             result.ts,
             f"Smart 0DTE {mode}: circuit breaker, {state.value}",
-            f"{mode} trading is {state.value} at {result.ts.isoformat()}: {reason}. "
+            f"{mode} trading is {state.value} at {ny_time(result.ts)}: {reason}. "
             f"{STATE_MEANING[state].capitalize()}.",
         )
 
@@ -208,7 +209,7 @@ class TradingCycle:
                     ts,
                     f"Smart 0DTE {mode}: limit {violation.rule.value} reached",
                     f"{mode}: an entry ({v.signal.underlying.value} {v.signal.strategy}) was refused at "
-                    f"{ts.isoformat()} by {violation}. Further refusals by this limit today are not sent.",
+                    f"{ny_time(ts)} by {violation}. Further refusals by this limit today are not sent.",
                 )
 
     def _already_observed(self, envelope: Envelope, ts: datetime, session_date: date) -> SignalsResult:
