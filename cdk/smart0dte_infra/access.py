@@ -153,6 +153,8 @@ ACCESS: dict[str, FunctionAccess] = {
             r.REPORTS_BUCKET: BucketAccess.WRITE,
         },
     ),
+    # The scheduled reminders read the mode's notification levels (settings) and publish.
+    "notify": FunctionAccess(tables={r.CONTROL_TABLE: READ}, publishes_to=(r.ALERT_TOPIC,)),
     # The dashboard: settings, controls and the engine state (control); POST /api/reset deletes
     # paper records, found by a Scan of trading and deleted in batches; bars and chains (market);
     # the audit page reads the log and every change appends to it. Never the idempotency table.

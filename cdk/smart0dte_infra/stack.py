@@ -18,7 +18,7 @@ from .feed import MARKET_DATA_CONTEXT, MARKET_DATA_DATABENTO, Feed, market_data_
 from .functions import Functions
 from .gateway import Gateway, TaskNetwork, live_trading_from_context
 from .layer_build import build_deps_layer
-from .notifications import AlertSubscriptions, alert_emails_from_context
+from .notifications import AlertSubscriptions, ReauthenticationReminder, alert_emails_from_context
 from .scheduling import Scheduling
 from .sources import check_sources
 from .storage import Storage, construct_id
@@ -26,6 +26,7 @@ from .workflows import Workflows
 
 S3_ACCESS_LOGS_BY_POLICY = "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy"
 API_FUNCTION = "api"
+NOTIFY_FUNCTION = "notify"
 TRADING_CYCLE_STATE_MACHINE = "trading_cycle"
 
 
@@ -126,6 +127,14 @@ class Smart0dteStack(Stack):
                 storage=self.storage,
                 schedule_group=self.scheduling.group,
                 network=self.network,
+            )
+            self.reauthentication_reminder = ReauthenticationReminder(
+                self,
+                "ReauthenticationReminder",
+                prefix=prefix,
+                mode=self.live_trading.mode,
+                function=self.functions.functions[NOTIFY_FUNCTION],
+                group=self.scheduling.group,
             )
         self.feed: Feed | None = None
         if self.market_data.enabled:

@@ -7,9 +7,9 @@ Returns: {"mode", "ts", "session_date", "is_session", "open_positions" (> 0 -> N
 
 The engine's observe phase at the flatten time (TIME_EXIT for every position); when the trading
 cycle already observed that minute, only what is still open is reported. Positions still open
-publish an alert; the trading cycles keep working their exits every minute until the close. A
-flatten before the flatten time is refused (the emergency stop closes early). A malformed event
-raises MalformedEvent naming each field; nothing is written.
+are notified (flattenFailure); the trading cycles keep working their exits every minute until the
+close. A flatten before the flatten time is refused (the emergency stop closes early). A malformed
+event raises MalformedEvent naming each field; nothing is written.
 """
 
 from __future__ import annotations

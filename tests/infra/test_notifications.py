@@ -1,20 +1,23 @@
-"""The alert topic's email subscriptions from `-c alertEmail=...`, asserted in the synthesized
-template (one synthesis for this module, with two addresses; conftest's session synthesis has
-none); a malformed address is refused before anything is built."""
+"""The alert topic's email subscriptions from `-c alertEmail=...`, and the Sunday-evening reminder
+of IB's weekly re-authentication that a gateway deployment schedules, asserted in the synthesized
+template (one synthesis for this module: two addresses and the IB paper gateway; conftest's session
+synthesis has neither); a malformed address is refused before anything is built."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import aws_cdk as cdk
 import pytest
 from smart0dte_infra import Smart0dteStack
+from smart0dte_infra.gateway import IB_ACCOUNT_CONTEXT, LIVE_TRADING_CONTEXT
 from smart0dte_infra.notifications import ALERT_EMAIL_CONTEXT, AlertEmailContextError
 
 from smart0dte import resources as r
 
-from .conftest import Synth, synthesize, write_fake_repo
-from .template_queries import resources_of_type
+from .conftest import REPO_ROOT, Synth, synthesize, write_fake_repo
+from .template_queries import actions_on_any_resource, grants, logical_id, mentions, resources_of_type
 
 EMAILS = ("owner@example.com", "backup@example.org")
 
@@ -22,18 +25,20 @@ EMAILS = ("owner@example.com", "backup@example.org")
 @pytest.fixture(scope="module")
 def subscribed(tmp_path_factory: pytest.TempPathFactory, deps_layer: Path) -> Synth:
     repo = write_fake_repo(tmp_path_factory.mktemp("repo"))
-    context = {ALERT_EMAIL_CONTEXT: " , ".join(EMAILS)}
+    for name in ("pyproject.toml", "README.md", "gateway_container"):  # the gateway image's sources
+        (repo / name).symlink_to(REPO_ROOT / name)
+    context = {
+        ALERT_EMAIL_CONTEXT: " , ".join(EMAILS),
+        LIVE_TRADING_CONTEXT: "ibkr_paper",
+        IB_ACCOUNT_CONTEXT: "DU1234567",
+    }
     return synthesize(repo, deps_layer, tmp_path_factory.mktemp("cdk.out"), context=context)
 
 
 def topic_id(synth: Synth) -> str:
-    (found,) = [
-        logical
-        for logical, resource in synth.template_json["Resources"].items()
-        if resource["Type"] == "AWS::SNS::Topic"
-        and resource["Properties"]["TopicName"] == r.ALERT_TOPIC.physical_name(r.DEFAULT_PREFIX)
-    ]
-    return found
+    return logical_id(
+        synth.template_json, "AWS::SNS::Topic", TopicName=r.ALERT_TOPIC.physical_name(r.DEFAULT_PREFIX)
+    )
 
 
 def test_each_address_is_an_email_subscription_of_the_alert_topic(subscribed: Synth) -> None:
@@ -60,3 +65,40 @@ def test_a_malformed_address_is_refused_naming_the_context_and_the_value(value: 
         Smart0dteStack(app, "Refused", repo_root=write_fake_repo(tmp_path / "repo", layers=False))
     bad = [p.strip() for p in value.split(",") if p.strip() != "owner@example.com"]
     assert all(repr(b) in str(refused.value) for b in bad)
+
+
+def test_a_gateway_deployment_reminds_of_the_weekly_reauthentication_on_sunday_evening(
+    subscribed: Synth,
+) -> None:
+    t = subscribed.template_json
+    (schedule,) = [
+        s["Properties"]
+        for s in resources_of_type(t, "AWS::Scheduler::Schedule").values()
+        if s["Properties"]["Name"] == f"{r.DEFAULT_PREFIX}-{r.REAUTHENTICATION_SCHEDULE}"
+    ]
+    assert (schedule["ScheduleExpression"], schedule["ScheduleExpressionTimezone"]) == (
+        "cron(0 18 ? * SUN *)",
+        "America/New_York",
+    )
+    notify = logical_id(
+        t,
+        "AWS::Lambda::Function",
+        FunctionName=next(f.physical_name() for f in r.FUNCTIONS if f.name == "notify"),
+    )
+    assert mentions(schedule["Target"]["Arn"], notify)
+    assert json.loads(schedule["Target"]["Input"]) == {
+        "kind": "ib_reauthentication",
+        "mode": "ibkr_paper",
+        "scheduled_time": "<aws.scheduler.scheduled-time>",
+    }
+    role = schedule["Target"]["RoleArn"]["Fn::GetAtt"][0]
+    assert [(a, mentions(res, notify)) for a, res, _ in grants(t, role)] == [("lambda:InvokeFunction", True)]
+    assert actions_on_any_resource(t, role) == set()
+
+
+def test_without_a_gateway_there_is_no_reminder(synth: Synth) -> None:
+    names = [
+        s["Properties"]["Name"]
+        for s in resources_of_type(synth.template_json, "AWS::Scheduler::Schedule").values()
+    ]
+    assert f"{r.DEFAULT_PREFIX}-{r.REAUTHENTICATION_SCHEDULE}" not in names

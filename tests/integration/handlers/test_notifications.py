@@ -1,8 +1,8 @@
 """Each notification event reaches a fake channel from the real handlers on moto: a paper fill
 (execute), an exit with its net P&L (the next minute's Signals after an emergency stop), the daily
-report (post_close), a circuit breaker and a limit breach (Signals and Risk under a tiny daily loss
-limit: once a day however many minutes breach it); the levels are the stored settings', and a
-failing channel fails no step."""
+report (post_close), a circuit breaker (Signals under a tiny daily loss limit: once a day however
+often the state flips), a limit breach (Risk under the PDT rule: once a day however many entries it
+refuses), the Sunday reminder of IB's re-authentication (notify); the levels are the stored settings', and a failing channel fails no step."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from smart0dte.bootstrap import runtime as runtime_module
 from smart0dte.domain.controls import NotificationLevel, NotificationLevels, RiskLimits
 from smart0dte.domain.models import TradingMode
 from smart0dte.domain.portfolio import usd_text
+from smart0dte.services.events import MalformedEvent
 from smart0dte.services.notifications import CLAIM_ACTION
 
 from ...fake_channels import BrokenChannel, RecordingChannel
@@ -176,3 +177,39 @@ def test_a_limit_that_refuses_entries_is_sent_once_a_day(
     assert breach.subject == "Smart 0DTE paper: limit PATTERN_DAY_TRADER reached"
     assert refused[0] == CANDIDATE_MINUTES[0]
     assert "(IWM gap_fill) was refused at 09:46:00 ET by PATTERN_DAY_TRADER: " in breach.text
+
+
+SUNDAY_EVENING = "2025-03-16T22:00:00Z"  # 18:00 New York
+
+
+@pytest.mark.parametrize("level", [NotificationLevel.ON, NotificationLevel.OFF])
+def test_the_sunday_reminder_of_ibs_reauthentication_follows_the_modes_level(
+    level: NotificationLevel, channel: RecordingChannel
+) -> None:
+    state = store(TradingMode.IBKR_PAPER)
+    levels = NotificationLevels(ib_reauthentication=level)
+    state.put_settings(
+        state.get_settings().model_copy(update={"notifications": levels}), "test", "levels", ENTRY
+    )
+    event = {"kind": "ib_reauthentication", "mode": "ibkr_paper", "scheduled_time": SUNDAY_EVENING}
+
+    result = load_handler("notify").handler(event, Context())
+
+    assert result["level"] == level.value and result["failed"] == (
+        ["BrokenChannel"] if channel.messages else []
+    )
+    if level is NotificationLevel.OFF:
+        assert channel.messages == [] and result["sent"] == []
+        return
+    (message,) = channel.messages
+    assert message.subject == "Smart 0DTE ibkr_paper: IB Gateway needs its weekly re-authentication"
+    assert message.text.startswith("It is Sunday 18:00 New York.") and not message.quiet
+    assert result["sent"] == ["RecordingChannel"]
+
+
+def test_a_malformed_reminder_names_the_field(channel: RecordingChannel) -> None:
+    with pytest.raises(MalformedEvent, match="kind"):
+        load_handler("notify").handler(
+            {"kind": "fill", "mode": "live", "scheduled_time": SUNDAY_EVENING}, Context()
+        )
+    assert channel.messages == []

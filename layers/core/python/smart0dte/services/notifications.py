@@ -20,7 +20,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from decimal import Decimal
-from typing import Final
+from typing import Final, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from smart0dte.domain.calendar import NEW_YORK
 from smart0dte.domain.controls import NotificationKind, NotificationLevel, NotificationLevels
@@ -157,3 +159,26 @@ def exit_text(mode: TradingMode, position: Position, trades: Sequence[ClosedTrad
         f"{usd_text(commissions)} commissions; entry {position.entry_price}."
     )
     return subject, message
+
+
+class ReminderEvent(BaseModel):
+    """The notify function's event: which reminder, for which mode, when the schedule fired."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal[NotificationKind.IB_REAUTHENTICATION]
+    mode: TradingMode
+    scheduled_time: AwareDatetime
+
+
+def remind(notifications: Notifications, event: ReminderEvent) -> Delivery:
+    """Send the reminder `event` names (IB's weekly re-authentication) through `notifications`."""
+    mode = event.mode.value
+    return notifications.send(
+        event.kind,
+        f"Smart 0DTE {mode}: IB Gateway needs its weekly re-authentication",
+        f"It is {event.scheduled_time.astimezone(NEW_YORK):%A %H:%M} New York. IB asks for a fresh login "
+        f"with two-factor authentication once a week: approve it before the gateway task starts "
+        f"(08:45 ET on the next session), or {mode} places nothing and its positions are not protected "
+        "at IB.",
+    )

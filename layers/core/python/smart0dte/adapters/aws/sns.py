@@ -1,4 +1,5 @@
-"""Notifier on the SNS alert topic: daily reports, flatten failures, incidents."""
+"""A notification channel: the SNS alert topic, which emails its subscriptions (`services.notifications`
+sends it the kinds whose level is `on`; an email has no silent delivery)."""
 
 from __future__ import annotations
 
