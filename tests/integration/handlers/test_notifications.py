@@ -2,7 +2,8 @@
 (execute), an exit with its net P&L (the next minute's Signals after an emergency stop), the daily
 report (post_close), a circuit breaker (Signals under a tiny daily loss limit: once a day however
 often the state flips), a limit breach (Risk under the PDT rule: once a day however many entries it
-refuses), the Sunday reminder of IB's re-authentication (notify); the levels are the stored settings', and a failing channel fails no step."""
+refuses), the Sunday reminder of IB's re-authentication (notify); the levels are the stored
+settings', and a failing channel fails no step."""
 
 from __future__ import annotations
 

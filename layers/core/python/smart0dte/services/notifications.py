@@ -61,7 +61,11 @@ class Notifications:
 
     def send(self, kind: NotificationKind, subject: str, message: str) -> Delivery:
         """`subject` and `message` to the channels `kind`'s level allows; never raises."""
-        level = self._level(kind)
+        return self._deliver(kind, self._level(kind), subject, message)
+
+    def _deliver(
+        self, kind: NotificationKind, level: NotificationLevel, subject: str, message: str
+    ) -> Delivery:
         if level is NotificationLevel.OFF:
             return Delivery(kind, level)
         sent: list[str] = []
@@ -94,7 +98,8 @@ class Notifications:
     ) -> Delivery | None:
         """`send`, unless an event of `kind` and `key` was already sent on `at`'s New York day
         (None then). A claim that cannot be written is logged and the event sent anyway."""
-        if self.claims is not None and self._level(kind) is not NotificationLevel.OFF:
+        level = self._level(kind)
+        if self.claims is not None and level is not NotificationLevel.OFF:
             day = session_date_of(at)
             claim = AuditRecord(
                 datetime.combine(day, time(0), NEW_YORK),
@@ -112,7 +117,7 @@ class Notifications:
                 logger.exception(
                     "notification %s: the once-a-day claim of %r was not written", kind.value, key
                 )
-        return self.send(kind, subject, message)
+        return self._deliver(kind, level, subject, message)
 
     def _level(self, kind: NotificationKind) -> NotificationLevel:
         try:
