@@ -1,6 +1,7 @@
-"""Who hears the alert topic: an email subscription per address of `-c alertEmail=a@x,b@y`; and,
-with the gateway, the Sunday-evening schedule that has the notify function remind the owner of
-IB's weekly re-authentication.
+"""Who hears the alert topic: an email subscription per address of `-c alertEmail=a@x,b@y`, and the
+notify function for the alarms it forwards to the other channels; and, with the gateway, the
+Sunday-evening schedule that has the notify function remind the owner of IB's weekly
+re-authentication.
 
 The topic (storage.py) carries what `services.notifications` sends to its SNS channel (the kinds
 whose level is `on`) and what the CloudWatch alarms publish. AWS emails each address a confirmation
@@ -22,6 +23,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct, Node
 
 from smart0dte import resources as r
+from smart0dte.adapters.aws.sns import ORIGIN_ATTRIBUTE
 from smart0dte.domain.controls import NotificationKind
 from smart0dte.domain.models import TradingMode
 
@@ -54,12 +56,31 @@ def alert_emails_from_context(node: Node) -> tuple[str, ...]:
 
 
 class AlertSubscriptions(Construct):
-    """One email subscription of the alert topic per address, and an output listing them."""
+    """One email subscription of the alert topic per address, an output listing them, and the
+    notify function's subscription to the messages Smart 0DTE did not publish (the CloudWatch
+    alarms': without the `origin` attribute), which it forwards to the other channels."""
 
     def __init__(
-        self, scope: Construct, construct_id_: str, *, topic: sns.ITopic, emails: tuple[str, ...]
+        self,
+        scope: Construct,
+        construct_id_: str,
+        *,
+        topic: sns.ITopic,
+        emails: tuple[str, ...],
+        forwarder: lambda_.IFunction,
     ) -> None:
         super().__init__(scope, construct_id_)
+        forwarder.add_permission(
+            "FromAlertTopic", principal=iam.ServicePrincipal("sns.amazonaws.com"), source_arn=topic.topic_arn
+        )
+        self.forwarder = sns.Subscription(
+            self,
+            "AlarmForwarder",
+            topic=topic,
+            protocol=sns.SubscriptionProtocol.LAMBDA,
+            endpoint=forwarder.function_arn,
+            filter_policy={ORIGIN_ATTRIBUTE: sns.SubscriptionFilter(conditions=[{"exists": False}])},
+        )
         self.subscriptions = [
             sns.Subscription(
                 self, f"Email{i}", topic=topic, protocol=sns.SubscriptionProtocol.EMAIL, endpoint=e

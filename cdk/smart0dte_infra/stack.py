@@ -83,9 +83,6 @@ class Smart0dteStack(Stack):
             deps_layer_dir = build_deps_layer(requirements, repo_root / "build")
 
         self.storage = Storage(self, "Storage", prefix=prefix)
-        self.alert_subscriptions = AlertSubscriptions(
-            self, "Alerts", topic=self.storage.topics[r.ALERT_TOPIC], emails=self.alert_emails
-        )
         self.functions = Functions(
             self,
             "Functions",
@@ -93,6 +90,13 @@ class Smart0dteStack(Stack):
             repo_root=repo_root,
             deps_layer_dir=deps_layer_dir,
             storage=self.storage,
+        )
+        self.alert_subscriptions = AlertSubscriptions(
+            self,
+            "Alerts",
+            topic=self.storage.topics[r.ALERT_TOPIC],
+            emails=self.alert_emails,
+            forwarder=self.functions.functions[NOTIFY_FUNCTION],
         )
         self.workflows = Workflows(
             self, "Workflows", prefix=prefix, repo_root=repo_root, functions=self.functions.functions

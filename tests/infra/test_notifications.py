@@ -15,6 +15,7 @@ from smart0dte_infra.gateway import IB_ACCOUNT_CONTEXT, LIVE_TRADING_CONTEXT
 from smart0dte_infra.notifications import ALERT_EMAIL_CONTEXT, AlertEmailContextError
 
 from smart0dte import resources as r
+from smart0dte.adapters.aws.sns import ORIGIN_ATTRIBUTE
 
 from .conftest import REPO_ROOT, Synth, synthesize, write_fake_repo
 from .template_queries import actions_on_any_resource, grants, logical_id, mentions, resources_of_type
@@ -46,6 +47,7 @@ def test_each_address_is_an_email_subscription_of_the_alert_topic(subscribed: Sy
     assert sorted(
         (s["Properties"]["Protocol"], s["Properties"]["Endpoint"], s["Properties"]["TopicArn"]["Ref"])
         for s in subscriptions.values()
+        if s["Properties"]["Protocol"] == "email"
     ) == sorted(("email", e, topic_id(subscribed)) for e in EMAILS)
     outputs = subscribed.template_json["Outputs"]
     (listed,) = [o for k, o in outputs.items() if "AlertEmails" in k]
@@ -53,7 +55,8 @@ def test_each_address_is_an_email_subscription_of_the_alert_topic(subscribed: Sy
 
 
 def test_without_the_context_nothing_subscribes_and_the_output_says_how(synth: Synth) -> None:
-    assert resources_of_type(synth.template_json, "AWS::SNS::Subscription") == {}
+    subscriptions = resources_of_type(synth.template_json, "AWS::SNS::Subscription").values()
+    assert [s["Properties"]["Protocol"] for s in subscriptions] == ["lambda"]  # the alarm forwarder
     (listed,) = [o for k, o in synth.template_json["Outputs"].items() if "AlertEmails" in k]
     assert listed["Value"] == "none" and f"-c {ALERT_EMAIL_CONTEXT}=" in listed["Description"]
 
@@ -102,3 +105,27 @@ def test_without_a_gateway_there_is_no_reminder(synth: Synth) -> None:
         for s in resources_of_type(synth.template_json, "AWS::Scheduler::Schedule").values()
     ]
     assert f"{r.DEFAULT_PREFIX}-{r.REAUTHENTICATION_SCHEDULE}" not in names
+
+
+def test_the_notify_function_hears_only_what_smart0dte_did_not_publish(synth: Synth) -> None:
+    t = synth.template_json
+    notify = logical_id(
+        t,
+        "AWS::Lambda::Function",
+        FunctionName=next(f.physical_name() for f in r.FUNCTIONS if f.name == "notify"),
+    )
+    (forwarder,) = [
+        s["Properties"]
+        for s in resources_of_type(t, "AWS::SNS::Subscription").values()
+        if s["Properties"]["Protocol"] == "lambda"
+    ]
+    assert mentions(forwarder["Endpoint"], notify) and forwarder["TopicArn"] == {"Ref": topic_id(synth)}
+    assert forwarder["FilterPolicy"] == {ORIGIN_ATTRIBUTE: [{"exists": False}]}  # the alarms' messages
+    (permission,) = [
+        p["Properties"]
+        for p in resources_of_type(t, "AWS::Lambda::Permission").values()
+        if p["Properties"]["Principal"] == "sns.amazonaws.com"
+    ]
+    assert mentions(permission["FunctionName"], notify) and permission["SourceArn"] == {
+        "Ref": topic_id(synth)
+    }

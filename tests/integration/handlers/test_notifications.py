@@ -2,17 +2,19 @@
 (execute), an exit with its net P&L (the next minute's Signals after an emergency stop), the daily
 report (post_close), a circuit breaker (Signals under a tiny daily loss limit: once a day however
 often the state flips), a limit breach (Risk under the PDT rule: once a day however many entries it
-refuses), the Sunday reminder of IB's re-authentication (notify); the levels are the stored
-settings', and a failing channel fails no step."""
+refuses), the Sunday reminder of IB's re-authentication and the feed's and gateway's alarms
+(notify); the levels are the stored settings', and a failing channel fails no step."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from smart0dte import resources as r
 from smart0dte.adapters.aws.provisioning import Provisioned
 from smart0dte.bootstrap import runtime as runtime_module
 from smart0dte.domain.controls import NotificationLevel, NotificationLevels, RiskLimits
@@ -26,6 +28,7 @@ from .conftest import (
     ENTRY,
     ENTRY_DAY,
     LIMITS,
+    PREFIX,
     Context,
     at_entry,
     entry_gateway,
@@ -194,18 +197,20 @@ def test_the_sunday_reminder_of_ibs_reauthentication_follows_the_modes_level(
     )
     event = {"kind": "ib_reauthentication", "mode": "ibkr_paper", "scheduled_time": SUNDAY_EVENING}
 
-    result = load_handler("notify").handler(event, Context())
+    (notice,) = load_handler("notify").handler(event, Context())["notices"]
 
-    assert result["level"] == level.value and result["failed"] == (
-        ["BrokenChannel"] if channel.messages else []
+    assert (notice["kind"], notice["mode"], notice["level"]) == (
+        "ib_reauthentication",
+        "ibkr_paper",
+        level.value,
     )
     if level is NotificationLevel.OFF:
-        assert channel.messages == [] and result["sent"] == []
+        assert channel.messages == [] and (notice["sent"], notice["failed"]) == ([], [])
         return
     (message,) = channel.messages
     assert message.subject == "Smart 0DTE ibkr_paper: IB Gateway needs its weekly re-authentication"
     assert message.text.startswith("It is Sunday 18:00 New York.") and not message.quiet
-    assert result["sent"] == ["RecordingChannel"]
+    assert (notice["sent"], notice["failed"]) == (["RecordingChannel"], ["BrokenChannel"])
 
 
 def test_a_malformed_reminder_names_the_field(channel: RecordingChannel) -> None:
@@ -213,4 +218,47 @@ def test_a_malformed_reminder_names_the_field(channel: RecordingChannel) -> None
         load_handler("notify").handler(
             {"kind": "fill", "mode": "live", "scheduled_time": SUNDAY_EVENING}, Context()
         )
+    with pytest.raises(MalformedEvent, match="Records"):
+        load_handler("notify").handler({"Records": [{"no": "Sns"}]}, Context())
     assert channel.messages == []
+
+
+def alarm_record(name: str, state: str = "ALARM") -> dict[str, Any]:
+    message = {"AlarmName": name, "NewStateValue": state, "NewStateReason": "Threshold Crossed: no heartbeat"}
+    return {"EventSource": "aws:sns", "Sns": {"Message": json.dumps(message)}}
+
+
+def test_the_feeds_and_gateways_alarms_are_forwarded_to_every_channel_but_the_topic(
+    monkeypatch: pytest.MonkeyPatch, alerts: Any
+) -> None:
+    recording = RecordingChannel()
+    monkeypatch.setattr(
+        runtime_module.Runtime, "channels", property(lambda self: [self.alert_topic, recording])
+    )
+    feed, gateway = r.FEED.physical_name(PREFIX), r.GATEWAY.physical_name(PREFIX)
+    records = [
+        alarm_record(f"{feed}-heartbeat"),
+        alarm_record(f"{gateway}-heartbeat"),
+        alarm_record(f"{gateway}-heartbeat", state="OK"),  # back: not forwarded
+        alarm_record(f"{PREFIX}-signals-errors"),  # another alarm: the email has it
+        {"EventSource": "aws:sns", "Sns": {"Message": "not an alarm"}},
+    ]
+
+    result = load_handler("notify").handler({"Records": records}, Context())
+
+    assert [(n["kind"], n["mode"], n["sent"]) for n in result["notices"]] == [
+        ("feed_down", "paper", ["RecordingChannel"]),
+        ("gateway_down", "paper", ["RecordingChannel"]),
+    ]
+    assert recording.subjects() == [
+        f"Smart 0DTE: the market-data feed is down ({feed}-heartbeat)",
+        f"Smart 0DTE: IB Gateway is down ({gateway}-heartbeat)",
+    ]
+    assert alerts() == []  # the topic already carried the alarm: nothing is published to it again
+
+
+def test_what_smart0dte_publishes_is_marked_so_the_forwarder_never_takes_it(alerts: Any) -> None:
+    runtime_module.runtime(PAPER).alert_topic.notify("Smart 0DTE paper: a subject", "a message")
+
+    (published,) = alerts()
+    assert published["MessageAttributes"] == {"origin": {"Type": "String", "Value": "smart0dte"}}

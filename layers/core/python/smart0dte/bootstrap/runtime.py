@@ -131,6 +131,17 @@ class Runtime:
             claims=self.state.audit,
         )
 
+    def forwarded_notifications(self) -> Notifications:
+        """The notification service without the alert topic: for what the topic already carries
+        (the CloudWatch alarms), so it reaches the other channels and is not emailed twice."""
+        from smart0dte.services.notifications import Notifications
+
+        return Notifications(
+            self.mode,
+            lambda: [c for c in self.channels if c is not self.alert_topic],
+            lambda: self.state.get_settings().notifications,
+        )
+
     @cached_property
     def alert_topic(self) -> Notifier:
         from smart0dte.adapters.aws.sns import SnsNotifier

@@ -11,12 +11,16 @@ to every configured channel (`ports.Notifier`: the SNS alert topic's email; Tele
   the claim is a create-once audit record (`NotificationClaimed`, stamped at the day's midnight and
   holding only the kind and key, so its id is the same all day), written before sending; a claim
   that exists sends nothing.
+- The CloudWatch alarms publish to the alert topic themselves (so they are emailed); `alarm_notice`
+  turns the feed's and the gateway's into FEED_DOWN and GATEWAY_DOWN events, which the notify
+  function forwards to the channels other than the topic, at their levels.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from decimal import Decimal
@@ -187,3 +191,24 @@ def remind(notifications: Notifications, event: ReminderEvent) -> Delivery:
         f"(08:45 ET on the next session), or {mode} places nothing and its positions are not protected "
         "at IB.",
     )
+
+
+def alarm_notice(
+    message: str, names: Mapping[NotificationKind, str]
+) -> tuple[NotificationKind, str, str] | None:
+    """A CloudWatch alarm's SNS message as (kind, subject, text) when it went into ALARM and its
+    name contains one of `names` (the feed's or the gateway's physical name); None for any other
+    message (another alarm, a return to OK, not an alarm at all)."""
+    try:
+        alarm = json.loads(message)
+    except ValueError:
+        return None
+    if not isinstance(alarm, dict) or alarm.get("NewStateValue") != "ALARM":
+        return None
+    name = str(alarm.get("AlarmName", ""))
+    kind = next((k for k, part in names.items() if part in name), None)
+    if kind is None:
+        return None
+    what = "the market-data feed" if kind is NotificationKind.FEED_DOWN else "IB Gateway"
+    reason = str(alarm.get("NewStateReason", "")) or "no reason given"
+    return kind, f"Smart 0DTE: {what} is down ({name})", f"CloudWatch alarm {name}: {reason}"
