@@ -111,8 +111,10 @@ ACCESS: dict[str, FunctionAccess] = {
         sends_to=(r.ORDER_INTENT_QUEUE,),
         publishes_to=(r.ALERT_TOPIC,),
     ),
+    # A risk limit refusing an entry is notified once a day (claimed in the audit log).
     "risk": FunctionAccess(
         tables={r.CONTROL_TABLE: RW, r.MARKET_TABLE: READ, r.TRADING_TABLE: RW, r.AUDIT_TABLE: APPEND},
+        publishes_to=(r.ALERT_TOPIC,),
     ),
     "execute": FunctionAccess(
         tables={
@@ -151,6 +153,8 @@ ACCESS: dict[str, FunctionAccess] = {
             r.REPORTS_BUCKET: BucketAccess.WRITE,
         },
     ),
+    # The scheduled reminders read the mode's notification levels (settings) and publish.
+    "notify": FunctionAccess(tables={r.CONTROL_TABLE: READ}, publishes_to=(r.ALERT_TOPIC,)),
     # The dashboard: settings, controls and the engine state (control); POST /api/reset deletes
     # paper records, found by a Scan of trading and deleted in batches; bars and chains (market);
     # the audit page reads the log and every change appends to it. Never the idempotency table.
@@ -166,6 +170,7 @@ ACCESS: dict[str, FunctionAccess] = {
         buckets={r.REPORTS_BUCKET: BucketAccess.READ},
         deletes_objects={r.REPORTS_BUCKET: RESET_REPORT_PREFIXES},
         starts_workflows=("backtest",),
+        publishes_to=(r.ALERT_TOPIC,),  # the emergency stop and resume are notified
     ),
 }
 

@@ -271,6 +271,8 @@ class Gateway(Construct):
         )
         queue = storage.queues[r.ORDER_INTENT_QUEUE]
         role.add_to_policy(iam.PolicyStatement(actions=list(QUEUE_ACTIONS), resources=[queue.queue_arn]))
+        topic = storage.topics[r.ALERT_TOPIC]  # the bridge's fill notifications
+        role.add_to_policy(iam.PolicyStatement(actions=["sns:Publish"], resources=[topic.topic_arn]))
         for spec, level in GATEWAY_TABLES.items():
             table = storage.tables[spec]
             resources = [table.table_arn]
@@ -292,6 +294,7 @@ class Gateway(Construct):
             r.ENV_ACCOUNT: Aws.ACCOUNT_ID,
             r.ENV_AWS_REGION: Aws.REGION,
             r.queue_url_env(r.ORDER_INTENT_QUEUE): storage.queues[r.ORDER_INTENT_QUEUE].queue_url,
+            r.topic_arn_env(r.ALERT_TOPIC): storage.topics[r.ALERT_TOPIC].topic_arn,
         }
 
     def _acknowledge_execution_role(self) -> None:

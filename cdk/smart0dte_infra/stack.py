@@ -20,6 +20,7 @@ from .functions import Functions, reserved_concurrency_from_context
 from .gateway import Gateway, TaskNetwork, live_trading_from_context
 from .layer_build import build_deps_layer
 from .monitoring import Monitoring
+from .notifications import AlertSubscriptions, ReauthenticationReminder, alert_emails_from_context
 from .scheduling import Scheduling
 from .sources import check_sources
 from .storage import Storage, construct_id
@@ -28,6 +29,7 @@ from .workflows import Workflows
 
 S3_ACCESS_LOGS_BY_POLICY = "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy"
 API_FUNCTION = "api"
+NOTIFY_FUNCTION = "notify"
 TRADING_CYCLE_STATE_MACHINE = "trading_cycle"
 
 
@@ -50,12 +52,13 @@ class Smart0dteStack(Stack):
         dashboard to deploy (default `<repo_root>/web/dist`); synthesis stops, naming the build
         command, when it holds no index.html.
 
-        The context `liveTrading` (disabled, the default | ibkr_paper | enabled) and `ibAccount` decide
-        whether the gateway task is deployed and for which mode; a value it does not allow stops
-        synthesis (LiveTradingContextError). The context `marketData` (databento | none, the default)
-        decides whether the feed task is deployed (MarketDataContextError otherwise); `telegram` (enabled |
+    The context `liveTrading` (disabled, the default | ibkr_paper | enabled) and `ibAccount` decide
+    whether the gateway task is deployed and for which mode; a value it does not allow stops
+    synthesis (LiveTradingContextError). The context `marketData` (databento | none, the default)
+    decides whether the feed task is deployed (MarketDataContextError otherwise); `telegram` (enabled |
     disabled, the default) whether the Telegram bot's webhook is (telegram.py, TelegramContextError).
-        TRADING_CYCLE_STATE_MACHINE is what it starts.
+    TRADING_CYCLE_STATE_MACHINE is what it starts. The context `alertEmail` (addresses separated by
+    commas) subscribes each to the alert topic (AlertEmailContextError for a malformed one).
     """
 
     def __init__(
@@ -73,6 +76,7 @@ class Smart0dteStack(Stack):
         self.live_trading = live_trading_from_context(self.node)
         self.market_data = market_data_from_context(self.node)
         telegram_enabled, telegram_chat_ids = telegram_from_context(self.node)
+        self.alert_emails = alert_emails_from_context(self.node)
         # Access logs go to a bucket with ACLs disabled; that needs a bucket policy, not the ACL.
         self.node.set_context(S3_ACCESS_LOGS_BY_POLICY, True)
         repo_root = repo_root.resolve()
@@ -92,6 +96,13 @@ class Smart0dteStack(Stack):
             deps_layer_dir=deps_layer_dir,
             storage=self.storage,
             reserved_concurrency=reserved_concurrency_from_context(self.node),
+        )
+        self.alert_subscriptions = AlertSubscriptions(
+            self,
+            "Alerts",
+            topic=self.storage.topics[r.ALERT_TOPIC],
+            emails=self.alert_emails,
+            forwarder=self.functions.functions[NOTIFY_FUNCTION],
         )
         self.workflows = Workflows(
             self, "Workflows", prefix=prefix, repo_root=repo_root, functions=self.functions.functions
@@ -126,6 +137,14 @@ class Smart0dteStack(Stack):
                 storage=self.storage,
                 schedule_group=self.scheduling.group,
                 network=self.network,
+            )
+            self.reauthentication_reminder = ReauthenticationReminder(
+                self,
+                "ReauthenticationReminder",
+                prefix=prefix,
+                mode=self.live_trading.mode,
+                function=self.functions.functions[NOTIFY_FUNCTION],
+                group=self.scheduling.group,
             )
         self.feed: Feed | None = None
         if self.market_data.enabled:
@@ -176,6 +195,13 @@ class Smart0dteStack(Stack):
                 distribution=self.dashboard.distribution,
                 chat_ids=telegram_chat_ids,
             )
+            for name, access in self.functions.access.items():
+                if r.ALERT_TOPIC in access.publishes_to:
+                    function = self.functions.functions[name]
+                    assert function.role is not None
+                    self.telegram.send_alerts_from(function.role, function.add_environment)
+            if self.gateway is not None:  # the order bridge notifies IB's fills
+                self.telegram.send_alerts_from(self.gateway.task_role, self.gateway.container.add_environment)
             CfnOutput(
                 self,
                 "TelegramWebhookUrl",

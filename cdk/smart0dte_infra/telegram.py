@@ -26,6 +26,7 @@ With `enabled`, the Telegram construct holds:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
@@ -140,10 +141,6 @@ class Telegram(Construct):
                 arns += [f"{table.table_arn}/index/{index.name}" for index in table_spec.indexes]
             self.role.add_to_policy(iam.PolicyStatement(actions=list(TABLE_ACTIONS[level]), resources=arns))
             environment[r.env_var("TABLE", table_spec.logical_name)] = table.table_name
-        # The name's ARN with Secrets Manager's 6-character suffix (`-??????`): the one secret.
-        self.role.add_to_policy(
-            iam.PolicyStatement(actions=list(SECRET_ACTIONS), resources=[f"{self.secret.secret_arn}-??????"])
-        )
         self.function = lambda_.Function(
             self,
             "Function",
@@ -181,10 +178,28 @@ class Telegram(Construct):
             "Pinned to python3.12 like every function: the dependency layer is built for cp312 wheels.",
         )
         acknowledge(self.role, "AwsSolutions-IAM5", XRAY_REASON, "Resource::*")
+        self._secret_name = secret_name
+        self._chat_ids = chat_ids
+        self._allow_secret(self.role)
+
+    def _allow_secret(self, role: iam.IRole) -> None:
+        role.add_to_principal_policy(
+            # The name's ARN with Secrets Manager's 6-character suffix (`-??????`): the one secret.
+            iam.PolicyStatement(actions=list(SECRET_ACTIONS), resources=[f"{self.secret.secret_arn}-??????"])
+        )
         acknowledge(
-            self.role,
+            role,
             "AwsSolutions-IAM5",
             "A secret referenced by name has Secrets Manager's random 6-character suffix: `-??????` "
             "matches that one secret and no other name.",
             finding_resource(self, f"{self.secret.secret_arn}-??????"),
         )
+
+    def send_alerts_from(self, role: iam.IRole, add_environment: Callable[[str, str], object]) -> None:
+        """Make a function or task that notifies (its role, its environment's setter) send to the
+        allow-listed chats too: the secret's name (and the extra chat ids) in its environment, the
+        secret readable by its role (bootstrap/telegram_secret.TelegramChannel)."""
+        add_environment(r.ENV_TELEGRAM_SECRET, self._secret_name)
+        if self._chat_ids:
+            add_environment(r.ENV_TELEGRAM_CHAT_IDS, self._chat_ids)
+        self._allow_secret(role)

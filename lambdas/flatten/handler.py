@@ -7,9 +7,9 @@ Returns: {"mode", "ts", "session_date", "is_session", "open_positions" (> 0 -> N
 
 The engine's observe phase at the flatten time (TIME_EXIT for every position); when the trading
 cycle already observed that minute, only what is still open is reported. Positions still open
-publish an alert; the trading cycles keep working their exits every minute until the close. A
-flatten before the flatten time is refused (the emergency stop closes early). A malformed event
-raises MalformedEvent naming each field; nothing is written.
+are notified (flattenFailure); the trading cycles keep working their exits every minute until the
+close. A flatten before the flatten time is refused (the emergency stop closes early). A malformed
+event raises MalformedEvent naming each field; nothing is written.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ metrics = Metrics(namespace="Smart0DTE", service=NAME)
 
 def build_service(mode: TradingMode) -> Flatten:
     rt = runtime(mode)
-    return Flatten(rt.desk(), rt.notifier)
+    return Flatten(rt.desk())
 
 
 @logger.inject_lambda_context

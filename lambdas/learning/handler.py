@@ -39,7 +39,7 @@ def build_service(mode: TradingMode) -> Learning:
         rt.bucket("archive"),
         rt.bucket("models"),
         rt.bucket("reports"),
-        rt.notifier,
+        rt.notifications,
         rt.clock,
         rt.open_archive,
     )

@@ -7,8 +7,8 @@ Returns: {"mode", "session_date", "is_session", "report_key", "trades", "net_pnl
 
 Writes any records a crashed phase left in the session document, settles positions that outlived
 the close (an incident), reconciles the store's orders, fills and positions with the engine
-(paper repairs, live reports), writes the daily report to the reports bucket and a summary to
-the alert topic. A malformed event raises MalformedEvent naming each field; nothing is written.
+(paper repairs, live reports), writes the daily report to the reports bucket and notifies its
+summary (and a repair, if any). A malformed event raises MalformedEvent naming each field; nothing is written.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ metrics = Metrics(namespace="Smart0DTE", service=NAME)
 
 def build_service(mode: TradingMode) -> PostClose:
     rt = runtime(mode)
-    return PostClose(rt.desk(), rt.bucket("reports"), rt.notifier)
+    return PostClose(rt.desk(), rt.bucket("reports"))
 
 
 @logger.inject_lambda_context

@@ -35,7 +35,7 @@ metrics = Metrics(namespace="Smart0DTE", service=NAME)
 
 def build_service(mode: TradingMode) -> TradingCycle:
     rt = runtime(mode)
-    return TradingCycle(rt.desk(), lambda: rt.notifier)
+    return TradingCycle(rt.desk())
 
 
 @logger.inject_lambda_context

@@ -91,11 +91,14 @@ def check_start_schedule(t: dict[str, Any], spec: r.TaskSpec, cron: str) -> None
 
 
 def start_schedules(t: dict[str, Any]) -> list[str]:
-    """The schedules that start something: not the monitoring's switches of the session alarms."""
+    """The schedules that start something: not the monitoring's switches of the session alarms, not
+    the IB re-authentication reminder (notifications.py's, with the gateway)."""
+    reminder = f"{PREFIX}-{r.REAUTHENTICATION_SCHEDULE}"
     return [
         v["Properties"]["Name"]
         for v in resources_of_type(t, "AWS::Scheduler::Schedule").values()
         if not str(v["Properties"]["Target"]["Arn"]).startswith("arn:aws:scheduler:::aws-sdk:cloudwatch:")
+        and v["Properties"]["Name"] != reminder
     ]
 
 

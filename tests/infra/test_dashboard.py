@@ -30,6 +30,7 @@ from .template_queries import (
     allowed,
     grants,
     logical_id,
+    mentions,
     resources_of_type,
     role_of,
 )
@@ -148,9 +149,12 @@ def test_api_reads_reports_deletes_only_paper_results_and_touches_no_other_bucke
     for spec in (r.ARCHIVE_BUCKET, r.MODELS_BUCKET):
         assert actions_on(t, role, bucket_of_spec(t, spec)) == set(), spec.logical_name
     assert allowed(t, role, "s3:PutObject") == []
+    # the emergency stop and resume are notified on the alert topic, and nothing else is published
+    topic = logical_id(t, "AWS::SNS::Topic", TopicName=r.ALERT_TOPIC.physical_name(PREFIX))
+    published = allowed(t, role, "sns:Publish")
+    assert len(published) == 1 and mentions(published[0], topic)
     for action in (
         "sqs:SendMessage",
-        "sns:Publish",
         "scheduler:CreateSchedule",
         "iam:PassRole",
         "lambda:InvokeFunction",

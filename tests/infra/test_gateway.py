@@ -109,6 +109,10 @@ def queue_id(t: dict[str, Any]) -> str:
     return logical_id(t, "AWS::SQS::Queue", QueueName=r.ORDER_INTENT_QUEUE.physical_name(PREFIX))
 
 
+def topic_id(t: dict[str, Any]) -> str:
+    return logical_id(t, "AWS::SNS::Topic", TopicName=r.ALERT_TOPIC.physical_name(PREFIX))
+
+
 def target_of(resource: Any, ids: dict[str, str]) -> str:
     """Which named resource an IAM resource expression is ('trading/index' for its indexes)."""
     text = json.dumps(resource)
@@ -292,6 +296,7 @@ def test_container_environment_is_live_on_4001_with_the_account_and_the_queue(t:
         "SMART0DTE_ACCOUNT": {"Ref": "AWS::AccountId"},
         "AWS_REGION": {"Ref": "AWS::Region"},
         r.queue_url_env(r.ORDER_INTENT_QUEUE): {"Ref": queue_id(t)},
+        r.topic_arn_env(r.ALERT_TOPIC): {"Ref": topic_id(t)},  # the bridge's fill notifications
     }
 
 
@@ -368,6 +373,7 @@ def test_task_role_consumes_the_queue_and_uses_three_tables_only(t: dict[str, An
         "control": table_id(t, r.CONTROL_TABLE),
         "trading": table_id(t, r.TRADING_TABLE),
         "audit": table_id(t, r.AUDIT_TABLE),
+        "topic": topic_id(t),
     }
     found: dict[str, set[str]] = {}
     for action, resource, _ in grants(t, role):
@@ -378,6 +384,7 @@ def test_task_role_consumes_the_queue_and_uses_three_tables_only(t: dict[str, An
         "trading": READ | WRITE,
         "trading/index": READ | WRITE,
         "audit": {"dynamodb:PutItem"},
+        "topic": {"sns:Publish"},  # the bridge's fill notifications
     }
     assert actions_on_any_resource(t, role) == set()
     assert t["Resources"][role]["Properties"].get("ManagedPolicyArns", []) == []

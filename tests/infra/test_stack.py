@@ -291,9 +291,10 @@ def test_risk_decides_without_touching_orders_money_or_schedules(t: dict[str, An
     assert table_actions(t, "risk", r.TRADING_TABLE) == READ | WRITE
     assert table_actions(t, "risk", r.AUDIT_TABLE) == {"dynamodb:PutItem"}
     assert table_actions(t, "risk", r.IDEMPOTENCY_TABLE) == set()
+    # a limit refusing an entry is notified once a day
+    assert actions_on(t, role, topic_id(t, r.ALERT_TOPIC)) == {"sns:Publish"}
     for action in (
         "sqs:SendMessage",
-        "sns:Publish",
         "s3:GetObject",
         "s3:PutObject",
         "scheduler:CreateSchedule",

@@ -126,3 +126,20 @@ def test_cdk_nag_finds_nothing_unacknowledged_in_the_bot(bot: Synth) -> None:
         )
     ]
     assert mine == []
+
+
+def test_every_notifying_function_and_no_other_sends_to_the_chats_too(t: dict[str, Any]) -> None:
+    """With the bot, each function that publishes alerts names the secret and may read it, so its
+    notifications reach the allow-listed chats (bootstrap/telegram_secret.TelegramChannel)."""
+    from smart0dte_infra.access import ACCESS
+
+    for spec in r.FUNCTIONS:
+        fid = logical_id(t, "AWS::Lambda::Function", FunctionName=spec.physical_name(PREFIX))
+        env = t["Resources"][fid]["Properties"]["Environment"]["Variables"]
+        reads = [a for a, res, _ in grants(t, role_of(t, fid)) if a == "secretsmanager:GetSecretValue"]
+        if r.ALERT_TOPIC in ACCESS[spec.name].publishes_to:
+            assert env[r.ENV_TELEGRAM_SECRET] == r.telegram_secret_name(PREFIX), spec.name
+            assert env[r.ENV_TELEGRAM_CHAT_IDS] == "111, -1002", spec.name
+            assert reads == ["secretsmanager:GetSecretValue"], spec.name
+        else:
+            assert r.ENV_TELEGRAM_SECRET not in env and not reads, spec.name

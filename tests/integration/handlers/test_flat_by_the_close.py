@@ -140,8 +140,12 @@ def test_an_exit_that_cannot_fill_at_the_flatten_keeps_working_and_is_flat_by_th
     (sold,) = [o for o in every_order if o.status is OrderStatus.FILLED and o.side is Side.SELL]
     assert sold.filled_quantity == position.quantity
     assert "IncidentReported" not in [r.action for r in state.audit.list_day(ENTRY_DAY)]
-    (alert,) = alerts()
-    assert alert["Subject"] == "Smart 0DTE paper: 1 open after flatten"
+    subjects = [a["Subject"] for a in alerts()]
+    # the flatten's failure, then the exit with its net P&L once the bid came back
+    assert subjects[0] == "Smart 0DTE paper: 1 open after flatten"
+    assert [s.split(", net ")[0] for s in subjects[1:]] == [
+        f"Smart 0DTE paper: closed {' '.join(position.contract.occ_symbol.split())} x{position.quantity}"
+    ]
 
 
 def test_a_position_still_open_five_minutes_before_the_close_is_one_incident_and_one_alert(

@@ -73,7 +73,7 @@ def test_learning_trains_on_the_archive_and_records_the_promotion_decision(
             rt.bucket("archive"),
             rt.bucket("models"),
             rt.bucket("reports"),
-            rt.notifier,
+            rt.notifications,
             rt.clock,
             rt.open_archive,
             walk_forward=config,

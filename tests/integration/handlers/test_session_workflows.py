@@ -18,6 +18,7 @@ from smart0dte.adapters.aws.dynamodb.session import DynamoDayDocuments
 from smart0dte.adapters.aws.provisioning import Provisioned
 from smart0dte.domain.controls import AutomationSettings, TradingState
 from smart0dte.domain.models import Order, OrderStatus, PositionStatus, TradingMode
+from smart0dte.domain.portfolio import usd_text
 from smart0dte.ml.artifact import canonical_json
 from smart0dte.resources import MODELS_BUCKET, REPORTS_BUCKET
 from smart0dte.services.session import OutOfOrder
@@ -206,7 +207,12 @@ def test_flatten_sells_every_position_at_the_flatten_time_and_post_close_reports
         == Decimal(closing["net_pnl_usd"])
         == state.get_counters(ENTRY_DAY).realized_pnl_usd
     )
-    (message,) = alerts()
+    (exited, message) = alerts()  # the exit with its net P&L (emailed: level on), then the report
+    (trade,) = daily["trades"]
+    assert exited["Subject"] == (
+        f"Smart 0DTE paper: closed {' '.join(closed[0].contract.occ_symbol.split())} x{closed[0].quantity}, "
+        f"net {usd_text(Decimal(trade['pnl_usd']))}"
+    )
     assert message["Subject"] == "Smart 0DTE paper daily report 2025-03-13"
     assert "1 trade(s)" in message["Message"]
 
@@ -245,7 +251,11 @@ def test_post_close_recovers_a_crash_between_the_order_record_and_the_fill_recor
     assert position.exit_reason == "EXPIRY_SETTLEMENT" and closing["incidents"] == 1
     assert [r.action for r in state.audit.list_day(ENTRY_DAY)].count("IncidentReported") == 1
     assert report(aws, closing["report_key"])["incidents"][0].startswith("INCIDENT:")
-    assert len(alerts()) == 1
+    settled, daily, repaired = alerts()
+    assert "closed (EXPIRY_SETTLEMENT)" in settled["Message"]
+    assert daily["Subject"] == "Smart 0DTE paper daily report 2025-03-13"
+    assert repaired["Subject"] == "Smart 0DTE paper: reconciliation repaired the store 2025-03-13"
+    assert '"orders_cancelled": ["20250313-X0000001"]' in repaired["Message"]
 
 
 @pytest.mark.parametrize("mode", [PAPER, TradingMode.IBKR_PAPER])

@@ -16,7 +16,8 @@ import pytest
 from smart0dte.adapters.aws.dynamodb import DynamoState
 from smart0dte.adapters.aws.provisioning import Provisioned
 from smart0dte.adapters.telegram import TelegramClient
-from smart0dte.bootstrap.telegram import TelegramSettings, telegram_bot
+from smart0dte.bootstrap.telegram import telegram_bot
+from smart0dte.bootstrap.telegram_secret import TelegramSettings
 from smart0dte.domain.models import TradingMode
 from smart0dte.local.http_server import LambdaContext
 from smart0dte.resources import REPO_ROOT

@@ -9,9 +9,17 @@ import pytest
 
 from smart0dte.adapters.aws.provisioning import Provisioned
 from smart0dte.bootstrap.aws import AwsConfig
-from smart0dte.bootstrap.telegram import TelegramSettings, read_settings, telegram_settings
+from smart0dte.bootstrap.runtime import Runtime
+from smart0dte.bootstrap.telegram_secret import TelegramSettings, read_settings, telegram_settings
 from smart0dte.cli import main
-from smart0dte.resources import ENV_TELEGRAM_CHAT_IDS, ENV_TELEGRAM_SECRET, telegram_secret_name
+from smart0dte.domain.controls import NotificationKind
+from smart0dte.resources import (
+    ALERT_TOPIC,
+    ENV_TELEGRAM_CHAT_IDS,
+    ENV_TELEGRAM_SECRET,
+    telegram_secret_name,
+    topic_arn_env,
+)
 
 from ...fake_telegram import fake_telegram
 from ..moto_env import REGION
@@ -70,3 +78,20 @@ def test_the_cli_registers_the_webhook_with_the_secrets_token(
     assert "webhook set" in out.out and "123:abc" not in out.out + out.err
     assert main(["telegram-webhook", "--url", url, "--prefix", "smart0dte-none"]) == 2
     assert "the Telegram secret smart0dte-none/telegram could not be read" in capsys.readouterr().err
+
+
+def test_a_notification_reaches_email_when_the_telegram_secret_cannot_be_read(aws: Provisioned) -> None:
+    """The runtime's channels: the alert topic and, where the environment names the secret, the
+    chats; an unreadable secret fails the Telegram channel alone."""
+    environ = {
+        topic_arn_env(ALERT_TOPIC): aws.topic_arns[ALERT_TOPIC.logical_name],
+        ENV_TELEGRAM_SECRET: f"{PREFIX}/no-such-secret",
+    }
+    runtime = Runtime(AwsConfig(prefix=PREFIX, region=REGION), environ)
+    delivery = runtime.notifications.send(NotificationKind.EXIT, "Exit", "sold 1 SPY")
+    assert delivery.sent == ("SnsNotifier",) and delivery.failed == ("TelegramChannel",)
+    without = Runtime(
+        AwsConfig(prefix=PREFIX, region=REGION),
+        {topic_arn_env(ALERT_TOPIC): environ[topic_arn_env(ALERT_TOPIC)]},
+    )
+    assert [type(c).__name__ for c in without.channels] == ["SnsNotifier"]

@@ -83,6 +83,15 @@ def test_notifier_sends_the_subject_in_bold_to_every_chat_and_names_the_chat_tha
     assert fake.sent_html(1) == [expected] and fake.sent_html(3) == [expected]
 
 
+def test_a_quiet_notification_reaches_every_chat_without_a_sound(
+    fake: FakeTelegram, client: TelegramClient
+) -> None:
+    TelegramNotifier(client, [1, 2]).notify_quietly("Fill", "bought 1 SPY")
+    TelegramNotifier(client, [1]).notify("Exit", "sold 1 SPY")
+    quiet = [c.params["disable_notification"] for c in fake.calls if c.method == "sendMessage"]
+    assert quiet == [True, True, False]
+
+
 def test_an_api_error_names_the_method_and_telegrams_description_never_the_token(
     fake: FakeTelegram, client: TelegramClient
 ) -> None:

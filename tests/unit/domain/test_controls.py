@@ -38,8 +38,29 @@ ENGINE_DEFAULTS = {
 strategy, a $100,000 first session."""
 
 
+NOTIFICATION_DEFAULTS = {
+    "notifications": {
+        "fill": "silent",
+        "exit": "on",
+        "limitBreach": "on",
+        "circuitBreaker": "on",
+        "emergencyStop": "on",
+        "resume": "on",
+        "reconciliation": "on",
+        "openNearClose": "on",
+        "flattenFailure": "on",
+        "feedDown": "on",
+        "gatewayDown": "on",
+        "ibReauthentication": "on",
+        "dailyReport": "on",
+        "learning": "on",
+    }
+}
+"""Fills reach only the channels that can stay quiet (Telegram); everything emailed before is still."""
+
+
 def test_defaults_are_the_product_brief_values_on_the_wire() -> None:
-    assert AutomationSettings().to_wire() == {**SEED_DEFAULTS, **ENGINE_DEFAULTS}
+    assert AutomationSettings().to_wire() == {**SEED_DEFAULTS, **ENGINE_DEFAULTS, **NOTIFICATION_DEFAULTS}
     # A document stored before the engine's settings were exposed still reads, with their defaults.
     assert AutomationSettings.model_validate(SEED_DEFAULTS) == AutomationSettings()
     assert RiskLimits().to_wire() == {

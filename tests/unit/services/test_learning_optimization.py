@@ -12,11 +12,14 @@ import pytest
 from smart0dte.adapters.databento.dbn_writer import write_simulated_day
 from smart0dte.adapters.local_store import FolderObjectStore
 from smart0dte.bootstrap.files import dbn_folder
+from smart0dte.domain.controls import NotificationLevels
+from smart0dte.domain.models import TradingMode
 from smart0dte.domain.optimization import REPORT_ONLY, WalkForwardSpec, search_grid
 from smart0dte.domain.simulator import MarketSimulator, Scenario
 from smart0dte.resources import optimization_key
 from smart0dte.services.events import SessionEvent
 from smart0dte.services.learning import Learning
+from smart0dte.services.notifications import Notifications
 
 NOW = datetime(2025, 3, 14, 21, 5, tzinfo=UTC)
 ARCHIVED = [date(2025, 3, d) for d in (10, 11, 12, 13)]
@@ -55,7 +58,7 @@ def learning(
         FolderObjectStore(archive_root),
         models,
         reports,
-        notes,
+        Notifications(TradingMode.PAPER, lambda: [notes], NotificationLevels),
         FixedClock(),
         dbn_folder,
         optimization=WalkForwardSpec(

@@ -7,8 +7,10 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
+from smart0dte.domain.controls import NotificationLevels
 from smart0dte.domain.models import TradingMode
 from smart0dte.domain.session_engine import DecisionRecord, Effects
+from smart0dte.services.notifications import Notifications
 from smart0dte.services.outbox import IncidentReported
 from smart0dte.services.session import incident_records
 from smart0dte.services.trading_cycle import TradingCycle
@@ -48,19 +50,20 @@ def test_an_incident_is_audited_with_its_position_and_quantity() -> None:
     }
 
 
-def test_the_cycle_alerts_its_incidents_and_builds_no_notifier_without_one() -> None:
+def test_the_cycle_alerts_its_incidents_and_builds_no_channel_without_one() -> None:
     recorder = Recorder()
     built: list[Any] = []
 
-    def notifier() -> Recorder:
+    def channels() -> list[Recorder]:
         built.append(recorder)
-        return recorder
+        return [recorder]
 
-    desk: Any = SimpleNamespace(mode=TradingMode.PAPER)
-    cycle = TradingCycle(desk, notifier)
+    notifications = Notifications(TradingMode.PAPER, channels, NotificationLevels)
+    desk: Any = SimpleNamespace(mode=TradingMode.PAPER, notifications=notifications)
+    cycle = TradingCycle(desk)
 
     cycle._alert([])
-    assert built == []  # no incident: no client is built
+    assert built == []  # no incident: no channel is built
     cycle._alert([INCIDENT])
 
     ((subject, message),) = recorder.sent

@@ -50,6 +50,26 @@ const LIMITS = [
   ["maxPortfolioGamma", "float", { gt: 0, le: 10 }, 0.05, "|gamma P&L of a 1% move|"],
 ];
 
+// Notification kinds (domain/controls.py `NotificationLevels`): [key, label, what is sent]. Each takes
+// on (every channel, with an alert), silent (Telegram without sound; not emailed) or off.
+const NOTIFICATIONS = [
+  ["fill", "Fills", "each fill"],
+  ["exit", "Exits", "a position closed, with its net P&L"],
+  ["limitBreach", "Limit reached", "a risk limit refusing an entry (once a day per limit)"],
+  ["circuitBreaker", "Circuit breaker", "the limits reducing or halting trading (once a day)"],
+  ["emergencyStop", "Emergency stop", "who pressed it, why, what stopped"],
+  ["resume", "Resume", "a resume after a stop or a pause"],
+  ["reconciliation", "Reconciliation", "the book and the broker apart; the store repaired"],
+  ["openNearClose", "Open near the close", "a position open five minutes before the close"],
+  ["flattenFailure", "Flatten failure", "positions left after the flatten"],
+  ["feedDown", "Feed down", "the market-data feed down"],
+  ["gatewayDown", "Gateway down", "IB Gateway down"],
+  ["ibReauthentication", "IB re-authentication", "IB's weekly login is due (Sunday evening)"],
+  ["dailyReport", "Daily report", "after the close"],
+  ["learning", "Learning", "the nightly model training's result"],
+];
+const LEVELS = [["on", "On"], ["silent", "Silent"], ["off", "Off"]];
+
 const KINDS = Object.fromEntries([...FIELDS, ...LIMITS].map(([k, kind]) => [k, kind]));
 const LABELS = {
   maxRiskPerTrade: "Risk per trade",
@@ -136,6 +156,14 @@ export default async function settings(root, ctx) {
       <div id="limits-other"></div>
       <div class="actions"><button type="submit" class="primary" data-testid="save-limits">Save limits</button>
         <span id="limits-flash" class="flash" role="status" data-testid="limits-flash" hidden></span></div>
+    </form>
+    <form id="notify-form" class="card" novalidate data-testid="notify-form">
+      <h2>Notifications</h2>
+      <p class="muted small">Per kind, for the current mode: on goes to every channel with an alert, silent only to Telegram without sound (email cannot be silent, so it is not emailed), off nowhere.</p>
+      <div id="notify-error" class="flash flash-error" role="alert" data-testid="notify-error" hidden></div>
+      <div class="fields" id="notify-fields"></div>
+      <div class="actions"><button type="submit" class="primary" data-testid="save-notifications">Save notifications</button>
+        <span id="notify-flash" class="flash" role="status" data-testid="notify-flash" hidden></span></div>
     </form>`;
 
   // "f": a setting (ids f-, err-; test ids field-, error-); "l": a limit (l-, lerr-; limit-, limit-error-).
@@ -430,7 +458,48 @@ export default async function settings(root, ctx) {
       btn.disabled = false;
     }
   });
+  // --- notifications ---------------------------------------------------------------------------------
+
+  function fillNotifications() {
+    const levels = obj(current.notifications);
+    const el = root.querySelector("#notify-fields");
+    if (!Object.keys(levels).length) {
+      el.innerHTML = `<p class="empty-state">The API reports no notification levels.</p>`;
+      return;
+    }
+    el.innerHTML = NOTIFICATIONS.map(([k, name, hint]) => `<div class="field" data-field="notify-${k}">
+      <label for="n-${k}">${esc(name)}</label>
+      <select id="n-${k}" data-kind="${k}" data-testid="notify-${k}">${LEVELS.map(([v, t]) => `<option value="${v}" ${levels[k] === v ? "selected" : ""}>${t}</option>`).join("")}</select>
+      <small class="muted">${esc(hint)}</small></div>`).join("");
+  }
+
+  root.querySelector("#notify-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const errEl = root.querySelector("#notify-error");
+    errEl.hidden = true;
+    const flashEl = root.querySelector("#notify-flash");
+    const stored = obj(current.notifications);
+    const changes = Object.fromEntries([...root.querySelectorAll("#notify-fields [data-kind]")]
+      .filter((el) => el.value !== stored[el.dataset.kind]).map((el) => [el.dataset.kind, el.value]));
+    if (!Object.keys(changes).length) {
+      flash(flashEl, "No changes.");
+      return;
+    }
+    try {
+      const saved = obj(await api("/api/automation/settings", { method: "POST", body: { notifications: changes } }));
+      current = Object.keys(obj(saved.settings)).length ? obj(saved.settings) : { ...current, notifications: { ...stored, ...changes } };
+      fillNotifications();
+      const names = Object.fromEntries(NOTIFICATIONS.map(([k, name]) => [k, name]));
+      flash(flashEl, `Saved: ${Object.entries(changes).map(([k, v]) => `${names[k]} ${v}`).join(", ")}.`);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) return;
+      errEl.textContent = err.message;
+      errEl.hidden = false;
+    }
+  });
+
   fill();
   fillLimits();
+  fillNotifications();
   await loadAccount();
 }

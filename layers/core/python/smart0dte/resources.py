@@ -260,6 +260,7 @@ FUNCTIONS = (
         "learning", memory_mb=3008, timeout_s=900, purpose="retrain walk-forward, promote if better"
     ),
     FunctionSpec("backtest_day", memory_mb=2048, timeout_s=300, purpose="one backtest session"),
+    FunctionSpec("notify", purpose="scheduled notices: IB's weekly re-authentication (Sunday evening)"),
     FunctionSpec(
         "api",
         memory_mb=1024,
@@ -347,6 +348,10 @@ SCHEDULES = (
     ScheduleSpec("learning_weekday", "cron(0 17 ? * MON-FRI *)", "learning"),
     ScheduleSpec("learning_weekend", "cron(0 10 ? * SAT *)", "learning"),
 )
+REAUTHENTICATION_SCHEDULE = "ib-reauthentication"
+REAUTHENTICATION_CRON = "cron(0 18 ? * SUN *)"
+"""Sunday 18:00 New York: the notify function reminds the owner of IB's weekly re-authentication
+(deployed with the gateway only; the schedule invokes the function, no state machine)."""
 FLATTEN_SCHEDULE_PREFIX = "flatten"
 POST_CLOSE_SCHEDULE_PREFIX = "post-close"
 

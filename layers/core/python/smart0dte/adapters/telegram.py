@@ -168,10 +168,17 @@ class TelegramNotifier:
     def notify(self, subject: str, message: str) -> None:
         """Send to every chat, the subject in bold; a chat that fails does not keep the others from
         theirs, and the error then names every chat that failed."""
+        self._send(subject, message, quietly=False)
+
+    def notify_quietly(self, subject: str, message: str) -> None:
+        """As `notify`, delivered without a sound (Telegram's disable_notification)."""
+        self._send(subject, message, quietly=True)
+
+    def _send(self, subject: str, message: str, *, quietly: bool) -> None:
         failed: list[str] = []
         for chat_id in self._chat_ids:
             try:
-                self._client.send_html(chat_id, subject, message)
+                self._client.send_html(chat_id, subject, message, disable_notification=quietly)
             except TelegramApiError as exc:
                 failed.append(f"chat {chat_id}: {exc.error_code or 'no answer'} {exc.description}")
         if failed:

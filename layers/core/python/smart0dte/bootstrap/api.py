@@ -9,6 +9,7 @@ from typing import Any
 
 from smart0dte.adapters.clock import SystemClock
 from smart0dte.bootstrap import aws
+from smart0dte.domain.models import TradingMode
 from smart0dte.resources import (
     ENV_LIVE_TRADING,
     ENV_ORIGIN_VERIFY,
@@ -18,6 +19,7 @@ from smart0dte.resources import (
     state_machine_arn_env,
 )
 from smart0dte.services.api import ApiDeps
+from smart0dte.services.notifications import Notifications
 
 
 def api_deps() -> ApiDeps:
@@ -38,6 +40,7 @@ def api_deps() -> ApiDeps:
         reports=reports,
         schedules=ScheduleGroupReader(aws.aws_client(config, "scheduler"), group),
         live_trading=os.environ.get(ENV_LIVE_TRADING),
+        notifications=notifications,
     )
 
 
@@ -54,3 +57,10 @@ def origin_check(environ: Mapping[str, str] | None = None) -> Callable[[Mapping[
         return hmac.compare_digest(sent.encode(), expected.encode())
 
     return came_through_cloudfront
+
+
+def notifications(mode: TradingMode) -> Notifications:
+    """The mode's notification service (built with the mode's runtime, on the first stop or resume)."""
+    from smart0dte.bootstrap.runtime import runtime
+
+    return runtime(mode).notifications

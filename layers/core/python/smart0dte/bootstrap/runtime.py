@@ -31,6 +31,7 @@ from smart0dte.resources import (
     ARCHIVE_BUCKET,
     ENV_SCHEDULE_GROUP,
     ENV_SESSION_SCHEDULER_ROLE_ARN,
+    ENV_TELEGRAM_SECRET,
     MODELS_BUCKET,
     REPORTS_BUCKET,
     topic_arn_env,
@@ -38,6 +39,7 @@ from smart0dte.resources import (
 
 if TYPE_CHECKING:
     from smart0dte.domain.strategy_signals import ProbabilityFn
+    from smart0dte.services.notifications import Notifications
     from smart0dte.services.session import SessionDesk
 
 SESSION_SCHEDULE_TARGETS: Final = ("flatten", "post_close")
@@ -112,7 +114,41 @@ class Runtime:
         return aws.order_queue(self.config, self.client("sqs"))
 
     @cached_property
-    def notifier(self) -> Notifier:
+    def channels(self) -> list[Notifier]:
+        """Every channel to the humans: the alert topic (its email subscriptions) and, where the
+        environment names the Telegram secret (`-c telegram=enabled`), the allow-listed chats."""
+        if not self.environ.get(ENV_TELEGRAM_SECRET):
+            return [self.alert_topic]
+        from smart0dte.bootstrap.telegram_secret import TelegramChannel
+
+        return [self.alert_topic, TelegramChannel(self.config, self.environ)]
+
+    @property
+    def notifications(self) -> Notifications:
+        """The mode's notification service: its levels from the settings, read at each event; its
+        once-a-day claims in the mode's audit log; the channels built at the first event."""
+        from smart0dte.services.notifications import Notifications
+
+        return Notifications(
+            self.mode,
+            lambda: self.channels,
+            lambda: self.state.get_settings().notifications,
+            claims=self.state.audit,
+        )
+
+    def forwarded_notifications(self) -> Notifications:
+        """The notification service without the alert topic: for what the topic already carries
+        (the CloudWatch alarms), so it reaches the other channels and is not emailed twice."""
+        from smart0dte.services.notifications import Notifications
+
+        return Notifications(
+            self.mode,
+            lambda: [c for c in self.channels if c is not self.alert_topic],
+            lambda: self.state.get_settings().notifications,
+        )
+
+    @cached_property
+    def alert_topic(self) -> Notifier:
         from smart0dte.adapters.aws.sns import SnsNotifier
 
         client = self.client("sns")
@@ -178,6 +214,7 @@ class Runtime:
             queue=self.order_queue if broker else None,
             broker_book=self.state.get_broker_book if broker else None,
             model_fn=self.model_fn,
+            notifications=self.notifications,
         )
 
 

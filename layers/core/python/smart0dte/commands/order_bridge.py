@@ -25,6 +25,7 @@ from typing import Any
 
 from smart0dte.adapters.clock import SystemClock
 from smart0dte.bootstrap import aws, order_bridge
+from smart0dte.bootstrap.runtime import runtime
 from smart0dte.domain.calendar import NEW_YORK, MarketCalendar
 from smart0dte.domain.models import DomainError, TradingMode
 from smart0dte.resources import ENV_IB_ACCOUNT, ENV_IB_CLIENT_ID, ENV_IB_HOST, ENV_IB_PORT, GATEWAY
@@ -97,6 +98,7 @@ def _run(args: argparse.Namespace) -> int:
         stop=stop,
         timings=LoopTimings(heartbeat_every_s=GATEWAY.heartbeat_every_s),
         heartbeat_metric=aws.task_heartbeat(config, GATEWAY),
+        notifications=runtime(settings.mode).notifications,
     )
     print(
         f"gateway stopped ({summary.stopped_by}): {len(summary.handled)} message(s), "

@@ -16,7 +16,7 @@ from typing import Any
 
 from smart0dte.adapters.telegram import TELEGRAM_API_URL, TelegramApiError, TelegramClient
 from smart0dte.bootstrap import aws
-from smart0dte.bootstrap.telegram import read_settings
+from smart0dte.bootstrap.telegram_secret import read_settings
 from smart0dte.resources import TELEGRAM_WEBHOOK_PATH
 
 

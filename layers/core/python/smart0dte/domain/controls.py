@@ -33,6 +33,69 @@ class _Controls(BaseModel):
         return self.model_dump(mode="json", by_alias=True)
 
 
+class NotificationKind(StrEnum):
+    """What the humans are told about (`services.notifications`); each has a level in the settings."""
+
+    FILL = "fill"
+    EXIT = "exit"
+    """A position closed, with its net P&L."""
+    LIMIT_BREACH = "limit_breach"
+    """A risk limit refused an entry (once per limit per day)."""
+    CIRCUIT_BREAKER = "circuit_breaker"
+    """The limits took trading to REDUCING or HALTED (once per breaker per day)."""
+    EMERGENCY_STOP = "emergency_stop"
+    RESUME = "resume"
+    RECONCILIATION = "reconciliation"
+    """post_close found the store and the engine (or the broker) apart."""
+    OPEN_NEAR_CLOSE = "open_near_close"
+    """A position still open five minutes before the close (an incident)."""
+    FLATTEN_FAILURE = "flatten_failure"
+    FEED_DOWN = "feed_down"
+    GATEWAY_DOWN = "gateway_down"
+    IB_REAUTHENTICATION = "ib_reauthentication"
+    """IB's weekly re-authentication is due (the Sunday-evening reminder)."""
+    DAILY_REPORT = "daily_report"
+    LEARNING = "learning"
+    """The nightly model training's result."""
+
+
+class NotificationLevel(StrEnum):
+    """ON: sent to every channel with an alert. SILENT: sent without an alert to the channels that
+    can do that (Telegram without sound); an email has no silent delivery, so it is not emailed.
+    OFF: sent nowhere."""
+
+    ON = "on"
+    SILENT = "silent"
+    OFF = "off"
+
+
+_ON, _SILENT = NotificationLevel.ON, NotificationLevel.SILENT
+
+
+class NotificationLevels(_Controls):
+    """The level of each notification kind (one field per `NotificationKind`, camelCase on the wire;
+    an unknown kind is refused)."""
+
+    fill: NotificationLevel = _SILENT
+    exit: NotificationLevel = _ON
+    limit_breach: NotificationLevel = _ON
+    circuit_breaker: NotificationLevel = _ON
+    emergency_stop: NotificationLevel = _ON
+    resume: NotificationLevel = _ON
+    reconciliation: NotificationLevel = _ON
+    open_near_close: NotificationLevel = _ON
+    flatten_failure: NotificationLevel = _ON
+    feed_down: NotificationLevel = _ON
+    gateway_down: NotificationLevel = _ON
+    ib_reauthentication: NotificationLevel = _ON
+    daily_report: NotificationLevel = _ON
+    learning: NotificationLevel = _ON
+
+    def level(self, kind: NotificationKind) -> NotificationLevel:
+        level: NotificationLevel = getattr(self, kind.value)
+        return level
+
+
 class AutomationSettings(_Controls):
     """The automation switches and per-trade parameters (defaults from the product brief)."""
 
@@ -58,6 +121,9 @@ class AutomationSettings(_Controls):
     )
     starting_equity_usd: float = Field(
         default=100_000.0, ge=1, le=1e9, description="the account's equity on its first session"
+    )
+    notifications: NotificationLevels = Field(
+        default_factory=NotificationLevels, description="on | silent | off per notification kind"
     )
 
     @model_validator(mode="after")

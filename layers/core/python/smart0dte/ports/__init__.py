@@ -44,7 +44,7 @@ from smart0dte.ports.market import (
     MarketStore,
     MarketWriter,
 )
-from smart0dte.ports.notify import Notifier
+from smart0dte.ports.notify import Notifier, QuietNotifier
 from smart0dte.ports.objects import ObjectNotFound, ObjectStore
 from smart0dte.ports.records import (
     ConcurrentUpdate,
@@ -100,6 +100,7 @@ __all__ = [
     "ObjectNotFound",
     "ObjectStore",
     "OrderQueue",
+    "QuietNotifier",
     "ReceivedCommand",
     "RecordNotFound",
     "ResetRefused",

@@ -17,17 +17,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from smart0dte.ports import Notifier
+from smart0dte.domain.controls import NotificationKind
 from smart0dte.services.events import FlattenEvent
 from smart0dte.services.session import OutOfOrder, SessionDesk, new_york_date
 from smart0dte.services.trading_cycle import TradingCycle
 
 
 class Flatten:
-    def __init__(self, desk: SessionDesk, notifier: Notifier | None = None) -> None:
+    def __init__(self, desk: SessionDesk) -> None:
         self.desk = desk
-        self.cycle = TradingCycle(desk, None if notifier is None else lambda: notifier)
-        self.notifier = notifier
+        self.cycle = TradingCycle(desk)
 
     def flatten(self, event: FlattenEvent) -> dict[str, Any]:
         ts = event.ts
@@ -50,9 +49,11 @@ class Flatten:
             "exits": observed.exits,
             "already_observed": observed.duplicate or observed.stale,
         }
-        if observed.open_positions and self.notifier is not None:
+        notifications = self.desk.notifications
+        if observed.open_positions and notifications is not None:
             close = session.close_et.isoformat()
-            self.notifier.notify(
+            notifications.send(
+                NotificationKind.FLATTEN_FAILURE,
                 f"Smart 0DTE {self.desk.mode.value}: {observed.open_positions} open after flatten",
                 f"{observed.open_positions} position(s) remained open after the flatten at {ts.isoformat()} "
                 f"({session_date.isoformat()}). The trading cycles keep working their exits every minute "

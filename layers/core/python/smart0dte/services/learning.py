@@ -5,8 +5,8 @@ A thin call into `ml`: the last `sessions` archived days up to the event's date 
 archive bucket (`<YYYY-MM-DD>/` DBN folders) to a scratch folder, turned into a dataset, trained
 with walk-forward validation, and offered to the registry, which promotes only a model whose
 out-of-sample scores beat the promoted one (see `ml.registry`). The walk-forward report goes to
-the reports bucket and a one-line summary to the alert topic. Too few archived days: nothing is
-trained and the promoted model stays.
+the reports bucket and a one-line summary to the humans (`NotificationKind.LEARNING`). Too few
+archived days: nothing is trained and the promoted model stays.
 
 Then, over the newest `optimization.max_sessions` of the same days, `domain.optimization` walks
 each rule strategy's parameter grid forward; each strategy's report goes to the reports bucket as
@@ -25,11 +25,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from smart0dte.domain.controls import NotificationKind
 from smart0dte.domain.optimization import DEFAULT_SPEC, SearchGrid, SessionInput, WalkForwardSpec, optimize
 from smart0dte.ml.walk_forward import DEFAULT_WALK_FORWARD, WalkForwardConfig
-from smart0dte.ports import Clock, FolderArchive, Notifier, ObjectStore
+from smart0dte.ports import Clock, FolderArchive, ObjectStore
 from smart0dte.resources import optimization_key
 from smart0dte.services.events import SessionEvent
+from smart0dte.services.notifications import Notifications
 
 
 @dataclass
@@ -37,7 +39,7 @@ class Learning:
     archive: ObjectStore
     models: ObjectStore
     reports: ObjectStore
-    notifier: Notifier
+    notifications: Notifications
     clock: Clock
     open_archive: FolderArchive
     """Reads the archive's days once copied to a folder."""
@@ -102,7 +104,8 @@ class Learning:
         }
         self.reports.put_bytes(key, json.dumps(report, indent=1, sort_keys=True).encode())
         verdict = "promoted" if decision.promoted else "not promoted"
-        self.notifier.notify(
+        self.notifications.send(
+            NotificationKind.LEARNING,
             f"Smart 0DTE learning {event.session_date.isoformat()}: model {verdict}",
             f"Model {result.artifact.short_version} trained on {source}: {verdict} - {decision.reason}. "
             f"Report {key}",

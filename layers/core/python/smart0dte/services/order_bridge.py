@@ -27,6 +27,10 @@ Safety rules, in the order they apply to each message:
    `Protection`, it places that fill's stop and target as one OCA group (`domain.protection`; the
    engine books the same orders when it learns of the fill); the engine protects whatever else is
    uncovered itself, as its own orders.
+
+Each fill the bridge records first is announced (`NotificationKind.FILL`) when it is given a
+notification service; the position it closes is announced with its P&L by the trading minute that
+books it.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Final
 
+from smart0dte.domain.controls import NotificationKind
 from smart0dte.domain.models import (
     ORDER_TRANSITIONS,
     DomainError,
@@ -68,6 +73,7 @@ from smart0dte.ports import (
     account_refusal,
     session_date_of,
 )
+from smart0dte.services.notifications import Notifications, fill_text
 
 logger = logging.getLogger(__name__)
 
@@ -183,6 +189,7 @@ class OrderBridge:
         intents: CommandReceiver,
         clock: Clock,
         actor: str = ORDER_BRIDGE_ACTOR,
+        notifications: Notifications | None = None,
     ) -> None:
         refusal = account_refusal(store.mode, broker.account_id)
         if refusal is not None:
@@ -192,6 +199,8 @@ class OrderBridge:
         self._intents = intents
         self._clock = clock
         self._actor = actor
+        self._notifications = notifications
+        """Where each fill the bridge records first is announced (None: nowhere)."""
         self._stored_fill_ids: set[str] = set()
         self._known_intents: set[str] = set()
         """Intent ids of broker orders the store is known to hold (read once each)."""
@@ -590,6 +599,9 @@ class OrderBridge:
             self._stored_fill_ids.add(fill.fill_id)
             if after.version != stored.version:
                 recorded += 1
+                if self._notifications is not None:
+                    written = fill.model_copy(update={"order_id": after.value.order_id})
+                    self._notifications.send(NotificationKind.FILL, *fill_text(self._store.mode, written))
             else:
                 already += 1
             self._protect_fill(after.value, fill.model_copy(update={"order_id": after.value.order_id}))
@@ -812,6 +824,7 @@ def run_order_bridge(
     timings: LoopTimings = LoopTimings(),
     actor: str = ORDER_BRIDGE_ACTOR,
     heartbeat_metric: Callable[[bool], None] | None = None,
+    notifications: Notifications | None = None,
 ) -> RunSummary:
     """Bridge intents and fills until `stop` is set or `clock` reaches `stop_at`.
 
@@ -855,7 +868,7 @@ def run_order_bridge(
                 failures = 0
                 summary.connects += 1
                 try:
-                    bridge = OrderBridge(connection.broker, store, intents, clock, actor)
+                    bridge = OrderBridge(connection.broker, store, intents, clock, actor, notifications)
                 except AccountRefused as exc:
                     _refuse_account(store, clock, actor, str(exc))
                     summary.stopped_by, summary.refused = "account", str(exc)

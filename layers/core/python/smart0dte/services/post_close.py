@@ -13,7 +13,8 @@
    Then every closed position has its trade journal entry (analytics read the journal): those
    closed before the journal existed get theirs, once (`backfill_trade_journal`).
 4. Daily analytics (domain.analytics) -> a JSON report in the reports bucket, a summary to the
-   alert topic; the day's closing equity is kept for tomorrow's pre_market.
+   humans (the daily report notification; a reconciliation that had to write or cancel anything is
+   its own notification); the day's closing equity is kept for tomorrow's pre_market.
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ from decimal import Decimal
 from typing import Any, Final
 
 from smart0dte.domain.analytics import performance
+from smart0dte.domain.controls import NotificationKind
 from smart0dte.domain.models import OrderStatus, Position, TradingMode
 from smart0dte.domain.portfolio import ClosedTrade, trade_to_wire, usd_text
 from smart0dte.domain.session_engine import Effects, PositionChange, SessionEngine
 from smart0dte.domain.venue import VenueEvent, qualified
-from smart0dte.ports import Notifier, ObjectStore, session_date_of
+from smart0dte.ports import ObjectStore, session_date_of
 from smart0dte.resources import daily_reports_prefix
 from smart0dte.services.events import SessionEvent
 from smart0dte.services.outbox import event_of_state
@@ -46,7 +48,6 @@ def report_key(mode: TradingMode, session_date: str) -> str:
 class PostClose:
     desk: SessionDesk
     reports: ObjectStore
-    notifier: Notifier
 
     def close_day(self, event: SessionEvent) -> dict[str, Any]:
         desk = self.desk
@@ -125,7 +126,17 @@ class PostClose:
             f"equity {usd_text(end)}; open at close {open_at_close}; incidents {len(engine.incidents)}; "
             f"reconciliation {json.dumps(reconciliation, sort_keys=True)}; report {key}"
         )
-        self.notifier.notify(f"Smart 0DTE {desk.mode.value} daily report {day_text}", summary)
+        if desk.notifications is not None:
+            subject = f"Smart 0DTE {desk.mode.value} daily report {day_text}"
+            desk.notifications.send(NotificationKind.DAILY_REPORT, subject, summary)
+            repaired = {k: v for k, v in reconciliation.items() if isinstance(v, list) and v}
+            if repaired:
+                desk.notifications.send(
+                    NotificationKind.RECONCILIATION,
+                    f"Smart 0DTE {desk.mode.value}: reconciliation repaired the store {day_text}",
+                    f"post_close found the store behind the engine on {day_text} ({desk.mode.value}) and "
+                    f"repaired it: {json.dumps(repaired, sort_keys=True)}",
+                )
         return {
             "mode": desk.mode.value,
             "session_date": day_text,

@@ -42,7 +42,7 @@ from typing import Any, Final, TypeVar, assert_never
 
 from smart0dte.domain.calendar import NEW_YORK, MarketCalendar, SessionTimes
 from smart0dte.domain.chain_analytics import PricingInputs
-from smart0dte.domain.controls import AutomationSettings, TradingState
+from smart0dte.domain.controls import AutomationSettings, NotificationKind, TradingState
 from smart0dte.domain.marketdata import F64, MarketDay
 from smart0dte.domain.models import (
     ORDER_TRANSITIONS,
@@ -88,6 +88,7 @@ from smart0dte.ports import (
     SessionPlan,
     StateStore,
 )
+from smart0dte.services.notifications import Notifications, exit_text, fill_text
 from smart0dte.services.outbox import (
     REASON_MAX_CHARS,
     CommandQueued,
@@ -268,6 +269,9 @@ class SessionDesk:
     model_fn: Callable[[str], ProbabilityFn] | None = None
     """The promoted model's probability function, by version (None: rules only)."""
     pricing: PricingInputs = field(default_factory=PricingInputs)
+    notifications: Notifications | None = None
+    """Where a committed phase's fills and closed positions (with their P&L) are announced, and
+    the trading steps' incidents and circuit breakers sent (None: nowhere)."""
     _queue: OrderQueue | None = None
 
     def __post_init__(self) -> None:
@@ -412,7 +416,9 @@ class SessionDesk:
     def commit(
         self, envelope: Envelope, engine: SessionEngine | None, outbox: list[OutboxRecord]
     ) -> Envelope:
-        """Save the document with its outbox (the commit point), write the outbox, save it emptied."""
+        """Save the document with its outbox (the commit point), write the outbox, save it emptied,
+        then announce its fills and closed positions (a crash before that loses the announcement;
+        a leftover outbox written by a later load, or post_close's reconciliation, announces nothing)."""
         if engine is not None:
             envelope.engine = engine.to_state()
         envelope.outbox = outbox
@@ -421,7 +427,20 @@ class SessionDesk:
         )
         if outbox:
             self.flush(envelope)
+            self._announce(outbox)
         return envelope
+
+    def _announce(self, records: Sequence[OutboxRecord]) -> None:
+        notifications = self.notifications
+        if notifications is None:
+            return
+        for record in records:
+            if isinstance(record, FillRecorded):
+                notifications.send(NotificationKind.FILL, *fill_text(self.mode, record.fill))
+            elif isinstance(record, PositionChanged) and record.change == "closed":
+                notifications.send(
+                    NotificationKind.EXIT, *exit_text(self.mode, record.position, record.trades)
+                )
 
     def retrying(self, attempt: Callable[[], T]) -> T:
         """Run a load-run-save attempt again when another writer saved the document first."""

@@ -13,8 +13,11 @@ same decisions as a backtest of the same day.
   intent id) on the desk's venue: paper fills on the simulated venue, ibkr_paper and live send a
   `PlaceOrder` to the order queue.
 
-An incident of the observe phase (a position still open five minutes before the close) is written
-to the audit log and, when a notifier is wired, sent to the humans.
+What the humans are told (`services.notifications`, through the desk's `notifications`): an
+incident of the observe phase (a position still open five minutes before the close; also written
+to the audit log), the limits taking trading to REDUCING or HALTED (a circuit breaker: once per
+breaker and day, not while a human's stop or pause explains the state), and a risk limit refusing
+an entry (once per limit and day). Fills and closed positions are announced by the desk's commit.
 
 A minute already observed is not observed again: a duplicated event gets the stored result
 (`duplicate: true`) and changes nothing; an event for a minute older than the last one observed
@@ -24,14 +27,16 @@ step produced for the minute the engine is at.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Final
 
 from smart0dte.domain.calendar import SessionTimes
-from smart0dte.domain.session_engine import DecisionRecord, PlannedEntry, SessionEngine
+from smart0dte.domain.controls import NotificationKind, TradingState
+from smart0dte.domain.risk import RiskRule
+from smart0dte.domain.session_engine import DecisionRecord, PlannedEntry, SessionEngine, Verdict
 from smart0dte.domain.venue import PlaceOrder, qualified
-from smart0dte.ports import Notifier
 from smart0dte.services.events import (
     CycleEvent,
     ExecuteResult,
@@ -41,6 +46,7 @@ from smart0dte.services.events import (
     RiskResult,
     SignalsResult,
 )
+from smart0dte.services.notifications import ny_time
 from smart0dte.services.session import (
     CyclePhase,
     Envelope,
@@ -59,11 +65,29 @@ RunOne = Callable[..., Mapping[str, Any]]
 """`execute_one` as the handler wraps it (idempotent on the intent id): called as run(item=...)."""
 
 
+LIMIT_RULES: Final = frozenset(
+    {
+        RiskRule.DAILY_LOSS_LIMIT,
+        RiskRule.MAX_DRAWDOWN,
+        RiskRule.CONSECUTIVE_LOSSES,
+        RiskRule.PATTERN_DAY_TRADER,
+        RiskRule.SYMBOL_EXPOSURE,
+        RiskRule.PORTFOLIO_DELTA,
+        RiskRule.PORTFOLIO_GAMMA,
+    }
+)
+"""The account's limits whose refusal of an entry is a limit breach for the humans (the others are
+the minute's conditions: quotes, confidence, spacing, the session's phase, the switches, and the
+number of positions, which is reached in ordinary trading)."""
+STATE_MEANING: Final = {
+    TradingState.REDUCING: "no new entries; exits keep running",
+    TradingState.HALTED: "every open position is being closed and no entry is taken",
+}
+
+
 class TradingCycle:
-    def __init__(self, desk: SessionDesk, notifier: Callable[[], Notifier] | None = None) -> None:
+    def __init__(self, desk: SessionDesk) -> None:
         self.desk = desk
-        self.notifier = notifier
-        """Builds the alert notifier when an incident needs it (None: incidents are only audited)."""
 
     # --- Signals ----------------------------------------------------------------------------------
 
@@ -110,6 +134,7 @@ class TradingCycle:
         envelope.assessment, envelope.executed = None, {}
         desk.commit(envelope, engine, outbox)
         self._alert([d for d in candidates.effects.decisions if d.kind == "incident"])
+        self._circuit_breaker(inputs, result)
         return result
 
     def _idle_after_flatten(
@@ -126,15 +151,66 @@ class TradingCycle:
         return engine
 
     def _alert(self, incidents: list[DecisionRecord]) -> None:
-        """Send the incidents just committed to the humans (after the commit: a retried phase whose
-        save lost the lock has sent nothing)."""
-        if not incidents or self.notifier is None:
+        """Send the incidents just committed to the humans, one message per kind (after the commit:
+        a retried phase whose save lost the lock has sent nothing). A position still open near the
+        close names its position; the others are the book and the broker apart, or a hand trade
+        adopted (reconciliation)."""
+        notifications = self.desk.notifications
+        if not incidents or notifications is None:
             return
         mode = self.desk.mode.value
-        self.notifier().notify(
-            f"Smart 0DTE {mode}: {len(incidents)} incident(s) at {incidents[0].ts.isoformat()}",
-            "\n".join(str(d.detail["message"]) for d in incidents),
+        by_kind: dict[NotificationKind, list[DecisionRecord]] = {}
+        for d in incidents:
+            kind = (
+                NotificationKind.OPEN_NEAR_CLOSE
+                if "position_id" in d.detail
+                else NotificationKind.RECONCILIATION
+            )
+            by_kind.setdefault(kind, []).append(d)
+        for kind, found in by_kind.items():
+            notifications.send(
+                kind,
+                f"Smart 0DTE {mode}: {len(found)} incident(s) at {found[0].ts.isoformat()}",
+                "\n".join(str(d.detail["message"]) for d in found),
+            )
+
+    def _circuit_breaker(self, inputs: PhaseInputs, result: SignalsResult) -> None:
+        """The limits just took trading out of ACTIVE: tell the humans once per breaker (its reason
+        without its figures) and day. A stop's HALTED and a pause's REDUCING are the human's own."""
+        notifications, state, controls = self.desk.notifications, result.trading_state, inputs.controls
+        if notifications is None or state is inputs.trading_state or state is TradingState.ACTIVE:
+            return
+        if controls.emergency_stop or (state is TradingState.REDUCING and controls.paused):
+            return
+        reason = result.trading_state_reason
+        mode = self.desk.mode.value
+        notifications.once(
+            NotificationKind.CIRCUIT_BREAKER,
+            f"{state.value}: {re.sub(r'[-0-9.,%$]+', '#', reason)}",
+            result.ts,
+            f"Smart 0DTE {mode}: circuit breaker, {state.value}",
+            f"{mode} trading is {state.value} at {ny_time(result.ts)}: {reason}. "
+            f"{STATE_MEANING[state].capitalize()}.",
         )
+
+    def _limit_breaches(self, verdicts: Sequence[Verdict], ts: datetime) -> None:
+        """Each account limit that refused an entry, once per limit and day."""
+        notifications = self.desk.notifications
+        if notifications is None:
+            return
+        mode = self.desk.mode.value
+        for v in verdicts:
+            for violation in v.verdict.violations:
+                if violation.rule not in LIMIT_RULES:
+                    continue
+                notifications.once(
+                    NotificationKind.LIMIT_BREACH,
+                    violation.rule.value,
+                    ts,
+                    f"Smart 0DTE {mode}: limit {violation.rule.value} reached",
+                    f"{mode}: an entry ({v.signal.underlying.value} {v.signal.strategy}) was refused at "
+                    f"{ny_time(ts)} by {violation}. Further refusals by this limit today are not sent.",
+                )
 
     def _already_observed(self, envelope: Envelope, ts: datetime, session_date: date) -> SignalsResult:
         if envelope.cursor_ts == ts and envelope.observed is not None:
@@ -197,6 +273,7 @@ class TradingCycle:
         envelope.phase = CyclePhase.ASSESSED
         envelope.assessment = result.model_dump(mode="json")
         desk.commit(envelope, engine, risk_records(assessment.verdicts, ts, "risk"))
+        self._limit_breaches(assessment.verdicts, ts)
         return result
 
     # --- Execute ----------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Notifier on the SNS alert topic: daily reports, flatten failures, incidents."""
+"""A notification channel: the SNS alert topic, which emails its subscriptions (`services.notifications`
+sends it the kinds whose level is `on`; an email has no silent delivery)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,10 @@ from typing import Any, Final
 MAX_SUBJECT_CHARS: Final = 100
 """SNS's limit on an email subject."""
 MAX_MESSAGE_BYTES: Final = 256 * 1024
+ORIGIN_ATTRIBUTE: Final = "origin"
+"""A message attribute on what Smart 0DTE publishes; the alarm forwarder's subscription takes only
+messages without it (the CloudWatch alarms'), so it never forwards our own."""
+ORIGIN: Final = "smart0dte"
 
 
 class SnsNotifier:
@@ -29,4 +34,9 @@ class SnsNotifier:
                 f"message of {len(message.encode())} bytes exceeds SNS's {MAX_MESSAGE_BYTES} bytes"
             )
         short = subject if len(subject) <= MAX_SUBJECT_CHARS else subject[: MAX_SUBJECT_CHARS - 3] + "..."
-        self._client.publish(TopicArn=self._topic_arn, Subject=short, Message=message)
+        self._client.publish(
+            TopicArn=self._topic_arn,
+            Subject=short,
+            Message=message,
+            MessageAttributes={ORIGIN_ATTRIBUTE: {"DataType": "String", "StringValue": ORIGIN}},
+        )

@@ -17,6 +17,7 @@ from smart0dte.domain.chain_analytics import PricingInputs
 from smart0dte.domain.models import TradingMode
 from smart0dte.ports import AuditRecord, Clock, ObjectStore, ScheduleReader, session_date_of
 from smart0dte.ports.api import ApiStore, BacktestRunner
+from smart0dte.services.notifications import Notifications
 
 ACTIVE_MODE_TTL_S: Final = 5.0
 """How long one API container trusts the active mode it read; the emergency stop halts both modes,
@@ -43,6 +44,8 @@ class ApiDeps:
     armed after every check."""
     sleep: Callable[[float], None] = time.sleep
     """How the emergency stop waits between attempts (tests record instead)."""
+    notifications: Callable[[TradingMode], Notifications] | None = None
+    """A mode's notification service (the emergency stop and resume are sent); None: nothing is."""
     _base: ApiStore | None = None
     _active: tuple[TradingMode, float] | None = None
 

@@ -7,7 +7,8 @@ gives a default reason, and a long one is cut (`domain.controls.cut_reason`). Ea
 one write, tried STOP_ATTEMPTS times with backoff, so a failure in one mode never keeps the others
 from stopping. It answers 200 when the active mode stopped (every mode, when the active one could
 not be read) and 503 otherwise, naming what stopped and what did not; each stop is audited in its
-mode's log with the caller as actor.
+mode's log with the caller as actor. Then the stop is notified (who, why, what stopped), at the
+first mode's level; a notification failing never changes the answer.
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ from typing import Any, Final, TypeVar
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from smart0dte.domain.controls import REASON_MAX_CHARS, cut_reason
+from smart0dte.domain.controls import REASON_MAX_CHARS, NotificationKind, cut_reason
 from smart0dte.domain.models import TradingMode
 from smart0dte.ports import TradingControls
 from smart0dte.services.api.context import ApiContext, ApiDeps
 from smart0dte.services.api.shared import ControlsOut, Wire, controls_out
+from smart0dte.services.notifications import ny_time
 
 logger = logging.getLogger(__name__)
 
@@ -134,8 +136,22 @@ def stop_every_mode(
     if active is not None:
         deps.mode_switched(active)
     must_stop = [first] if active is not None else order
+    ok = all(mode in stopped_controls for mode in must_stop)
+    if deps.notifications is not None:
+        failed = [o.mode.value for o in outcomes if not o.stopped]
+        try:  # the stop is done: nothing here may turn it into an error
+            deps.notifications(first).send(
+                NotificationKind.EMERGENCY_STOP,
+                f"Smart 0DTE: EMERGENCY STOP by {actor}" + ("" if ok else " (NOT every mode stopped)"),
+                f"Emergency stop pressed by {actor} at {ny_time(at)}: {reason}. Stopped: "
+                f"{', '.join(m.value for m in stopped_controls) or 'none'}"
+                + (f"; NOT stopped: {', '.join(failed)}" if failed else "")
+                + ". Each stopped mode exits every open position at its next minute and takes no entry.",
+            )
+        except Exception:
+            logger.exception("emergency stop: the notification could not be built")
     first_controls = stopped_controls.get(first)
-    return all(mode in stopped_controls for mode in must_stop), EmergencyStopResponse(
+    return ok, EmergencyStopResponse(
         mode=first,
         active_mode_known=active is not None,
         reason=reason,

@@ -15,7 +15,13 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import AliasGenerator, BaseModel, ConfigDict, Field, ValidationError, create_model
 from pydantic.alias_generators import to_camel
 
-from smart0dte.domain.controls import REASON_MAX_CHARS, AutomationSettings, RiskLimits
+from smart0dte.domain.controls import (
+    REASON_MAX_CHARS,
+    AutomationSettings,
+    NotificationKind,
+    NotificationLevels,
+    RiskLimits,
+)
 from smart0dte.domain.models import PositionStatus, TradingMode
 from smart0dte.domain.portfolio import cents
 from smart0dte.domain.strategies import STRATEGIES
@@ -30,6 +36,7 @@ from smart0dte.services.api.shared import (
     marks,
     position_out,
 )
+from smart0dte.services.notifications import ny_time
 
 _Doc = TypeVar("_Doc", AutomationSettings, RiskLimits)
 RESUME_CONFIRMATION = "RESUME"
@@ -221,7 +228,12 @@ def router(api: ApiContext) -> Router:
                 f"disabledStrategies: {', '.join(unknown)} is not a strategy; known: {', '.join(STRATEGIES)}",
                 field="disabledStrategies",
             )
-        updated = _patched(store.get_settings(), body, "setting")
+        current = store.get_settings()
+        levels: NotificationLevels | None = body.notifications  # type: ignore[attr-defined]
+        if levels is not None:  # only the kinds sent change; the others keep their stored level
+            sent = {kind: getattr(levels, kind) for kind in levels.model_fields_set}
+            body = body.model_copy(update={"notifications": current.notifications.model_copy(update=sent)})  # type: ignore[attr-defined]
+        updated = _patched(current, body, "setting")
         changed = sorted(to_camel(k) for k in body.model_dump(exclude_none=True))  # type: ignore[attr-defined]
         store.put_settings(updated, api.actor(), f"settings changed: {changed}", api.now())
         return SettingsResponse(mode=store.mode, settings=updated.to_wire())
@@ -264,13 +276,25 @@ def router(api: ApiContext) -> Router:
         mode = store.mode
         actor, at, request_id = api.actor(), api.now(), api.request_id()
         controls = store.get_controls()
+
+        def notify(what: str) -> None:
+            if deps.notifications is not None:
+                deps.notifications(mode).send(
+                    NotificationKind.RESUME,
+                    f"Smart 0DTE {mode.value}: resumed by {actor}",
+                    f"{mode.value}: {what} by {actor} at {ny_time(at)}: {body.reason}. The next minute "
+                    "re-checks every limit before any entry.",
+                )
+
         if not controls.emergency_stop:
             try:
-                return controls_response(mode, store.resume(actor, body.reason, at, request_id))
+                resumed = store.resume(actor, body.reason, at, request_id)
             except ControlRefused as exc:  # a stop landed since the read: it wins
                 raise ApiError(
                     409, f"{exc}; resuming now clears it: {_resume_hint(mode)}", field="confirm"
                 ) from None
+            notify("the pause lifted")
+            return controls_response(mode, resumed)
         missing = [name for name, value in (("mode", body.mode), ("confirm", body.confirm)) if value is None]
         if missing:
             raise ApiError(
@@ -288,6 +312,7 @@ def router(api: ApiContext) -> Router:
             cleared = store.clear_emergency_stop(actor, body.reason, at, number, request_id)
         except ControlRefused as exc:
             raise ApiError(409, f"{exc}: review it, then confirm again", field="stopNumber") from None
+        notify(f"emergency stop number {number} cleared")
         return controls_response(mode, cleared)
 
     @router.post(
