@@ -139,7 +139,7 @@ def test_every_notifying_function_and_no_other_sends_to_the_chats_too(t: dict[st
         reads = [a for a, res, _ in grants(t, role_of(t, fid)) if a == "secretsmanager:GetSecretValue"]
         if r.ALERT_TOPIC in ACCESS[spec.name].publishes_to:
             assert env[r.ENV_TELEGRAM_SECRET] == r.telegram_secret_name(PREFIX), spec.name
-            assert env[r.ENV_TELEGRAM_CHAT_IDS] == "111, -1002", spec.name
+            assert env[r.ENV_TELEGRAM_CHAT_IDS] == "111,-1002", spec.name
             assert reads == ["secretsmanager:GetSecretValue"], spec.name
         else:
             assert r.ENV_TELEGRAM_SECRET not in env and not reads, spec.name
