@@ -16,7 +16,7 @@ from smart0dte.local.http_server import LambdaContext, api_event, load_api_handl
 from smart0dte.resources import REPORTS_BUCKET, STATE_MACHINES
 from smart0dte.services.api import ApiDeps
 
-TRADER = {"sub": "trader-1", "username": "alice", "scope": "read trade"}
+TRADER = {"sub": "trader-1", "username": "alice", "scope": "smart0dte/read smart0dte/trade"}
 
 
 class FixedClock:
