@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         dist = Path(__file__).resolve().parents[1] / "web" / "dist" if args.browser else None
         server = serve(0, dist, deps=ApiDeps(store_factory=lambda: store, clock=FixedClock(T0)))
         try:
-            token = server.issue_token("bench", ("read",))
+            token = server.issue_token("bench", ("smart0dte/read",))
 
             def get(path: str) -> Callable[[], None]:
                 def over_http() -> None:
@@ -242,7 +242,9 @@ def main(argv: list[str] | None = None) -> int:
                     "p99_ms": float(np.percentile(arr, 99) * 1e3),
                 }
             if args.browser:
-                figures["page"] = _trades_page(server.url, server.issue_token("bench", ("read",)), T0)
+                figures["page"] = _trades_page(
+                    server.url, server.issue_token("bench", ("smart0dte/read",)), T0
+                )
         finally:
             server.close()
 

@@ -73,7 +73,7 @@ export function identity() {
   return {
     username: claims.username || claims["cognito:username"] || claims.email || claims.sub || "signed in",
     scopes,
-    canTrade: scopes.includes(TRADE_SCOPE) || scopes.includes("trade"),
+    canTrade: scopes.includes(TRADE_SCOPE),
     exp: typeof claims.exp === "number" ? claims.exp : null,
   };
 }

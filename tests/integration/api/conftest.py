@@ -44,8 +44,8 @@ T0 = datetime(2025, 3, 14, 14, 31, tzinfo=UTC)
 """10:31 New York."""
 OPEN = datetime(2025, 3, 14, 13, 30, tzinfo=UTC)
 SPOT = 562.0
-READER = {"sub": "reader-1", "username": "rita", "scope": "read"}
-TRADER = {"sub": "trader-1", "username": "alice", "scope": "read trade"}
+READER = {"sub": "reader-1", "username": "rita", "scope": "smart0dte/read"}
+TRADER = {"sub": "trader-1", "username": "alice", "scope": "smart0dte/read smart0dte/trade"}
 
 
 def contract(strike: float, right: OptionRight = OptionRight.CALL, root: str = "SPY") -> OptionContract:
@@ -78,9 +78,10 @@ class FakeBacktests:
                 "error": "Cancelled",
                 "cause": self.cancelled[run_id],
             }
-        if run_id == f"run{len(self.started)}" and self.started:
+        started = {f"run{n}": request for n, request in enumerate(self.started, 1)}
+        if run_id in started:
             output = {"days": 5, "trades": 2, "net_pnl_usd": "120.50", "total_return": 0.0012}
-            return {"status": "SUCCEEDED", "input": self.started[-1], "output": {**output, "report_key": "k"}}
+            return {"status": "SUCCEEDED", "input": started[run_id], "output": {**output, "report_key": "k"}}
         if run_id.startswith("running") and self.started:
             return {"status": "RUNNING", "input": self.started[-1]}
         return None

@@ -129,7 +129,7 @@ def test_settings_expose_sizing_trailing_stop_strategies_and_starting_equity(
 @pytest.mark.parametrize(
     ("body", "field", "text"),
     [
-        ({"disabledStrategies": ["bogus"]}, "disabledStrategies", "bogus is not a strategy; known: momentum"),
+        ({"disabledStrategies": ["bogus"]}, "disabledStrategies", "'momentum_breakout', 'mean_reversion'"),
         ({"sizingMethod": "martingale"}, "sizingMethod", "'fixed_fractional', 'half_kelly' or"),
         ({"trailingStopPercentage": 1}, "trailingStopPercentage", "less than 1"),
         ({"takeProfitPercentage": 15}, "takeProfitPercentage", "less than or equal to 10"),

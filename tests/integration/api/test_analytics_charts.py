@@ -81,7 +81,7 @@ def test_intraday_without_a_date_looks_back_to_the_last_session_with_marks(
 def test_intraday_refuses_a_day_without_a_session(api: Call, with_day: DynamoState) -> None:
     status, body = api("GET", "/api/analytics/intraday?date=2025-03-15")
     assert (
-        status == 422 and body["field"] == "date" and "2025-03-15 is not an NYSE session" in body["message"]
+        status == 404 and body["field"] == "date" and "2025-03-15 is not an NYSE session" in body["message"]
     )
     assert api("GET", "/api/analytics/intraday?date=soon")[0] == 422
 
@@ -110,7 +110,10 @@ def test_backtest_choices_are_the_simulators_scenarios_and_the_sources(api: Call
 
 @pytest.mark.parametrize(
     ("field", "value", "allowed"),
-    [("scenario", "bullish", "normal, trend_up, trend_down"), ("source", "s3", "simulator, archive")],
+    [
+        ("scenario", "bullish", "'normal', 'trend_up', 'trend_down'"),
+        ("source", "s3", "'simulator' or 'archive'"),
+    ],
 )
 def test_an_unknown_choice_is_a_422_naming_the_field_and_the_allowed_values(
     api: Call, backtests: FakeBacktests, field: str, value: str, allowed: str
@@ -119,7 +122,7 @@ def test_an_unknown_choice_is_a_422_naming_the_field_and_the_allowed_values(
         "POST", "/api/analytics/backtest", {"start": "2025-03-10", "end": "2025-03-14", field: value}
     )
     assert status == 422 and body["field"] == field
-    assert f"{field}={value!r} is unknown; known: {allowed}" in body["message"]
+    assert f"{field}: Input should be {allowed}" in body["message"]
     assert backtests.started == []
 
 

@@ -252,17 +252,17 @@ def test_an_unreadable_active_mode_stops_every_mode_and_answers_200_when_all_sto
     assert all(c.emergency_stop for c in stopped(seeded).values())
 
 
-def test_resume_after_a_stop_names_the_mode_and_confirms_or_gets_a_422_naming_the_field(
+def test_resume_after_a_stop_names_the_mode_and_confirms_or_gets_a_409_naming_the_field(
     call: Call, seeded: DynamoState
 ) -> None:
     assert call("POST", STOP, {"reason": "runaway losses"})[0] == 200
 
     status, body = call("POST", "/api/trading/resume", {"reason": "all clear"})
-    assert status == 422 and body["field"] == "mode"
+    assert status == 409 and body["field"] == "mode"
     assert [d["field"] for d in body["detail"]] == ["mode", "confirm"]
     assert '"confirm": "RESUME"' in body["message"] and "runaway losses" in body["message"]
     status, body = call("POST", "/api/trading/resume", {"reason": "all clear", "mode": "paper"})
-    assert status == 422 and body["field"] == "confirm"
+    assert status == 409 and body["field"] == "confirm"
     assert call("POST", "/api/trading/resume", {"reason": "x", "mode": "paper", "confirm": "yes"})[0] == 422
     assert seeded.get_controls().emergency_stop
 

@@ -14,8 +14,8 @@ import pytest
 
 from smart0dte.adapters.aws.dynamodb import DynamoState
 from smart0dte.local.auth import InvalidToken, LocalAuth, bearer_token
-from smart0dte.local.http_server import MAX_BODY_BYTES, ApiServer, serve
-from smart0dte.services.api import ApiDeps
+from smart0dte.local.http_server import ApiServer, serve
+from smart0dte.services.api import MAX_BODY_BYTES, ApiDeps
 
 from .conftest import FixedClock
 
@@ -118,7 +118,7 @@ def test_expired_token_gets_401(server: ApiServer) -> None:
 
 
 def test_wrong_scope_gets_403(server: ApiServer, seeded: DynamoState) -> None:
-    token = server.issue_token("rita", scopes=("read",))
+    token = server.issue_token("rita", scopes=("smart0dte/read",))
     status, _, _ = request(server, "POST", "/api/trading/pause", token, {"reason": "x"})
     assert status == 403
     assert seeded.get_controls().paused is False

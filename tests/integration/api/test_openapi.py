@@ -64,8 +64,55 @@ def test_document_lists_exactly_the_routes_of_the_issue() -> None:
 def test_settings_body_names_every_setting_with_its_limits() -> None:
     schemas = document()["components"]["schemas"]  # type: ignore[index]
     patch = schemas["AutomationSettingsPatch"]["properties"]
-    assert patch["maxPositions"]["anyOf"][0] == {"type": "integer", "minimum": 1, "maximum": 20}
+    assert {k: patch["maxPositions"][k] for k in ("type", "minimum", "maximum")} == {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 20,
+    }
     assert {"masterSwitch", "minConfidence", "stopLossPercentage"} <= set(patch)
+    assert schemas["AutomationSettingsPatch"]["additionalProperties"] is False
+    assert schemas["AutomationSettingsPatch"]["minProperties"] == 1
+
+
+def test_every_route_declares_its_errors_with_the_error_schema() -> None:
+    doc = document()
+    paths: dict[str, dict[str, Any]] = doc["paths"]  # type: ignore[assignment]
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}
+    for path, ops in paths.items():
+        for method, op in ops.items():
+            codes = set(op["responses"])
+            errors = {c for c in codes if c >= "400"} - (
+                {"503"} if path.endswith("emergency-stop") else set()
+            )
+            assert all(op["responses"][c]["content"] == error for c in errors), (method, path)
+            if path == "/api/health":
+                assert codes == {"200"} and "security" not in op
+                continue
+            assert {"401", "403"} <= codes and op["security"] == [{"bearer": []}], (method, path)
+            if path == "/api/trading/emergency-stop":
+                assert codes == {"200", "401", "403", "503"}  # never 400, 413, 415 or 422
+            elif method == "post":
+                assert {"400", "413", "415"} <= codes, path
+                assert "422" in codes or ("requestBody" not in op and "parameters" not in op), path
+    assert set(paths["/api/analytics/backtest"]["post"]["responses"]) >= {"202", "409", "501"}
+    assert "200" not in paths["/api/analytics/backtest"]["post"]["responses"]
+    assert {"404", "409"} <= set(paths["/api/positions/{position_id}/close"]["post"]["responses"])
+
+
+def test_dates_and_choices_are_declared_as_formats_and_enums() -> None:
+    doc = document()
+    schemas: dict[str, Any] = doc["components"]["schemas"]  # type: ignore[index]
+    backtest = schemas["BacktestBody"]["properties"]
+    assert backtest["start"]["format"] == backtest["end"]["format"] == "date"
+    assert schemas[backtest["scenario"]["$ref"].rsplit("/", 1)[-1]]["enum"][0] == "normal"
+    trades = {p["name"]: p["schema"] for p in doc["paths"]["/api/trades"]["get"]["parameters"]}  # type: ignore[index]
+    assert trades["from"]["anyOf"][0]["format"] == "date"
+    assert trades["strategy"]["anyOf"][0]["enum"] == [
+        "momentum_breakout",
+        "mean_reversion",
+        "gap_fill",
+        "vix_spike",
+    ]
 
 
 def test_build_app_touches_no_store() -> None:

@@ -75,7 +75,7 @@ def test_mutating_routes_need_the_trade_scope(
     before = audit_actions(seeded)
     status, payload = api("POST", path, body, claims=READER)
     assert status == 403
-    assert payload["requiredScope"] == "trade"
+    assert payload["requiredScope"] == "smart0dte/trade"
     assert audit_actions(seeded) == before
 
 
@@ -185,7 +185,7 @@ def test_signals_newest_first_with_risk(api: Call) -> None:
 
 
 def test_strikes_give_quotes_iv_and_greeks(api: Call) -> None:
-    status, body = api("GET", "/api/strikes?symbol=spy")
+    status, body = api("GET", "/api/strikes?symbol=SPY")
     assert status == 200
     assert body["symbol"] == "SPY"
     assert body["minutesToExpiry"] == pytest.approx(330.0)  # 10:30 to 16:00
@@ -217,7 +217,7 @@ def test_strikes_flag_in_the_money_calls_on_an_ex_dividend_day(seeded: DynamoSta
 
 def test_strikes_reject_unknown_symbols_and_report_missing_chains(api: Call) -> None:
     status, body = api("GET", "/api/strikes?symbol=TSLA")
-    assert status == 422 and "SPY, QQQ, IWM" in body["message"]
+    assert status == 422 and "'SPY', 'QQQ' or 'IWM'" in body["message"]
     assert api("GET", "/api/strikes?symbol=QQQ")[0] == 404
     assert api("GET", "/api/strikes")[0] == 422
 
@@ -462,8 +462,8 @@ def test_pause_needs_a_reason_the_emergency_stop_does_not(api: Call, seeded: Dyn
     assert seeded.get_controls().emergency_stop is True
 
 
-def test_malformed_json_is_422(api: Call) -> None:
-    assert api("POST", "/api/trading/pause", raw_body="{not json")[0] == 422
+def test_malformed_json_is_400_before_any_route_reads_it(api: Call) -> None:
+    assert api("POST", "/api/trading/pause", raw_body="{not json")[0] == 400
 
 
 def test_close_position_at_the_bid_books_pnl_and_audits(api: Call, seeded: DynamoState) -> None:

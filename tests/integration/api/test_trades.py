@@ -194,7 +194,7 @@ def test_filters_and_a_month(call: Call) -> None:
         ("to=yesterday", "to", "YYYY-MM-DD"),
         ("from=2025-03-14&to=2025-03-01", "from", "after"),
         ("from=2024-01-01&to=2025-03-14", "from", "at most 366 days"),
-        ("strategy=bullish", "strategy", "unknown"),
+        ("strategy=bullish", "strategy", "'momentum_breakout', 'mean_reversion'"),
         ("symbol=TSLA", "symbol", "SPY"),
         ("format=xml", "format", "csv"),
     ],
@@ -284,7 +284,7 @@ def test_cancel_of_a_done_or_unknown_order(call: Call) -> None:
     status, body = call("POST", "/api/orders/nope/cancel", {"reason": "x"})
     assert status == 404 and "nope" in body["message"]
     status, _ = call(
-        "POST", "/api/orders/order-2/cancel", {"reason": "x"}, claims={"sub": "r", "scope": "read"}
+        "POST", "/api/orders/order-2/cancel", {"reason": "x"}, claims={"sub": "r", "scope": "smart0dte/read"}
     )
     assert status == 403
 

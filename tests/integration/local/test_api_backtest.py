@@ -16,7 +16,7 @@ from smart0dte.local.http_server import LambdaContext, api_event, load_api_handl
 from smart0dte.resources import REPORTS_BUCKET, STATE_MACHINES
 from smart0dte.services.api import ApiDeps
 
-TRADER = {"sub": "trader-1", "username": "alice", "scope": "read trade"}
+TRADER = {"sub": "trader-1", "username": "alice", "scope": "smart0dte/read smart0dte/trade"}
 
 
 class FixedClock:
@@ -129,7 +129,7 @@ def test_an_unknown_scenario_is_refused_before_any_run(aws: EmbeddedAws) -> None
         {"start": "2025-03-14", "end": "2025-03-14", "scenario": "bullish"},
     )
     assert status == 422 and body["field"] == "scenario"
-    assert "'bullish'" in body["message"] and "trend_up" in body["message"]
+    assert body["detail"][0]["type"] == "enum" and "'trend_up'" in body["message"]
     assert call(module, "GET", "/api/analytics/backtests")[1]["runs"] == before
 
 

@@ -144,7 +144,7 @@ class RiskLimits(_Controls):
     max_drawdown: float = Field(default=0.15, gt=0, le=0.90, description="of peak equity")
     max_consecutive_losses: int = Field(default=5, ge=1, le=100)
     min_seconds_between_trades: int = Field(default=300, ge=0, le=23_400)
-    pdt_equity_threshold_usd: float = Field(default=25_000.0, ge=0)
+    pdt_equity_threshold_usd: float = Field(default=25_000.0, ge=0, le=1e9)
     pdt_window_sessions: int = Field(default=5, ge=1, le=20)
     max_spread_fraction: float = Field(default=0.15, gt=0, le=1.0, description="(ask - bid) / mid")
     min_displayed_size: int = Field(default=10, ge=1, le=10_000, description="contracts on our side")

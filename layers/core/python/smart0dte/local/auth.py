@@ -1,9 +1,9 @@
 """Local stand-in for Cognito + API Gateway's JWT authorizer: HS256 tokens from the standard library.
 
 `LocalAuth` holds a random secret for one run, issues expiring tokens (`smart0dte demo` prints
-one) and verifies them the way API Gateway's authorizer does: signature, `exp` (and `nbf`),
-issuer and audience. The verified claims then go into the API Gateway v2 event exactly where
-the authorizer puts them (`requestContext.authorizer.jwt`).
+one) and verifies them the way API Gateway's authorizer does: signature, `exp` (and `nbf`, each
+a finite number of seconds), issuer and audience. The verified claims then go into the API
+Gateway v2 event exactly where the authorizer puts them (`requestContext.authorizer.jwt`).
 """
 
 from __future__ import annotations
@@ -12,16 +12,18 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, TypeGuard
 
 ISSUER: Final = "smart0dte-local"
 AUDIENCE: Final = "smart0dte-api"
 DEFAULT_TTL_S: Final = 12 * 3600
-DEFAULT_SCOPES: Final = ("read", "trade")
+DEFAULT_SCOPES: Final = ("smart0dte/read", "smart0dte/trade")
+"""The Cognito resource server's scopes, as its access tokens carry them."""
 LEEWAY_S: Final = 30
 """Clock skew tolerated on exp and nbf."""
 
@@ -100,17 +102,21 @@ class LocalAuth:
         if not hmac.compare_digest(expected, _b64decode(signature_b64)):
             raise InvalidToken("token signature does not match")
         try:
-            claims = json.loads(_b64decode(claims_b64))
+            claims = json.loads(_b64decode(claims_b64), parse_constant=_not_json)
         except ValueError:
             raise InvalidToken("token claims are not JSON") from None
         if not isinstance(claims, dict):
             raise InvalidToken("token claims must be a JSON object")
         now = self.now()
         exp = claims.get("exp")
-        if not isinstance(exp, int | float) or now > exp + LEEWAY_S:
-            raise InvalidToken("token has expired" if isinstance(exp, int | float) else "token has no exp")
-        nbf = claims.get("nbf")
-        if isinstance(nbf, int | float) and now + LEEWAY_S < nbf:
+        if not _seconds(exp):
+            raise InvalidToken("token exp must be a finite number of seconds")
+        if now > exp + LEEWAY_S:
+            raise InvalidToken("token has expired")
+        nbf = claims.get("nbf", now)
+        if not _seconds(nbf):
+            raise InvalidToken("token nbf must be a finite number of seconds")
+        if now + LEEWAY_S < nbf:
             raise InvalidToken("token is not valid yet (nbf)")
         if claims.get("iss") != self.issuer:
             raise InvalidToken(f"token issuer must be {self.issuer!r}")
@@ -119,6 +125,15 @@ class LocalAuth:
         if self.audience not in audiences:
             raise InvalidToken(f"token audience must include {self.audience!r}")
         return claims
+
+
+def _seconds(value: object) -> TypeGuard[float]:
+    """A JSON number that is a time: finite, and not a boolean."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _not_json(constant: str) -> object:
+    raise ValueError(f"{constant} is not a JSON number")
 
 
 def bearer_token(authorization: str | None) -> str:

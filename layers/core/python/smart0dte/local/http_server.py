@@ -32,16 +32,15 @@ from typing import Any, Final
 from urllib.parse import parse_qsl, urlsplit
 
 from smart0dte.adapters.clock import SystemClock
-from smart0dte.local.auth import InvalidToken, LocalAuth, authorizer_context, bearer_token
+from smart0dte.local.auth import DEFAULT_SCOPES, InvalidToken, LocalAuth, authorizer_context, bearer_token
 from smart0dte.ports.api import ApiStore, BacktestRunner
 from smart0dte.resources import REPO_ROOT
-from smart0dte.services.api import PUBLIC_PATHS, ApiDeps
+from smart0dte.services.api import MAX_BODY_BYTES, PUBLIC_PATHS, ApiDeps
 from smart0dte.services.api.emergency_stop import STOP_PATH
 
 HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 8000
 HANDLER_PATH: Final = REPO_ROOT / "lambdas" / "api" / "handler.py"
-MAX_BODY_BYTES: Final = 1024 * 1024
 CLOCK_RATE_HEADER: Final = "X-Clock-Rate"
 _MODULE_NAME = "smart0dte_lambda_api_handler"
 
@@ -173,7 +172,7 @@ class ApiServer(ThreadingHTTPServer):
     def url(self) -> str:
         return f"http://{HOST}:{self.port}"
 
-    def issue_token(self, subject: str = "demo", scopes: tuple[str, ...] = ("read", "trade")) -> str:
+    def issue_token(self, subject: str = "demo", scopes: tuple[str, ...] = DEFAULT_SCOPES) -> str:
         return self.auth.issue(subject, scopes)
 
     def start(self) -> ApiServer:
@@ -233,13 +232,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self._dispatch()
 
     def __getattr__(self, name: str) -> Any:
-        """Any other method (TRACE, QUERY, ...) gets 405 rather than the stdlib's 501."""
+        """Any other method (TRACE, QUERY, ...) is dispatched too: the API answers 405 with the
+        path's `Allow` (the stdlib would answer 501)."""
         if name.startswith("do_"):
-            return self._not_allowed
+            return self._dispatch
         raise AttributeError(name)
-
-    def _not_allowed(self) -> None:
-        self._json(405, {"message": f"{self.command} is not allowed"}, {"Allow": "GET, HEAD, POST, OPTIONS"})
 
     def _dispatch(self) -> None:
         path = urlsplit(self.path).path
@@ -248,16 +245,28 @@ class _RequestHandler(BaseHTTPRequestHandler):
         elif self.command in ("GET", "HEAD"):
             self._static(path)
         else:
-            self._json(405, {"message": f"{self.command} {path}: static files are GET only"})
+            self.close_connection = True  # its body is left unread
+            self._json(
+                405, {"message": f"{self.command} {path}: static files are GET only"}, {"Allow": "GET, HEAD"}
+            )
 
     def _api(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
         path = urlsplit(self.path).path
+        declared = self.headers.get("Content-Length") or "0"
+        if not declared.isdigit():
+            self.close_connection = True
+            self._json(
+                400, {"statusCode": 400, "message": f"Content-Length {declared!r} is not a byte count"}
+            )
+            return
+        length = int(declared)
         if length > MAX_BODY_BYTES and path == STOP_PATH:  # the stop is never refused: its body is
             self.close_connection = True  # left unread (the connection closes after the answer)
             length = 0
         if length > MAX_BODY_BYTES:
-            self._json(413, {"message": f"body of {length} bytes exceeds {MAX_BODY_BYTES}"})
+            self.close_connection = True  # the body is left unread
+            message = f"body of {length} bytes exceeds the limit of {MAX_BODY_BYTES} bytes"
+            self._json(413, {"statusCode": 413, "message": message, "limit": MAX_BODY_BYTES})
             return
         body = self.rfile.read(length) if length else b""
         claims: dict[str, Any] | None = None

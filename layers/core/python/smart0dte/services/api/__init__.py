@@ -7,7 +7,13 @@ AuditRecord the route appends. Nothing here touches AWS directly: the store, the
 backtest runner are injected (`ApiDeps`; their ports are in `smart0dte.ports.api`).
 """
 
-from smart0dte.services.api.app import PUBLIC_PATHS, ApiResolver, build_app, openapi_document
+from smart0dte.services.api.app import (
+    MAX_BODY_BYTES,
+    PUBLIC_PATHS,
+    ApiResolver,
+    build_app,
+    openapi_document,
+)
 from smart0dte.services.api.context import ApiDeps
 
-__all__ = ["PUBLIC_PATHS", "ApiDeps", "ApiResolver", "build_app", "openapi_document"]
+__all__ = ["MAX_BODY_BYTES", "PUBLIC_PATHS", "ApiDeps", "ApiResolver", "build_app", "openapi_document"]

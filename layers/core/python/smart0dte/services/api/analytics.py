@@ -49,7 +49,7 @@ from smart0dte.services.api.analytics_reads import (
     strategy_curves,
 )
 from smart0dte.services.api.context import ApiContext
-from smart0dte.services.api.shared import ApiError, parse_date
+from smart0dte.services.api.shared import ApiError, IsoDate, StrategyName
 from smart0dte.services.events import BacktestRequestWire
 from smart0dte.services.events import request_id as backtest_request_id
 
@@ -103,12 +103,8 @@ def router(api: ApiContext) -> Router:
     )
     def analytics(
         timeframe: Annotated[Literal["1d", "1w", "1m", "3m", "6m", "1y", "all"], Query()] = "1m",
-        strategy: Annotated[str | None, Query(max_length=64)] = None,
+        strategy: Annotated[StrategyName | None, Query()] = None,
     ) -> AnalyticsResponse:
-        if strategy is not None and strategy not in STRATEGIES:
-            raise ApiError(
-                422, f"strategy={strategy!r} is unknown; known: {', '.join(STRATEGIES)}", field="strategy"
-            )
         end = api.today()
         days = TIMEFRAMES[timeframe]
         start = None if days is None else end - timedelta(days=days - 1)
@@ -153,13 +149,13 @@ def router(api: ApiContext) -> Router:
         summary="A session's equity at each minute the engine marked (drawdown beside it) and its fills",
     )
     def intraday(
-        session_date: Annotated[str | None, Query(alias="date", max_length=10)] = None,
+        session_date: Annotated[IsoDate | None, Query(alias="date")] = None,
     ) -> IntradayEquityResponse:
-        day = parse_date(session_date, api.today())
+        day = session_date or api.today()
         session = deps.calendar.session(day)
         if session is None:
             if session_date is not None:
-                raise ApiError(422, f"date={day.isoformat()} is not an NYSE session", field="date")
+                raise ApiError(404, f"date={day.isoformat()} is not an NYSE session", field="date")
             session = deps.calendar.session(deps.calendar.previous_session(day))
             assert session is not None  # the previous session is a session
         return intraday_equity(deps.store, deps.calendar, session, latest=session_date is None)
@@ -173,14 +169,6 @@ def router(api: ApiContext) -> Router:
         "/api/analytics/backtest", summary="Start a backtest run; poll GET /api/analytics/backtest/{id}"
     )
     def start_backtest(body: BacktestBody) -> Response[BacktestStarted]:
-        if body.source not in SOURCES:
-            raise ApiError(
-                422, f"source={body.source!r} is unknown; known: {', '.join(SOURCES)}", field="source"
-            )
-        if body.scenario not in SCENARIOS:
-            raise ApiError(
-                422, f"scenario={body.scenario!r} is unknown; known: {', '.join(SCENARIOS)}", field="scenario"
-            )
         if body.start > body.end:
             raise ApiError(422, f"start={body.start} is after end={body.end}", field="start")
         if (body.end - body.start).days > 366 * 5:
@@ -192,7 +180,7 @@ def router(api: ApiContext) -> Router:
             start=body.start,
             end=body.end,
             source=body.source,
-            scenario=body.scenario,
+            scenario=body.scenario.value,
             seed=body.seed,
             starting_equity_usd=str(body.starting_equity_usd),
         ).model_dump(mode="json")

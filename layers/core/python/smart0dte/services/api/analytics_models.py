@@ -8,8 +8,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from smart0dte.domain.simulator import DEFAULT_SEED
-from smart0dte.services.api.shared import Wire
+from smart0dte.domain.simulator import DEFAULT_SEED, Scenario
+from smart0dte.services.api.shared import Body, IsoDate, JsonInt, Wire
 
 
 class TradeStatsOut(Wire):
@@ -94,12 +94,14 @@ class AnalyticsResponse(Wire):
     strategy_curves: list[StrategyCurveOut]
 
 
-class BacktestBody(Wire):
-    start: date
-    end: date
-    source: str = Field(default="simulator", min_length=1, max_length=32)
-    scenario: str = Field(default="normal", min_length=1, max_length=32)
-    seed: int = Field(default=DEFAULT_SEED, ge=0, le=2**31 - 1)
+class BacktestBody(Body):
+    start: IsoDate
+    end: IsoDate
+    source: Literal["simulator", "archive"] = "simulator"
+    """The data source (`GET /api/analytics/backtest/options` says what each is)."""
+    scenario: Scenario = Field(default=Scenario.NORMAL, strict=False)
+    """The simulator's scenario (the archive has none)."""
+    seed: JsonInt = Field(default=DEFAULT_SEED, ge=0, le=2**31 - 1)
     starting_equity_usd: float = Field(default=100_000.0, gt=0, le=1e9)
 
 

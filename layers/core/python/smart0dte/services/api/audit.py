@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from smart0dte.services.api.audit_words import sentence
 from smart0dte.services.api.context import ApiContext
-from smart0dte.services.api.shared import Wire, parse_date
+from smart0dte.services.api.shared import IsoDate, Wire
 
 
 class AuditOut(Wire):
@@ -34,10 +34,10 @@ def router(api: ApiContext) -> Router:
 
     @router.get("/api/audit", summary="A session's audit log, newest first")
     def get_audit(
-        date_: Annotated[str | None, Query(alias="date", max_length=10)] = None,
+        date_: Annotated[IsoDate | None, Query(alias="date")] = None,
         limit: Annotated[int, Query(ge=1, le=5000)] = 500,
     ) -> AuditResponse:
-        day = parse_date(date_, api.today())
+        day = date_ or api.today()
         oldest_first = sorted(api.deps.store.audit.list_day(day), key=lambda r: r.ts)  # stable: keeps ties
         records = oldest_first[::-1][:limit]
         return AuditResponse(

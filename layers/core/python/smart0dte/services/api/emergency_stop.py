@@ -191,8 +191,8 @@ def router(api: ApiContext) -> Router:
                 "content": {
                     "application/json": {
                         "schema": {
-                            "type": "object",
-                            "properties": {"reason": {"type": "string"}},
+                            "description": 'any JSON: {"reason": "..."} or a string gives the reason',
+                            "example": {"reason": "stop everything"},
                         }
                     },
                     "text/plain": {"schema": {"type": "string"}},

@@ -23,11 +23,12 @@ from smart0dte.ports.records import session_date_of
 from smart0dte.services.api.context import ApiContext
 from smart0dte.services.api.shared import (
     ApiError,
+    IsoDate,
     MarketStatus,
     SignalOut,
+    Symbol,
     Wire,
     market_status,
-    parse_date,
     signals_out,
 )
 
@@ -106,17 +107,6 @@ class BarsResponse(Wire):
 
 def _finite(x: float) -> float | None:
     return None if not math.isfinite(x) else float(x)
-
-
-def _underlying(symbol: str) -> Underlying:
-    try:
-        u = Underlying(symbol.upper())
-    except ValueError:
-        u = None
-    if u is None or not u.is_tradable:
-        allowed = ", ".join(x.value for x in Underlying.tradable())
-        raise ApiError(422, f"symbol={symbol!r} must be one of {allowed}", field="symbol")
-    return u
 
 
 def shown_session(calendar: MarketCalendar, now: datetime) -> SessionTimes:
@@ -223,10 +213,10 @@ def router(api: ApiContext) -> Router:
 
     @router.get("/api/signals", summary="A session's signals, newest first, with their risk decisions")
     def signals(
-        date_: Annotated[str | None, Query(alias="date", max_length=10)] = None,
+        date_: Annotated[IsoDate | None, Query(alias="date")] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     ) -> list[SignalOut]:
-        day = parse_date(date_, api.today())
+        day = date_ or api.today()
         return signals_out(deps.store, day, limit)
 
     @router.get(
@@ -236,10 +226,10 @@ def router(api: ApiContext) -> Router:
         "held and traded by then",
     )
     def strikes(
-        symbol: Annotated[str, Query(min_length=1, max_length=8)],
+        symbol: Annotated[Symbol, Query()],
         at: Annotated[str | None, Query(max_length=16)] = None,
     ) -> StrikesResponse:
-        underlying = _underlying(symbol)
+        underlying = Underlying(symbol)
         now = api.now()
         session = shown_session(deps.calendar, now)
         earliest, latest = at_range(session, now)
@@ -313,9 +303,9 @@ def router(api: ApiContext) -> Router:
     def bars(
         symbol: Annotated[str, Query(min_length=1, max_length=21)],
         interval: Annotated[Literal["1m", "2m", "5m", "15m", "30m"], Query()] = "2m",
-        date_: Annotated[str | None, Query(alias="date", max_length=10)] = None,
+        date_: Annotated[IsoDate | None, Query(alias="date")] = None,
     ) -> BarsResponse:
-        day = parse_date(date_, api.today())
+        day = date_ or api.today()
         if len(symbol) <= 5:
             raw, source = deps.store.list_bars(symbol.upper(), day), "trades"
         else:

@@ -13,7 +13,7 @@ from pydantic import Field
 from smart0dte.domain.models import TradingMode
 from smart0dte.ports.api import ApiStore
 from smart0dte.services.api.context import ApiContext
-from smart0dte.services.api.shared import ApiError, Wire
+from smart0dte.services.api.shared import ApiError, Body, Wire
 from smart0dte.services.live_arming import (
     LIVE_TRADING_ENABLED,
     Check,
@@ -27,8 +27,8 @@ from smart0dte.services.live_arming import (
 )
 
 
-class ModeBody(Wire):
-    mode: TradingMode
+class ModeBody(Body):
+    mode: TradingMode = Field(strict=False)
     confirm: str | None = Field(default=None, max_length=16, description='live only: "LIVE" to arm it')
     account: str | None = Field(
         default=None,

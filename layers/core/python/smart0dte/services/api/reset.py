@@ -10,10 +10,10 @@ from smart0dte.domain.models import TradingMode
 from smart0dte.ports import RESET_SCOPES
 from smart0dte.resources import reset_report_prefixes
 from smart0dte.services.api.context import ApiContext
-from smart0dte.services.api.shared import ApiError, Wire
+from smart0dte.services.api.shared import ApiError, Body, Wire
 
 
-class ResetBody(Wire):
+class ResetBody(Body):
     scope: Literal["positions", "signals", "analytics", "all"]
     confirm: Literal["RESET"]
 

@@ -3,18 +3,20 @@ status), their builders, and the error every route raises."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 
-from pydantic import AliasGenerator, BaseModel, ConfigDict
+from pydantic import AliasGenerator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
 from smart0dte.domain.calendar import NEW_YORK, MarketCalendar, MarketPhase
 from smart0dte.domain.controls import TradingState
 from smart0dte.domain.models import Position, PositionStatus
 from smart0dte.domain.portfolio import cents
+from smart0dte.domain.strategies import STRATEGIES
 from smart0dte.ports import TradingControls
 from smart0dte.ports.api import ApiStore
 
@@ -34,6 +36,68 @@ class Wire(BaseModel):
     model_config = ConfigDict(
         populate_by_name=True,
         alias_generator=AliasGenerator(validation_alias=to_camel, serialization_alias=to_camel),
+    )
+
+
+class Body(BaseModel):
+    """A request body: camelCase names only, JSON's own types only (no "yes" or -0.0 for a
+    boolean, no true for a number, no number for a date), finite numbers, and no field it does
+    not declare; each refusal is a 422 naming the field."""
+
+    model_config = ConfigDict(
+        strict=True,
+        extra="forbid",
+        allow_inf_nan=False,
+        validate_by_name=False,
+        validate_by_alias=True,
+        alias_generator=AliasGenerator(validation_alias=to_camel, serialization_alias=to_camel),
+    )
+
+
+ISO_DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_date(value: object) -> date:
+    if not isinstance(value, str) or not ISO_DATE.fullmatch(value):
+        raise ValueError("must be a date written YYYY-MM-DD")
+    return date.fromisoformat(value)  # a ValueError names the impossible day
+
+
+IsoDate = Annotated[
+    date,
+    BeforeValidator(_iso_date),
+    WithJsonSchema({"type": "string", "format": "date", "example": "2025-03-14"}),
+]
+"""A date in a body or a query: the text YYYY-MM-DD only (a number is not a date)."""
+
+
+def _integral(value: object) -> object:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+JsonInt = Annotated[int, BeforeValidator(_integral)]
+"""An integer as JSON has it: 5 and 5.0 are one number; true, "5" and 5.5 are not integers."""
+
+if TYPE_CHECKING:
+    StrategyName = str
+else:
+    StrategyName = Literal[tuple(STRATEGIES)]
+    """A rule strategy's name, as the document's enum lists them."""
+Symbol = Literal["SPY", "QQQ", "IWM"]
+"""A tradable underlying (`Underlying.tradable`)."""
+
+
+class ErrorOut(BaseModel):
+    """Every error answer: the status, what was wrong and what would be right; a 422 names the
+    field and lists each problem in `detail`; some errors add their own facts (e.g. `unmet`)."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    status_code: int | None = Field(default=None, alias="statusCode", ge=400, le=599)
+    message: str
+    field: str | None = Field(default=None, description="the field (camelCase) or parameter at fault")
+    detail: list[dict[str, Any]] | None = Field(
+        default=None, description="each problem: loc, field, type, msg and its limit (ctx)"
     )
 
 
@@ -235,13 +299,3 @@ def market_status(calendar: MarketCalendar, at: datetime) -> MarketStatus:
         next_event_at=event_at,
         seconds_to_next_event=max(0, int((event_at - at).total_seconds())),
     )
-
-
-def parse_date(text: str | None, today: date, name: str = "date") -> date:
-    """A YYYY-MM-DD query value; `today` when absent."""
-    if not text:
-        return today
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ApiError(422, f"{name}={text!r} must be a date YYYY-MM-DD", field=name) from None

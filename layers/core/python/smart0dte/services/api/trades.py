@@ -20,9 +20,17 @@ from pydantic import Field
 from smart0dte.domain.calendar import NEW_YORK
 from smart0dte.domain.controls import REASON_MAX_CHARS
 from smart0dte.domain.models import Fill, Order, OrderStatus, Side, TradingMode
-from smart0dte.domain.strategies import STRATEGIES
 from smart0dte.services.api.context import ApiContext
-from smart0dte.services.api.shared import ApiError, RiskDecisionOut, Wire, marks, parse_date
+from smart0dte.services.api.shared import (
+    ApiError,
+    Body,
+    IsoDate,
+    RiskDecisionOut,
+    StrategyName,
+    Symbol,
+    Wire,
+    marks,
+)
 from smart0dte.services.trades import TradeQuery, TradeView, day_window, list_trades, totals
 
 MAX_RANGE_DAYS = 366
@@ -31,7 +39,6 @@ DEFAULT_TRADE_DAYS = 30
 """Without `from`, the trades of the 30 days that end on `to`."""
 DONE_STATUSES = tuple(s for s in OrderStatus if s.is_terminal)
 WORKING_STATUSES = tuple(s for s in OrderStatus if not s.is_terminal)
-Symbol = Literal["SPY", "QQQ", "IWM"]
 Format = Literal["json", "csv"]
 
 
@@ -128,7 +135,7 @@ class OrdersResponse(Wire):
     orders: list[OrderOut]
 
 
-class CancelBody(Wire):
+class CancelBody(Body):
     reason: str = Field(default="cancelled by hand", min_length=1, max_length=REASON_MAX_CHARS)
 
 
@@ -340,13 +347,11 @@ def orders_csv(body: OrdersResponse) -> Response[str]:
     return _csv(ORDER_COLUMNS, rows, f"orders-{body.mode.value}-{body.status}-{body.start}-{body.end}.csv")
 
 
-def date_range(
-    start_text: str | None, end_text: str | None, today: date, default_days: int
-) -> tuple[date, date]:
-    """`from` and `to` (YYYY-MM-DD) checked: `to` defaults to today, `from` to `default_days`
-    sessions' worth of days before it; from <= to and at most MAX_RANGE_DAYS days."""
-    end = parse_date(end_text, today, "to")
-    start = parse_date(start_text, end - timedelta(days=default_days - 1), "from")
+def date_range(start: date | None, end: date | None, today: date, default_days: int) -> tuple[date, date]:
+    """`from` and `to` checked: `to` defaults to today, `from` to `default_days` sessions' worth of
+    days before it; from <= to and at most MAX_RANGE_DAYS days."""
+    end = end or today
+    start = start or end - timedelta(days=default_days - 1)
     if start > end:
         raise ApiError(422, f"from={start} is after to={end}", field="from")
     days = (end - start).days + 1
@@ -381,16 +386,12 @@ def router(api: ApiContext) -> Router:
         responses=_responses(TradesResponse),
     )
     def trades(
-        start: Annotated[str | None, Query(alias="from", max_length=10)] = None,
-        end: Annotated[str | None, Query(alias="to", max_length=10)] = None,
+        start: Annotated[IsoDate | None, Query(alias="from")] = None,
+        end: Annotated[IsoDate | None, Query(alias="to")] = None,
         symbol: Annotated[Symbol | None, Query()] = None,
-        strategy: Annotated[str | None, Query(max_length=64)] = None,
+        strategy: Annotated[StrategyName | None, Query()] = None,
         format: Annotated[Format, Query()] = "json",
     ) -> Any:
-        if strategy is not None and strategy not in STRATEGIES:
-            raise ApiError(
-                422, f"strategy={strategy!r} is unknown; known: {', '.join(STRATEGIES)}", field="strategy"
-            )
         first, last = date_range(start, end, api.today(), DEFAULT_TRADE_DAYS)
         store = deps.store
         now = api.now()
@@ -426,8 +427,8 @@ def router(api: ApiContext) -> Router:
     )
     def orders(
         status: Annotated[Literal["working", "done", "all"], Query()] = "all",
-        start: Annotated[str | None, Query(alias="from", max_length=10)] = None,
-        end: Annotated[str | None, Query(alias="to", max_length=10)] = None,
+        start: Annotated[IsoDate | None, Query(alias="from")] = None,
+        end: Annotated[IsoDate | None, Query(alias="to")] = None,
         format: Annotated[Format, Query()] = "json",
     ) -> Any:
         first, last = date_range(start, end, api.today(), 1)

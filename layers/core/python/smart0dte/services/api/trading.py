@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from enum import Enum
 from typing import Annotated, Any, Literal, TypeVar
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Path
-from pydantic import AliasGenerator, BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from pydantic.alias_generators import to_camel
 
 from smart0dte.domain.controls import (
@@ -24,13 +25,15 @@ from smart0dte.domain.controls import (
 )
 from smart0dte.domain.models import PositionStatus, TradingMode
 from smart0dte.domain.portfolio import cents
-from smart0dte.domain.strategies import STRATEGIES
 from smart0dte.ports import ControlRefused, TradingControls
 from smart0dte.services.api.context import ApiContext
 from smart0dte.services.api.shared import (
     ApiError,
+    Body,
     ControlsOut,
+    JsonInt,
     PositionOut,
+    StrategyName,
     Wire,
     controls_out,
     marks,
@@ -76,17 +79,17 @@ class TradingResponse(Wire):
     working_orders: list[WorkingOrderOut]
 
 
-class ReasonBody(Wire):
+class ReasonBody(Body):
     reason: str = Field(min_length=1, max_length=REASON_MAX_CHARS)
 
 
-class ResumeBody(Wire):
+class ResumeBody(Body):
     reason: str = Field(min_length=1, max_length=REASON_MAX_CHARS)
-    mode: TradingMode | None = None
+    mode: TradingMode | None = Field(default=None, strict=False)
     """The mode to resume; the active one when absent. Needed to clear an emergency stop."""
     confirm: Literal["RESUME"] | None = None
     """Needed when an emergency stop is set: resuming clears it."""
-    stop_number: int | None = Field(default=None, ge=0)
+    stop_number: JsonInt = Field(default=None, ge=0, le=2**31 - 1)  # type: ignore[assignment]
     """The stop the caller reviewed (`emergencyStopNumber`); a later one is not cleared (409)."""
 
 
@@ -109,28 +112,39 @@ class ClosePositionResponse(Wire):
     realized_pnl_usd: str | None = None
 
 
-def _partial_model(name: str, whole: type[BaseModel]) -> type[BaseModel]:
-    """Any subset of `whole`'s fields, camelCase, each with its own limits and unit."""
+class PatchBody(Body):
+    """A change of some fields: at least one, none of them null."""
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
+
+def _partial_model(name: str, whole: type[BaseModel], **types: Any) -> type[BaseModel]:
+    """Any subset of `whole`'s fields, camelCase, each with its own limits and unit (a field's type
+    from `types` where the wire's differs: JSON has lists, not tuples)."""
     fields: dict[str, Any] = {
         field_name: (
-            _optional(info.annotation),
-            Field(default=None, description=info.description, **_constraints(info)),
+            types.get(field_name, JsonInt if info.annotation is int else info.annotation),
+            Field(
+                default=None,
+                description=info.description,
+                strict=not _is_enum(info.annotation),
+                json_schema_extra=_without_default,
+                **_constraints(info),
+            ),
         )
         for field_name, info in whole.model_fields.items()
     }
-    return create_model(
-        name,
-        __config__=ConfigDict(
-            extra="forbid",
-            populate_by_name=True,
-            alias_generator=AliasGenerator(validation_alias=to_camel, serialization_alias=to_camel),
-        ),
-        **fields,
-    )
+    return create_model(name, __base__=PatchBody, **fields)
 
 
-def _optional(annotation: Any) -> Any:
-    return annotation | None
+def _without_default(schema: dict[str, Any]) -> None:
+    """A patch's absent field keeps its value: the document shows no default (null is refused)."""
+    schema.pop("default", None)
+
+
+def _is_enum(annotation: Any) -> bool:
+    """Enum values arrive as JSON strings: matched against the members' values, never converted."""
+    return isinstance(annotation, type) and issubclass(annotation, Enum)
 
 
 def _constraints(info: Any) -> dict[str, Any]:
@@ -143,7 +157,9 @@ def _constraints(info: Any) -> dict[str, Any]:
     return out
 
 
-AutomationSettingsPatch = _partial_model("AutomationSettingsPatch", AutomationSettings)
+AutomationSettingsPatch = _partial_model(
+    "AutomationSettingsPatch", AutomationSettings, disabled_strategies=list[StrategyName]
+)
 RiskLimitsPatch = _partial_model("RiskLimitsPatch", RiskLimits)
 
 
@@ -221,13 +237,6 @@ def router(api: ApiContext) -> Router:
     )
     def put_settings(body: AutomationSettingsPatch) -> SettingsResponse:  # type: ignore[valid-type]
         store = deps.store
-        unknown = sorted(set(body.disabled_strategies or ()) - set(STRATEGIES))  # type: ignore[attr-defined]
-        if unknown:
-            raise ApiError(
-                422,
-                f"disabledStrategies: {', '.join(unknown)} is not a strategy; known: {', '.join(STRATEGIES)}",
-                field="disabledStrategies",
-            )
         current = store.get_settings()
         levels: NotificationLevels | None = body.notifications  # type: ignore[attr-defined]
         if levels is not None:  # only the kinds sent change; the others keep their stored level
@@ -265,7 +274,7 @@ def router(api: ApiContext) -> Router:
         "clears that mode's stop (audited)",
         description=(
             "Without an emergency stop: lowers the pause of `mode` (the active mode when absent). With "
-            "one: 422 naming `mode`/`confirm` unless both are sent; then one conditional write clears the "
+            "one: 409 naming `mode`/`confirm` unless both are sent; then one conditional write clears the "
             "stop and the pause and sets the state ACTIVE until the next minute re-checks every limit, "
             "unless a later stop than `stopNumber` (default: the one read) landed (409). Clearing the live "
             "stop does not arm live: switching to live still runs every arming check."
@@ -298,7 +307,7 @@ def router(api: ApiContext) -> Router:
         missing = [name for name, value in (("mode", body.mode), ("confirm", body.confirm)) if value is None]
         if missing:
             raise ApiError(
-                422,
+                409,
                 f"{_stop_text(mode, controls)} is set: resuming clears it, so the request must name the "
                 f"mode and confirm: {_resume_hint(mode)} (missing: {', '.join(missing)})",
                 field=missing[0],
