@@ -76,7 +76,7 @@ def test_a_refused_resume_sends_nothing(call: Call, channel: RecordingChannel) -
     call("POST", "/api/trading/emergency-stop", {"reason": "drill"})
     channel.messages.clear()
 
-    assert call("POST", "/api/trading/resume", {"reason": "all clear"})[0] == 422
+    assert call("POST", "/api/trading/resume", {"reason": "all clear"})[0] == 409  # no confirmation
 
     assert channel.messages == []
 
