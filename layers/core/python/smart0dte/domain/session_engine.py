@@ -139,6 +139,14 @@ class SignalSource(Protocol):
 
 
 @runtime_checkable
+class RecordedSignals(Protocol):
+    """A signal source whose minutes were all asked beforehand (`domain.signal_tape`): the engine
+    gives it no cut of the day."""
+
+    def signals_at(self, now: datetime) -> list[Signal]: ...
+
+
+@runtime_checkable
 class StatefulSignalSource(SignalSource, Protocol):
     """A signal source whose per-day memory (cooldowns, daily caps) is part of the engine state."""
 
@@ -506,10 +514,13 @@ class SessionEngine:
         self._report_unflat(now)
         signals: list[Signal] = []
         if now < self.session.flatten_et:
-            known = self._cut.until(now_ns)
-            signals = sorted(
-                self.signal_source.signals(known, now), key=lambda s: (-s.confidence, s.signal_id)
+            source = self.signal_source
+            asked = (
+                source.signals_at(now)
+                if isinstance(source, RecordedSignals)
+                else source.signals(self._cut.until(now_ns), now)
             )
+            signals = sorted(asked, key=lambda s: (-s.confidence, s.signal_id))
             for signal in signals:
                 self._record_signal(signal, now)
         self._count_open()
