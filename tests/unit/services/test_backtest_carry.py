@@ -89,6 +89,13 @@ def test_day_trades_of_a_losing_day_refuse_the_next_days_entries_below_the_pdt_t
     independent = week(Account.PER_DAY, starting_equity_usd=SMALL_ACCOUNT_USD)
     assert independent.days[0] == small_carried.days[0]
     assert approved(independent.days[1]) > 0 and independent.days[1].trades
+    # the report names the rule that stopped the trading and from when
+    refused: Any = report_to_wire(small_carried)["refused_entries"]
+    assert refused["PATTERN_DAY_TRADER"]["first_date"] == second.session_date.isoformat()
+    assert refused["PATTERN_DAY_TRADER"]["signals"] == len(risk_rules(second)) + sum(
+        "PATTERN_DAY_TRADER" in r for d in small_carried.days[2:] for r in risk_rules(d)
+    )
+    assert "PATTERN_DAY_TRADER" not in report_to_wire(independent)["refused_entries"]  # type: ignore[operator]
 
 
 def test_a_drawdown_halt_on_day_one_refuses_every_entry_of_the_week(halted_carried: BacktestReport) -> None:

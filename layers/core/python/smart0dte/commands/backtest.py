@@ -25,6 +25,7 @@ from smart0dte.services.backtest import (
     Account,
     BacktestReport,
     BacktestRequest,
+    refusals,
     report_to_wire,
     run_backtest,
 )
@@ -87,6 +88,14 @@ def summary_lines(report: BacktestReport) -> list[str]:
     ]
     for name, stats in m.by_strategy.items():
         lines.append(f"  {name:<18} {stats.trades:>4} trades  {usd_text(stats.net_pnl_usd):>12} net")
+    refused = refusals(report.days)
+    if refused:
+        lines.append("entries refused, by rule:")
+    for rule, r in refused.items():
+        lines.append(
+            f"  {rule:<24} {r.signals:>5} signal(s) on {r.days:>3} day(s), "
+            f"{r.first_date.isoformat()}..{r.last_date.isoformat()}"
+        )
     return lines
 
 

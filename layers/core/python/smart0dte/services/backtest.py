@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
 from enum import StrEnum
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from smart0dte.domain.analytics import Performance, performance
 from smart0dte.domain.calendar import NEW_YORK, MarketCalendar, SessionTimes
@@ -351,6 +351,31 @@ def report_of(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Refusals:
+    """How often one risk rule refused a signal over a backtest."""
+
+    signals: int
+    days: int
+    first_date: date
+    last_date: date
+
+
+def refusals(days: Sequence[DayOutcome]) -> dict[str, Refusals]:
+    """Each risk rule that refused an entry, by rule name (a refused signal counts once per rule
+    it broke): where a carried limit stopped the trading shows here."""
+    found: dict[str, list[date]] = {}
+    for day in days:
+        for record in day.decisions:
+            if record.kind == "risk" and not record.detail["approved"]:
+                for rule in cast(list[str], record.detail["rules"]):
+                    found.setdefault(rule, []).append(day.session_date)
+    return {
+        rule: Refusals(len(dates), len(set(dates)), dates[0], dates[-1])
+        for rule, dates in sorted(found.items())
+    }
+
+
 def drawdown_limit_wire(request: BacktestRequest) -> dict[str, object]:
     """The drawdown limit and what it was measured on, for a report."""
     peak = "carried across days" if request.account is Account.CARRIED else "reset each day"
@@ -453,6 +478,15 @@ def report_to_wire(report: BacktestReport) -> dict[str, object]:
             else {"historical": m.minute_var.historical_var, "historical_cvar": m.minute_var.historical_cvar},
             "by_strategy": {k: v.net_pnl_usd for k, v in m.by_strategy.items()},
             "by_symbol": {k: v.net_pnl_usd for k, v in m.by_symbol.items()},
+        },
+        "refused_entries": {
+            rule: {
+                "signals": r.signals,
+                "days": r.days,
+                "first_date": r.first_date.isoformat(),
+                "last_date": r.last_date.isoformat(),
+            }
+            for rule, r in refusals(report.days).items()
         },
         "equity_curve": [str(e) for e in report.daily_equity_usd],
         "max_open_positions": max((d.max_open_positions for d in report.days), default=0),
