@@ -195,6 +195,10 @@ class BacktestDay:
                 "commissions_usd": metrics.trades.commissions_usd,
                 "gross_pnl_usd": metrics.trades.gross_pnl_usd,
             },
+            "refused_entries": {
+                rule: {"signals": r.signals, "days": r.days, "first_date": r.first_date.isoformat()}
+                for rule, r in backtest.refusals(outcomes).items()
+            },
             "open_positions_at_close": sum(o.open_positions_at_close for o in outcomes),
             "incidents": [i for o in outcomes for i in o.incidents],
         }
