@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from smart0dte.domain.calendar import SessionTimes
-from smart0dte.domain.marketdata import MarketDay, datetime_to_ns
+from smart0dte.domain.marketdata import DayCut, MarketDay, datetime_to_ns
 from smart0dte.domain.models import DomainError, Signal
 from smart0dte.domain.session_engine import SignalSource
 
@@ -62,10 +62,11 @@ def record_signals(day: MarketDay, session: SessionTimes, source: SignalSource) 
     """Ask `source` for each minute's signals as the engine would: at every
     minute end from the open + 1 minute to before the flatten time, with the day as known then."""
     by_minute: dict[int, tuple[Signal, ...]] = {}
+    cut = DayCut(day)
     now = session.open_et + MINUTE
     while now < session.flatten_et:
         now_ns = datetime_to_ns(now)
-        signals = source.signals(day.until(now_ns), now)
+        signals = source.signals(cut.until(now_ns), now)
         for signal in signals:
             if signal.ts != now:
                 raise DomainError(f"signal {signal.signal_id} has ts={signal.ts.isoformat()}, asked at {now}")
