@@ -35,8 +35,9 @@ from smart0dte.ports import HistoricalMarketData, ObjectStore
 
 MAX_WORKERS = 64
 T = TypeVar("T")
-AHEAD_PER_WORKER = 2
-"""Days a worker may have prepared before the engine takes them (bounds the memory held)."""
+AHEAD_PER_WORKER = 8
+"""Days per worker prepared ahead of the engine: rides out either side being descheduled on a
+shared machine while bounding the memory held (a simulated day is about 3.7 MB)."""
 
 
 def backtest_config() -> EngineConfig:
