@@ -183,17 +183,12 @@ def _promoted(request: BacktestRequest) -> ProbabilityFn | None:
     return model.probability_fn() if model is not None else None
 
 
-def session_of(session_date: date) -> SessionTimes:
-    session = MarketCalendar().session(session_date)
-    if session is None:
-        raise DomainError(f"{session_date} is not a session")
-    return session
-
-
 def market_of(job: DayJob) -> tuple[SessionTimes, MarketDay, dict[str, float]]:
     """The session, its market data as the request cuts it, and yesterday's closes."""
     request = job.request
-    session = session_of(job.session_date)
+    session = MarketCalendar().session(job.session_date)
+    if session is None:
+        raise DomainError(f"{job.session_date} is not a session")
     day, previous_close = _load(job)
     if request.data_until is not None:
         cut = datetime.combine(job.session_date, request.data_until, tzinfo=NEW_YORK)
@@ -231,10 +226,10 @@ def run_prepared(prepared: PreparedDay, config: EngineConfig, carry: AccountCarr
     )
 
 
-def run_day(job: DayJob, carry: AccountCarry | None = None) -> DayOutcome:
-    """One session through the engine with the rule strategies, from `carry` (default: the
-    request's fresh account). Top level: runs in a worker."""
-    return run_prepared(prepare_day(job), job.request.config, carry or job.request.fresh_account())
+def run_day(job: DayJob) -> DayOutcome:
+    """One session through the engine with the rule strategies from the request's fresh account
+    (top level: runs in a worker)."""
+    return run_prepared(prepare_day(job), job.request.config, job.request.fresh_account())
 
 
 def next_carry(outcomes: Sequence[DayOutcome], window_sessions: int) -> AccountCarry:
@@ -283,10 +278,6 @@ def day_jobs(request: BacktestRequest, sessions: Sequence[date]) -> list[DayJob]
     return jobs
 
 
-def _independent_day(job: DayJob) -> DayOutcome:
-    return run_day(job)
-
-
 def _in_order(work: Callable[[DayJob], T], jobs: Sequence[DayJob], workers: int) -> Iterator[T]:
     """`work` of each job, in the jobs' order: here, or in `workers` processes that run at most
     `AHEAD_PER_WORKER` days each ahead of the consumer."""
@@ -323,7 +314,7 @@ def run_backtest(
             if progress:
                 progress(len(outcomes), len(jobs), outcomes[-1].session_date)
     else:
-        for outcome in _in_order(_independent_day, jobs, request.workers):
+        for outcome in _in_order(run_day, jobs, request.workers):
             outcomes.append(outcome)
             if progress:
                 progress(len(outcomes), len(jobs), outcome.session_date)
