@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from smart0dte.cli import main
+from smart0dte.domain.calendar import MarketCalendar
 from smart0dte.domain.controls import RiskLimits
 from smart0dte.domain.session_engine import EngineConfig
 from smart0dte.domain.simulator import Scenario
@@ -34,8 +35,6 @@ WEEK = (date(2025, 3, 10), date(2025, 3, 14))
 PDT_THRESHOLD_USD = Decimal(str(RiskLimits().pdt_equity_threshold_usd))
 SMALL_ACCOUNT_USD = PDT_THRESHOLD_USD + 100
 """Just above the PDT threshold: a losing first day takes it below."""
-TIGHT_DRAWDOWN = 0.01
-"""Below what the week's first day loses, so the first day halts the account."""
 
 
 def week(account: Account, workers: int = 1, **fields: Any) -> BacktestReport:
@@ -45,9 +44,21 @@ def week(account: Account, workers: int = 1, **fields: Any) -> BacktestReport:
     return run_backtest(replace(request, **fields))
 
 
-def tight() -> EngineConfig:
-    config = backtest_config()
-    return replace(config, limits=config.limits.model_copy(update={"max_drawdown": TIGHT_DRAWDOWN}))
+def peak_drawdown(day: DayOutcome) -> float:
+    """The day's deepest minute mark below the running peak (its carried peak included)."""
+    marks = np.array([float(day.carry_in.peak_equity_usd), *map(float, day.minute_equity_usd)])
+    return float(np.max(1 - marks / np.maximum.accumulate(marks)))
+
+
+def config(max_drawdown: float | None = None, max_day_trades: int | None = None) -> EngineConfig:
+    base = backtest_config()
+    limits = (
+        base.limits if max_drawdown is None else base.limits.model_copy(update={"max_drawdown": max_drawdown})
+    )
+    settings = base.settings
+    if max_day_trades is not None:
+        settings = settings.model_copy(update={"max_day_trades": max_day_trades})
+    return replace(base, limits=limits, settings=settings)
 
 
 def risk_rules(day: DayOutcome) -> list[list[str]]:
@@ -59,62 +70,80 @@ def approved(day: DayOutcome) -> int:
 
 
 @pytest.fixture(scope="module")
-def small_carried() -> BacktestReport:
-    return week(Account.CARRIED, starting_equity_usd=SMALL_ACCOUNT_USD)
+def tight_drawdown() -> float:
+    """Half the first day's deepest fall below its running peak: a limit that day must reach."""
+    first = week(Account.PER_DAY, end=WEEK[0]).days[0]
+    assert peak_drawdown(first) > 0, "the first day must fall below its peak"
+    return peak_drawdown(first) / 2
 
 
 @pytest.fixture(scope="module")
-def halted_carried() -> BacktestReport:
-    return week(Account.CARRIED, config=tight())
+def small_carried() -> BacktestReport:
+    # one day trade in the window is the cap: any entry of a losing first day binds the next day
+    return week(Account.CARRIED, starting_equity_usd=SMALL_ACCOUNT_USD, config=config(max_day_trades=1))
+
+
+@pytest.fixture(scope="module")
+def halted_carried(tight_drawdown: float) -> BacktestReport:
+    return week(Account.CARRIED, config=config(max_drawdown=tight_drawdown))
 
 
 def test_day_trades_of_a_losing_day_refuse_the_next_days_entries_below_the_pdt_threshold(
     small_carried: BacktestReport,
 ) -> None:
-    max_day_trades = small_carried.request.config.settings.max_day_trades
-    first, second = small_carried.days[0], small_carried.days[1]
+    cap = small_carried.request.config.settings.max_day_trades
+    days = small_carried.days
+    first = days[0]
     assert first.end_equity_usd < PDT_THRESHOLD_USD <= first.carry_in.equity_usd, "day 1 must cross"
-    assert first.day_trades >= max_day_trades
-    assert second.carry_in.equity_usd == first.end_equity_usd
-    assert second.carry_in.day_trades_in_window == first.day_trades
-    rules = risk_rules(second)
-    assert rules and all("PATTERN_DAY_TRADER" in r for r in rules)
-    assert approved(second) == 0 and not second.trades
-    # the window is the four sessions before each day: day 1's entries count until day 5
+    assert first.day_trades >= cap
+    bound = [
+        i
+        for i, d in enumerate(days[1:], start=1)
+        if d.carry_in.equity_usd < PDT_THRESHOLD_USD and d.carry_in.day_trades_in_window >= cap
+    ]
+    assert 1 in bound and any(risk_rules(days[i]) for i in bound), "later days must ask"
+    for i in bound:
+        assert all("PATTERN_DAY_TRADER" in r for r in risk_rules(days[i]))
+        assert approved(days[i]) == 0 and not days[i].trades
+    # the window is the four sessions before each day
     window = small_carried.request.config.limits.pdt_window_sessions
-    for i, day in enumerate(small_carried.days[1:], start=1):
-        earlier = small_carried.days[max(0, i - (window - 1)) : i]
+    for i, day in enumerate(days[1:], start=1):
+        earlier = days[max(0, i - (window - 1)) : i]
         assert day.carry_in.day_trades_in_window == sum(d.day_trades for d in earlier)
+    refused: Any = report_to_wire(small_carried)["refused_entries"]["PATTERN_DAY_TRADER"]
+    assert refused["last_date"] >= days[bound[-1]].session_date.isoformat()
 
-    independent = week(Account.PER_DAY, starting_equity_usd=SMALL_ACCOUNT_USD)
-    assert independent.days[0] == small_carried.days[0]
-    assert approved(independent.days[1]) > 0 and independent.days[1].trades
-    # the report names the rule that stopped the trading and from when
-    refused: Any = report_to_wire(small_carried)["refused_entries"]
-    assert refused["PATTERN_DAY_TRADER"]["first_date"] == second.session_date.isoformat()
-    assert refused["PATTERN_DAY_TRADER"]["signals"] == len(risk_rules(second)) + sum(
-        "PATTERN_DAY_TRADER" in r for d in small_carried.days[2:] for r in risk_rules(d)
+    independent = week(
+        Account.PER_DAY, starting_equity_usd=SMALL_ACCOUNT_USD, config=config(max_day_trades=1)
     )
-    assert "PATTERN_DAY_TRADER" not in report_to_wire(independent)["refused_entries"]  # type: ignore[operator]
+    assert independent.days[0] == first
+    assert sum(approved(independent.days[i]) for i in bound) > 0
 
 
-def test_a_drawdown_halt_on_day_one_refuses_every_entry_of_the_week(halted_carried: BacktestReport) -> None:
-    first = halted_carried.days[0]
-    assert 1 - min(first.minute_equity_usd) / first.carry_in.equity_usd >= Decimal(str(TIGHT_DRAWDOWN))
-    for day in halted_carried.days[1:]:
-        assert day.carry_in.peak_equity_usd == first.peak_equity_usd >= first.carry_in.equity_usd
-        assert 1 - day.carry_in.equity_usd / day.carry_in.peak_equity_usd >= Decimal(str(TIGHT_DRAWDOWN))
-        assert all("MAX_DRAWDOWN" in r for r in risk_rules(day))
-        assert approved(day) == 0 and not day.trades
-    assert any(risk_rules(d) for d in halted_carried.days[1:]), "the strategies asked on later days"
+def test_a_drawdown_halt_on_day_one_refuses_the_entries_of_the_days_after(
+    halted_carried: BacktestReport, tight_drawdown: float
+) -> None:
+    days = halted_carried.days
+    assert peak_drawdown(days[0]) >= tight_drawdown
+    limit = Decimal(str(tight_drawdown))
+    bound = [
+        i
+        for i, d in enumerate(days[1:], start=1)
+        if 1 - d.carry_in.equity_usd / d.carry_in.peak_equity_usd >= limit
+    ]
+    assert 1 in bound and any(risk_rules(days[i]) for i in bound), "later days must ask"
+    for i in bound:
+        assert days[i].carry_in.peak_equity_usd >= days[0].carry_in.equity_usd
+        assert all("MAX_DRAWDOWN" in r for r in risk_rules(days[i]))
+        assert approved(days[i]) == 0 and not days[i].trades
 
-    independent = week(Account.PER_DAY, config=tight())
-    assert sum(len(d.trades) for d in independent.days[1:]) > 0
+    independent = week(Account.PER_DAY, config=config(max_drawdown=tight_drawdown))
+    assert sum(approved(independent.days[i]) for i in bound) > 0
     # the intraday drawdown stays within the limit plus one trade's risk (the halt flattens)
     metrics = halted_carried.metrics
     assert metrics.intraday_drawdown is not None
     one_trade = halted_carried.request.config.settings.max_risk_per_trade
-    assert TIGHT_DRAWDOWN <= metrics.intraday_drawdown.max_fraction <= TIGHT_DRAWDOWN + one_trade
+    assert tight_drawdown <= metrics.intraday_drawdown.max_fraction <= tight_drawdown + one_trade
 
 
 def test_the_losing_streak_and_the_equity_chain_from_day_to_day(halted_carried: BacktestReport) -> None:
@@ -129,13 +158,21 @@ def test_the_losing_streak_and_the_equity_chain_from_day_to_day(halted_carried: 
     assert [str(e) for e in halted_carried.daily_equity_usd[1:]] == [str(d.end_equity_usd) for d in days]
 
 
-def test_the_report_is_the_same_for_one_and_two_workers_across_the_pdt_threshold_and_a_halt() -> None:
-    fields = {"starting_equity_usd": SMALL_ACCOUNT_USD, "config": tight()}
-    one: Any = report_to_wire(week(Account.CARRIED, workers=1, **fields))
-    two = report_to_wire(week(Account.CARRIED, workers=2, **fields))
-    rules = {r for d in one["decisions"] if d["kind"] == "risk" for r in d["rules"]}
-    assert {"PATTERN_DAY_TRADER", "MAX_DRAWDOWN"} <= rules, "the range must cross both"
-    assert json.dumps(one) == json.dumps(two)
+def test_the_report_is_the_same_for_one_and_two_workers_across_the_pdt_threshold_and_a_halt(
+    tight_drawdown: float,
+) -> None:
+    cases = (
+        (
+            "PATTERN_DAY_TRADER",
+            {"starting_equity_usd": SMALL_ACCOUNT_USD, "config": config(max_day_trades=1)},
+        ),
+        ("MAX_DRAWDOWN", {"config": config(max_drawdown=tight_drawdown)}),
+    )
+    for rule, fields in cases:
+        one: Any = report_to_wire(week(Account.CARRIED, workers=1, **fields))
+        two = report_to_wire(week(Account.CARRIED, workers=2, **fields))
+        assert rule in {r for d in one["decisions"] if d["kind"] == "risk" for r in d["rules"]}
+        assert json.dumps(one) == json.dumps(two)
 
 
 def test_no_carry_starts_every_day_fresh_and_says_so(capsys: pytest.CaptureFixture[str]) -> None:
@@ -156,23 +193,26 @@ def test_no_carry_starts_every_day_fresh_and_says_so(capsys: pytest.CaptureFixtu
     assert "each day from the starting capital (--no-carry)" in capsys.readouterr().out
 
 
-def test_intraday_drawdown_is_measured_on_the_minute_marks_and_never_below_the_close_to_close_one() -> None:
-    report: Any = report_to_wire(week(Account.CARRIED, end=date(2025, 3, 11)))
-    start = Decimal(report["request"]["starting_equity_usd"])
-    marks = [start]
-    for day in report["days"]:
-        marks += [Decimal(e) for e in day["minute_equity"]] + [Decimal(day["end_equity"])]
+def test_intraday_drawdown_sees_a_trough_the_close_recovered_from() -> None:
+    # the first session of the week (each run alone, scenario by scenario) whose low lies below
+    # both its start and its close
+    found: Any = None
+    for scenario, session in itertools.product(Scenario, MarketCalendar().sessions_between(*WEEK)):
+        report: Any = report_to_wire(week(Account.CARRIED, start=session, end=session, scenario=scenario))
+        (day,) = report["days"]
+        low = min(Decimal(e) for e in day["minute_equity"])
+        if low < min(Decimal(day["start_equity"]), Decimal(day["end_equity"])):
+            found = report
+            break
+    assert found is not None, "a day must recover from its low by the close"
+    (day,) = found["days"]
+    marks = [Decimal(found["request"]["starting_equity_usd"])]
+    marks += [Decimal(e) for e in day["minute_equity"]] + [Decimal(day["end_equity"])]
     series = np.array([float(m) for m in marks])
     expected = float(np.max(1 - series / np.maximum.accumulate(series)))
-    metrics = report["metrics"]
+    metrics = found["metrics"]
     assert metrics["max_drawdown_intraday"] == pytest.approx(expected, rel=1e-12)
-    assert metrics["max_drawdown_intraday"] >= metrics["max_drawdown_eod"]
-    # a day whose trough lies below both its start and its close: only the minute marks see it
-    recovered = [
-        d
-        for d in report["days"]
-        if min(Decimal(e) for e in d["minute_equity"])
-        < min(Decimal(d["start_equity"]), Decimal(d["end_equity"]))
-    ]
-    assert recovered, "the range needs a day that recovered from its low by the close"
+    # end of day sees only the close: at most the close below the start
+    close_to_start = max(0.0, 1 - float(Decimal(day["end_equity"]) / marks[0]))
+    assert metrics["max_drawdown_eod"] == pytest.approx(close_to_start, rel=1e-12)
     assert metrics["max_drawdown_intraday"] > metrics["max_drawdown_eod"]
