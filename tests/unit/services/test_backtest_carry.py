@@ -110,8 +110,10 @@ def test_day_trades_of_a_losing_day_refuse_the_next_days_entries_below_the_pdt_t
     for i, day in enumerate(days[1:], start=1):
         earlier = days[max(0, i - (window - 1)) : i]
         assert day.carry_in.day_trades_in_window == sum(d.day_trades for d in earlier)
-    refused: Any = report_to_wire(small_carried)["refused_entries"]["PATTERN_DAY_TRADER"]
-    assert refused["last_date"] >= days[bound[-1]].session_date.isoformat()
+    wire: Any = report_to_wire(small_carried)
+    assert (
+        wire["refused_entries"]["PATTERN_DAY_TRADER"]["last_date"] >= days[bound[-1]].session_date.isoformat()
+    )
 
     independent = week(
         Account.PER_DAY, starting_equity_usd=SMALL_ACCOUNT_USD, config=config(max_day_trades=1)
