@@ -7,10 +7,18 @@ Run: .venv/bin/python bench/backtest.py [--quick] [--json] [--core K] [--bt-bars
    the day's features, the four rule strategies every minute, risk, the simulated broker, the
    portfolio. Median of several runs of one day, and the median and worst over the seven
    scenarios (target <= 0.5 s).
-2. 252 sessions (the 2024 NYSE year) through `run_backtest` with 2 worker processes, wall time
-   from the request to the report, including the parent's pass that chains the days' price
-   levels (target <= 60 s). `--quick` runs the first 20 sessions and extrapolates linearly to 252
-   (labelled as such; process start-up is then counted 12.6 times, so the estimate errs high).
+2. 252 sessions (the 2024 NYSE year, `normal`, default settings) through `run_backtest` with 2
+   worker processes, the account carried from day to day (the workers prepare days: market data,
+   features, signals; the engine runs them in order here), wall time from the request to the
+   report, including the parent's pass that chains the days' price levels (target <= 20 s, beside
+   the reference 12.9 s measured without carry before it existed); then the same year with
+   `Account.PER_DAY` (no carry) measured now, under the same load. The carried year's intraday max
+   drawdown must stay within the 15% limit plus one trade's risk (`max_risk_per_trade`), with the
+   default settings and again with the consecutive-loss breaker at its highest setting (100): with
+   the streak carried, the default breaker (5) stops the entries for good at the first five
+   straight losses, before the drawdown limit is ever tested.
+   `--quick` runs the first 20 sessions and extrapolates linearly to 252 (labelled as such;
+   process start-up is then counted 12.6 times, so the estimate errs high).
 3. SMA(10)/SMA(30) crossover on 1,000,000 one-minute bars of a seeded random walk (cent prices):
    buy 1 unit when SMA10 crosses above SMA30, close when it crosses below, market orders filled
    at the next bar's open. Ours: `bench/sma_cross.py`'s `sma_cross_trades` (median of 5 runs);
@@ -34,6 +42,7 @@ import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
+from dataclasses import replace  # noqa: E402
 from datetime import date  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -42,13 +51,23 @@ from sma_cross import BarTrade, sma_cross_trades  # noqa: E402
 
 from smart0dte.domain.calendar import MarketCalendar  # noqa: E402
 from smart0dte.domain.simulator import MarketSimulator, Scenario  # noqa: E402
-from smart0dte.services.backtest import BacktestRequest, DayJob, run_backtest, run_day  # noqa: E402
+from smart0dte.services.backtest import (  # noqa: E402
+    Account,
+    BacktestRequest,
+    DayJob,
+    refusals,
+    run_backtest,
+    run_day,
+)
 
 SESSION_DAY = date(2025, 3, 14)
 SESSION_TARGET_S = 0.5
 YEAR = (date(2024, 1, 2), date(2024, 12, 31))
 YEAR_SESSIONS = 252
-YEAR_TARGET_S = 60.0
+YEAR_TARGET_S = 20.0
+"""Issue 17's target for a year with the account carried."""
+YEAR_NO_CARRY_REFERENCE_S = 12.9
+"""The year without carry as measured before the carry existed (issue 17)."""
 YEAR_WORKERS = 2
 QUICK_SESSIONS = 20
 BARS = 1_000_000
@@ -108,21 +127,37 @@ def bench_session(repeat: int) -> dict[str, Any]:
 # --- 2. a year with two workers ---------------------------------------------------------------------
 
 
+def _year(request: BacktestRequest) -> tuple[float, Any]:
+    started = time.perf_counter()
+    report = run_backtest(request)
+    return time.perf_counter() - started, report
+
+
 def bench_year(quick: bool) -> dict[str, Any]:
     sessions = MarketCalendar().sessions_between(*YEAR)
     assert len(sessions) == YEAR_SESSIONS, len(sessions)
     end = sessions[QUICK_SESSIONS - 1] if quick else sessions[-1]
     request = BacktestRequest(start=sessions[0], end=end, workers=YEAR_WORKERS)
-    started = time.perf_counter()
-    report = run_backtest(request)
-    elapsed_s = time.perf_counter() - started
+    load_before = os.getloadavg()[0]
+    elapsed_s, report = _year(request)
+    per_day_s, _ = _year(
+        BacktestRequest(start=sessions[0], end=end, workers=YEAR_WORKERS, account=Account.PER_DAY)
+    )
+    config = request.config
+    no_breaker = replace(config, limits=config.limits.model_copy(update={"max_consecutive_losses": 100}))
+    _, unbroken = _year(replace(request, config=no_breaker))
     ran = len(report.days)
     estimate_s = elapsed_s * YEAR_SESSIONS / ran
+    intraday, unbroken_intraday = (_intraday(r) for r in (report, unbroken))
+    bound = config.limits.max_drawdown + config.settings.max_risk_per_trade
+    halted = refusals(unbroken.days).get("MAX_DRAWDOWN")
     return {
         "sessions_run": ran,
         "first": sessions[0].isoformat(),
         "last": end.isoformat(),
         "workers": YEAR_WORKERS,
+        "account": request.account.value,
+        "load_average_1m_before": load_before,
         "elapsed_s": elapsed_s,
         "per_session_s": elapsed_s / ran,
         "sessions_252_s": estimate_s,
@@ -130,7 +165,32 @@ def bench_year(quick: bool) -> dict[str, Any]:
         "trades": len(report.trades),
         "target_s": YEAR_TARGET_S,
         "ratio": estimate_s / YEAR_TARGET_S,
+        "no_carry_reference_s": YEAR_NO_CARRY_REFERENCE_S,
+        "ratio_to_reference": estimate_s / YEAR_NO_CARRY_REFERENCE_S,
+        "no_carry_now_252_s": per_day_s * YEAR_SESSIONS / ran,
+        "ratio_to_no_carry_now": elapsed_s / per_day_s,
+        "max_drawdown_intraday": intraday,
+        "max_drawdown_eod": report.metrics.drawdown.max_fraction,
+        "drawdown_bound": bound,
+        "drawdown_within_bound": intraday <= bound,
+        "breaker_trading_stopped": _first_refusal(report, "CONSECUTIVE_LOSSES"),
+        "breaker_off_trades": len(unbroken.trades),
+        "breaker_off_max_drawdown_intraday": unbroken_intraday,
+        "breaker_off_max_drawdown_eod": unbroken.metrics.drawdown.max_fraction,
+        "breaker_off_within_bound": unbroken_intraday <= bound,
+        "breaker_off_halted_from": None if halted is None else halted.first_date.isoformat(),
     }
+
+
+def _intraday(report: Any) -> float:
+    minute_drawdown = report.metrics.intraday_drawdown
+    assert minute_drawdown is not None
+    return float(minute_drawdown.max_fraction)
+
+
+def _first_refusal(report: Any, rule: str) -> str | None:
+    found = refusals(report.days).get(rule)
+    return None if found is None else found.first_date.isoformat()
 
 
 # --- 3. SMA crossover against backtrader ----------------------------------------------------------
@@ -262,9 +322,9 @@ def print_table(figures: dict[str, Any]) -> None:
         ),
     ]
     label = (
-        f"2. 252 sessions, {y['workers']} workers (extrapolated from {y['sessions_run']})"
+        f"2. 252 sessions carried, {y['workers']} workers (extrapolated from {y['sessions_run']})"
         if y["extrapolated"]
-        else f"2. 252 sessions, {y['workers']} workers"
+        else f"2. 252 sessions carried, {y['workers']} workers"
     )
     rows += [
         (
@@ -277,7 +337,38 @@ def print_table(figures: dict[str, Any]) -> None:
             f"   measured: {y['sessions_run']} sessions {y['first']}..{y['last']}",
             f"{y['elapsed_s']:.1f} s",
             f"{y['per_session_s']:.3f} s/session",
+            f"load {y['load_average_1m_before']:.2f}",
+        ),
+        (
+            "   beside the reference without carry",
+            f"{y['sessions_252_s']:.1f} s",
+            f"ref {y['no_carry_reference_s']:.1f} s",
+            f"{y['ratio_to_reference']:.2f}x",
+        ),
+        (
+            "   without carry (--no-carry), measured now",
+            f"{y['no_carry_now_252_s']:.1f} s",
             "",
+            f"{y['ratio_to_no_carry_now']:.2f}x",
+        ),
+        (
+            f"   max drawdown intraday / end of day ({y['trades']} trades)",
+            f"{y['max_drawdown_intraday']:.2%} / {y['max_drawdown_eod']:.2%}",
+            f"<= {y['drawdown_bound']:.0%}",
+            _verdict(y["drawdown_within_bound"]),
+        ),
+        (
+            f"   entries stopped by 5 straight losses from {y['breaker_trading_stopped'] or 'never'}",
+            "",
+            "",
+            "",
+        ),
+        (
+            f"   breaker at 100: drawdown ({y['breaker_off_trades']} trades, halted "
+            f"{y['breaker_off_halted_from'] or 'never'})",
+            f"{y['breaker_off_max_drawdown_intraday']:.2%} / {y['breaker_off_max_drawdown_eod']:.2%}",
+            f"<= {y['drawdown_bound']:.0%}",
+            _verdict(y["breaker_off_within_bound"]),
         ),
         (
             f"3. SMA 10/30 cross, ours ({b['bars']:,} bars, {b['ours_trades']:,} trades)",

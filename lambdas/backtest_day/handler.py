@@ -1,15 +1,17 @@
-"""BacktestDay: one session of the backtest workflow's Distributed Map, and the final aggregate.
+"""BacktestDay: one session prepared per item of the backtest workflow's Distributed Map, and the
+aggregate that runs the engine over them in order.
 
 Events:  {"action": "day", "date": "YYYY-MM-DD", "request": <request>, "run": <execution name>}
-         (one per Map item)
+         (one per Map item: the session's market data, features and signals, in parallel)
          {"action": "aggregate", "request": <request>, "results": [<day result>...], "run": ...}
-         (at the end); a day or aggregate that fails writes why to backtests/runs/<run>/failure.json
+         (at the end: the engine over the sessions in order, the account carried); a day or
+         aggregate that fails writes why to backtests/runs/<run>/failure.json
          <request> = {"start", "end", "source": "simulator" | "archive", "scenario", "seed",
          "data_until": "HH:MM" | null, "starting_equity_usd"}
-Returns: day -> {"date", "net_pnl_usd", "commissions_usd", "trades": [...], "decisions" (count),
-         "max_open_positions", "open_positions_at_close", "incidents", "report_key"} (the full day,
-         decisions included, is in the reports bucket); aggregate -> {"report_key", "days", "trades",
-         "net_pnl_usd", "commissions_usd", "total_return"}; P&L is net of commissions
+Returns: day -> {"date", "signals" (count), "prepared_key"} (the recorded signals, in the reports
+         bucket); aggregate -> {"report_key", "days", "trades", "net_pnl_usd", "commissions_usd",
+         "total_return"} (each day's full outcome, decisions included, under
+         backtests/<id>/outcomes/); P&L is net of commissions
 
 A malformed event raises MalformedEvent naming each field; nothing is written.
 """
@@ -46,14 +48,13 @@ def _handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     action = event.get("action") if isinstance(event, dict) else None
     if action == "day":
         result = build_service().day(parse_event(BacktestDayEvent, event, NAME))
-        metrics.add_metric(name="BacktestTrades", unit=MetricUnit.Count, value=len(result["trades"]))
+        metrics.add_metric(name="BacktestSignals", unit=MetricUnit.Count, value=result["signals"])
     elif action == "aggregate":
         result = build_service().aggregate(parse_event(BacktestAggregateEvent, event, NAME))
+        metrics.add_metric(name="BacktestTrades", unit=MetricUnit.Count, value=result["trades"])
     else:
         raise MalformedEvent(f"{NAME}: malformed event: action={action!r} must be 'day' or 'aggregate'")
-    logger.info(
-        "backtest_day", extra={"action": action, **{k: v for k, v in result.items() if k != "trades"}}
-    )
+    logger.info("backtest_day", extra={"action": action, **result})
     return result
 
 

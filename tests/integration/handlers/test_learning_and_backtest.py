@@ -1,5 +1,6 @@
 """learning retrains on the archive bucket's DBN days and asks the registry to promote; backtest_day
-runs one session of the Distributed Map and aggregates the days, as `smart0dte backtest` would."""
+prepares one session per Distributed Map item and its aggregate runs the engine over them in order,
+carrying the account, as `smart0dte backtest` would."""
 
 from __future__ import annotations
 
@@ -101,12 +102,19 @@ def test_learning_trains_on_the_archive_and_records_the_promotion_decision(
 
 
 def test_backtest_days_and_their_aggregate_match_the_local_backtest(aws: Provisioned) -> None:
-    request = {"start": "2025-03-12", "end": "2025-03-13", "scenario": "trend_up", "seed": 7}
+    # a small account: day 1's day trades and loss bind day 2 only when the account carries
+    request = {
+        "start": "2025-03-10",
+        "end": "2025-03-11",
+        "scenario": "gap_down",
+        "seed": 7,
+        "starting_equity_usd": "25100",
+    }
     handler = load_handler("backtest_day")
 
     days = [
         handler.handler({"action": "day", "date": day, "request": request}, Context())
-        for day in ("2025-03-12", "2025-03-13")
+        for day in ("2025-03-11", "2025-03-10")  # the Map's items finish in any order
     ]
     aggregate: dict[str, Any] = handler.handler(
         {"action": "aggregate", "request": request, "results": days}, Context()
@@ -115,20 +123,40 @@ def test_backtest_days_and_their_aggregate_match_the_local_backtest(aws: Provisi
     local = report_to_wire(
         run_backtest(
             BacktestRequest(
-                start=date(2025, 3, 12), end=date(2025, 3, 13), scenario=Scenario.TREND_UP, seed=7
+                start=date(2025, 3, 10),
+                end=date(2025, 3, 11),
+                scenario=Scenario.GAP_DOWN,
+                seed=7,
+                starting_equity_usd=Decimal("25100"),
             )
         )
     )
-    assert [d["net_pnl_usd"] for d in days] == [d["net_pnl"] for d in local["days"]]  # type: ignore[index]
-    assert [d["commissions_usd"] for d in days] == [d["commissions"] for d in local["days"]]  # type: ignore[index]
-    contracts = [OptionContract.model_validate(t["contract"]).occ_symbol for d in days for t in d["trades"]]
+    assert local["account"] == "carried"
+    signals = [d for d in local["decisions"] if d["kind"] == "signal"]  # type: ignore[union-attr]
+    assert sum(d["signals"] for d in days) == len(signals) > 0
+    reports = keys(aws, REPORTS_BUCKET.logical_name)
+    assert aggregate["report_key"] in reports and all(d["prepared_key"] in reports for d in days)
+    report = json.loads(
+        boto3.client("s3", region_name=REGION)
+        .get_object(Bucket=aws.buckets[REPORTS_BUCKET.logical_name], Key=aggregate["report_key"])["Body"]
+        .read()
+    )
+    assert report["account"] == "carried"
+    assert [d["net_pnl_usd"] for d in report["days"]] == [d["net_pnl"] for d in local["days"]]  # type: ignore[index]
+    assert [d["start_equity_usd"] for d in report["days"]] == [d["start_equity"] for d in local["days"]]  # type: ignore[index]
+    contracts = [OptionContract.model_validate(t["contract"]).occ_symbol for t in report["trades"]]
     assert contracts == [t["contract"] for t in local["trades"]]  # type: ignore[union-attr]
-    assert sum(d["decisions"] for d in days) == len(local["decisions"])  # type: ignore[arg-type]
+    assert report["refused_entries"] == {
+        rule: {k: r[k] for k in ("signals", "days", "first_date")}
+        for rule, r in local["refused_entries"].items()  # type: ignore[union-attr]
+    }
+    for name in ("max_drawdown_eod", "max_drawdown_intraday", "drawdown_limit"):
+        assert report["metrics"][name] == local["metrics"][name]  # type: ignore[index]
     assert aggregate["days"] == 2 and aggregate["trades"] == len(local["trades"])  # type: ignore[arg-type]
-    assert Decimal(aggregate["net_pnl_usd"]) == Decimal(local["equity_curve"][-1]) - Decimal("100000")  # type: ignore[index]
+    assert Decimal(aggregate["net_pnl_usd"]) == Decimal(local["equity_curve"][-1]) - Decimal("25100")  # type: ignore[index]
     fees = sum(Decimal(t["commissions"]) for t in local["trades"])  # type: ignore[union-attr]
     assert fees > 0 and Decimal(aggregate["commissions_usd"]) == fees
-    reports = keys(aws, REPORTS_BUCKET.logical_name)
-    assert aggregate["report_key"] in reports and all(d["report_key"] in reports for d in days)
-    with pytest.raises(ValueError, match=r"date=2025-03-14 is outside the request's 2025-03-12..2025-03-13"):
+    for day in report["days"]:
+        assert day["report_key"] in keys(aws, REPORTS_BUCKET.logical_name)
+    with pytest.raises(ValueError, match=r"date=2025-03-14 is outside the request's 2025-03-10..2025-03-11"):
         handler.handler({"action": "day", "date": "2025-03-14", "request": request}, Context())

@@ -104,3 +104,18 @@ def test_walk_forward_picks_on_train_and_reports_out_of_sample() -> None:
     assert [(f.train, f.test) for f in folds] == [((0, 6), (6, 10)), ((4, 10), (10, 14)), ((8, 14), (14, 18))]
     assert [f.chosen for f in folds] == [2, 2, 5]
     assert folds[1].test_score < folds[1].train_score  # the regime changed: out of sample is worse
+
+
+def test_an_intraday_trough_the_close_recovered_from_shows_only_in_the_minute_drawdown() -> None:
+    # one day: 100,000 at the start and at the close; 90,000 at a minute mark in between
+    result = performance([100_000, 100_000], [], [100_000, 95_000, 90_000, 99_000, 100_000, 100_000])
+    assert result.drawdown.max_fraction == 0.0
+    assert result.intraday_drawdown is not None
+    assert result.intraday_drawdown.max_fraction == pytest.approx(0.10)
+    assert result.intraday_drawdown.max_duration_periods == 3
+    minute = np.array([95_000 / 100_000, 90_000 / 95_000, 99_000 / 90_000, 100_000 / 99_000, 1.0]) - 1
+    assert result.minute_var == value_at_risk(minute)
+    assert result.minute_var is not None and result.minute_var.historical_var > 0
+    assert performance([100_000, 100_000], []).intraday_drawdown is None
+    with pytest.raises(DomainError, match="minute_equity must be a non-empty series of positive values"):
+        performance([100_000], [], [100_000, 0])

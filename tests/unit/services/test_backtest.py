@@ -1,6 +1,7 @@
 """Backtests end to end over simulated days: limits, determinism, look-ahead, parallelism, data paths."""
 
 import json
+from dataclasses import replace
 from datetime import date, time
 from decimal import Decimal
 from pathlib import Path
@@ -12,7 +13,7 @@ from smart0dte.commands.backtest import summary_lines
 from smart0dte.domain.models import CONTRACT_MULTIPLIER, DomainError
 from smart0dte.domain.portfolio import usd_text
 from smart0dte.domain.simulator import Scenario
-from smart0dte.services.backtest import BacktestReport, BacktestRequest, report_to_wire, run_backtest
+from smart0dte.services.backtest import Account, BacktestReport, BacktestRequest, report_to_wire, run_backtest
 
 WEEK = (date(2025, 3, 10), date(2025, 3, 14))
 
@@ -85,10 +86,14 @@ def test_two_workers_give_the_same_days(week_report: dict[str, object]) -> None:
     assert json.dumps(report_to_wire(run_backtest(request))["days"]) == json.dumps(week_report["days"])
 
 
-def test_data_until_changes_no_decision_before_the_cut(week_report: dict[str, object]) -> None:
+def test_data_until_changes_no_decision_before_the_cut() -> None:
+    # days run independently: carried, a cut changes what later days inherit (equity, so sizes)
     cut = time(12, 0)
-    request = BacktestRequest(start=WEEK[0], end=WEEK[1], scenario=Scenario.TREND_UP, seed=7, data_until=cut)
-    cut_report = report_to_wire(run_backtest(request))
+    request = BacktestRequest(
+        start=WEEK[0], end=WEEK[1], scenario=Scenario.TREND_UP, seed=7, account=Account.PER_DAY
+    )
+    week_report = report_to_wire(run_backtest(request))
+    cut_report = report_to_wire(run_backtest(replace(request, data_until=cut)))
 
     def before_cut(report: dict[str, object]) -> list[object]:
         return [d for d in report["decisions"] if d["ts"][11:16] < "12:00"]  # times are New York

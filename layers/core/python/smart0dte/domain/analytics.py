@@ -1,7 +1,9 @@
 """Performance analytics of a run: returns, risk-adjusted ratios, drawdowns, trade statistics,
 VaR/CVaR, breakdowns, a Monte Carlo bootstrap of trade P&L and walk-forward parameter evaluation.
 
-Daily figures come from the end-of-day equity series; annualisation uses 252 sessions.
+Daily figures come from the end-of-day equity series; annualisation uses 252 sessions. Given the
+minute marks too, the drawdown and a one-minute VaR are also measured on them (intraday), where an
+end-of-day series misses a trough the close recovered from.
 Undefined ratios (no variance, no losses) are None rather than a misleading number.
 """
 
@@ -75,7 +77,7 @@ def value_at_risk(returns: F64, confidence: float = 0.95) -> ValueAtRisk | None:
     z = NormalDist().inv_cdf(alpha)
     parametric_var = -(mean + z * std)
     parametric_cvar = -(mean - std * NormalDist().pdf(z) / alpha)
-    return ValueAtRisk(confidence, -cutoff, -float(tail.mean()), parametric_var, parametric_cvar)
+    return ValueAtRisk(confidence, 0.0 - cutoff, 0.0 - float(tail.mean()), parametric_var, parametric_cvar)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,13 +128,32 @@ class Performance:
     trades: TradeStats
     by_strategy: dict[str, TradeStats]
     by_symbol: dict[str, TradeStats]
+    intraday_drawdown: Drawdown | None = None
+    """Of the minute marks (durations in minutes marked); None without them."""
+    minute_var: ValueAtRisk | None = None
+    """VaR/CVaR of one-minute equity returns from the minute marks; None without them."""
 
 
-def performance(daily_equity: Sequence[Decimal | float], trades: Sequence[ClosedTrade]) -> Performance:
-    """Everything the report shows, from end-of-day equity (first value = starting equity)."""
-    equity = np.array([float(e) for e in daily_equity], dtype=np.float64)
-    if equity.size == 0 or np.any(equity <= 0):
-        raise DomainError("daily_equity must be a non-empty series of positive values")
+def _positive(name: str, values: Sequence[Decimal | float]) -> F64:
+    series = np.array([float(e) for e in values], dtype=np.float64)
+    if series.size == 0 or np.any(series <= 0):
+        raise DomainError(f"{name} must be a non-empty series of positive values")
+    return series
+
+
+def performance(
+    daily_equity: Sequence[Decimal | float],
+    trades: Sequence[ClosedTrade],
+    minute_equity: Sequence[Decimal | float] | None = None,
+) -> Performance:
+    """Everything the report shows, from end-of-day equity (first value = starting equity) and,
+    when given, the equity at every minute mark (first value = starting equity too)."""
+    equity = _positive("daily_equity", daily_equity)
+    intraday_dd = minute_var = None
+    if minute_equity is not None:
+        marks = _positive("minute_equity", minute_equity)
+        intraday_dd = drawdown(marks)
+        minute_var = value_at_risk(marks[1:] / marks[:-1] - 1) if marks.size > 2 else None
     returns = equity[1:] / equity[:-1] - 1 if equity.size > 1 else np.empty(0)
     periods = returns.size
     total = float(equity[-1] / equity[0] - 1)
@@ -158,6 +179,8 @@ def performance(daily_equity: Sequence[Decimal | float], trades: Sequence[Closed
         trades=trade_stats(trades),
         by_strategy=_breakdown(trades, lambda t: t.strategy),
         by_symbol=_breakdown(trades, lambda t: t.contract.root),
+        intraday_drawdown=intraday_dd,
+        minute_var=minute_var,
     )
 
 

@@ -59,7 +59,7 @@ from smart0dte.domain.exits import (
     exit_reason,
     intrinsic_value,
 )
-from smart0dte.domain.marketdata import ChainSeries, MarketDay, datetime_to_ns, ns_to_datetime
+from smart0dte.domain.marketdata import ChainSeries, DayCut, MarketDay, datetime_to_ns, ns_to_datetime
 from smart0dte.domain.models import (
     CONTRACT_MULTIPLIER,
     DomainError,
@@ -136,6 +136,14 @@ class SignalSource(Protocol):
     """Produces the signals of minute `now` from what is known then."""
 
     def signals(self, known: MarketDay, now: datetime) -> list[Signal]: ...
+
+
+@runtime_checkable
+class RecordedSignals(Protocol):
+    """A signal source whose minutes were all asked beforehand (`domain.signal_tape`): the engine
+    gives it no cut of the day."""
+
+    def signals_at(self, now: datetime) -> list[Signal]: ...
 
 
 @runtime_checkable
@@ -326,25 +334,6 @@ def _marketable(order: Order, bid: float) -> bool:
     return limit <= Decimal(str(bid)).quantize(EXIT_TICK_USD, rounding=ROUND_HALF_UP)
 
 
-class _DayCut:
-    """`MarketDay.until` for a loop that asks every minute: the same day as known at `ts_ns`, with
-    bar close and chain sample times searched once as Python lists (the per-minute cost matters)."""
-
-    def __init__(self, day: MarketDay) -> None:
-        self.day = day
-        self.bar_close_ns = {s: series.close_ts_ns.tolist() for s, series in day.bars.items()}
-        self.sample_ns = {u: chain.sample_ts_ns.tolist() for u, chain in day.chains.items()}
-
-    def until(self, ts_ns: int) -> MarketDay:
-        day = self.day
-        return type(day)(
-            day.session_date,
-            {s: series.head(bisect_right(self.bar_close_ns[s], ts_ns)) for s, series in day.bars.items()},
-            {u: chain.head(bisect_right(self.sample_ns[u], ts_ns)) for u, chain in day.chains.items()},
-            day.synthetic,
-        )
-
-
 _COLUMNS: WeakKeyDictionary[ChainSeries, dict[str, int]] = WeakKeyDictionary()
 
 
@@ -453,7 +442,7 @@ class SessionEngine:
         self.incidents: list[str] = []
         self.max_open = 0
         self.chains = {u: _Chain(c, _columns(c)) for u, c in day.chains.items()}
-        self._cut = _DayCut(day)
+        self._cut = DayCut(day)
         self._kept_strategy_states: list[object] = []
         """Strategy states restored for a source that does not keep them: written back unchanged."""
         self._phase = _Collector()
@@ -506,10 +495,13 @@ class SessionEngine:
         self._report_unflat(now)
         signals: list[Signal] = []
         if now < self.session.flatten_et:
-            known = self._cut.until(now_ns)
-            signals = sorted(
-                self.signal_source.signals(known, now), key=lambda s: (-s.confidence, s.signal_id)
+            source = self.signal_source
+            asked = (
+                source.signals_at(now)
+                if isinstance(source, RecordedSignals)
+                else source.signals(self._cut.until(now_ns), now)
             )
+            signals = sorted(asked, key=lambda s: (-s.confidence, s.signal_id))
             for signal in signals:
                 self._record_signal(signal, now)
         self._count_open()

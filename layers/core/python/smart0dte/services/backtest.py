@@ -1,35 +1,57 @@
-"""Backtests: the session engine over many days, from DBN folders or the simulator, in parallel.
+"""Backtests: the session engine over many days, from DBN folders or the simulator.
 
-Each day starts from the configured capital (so days are independent and run in any order or
-process); the report's equity curve adds the days' P&L. Below the PDT equity threshold the day
-trades of earlier sessions matter, so such runs go day by day in one process.
+The account carries from each day to the next (`Account.CARRIED`, the default): the equity and
+its peak (marked each minute, so the 15% drawdown limit binds across days), the day-trade window
+and the losing streak, as pre_market hands them from one live session to the next. What does not
+depend on the account runs in parallel, `workers` processes ahead of the engine: loading or
+simulating the day, its features and every minute's signals (`domain.signal_tape`); the engine
+then runs the days in order in this process, so results are the same for any worker count.
+`Account.PER_DAY` starts each day from the starting capital with a fresh peak, no earlier day
+trades and no streak (research: days are independent; whole days then run in the workers).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
+from enum import StrEnum
+from typing import TypeVar, cast
 
 from smart0dte.domain.analytics import Performance, performance
-from smart0dte.domain.calendar import NEW_YORK, MarketCalendar
+from smart0dte.domain.calendar import NEW_YORK, MarketCalendar, SessionTimes
 from smart0dte.domain.controls import AutomationSettings
 from smart0dte.domain.marketdata import MarketDay, datetime_to_ns
 from smart0dte.domain.models import DomainError, Underlying
 from smart0dte.domain.portfolio import ClosedTrade
 from smart0dte.domain.session_engine import AccountCarry, DecisionRecord, EngineConfig, SessionEngine
+from smart0dte.domain.signal_tape import SignalTape, record_signals
 from smart0dte.domain.simulator import DEFAULT_SEED, MarketSimulator, MarketState, Scenario
 from smart0dte.domain.strategy_signals import ProbabilityFn, StrategySignals
 from smart0dte.ports import HistoricalMarketData, ObjectStore
 
 MAX_WORKERS = 64
+T = TypeVar("T")
+AHEAD_PER_WORKER = 8
+"""Days per worker prepared ahead of the engine: rides out either side being descheduled on a
+shared machine while bounding the memory held (a simulated day is about 3.7 MB)."""
 
 
 def backtest_config() -> EngineConfig:
     """The engine configuration of a backtest: automation on, everything else at its defaults."""
     return EngineConfig(settings=AutomationSettings(master_switch=True))
+
+
+class Account(StrEnum):
+    """How the account passes from one day to the next."""
+
+    CARRIED = "carried"
+    """Equity, peak, the day-trade window and the losing streak carry over, as in live trading."""
+    PER_DAY = "per_day"
+    """Every day starts from the starting capital, fresh (days are independent)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +69,7 @@ class BacktestRequest:
     config: EngineConfig = field(default_factory=backtest_config)
     registry: ObjectStore | None = None
     """A model registry; its promoted model joins the rules (none promoted: rules only)."""
+    account: Account = Account.CARRIED
 
     def __post_init__(self) -> None:
         if self.start > self.end:
@@ -56,16 +79,30 @@ class BacktestRequest:
         if self.starting_equity_usd <= 0:
             raise DomainError(f"starting_equity_usd={self.starting_equity_usd} must be > 0")
 
+    def fresh_account(self) -> AccountCarry:
+        """The account of a first day: the starting capital, its own peak, nothing before it."""
+        return AccountCarry(equity_usd=self.starting_equity_usd, peak_equity_usd=self.starting_equity_usd)
+
 
 @dataclass(frozen=True, slots=True)
 class DayJob:
-    """Everything one process needs to run one day (small, so it pickles cheaply)."""
+    """Everything one process needs to prepare one day (small, so it pickles cheaply)."""
 
     session_date: date
     request: BacktestRequest
     previous: MarketState | None
     """Simulator only: the levels the day opens from."""
-    day_trades_in_window: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedDay:
+    """A session's account-independent work: its market data (cut at `data_until`), yesterday's
+    closes and every minute's signals."""
+
+    session: SessionTimes
+    day: MarketDay
+    prior_close: dict[str, float]
+    tape: SignalTape
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,12 +111,27 @@ class DayOutcome:
     synthetic: bool
     trades: tuple[ClosedTrade, ...]
     decisions: tuple[DecisionRecord, ...]
-    pnl_usd: Decimal
-    """The day's equity change: net of commissions."""
+    carry_in: AccountCarry
+    """The account the day started with."""
+    end_equity_usd: Decimal
+    """Cash after the day's settlement: net of commissions."""
+    minute_equity_usd: tuple[Decimal, ...]
+    """The engine's equity mark at each minute end from the open + 1 minute to the close (open
+    positions at the mid)."""
+    peak_equity_usd: Decimal
+    """The highest equity the engine saw, the carried peak included: what its drawdown limit used."""
     max_open_positions: int
     open_positions_at_close: int
     incidents: tuple[str, ...]
     day_trades: int
+    """Entries whose first fill came today (what the PDT window counts)."""
+    consecutive_losses: int
+    """The losing streak at the close, the carried one included."""
+
+    @property
+    def pnl_usd(self) -> Decimal:
+        """The day's equity change: net of commissions."""
+        return self.end_equity_usd - self.carry_in.equity_usd
 
     @property
     def commissions_usd(self) -> Decimal:
@@ -92,6 +144,9 @@ class BacktestReport:
     days: tuple[DayOutcome, ...]
     daily_equity_usd: tuple[Decimal, ...]
     """Starting capital, then the running total after each day."""
+    intraday_equity_usd: tuple[Decimal, ...]
+    """Starting capital, then each day's minute marks and its closing equity, each shifted by what
+    earlier days made (no shift when the account is carried)."""
     metrics: Performance
     missing_sessions: tuple[date, ...] = ()
     """NYSE sessions in the range that the archive lacks; they are skipped, not simulated."""
@@ -128,36 +183,65 @@ def _promoted(request: BacktestRequest) -> ProbabilityFn | None:
     return model.probability_fn() if model is not None else None
 
 
-def run_day(job: DayJob) -> DayOutcome:
-    """One session through the engine with the rule strategies (top level: runs in a worker)."""
+def market_of(job: DayJob) -> tuple[SessionTimes, MarketDay, dict[str, float]]:
+    """The session, its market data as the request cuts it, and yesterday's closes."""
     request = job.request
-    calendar = MarketCalendar()
-    session = calendar.session(job.session_date)
+    session = MarketCalendar().session(job.session_date)
     if session is None:
         raise DomainError(f"{job.session_date} is not a session")
     day, previous_close = _load(job)
     if request.data_until is not None:
         cut = datetime.combine(job.session_date, request.data_until, tzinfo=NEW_YORK)
         day = day.until(datetime_to_ns(cut))
-    prior = _prior_close(day, previous_close)
+    return session, day, _prior_close(day, previous_close)
+
+
+def prepare_day(job: DayJob) -> PreparedDay:
+    """Everything of a day that does not depend on the account (top level: runs in a worker)."""
+    session, day, prior = market_of(job)
+    request = job.request
     signals = StrategySignals(day, session, prior, request.config.pricing, probability_fn=_promoted(request))
-    carry = AccountCarry(
-        equity_usd=request.starting_equity_usd,
-        peak_equity_usd=request.starting_equity_usd,
-        day_trades_in_window=job.day_trades_in_window,
-    )
-    result = SessionEngine(day, session, request.config, signals, carry).run()
-    pnl = result.portfolio.equity_usd() - request.starting_equity_usd
+    return PreparedDay(session, day, prior, record_signals(day, session, signals))
+
+
+def run_prepared(prepared: PreparedDay, config: EngineConfig, carry: AccountCarry) -> DayOutcome:
+    """The engine over a prepared day from the account `carry`."""
+    engine = SessionEngine(prepared.day, prepared.session, config, prepared.tape, carry)
+    result = engine.run()
+    end = result.portfolio.equity_usd()
     return DayOutcome(
-        session_date=job.session_date,
-        synthetic=day.synthetic,
+        session_date=prepared.session.session_date,
+        synthetic=prepared.day.synthetic,
         trades=tuple(result.trades),
         decisions=tuple(result.decisions),
-        pnl_usd=pnl,
+        carry_in=carry,
+        end_equity_usd=end,
+        minute_equity_usd=tuple(e for _, e in result.equity_curve),
+        peak_equity_usd=max(engine.peak_equity, end),
         max_open_positions=result.max_open_positions,
         open_positions_at_close=result.open_positions_at_close,
         incidents=tuple(result.incidents),
-        day_trades=sum(1 for d in result.decisions if d.kind == "fill" and d.detail["side"] == "BUY"),
+        day_trades=engine.day_trades_today,
+        consecutive_losses=engine.account().consecutive_losses,
+    )
+
+
+def run_day(job: DayJob) -> DayOutcome:
+    """One session through the engine with the rule strategies from the request's fresh account
+    (top level: runs in a worker)."""
+    return run_prepared(prepare_day(job), job.request.config, job.request.fresh_account())
+
+
+def next_carry(outcomes: Sequence[DayOutcome], window_sessions: int) -> AccountCarry:
+    """What the session after `outcomes` (the days so far, in order) inherits: the last close's
+    equity, peak and losing streak, and the day trades of the window's earlier sessions."""
+    last = outcomes[-1]
+    earlier = outcomes[max(0, len(outcomes) - (window_sessions - 1)) :] if window_sessions > 1 else ()
+    return AccountCarry(
+        equity_usd=last.end_equity_usd,
+        peak_equity_usd=last.peak_equity_usd,
+        day_trades_in_window=sum(o.day_trades for o in earlier),
+        consecutive_losses=last.consecutive_losses,
     )
 
 
@@ -179,7 +263,8 @@ def _session_dates(request: BacktestRequest, calendar: MarketCalendar) -> tuple[
     return sessions, missing
 
 
-def _jobs(request: BacktestRequest, sessions: Sequence[date]) -> list[DayJob]:
+def day_jobs(request: BacktestRequest, sessions: Sequence[date]) -> list[DayJob]:
+    """A job per session; simulated days chain their opening levels from the first session."""
     if request.archive is not None:
         return [DayJob(d, request, None) for d in sessions]
     # Price levels chain from day to day; the underlying paths do not depend on chain width,
@@ -193,34 +278,103 @@ def _jobs(request: BacktestRequest, sessions: Sequence[date]) -> list[DayJob]:
     return jobs
 
 
+def _in_order(work: Callable[[DayJob], T], jobs: Sequence[DayJob], workers: int) -> Iterator[T]:
+    """`work` of each job, in the jobs' order: here, or in `workers` processes that run at most
+    `AHEAD_PER_WORKER` days each ahead of the consumer."""
+    if workers == 1 or len(jobs) == 1:
+        yield from (work(job) for job in jobs)
+        return
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+        pending: deque[Future[T]] = deque()
+        queued = iter(jobs)
+        for job in queued:
+            pending.append(pool.submit(work, job))
+            if len(pending) >= workers * AHEAD_PER_WORKER:
+                break
+        while pending:
+            done = pending.popleft().result()
+            for job in queued:
+                pending.append(pool.submit(work, job))
+                break
+            yield done
+
+
 def run_backtest(
     request: BacktestRequest, progress: Callable[[int, int, date], None] | None = None
 ) -> BacktestReport:
     calendar = MarketCalendar()
     sessions, missing = _session_dates(request, calendar)
-    jobs = _jobs(request, sessions)
-    pdt_applies = float(request.starting_equity_usd) < request.config.limits.pdt_equity_threshold_usd
+    jobs = day_jobs(request, sessions)
     outcomes: list[DayOutcome] = []
-    if request.workers == 1 or pdt_applies or len(jobs) == 1:
-        window = request.config.limits.pdt_window_sessions
-        for i, job in enumerate(jobs):
-            recent = sum(o.day_trades for o in outcomes[-(window - 1) :]) if window > 1 else 0
-            outcomes.append(run_day(DayJob(job.session_date, request, job.previous, recent)))
+    window = request.config.limits.pdt_window_sessions
+    if request.account is Account.CARRIED:
+        for prepared in _in_order(prepare_day, jobs, request.workers):
+            carry = next_carry(outcomes, window) if outcomes else request.fresh_account()
+            outcomes.append(run_prepared(prepared, request.config, carry))
             if progress:
-                progress(i + 1, len(jobs), job.session_date)
+                progress(len(outcomes), len(jobs), outcomes[-1].session_date)
     else:
-        with ProcessPoolExecutor(max_workers=min(request.workers, len(jobs))) as pool:
-            for i, outcome in enumerate(pool.map(run_day, jobs)):
-                outcomes.append(outcome)
-                if progress:
-                    progress(i + 1, len(jobs), outcome.session_date)
-    equity = [request.starting_equity_usd]
+        for outcome in _in_order(run_day, jobs, request.workers):
+            outcomes.append(outcome)
+            if progress:
+                progress(len(outcomes), len(jobs), outcome.session_date)
+    return report_of(request, outcomes, missing)
+
+
+def report_of(
+    request: BacktestRequest, outcomes: Sequence[DayOutcome], missing: Sequence[date] = ()
+) -> BacktestReport:
+    """The report of days run in order: end-of-day and minute equity curves and the metrics."""
+    daily = [request.starting_equity_usd]
+    intraday = [request.starting_equity_usd]
     for outcome in outcomes:
-        equity.append(equity[-1] + outcome.pnl_usd)
+        shift = daily[-1] - outcome.carry_in.equity_usd
+        intraday += [e + shift for e in outcome.minute_equity_usd]
+        daily.append(daily[-1] + outcome.pnl_usd)
+        intraday.append(daily[-1])
     trades = [t for o in outcomes for t in o.trades]
     return BacktestReport(
-        request, tuple(outcomes), tuple(equity), performance(equity, trades), tuple(missing)
+        request,
+        tuple(outcomes),
+        tuple(daily),
+        tuple(intraday),
+        performance(daily, trades, intraday),
+        tuple(missing),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Refusals:
+    """How often one risk rule refused a signal over a backtest."""
+
+    signals: int
+    days: int
+    first_date: date
+    last_date: date
+
+
+def refusals(days: Sequence[DayOutcome]) -> dict[str, Refusals]:
+    """Each risk rule that refused an entry, by rule name (a refused signal counts once per rule
+    it broke): where a carried limit stopped the trading shows here."""
+    found: dict[str, list[date]] = {}
+    for day in days:
+        for record in day.decisions:
+            if record.kind == "risk" and not record.detail["approved"]:
+                for rule in cast(list[str], record.detail["rules"]):
+                    found.setdefault(rule, []).append(day.session_date)
+    return {
+        rule: Refusals(len(dates), len(set(dates)), dates[0], dates[-1])
+        for rule, dates in sorted(found.items())
+    }
+
+
+def drawdown_limit_wire(request: BacktestRequest) -> dict[str, object]:
+    """The drawdown limit and what it was measured on, for a report."""
+    peak = "carried across days" if request.account is Account.CARRIED else "reset each day"
+    return {
+        "fraction": request.config.limits.max_drawdown,
+        "measured_on": f"intraday: equity at each minute mark (positions at the mid), peak {peak}",
+    }
 
 
 def report_to_wire(report: BacktestReport) -> dict[str, object]:
@@ -254,6 +408,7 @@ def report_to_wire(report: BacktestReport) -> dict[str, object]:
             "starting_equity_usd": str(request.starting_equity_usd),
             "mode": request.config.mode.value,
         },
+        "account": request.account.value,
         "missing_sessions": [d.isoformat() for d in report.missing_sessions],
         "days": [
             {
@@ -262,6 +417,13 @@ def report_to_wire(report: BacktestReport) -> dict[str, object]:
                 "trades": len(d.trades),
                 "net_pnl": str(d.pnl_usd),
                 "commissions": str(d.commissions_usd),
+                "start_equity": str(d.carry_in.equity_usd),
+                "start_peak_equity": str(d.carry_in.peak_equity_usd),
+                "start_day_trades_in_window": d.carry_in.day_trades_in_window,
+                "start_consecutive_losses": d.carry_in.consecutive_losses,
+                "end_equity": str(d.end_equity_usd),
+                "minute_equity": [str(e) for e in d.minute_equity_usd],
+                "day_trades": d.day_trades,
                 "max_open_positions": d.max_open_positions,
                 "open_positions_at_close": d.open_positions_at_close,
                 "incidents": list(d.incidents),
@@ -280,8 +442,12 @@ def report_to_wire(report: BacktestReport) -> dict[str, object]:
             "sharpe": m.sharpe,
             "sortino": m.sortino,
             "calmar": m.calmar,
-            "max_drawdown": m.drawdown.max_fraction,
+            "max_drawdown_eod": m.drawdown.max_fraction,
             "max_drawdown_duration_days": m.drawdown.max_duration_periods,
+            "max_drawdown_intraday": None
+            if m.intraday_drawdown is None
+            else m.intraday_drawdown.max_fraction,
+            "drawdown_limit": drawdown_limit_wire(request),
             "trades": m.trades.trades,
             "win_rate": m.trades.win_rate,
             "profit_factor": m.trades.profit_factor,
@@ -299,8 +465,20 @@ def report_to_wire(report: BacktestReport) -> dict[str, object]:
                 "parametric": m.var.parametric_var,
                 "parametric_cvar": m.var.parametric_cvar,
             },
+            "var_95_minute": None
+            if m.minute_var is None
+            else {"historical": m.minute_var.historical_var, "historical_cvar": m.minute_var.historical_cvar},
             "by_strategy": {k: v.net_pnl_usd for k, v in m.by_strategy.items()},
             "by_symbol": {k: v.net_pnl_usd for k, v in m.by_symbol.items()},
+        },
+        "refused_entries": {
+            rule: {
+                "signals": r.signals,
+                "days": r.days,
+                "first_date": r.first_date.isoformat(),
+                "last_date": r.last_date.isoformat(),
+            }
+            for rule, r in refusals(report.days).items()
         },
         "equity_curve": [str(e) for e in report.daily_equity_usd],
         "max_open_positions": max((d.max_open_positions for d in report.days), default=0),

@@ -1,16 +1,16 @@
-"""The backtest workflow's two actions: one session (`day`, a Distributed Map item) and the report
-that combines them (`aggregate`).
+"""The backtest workflow's two actions: one session prepared (`day`, a Distributed Map item) and
+the engine over the prepared sessions in order, carrying the account, with the report (`aggregate`).
 
-`day` runs `services.backtest.run_day`, the same code `smart0dte backtest` runs, on the session
-the request would give it (simulated days chain their opening levels from the request's start, as
-a local backtest does; archived days are copied from the archive bucket). It writes the day's full
-outcome (decisions included) to the reports bucket and returns a compact summary, so a long Map
-stays inside Step Functions' payload limits. `aggregate` adds the days' P&L into the equity curve,
-computes the metrics and writes the report (the days, every trade, the metrics; net of fees). Either
-action that raises first writes its reason, in words, where the run's status reads it.
-
-Each day starts from the request's capital, so days are independent (the PDT rule across days is
-not applied here; run `smart0dte backtest` locally for accounts under the PDT threshold).
+The account carries from day to day (see `services.backtest`), so the engine cannot run in the
+Map's independent items. `day` does the part of a session that does not depend on the account, in
+parallel: it loads the session (simulated days chain their opening levels from the request's start,
+as a local backtest does; archived days are copied from the archive bucket), computes its features
+and every minute's signals, and writes those signals to the reports bucket. `aggregate` then runs
+the engine over the days in order from the request's capital, each from the account the day before
+left (the market data is loaded again: simulating a day costs less than storing it), writes each
+day's full outcome (decisions included) and the report (the days, every trade, the metrics; net of
+fees), the same figures `smart0dte backtest` gives. Either action that raises first writes its
+reason, in words, where the run's status reads it.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from smart0dte.domain.analytics import performance
 from smart0dte.domain.calendar import MarketCalendar
 from smart0dte.domain.models import DomainError
-from smart0dte.domain.portfolio import trade_from_wire, trade_to_wire
+from smart0dte.domain.portfolio import trade_to_wire
+from smart0dte.domain.signal_tape import SignalTape
 from smart0dte.domain.simulator import Scenario
 from smart0dte.ports import FolderArchive, HistoricalMarketData, ObjectStore
 from smart0dte.resources import BACKTESTS_PREFIX, backtest_failure_key
@@ -37,6 +37,16 @@ from smart0dte.services.events import (
     BacktestRequestWire,
     request_id,
 )
+
+
+def prepared_key(rid: str, day: date) -> str:
+    """A session's recorded signals (what the run's progress counts)."""
+    return f"{BACKTESTS_PREFIX}{rid}/days/{day.isoformat()}.json"
+
+
+def outcome_key(rid: str, day: date) -> str:
+    """A session's full outcome once the aggregate ran it."""
+    return f"{BACKTESTS_PREFIX}{rid}/outcomes/{day.isoformat()}.json"
 
 
 @dataclass
@@ -79,10 +89,10 @@ class BacktestDay:
             raise
 
     def _record_failure(self, run: str | None, day: date | None, exc: Exception) -> None:
-        if run is None:
-            return
         """Write why the run failed (the session, or None for the aggregate) where its status reads
         it: the workflow's own cause only says that a day failed."""
+        if run is None:
+            return
         why = str(exc) or type(exc).__name__
         failure = {"date": None, "reason": f"the report could not be built: {why}"}
         if day is not None:
@@ -99,94 +109,107 @@ class BacktestDay:
             raise DomainError(f"date={event.date.isoformat()} is not an NYSE session")
         if wire.source == "archive":
             with tempfile.TemporaryDirectory(prefix="smart0dte-backtest-") as scratch:
-                root = Path(scratch)
-                request = self._request(wire, self._download_archive(event.date, root))
-                outcome = backtest.run_day(backtest.DayJob(event.date, request, None))
+                request = self._request(wire, self._download_archive(event.date, Path(scratch)))
+                prepared = backtest.prepare_day(backtest.DayJob(event.date, request, None))
         else:
-            request = self._request(wire, None)
-            sessions = MarketCalendar().sessions_between(wire.start, event.date)
-            (job,) = [j for j in backtest._jobs(request, sessions) if j.session_date == event.date]
-            outcome = backtest.run_day(job)
-        rid = request_id(wire)
-        key = f"{BACKTESTS_PREFIX}{rid}/days/{event.date.isoformat()}.json"
-        full = {
-            "date": event.date.isoformat(),
-            "synthetic": outcome.synthetic,
-            "net_pnl_usd": str(outcome.pnl_usd),
-            "commissions_usd": str(outcome.commissions_usd),
-            "trades": [trade_to_wire(t) for t in outcome.trades],
-            "decisions": [{"ts": d.ts.isoformat(), "kind": d.kind, **d.detail} for d in outcome.decisions],
-            "max_open_positions": outcome.max_open_positions,
-            "open_positions_at_close": outcome.open_positions_at_close,
-            "incidents": list(outcome.incidents),
-        }
-        self.reports.put_bytes(key, json.dumps(full, sort_keys=True).encode())
-        return {
-            "date": event.date.isoformat(),
-            "net_pnl_usd": str(outcome.pnl_usd),
-            "commissions_usd": str(outcome.commissions_usd),
-            "trades": full["trades"],
-            "decisions": len(outcome.decisions),
-            "max_open_positions": outcome.max_open_positions,
-            "open_positions_at_close": outcome.open_positions_at_close,
-            "incidents": list(outcome.incidents),
-            "report_key": key,
-        }
+            prepared = backtest.prepare_day(self._simulated_jobs(wire, event.date)[event.date])
+        key = prepared_key(request_id(wire), event.date)
+        tape = {"date": event.date.isoformat(), "signals": prepared.tape.to_wire()}
+        self.reports.put_bytes(key, json.dumps(tape, sort_keys=True).encode())
+        return {"date": event.date.isoformat(), "signals": prepared.tape.count, "prepared_key": key}
+
+    def _simulated_jobs(self, wire: BacktestRequestWire, last: date) -> dict[date, backtest.DayJob]:
+        """The request's simulated sessions up to `last`, their opening levels chained from its start."""
+        request = self._request(wire, None)
+        sessions = MarketCalendar().sessions_between(wire.start, last)
+        return {j.session_date: j for j in backtest.day_jobs(request, sessions)}
+
+    def _prepared(
+        self, wire: BacktestRequestWire, rid: str, day: date, jobs: dict[date, backtest.DayJob]
+    ) -> backtest.PreparedDay:
+        """The session's market data loaded again, with the signals its Map item recorded."""
+        if wire.source == "archive":
+            with tempfile.TemporaryDirectory(prefix="smart0dte-backtest-") as scratch:
+                request = self._request(wire, self._download_archive(day, Path(scratch)))
+                session, market, prior = backtest.market_of(backtest.DayJob(day, request, None))
+        else:
+            session, market, prior = backtest.market_of(jobs[day])
+        recorded = json.loads(self.reports.get_bytes(prepared_key(rid, day)))
+        return backtest.PreparedDay(
+            session, market, prior, SignalTape.from_wire(recorded["signals"], session)
+        )
 
     def _aggregate(self, event: BacktestAggregateEvent) -> dict[str, Any]:
-        days = sorted(event.results, key=lambda r: str(r.get("date")))
-        for i, result in enumerate(days):
-            for name in ("date", "net_pnl_usd", "trades"):
-                if name not in result:
-                    raise DomainError(f"results[{i}] has no {name!r}: is it a backtest_day result?")
-        start_equity = Decimal(event.request.starting_equity_usd)
-        equity = [start_equity]
-        for result in days:
-            equity.append(equity[-1] + Decimal(str(result["net_pnl_usd"])))
-        trades = [trade_from_wire(t) for result in days for t in result["trades"]]
-        metrics = performance(equity, trades)
-        rid = request_id(event.request)
+        results = sorted(event.results, key=lambda r: str(r.get("date")))
+        for i, result in enumerate(results):
+            if "date" not in result or "prepared_key" not in result:
+                raise DomainError(
+                    f"results[{i}] has no 'date' or 'prepared_key': is it a backtest_day result?"
+                )
+        wire = event.request
+        rid = request_id(wire)
+        dates = [date.fromisoformat(str(r["date"])) for r in results]
+        request = self._request(wire, None)
+        jobs = self._simulated_jobs(wire, dates[-1]) if wire.source != "archive" and dates else {}
+        outcomes: list[backtest.DayOutcome] = []
+        window = request.config.limits.pdt_window_sessions
+        for day in dates:
+            carry = backtest.next_carry(outcomes, window) if outcomes else request.fresh_account()
+            outcome = backtest.run_prepared(self._prepared(wire, rid, day, jobs), request.config, carry)
+            outcomes.append(outcome)
+            full = json.dumps(_outcome_wire(outcome), sort_keys=True).encode()
+            self.reports.put_bytes(outcome_key(rid, day), full)
+        built = backtest.report_of(request, outcomes)
+        metrics = built.metrics
+        intraday = metrics.intraday_drawdown.max_fraction if metrics.intraday_drawdown else None
         key = f"{BACKTESTS_PREFIX}{rid}/report.json"
         report = {
-            "request": event.request.model_dump(mode="json"),
+            "request": wire.model_dump(mode="json"),
+            "account": request.account.value,
             "days": [
                 {
-                    k: r[k]
-                    for k in (
-                        "date",
-                        "net_pnl_usd",
-                        "commissions_usd",
-                        "max_open_positions",
-                        "open_positions_at_close",
-                        "report_key",
-                    )
-                    if k in r
+                    "date": o.session_date.isoformat(),
+                    "net_pnl_usd": str(o.pnl_usd),
+                    "commissions_usd": str(o.commissions_usd),
+                    "start_equity_usd": str(o.carry_in.equity_usd),
+                    "end_equity_usd": str(o.end_equity_usd),
+                    "max_open_positions": o.max_open_positions,
+                    "open_positions_at_close": o.open_positions_at_close,
+                    "report_key": outcome_key(rid, o.session_date),
+                    "trades": len(o.trades),
                 }
-                | {"trades": len(r["trades"])}
-                for r in days
+                for o in outcomes
             ],
-            "trades": [trade_to_wire(t) for t in trades],
-            "equity_curve": [str(e) for e in equity],
+            "trades": [trade_to_wire(t) for t in built.trades],
+            "equity_curve": [str(e) for e in built.daily_equity_usd],
             "metrics": {
                 "total_return": metrics.total_return,
                 "sharpe": metrics.sharpe,
-                "max_drawdown": metrics.drawdown.max_fraction,
+                "max_drawdown": intraday,
+                "max_drawdown_eod": metrics.drawdown.max_fraction,
+                "max_drawdown_intraday": intraday,
+                "drawdown_limit": backtest.drawdown_limit_wire(request),
                 "trades": metrics.trades.trades,
                 "win_rate": metrics.trades.win_rate,
                 "net_pnl_usd": metrics.trades.net_pnl_usd,
                 "commissions_usd": metrics.trades.commissions_usd,
                 "gross_pnl_usd": metrics.trades.gross_pnl_usd,
             },
-            "open_positions_at_close": sum(int(r.get("open_positions_at_close", 0)) for r in days),
-            "incidents": [i for r in days for i in r.get("incidents", [])],
+            "refused_entries": {
+                rule: {"signals": r.signals, "days": r.days, "first_date": r.first_date.isoformat()}
+                for rule, r in backtest.refusals(outcomes).items()
+            },
+            "open_positions_at_close": sum(o.open_positions_at_close for o in outcomes),
+            "incidents": [i for o in outcomes for i in o.incidents],
         }
         self.reports.put_bytes(key, json.dumps(report, indent=1, sort_keys=True).encode())
+        start_equity = request.starting_equity_usd
         return {
             "report_key": key,
-            "days": len(days),
-            "trades": len(trades),
-            "net_pnl_usd": str(equity[-1] - start_equity),
-            "commissions_usd": str(sum((t.commissions_usd for t in trades), Decimal("0.00"))),
+            "days": len(outcomes),
+            "trades": len(built.trades),
+            "net_pnl_usd": str(built.daily_equity_usd[-1] - start_equity),
+            "commissions_usd": str(sum((t.commissions_usd for t in built.trades), Decimal("0.00"))),
             "total_return": metrics.total_return,
         }
 
@@ -207,3 +230,23 @@ class BacktestDay:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(self.archive.get_bytes(key))
         return self.open_archive(root)
+
+
+def _outcome_wire(outcome: backtest.DayOutcome) -> dict[str, Any]:
+    return {
+        "date": outcome.session_date.isoformat(),
+        "synthetic": outcome.synthetic,
+        "start_equity_usd": str(outcome.carry_in.equity_usd),
+        "start_peak_equity_usd": str(outcome.carry_in.peak_equity_usd),
+        "start_day_trades_in_window": outcome.carry_in.day_trades_in_window,
+        "start_consecutive_losses": outcome.carry_in.consecutive_losses,
+        "end_equity_usd": str(outcome.end_equity_usd),
+        "minute_equity_usd": [str(e) for e in outcome.minute_equity_usd],
+        "net_pnl_usd": str(outcome.pnl_usd),
+        "commissions_usd": str(outcome.commissions_usd),
+        "trades": [trade_to_wire(t) for t in outcome.trades],
+        "decisions": [{"ts": d.ts.isoformat(), "kind": d.kind, **d.detail} for d in outcome.decisions],
+        "max_open_positions": outcome.max_open_positions,
+        "open_positions_at_close": outcome.open_positions_at_close,
+        "incidents": list(outcome.incidents),
+    }
