@@ -179,6 +179,22 @@ class EngineConfig:
         """How orders trade and what they cost, as a report states it."""
         return {**self.costs.describe(), "max_quote_age_s": self.max_quote_age_s}
 
+    def execution_text(self) -> str:
+        """`execution_model` in one line."""
+        costs = self.costs
+        tiers = "/".join(f"{rate}" for _, rate in costs.commission_tiers)
+        bought, sold = costs.fees_per_contract_usd(Side.BUY), costs.fees_per_contract_usd(Side.SELL)
+        timing = (
+            "zero latency: fills at the decision's snapshot (research only)"
+            if costs.latency_s == 0
+            else f"latency {costs.latency_s:g} s: fills from the next snapshot"
+        )
+        return (
+            f"execution: {timing}; quotes older than {self.max_quote_age_s:g} s unused; commission "
+            f"${tiers} a contract by premium, at least ${costs.minimum_per_order_usd} an order; fees "
+            f"${bought} a contract (${sold} sold)"
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class AccountCarry:

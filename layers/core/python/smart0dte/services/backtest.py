@@ -254,6 +254,7 @@ def report_to_wire(report: BacktestReport) -> dict[str, object]:
             "starting_equity_usd": str(request.starting_equity_usd),
             "mode": request.config.mode.value,
         },
+        "execution": request.config.execution_model(),
         "missing_sessions": [d.isoformat() for d in report.missing_sessions],
         "days": [
             {
