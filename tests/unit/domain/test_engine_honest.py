@@ -191,3 +191,21 @@ def test_a_stale_chain_fills_marks_and_enters_nothing_and_its_position_is_flagge
 def test_max_quote_age_is_checked() -> None:
     with pytest.raises(DomainError, match=r"max_quote_age_s=0 must be within \(0, 3600\]"):
         EngineConfig(settings=WIDE_EXITS.settings, max_quote_age_s=0)
+
+
+def test_an_emergency_stop_pressed_before_an_entry_traded_cancels_it_unfilled() -> None:
+    decided = SESSION.open_et + 45 * MINUTE
+
+    def controls(now: datetime) -> Controls:
+        return Controls(WIDE_EXITS.settings, emergency_stop=now > decided)  # pressed within the minute
+
+    engine = SessionEngine(
+        make_day(FLAT), SESSION, WIDE_EXITS, Scripted({45: OptionRight.CALL}), CARRY, controls
+    )
+
+    result = engine.run()
+
+    (order,) = engine.orders()
+    assert (order.status.value, order.filled_quantity) == ("CANCELLED", 0)
+    assert order.reason == "emergency stop: no new position" and order.updated_at == decided + MINUTE
+    assert result.trades == [] and [d for d in result.decisions if d.kind == "fill"] == []

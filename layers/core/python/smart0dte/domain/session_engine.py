@@ -538,7 +538,7 @@ class SessionEngine:
         self._mark(rows, now)
         self._flag_stale(now_ns, now)
         controls = self._controls(now)
-        self._work_orders(rows, now, controls.cancel_requests)
+        self._work_orders(rows, now, controls)
         state, reason = trading_state(controls, self._account(), self.config.limits)
         self._exits(rows, now, state, reason, controls.close_requests)
         self._ensure_protection(now)
@@ -714,17 +714,23 @@ class SessionEngine:
         equity = self.portfolio.mark(marks, now)
         self.peak_equity = max(self.peak_equity, equity)
 
-    def _work_orders(
-        self, rows: dict[Underlying, int], now: datetime, cancel_requests: frozenset[str]
-    ) -> None:
+    def _work_orders(self, rows: dict[Underlying, int], now: datetime, controls: Controls) -> None:
         """Working orders trade against this minute's quote; what an entry did not fill is
-        cancelled (the reason says so when a human asked, `cancel_requests` holding its store id),
-        an exit's remainder keeps working (`_exits` walks it when needed). From the flatten time an
-        entry still working (decided the minute before) is cancelled before it can trade."""
-        if now >= self.session.flatten_et:
+        cancelled (the reason says so when a human asked, `controls.cancel_requests` holding its
+        store id), an exit's remainder keeps working (`_exits` walks it when needed). From the
+        flatten time, or under an emergency stop, an entry still working (decided the minute
+        before) is cancelled before it can trade."""
+        closed = (
+            "the flatten time: no new position"
+            if now >= self.session.flatten_et
+            else "emergency stop: no new position"
+            if controls.emergency_stop
+            else None
+        )
+        if closed is not None:
             for order in self.venue.working_orders():
                 if order.side is Side.BUY:
-                    self._cancel(order.order_id, now, "the flatten time: no new position")
+                    self._cancel(order.order_id, now, closed)
         working = self.venue.working_orders()
         for contract in dict.fromkeys(o.contract for o in working):
             quoted_at = self._quoted_at(contract, rows, now)
@@ -737,7 +743,7 @@ class SessionEngine:
                 self._book(self.venue.on_quote(quote, now, self._no_bid_underlying(quote, now), quoted_at))
         for order in self.venue.working_orders():
             if order.side is Side.BUY:
-                asked = qualified(self.day.session_date, order.order_id) in cancel_requests
+                asked = qualified(self.day.session_date, order.order_id) in controls.cancel_requests
                 why = "cancelled as asked from the dashboard" if asked else "immediate-or-cancel remainder"
                 self._cancel(order.order_id, now, why)
 
