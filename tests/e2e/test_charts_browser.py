@@ -114,7 +114,10 @@ def charts(web_dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         seed(store)
         DynamoDayDocuments(PREFIX, TradingMode.PAPER, region=REGION).put_engine(DAY, state, 0)
         write_iwm_market(
-            store, market, session.open_et.replace(hour=11, minute=30), session.open_et.replace(hour=12)
+            store,
+            market,
+            session.open_et.replace(hour=14, minute=45),
+            session.open_et.replace(hour=15, minute=15),
         )
         deps = ApiDeps(
             store_factory=lambda: store,

@@ -138,7 +138,7 @@ def test_a_long_range_paints_its_last_month_first_then_the_whole_range(tab, real
 
     tab.route("**/api/trades?*", recorded)
     open_route(tab, real, "trades?from=2025-01-02&to=2025-03-14")
-    expect(tab.get_by_test_id("trade-row").filter(has_text="IWM   250314C00225000")).to_have_count(1)
+    expect(tab.get_by_test_id("trade-row").filter(has_text="IWM   250314P00220000")).to_have_count(1)
     expect(tab.get_by_test_id("totals-loading")).to_have_count(0)
     # 30 days first, then the whole range, whose totals the page shows
     assert [(start, end) for start, end, _ in answers] == [
