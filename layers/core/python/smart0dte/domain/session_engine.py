@@ -678,7 +678,7 @@ class SessionEngine:
                 continue
             if symbol in self.stale_quotes:
                 continue
-            sampled_at = ns_to_datetime(stale[underlying])
+            sampled_at = ns_to_datetime(stale[underlying]).astimezone(self.session.open_et.tzinfo)
             self.stale_quotes[symbol] = sampled_at
             age_s = (now - sampled_at).total_seconds()
             message = (
