@@ -1,8 +1,8 @@
 """Charts and backtests in a real browser against the REAL API handler on moto.
 
-The store holds the integration seed plus the demo day (2025-03-14, trend_up, seed 7) as the
+The store holds the integration seed plus the demo day (2025-03-14, trend_down, seed 7) as the
 trading cycle leaves it: the engine's saved state after the close (390 minute marks, the day's one
-trade, IWM 225C x36 bought at 0.55 and sold at 0.46) and IWM's bars and chain snapshots around
+trade, IWM 220P x92 bought at 0.17 and sold at 0.12) and IWM's bars and chain snapshots around
 that trade. The clock stands at 16:05 New York. Backtests run the real backtest_day service
 (days, then the aggregate) in a thread over a folder reports store. Set E2E_SCREENSHOT_DIR to keep
 screenshots at 1440x900 and 390x844 (never commit them).
@@ -114,7 +114,10 @@ def charts(web_dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         seed(store)
         DynamoDayDocuments(PREFIX, TradingMode.PAPER, region=REGION).put_engine(DAY, state, 0)
         write_iwm_market(
-            store, market, session.open_et.replace(hour=11, minute=30), session.open_et.replace(hour=12)
+            store,
+            market,
+            session.open_et.replace(hour=14, minute=45),
+            session.open_et.replace(hour=15, minute=15),
         )
         deps = ApiDeps(
             store_factory=lambda: store,
@@ -167,7 +170,7 @@ def test_the_intraday_equity_is_the_minute_marks_with_the_drawdown_below(tab, ch
     expect(equity.locator("canvas").first).to_be_visible()
     expect(tab.get_by_test_id("intraday-date")).to_have_value("2025-03-14")
     expect(tab.get_by_test_id("intraday-meta")).to_contain_text(
-        "2025-03-14: started at $100,000.00, 390 minutes marked, now $99,629.20 (−$370.80 net of fees)"
+        "2025-03-14: started at $100,000.00, 390 minutes marked, now $99,412.06 (−$587.94 net of fees)"
     )
     expect(tab.get_by_test_id("intraday-meta")).to_contain_text("2 fills")
     # one strategy traded in the timeframe beside the seeded ones: a line each plus the total
@@ -185,9 +188,9 @@ def test_the_fills_are_markers_on_the_underlyings_and_the_options_candles(tab, c
     under = tab.get_by_test_id("underlying-chart")
     expect(under).to_have_attribute("data-markers", "2")
     markers = under.get_by_test_id("chart-markers").locator("span")
-    expect(markers).to_have_text(["▲ Buy 36 @ 0.55 at 11:44 ET", "▼ Sell 36 @ 0.46 at 11:49 ET"])
+    expect(markers).to_have_text(["▲ Buy 92 @ 0.17 at 15:03 ET", "▼ Sell 92 @ 0.12 at 15:05 ET"])
 
-    cell = tab.locator(f"#chain td[data-contract='{TRADED}'][data-label='Call Bid']")
+    cell = tab.locator(f"#chain td[data-contract='{TRADED}'][data-label='Put Bid']")
     cell.scroll_into_view_if_needed()
     cell.click()
     option = tab.locator("#option-chart")
@@ -205,8 +208,8 @@ def test_a_backtest_from_the_page_shows_its_curve_days_and_trades(tab, charts: C
     tab.goto(charts.url("analytics"))
     scenario = tab.get_by_test_id("bt-scenario")
     expect(scenario.locator("option")).to_have_count(7)
-    scenario.select_option("trend_up")
-    expect(tab.get_by_test_id("bt-choice")).to_contain_text("the ETFs drift up through the session")
+    scenario.select_option("trend_down")
+    expect(tab.get_by_test_id("bt-choice")).to_contain_text("the ETFs drift down through the session")
     tab.get_by_test_id("bt-start").fill("2025-03-14")
     tab.get_by_test_id("bt-end").fill("2025-03-14")
     tab.get_by_test_id("bt-run").click()
@@ -221,9 +224,9 @@ def test_a_backtest_from_the_page_shows_its_curve_days_and_trades(tab, charts: C
     assert count >= 1
     expect(trades).to_have_count(count)
     # the demo day's trade, as the engine made it, net of fees
-    demo = trades.filter(has_text="IWM 250314C00225000")
+    demo = trades.filter(has_text="IWM 250314P00220000")
     expect(demo).to_have_count(1)
-    expect(demo).to_contain_text("−$370.80")
+    expect(demo).to_contain_text("−$587.94")
     # the curve: the start, then the equity after each trade
     expect(tab.get_by_test_id("bt-equity")).to_have_attribute("data-points", str(count + 1))
     expect(tab.get_by_test_id("bt-runs-table").locator("tbody tr").first).to_contain_text("Done")

@@ -27,7 +27,14 @@ from playwright.sync_api import expect
 
 from smart0dte.adapters.aws.dynamodb import DynamoState
 from smart0dte.adapters.aws.provisioning import Provisioned
-from smart0dte.domain.models import ChainSnapshot, Position, PositionStatus, TradingMode, Underlying
+from smart0dte.domain.models import (
+    ChainSnapshot,
+    OptionRight,
+    Position,
+    PositionStatus,
+    TradingMode,
+    Underlying,
+)
 from smart0dte.local.http_server import ApiServer, serve
 from smart0dte.services.api import ApiDeps
 from tests.e2e.conftest import LAPTOP
@@ -216,26 +223,26 @@ def test_dashboard_loads_with_the_stores_data(tab, real: RealApi) -> None:
 
 
 def test_dashboard_and_analytics_show_one_net_pnl_for_the_day(tab, real: RealApi) -> None:
-    # The demo day's trade: IWM 225C x36 bought at 0.55, stopped out at 0.46, $46.80 of fees:
-    # gross 36 x 100 x (0.46 - 0.55) = -324.00, net -370.80.
+    # The demo day's trade: IWM 220P x92 bought at 0.17, stopped out at 0.12, $127.94 of fees:
+    # gross 92 x 100 x (0.12 - 0.17) = -460.00, net -587.94.
     stopped = Position(
         position_id="demo-iwm",
         mode=TradingMode.PAPER,
-        contract=option_contract(225.0, root="IWM"),
-        quantity=36,
-        entry_price=Decimal("0.55"),
+        contract=option_contract(220.0, OptionRight.PUT, root="IWM"),
+        quantity=92,
+        entry_price=Decimal("0.17"),
         opened_at=OPEN + timedelta(minutes=2),
         strategy="momentum_breakout",
     )
     real.store.open_position(stopped, "system:execute", "entry")
     exit_at = OPEN + timedelta(minutes=20)
     real.store.close_position(
-        "demo-iwm", Decimal("0.46"), exit_at, "STOP_LOSS", "system:execute", Decimal("46.80")
+        "demo-iwm", Decimal("0.12"), exit_at, "STOP_LOSS", "system:execute", Decimal("127.94")
     )
 
     open_route(tab, real, "dashboard")
-    expect(tab.get_by_test_id("pnl-realized")).to_have_text("−$370.80")
-    expect(tab.get_by_test_id("pnl-realized-note")).to_have_text("net of $46.80 fees · gross −$324.00")
+    expect(tab.get_by_test_id("pnl-realized")).to_have_text("−$587.94")
+    expect(tab.get_by_test_id("pnl-realized-note")).to_have_text("net of $127.94 fees · gross −$460.00")
     expect(tab.get_by_test_id("pnl-unrealized-note")).to_have_text("at the mid, before fees")
     shot(tab, "one_pnl_dashboard")
 
@@ -243,12 +250,12 @@ def test_dashboard_and_analytics_show_one_net_pnl_for_the_day(tab, real: RealApi
     tab.get_by_test_id("timeframe").select_option("1d")
     tab.get_by_role("button", name="Apply").click()
     metrics = tab.get_by_test_id("metrics")
-    expect(tab.get_by_test_id("metric-netPnlUsd")).to_have_text("−$370.80")
-    expect(tab.get_by_test_id("metric-commissionsUsd")).to_have_text("$46.80")
-    expect(tab.get_by_test_id("metric-grossPnlUsd")).to_have_text("−$324.00")
+    expect(tab.get_by_test_id("metric-netPnlUsd")).to_have_text("−$587.94")
+    expect(tab.get_by_test_id("metric-commissionsUsd")).to_have_text("$127.94")
+    expect(tab.get_by_test_id("metric-grossPnlUsd")).to_have_text("−$460.00")
     expect(metrics).to_contain_text("Net P&L (after fees)")
     expect(metrics).to_contain_text("Gross P&L (before fees)")
-    expect(tab.get_by_test_id("strategy-table")).to_contain_text("−$370.80")
+    expect(tab.get_by_test_id("strategy-table")).to_contain_text("−$587.94")
     expect(tab.get_by_test_id("metric-profitFactor")).to_have_text("0.00 (no winning trade)")
     shot(tab, "one_pnl_analytics")
 

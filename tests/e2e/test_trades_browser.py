@@ -1,6 +1,6 @@
 """The Trades page, today's trades on the Dashboard and working orders on the Trading page in a
 real browser against the REAL API handler on moto (the fixtures of test_real_api_browser): the
-demo day's trade (IWM 225C x36, net −$370.80) shows the same net P&L on Trades, Dashboard and
+demo day's trade (IWM 220P x92, net −$587.94) shows the same net P&L on Trades, Dashboard and
 Analytics; a row opens its fills, rationale and risk verdict; the CSV export holds it; a working
 order's cancel becomes the engine's request in the store."""
 
@@ -27,42 +27,42 @@ def test_the_demo_trade_shows_one_net_pnl_on_trades_dashboard_and_analytics(tab,
 
     open_route(tab, real, f"trades?{DEMO_DAY}")
     rows = tab.get_by_test_id("trade-row")
-    demo = rows.filter(has_text="IWM   250314C00225000")
+    demo = rows.filter(has_text="IWM   250314P00220000")
     expect(demo).to_have_count(1)
-    expect(demo.get_by_test_id("trade-net")).to_have_text("−$370.80")
+    expect(demo.get_by_test_id("trade-net")).to_have_text("−$587.94")
     expect(demo).to_contain_text("STOP_LOSS")
-    expect(demo).to_contain_text("−18.7%")  # −370.80 of the 1,980.00 paid
-    expect(tab.get_by_test_id("totals-net")).to_have_text("−$370.80")
-    expect(tab.get_by_test_id("totals-fees")).to_have_text("$46.80")
+    expect(demo).to_contain_text("−37.6%")  # −587.94 of the 1,564.00 paid
+    expect(tab.get_by_test_id("totals-net")).to_have_text("−$587.94")
+    expect(tab.get_by_test_id("totals-fees")).to_have_text("$127.94")
     shot(tab, "trades_journal")
 
     demo.click()
     detail = tab.get_by_test_id("trade-detail")
     expect(detail.get_by_test_id("detail-rationale")).to_have_text(RATIONALE)
     expect(detail.get_by_test_id("detail-signal")).to_contain_text(SIGNAL_ID)
-    expect(detail.get_by_test_id("trade-verdict")).to_have_text("approved, 36 contract(s)")
+    expect(detail.get_by_test_id("trade-verdict")).to_have_text("approved, 92 contract(s)")
     fills = detail.get_by_test_id("fills-table")
     expect(fills.locator("tbody tr")).to_have_count(2)
     expect(fills).to_contain_text("BUY")
-    expect(fills).to_contain_text("$23.40")
+    expect(fills).to_contain_text("$63.84")
     shot(tab, "trades_detail")
 
     with tab.expect_download() as download:
         tab.get_by_test_id("trades-csv").click()
     text = Path(download.value.path()).read_text()
     assert text.splitlines()[0].startswith("position_id,status,underlying,contract,strategy")
-    assert "IWM   250314C00225000" in text and ",-370.80," in text and SIGNAL_ID in text
+    assert "IWM   250314P00220000" in text and ",-587.94," in text and SIGNAL_ID in text
 
     tab.goto(f"{real.base_url}/#/dashboard")
-    expect(tab.get_by_test_id("pnl-realized")).to_have_text("−$370.80")
+    expect(tab.get_by_test_id("pnl-realized")).to_have_text("−$587.94")
     today = tab.get_by_test_id("today-trades")
-    expect(today.locator("tbody tr").filter(has_text="IWM")).to_contain_text("−$370.80")
+    expect(today.locator("tbody tr").filter(has_text="IWM")).to_contain_text("−$587.94")
     expect(today.locator("tbody tr").filter(has_text="IWM")).to_contain_text("Stop loss")  # in words
 
     tab.goto(f"{real.base_url}/#/analytics")
     tab.get_by_test_id("timeframe").select_option("1d")
     tab.get_by_role("button", name="Apply").click()
-    expect(tab.get_by_test_id("metric-netPnlUsd")).to_have_text("−$370.80")
+    expect(tab.get_by_test_id("metric-netPnlUsd")).to_have_text("−$587.94")
     assert tab.api_errors == []
 
 
@@ -138,7 +138,7 @@ def test_a_long_range_paints_its_last_month_first_then_the_whole_range(tab, real
 
     tab.route("**/api/trades?*", recorded)
     open_route(tab, real, "trades?from=2025-01-02&to=2025-03-14")
-    expect(tab.get_by_test_id("trade-row").filter(has_text="IWM   250314C00225000")).to_have_count(1)
+    expect(tab.get_by_test_id("trade-row").filter(has_text="IWM   250314P00220000")).to_have_count(1)
     expect(tab.get_by_test_id("totals-loading")).to_have_count(0)
     # 30 days first, then the whole range, whose totals the page shows
     assert [(start, end) for start, end, _ in answers] == [

@@ -1,6 +1,6 @@
-"""The demo day (2025-03-14, trend_up, seed 7) through the real session engine, for the API's and
+"""The demo day (2025-03-14, trend_down, seed 7) through the real session engine, for the API's and
 the browser's chart tests: its saved state (minute marks and fills, as the trading cycle stores it)
-and its IWM market data around the day's one trade (IWM 225C x36, 0.55 -> 0.46)."""
+and its IWM market data around the day's one trade (IWM 220P x92, 0.17 -> 0.12)."""
 
 from __future__ import annotations
 
@@ -20,13 +20,13 @@ from smart0dte.services.session import Envelope
 
 DAY = date(2025, 3, 14)
 STARTING_EQUITY_USD = Decimal("100000")
-TRADED = "IWM   250314C00225000"
+TRADED = "IWM   250314P00220000"
 
 
 def demo_day(until: datetime | None = None) -> tuple[MarketDay, dict[str, Any]]:
     """The simulated day and its saved document after its last minute (or after `until`): the
     trading cycle's envelope, the engine's state under "engine"."""
-    simulated = MarketSimulator().day(DAY, seed=7, scenario=Scenario.TREND_UP)
+    simulated = MarketSimulator().day(DAY, seed=7, scenario=Scenario.TREND_DOWN)
     session = MarketCalendar().session(DAY)
     assert session is not None
     config = backtest_config()

@@ -45,8 +45,8 @@ def test_intraday_equity_is_every_minute_the_engine_marked_with_its_drawdown_and
     assert marks[0]["ts"].startswith("2025-03-14T09:31:00") and marks[-1]["ts"].startswith(
         "2025-03-14T16:00:00"
     )
-    # the day's one trade lost 370.80 net of fees: the last mark is the day's net P&L
-    assert marks[-1]["equityUsd"] == pytest.approx(100_000 - 370.80, abs=0.005)
+    # the day's one trade lost 587.94 net of fees: the last mark is the day's net P&L
+    assert marks[-1]["equityUsd"] == pytest.approx(100_000 - 587.94, abs=0.005)
     equities = [m["equityUsd"] for m in marks]
     assert len(set(equities)) > 2  # the open position moves the equity while held
     peak = float(STARTING_EQUITY_USD)
@@ -54,13 +54,14 @@ def test_intraday_equity_is_every_minute_the_engine_marked_with_its_drawdown_and
         peak = max(peak, m["equityUsd"])
         assert m["drawdownUsd"] == pytest.approx(m["equityUsd"] - peak, abs=1e-6)
         assert m["drawdown"] == pytest.approx((m["equityUsd"] - peak) / peak, abs=1e-12)
-    # the position was worth more than it cost for a while: the close is below that intraday high
-    assert max(equities) > 100_000
-    assert marks[-1]["drawdownUsd"] == pytest.approx(equities[-1] - max(equities), abs=1e-6)
+    # the position was worth less than it cost from its first mark: the day's high is its start,
+    # and the close, its low, is the drawdown from there
+    assert max(equities) == 100_000 and min(equities) == equities[-1]
+    assert marks[-1]["drawdownUsd"] == pytest.approx(equities[-1] - 100_000, abs=1e-6)
     fills = body["fills"]
     assert [(f["side"], f["contract"], f["quantity"], f["price"]) for f in fills] == [
-        ("BUY", TRADED, 36, 0.55),
-        ("SELL", TRADED, 36, 0.46),
+        ("BUY", TRADED, 92, 0.17),
+        ("SELL", TRADED, 92, 0.12),
     ]
     assert {f["underlying"] for f in fills} == {"IWM"}
     assert body == api("GET", "/api/analytics/intraday?date=2025-03-14")[1]

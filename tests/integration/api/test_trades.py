@@ -1,5 +1,5 @@
 """GET /api/trades, GET /api/orders and POST /api/orders/<id>/cancel on the embedded AWS: the demo
-day's trade (IWM 225C x36, 0.55 -> 0.46, stopped out, $46.80 fees, net -$370.80) with its fills,
+day's trade (IWM 220P x92, 0.17 -> 0.12, stopped out, $127.94 fees, net -$587.94) with its fills,
 signal and risk decision; the same net P&L as the dashboard and analytics; CSV; validation; modes
 kept apart; a cancel is a request the engine carries out (audited, idempotent, 404/409)."""
 
@@ -35,7 +35,7 @@ from smart0dte.services.api import ApiDeps
 
 from .conftest import OPEN, SESSION, TRADER, Call, FakeBacktests, FixedClock, contract, make_call
 
-IWM_225C = contract(225.0, root="IWM")
+IWM_220P = contract(220.0, OptionRight.PUT, root="IWM")
 SIGNAL_ID = "momentum_breakout-IWM-0932"
 RATIONALE = "IWM closed above its 30-minute high with rising volume"
 
@@ -45,9 +45,9 @@ def _order(store: DynamoState, n: int, side: Side, minutes: int, signal_id: str 
         intent_id=f"demo-intent-{n:06d}",
         mode=store.mode,
         ts=OPEN + timedelta(minutes=minutes),
-        contract=IWM_225C,
+        contract=IWM_220P,
         side=side,
-        quantity=36,
+        quantity=92,
         signal_id=signal_id,
         reason=f"demo {side.value}",
         **kw,
@@ -65,9 +65,9 @@ def _fill(store: DynamoState, order: Order, minutes: int, price: str, fee: str) 
             order_id=order.order_id,
             intent_id=order.intent_id,
             ts=OPEN + timedelta(minutes=minutes),
-            contract=IWM_225C,
+            contract=IWM_220P,
             side=order.side,
-            quantity=36,
+            quantity=92,
             price=Decimal(price),
             commission_usd=Decimal(fee),
         ),
@@ -82,39 +82,39 @@ def seed_demo_trade(store: DynamoState) -> None:
         signal_id=SIGNAL_ID,
         ts=OPEN + timedelta(minutes=2),
         underlying=Underlying.IWM,
-        direction=OptionRight.CALL,
+        direction=OptionRight.PUT,
         strategy="momentum_breakout",
         confidence=0.8385,
         rationale=RATIONALE,
     )
     store.put_signal(signal, "system:signals")
     store.put_risk_decision(
-        RiskDecision(SIGNAL_ID, signal.ts, RiskVerdict(True, TradingState.ACTIVE, ()), 36), "system:risk"
+        RiskDecision(SIGNAL_ID, signal.ts, RiskVerdict(True, TradingState.ACTIVE, ()), 92), "system:risk"
     )
-    entry = _order(store, 1, Side.BUY, 2, SIGNAL_ID, limit_price=Decimal("0.55"))
-    _fill(store, entry, 2, "0.55", "23.40")
+    entry = _order(store, 1, Side.BUY, 2, SIGNAL_ID, limit_price=Decimal("0.17"))
+    _fill(store, entry, 2, "0.17", "63.84")
     store.open_position(
         Position(
-            position_id="IWM250314C00225000-20250314T133200",
+            position_id="IWM250314P00220000-20250314T133200",
             mode=store.mode,
-            contract=IWM_225C,
-            quantity=36,
-            entry_price=Decimal("0.55"),
+            contract=IWM_220P,
+            quantity=92,
+            entry_price=Decimal("0.17"),
             opened_at=OPEN + timedelta(minutes=2),
             strategy="momentum_breakout",
         ),
         "system:execute",
         "momentum_breakout entry",
     )
-    stop = _order(store, 2, Side.SELL, 3, None, order_type=OrderType.STOP, stop_price=Decimal("0.47"))
-    _fill(store, stop, 20, "0.46", "23.40")
+    stop = _order(store, 2, Side.SELL, 3, None, order_type=OrderType.STOP, stop_price=Decimal("0.14"))
+    _fill(store, stop, 20, "0.12", "64.10")
     store.close_position(
-        "IWM250314C00225000-20250314T133200",
-        Decimal("0.46"),
+        "IWM250314P00220000-20250314T133200",
+        Decimal("0.12"),
         OPEN + timedelta(minutes=20),
         "STOP_LOSS",
         "system:execute",
-        Decimal("46.80"),
+        Decimal("127.94"),
     )
 
 
@@ -138,21 +138,21 @@ def test_the_demo_trade_with_its_fills_signal_and_risk_decision(call: Call) -> N
     assert status == 200, body
     assert body["mode"] == "paper" and body["from"] == "2025-03-14" and body["to"] == "2025-03-14"
     trade = _demo_trade(body)
-    assert trade["status"] == "closed" and trade["contract"] == "IWM   250314C00225000"
-    assert (trade["quantity"], trade["entryPrice"], trade["exitPrice"]) == (36, "0.55", "0.46")
+    assert trade["status"] == "closed" and trade["contract"] == "IWM   250314P00220000"
+    assert (trade["quantity"], trade["entryPrice"], trade["exitPrice"]) == (92, "0.17", "0.12")
     assert trade["exitReason"] == "STOP_LOSS" and trade["strategy"] == "momentum_breakout"
-    # 36 x 100 x (0.46 - 0.55) = -324.00 gross, minus 46.80 of fees; percent of the 1,980 paid
-    assert trade["netPnlUsd"] == "-370.80" and trade["commissionsUsd"] == "46.80"
-    assert trade["netPnlPercent"] == pytest.approx(-370.80 / 1980 * 100, abs=0.005)
+    # 92 x 100 x (0.12 - 0.17) = -460.00 gross, minus 127.94 of fees; percent of the 1,564 paid
+    assert trade["netPnlUsd"] == "-587.94" and trade["commissionsUsd"] == "127.94"
+    assert trade["netPnlPercent"] == pytest.approx(-587.94 / 1564 * 100, abs=0.005)
     assert trade["signalId"] == SIGNAL_ID and trade["signal"]["rationale"] == RATIONALE
     assert trade["signal"]["risk"] == {
         "approved": True,
         "tradingState": "ACTIVE",
-        "quantity": 36,
+        "quantity": 92,
         "violations": [],
     }
     fills = [(f["side"], f["quantity"], f["price"], f["commissionUsd"]) for f in trade["fills"]]
-    assert fills == [("BUY", 36, "0.55", "23.40"), ("SELL", 36, "0.46", "23.40")]
+    assert fills == [("BUY", 92, "0.17", "63.84"), ("SELL", 92, "0.12", "64.10")]
     # The seeded open position-1 (SPY 562C, opened 09:50) is today's open trade, with its fill,
     # marked at the chain's mid (1.05) before fees like the dashboard: 2 x 100 x (1.05 - 1.25).
     opened = next(t for t in body["trades"] if t["positionId"] == "position-1")
@@ -160,15 +160,15 @@ def test_the_demo_trade_with_its_fills_signal_and_risk_decision(call: Call) -> N
     assert opened["unrealizedPnlUsd"] == "-40.00" and opened["commissionsUsd"] == "1.30"
     assert [f["fillId"] for f in opened["fills"]] == ["fill-1"]
     # totals: the closed trades of the day only
-    assert body["totals"]["closed"] == 1 and body["totals"]["netPnlUsd"] == "-370.80"
-    assert body["totals"]["grossPnlUsd"] == "-324.00"
+    assert body["totals"]["closed"] == 1 and body["totals"]["netPnlUsd"] == "-587.94"
+    assert body["totals"]["grossPnlUsd"] == "-460.00"
 
 
 def test_net_pnl_agrees_with_the_dashboard_and_analytics(call: Call) -> None:
     _, trades = call("GET", "/api/trades?from=2025-03-14&to=2025-03-14")
     _, dashboard = call("GET", "/api/dashboard")
     _, analytics = call("GET", "/api/analytics?timeframe=1d")
-    assert trades["totals"]["netPnlUsd"] == dashboard["counters"]["realizedPnlUsd"] == "-370.80"
+    assert trades["totals"]["netPnlUsd"] == dashboard["counters"]["realizedPnlUsd"] == "-587.94"
     assert Decimal(trades["totals"]["netPnlUsd"]) == Decimal(str(analytics["trades"]["netPnlUsd"]))
     assert Decimal(trades["totals"]["commissionsUsd"]) == Decimal(str(analytics["trades"]["commissionsUsd"]))
 
@@ -177,7 +177,7 @@ def test_filters_and_a_month(call: Call) -> None:
     _, month = call("GET", "/api/trades?from=2025-02-13&to=2025-03-14")
     # the seeded closes 1 and 2 days before (position-3, -4), not the one 40 days before
     closed = {t["positionId"] for t in month["trades"] if t["status"] == "closed"}
-    assert closed == {"position-3", "position-4", "IWM250314C00225000-20250314T133200"}
+    assert closed == {"position-3", "position-4", "IWM250314P00220000-20250314T133200"}
     _, spy = call("GET", "/api/trades?from=2025-02-13&to=2025-03-14&symbol=SPY")
     assert {t["underlying"] for t in spy["trades"]} == {"SPY"}
     _, gap = call("GET", "/api/trades?from=2025-02-13&to=2025-03-14&strategy=gap_fill")
@@ -224,23 +224,23 @@ def test_trades_and_orders_as_csv(demo: DynamoState) -> None:
     assert 'filename="trades-paper-2025-03-14-2025-03-14.csv"' in result["headers"]["Content-Disposition"]
     rows = list(csv.DictReader(io.StringIO(result["body"])))
     demo_row = next(r for r in rows if r["underlying"] == "IWM")
-    assert demo_row["net_pnl_usd"] == "-370.80" and demo_row["commissions_usd"] == "46.80"
+    assert demo_row["net_pnl_usd"] == "-587.94" and demo_row["commissions_usd"] == "127.94"
     assert demo_row["entry_time_et"] == "2025-03-14T09:32:00-04:00" and demo_row["exit_reason"] == "STOP_LOSS"
     assert demo_row["signal_id"] == SIGNAL_ID and demo_row["rationale"] == RATIONALE
     assert demo_row["fills"] == (
-        "BUY 36 @ 0.55 at 2025-03-14T09:32:00-04:00 fee 23.40; "
-        "SELL 36 @ 0.46 at 2025-03-14T09:50:00-04:00 fee 23.40"
+        "BUY 92 @ 0.17 at 2025-03-14T09:32:00-04:00 fee 63.84; "
+        "SELL 92 @ 0.12 at 2025-03-14T09:50:00-04:00 fee 64.10"
     )
     assert {r["position_id"] for r in rows} == {
-        "IWM250314C00225000-20250314T133200",
+        "IWM250314P00220000-20250314T133200",
         "position-1",
         "position-2",
     }
     orders = _raw(deps, "/api/orders?status=done&from=2025-03-14&to=2025-03-14&format=csv")
     order_rows = list(csv.DictReader(io.StringIO(orders["body"])))
     assert [(r["order_id"], r["status"], r["filled_quantity"]) for r in order_rows] == [
-        ("demo-order-1", "FILLED", "36"),  # 09:32
-        ("demo-order-2", "FILLED", "36"),  # 09:33
+        ("demo-order-1", "FILLED", "92"),  # 09:32
+        ("demo-order-2", "FILLED", "92"),  # 09:33
         ("order-1", "FILLED", "2"),  # 09:50
     ]
 
@@ -254,7 +254,7 @@ def test_orders_working_done_and_their_fills(call: Call) -> None:
     by_id = {o["orderId"]: o for o in done["orders"]}
     assert set(by_id) == {"order-1", "demo-order-1", "demo-order-2"}
     assert by_id["demo-order-1"]["signalId"] == SIGNAL_ID and by_id["demo-order-2"]["signalId"] is None
-    assert [(f["price"], f["commissionUsd"]) for f in by_id["demo-order-2"]["fills"]] == [("0.46", "23.40")]
+    assert [(f["price"], f["commissionUsd"]) for f in by_id["demo-order-2"]["fills"]] == [("0.12", "64.10")]
     _, everything = call("GET", "/api/orders")
     assert {o["orderId"] for o in everything["orders"]} == {"order-2", *by_id}
     status, body = call("GET", "/api/orders?status=open")

@@ -302,7 +302,7 @@ def drive(mode: TradingMode, gateway: Gateway, session_date: date, until: dateti
 
 
 ENTRY_DAY = date(2025, 3, 13)
-ENTRY_SCENARIO = (Scenario.GAP_UP, 5)
+ENTRY_SCENARIO = (Scenario.GAP_DOWN, 10)
 ENTRY = datetime(2025, 3, 13, 13, 45, tzinfo=UTC)
 """09:45 New York: gap_fill gives two candidates, the first approved, the second refused (MAX_POSITIONS)."""
 _SNAPSHOTS: dict[TradingMode, tuple[dict[str, list[dict[str, Any]]], Cycle]] = {}

@@ -228,7 +228,7 @@ def test_a_trade_made_by_hand_at_ib_is_adopted_once_protected_and_entries_go_on(
         contract=contract,
         side=Side.BUY,
         quantity=3,
-        price=Decimal("24.50"),  # near the day's quote of the contract: no exit level is crossed
+        price=Decimal("15.60"),  # near the day's quote of the contract: no exit level is crossed
         commission_usd=Decimal("2.10"),
     )
     desk.broker.hand_fills.append(bought)

@@ -15,6 +15,7 @@ import pytest
 
 from smart0dte.adapters.aws.provisioning import Provisioned
 from smart0dte.domain.controls import TradingState
+from smart0dte.domain.exits import EXIT_LIMIT_MINUTES
 from smart0dte.domain.models import Fill, OrderStatus, PositionStatus, Side, TradingMode
 
 from .conftest import (
@@ -46,19 +47,32 @@ def stop_after_entry(mode: TradingMode, aws: Provisioned, dynamodb: Any) -> dict
 def test_paper_the_minute_after_the_stop_exits_every_position_and_enters_nothing(
     aws: Provisioned, dynamodb: Any
 ) -> None:
-    executed = stop_after_entry(TradingMode.PAPER, aws, dynamodb)
+    # the entry decided at ENTRY trades at the next minute's quote; the stop is pressed after that
+    cycle = at_entry(TradingMode.PAPER, aws, dynamodb)
+    assert cycle.risk is not None
+    executed: dict[str, Any] = load_handler("execute").handler(cycle.risk, Context())
+    gateway = entry_gateway(TradingMode.PAPER)
+    gateway.write_until(AFTER)
+    run_cycle(TradingMode.PAPER, AFTER)
     state = store(TradingMode.PAPER)
     (held,) = state.list_open_positions()
+    state.activate_emergency_stop("user:alice", "drill", AFTER + timedelta(seconds=20), "request-1")
+    stopped = AFTER + timedelta(minutes=1)
+    last = stopped + (EXIT_LIMIT_MINUTES + 1) * timedelta(minutes=1)  # the ladder at market, traded
+    gateway.write_until(last)
 
-    cycle = run_cycle(TradingMode.PAPER, AFTER)
+    minutes = [run_cycle(TradingMode.PAPER, stopped)]  # the exit is decided on this minute's quote
+    while state.list_open_positions() and minutes[-1].signals["ts"] < last.isoformat():
+        minutes.append(run_cycle(TradingMode.PAPER, stopped + len(minutes) * timedelta(minutes=1)))
 
-    assert executed["open_positions"] == 1
+    assert executed["open_positions"] == 0  # nothing fills at the decision's snapshot
     assert state.list_open_positions() == [] and state.list_working_orders() == []
     closed = state.get_position(held.position_id)
     assert closed is not None and closed.value.status is PositionStatus.CLOSED
     assert closed.value.exit_reason is not None and "EMERGENCY_STOP" in closed.value.exit_reason.upper()
-    assert cycle.execute is None  # no entry approved under the stop
-    assert cycle.risk is not None and [v["rules"] for v in cycle.risk["verdicts"]] == [["EMERGENCY_STOP"]]
+    for minute in minutes:  # no entry approved under the stop
+        assert minute.execute is None
+        assert minute.risk is None or all("EMERGENCY_STOP" in v["rules"] for v in minute.risk["verdicts"])
     controls = state.get_controls()
     assert (controls.emergency_stop, controls.trading_state) == (True, TradingState.HALTED)
     sells = [o for o in state.list_orders(OrderStatus.FILLED) if o.side is Side.SELL]

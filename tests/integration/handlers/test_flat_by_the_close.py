@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pytest
 
 from smart0dte.adapters.aws.dynamodb.market import DynamoMarketReader
@@ -56,14 +57,19 @@ HELD = AutomationSettings(
 
 def no_bid_gateway(start: datetime, end: datetime) -> Gateway:
     """The entry day's gateway after the entry minute, with every bid showing 0 contracts for the
-    chain samples taken in [start, end): an exit can price at the bid but nothing fills."""
+    chain samples taken in [start, end), at a tick at least (a worthless contract's zero bid would
+    send the exit to market, which sells without a bid): an exit can price at the bid but nothing
+    fills."""
     day = simulated(ENTRY_DAY, *ENTRY_SCENARIO)
     chains = {}
     for underlying, chain in day.market_day.chains.items():
-        sizes = chain.bid_size.copy()
+        sizes, bids, asks = chain.bid_size.copy(), chain.bid.copy(), chain.ask.copy()
         sampled = chain.sample_ts_ns
-        sizes[(sampled >= datetime_to_ns(start)) & (sampled < datetime_to_ns(end)), :] = 0
-        chains[underlying] = replace(chain, bid_size=sizes)
+        window = (sampled >= datetime_to_ns(start)) & (sampled < datetime_to_ns(end))
+        sizes[window, :] = 0
+        bids[window, :] = np.maximum(bids[window, :], 0.01)
+        asks[window, :] = np.maximum(asks[window, :], bids[window, :])
+        chains[underlying] = replace(chain, bid_size=sizes, bid=bids, ask=asks)
     market = MarketDay(ENTRY_DAY, day.market_day.bars, chains, synthetic=True)
     gateway = Gateway(PAPER, replace(day, market_day=market))
     gateway.skip_to(ENTRY)
@@ -71,10 +77,12 @@ def no_bid_gateway(start: datetime, end: datetime) -> Gateway:
 
 
 def held_to_the_flatten(aws: Provisioned, dynamodb: Any, gateway: Gateway) -> None:
-    """The 09:45 entry filled, then the data of the three minutes before the flatten written."""
+    """The 09:45 entry filled (at 09:46's quote), then the data of the three minutes before the
+    flatten written."""
     cycle = at_entry(PAPER, aws, dynamodb)
     configure(PAPER, HELD, LIMITS)
     load_handler("execute").handler(cycle.risk, Context())
+    assert cycle_at(gateway, ENTRY + MINUTE)["open_positions"] == 1
     gateway.skip_to(SESSION.flatten_et - 3 * MINUTE)
     gateway.write_until(SESSION.flatten_et - MINUTE)
 
@@ -123,9 +131,10 @@ def test_an_exit_that_cannot_fill_at_the_flatten_keeps_working_and_is_flat_by_th
     assert (flattened["open_positions"], flattened["exits"], flattened["already_observed"]) == (1, 1, False)
     assert late["duplicate"] and late["open_positions"] == 1
     open_by_minute = [c["open_positions"] for c in later]
-    # nothing fills while nobody bids; the working exit fills at the first minute the bid is back
+    # nothing fills while nobody bids; the book that comes back bids 0 for the (by then worthless)
+    # call, so the working limit is replaced at market then and sells at the next minute's snapshot
     first_flat = open_by_minute.index(0)
-    assert later[first_flat]["ts"] == bid_back.isoformat()
+    assert later[first_flat]["ts"] == (bid_back + MINUTE).isoformat()
     assert open_by_minute == [1] * first_flat + [0] * (len(later) - first_flat)
     assert all(c["candidates"] == [] for c in later)  # no entry is even proposed after the flatten
     # once flat with nothing working, a cycle has nothing to mark or sell: it reads no market data

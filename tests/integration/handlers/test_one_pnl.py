@@ -21,6 +21,7 @@ from smart0dte.services.api import ApiDeps
 from ..api.conftest import FixedClock, make_call
 from .conftest import (
     CALENDAR,
+    ENTRY,
     ENTRY_DAY,
     LIMITS,
     REGION,
@@ -47,9 +48,17 @@ def test_the_days_net_pnl_is_one_figure_on_the_dashboard_in_analytics_and_in_the
     session = CALENDAR.session(ENTRY_DAY)
     assert session is not None
     gateway = entry_gateway(PAPER)
+    gateway.write_until(ENTRY + timedelta(minutes=1))  # the entry trades at the next minute's quote
+    signals = load_handler("signals")
+    signals.handler({"mode": "paper", "ts": (ENTRY + timedelta(minutes=1)).isoformat()}, Context())
     gateway.skip_to(session.flatten_et - timedelta(minutes=3))
     gateway.write_until(session.flatten_et)
     load_handler("flatten").handler({"mode": "paper", "ts": session.flatten_et.isoformat()}, Context())
+    at = session.flatten_et
+    while store(PAPER).list_open_positions() and at < session.close_et:  # the exit trades from the next
+        at += timedelta(minutes=1)
+        gateway.write_until(at)
+        signals.handler({"mode": "paper", "ts": at.isoformat()}, Context())
     closing = load_handler("post_close").handler({"mode": "paper", "session_date": "2025-03-13"}, Context())
     body = boto3.client("s3", region_name=REGION).get_object(
         Bucket=aws.buckets[REPORTS_BUCKET.logical_name], Key=closing["report_key"]

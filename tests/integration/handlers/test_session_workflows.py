@@ -25,6 +25,7 @@ from smart0dte.services.session import OutOfOrder
 
 from .conftest import (
     CALENDAR,
+    ENTRY,
     ENTRY_DAY,
     LIMITS,
     PREFIX,
@@ -164,6 +165,8 @@ def test_flatten_sells_every_position_at_the_flatten_time_and_post_close_reports
     session = CALENDAR.session(ENTRY_DAY)
     assert session is not None
     gateway = entry_gateway(PAPER)
+    gateway.write_until(ENTRY + timedelta(minutes=1))  # the entry trades at the next minute's quote
+    load_handler("signals").handler({"ts": (ENTRY + timedelta(minutes=1)).isoformat()}, Context())
     gateway.skip_to(session.flatten_et - timedelta(minutes=3))
     gateway.write_until(session.flatten_et + timedelta(minutes=1))
     flatten = load_handler("flatten")
@@ -177,8 +180,9 @@ def test_flatten_sells_every_position_at_the_flatten_time_and_post_close_reports
         {"ts": (session.flatten_et + timedelta(minutes=1)).isoformat()}, Context()
     )
 
-    assert (first["open_positions"], first["exits"], first["already_observed"]) == (0, 1, False)
-    assert (late["duplicate"], late["open_positions"], late["exits"]) == (True, 0, 1)
+    # the exit decided at the flatten trades at the next minute's snapshot
+    assert (first["open_positions"], first["exits"], first["already_observed"]) == (1, 1, False)
+    assert (late["duplicate"], late["open_positions"], late["exits"]) == (True, 1, 1)
     assert after["candidates"] == [] and after["open_positions"] == 0  # entries are blocked
     state = store(PAPER)
     assert state.list_open_positions() == []
@@ -221,6 +225,9 @@ def test_post_close_recovers_a_crash_between_the_order_record_and_the_fill_recor
     aws: Provisioned, dynamodb: Any, monkeypatch: pytest.MonkeyPatch, alerts: Any
 ) -> None:
     cycle = at_entry(PAPER, aws, dynamodb)
+    load_handler("execute").handler(cycle.risk, Context())
+    filled_at = ENTRY + timedelta(minutes=1)  # the entry trades at the next minute's quote
+    entry_gateway(PAPER).write_until(filled_at)
 
     def crash(self: DynamoState, *args: object, **kwargs: object) -> None:
         raise RuntimeError("the Lambda died here")
@@ -228,9 +235,9 @@ def test_post_close_recovers_a_crash_between_the_order_record_and_the_fill_recor
     with monkeypatch.context() as patch:
         patch.setattr(DynamoState, "record_fill", crash)
         with pytest.raises(RuntimeError, match="died here"):
-            load_handler("execute").handler(cycle.risk, Context())
+            load_handler("signals").handler({"ts": filled_at.isoformat()}, Context())
     (order,) = [o for o in orders() if o.side.value == "BUY"]
-    assert order.status is OrderStatus.SUBMITTED and store(PAPER).list_fills(order.order_id) == []
+    assert store(PAPER).list_fills(order.order_id) == []
     assert store(PAPER).list_open_positions() == []
     phantom = order.model_copy(update={"order_id": "20250313-X0000001", "intent_id": "e" * 32})
     store(PAPER).create_order(phantom, "bridge", "an order whose phase never committed")
@@ -246,7 +253,7 @@ def test_post_close_recovers_a_crash_between_the_order_record_and_the_fill_recor
     assert len(state.list_fills(order.order_id)) == 1
     cancelled = state.get_order("20250313-X0000001")
     assert cancelled is not None and cancelled.value.status is OrderStatus.CANCELLED
-    # The day stopped at 09:45 here, so the position outlived the close: settled, an incident.
+    # The day stopped at 09:46 here, so the position outlived the close: settled, an incident.
     (position,) = state.list_positions(PositionStatus.CLOSED)
     assert position.exit_reason == "EXPIRY_SETTLEMENT" and closing["incidents"] == 1
     assert [r.action for r in state.audit.list_day(ENTRY_DAY)].count("IncidentReported") == 1
@@ -286,12 +293,10 @@ def test_a_crash_between_the_two_saves_is_replayed_by_the_retry_writing_each_rec
     outbox = left.value["outbox"]
     assert isinstance(outbox, list)
     written = [r.action for r in state.audit.list_day(ENTRY_DAY) if r.actor == "execute"]
-    # paper: the entry, its protective stop and target (one OCA group), its fill and its position
-    expected = ["OrderCreated"] * 3 + ["OrderFilled", "PositionOpened"] if mode is PAPER else ["OrderCreated"]
+    # paper: the entry, which trades at the next minute; a broker mode: the entry and its command
+    expected = ["OrderCreated"]
     assert [r["type"] for r in outbox] == (
-        ["OrderUpdated"] * 3 + ["FillRecorded", "PositionChanged"]
-        if mode is PAPER
-        else ["OrderUpdated", "CommandQueued"]
+        ["OrderUpdated"] if mode is PAPER else ["OrderUpdated", "CommandQueued"]
     )
     assert Counter(written) == Counter(expected)  # the first flush wrote every record
     counters = state.get_counters(ENTRY_DAY)
@@ -307,10 +312,8 @@ def test_a_crash_between_the_two_saves_is_replayed_by_the_retry_writing_each_rec
     (order,) = [o for o in orders(mode) if o.side.value == "BUY"]
     assert order.order_id == outcome["order_id"]
     if mode is PAPER:
-        assert order.status is OrderStatus.FILLED and len(state.list_fills(order.order_id)) == 1
-        (position,) = state.list_open_positions()
-        assert position.quantity == order.quantity
-        assert state.get_counters(ENTRY_DAY) == counters and counters.trades == 1
+        assert order.status is OrderStatus.SUBMITTED and state.list_fills(order.order_id) == []
+        assert state.list_open_positions() == [] and state.get_counters(ENTRY_DAY) == counters
     else:
         # the replay sends the place again; the FIFO queue drops it by its deduplication id
         assert [c.intent_id for c in live_queue.commands] == [order.intent_id] * 2

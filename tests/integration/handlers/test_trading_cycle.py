@@ -10,6 +10,7 @@ from typing import Any
 import boto3  # type: ignore[import-untyped]
 import pytest
 
+from smart0dte.adapters.aws.dynamodb.session import DynamoDayDocuments
 from smart0dte.adapters.aws.provisioning import Provisioned
 from smart0dte.domain.models import OrderStatus, TradingMode
 from smart0dte.resources import IDEMPOTENCY_TABLE
@@ -18,6 +19,7 @@ from smart0dte.services.session import OutOfOrder
 from .conftest import (
     ENTRY,
     ENTRY_DAY,
+    PREFIX,
     REGION,
     Context,
     RecordingQueue,
@@ -60,14 +62,29 @@ def test_the_entry_minute_runs_signals_risk_and_execute_with_every_record(
     assert [v["approved"] for v in cycle.risk["verdicts"]] == [True, False]
     assert "MAX_POSITIONS" in cycle.risk["verdicts"][1]["rules"]
     (outcome,) = executed["orders"]
-    assert outcome["status"] == "FILLED" and outcome["fills"] == 1 and not outcome["sent_to_broker"]
-    assert executed["open_positions"] == 1
+    # nothing fills at the snapshot the decision saw: the order waits in the engine's document
+    assert outcome["status"] == "SUBMITTED" and outcome["fills"] == 0 and not outcome["sent_to_broker"]
+    assert executed["open_positions"] == 0
     state = store(TradingMode.PAPER)
-    assert len(state.list_signals(ENTRY_DAY)) == 2
-    assert [d.verdict.approved for d in state.list_risk_decisions(ENTRY_DAY)].count(True) == 1
     (order,) = entries(TradingMode.PAPER)
     assert order.order_id == outcome["order_id"] and order.order_id.startswith("20250313-O")
-    assert order.status is OrderStatus.FILLED and len(state.list_fills(order.order_id)) == 1
+    assert order.status is OrderStatus.SUBMITTED and state.list_fills(order.order_id) == []
+    document = DynamoDayDocuments(PREFIX, TradingMode.PAPER, region=REGION).get_engine(ENTRY_DAY)
+    assert document is not None
+    working = document.value["engine"]["venue"]["working"]
+    assert [w[0] for w in working] == [order.order_id.split("-", 1)[1]]
+
+    # the next minute's step trades it against that minute's quote
+    next_minute = ENTRY + timedelta(minutes=1)
+    entry_gateway(TradingMode.PAPER).write_until(next_minute)
+    run_cycle(TradingMode.PAPER, next_minute)
+
+    assert len(state.list_signals(ENTRY_DAY)) >= 2
+    assert [d.verdict.approved for d in state.list_risk_decisions(ENTRY_DAY)].count(True) >= 1
+    (order,) = entries(TradingMode.PAPER)
+    assert order.status is OrderStatus.FILLED
+    (fill,) = state.list_fills(order.order_id)
+    assert fill.ts == next_minute
     # the fill is protected at the venue: a stop and a target for its quantity, one OCA group
     stop, target = sorted(
         (o for o in orders(TradingMode.PAPER) if o.side.value == "SELL"),
@@ -128,7 +145,7 @@ def test_a_retried_execute_returns_the_first_outcome_and_one_order(aws: Provisio
     assert [o["duplicate"] for o in after_expiry["orders"]] == [True]
     assert after_expiry["orders"][0]["order_id"] == first["orders"][0]["order_id"]
     (order,) = entries(TradingMode.PAPER)
-    assert len(store(TradingMode.PAPER).list_fills(order.order_id)) == 1
+    assert store(TradingMode.PAPER).list_fills(order.order_id) == []  # it trades at the next minute
 
 
 def test_only_the_minutes_own_candidates_and_intents_are_accepted(aws: Provisioned, dynamodb: Any) -> None:
@@ -138,7 +155,6 @@ def test_only_the_minutes_own_candidates_and_intents_are_accepted(aws: Provision
     next_minute = ENTRY + timedelta(minutes=1)
     entry_gateway(TradingMode.PAPER).write_until(next_minute)
     observed = load_handler("signals").handler({"ts": next_minute.isoformat()}, Context())
-    assert observed["candidates"], "the second gap signal comes at 09:46"
 
     forged = {**observed, "candidates": cycle.signals["candidates"]}
     with pytest.raises(OutOfOrder, match="are not those Signals observed"):
@@ -178,7 +194,7 @@ def test_a_broker_mode_sends_each_intent_once_and_never_meets_paper(
     paper_outcome = execute(paper.risk)["orders"][0]
     assert not paper_outcome["sent_to_broker"] and len(live_queue.sent) == 1  # paper sent nothing
     (paper_order,) = entries(TradingMode.PAPER)
-    assert paper_order.status is OrderStatus.FILLED and paper_order.intent_id != order.intent_id
+    assert paper_order.status is OrderStatus.SUBMITTED and paper_order.intent_id != order.intent_id
     assert orders(mode) == [order]
     assert [orders(m) for m in others if m is not TradingMode.PAPER] == [[]]
     for table, items in table_items(dynamodb, aws).items():

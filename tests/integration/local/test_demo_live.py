@@ -4,7 +4,8 @@ plays (the clock moves, a position is open mid-day), the played-live day trades 
 result changed), and progress off a terminal is plain lines.
 
 The day: gap_up seed 1, the first 25 minutes of trading cycles (then flatten, post_close and
-learning at their times): one trade, SPY 583P x13 09:45-09:51. A high --speed, so the pace never
+learning at their times): one trade, SPY 583P x13 09:46-09:51 (decided 09:45, bought at the
+next minute's quote). A high --speed, so the pace never
 waits on the handlers and the test costs what the replay costs.
 """
 
@@ -101,7 +102,7 @@ def test_the_day_plays_live_while_served_and_trades_as_the_no_serve_run(
     assert any(open_ > 0 for now, open_, _ in watcher.seen if now.hour < 16)  # a position open mid-day
     assert {rate for _, _, rate in watcher.seen} == {f"{SPEED * 60:g}"}
     # Printed as it happened, then in the summary; the same trades as the run that never waits.
-    assert "09:45 FILL BUY 13 SPY   250314P00583000 @ 1.47" in live.out
+    assert "09:46 FILL BUY 13 SPY   250314P00583000 @ 1.35" in live.out
     assert TRADE.findall(live.out) == TRADE.findall(fast.out) != []
     assert "You acted" not in live.out
     # Off a terminal, progress is plain lines (a few for the cycles, one per other workflow).
@@ -125,7 +126,7 @@ def test_a_position_closed_mid_trade_through_the_api_changes_the_day_and_the_sum
     at = datetime.fromisoformat(closed["position"]["closedAt"]).astimezone(NEW_YORK).strftime("%H:%M")
     assert f"{at} user:trader PositionCloseRequested: manual close: test" in out
     [trade] = TRADE.findall(out)
-    assert trade.startswith(f"09:45-{at} TRADE SPY   250314P00583000 x13 1.47 -> ")
+    assert trade.startswith(f"09:46-{at} TRADE SPY   250314P00583000 x13 1.35 -> ")
     assert at < "09:51"  # before the take profit the untouched day exits at
     assert "(manual close: test)" in trade
     assert "You acted 1 time(s) during the day, which changes its result:" in out

@@ -9,7 +9,7 @@ from decimal import Decimal
 import numpy as np
 
 from smart0dte.domain.controls import AutomationSettings, RiskLimits
-from smart0dte.domain.exits import intrinsic_value
+from smart0dte.domain.exits import EXIT_LIMIT_MINUTES, intrinsic_value
 from smart0dte.domain.marketdata import MarketDay
 from smart0dte.domain.models import OptionRight, Signal, Underlying
 from smart0dte.domain.session_engine import (
@@ -137,7 +137,7 @@ def test_with_latency_a_pending_entry_counts_as_a_day_trade() -> None:
 # --- flat before expiry ----------------------------------------------------------------------------
 
 
-def test_a_zero_bid_at_the_flatten_goes_to_market_and_is_flat_at_the_flatten() -> None:
+def test_a_zero_bid_at_the_flatten_goes_to_market_and_is_flat_a_minute_after_the_flatten() -> None:
     day = make_day(FLAT_PATH)
     chain = day.chains[Underlying.SPY]
     bid = chain.bid.copy()
@@ -149,12 +149,13 @@ def test_a_zero_bid_at_the_flatten_goes_to_market_and_is_flat_at_the_flatten() -
     ).run()
 
     (trade,) = result.trades
-    assert (trade.exit_reason, trade.exit_ts) == ("TIME_EXIT", SESSION.flatten_et)
+    # decided at the flatten, sold at the next minute's snapshot
+    assert (trade.exit_reason, trade.exit_ts) == ("TIME_EXIT", SESSION.flatten_et + timedelta(minutes=1))
     # a market sell without a bid: the larger of the minimum tick and the intrinsic value
     intrinsic = intrinsic_value(trade.contract.right, trade.contract.strike, 560.0)
     assert trade.exit_price == max(Decimal("0.01"), Decimal(str(intrinsic)).quantize(Decimal("0.01")))
     (exit_order,) = [d.detail for d in result.decisions if d.kind == "exit"]
-    assert exit_order["status"] == "FILLED" and exit_order["limit_price"] is None
+    assert exit_order["status"] == "SUBMITTED" and exit_order["limit_price"] is None
     assert result.incidents == [] and result.open_positions_at_close == 0
 
 
@@ -170,7 +171,7 @@ def test_a_missing_quote_at_the_flatten_does_not_block_the_exit() -> None:
     ).run()
 
     (trade,) = result.trades
-    assert (trade.exit_reason, trade.exit_ts) == ("TIME_EXIT", SESSION.flatten_et)
+    assert (trade.exit_reason, trade.exit_ts) == ("TIME_EXIT", SESSION.flatten_et + timedelta(minutes=1))
     assert result.incidents == [] and result.portfolio.open_positions == []
 
 
@@ -197,10 +198,19 @@ def test_a_thin_bid_at_the_flatten_sells_what_it_shows_each_minute_and_is_flat_b
     sold = sells(result)
     assert [s["quantity"] for s in sold] == [1] * held
     fill_minutes = [d.ts for d in result.decisions if d.kind == "fill" and d.detail["side"] == "SELL"]
-    assert fill_minutes == [SESSION.flatten_et + k * timedelta(minutes=1) for k in range(held)]
+    # The bid decays faster than the ladder walks, so each order misses at the next minute's
+    # snapshot until the market order placed at minute EXIT_LIMIT_MINUTES: one lot a minute from
+    # the minute after it, each after the minute its order was placed.
+    first_fill = SESSION.flatten_et + (EXIT_LIMIT_MINUTES + 1) * timedelta(minutes=1)
+    assert fill_minutes == [first_fill + k * timedelta(minutes=1) for k in range(held)]
+    placed = {str(d.detail["order_id"]): d.ts for d in result.decisions if d.kind == "exit"}
+    assert all(s_ts > placed[str(s["order_id"])] for s_ts, s in zip(fill_minutes, sold, strict=True))
     assert all(t.exit_reason == "TIME_EXIT" for t in result.trades)
     assert result.portfolio.open_positions == [] and result.open_positions_at_close == 0
-    assert result.incidents == []
+    # its last lot sells after the unflat alert: reported once
+    assert fill_minutes[-1] > SESSION.close_et - UNFLAT_ALERT
+    (incident,) = result.incidents
+    assert "still open 5 minutes before the close" in incident
     # the bid decays: the exit is walked below it each minute it stops being marketable, then goes
     # to market, and the market order's remainder keeps working (no new exit for its last lot)
     exits = [d.detail for d in result.decisions if d.kind == "exit"]
@@ -282,9 +292,10 @@ def test_after_the_flatten_a_flat_engines_minute_does_not_depend_on_the_market()
     source = Scripted({MINUTES - 60: OptionRight.CALL})
     engine = SessionEngine(day, SESSION, WIDE_EXITS, source, CARRY)
     now = SESSION.open_et + timedelta(minutes=1)
-    while now <= SESSION.flatten_et + timedelta(minutes=1):
+    while now <= SESSION.flatten_et or engine.portfolio.open_positions:
         engine.step(now)
         now += timedelta(minutes=1)
+    assert now < SESSION.close_et
     assert engine.portfolio.closed and not engine.portfolio.open_positions
     assert not engine.venue.working_orders()
     no_market = MarketDay(DAY, {}, {}, synthetic=False)

@@ -277,8 +277,11 @@ def test_assess_reserves_what_each_approved_entry_takes_for_the_next_candidate()
     assert len(assessment.intents) == 1
     assert json.dumps(engine.to_state()) == before  # the reservation was made on a copy
     executed = engine.execute(assessment.intents, now)
-    assert executed.open_positions == 1
-    assert [p.kind for p in executed.effects.positions] == ["opened"]
+    # the order trades at the next minute's snapshot, never at the one its decision saw
+    assert executed.open_positions == 0 and [o.status.value for o in executed.effects.orders] == ["SUBMITTED"]
+    observed = engine.observe(now + timedelta(minutes=1))
+    assert observed.open_positions == 1
+    assert [p.kind for p in observed.effects.positions] == ["opened"]
 
 
 def test_a_restored_engine_refuses_another_session_mode_or_format() -> None:

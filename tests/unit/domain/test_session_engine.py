@@ -11,11 +11,12 @@ from hypothesis import strategies as st
 
 from smart0dte.domain.calendar import MarketCalendar, SessionTimes
 from smart0dte.domain.controls import AutomationSettings
+from smart0dte.domain.exits import EXIT_LIMIT_MINUTES
 from smart0dte.domain.marketdata import NS_PER_MINUTE, BarSeries, ChainSeries, MarketDay, datetime_to_ns
 from smart0dte.domain.models import OptionContract, OptionRight, Signal, Underlying
 from smart0dte.domain.pricing import bsm_price, t_years_from_minutes
 from smart0dte.domain.risk import Controls
-from smart0dte.domain.session_engine import AccountCarry, EngineConfig, SessionEngine
+from smart0dte.domain.session_engine import MINUTE, UNFLAT_ALERT, AccountCarry, EngineConfig, SessionEngine
 
 DAY = date(2025, 3, 14)
 SESSION: SessionTimes = MarketCalendar().session(DAY)  # type: ignore[assignment]
@@ -127,13 +128,17 @@ def test_a_drop_stops_out() -> None:
     assert trade.pnl_usd < 0
 
 
-def test_flat_market_is_flattened_at_the_flatten_time() -> None:
+def test_flat_market_is_flattened_from_the_flatten_time() -> None:
     path = np.full(MINUTES, 560.0)
     result = run(path, Scripted({MINUTES - 60: OptionRight.CALL}), WIDE_EXITS)
     (trade,) = result.trades
     assert trade.exit_reason == "TIME_EXIT"
-    assert trade.exit_ts == SESSION.flatten_et
-    assert result.open_positions_at_close == 0
+    assert next(d.ts for d in result.decisions if d.kind == "exit") == SESSION.flatten_et
+    # each exit order trades at the next minute's snapshot; the ladder goes to market by its
+    # EXIT_LIMIT_MINUTES-th minute, so the sale lands by one minute after that
+    assert SESSION.flatten_et < trade.exit_ts <= SESSION.flatten_et + (EXIT_LIMIT_MINUTES + 1) * MINUTE
+    assert trade.exit_ts < SESSION.close_et - UNFLAT_ALERT
+    assert result.open_positions_at_close == 0 and result.incidents == []
 
 
 def test_no_signal_is_asked_for_at_or_after_the_flatten_time_and_none_looks_ahead() -> None:
@@ -146,7 +151,7 @@ def test_no_signal_is_asked_for_at_or_after_the_flatten_time_and_none_looks_ahea
     assert source.seen_until == expected
 
 
-def test_a_position_asked_closed_exits_at_that_minute_end_and_the_others_stay() -> None:
+def test_a_position_asked_closed_exits_from_that_minute_end_and_the_others_stay() -> None:
     asked_at = SESSION.open_et + timedelta(minutes=100)
 
     def controls(now: datetime) -> Controls:
@@ -160,14 +165,17 @@ def test_a_position_asked_closed_exits_at_that_minute_end_and_the_others_stay() 
     result = engine.run()
 
     by_right = {t.contract.right: t for t in result.trades}
+    # decided at the minute it was asked, sold at the next minute's snapshot (its bid held)
     assert (by_right[OptionRight.CALL].exit_reason, by_right[OptionRight.CALL].exit_ts) == (
         "MANUAL",
-        asked_at,
+        asked_at + MINUTE,
     )
+    (manual,) = [d for d in result.decisions if d.kind == "exit" and d.detail["reason"] == "MANUAL"]
+    assert manual.ts == asked_at
     assert by_right[OptionRight.PUT].exit_reason != "MANUAL"  # not asked: it decays to its own exit
 
 
-def test_emergency_stop_flattens_in_the_same_bar_and_blocks_entries() -> None:
+def test_emergency_stop_sells_at_the_next_snapshot_and_blocks_entries() -> None:
     pressed_at = SESSION.open_et + timedelta(minutes=100)
 
     def controls(now: datetime) -> Controls:
@@ -177,7 +185,8 @@ def test_emergency_stop_flattens_in_the_same_bar_and_blocks_entries() -> None:
     result = run(path, Scripted({45: OptionRight.CALL, 120: OptionRight.PUT}), WIDE_EXITS, controls)
     (trade,) = result.trades
     assert trade.exit_reason == "EMERGENCY_STOP"
-    assert trade.exit_ts == pressed_at
+    assert next(d.ts for d in result.decisions if d.kind == "exit") == pressed_at
+    assert trade.exit_ts == pressed_at + MINUTE
     late = [d for d in result.decisions if d.kind == "risk" and d.detail["signal_id"] == "scripted-120"]
     assert late[0].detail["approved"] is False
     assert "EMERGENCY_STOP" in late[0].detail["rules"]  # type: ignore[operator]
@@ -236,7 +245,8 @@ def test_limits_hold_on_random_days(seed: int, max_positions: int, signal_minute
     assert result.open_positions_at_close == 0
     for trade in result.trades:
         assert trade.entry_ts < SESSION.flatten_et
-        assert trade.exit_ts <= SESSION.flatten_et
+        # exits start by the flatten and trade at the next snapshots: market by the ladder's end
+        assert trade.exit_ts <= SESSION.flatten_et + (EXIT_LIMIT_MINUTES + 1) * MINUTE
     for decision in result.decisions:
         if decision.kind == "risk" and not decision.detail["approved"]:
             assert decision.detail["rules"]

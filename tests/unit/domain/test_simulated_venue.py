@@ -19,6 +19,17 @@ from smart0dte.domain.simulated_venue import SimulatedVenue
 from smart0dte.domain.venue import BrokerCosts, VenueEventKind
 
 T0 = datetime(2025, 3, 14, 15, 0, tzinfo=UTC)
+AT_SUBMISSION = BrokerCosts(latency_s=0)
+"""Zero latency (a research option): an order trades at once against the quote it is given, so a
+test of the fill rules needs no second quote."""
+NO_FEES = BrokerCosts(
+    latency_s=0,
+    orf_per_contract_usd=Decimal(0),
+    occ_clearing_per_contract_usd=Decimal(0),
+    cat_per_contract_usd=Decimal(0),
+    finra_taf_per_contract_sold_usd=Decimal(0),
+)
+"""The IB commission alone: tiers and the order minimum."""
 CALL = OptionContract(root="SPY", expiry=date(2025, 3, 14), right=OptionRight.CALL, strike=562)
 
 
@@ -51,16 +62,17 @@ def intent(
 
 
 def test_marketable_buy_fills_at_the_ask_plus_slippage_with_commission() -> None:
-    broker = SimulatedVenue(BrokerCosts(slippage_per_share_usd=Decimal("0.01")))
+    broker = SimulatedVenue(BrokerCosts(latency_s=0, slippage_per_share_usd=Decimal("0.01")))
     update = broker.submit(intent(), quote(1.00, 1.05), T0)
     (fill,) = update.fills
-    assert (fill.price, fill.quantity, fill.commission_usd) == (Decimal("1.06"), 2, Decimal("1.30"))
+    # 2 x 0.65 commission + 2 x (ORF 0.01915 + OCC 0.02 + CAT 0.0048) = 1.3879
+    assert (fill.price, fill.quantity, fill.commission_usd) == (Decimal("1.06"), 2, Decimal("1.39"))
     assert update.orders[-1].status is OrderStatus.FILLED
     assert broker.working_orders() == []
 
 
 def test_partial_fill_by_displayed_size_then_the_rest_on_a_later_quote() -> None:
-    broker = SimulatedVenue()
+    broker = SimulatedVenue(AT_SUBMISSION)
     first = broker.submit(intent(quantity=10), quote(1.00, 1.05, ask_size=4), T0)
     assert [f.quantity for f in first.fills] == [4]
     assert first.orders[-1].status is OrderStatus.PARTIALLY_FILLED
@@ -82,7 +94,7 @@ def test_no_usable_quote_rejects() -> None:
 
 
 def test_a_retried_intent_never_creates_a_second_order_or_fill() -> None:
-    broker = SimulatedVenue()
+    broker = SimulatedVenue(AT_SUBMISSION)
     first = broker.submit(intent(), quote(1.00, 1.05), T0)
     retry = broker.submit(intent(), quote(1.00, 1.05), T0 + timedelta(seconds=3))
     assert retry.events == () and retry.commands == ()
@@ -106,6 +118,80 @@ def test_latency_keeps_an_order_from_trading_on_quotes_before_it_is_live() -> No
     assert broker.on_quote(quote(1.00, 1.05), T0 + timedelta(seconds=4)).fills == ()
     (fill,) = broker.on_quote(quote(1.00, 1.07), T0 + timedelta(seconds=5)).fills
     assert (fill.price, fill.ts) == (Decimal("1.07"), T0 + timedelta(seconds=5))
+
+
+def test_by_default_an_order_never_fills_on_the_snapshot_it_was_submitted_with() -> None:
+    broker = SimulatedVenue()
+    assert BrokerCosts().latency_s > 0 and not broker.fills_at_submission
+    assert broker.submit(intent(), quote(1.00, 1.05), T0).fills == ()
+    # the same snapshot again, at a later step (the next minute's sample is missing): no fill
+    later = T0 + timedelta(minutes=1)
+    assert broker.on_quote(quote(1.00, 1.05), later, quoted_at=T0).fills == ()
+    # the next minute's snapshot: it trades there, at that quote's ask
+    (fill,) = broker.on_quote(quote(1.02, 1.07), later, quoted_at=later).fills
+    assert (fill.price, fill.ts) == (Decimal("1.07"), later)
+
+
+@pytest.mark.parametrize(
+    ("price", "quantity", "commission"),
+    [
+        ("2.00", 1, "1.00"),  # 0.65 is under the order minimum
+        ("0.50", 2, "1.30"),  # premium >= 0.10: 0.65 a contract
+        ("0.10", 4, "2.60"),
+        ("0.075", 3, "1.50"),  # 0.05 <= premium < 0.10: 0.50 a contract
+        ("0.03", 5, "1.25"),  # premium < 0.05: 0.25 a contract
+        ("0.03", 2, "1.00"),
+    ],
+)
+def test_commission_tiers_by_premium_with_a_minimum_per_order(
+    price: str, quantity: int, commission: str
+) -> None:
+    # IBKR's own examples: 1 @ 2 = 1.00; 3 @ 0.075 = 1.50; 5 @ 0.03 = 1.25
+    broker = SimulatedVenue(NO_FEES)
+    (fill,) = broker.submit(
+        intent(quantity, None, order_type=OrderType.MARKET), quote(0.01, float(price)), T0
+    ).fills
+    assert (fill.price, fill.commission_usd) == (
+        Decimal(price).quantize(Decimal("0.01")),
+        Decimal(commission),
+    )
+
+
+def test_a_partially_filled_order_pays_the_minimum_once() -> None:
+    broker = SimulatedVenue(NO_FEES)
+    first = broker.submit(intent(quantity=3), quote(1.00, 1.05, ask_size=1), T0)
+    second = broker.on_quote(quote(1.00, 1.05, ask_size=1), T0 + timedelta(minutes=1))
+    third = broker.on_quote(quote(1.00, 1.05, ask_size=1), T0 + timedelta(minutes=2))
+    paid = [f.commission_usd for f in first.fills + second.fills + third.fills]
+    # the order owes max(1.00, 3 x 0.65) = 1.95: the first fill the minimum, the others what it grew by
+    assert paid == [Decimal("1.00"), Decimal("0.30"), Decimal("0.65")]
+    # a second order pays its own minimum
+    (other,) = broker.submit(intent(key="other", quantity=1), quote(1.00, 1.05), T0).fills
+    assert other.commission_usd == Decimal("1.00")
+
+
+def test_pass_through_fees_per_contract_the_taf_on_sales_only() -> None:
+    costs = BrokerCosts(latency_s=0)
+    broker = SimulatedVenue(costs)
+    (bought,) = broker.submit(intent(quantity=36, limit="0.55"), quote(0.50, 0.55, ask_size=99), T0).fills
+    (sold,) = broker.submit(
+        intent(quantity=36, limit="0.46", side=Side.SELL, key="sell"), quote(0.46, 0.50, bid_size=99), T0
+    ).fills
+    per_contract = (
+        costs.orf_per_contract_usd + costs.occ_clearing_per_contract_usd + costs.cat_per_contract_usd
+    )
+    assert per_contract == Decimal("0.04395")
+    # 36 x 0.65 = 23.40; fees 36 x 0.04395 = 1.5822, and a sale's TAF 36 x 0.00279 = 0.10044
+    assert bought.commission_usd == Decimal("24.98")
+    assert sold.commission_usd == Decimal("25.08")
+
+
+def test_the_charges_of_a_partly_filled_order_survive_the_wire() -> None:
+    broker = SimulatedVenue(NO_FEES)
+    broker.submit(intent(quantity=3), quote(1.00, 1.05, ask_size=1), T0)
+    restored = SimulatedVenue.from_wire(broker.to_wire(), NO_FEES)
+    (fill,) = restored.on_quote(quote(1.00, 1.05, ask_size=5), T0 + timedelta(minutes=1)).fills
+    assert (fill.quantity, fill.commission_usd) == (2, Decimal("0.95"))  # 1.95 owed, 1.00 paid
 
 
 def protective(quantity: int = 4) -> tuple[OrderIntent, OrderIntent]:
@@ -169,14 +255,22 @@ def test_cancel_and_mode_checks() -> None:
 
 
 def test_costs_validation_names_the_field() -> None:
-    with pytest.raises(DomainError, match="commission_per_contract_usd=-1"):
-        BrokerCosts(commission_per_contract_usd=Decimal(-1))
+    with pytest.raises(DomainError, match="orf_per_contract_usd=-1"):
+        BrokerCosts(orf_per_contract_usd=Decimal(-1))
+    with pytest.raises(DomainError, match="minimum_per_order_usd=-1"):
+        BrokerCosts(minimum_per_order_usd=Decimal(-1))
     with pytest.raises(DomainError, match="latency_s=61"):
         BrokerCosts(latency_s=61)
+    with pytest.raises(DomainError, match=r"commission_tiers premiums=.*highest first"):
+        BrokerCosts(commission_tiers=((Decimal(0), Decimal("0.25")), (Decimal("0.10"), Decimal("0.65"))))
+    with pytest.raises(DomainError, match=r"last premium=0\.05 must be 0"):
+        BrokerCosts(commission_tiers=((Decimal("0.05"), Decimal("0.50")),))
+    with pytest.raises(DomainError, match=r"rates=.*must be >= 0"):
+        BrokerCosts(commission_tiers=((Decimal(0), Decimal("-0.25")),))
 
 
 def test_a_sell_is_accepted_without_a_bid_and_a_market_sell_fills_at_the_no_bid_price() -> None:
-    broker = SimulatedVenue()
+    broker = SimulatedVenue(AT_SUBMISSION)
     # a limit rests without a bid; no quote at all still accepts the order
     limit = broker.submit(intent(side=Side.SELL, key="lim", limit="0.05"), quote(0.0, 0.05, 0), T0)
     assert limit.orders[0].status is OrderStatus.SUBMITTED and limit.fills == ()
@@ -200,7 +294,7 @@ def test_a_sell_is_accepted_without_a_bid_and_a_market_sell_fills_at_the_no_bid_
 
 
 def test_a_sell_larger_than_the_bid_fills_what_it_shows_and_the_rest_keeps_working() -> None:
-    broker = SimulatedVenue()
+    broker = SimulatedVenue(AT_SUBMISSION)
     first = broker.submit(intent(quantity=5, side=Side.SELL, limit="1.00"), quote(1.00, 1.05, bid_size=2), T0)
     assert [f.quantity for f in first.fills] == [2]
     (working,) = broker.working_orders()

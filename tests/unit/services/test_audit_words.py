@@ -9,8 +9,8 @@ from smart0dte.ports import AuditRecord
 from smart0dte.services.api.audit_words import sentence
 
 AT = datetime(2025, 3, 14, 15, 49, tzinfo=UTC)
-IWM_225C = OptionContract(
-    root="IWM", expiry=datetime(2025, 3, 14).date(), right=OptionRight.CALL, strike=225.0
+IWM_220P = OptionContract(
+    root="IWM", expiry=datetime(2025, 3, 14).date(), right=OptionRight.PUT, strike=220.0
 )
 
 
@@ -22,42 +22,42 @@ def test_the_demo_days_stop_out_reads_as_one_sentence_with_the_net_pnl() -> None
     closed = Position(
         position_id="p1",
         mode=TradingMode.PAPER,
-        contract=IWM_225C,
-        quantity=36,
-        entry_price=Decimal("0.55"),
+        contract=IWM_220P,
+        quantity=92,
+        entry_price=Decimal("0.17"),
         opened_at=AT,
         strategy="momentum_breakout",
         status=PositionStatus.CLOSED,
-        exit_price=Decimal("0.46"),
+        exit_price=Decimal("0.12"),
         closed_at=AT,
         exit_reason="STOP_LOSS",
     )
     details = {
         "position": closed.model_dump(mode="json"),
-        "realized_pnl_usd": "-370.80",
-        "commissions_usd": "46.80",
+        "realized_pnl_usd": "-587.94",
+        "commissions_usd": "127.94",
     }
     assert sentence(record("PositionClosed", "STOP_LOSS", details)) == (
-        "Position closed: 36 IWM 225 call (2025-03-14) at $0.46 (stop loss); net P&L −$370.80 after "
-        "$46.80 fees."
+        "Position closed: 92 IWM 220 put (2025-03-14) at $0.12 (stop loss); net P&L −$587.94 after "
+        "$127.94 fees."
     )
 
 
 def test_a_protective_stop_order_says_what_it_is_for() -> None:
     order = {
         "side": "SELL",
-        "quantity": 36,
-        "contract": IWM_225C.model_dump(mode="json"),
+        "quantity": 92,
+        "contract": IWM_220P.model_dump(mode="json"),
         "order_type": "STOP",
         "limit_price": None,
-        "stop_price": "0.46",
+        "stop_price": "0.14",
     }
     text = sentence(
-        record("OrderCreated", "protective STOP_LOSS of IWM250314C00225000-20250314T114400", order)
+        record("OrderCreated", "protective STOP_LOSS of IWM250314P00220000-20250314T150300", order)
     )
     assert (
         text
-        == "Order placed: sell 36 IWM 225 call (2025-03-14), stop at $0.46: the position's protective stop."
+        == "Order placed: sell 92 IWM 220 put (2025-03-14), stop at $0.14: the position's protective stop."
     )
 
 

@@ -49,6 +49,24 @@ def test_report_has_every_section_and_ends_every_day_flat(week_report: dict[str,
             assert decision["rules"] and decision["violations"]
 
 
+def test_the_report_states_the_execution_model(
+    week_run: BacktestReport, week_report: dict[str, object]
+) -> None:
+    execution = week_report["execution"]
+    assert execution["latency_s"] == 1.0 and execution["max_quote_age_s"] == 90.0
+    assert execution["fills"] == "from the first snapshot sampled after submission + latency"
+    assert (execution["minimum_per_order_usd"], execution["commission_tiers"][0]) == (
+        "1.00",
+        ["0.10", "0.65"],
+    )
+    assert execution["finra_taf_per_contract_sold_usd"] == "0.00279"
+    assert summary_lines(week_run)[0] == (
+        "execution: latency 1 s: fills from the next snapshot; quotes older than 90 s unused; commission "
+        "$0.65/0.50/0.25 a contract by premium, at least $1.00 an order; fees $0.04395 a contract "
+        "($0.04674 sold)"
+    )
+
+
 def test_pnl_is_net_of_fees_everywhere_with_the_gross_beside(
     week_run: BacktestReport, week_report: dict[str, object]
 ) -> None:

@@ -57,6 +57,7 @@ def summary_lines(report: BacktestReport) -> list[str]:
             f"(skipped; {len(report.days)} run)",
             "",
         ]
+    lines += [report.request.config.execution_text(), ""]
     lines += [f"{'date':<10}  {'trades':>6}  {'net P&L':>12}  {'fees':>10}  {'max open':>8}  incidents"]
     for day in report.days:
         lines.append(

@@ -57,7 +57,7 @@ class Runtime(StrEnum):
 DEFAULT_RUNTIME: Final = Runtime.EMBEDDED
 """Until every lambdas/<name>/handler.py exists; then Runtime.EMBEDDED."""
 DEMO_DATE = date(2025, 3, 14)
-DEMO_SCENARIO = Scenario.TREND_UP
+DEMO_SCENARIO = Scenario.TREND_DOWN
 MAX_FAILURES_SHOWN = 10
 MAX_SPEED: Final = 10_000.0
 """Market minutes per second; beyond the replay's own pace anyway."""

@@ -113,7 +113,13 @@ class BrokerVenue(OrderBook):
         )
         return VenueUpdate((VenueEvent.of_status(requested),), (command,))
 
-    def on_quote(self, quote: OptionQuote, now: datetime, underlying_usd: float | None = None) -> VenueUpdate:
+    def on_quote(
+        self,
+        quote: OptionQuote,
+        now: datetime,
+        underlying_usd: float | None = None,
+        quoted_at: datetime | None = None,
+    ) -> VenueUpdate:
         return VenueUpdate()
 
     def apply(self, news: Sequence[BrokerNews]) -> VenueUpdate:

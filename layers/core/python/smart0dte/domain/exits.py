@@ -7,6 +7,12 @@ whenever the working order is no longer marketable (the bid fell below its limit
 by one walked toward the bid (`exit_limit_usd`: the bid less one tick per minute the exit has
 worked), and from `EXIT_LIMIT_MINUTES` on, or whenever there is no bid, by a market order. A
 position still open at the close is settled at intrinsic value and reported as an incident.
+
+Each order is priced on the quote its minute saw and trades at the next minute's snapshot (the
+venue's latency), so a limit fills only if the bid holds for a minute, and a sale lands by
+`EXIT_LIMIT_MINUTES` + 1 minutes after the exit started (a thin bid's remainder: later). The
+ladder is kept: a bid that holds is sold at the bid; a falling or decaying one costs a minute or
+two, which resting stops and targets (`domain.protection`) do not pay.
 """
 
 from __future__ import annotations

@@ -15,13 +15,20 @@ turn, so a backtest and the Lambda path run the same code):
   `UNFLAT_ALERT` before the close as an incident, then ask the signal source: the candidates,
   strongest first.
 - `assess(candidates, now)`: the risk verdict and size of each candidate, in order. Each approved
-  entry is filled on a throw-away copy of the account (same venue, same quote) before the next
+  entry is submitted on a throw-away copy of the account (same venue, same quote) before the next
   candidate is judged, so it holds the positions, exposure, cash and last-entry time the next
   verdict must see, exactly as if the entries had been made one after the other. An entry order
-  still working (with latency it trades a minute later) counts as the position it will be: in the
-  position count, the premium and greeks at risk, the day trades, and the spacing rule, which
-  measures from the last entry order's submission.
-- `execute(intents, now)`: submit the approved intents and book their fills.
+  still working (with latency it trades at the next minute's snapshot) counts as the position it
+  will be: in the position count, the premium and greeks at risk, the day trades, and the spacing
+  rule, which measures from the last entry order's submission.
+- `execute(intents, now)`: submit the approved intents (and book their fills at zero latency).
+
+Honest execution (`BrokerCosts.latency_s` > 0 by default): an order trades only against a quote
+sampled after its submission plus the latency, so never at the snapshot its decision saw; at
+minute t + 1 it meets t + 1's quote. A chain whose latest sample is older than
+`EngineConfig.max_quote_age_s` is stale: its quotes fill nothing (not even a market sell without a
+bid), mark nothing and choose no entry; each open position on it is reported once as an incident
+(`stale_quote` in its detail) and listed in `stale_quotes` until a fresh sample comes.
 
 Orders go to the execution venue the config names (`domain.venue`: the simulated venue fills
 them here, the broker venue turns them into commands for the order bridge); positions, P&L and
@@ -167,6 +174,34 @@ class EngineConfig:
     trailing_stop_fraction: float | None = None
     reference_vix: float = 20.0
     """VIX level at which volatility-adjusted sizing takes the full risk fraction."""
+    max_quote_age_s: float = 90.0
+    """A chain sample older than this at a minute end is stale (no fill, no mark, no entry). OPRA
+    cbbo-1m samples every minute, so 90 s means the minute's sample is missing and the one before
+    is half a minute past due; the strategies refuse a chain of that age too (`max_chain_age_s`)."""
+
+    def __post_init__(self) -> None:
+        if not 0 < self.max_quote_age_s <= 3600:
+            raise DomainError(f"max_quote_age_s={self.max_quote_age_s} must be within (0, 3600]")
+
+    def execution_model(self) -> dict[str, object]:
+        """How orders trade and what they cost, as a report states it."""
+        return {**self.costs.describe(), "max_quote_age_s": self.max_quote_age_s}
+
+    def execution_text(self) -> str:
+        """`execution_model` in one line."""
+        costs = self.costs
+        tiers = "/".join(f"{rate}" for _, rate in costs.commission_tiers)
+        bought, sold = costs.fees_per_contract_usd(Side.BUY), costs.fees_per_contract_usd(Side.SELL)
+        timing = (
+            "zero latency: fills at the decision's snapshot (research only)"
+            if costs.latency_s == 0
+            else f"latency {costs.latency_s:g} s: fills from the next snapshot"
+        )
+        return (
+            f"execution: {timing}; quotes older than {self.max_quote_age_s:g} s unused; commission "
+            f"${tiers} a contract by premium, at least ${costs.minimum_per_order_usd} an order; fees "
+            f"${bought} a contract (${sold} sold)"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -432,6 +467,9 @@ class SessionEngine:
         """Where the book and the broker disagree (empty: they agree, or no broker to ask)."""
         self.unflat_reported: set[str] = set()
         """Position ids already reported open `UNFLAT_ALERT` before the close."""
+        self.stale_quotes: dict[str, datetime] = {}
+        """OCC symbol -> the last sample of its chain, for each open position whose quotes are
+        stale: it is neither marked nor traded until a fresh sample comes."""
         self.order_meta: dict[str, tuple[str, str]] = {}
         """Order id -> (strategy, exit reason): how its fills are booked whenever they come."""
         self.decisions: list[DecisionRecord] = []
@@ -487,8 +525,9 @@ class SessionEngine:
         now_ns = datetime_to_ns(now)
         rows = self._rows(now_ns)
         self._mark(rows, now)
+        self._flag_stale(now_ns, now)
         controls = self._controls(now)
-        self._work_orders(rows, now, controls.cancel_requests)
+        self._work_orders(rows, now, controls)
         state, reason = trading_state(controls, self._account(), self.config.limits)
         self._exits(rows, now, state, reason, controls.close_requests)
         self._ensure_protection(now)
@@ -568,13 +607,19 @@ class SessionEngine:
             underlying = position.contract.underlying
             bars = self.day.bars.get(underlying.value if underlying else "")
             last = float(bars.close[-1]) if bars is not None and len(bars) else float("nan")
+            last_at = (
+                ns_to_datetime(int(bars.close_ts_ns[-1])).astimezone(close.tzinfo).strftime("%H:%M")
+                if bars is not None and len(bars)
+                else "never"
+            )
             value = intrinsic_value(position.contract.right, position.contract.strike, last)
             trade = self.portfolio.settle_at_expiry(position.contract, Decimal(str(round(value, 4))), close)
             self.plans.pop(position.contract.occ_symbol, None)
             self.exiting.pop(position.contract.occ_symbol, None)
             message = (
                 f"INCIDENT: {position.contract.occ_symbol} x{position.quantity} was held into expiry; "
-                f"settled at intrinsic {value:.2f} (underlying {last:.2f}), pnl {trade.pnl_usd}"
+                f"settled at intrinsic {value:.2f} (underlying {last:.2f}, last priced {last_at}), "
+                f"pnl {trade.pnl_usd}"
             )
             self.incidents.append(message)
             self._phase.positions.append(
@@ -596,7 +641,59 @@ class SessionEngine:
     # --- steps ----------------------------------------------------------------------------------
 
     def _rows(self, now_ns: int) -> dict[Underlying, int]:
-        return {u: chain.row_at(now_ns) for u, chain in self.chains.items()}
+        """Each chain's latest row sampled by `now_ns`; -1 when there is none or it is stale."""
+        max_age_ns = int(self.config.max_quote_age_s * 1e9)
+        rows: dict[Underlying, int] = {}
+        for underlying, chain in self.chains.items():
+            row = chain.row_at(now_ns)
+            rows[underlying] = row if row >= 0 and now_ns - chain.sample_ns[row] <= max_age_ns else -1
+        return rows
+
+    def _stale(self, now_ns: int) -> dict[Underlying, int]:
+        """The chains whose latest sample by `now_ns` is older than `max_quote_age_s`, with it."""
+        max_age_ns = int(self.config.max_quote_age_s * 1e9)
+        stale: dict[Underlying, int] = {}
+        for underlying, chain in self.chains.items():
+            row = chain.row_at(now_ns)
+            if row >= 0 and now_ns - chain.sample_ns[row] > max_age_ns:
+                stale[underlying] = chain.sample_ns[row]
+        return stale
+
+    def _flag_stale(self, now_ns: int, now: datetime) -> None:
+        """List each open position on a stale chain (`stale_quotes`), reporting it as an incident
+        when it becomes stale; a fresh sample takes it off the list."""
+        stale = self._stale(now_ns)
+        for position in self.portfolio.open_positions:
+            symbol, underlying = position.contract.occ_symbol, position.contract.underlying
+            if underlying not in stale:
+                self.stale_quotes.pop(symbol, None)
+                continue
+            if symbol in self.stale_quotes:
+                continue
+            sampled_at = ns_to_datetime(stale[underlying]).astimezone(self.session.open_et.tzinfo)
+            self.stale_quotes[symbol] = sampled_at
+            age_s = (now - sampled_at).total_seconds()
+            message = (
+                f"INCIDENT: stale quote: {symbol} x{position.quantity} was last quoted at "
+                f"{sampled_at.isoformat()} ({age_s:.0f} s ago, limit {self.config.max_quote_age_s:.0f} s); "
+                "it is neither marked nor traded until a fresh quote comes"
+            )
+            self.incidents.append(message)
+            self._record(
+                now,
+                "incident",
+                {
+                    "message": message,
+                    "stale_quote": True,
+                    "position_id": position.position_id,
+                    "contract": symbol,
+                    "quantity": position.quantity,
+                    "sampled_at": sampled_at.isoformat(),
+                    "quote_age_s": age_s,
+                },
+            )
+        for symbol in set(self.stale_quotes) - {p.contract.occ_symbol for p in self.portfolio.open_positions}:
+            del self.stale_quotes[symbol]
 
     def _mark(self, rows: dict[Underlying, int], now: datetime) -> None:
         marks: dict[str, float] = {}
@@ -609,22 +706,36 @@ class SessionEngine:
         equity = self.portfolio.mark(marks, now)
         self.peak_equity = max(self.peak_equity, equity)
 
-    def _work_orders(
-        self, rows: dict[Underlying, int], now: datetime, cancel_requests: frozenset[str]
-    ) -> None:
+    def _work_orders(self, rows: dict[Underlying, int], now: datetime, controls: Controls) -> None:
         """Working orders trade against this minute's quote; what an entry did not fill is
-        cancelled (the reason says so when a human asked, `cancel_requests` holding its store id),
-        an exit's remainder keeps working (`_exits` walks it when needed)."""
+        cancelled (the reason says so when a human asked, `controls.cancel_requests` holding its
+        store id), an exit's remainder keeps working (`_exits` walks it when needed). From the
+        flatten time, or under an emergency stop, an entry still working (decided the minute
+        before) is cancelled before it can trade."""
+        closed = (
+            "the flatten time: no new position"
+            if now >= self.session.flatten_et
+            else "emergency stop: no new position"
+            if controls.emergency_stop
+            else None
+        )
+        if closed is not None:
+            for order in self.venue.working_orders():
+                if order.side is Side.BUY:
+                    self._cancel(order.order_id, now, closed)
         working = self.venue.working_orders()
         for contract in dict.fromkeys(o.contract for o in working):
+            quoted_at = self._quoted_at(contract, rows, now)
+            if quoted_at is None:
+                continue  # no sample yet, or a stale one: nothing trades on it
             quote = self._contract_quote(contract, rows)
             if quote is None and any(o.side is Side.SELL and o.contract == contract for o in working):
                 quote = _no_quote(contract)
             if quote is not None:
-                self._book(self.venue.on_quote(quote, now, self._no_bid_underlying(quote, now)))
+                self._book(self.venue.on_quote(quote, now, self._no_bid_underlying(quote, now), quoted_at))
         for order in self.venue.working_orders():
             if order.side is Side.BUY:
-                asked = qualified(self.day.session_date, order.order_id) in cancel_requests
+                asked = qualified(self.day.session_date, order.order_id) in controls.cancel_requests
                 why = "cancelled as asked from the dashboard" if asked else "immediate-or-cancel remainder"
                 self._cancel(order.order_id, now, why)
 
@@ -683,8 +794,13 @@ class SessionEngine:
                 limit_price=limit,
                 reason=f"exit {reason.value}" + (f": {why}" if reason is ExitReason.EMERGENCY_STOP else ""),
             )
+            quotable = self._quoted_at(position.contract, rows, now) is not None
             update = self._submit(
-                intent, seen or _no_quote(position.contract), now, position.strategy, reason.value
+                intent,
+                (seen or _no_quote(position.contract)) if quotable else None,
+                now,
+                position.strategy,
+                reason.value,
             )
             self._record(
                 now,
@@ -853,6 +969,7 @@ class SessionEngine:
         trial.exiting = dict(self.exiting)
         trial.protection_triggered = dict(self.protection_triggered)
         trial.unflat_reported = set(self.unflat_reported)
+        trial.stale_quotes = dict(self.stale_quotes)
         trial.order_meta = dict(self.order_meta)
         trial.fills = list(self.fills)
         trial.decisions = []
@@ -935,6 +1052,17 @@ class SessionEngine:
             return None
         return self.chains[underlying].quote(contract.occ_symbol, rows[underlying])
 
+    def _quoted_at(
+        self, contract: OptionContract, rows: dict[Underlying, int], now: datetime
+    ) -> datetime | None:
+        """When the quotes `contract` trades against now were sampled: its chain's fresh row (None
+        when the chain has no row yet or a stale one); `now` for a root without a chain."""
+        underlying = contract.underlying
+        if underlying is None or underlying not in self.chains:
+            return now
+        row = rows[underlying]
+        return ns_to_datetime(self.chains[underlying].sample_ns[row]) if row >= 0 else None
+
     def _no_bid_underlying(self, quote: OptionQuote, now: datetime) -> float | None:
         """The underlying's last close by `now` when `quote` has no bid (what a market sell then
         fills at depends on it), else None."""
@@ -971,6 +1099,7 @@ class SessionEngine:
         entries' remainders, from the chain mid's implied vol at `now` (a contract without a usable
         quote counts as 0: nothing to price)."""
         now_ns = datetime_to_ns(now)
+        rows = self._rows(now_ns)
         minutes_left = max((self.session.close_et - now).total_seconds() / 60, 0.0)
         t_years = float(t_years_from_minutes(minutes_left))
         dollar_delta = gamma_pnl = 0.0
@@ -980,7 +1109,7 @@ class SessionEngine:
             bars = self.day.bars.get(underlying.value) if underlying is not None else None
             chain = self.chains.get(underlying) if underlying is not None else None
             closed = bars.closed_by(now_ns) if bars is not None else 0
-            quote = chain.quote(contract.occ_symbol, chain.row_at(now_ns)) if chain else None
+            quote = chain.quote(contract.occ_symbol, rows[underlying]) if chain and underlying else None
             if bars is None or closed == 0 or quote is None or not quote.is_usable or underlying is None:
                 continue
             spot = float(bars.close[closed - 1])
@@ -1214,6 +1343,7 @@ class SessionEngine:
             ],
             "exiting": [[symbol, r.value, _iso(since)] for symbol, (r, since) in self.exiting.items()],
             "unflat_reported": sorted(self.unflat_reported),
+            "stale_quotes": [[symbol, _iso(at)] for symbol, at in self.stale_quotes.items()],
             "broker_mismatch": self.broker_mismatch,
             "protection_triggered": [
                 [symbol, _iso(since)] for symbol, since in self.protection_triggered.items()
@@ -1292,6 +1422,9 @@ class SessionEngine:
             for symbol, reason, since in state.get("exiting", [])
         }
         engine.unflat_reported = {str(p) for p in state.get("unflat_reported", [])}
+        engine.stale_quotes = {
+            str(symbol): aware_datetime(at, "engine state timestamp") for symbol, at in state["stale_quotes"]
+        }
         engine.broker_mismatch = str(state["broker_mismatch"])
         engine.protection_triggered = {
             str(symbol): aware_datetime(since, "engine state timestamp")

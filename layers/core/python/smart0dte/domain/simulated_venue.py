@@ -12,7 +12,11 @@
   order into a limit at the minimum increment (Cboe Rule 5.34); an out-of-the-money 0DTE option
   without a bid is worthless, and an in-the-money one is always bought at about intrinsic (the
   buyer exercises it). So an exit that goes to market is never held into expiry.
-- An order is live only `latency_s` after submission; quotes before that cannot fill it.
+- An order is live only `latency_s` after submission: only quotes sampled by then or later fill
+  it (with minute snapshots, never the snapshot its decision saw; zero latency, a research
+  option, fills at submission against the quote given).
+- Charges as `BrokerCosts` says: the commission tier of each fill's price, at least the minimum
+  once per order (a fill pays what the order's charges grew by), and the pass-through fees.
 - A quote's displayed size is shared: what one order took at `now` is gone for the others.
 - No usable quote at submission: a buy is rejected; a sell is accepted and works (the owner must
   be able to exit a market without a bid).
@@ -85,6 +89,9 @@ class SimulatedVenue(OrderBook):
     _taken_at: datetime | None = None
     _taken: dict[tuple[str, Side], int] = field(default_factory=dict)
     """Contracts traded at `_taken_at` by (OCC symbol, side): the displayed size already used."""
+    _charged: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)
+    """Order id -> (commissions at the tiers' rates, pass-through fees) of what it filled so far,
+    unrounded: the order minimum and the cents apply to the order's total."""
 
     def __post_init__(self) -> None:
         if self.mode.uses_broker:
@@ -154,15 +161,23 @@ class SimulatedVenue(OrderBook):
         self._orders[order_id] = cancelled
         return VenueUpdate((VenueEvent.of_status(cancelled),))
 
-    def on_quote(self, quote: OptionQuote, now: datetime, underlying_usd: float | None = None) -> VenueUpdate:
-        """Let working orders in `quote.contract` trade against it (`underlying_usd` as in `submit`)."""
+    def on_quote(
+        self,
+        quote: OptionQuote,
+        now: datetime,
+        underlying_usd: float | None = None,
+        quoted_at: datetime | None = None,
+    ) -> VenueUpdate:
+        """Let working orders in `quote.contract` live by `quoted_at` (the quote's sample time;
+        None: `now`) trade against it (`underlying_usd` as in `submit`)."""
         update = VenueUpdate()
+        sampled = now if quoted_at is None else quoted_at
         if now != self._taken_at:
             self._taken_at, self._taken = now, {}
         for order_id in [i for i, w in self._working.items() if w.order.contract == quote.contract]:
             working = self._working.get(order_id)
-            if working is None or now < working.active_at:
-                continue  # cancelled by an OCO sibling in this pass, or not live yet
+            if working is None or sampled < working.active_at:
+                continue  # cancelled by an OCO sibling in this pass, or not live when sampled
             order = working.order
             if order.side is Side.SELL and order.order_type is OrderType.MARKET and quote.bid <= 0:
                 fill_price: Decimal | None = no_bid_price(quote, underlying_usd)
@@ -235,7 +250,15 @@ class SimulatedVenue(OrderBook):
         return None
 
     def _fill(self, order: Order, quantity: int, price: Decimal, now: datetime) -> Fill:
-        per_contract = self.costs.commission_per_contract_usd + self.costs.fees_per_contract_usd
+        costs = self.costs
+        before = self._charged.get(order.order_id)
+        commissions, fees = before or (Decimal(0), Decimal(0))
+        after = (
+            commissions + costs.commission_per_contract_usd(price) * quantity,
+            fees + costs.fees_per_contract_usd(order.side) * quantity,
+        )
+        self._charged[order.order_id] = after
+        paid = costs.order_charges_usd(*before) if before is not None else Decimal("0.00")
         return Fill(
             fill_id=self._next_id("F"),
             order_id=order.order_id,
@@ -245,7 +268,7 @@ class SimulatedVenue(OrderBook):
             side=order.side,
             quantity=quantity,
             price=price,
-            commission_usd=(per_contract * quantity).quantize(Decimal("0.01")),
+            commission_usd=costs.order_charges_usd(*after) - paid,
         )
 
     def _next_id(self, prefix: str) -> str:
@@ -261,6 +284,7 @@ class SimulatedVenue(OrderBook):
         clone._working = {i: WorkingOrder(w.order, w.active_at, w.resting) for i, w in self._working.items()}
         clone._sequence = self._sequence
         clone._taken_at, clone._taken = self._taken_at, dict(self._taken)
+        clone._charged = dict(self._charged)
         return clone
 
     def to_wire(self) -> dict[str, Any]:
@@ -275,6 +299,10 @@ class SimulatedVenue(OrderBook):
             ],
             "taken_at": None if self._taken_at is None else self._taken_at.isoformat(),
             "taken": [[occ, side.value, quantity] for (occ, side), quantity in self._taken.items()],
+            "charged": [
+                [order_id, str(commissions), str(fees)]
+                for order_id, (commissions, fees) in self._charged.items()
+            ],
         }
 
     @classmethod
@@ -296,4 +324,8 @@ class SimulatedVenue(OrderBook):
             None if wire["taken_at"] is None else aware_datetime(wire["taken_at"], "venue state timestamp")
         )
         venue._taken = {(str(occ), Side(side)): int(quantity) for occ, side, quantity in wire["taken"]}
+        venue._charged = {
+            str(order_id): (Decimal(commissions), Decimal(fees))
+            for order_id, commissions, fees in wire["charged"]
+        }
         return venue

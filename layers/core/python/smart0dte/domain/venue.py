@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Protocol
 
@@ -34,26 +34,104 @@ from smart0dte.domain.models import (
     Order,
     OrderIntent,
     OrderStatus,
+    Side,
     TradingMode,
 )
 from smart0dte.domain.reconcile import BrokerBook
 
+CENT = Decimal("0.01")
+IBKR_OPTION_TIERS: tuple[tuple[Decimal, Decimal], ...] = (
+    (Decimal("0.10"), Decimal("0.65")),
+    (Decimal("0.05"), Decimal("0.50")),
+    (Decimal("0.00"), Decimal("0.25")),
+)
+"""(premium at least, commission per contract), highest premium first: IBKR's US option
+commission for Smart-routed orders up to 10,000 contracts a month."""
+
 
 @dataclass(frozen=True, slots=True)
 class BrokerCosts:
-    """Commissions and frictions of the simulated venue; IBKR's $0.65 per option contract by default."""
+    """What the simulated venue charges, and how soon an order can trade.
 
-    commission_per_contract_usd: Decimal = Decimal("0.65")
-    fees_per_contract_usd: Decimal = Decimal("0.00")
+    Defaults are IBKR's US option pricing as its commissions page states it
+    (interactivebrokers.ca/en/pricing/commissions-options.php, a stored copy read 2026-12-08; the
+    copy shows no date of its own): $0.65 a contract for a premium of $0.10 or more, $0.50 from
+    $0.05, $0.25 below, at least $1.00 per order (an order, not a fill: partial fills pay the
+    minimum once); and passed through per contract: the Options Regulatory Fee $0.01915 (another
+    copy of the page says $0.02685: it changes with the exchanges' filings), OCC clearing $0.02,
+    FINRA's CAT fee $0.0048, and FINRA's Trading Activity Fee $0.00279 on contracts sold. Not
+    modelled: the SEC fee on a sale's value ($0.0000278 a dollar there: under a cent a trade here)
+    and exchange fees or rebates. Every figure is configurable.
+
+    `latency_s`: an order trades only against quotes sampled at least this long after its
+    submission. Chain snapshots come once a minute (OPRA cbbo-1m), so any latency above zero means
+    the next minute's snapshot is the first an order can fill against, never the one its decision
+    saw. 1 s by default: a trading cycle takes about 0.4 s from the minute's end to its order on
+    the embedded AWS (README, Performance). 0 is a research option that fills at the decision's
+    snapshot (reports say so).
+    """
+
+    commission_tiers: tuple[tuple[Decimal, Decimal], ...] = IBKR_OPTION_TIERS
+    minimum_per_order_usd: Decimal = Decimal("1.00")
+    orf_per_contract_usd: Decimal = Decimal("0.01915")
+    occ_clearing_per_contract_usd: Decimal = Decimal("0.02")
+    cat_per_contract_usd: Decimal = Decimal("0.0048")
+    finra_taf_per_contract_sold_usd: Decimal = Decimal("0.00279")
     slippage_per_share_usd: Decimal = Decimal("0.00")
-    latency_s: float = 0.0
+    latency_s: float = 1.0
 
     def __post_init__(self) -> None:
-        for name in ("commission_per_contract_usd", "fees_per_contract_usd", "slippage_per_share_usd"):
+        for name in (
+            "minimum_per_order_usd",
+            "orf_per_contract_usd",
+            "occ_clearing_per_contract_usd",
+            "cat_per_contract_usd",
+            "finra_taf_per_contract_sold_usd",
+            "slippage_per_share_usd",
+        ):
             if getattr(self, name) < 0:
                 raise DomainError(f"{name}={getattr(self, name)} must be >= 0")
+        floors = [floor for floor, _ in self.commission_tiers]
+        if not floors or floors != sorted(floors, reverse=True) or len(set(floors)) != len(floors):
+            raise DomainError(f"commission_tiers premiums={floors} must be distinct, highest first")
+        if floors[-1] != 0:
+            raise DomainError(
+                f"commission_tiers' last premium={floors[-1]} must be 0 (every premium has a rate)"
+            )
+        if any(rate < 0 for _, rate in self.commission_tiers):
+            raise DomainError(f"commission_tiers rates={[r for _, r in self.commission_tiers]} must be >= 0")
         if not 0 <= self.latency_s <= 60:
             raise DomainError(f"latency_s={self.latency_s} must be within 0..60")
+
+    def commission_per_contract_usd(self, premium_usd: Decimal) -> Decimal:
+        """The commission tier's rate for a contract traded at `premium_usd`."""
+        return next(rate for floor, rate in self.commission_tiers if premium_usd >= floor)
+
+    def fees_per_contract_usd(self, side: Side) -> Decimal:
+        """The pass-through fees of one contract (the TAF on sales only)."""
+        fees = self.orf_per_contract_usd + self.occ_clearing_per_contract_usd + self.cat_per_contract_usd
+        return fees + (self.finra_taf_per_contract_sold_usd if side is Side.SELL else Decimal(0))
+
+    def order_charges_usd(self, commission_usd: Decimal, fees_usd: Decimal) -> Decimal:
+        """What an order that has filled something pays in all, to the cent: its commissions at the
+        tiers' rates (at least the order minimum) and its pass-through fees."""
+        return (max(commission_usd, self.minimum_per_order_usd) + fees_usd).quantize(CENT, ROUND_HALF_UP)
+
+    def describe(self) -> dict[str, object]:
+        """The execution model as a report states it."""
+        return {
+            "latency_s": self.latency_s,
+            "fills": "at the decision's snapshot (zero latency: research only)"
+            if self.latency_s == 0
+            else "from the first snapshot sampled after submission + latency",
+            "commission_tiers": [[str(floor), str(rate)] for floor, rate in self.commission_tiers],
+            "minimum_per_order_usd": str(self.minimum_per_order_usd),
+            "orf_per_contract_usd": str(self.orf_per_contract_usd),
+            "occ_clearing_per_contract_usd": str(self.occ_clearing_per_contract_usd),
+            "cat_per_contract_usd": str(self.cat_per_contract_usd),
+            "finra_taf_per_contract_sold_usd": str(self.finra_taf_per_contract_sold_usd),
+            "slippage_per_share_usd": str(self.slippage_per_share_usd),
+        }
 
 
 class VenueEventKind(StrEnum):
@@ -219,7 +297,8 @@ class ExecutionVenue(Protocol):
     @property
     def fills_at_submission(self) -> bool:
         """Whether a submitted order trades against the quote it was submitted with (the simulated
-        venue without latency): then an entry's unfilled remainder is cancelled at once."""
+        venue with zero latency, a research option): then an entry's unfilled remainder is
+        cancelled at once."""
         ...
 
     @property
@@ -258,8 +337,15 @@ class ExecutionVenue(Protocol):
         """Cancel a working order (a remote venue: request it)."""
         ...
 
-    def on_quote(self, quote: OptionQuote, now: datetime, underlying_usd: float | None = None) -> VenueUpdate:
-        """Let working orders trade against `quote` (a remote venue trades elsewhere: nothing)."""
+    def on_quote(
+        self,
+        quote: OptionQuote,
+        now: datetime,
+        underlying_usd: float | None = None,
+        quoted_at: datetime | None = None,
+    ) -> VenueUpdate:
+        """Let working orders trade against `quote`, sampled at `quoted_at` (None: `now`); a
+        remote venue trades elsewhere: nothing."""
         ...
 
     def apply(self, news: Sequence[BrokerNews]) -> VenueUpdate:

@@ -409,6 +409,7 @@ def report_to_wire(report: BacktestReport) -> dict[str, object]:
             "mode": request.config.mode.value,
         },
         "account": request.account.value,
+        "execution": request.config.execution_model(),
         "missing_sessions": [d.isoformat() for d in report.missing_sessions],
         "days": [
             {
