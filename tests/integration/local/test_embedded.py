@@ -204,21 +204,24 @@ def test_a_persistent_lambda_fault_fails_after_the_retries(
     assert [i.function for i in aws.dispatcher.invocations] == ["signals"] * 3  # 1 + MaxAttempts 2
 
 
-def test_flatten_runs_once_and_fails_visibly_if_positions_stay_open(
+def test_flatten_runs_once_and_fails_visibly_if_a_position_has_no_exit_working(
     aws: EmbeddedAws, calls: list[tuple[str, Any]]
 ) -> None:
     # one attempt: a second at the same minute would only re-read it; the trading cycles walk the
-    # exits from here to the close
-    remaining = iter([0, 2])
-    aws.dispatcher.set_handlers(
-        {"flatten": recording(calls, "flatten", lambda e: {**e, "open_positions": next(remaining)})}
-    )
-    flat = aws.start_and_wait("flatten", {"mode": "paper", "ts": "2025-03-14T15:50:00-04:00"})
-    stuck = aws.start_and_wait("flatten", {"mode": "paper", "ts": "2025-03-14T15:50:00-04:00"})
+    # exits from here to the close. Open positions whose exits work are the flatten done.
+    reports = iter([(0, 0), (2, 0), (2, 1)])
 
-    assert flat.status == "SUCCEEDED"
-    assert (stuck.status, stuck.error) == ("FAILED", "PositionsStillOpen")
-    assert _names(calls) == ["flatten"] * 2
+    def report(event: Any) -> Any:
+        open_positions, unexited = next(reports)
+        return {**event, "open_positions": open_positions, "unexited_positions": unexited}
+
+    aws.dispatcher.set_handlers({"flatten": recording(calls, "flatten", report)})
+    ts = {"mode": "paper", "ts": "2025-03-14T15:50:00-04:00"}
+    flat, exiting, stuck = (aws.start_and_wait("flatten", ts) for _ in range(3))
+
+    assert (flat.status, exiting.status) == ("SUCCEEDED", "SUCCEEDED")
+    assert (stuck.status, stuck.error) == ("FAILED", "PositionsNotExiting")
+    assert _names(calls) == ["flatten"] * 3
 
 
 def test_pre_market_on_a_holiday_succeeds_without_doing_anything_more(

@@ -270,6 +270,8 @@ class Candidates:
     trading_state_reason: str
     open_positions: int
     effects: Effects
+    unexited_positions: int = 0
+    """Open positions no exit is selling (after the flatten time there should be none)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -545,7 +547,8 @@ class SessionEngine:
                 self._record_signal(signal, now)
         self._count_open()
         open_positions = len(self.portfolio.open_positions)
-        return Candidates(now, tuple(signals), state, reason, open_positions, self._phase.freeze())
+        unexited = sum(1 for p in self.portfolio.open_positions if p.contract.occ_symbol not in self.exiting)
+        return Candidates(now, tuple(signals), state, reason, open_positions, self._phase.freeze(), unexited)
 
     def assess(self, signals: Sequence[Signal], now: datetime) -> Assessment:
         """Judge and size each candidate in order; an approved one is filled on a copy of the

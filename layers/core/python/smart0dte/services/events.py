@@ -74,6 +74,8 @@ class SignalsResult(CycleEvent):
     trading_state: TradingState
     trading_state_reason: str
     open_positions: int = Field(ge=0)
+    unexited_positions: int = Field(default=0, ge=0)
+    """Open positions no exit is selling yet."""
     exits: int = Field(default=0, ge=0)
     duplicate: bool = False
     """True when this minute had already been observed: the stored outcome, nothing re-run."""

@@ -9,8 +9,10 @@ late or down. An exit works until the position is flat: a limit at the bid, walk
 while it does not fill, then a market order (a series without a bid sells at the minimum tick or
 intrinsic value), its remainder working when the bid shows fewer contracts. The walking is done by
 the trading cycles, which run every minute to the close; what is still open five minutes before
-the close is an incident they audit and alert. Anything still open here is alerted now, and the
-workflow fails visibly (`NotFlat`).
+the close is an incident they audit and alert. An exit trades at the next minute's quote at the
+earliest, so positions are normally still open here, each with its exit working: that is the
+flatten done. A position no exit is selling (none should be) is alerted now, and the workflow fails
+visibly (`NotFlat`).
 """
 
 from __future__ import annotations
@@ -34,7 +36,14 @@ class Flatten:
         session = self.desk.calendar.session(session_date)
         base = {"mode": self.desk.mode.value, "ts": ts.isoformat(), "session_date": session_date.isoformat()}
         if session is None:
-            return {**base, "is_session": False, "open_positions": 0, "exits": 0, "already_observed": False}
+            return {
+                **base,
+                "is_session": False,
+                "open_positions": 0,
+                "unexited_positions": 0,
+                "exits": 0,
+                "already_observed": False,
+            }
         if ts < session.flatten_et:
             raise OutOfOrder(
                 f"flatten at {ts.isoformat()} is before the session's flatten time "
@@ -46,18 +55,20 @@ class Flatten:
             **base,
             "is_session": True,
             "open_positions": observed.open_positions,
+            "unexited_positions": observed.unexited_positions,
             "exits": observed.exits,
             "already_observed": observed.duplicate or observed.stale,
         }
         notifications = self.desk.notifications
-        if observed.open_positions and notifications is not None:
+        if observed.unexited_positions and notifications is not None:
             close = session.close_et.isoformat()
             notifications.send(
                 NotificationKind.FLATTEN_FAILURE,
-                f"Smart 0DTE {self.desk.mode.value}: {observed.open_positions} open after flatten",
-                f"{observed.open_positions} position(s) remained open after the flatten at {ts.isoformat()} "
-                f"({session_date.isoformat()}). The trading cycles keep working their exits every minute "
-                f"until the close at {close}; one still open five minutes before it is reported as an "
-                "incident. If the feed is down no trading cycle runs and nothing walks them: act now.",
+                f"Smart 0DTE {self.desk.mode.value}: {observed.unexited_positions} not exiting after flatten",
+                f"{observed.unexited_positions} of {observed.open_positions} open position(s) have no exit "
+                f"working after the flatten at {ts.isoformat()} ({session_date.isoformat()}). The trading "
+                f"cycles keep exiting every minute until the close at {close}; one still open five minutes "
+                "before it is reported as an incident. If the feed is down no trading cycle runs and "
+                "nothing walks them: act now.",
             )
         return result

@@ -118,6 +118,7 @@ class TradingCycle:
             trading_state=candidates.trading_state,
             trading_state_reason=candidates.trading_state_reason,
             open_positions=candidates.open_positions,
+            unexited_positions=candidates.unexited_positions,
             exits=exits,
         )
         outbox = [
@@ -225,6 +226,7 @@ class TradingCycle:
             trading_state=last.get("trading_state", "ACTIVE"),
             trading_state_reason=f"stale: the engine is at {at}",
             open_positions=int(last.get("open_positions", 0)),
+            unexited_positions=int(last.get("unexited_positions", 0)),
             stale=True,
         )
 
