@@ -9,8 +9,9 @@ learning at their times): SPY 583P x13 decided at 09:45 and bought at 09:46's qu
 untouched day holds to the close: its data ends at 09:50, so no fresh quote is there to sell into
 at the flatten and it settles at expiry (`demo --no-serve`: "09:46-16:00 TRADE ...
 (EXPIRY_SETTLEMENT)"); the clock jumps from 09:50 to the flatten. At SPEED market minutes per
-second the entry comes about 15 s after the open and stays open at least 5 s (longer when the handlers are slower than
-the pace), several of the page's polls (one per market minute, at least 1 s apart).
+second the entry comes about 15 s after the open and stays open at least 5 s (longer when the
+handlers are slower than the pace), several of the page's polls (one per market minute, at least
+1 s apart).
 """
 
 from __future__ import annotations
