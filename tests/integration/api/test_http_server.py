@@ -151,3 +151,38 @@ def test_tokens_check_signature_expiry_issuer_and_audience() -> None:
         auth.verify(f"{header}.{tampered}.{signature}")
     with pytest.raises(InvalidToken, match="Bearer"):
         bearer_token("Basic abc")
+
+
+def test_closing_lets_a_call_in_flight_finish_and_refuses_new_ones() -> None:
+    """A call in flight when the server closes gets its answer (what it reads may be torn down right
+    after close returns); one arriving once closing began gets 503."""
+    import threading
+
+    started, release = threading.Event(), threading.Event()
+
+    def slow(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        started.set()
+        release.wait(10)
+        return {"statusCode": 200, "body": json.dumps({"done": True})}
+
+    server = ApiServer(0, None, slow, LocalAuth()).start()
+    token = server.issue_token("t")
+    answers: list[tuple[int, dict[str, str], bytes]] = []
+    caller = threading.Thread(target=lambda: answers.append(request(server, "GET", "/api/health", token)))
+    caller.start()
+    assert started.wait(10)
+    closer = threading.Thread(target=server.close)
+    closer.start()
+    deadline = time.monotonic() + 5
+    while server.enter_call():  # until closing begins (after the accept loop stops): then refused
+        server.leave_call()
+        assert time.monotonic() < deadline, "closing never began"
+        time.sleep(0.05)
+    time.sleep(0.2)
+    assert closer.is_alive(), "close waits for the call in flight"
+    release.set()
+    closer.join(10)
+    caller.join(10)
+    assert not closer.is_alive()
+    ((status, _, body),) = answers
+    assert (status, json.loads(body)) == (200, {"done": True})

@@ -11,9 +11,9 @@ from typing import Any
 from smart0dte.adapters.aws.stepfunctions import StepFunctionsBacktests
 from smart0dte.bootstrap import aws as bootstrap_aws
 from smart0dte.local.auth import authorizer_context
-from smart0dte.local.embedded import EmbeddedAws
+from smart0dte.local.embedded import EmbeddedAws, load_handler
 from smart0dte.local.http_server import LambdaContext, api_event, load_api_handler
-from smart0dte.resources import REPORTS_BUCKET, STATE_MACHINES
+from smart0dte.resources import FUNCTIONS, REPORTS_BUCKET, STATE_MACHINES
 from smart0dte.services.api import ApiDeps
 
 TRADER = {"sub": "trader-1", "username": "alice", "scope": "smart0dte/read smart0dte/trade"}
@@ -133,8 +133,22 @@ def test_an_unknown_scenario_is_refused_before_any_run(aws: EmbeddedAws) -> None
     assert call(module, "GET", "/api/analytics/backtests")[1]["runs"] == before
 
 
+PREPARE_DELAY_S = 0.5
+"""Each day's preparation made this slow in the cancel test, so the cancel lands while the days'
+Map runs (preparing is fast now; a stop that lands in the aggregate's task is where moto's stop
+ends FAILED, not ABORTED as AWS's would)."""
+
+
 def test_a_running_backtest_is_cancelled_and_says_who_cancelled_it(aws: EmbeddedAws) -> None:
     module = configured(aws)
+    real = load_handler(next(f for f in FUNCTIONS if f.name == "backtest_day"))
+
+    def slow_day(event: Any, context: Any) -> Any:
+        if event.get("action") == "day":
+            time.sleep(PREPARE_DELAY_S)
+        return real(event, context)
+
+    aws.dispatcher.set_handlers({"backtest_day": slow_day})
     status, started = call(
         module, "POST", "/api/analytics/backtest", {"start": "2025-02-03", "end": "2025-03-14"}
     )

@@ -141,6 +141,10 @@ def api_event(
     return event
 
 
+CLOSE_WAIT_S = 30.0
+"""How long closing waits for the API calls in flight (one waits at most for a replay step)."""
+
+
 class ApiServer(ThreadingHTTPServer):
     """The server with what its request handler needs; `close()` stops it."""
 
@@ -163,6 +167,9 @@ class ApiServer(ThreadingHTTPServer):
         self.turn = turn or (lambda: lock)
         self.clock_rate = clock_rate
         self._thread: threading.Thread | None = None
+        self._calls = threading.Condition()
+        self._calls_in_flight = 0
+        self._closing = False
 
     @property
     def port(self) -> int:
@@ -180,8 +187,26 @@ class ApiServer(ThreadingHTTPServer):
         self._thread.start()
         return self
 
+    def enter_call(self) -> bool:
+        """Count an API call in; False once the server is closing (the call is refused)."""
+        with self._calls:
+            if self._closing:
+                return False
+            self._calls_in_flight += 1
+            return True
+
+    def leave_call(self) -> None:
+        with self._calls:
+            self._calls_in_flight -= 1
+            self._calls.notify_all()
+
     def close(self) -> None:
+        """Stop accepting, let the API calls in flight finish (at most CLOSE_WAIT_S: what they read
+        may be torn down right after), then close. Idle keep-alive connections are not waited for."""
         self.shutdown()
+        with self._calls:
+            self._closing = True
+            self._calls.wait_for(lambda: self._calls_in_flight == 0, timeout=CLOSE_WAIT_S)
         self.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
@@ -279,12 +304,17 @@ class _RequestHandler(BaseHTTPRequestHandler):
         event = api_event(
             self.command, self.path, dict(self.headers.items()), body, claims, self.client_address[0]
         )
+        if not self.server.enter_call():
+            self._json(503, {"message": "Service Unavailable: the local server is closing"})
+            return
         try:
             with self.server.turn():
                 result = self.server.api_handler(event, LambdaContext())
         except Exception as exc:  # what API Gateway answers when the function fails
             self._json(500, {"message": f"Internal Server Error: {type(exc).__name__}: {exc}"})
             return
+        finally:
+            self.server.leave_call()
         self._lambda_response(result)
 
     def _lambda_response(self, result: Mapping[str, Any]) -> None:
